@@ -1,0 +1,212 @@
+"""The reader interface, the shared collector that turns parsed items into a RangeSet, and the
+family's registry."""
+
+from __future__ import annotations
+
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import ClassVar
+
+from auditor import ipspace
+from auditor.errors import AddressError, InputError, UsageError
+from auditor.ipspace import HostBitsPolicy
+from auditor.model import (
+    Columns,
+    Completeness,
+    Entries,
+    Entry,
+    Finding,
+    Origin,
+    RangeSet,
+    Role,
+    Severity,
+    SourceInfo,
+)
+
+# Findings of one kind kept per source before they are summarised in one line.
+MAX_FINDINGS_PER_KIND = 50
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """Everything a reader needs besides the bytes: who it reads for and with which policy."""
+
+    name: str
+    role: Role
+    host_bits: HostBitsPolicy = "fix"
+    lenient: bool = False
+    now: datetime | None = None
+
+
+class ReaderError(InputError):
+    """The content is not valid for the reader's format."""
+
+
+class Reader:
+    """Base of every list reader: ``parse(data, ctx)`` is pure and returns a RangeSet."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    suffixes: ClassVar[tuple[str, ...]] = ()
+
+    def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
+        raise NotImplementedError
+
+
+READERS: dict[str, type[Reader]] = {}
+
+
+def register(cls: type[Reader]) -> type[Reader]:
+    if cls.name in READERS:
+        raise RuntimeError(f"duplicate reader name {cls.name!r}")
+    READERS[cls.name] = cls
+    return cls
+
+
+def reader_for(name: str) -> Reader:
+    try:
+        return READERS[name]()
+    except KeyError:
+        raise UsageError(
+            f"unknown input format {name!r}", hint="choose one of: " + ", ".join(sorted(READERS))
+        ) from None
+
+
+def decode_text(data: bytes, ctx: ReadContext) -> str:
+    """UTF-8 (with or without BOM); NUL bytes or invalid UTF-8 mean this is not a text list."""
+    if b"\x00" in data[:65536] or b"\x00" in data:
+        raise ReaderError(
+            "this is not a text file (it contains NUL bytes)",
+            source=ctx.name,
+            hint="give a text list of addresses, CIDRs or ranges, one per line",
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise ReaderError(
+            f"invalid UTF-8 at byte {e.start}",
+            source=ctx.name,
+            line=line,
+            hint="save the file as UTF-8",
+        ) from None
+    return text.removeprefix("\ufeff")
+
+
+@dataclass
+class Collector:
+    """Accumulates entries and findings while a reader walks its input."""
+
+    ctx: ReadContext
+    fmt: str
+    entries: list[Entry] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[Finding] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def origin(self, line: int | None = None, path: str | None = None) -> Origin:
+        return Origin(self.ctx.name, line, path)
+
+    def note(self, kind: str, severity: Severity, message: str, origin: Origin | None) -> None:
+        n = self.counts.get(kind, 0) + 1
+        self.counts[kind] = n
+        if n <= MAX_FINDINGS_PER_KIND:
+            target = self.errors if severity is Severity.ERROR else self.findings
+            target.append(Finding(kind, severity, message, origin))
+
+    def add_text(
+        self, text: str, origin: Origin, group: str | None = None
+    ) -> ipspace.Parsed | None:
+        """Parse one item; a bad one is recorded as an error finding and None is returned."""
+        try:
+            parsed = ipspace.parse(text, self.ctx.host_bits)
+        except AddressError as e:
+            self.note("bad-entry", Severity.ERROR, str(e), origin)
+            return None
+        self.add(parsed, text, origin, group)
+        return parsed
+
+    def add(self, parsed: ipspace.Parsed, text: str, origin: Origin, group: str | None) -> None:
+        if parsed.host_bits:
+            fixed = ipspace.format_cidr(parsed.family, parsed.first, parsed.prefixlen or 0)
+            self.note(
+                "host-bits",
+                Severity.WARNING,
+                f"{text!r} has host bits set; read as {fixed}",
+                origin,
+            )
+        if parsed.mapped:
+            shown = ipspace.format_interval(parsed.family, parsed.first, parsed.last)
+            self.note(
+                "ipv4-mapped", Severity.INFO, f"{text!r} is IPv4-mapped; read as {shown}", origin
+            )
+        self.entries.append(Entry(parsed.family, parsed.first, parsed.last, origin, group))
+
+    def summary_findings(self) -> list[Finding]:
+        out = []
+        for kind, n in sorted(self.counts.items()):
+            if n > MAX_FINDINGS_PER_KIND:
+                out.append(
+                    Finding(
+                        kind,
+                        Severity.INFO,
+                        f"{n - MAX_FINDINGS_PER_KIND} more '{kind}' findings not listed",
+                        Origin(self.ctx.name),
+                    )
+                )
+        return out
+
+    def result(
+        self, data: bytes, *, explicit_empty: bool = False, detail: str | None = None
+    ) -> RangeSet:
+        """The RangeSet, or ReaderError when nothing valid was read and emptiness was not said."""
+        bad = self.counts.get("bad-entry", 0)
+        if not self.entries and not explicit_empty:
+            if bad:
+                first = self.errors[0]
+                raise ReaderError(
+                    f"no valid entry ({bad} invalid); first: {first.message}",
+                    source=str(first.origin) if first.origin else self.ctx.name,
+                )
+            raise ReaderError(
+                "no entries",
+                source=self.ctx.name,
+                hint="an empty list is an error here; in YAML or JSON write [] to allow nothing",
+            )
+        completeness = Completeness.COMPLETE
+        reasons: tuple[str, ...] = ()
+        if bad:
+            completeness = Completeness.PARTIAL
+            reasons = (f"{bad} line(s) could not be read",)
+        info = SourceInfo.for_bytes(self.ctx.name, self.ctx.role, self.fmt, data, self.ctx.now)
+        if detail:
+            info = SourceInfo(**{**info.__dict__, "detail": detail})
+        return RangeSet(
+            info=info,
+            entries=Entries.from_entries(self.ctx.name, self.entries),
+            completeness=completeness,
+            reasons=reasons,
+            findings=tuple(self.errors + self.findings + self.summary_findings()),
+        )
+
+
+def columns_result(
+    data: bytes,
+    ctx: ReadContext,
+    fmt: str,
+    v4: Columns,
+    v6: Columns,
+    findings: tuple[Finding, ...] = (),
+    reasons: tuple[str, ...] = (),
+) -> RangeSet:
+    """A RangeSet from columns built in bulk (the fast path of big text lists)."""
+    return RangeSet(
+        info=SourceInfo.for_bytes(ctx.name, ctx.role, fmt, data, ctx.now),
+        entries=Entries(ctx.name, v4, v6),
+        completeness=Completeness.PARTIAL if reasons else Completeness.COMPLETE,
+        reasons=reasons,
+        findings=findings,
+    )
+
+

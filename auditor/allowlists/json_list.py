@@ -1,0 +1,94 @@
+"""JSON allowlists: a list of strings, or an object of groups (scopes) mapping to lists.
+
+Duplicate keys are rejected (``json`` keeps the last one silently) and so are ``NaN`` and
+``Infinity``, which the standard library accepts by default.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from auditor.allowlists.base import (
+    Collector,
+    ReadContext,
+    Reader,
+    ReaderError,
+    decode_text,
+    register,
+)
+from auditor.model import RangeSet, Severity
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def load_strict(text: str, source: str) -> Any:
+    """json.loads that refuses duplicate keys and NaN/Infinity, with file:line in errors."""
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except _DuplicateKey as e:
+        raise ReaderError(
+            f"duplicate JSON key {e.args[0]!r}",
+            source=source,
+            hint="JSON parsers keep only one of the values; merge them",
+        ) from None
+    except json.JSONDecodeError as e:
+        raise ReaderError(f"invalid JSON: {e.msg}", source=source, line=e.lineno) from None
+    except ValueError as e:
+        raise ReaderError(f"invalid JSON: {e}", source=source) from None
+
+
+@register
+class JsonReader(Reader):
+    name = "json"
+    description = "a JSON list of strings, or an object of groups mapping to lists"
+    suffixes = (".json",)
+
+    def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
+        doc = load_strict(decode_text(data, ctx), ctx.name)
+        out = Collector(ctx, self.name)
+        if isinstance(doc, list):
+            self._walk(doc, out, "$", None)
+        elif isinstance(doc, dict):
+            for key, value in doc.items():
+                if not isinstance(value, list):
+                    raise ReaderError(
+                        f"group {key!r} must be a list of strings", source=ctx.name,
+                        hint="write [] for a group that allows nothing",
+                    )
+                self._walk(value, out, f"$.{key}", key)
+        else:
+            raise ReaderError(
+                "the JSON document must be a list of strings or an object of lists",
+                source=ctx.name,
+            )
+        return out.result(data, explicit_empty=True)
+
+    def _walk(self, items: list[Any], out: Collector, path: str, group: str | None) -> None:
+        for i, item in enumerate(items):
+            where = f"{path}[{i}]"
+            origin = out.origin(None, where)
+            if not isinstance(item, str):
+                out.note(
+                    "bad-entry",
+                    Severity.ERROR,
+                    f"entry {where} is {type(item).__name__} {item!r}, not a string",
+                    origin,
+                )
+                continue
+            out.add_text(item.strip(), origin, group)

@@ -1,0 +1,178 @@
+"""The core: compare expected with declared, and explain one address."""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import reduce
+
+from auditor import ipspace
+from auditor.errors import ExitCode, UsageError
+from auditor.ipspace import IPSpace
+from auditor.model import (
+    AuditOptions,
+    AuditResult,
+    Coverage,
+    Entry,
+    Finding,
+    MissingBlock,
+    Origin,
+    RangeSet,
+    Severity,
+)
+
+
+def _union(sets: Sequence[RangeSet]) -> IPSpace:
+    return reduce(lambda acc, rs: acc | rs.space, sets, IPSpace())
+
+
+def compare(
+    expected: Sequence[RangeSet],
+    declared: Sequence[RangeSet],
+    options: AuditOptions | None = None,
+) -> AuditResult:
+    """Missing = expected - declared; extra = scoped declared - expected; over-broad entries."""
+    options = options or AuditOptions()
+    expected_space = _union(expected)
+    declared_space = _union(declared)
+    extra = None
+    if options.scope:
+        extra = _scoped(declared, options.scope) - expected_space
+    return AuditResult(
+        expected=tuple(expected),
+        declared=tuple(declared),
+        expected_space=expected_space,
+        declared_space=declared_space,
+        missing=expected_space - declared_space,
+        extra=extra,
+        over_broad=tuple(_over_broad(declared, options)),
+        options=options,
+    )
+
+
+def _scoped(declared: Sequence[RangeSet], scope: Sequence[str]) -> IPSpace:
+    known = sorted({g for rs in declared for g in rs.groups})
+    space = IPSpace()
+    for group in scope:
+        if group not in known:
+            choices = ", ".join(known) if known else "none: the declared sources have no groups"
+            raise UsageError(
+                f"unknown scope {group!r}",
+                hint=f"groups in the declared sources: {choices}",
+            )
+        for rs in declared:
+            if group in rs.groups:
+                space = space | rs.scope(group)
+    return space
+
+
+def _over_broad(declared: Sequence[RangeSet], options: AuditOptions) -> Iterator[Finding]:
+    for rs in declared:
+        for fam in (4, 6):
+            limit = options.over_broad(fam)
+            for i in rs.entries.broader_than(fam, limit):
+                entry = rs.entries.entry(fam, i)
+                if entry.size == 1 << ipspace.BITS[fam]:
+                    message = f"{entry.text} allows every IPv{fam} address"
+                    severity = Severity.ERROR
+                else:
+                    message = f"{entry.text} is broader than /{limit}"
+                    severity = Severity.WARNING
+                yield Finding("over-broad", severity, message, entry.origin)
+
+
+def partial_coverage(result: AuditResult) -> list[Coverage]:
+    """Expected entries that the declared side allows only in part, in address order."""
+    out: dict[tuple[int, int, int], Coverage] = {}
+    for rs in result.expected:
+        for entry in rs.entries:
+            key = (entry.family, entry.first, entry.last)
+            if key in out:
+                continue
+            n = result.declared_space.covered(entry.family, entry.first, entry.last)
+            if 0 < n < entry.size:
+                out[key] = Coverage(entry, n)
+    return [out[k] for k in sorted(out)]
+
+
+def _entries_by_start(sets: Sequence[RangeSet], family: int) -> list[tuple[int, int, Origin]]:
+    rows = []
+    for rs in sets:
+        col = rs.entries.family(family)
+        for i in range(len(col)):
+            e = rs.entries.entry(family, i)
+            rows.append((e.first, e.last, e.origin))
+    rows.sort(key=lambda r: (r[0], r[1]))
+    return rows
+
+
+def blocks_with_origins(space: IPSpace, sets: Sequence[RangeSet]) -> Iterator[MissingBlock]:
+    """The minimal CIDRs of ``space``, each with the origins of the entries that overlap it.
+
+    One sweep over entries sorted by start, with a heap of the active ones keyed by end.
+    """
+    for fam in (4, 6):
+        rows = _entries_by_start(sets, fam)
+        active: list[tuple[int, int, Origin]] = []  # (last, seq, origin)
+        p = 0
+        for _, net, plen in space.cidrs(fam):
+            block_last = net | ((1 << (ipspace.BITS[fam] - plen)) - 1)
+            while p < len(rows) and rows[p][0] <= block_last:
+                heapq.heappush(active, (rows[p][1], p, rows[p][2]))
+                p += 1
+            while active and active[0][0] < net:
+                heapq.heappop(active)
+            origins = tuple(sorted({item[2] for item in active}))
+            yield MissingBlock(fam, net, plen, origins)
+
+
+def missing_blocks(result: AuditResult) -> Iterator[MissingBlock]:
+    return blocks_with_origins(result.missing, result.expected)
+
+
+def extra_blocks(result: AuditResult) -> Iterator[MissingBlock]:
+    if result.extra is None:
+        return iter(())
+    return blocks_with_origins(result.extra, result.declared)
+
+
+def exit_code(result: AuditResult) -> ExitCode:
+    """2 when any source is not complete, 1 on drift, 0 in sync."""
+    if not result.complete:
+        return ExitCode.TROUBLE
+    return ExitCode.OK if result.in_sync else ExitCode.DRIFT
+
+
+@dataclass(frozen=True)
+class Explanation:
+    address: str
+    family: int
+    expected: tuple[Entry, ...]
+    declared: tuple[Entry, ...]
+
+    @property
+    def allowed(self) -> bool:
+        return bool(self.declared)
+
+
+def explain(
+    address: str, expected: Sequence[RangeSet], declared: Sequence[RangeSet]
+) -> Explanation:
+    """Which expected entries contain the address, and which declared entries allow it."""
+    family, value, _ = ipspace.parse_address(address)
+
+    def hits(sets: Sequence[RangeSet]) -> tuple[Entry, ...]:
+        found = []
+        for rs in sets:
+            if not rs.space.covered(family, value, value):
+                continue
+            col = rs.entries.family(family)
+            for i in range(len(col)):
+                if col.first[i] <= value <= col.last[i]:
+                    found.append(rs.entries.entry(family, i))
+        return tuple(found)
+
+    return Explanation(
+        ipspace.format_address(family, value), family, hits(expected), hits(declared)
+    )

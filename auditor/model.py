@@ -1,0 +1,302 @@
+"""The values that flow from loaders to the core and on to renderers; all immutable.
+
+Entries are stored by column (one list or array per field and family) so that a feed of a
+million lines does not become a million objects; :class:`Entry` values are made on demand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from functools import cached_property
+from typing import Literal
+
+from auditor import ipspace
+from auditor.ipspace import IPSpace, Intervals
+
+Role = Literal["expected", "declared"]
+
+
+class Completeness(str, Enum):
+    """How much of a source was seen. Only ``complete`` everywhere may exit 0."""
+
+    COMPLETE = "complete"
+    PARTIAL = "partial"
+    STALE = "stale"
+    FAILED = "failed"
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Origin:
+    """Where an entry came from: a file or URL, and a line and/or a structured path in it."""
+
+    source: str
+    line: int | None = None
+    path: str | None = None
+
+    def __str__(self) -> str:
+        text = self.source
+        if self.line is not None:
+            text += f":{self.line}"
+        if self.path:
+            text += f" ({self.path})"
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One parsed line or item of a source."""
+
+    family: int
+    first: int
+    last: int
+    origin: Origin
+    group: str | None = None
+
+    @property
+    def text(self) -> str:
+        return ipspace.format_interval(self.family, self.first, self.last)
+
+    @property
+    def size(self) -> int:
+        return self.last - self.first + 1
+
+    @property
+    def prefixlen(self) -> int | None:
+        size = self.size
+        if size & (size - 1) == 0 and self.first & (size - 1) == 0:
+            return ipspace.BITS[self.family] - (size.bit_length() - 1)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Something worth telling about an input that is not, by itself, a failure to read it."""
+
+    kind: str
+    """A kebab-case name: host-bits, ignored-line, over-broad, ipv4-mapped, redundant, ..."""
+    severity: Severity
+    message: str
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Entries of one family, one sequence per field (lists, or numpy arrays for big inputs)."""
+
+    first: Sequence[int] = ()
+    last: Sequence[int] = ()
+    line: Sequence[int] = ()
+    """Line number, 0 when the format has no lines."""
+    group: Sequence[int] | None = None
+    """Index into :attr:`Entries.groups`; None when the source has no groups."""
+    path: Sequence[str] | None = None
+    """A structured path per entry (``mail[2]``), or None."""
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+
+@dataclass(frozen=True)
+class Entries:
+    """All entries of one source, by family."""
+
+    source: str
+    v4: Columns = field(default_factory=Columns)
+    v6: Columns = field(default_factory=Columns)
+    groups: tuple[str, ...] = ()
+
+    @classmethod
+    def from_entries(cls, source: str, entries: Sequence[Entry]) -> Entries:
+        groups = tuple(sorted({e.group for e in entries if e.group is not None}))
+        gindex = {g: i for i, g in enumerate(groups)}
+        cols: dict[int, Columns] = {}
+        for fam in (4, 6):
+            mine = [e for e in entries if e.family == fam]
+            cols[fam] = Columns(
+                first=[e.first for e in mine],
+                last=[e.last for e in mine],
+                line=[e.origin.line or 0 for e in mine],
+                group=[gindex[e.group] if e.group else -1 for e in mine] if groups else None,
+                path=[e.origin.path or "" for e in mine]
+                if any(e.origin.path for e in mine)
+                else None,
+            )
+        return cls(source, cols[4], cols[6], groups)
+
+    def family(self, family: int) -> Columns:
+        return self.v4 if family == 4 else self.v6
+
+    def __len__(self) -> int:
+        return len(self.v4) + len(self.v6)
+
+    def count(self, family: int) -> int:
+        return len(self.family(family))
+
+    def entry(self, family: int, index: int) -> Entry:
+        col = self.family(family)
+        line = int(col.line[index]) if len(col.line) else 0
+        path = col.path[index] if col.path is not None else None
+        group = None
+        if col.group is not None and col.group[index] >= 0:
+            group = self.groups[int(col.group[index])]
+        return Entry(
+            family,
+            int(col.first[index]),
+            int(col.last[index]),
+            Origin(self.source, line or None, path or None),
+            group,
+        )
+
+    def __iter__(self) -> Iterator[Entry]:
+        for fam in (4, 6):
+            for i in range(self.count(fam)):
+                yield self.entry(fam, i)
+
+    def space(self, group: str | None = None) -> IPSpace:
+        per: list[Intervals] = []
+        for fam in (4, 6):
+            col = self.family(fam)
+            first, last = col.first, col.last
+            if group is not None:
+                gid = self.groups.index(group)
+                keep = [i for i in range(len(col)) if col.group is not None and col.group[i] == gid]
+                first = [first[i] for i in keep]
+                last = [last[i] for i in keep]
+            per.append(ipspace.normalize(first, last))
+        return IPSpace(per[0], per[1])
+
+    def broader_than(self, family: int, prefixlen: int) -> list[int]:
+        """Indexes of entries that cover more addresses than one /prefixlen network."""
+        col = self.family(family)
+        limit = 1 << (ipspace.BITS[family] - prefixlen)
+        if type(col.first).__module__ == "numpy":
+            from auditor import _vector
+
+            return _vector.wider_than(col.first, col.last, limit)
+        return [i for i, (a, b) in enumerate(zip(col.first, col.last, strict=True)) if b - a >= limit]
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What a set was read from, for reports and change requests."""
+
+    name: str
+    role: Role
+    format: str
+    sha256: str | None = None
+    size_bytes: int | None = None
+    read_at: str = ""
+    detail: str | None = None
+
+    @classmethod
+    def for_bytes(
+        cls, name: str, role: Role, fmt: str, data: bytes, now: datetime | None = None
+    ) -> SourceInfo:
+        when = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return cls(name, role, fmt, hashlib.sha256(data).hexdigest(), len(data), when)
+
+
+@dataclass(frozen=True)
+class RangeSet:
+    """One loaded source: its entries with origins, how complete it is, and its findings."""
+
+    info: SourceInfo
+    entries: Entries
+    completeness: Completeness = Completeness.COMPLETE
+    reasons: tuple[str, ...] = ()
+    findings: tuple[Finding, ...] = ()
+
+    @cached_property
+    def space(self) -> IPSpace:
+        return self.entries.space()
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return self.entries.groups
+
+    def scope(self, group: str) -> IPSpace:
+        return self.entries.space(group)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """An expected entry and how many of its addresses the declared side allows."""
+
+    entry: Entry
+    covered: int
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.covered / self.entry.size
+
+
+@dataclass(frozen=True)
+class MissingBlock:
+    """One minimal missing CIDR and the expected entries it came from."""
+
+    family: int
+    network: int
+    prefixlen: int
+    origins: tuple[Origin, ...]
+
+    @property
+    def cidr(self) -> str:
+        return ipspace.format_cidr(self.family, self.network, self.prefixlen)
+
+    @property
+    def size(self) -> int:
+        return 1 << (ipspace.BITS[self.family] - self.prefixlen)
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    over_broad_v4: int = 8
+    over_broad_v6: int = 32
+    scope: tuple[str, ...] = ()
+    fail_on_extra: bool = False
+    service: str = "tcp/25"
+
+    def over_broad(self, family: int) -> int:
+        return self.over_broad_v4 if family == 4 else self.over_broad_v6
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """The comparison of expected with declared. Renderers only read it."""
+
+    expected: tuple[RangeSet, ...]
+    declared: tuple[RangeSet, ...]
+    expected_space: IPSpace
+    declared_space: IPSpace
+    missing: IPSpace
+    extra: IPSpace | None
+    """Scoped declared minus expected; None when no scope was given."""
+    over_broad: tuple[Finding, ...]
+    options: AuditOptions
+
+    @property
+    def sources(self) -> tuple[RangeSet, ...]:
+        return self.expected + self.declared
+
+    @property
+    def complete(self) -> bool:
+        return all(s.completeness is Completeness.COMPLETE for s in self.sources)
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return tuple(f for s in self.sources for f in s.findings) + self.over_broad
+
+    @property
+    def in_sync(self) -> bool:
+        extra = self.options.fail_on_extra and self.extra is not None and bool(self.extra)
+        return not self.missing and not self.over_broad and not extra

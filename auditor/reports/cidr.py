@@ -1,0 +1,16 @@
+"""One missing CIDR per line, for pipes."""
+
+from __future__ import annotations
+
+from auditor.model import AuditResult
+from auditor.reports.base import Report, ReportContext, register
+
+
+@register
+class CidrReport(Report):
+    name = "cidr"
+    description = "the missing CIDRs only, one per line"
+
+    def render(self, result: AuditResult, ctx: ReportContext) -> str:
+        lines = list(result.missing.cidrs_text())
+        return "\n".join(lines) + "\n" if lines else ""

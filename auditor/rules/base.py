@@ -1,0 +1,53 @@
+"""The rule-generator interface, its options, and the family's registry."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from auditor.errors import UsageError
+from auditor.model import MissingBlock
+from auditor.service import Service
+
+
+@dataclass(frozen=True)
+class RuleOptions:
+    service: Service
+    chain: str = "INPUT"
+
+
+class Generator:
+    """One platform. Capabilities are class attributes; options are checked before rendering."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    families: ClassVar[tuple[int, ...]] = (4, 6)
+    max_comment_len: ClassVar[int] = 0
+    max_name_len: ClassVar[int] = 0
+
+    def check(self, options: RuleOptions) -> None:
+        """Raise UsageError for an option this platform cannot express."""
+
+    def render(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> str:
+        raise NotImplementedError
+
+
+GENERATORS: dict[str, type[Generator]] = {}
+
+
+def register(cls: type[Generator]) -> type[Generator]:
+    if cls.name in GENERATORS:
+        raise RuntimeError(f"duplicate rule generator {cls.name!r}")
+    GENERATORS[cls.name] = cls
+    return cls
+
+
+def generator_for(name: str) -> Generator:
+    try:
+        return GENERATORS[name]()
+    except KeyError:
+        raise UsageError(
+            f"unknown rule platform {name!r}",
+            hint="choose one of: " + ", ".join(sorted(GENERATORS)),
+        ) from None

@@ -1,0 +1,1 @@
+"""Expected-side loaders. For now, files and standard input in any list format."""

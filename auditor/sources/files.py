@@ -1,0 +1,84 @@
+"""Load a list from a file or standard input, in a format chosen by name, suffix or content."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import BinaryIO
+
+from auditor.allowlists import READERS, ReadContext, reader_for
+from auditor.errors import InputError, UsageError
+from auditor.model import RangeSet
+
+# A list bigger than this is not an allowlist or a feed; refuse it before reading it all.
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+
+
+def read_bytes(spec: str, stdin: BinaryIO | None, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """Read a whole file (or ``-`` for stdin), refusing more than ``max_bytes``."""
+    if spec == "-":
+        if stdin is None:
+            raise UsageError("'-' given but there is no standard input")
+        data = stdin.read(max_bytes + 1)
+    else:
+        path = Path(spec)
+        try:
+            with path.open("rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                if size > max_bytes:
+                    raise InputError(
+                        f"file is {size} bytes, over the limit of {max_bytes}",
+                        source=spec,
+                        hint="is this the right file? raise the limit with --max-bytes",
+                    )
+                data = fh.read(max_bytes + 1)
+        except IsADirectoryError:
+            raise InputError("is a directory, not a file", source=spec) from None
+        except FileNotFoundError:
+            raise InputError("no such file", source=spec) from None
+        except PermissionError:
+            raise InputError("permission denied", source=spec) from None
+        except OSError as e:
+            raise InputError(f"cannot read: {e.strerror}", source=spec) from None
+    if len(data) > max_bytes:
+        raise InputError(
+            f"input is over the limit of {max_bytes} bytes",
+            source=spec,
+            hint="is this the right file? raise the limit with --max-bytes",
+        )
+    return data
+
+
+def detect_format(spec: str, data: bytes) -> str:
+    """The reader for a file: by suffix, else by content (JSON starts with [ or {), else text."""
+    suffix = Path(spec).suffix.lower() if spec != "-" else ""
+    for name, cls in sorted(READERS.items()):
+        if suffix and suffix in cls.suffixes:
+            return name
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if head in (b"[", b"{"):
+        return "json"
+    return "text"
+
+
+def load(
+    spec: str,
+    ctx: ReadContext,
+    *,
+    fmt: str | None = None,
+    stdin: BinaryIO | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> RangeSet:
+    """Read and parse one list. Raises InputError (with file and line) on failure."""
+    if fmt is not None:
+        reader = reader_for(fmt)  # an unknown name is a usage error before any reading
+    data = read_bytes(spec, stdin, max_bytes)
+    if fmt is None:
+        reader = reader_for(detect_format(spec, data))
+    if not data.strip(b"\xef\xbb\xbf \t\r\n"):
+        raise InputError(
+            "file is empty",
+            source=ctx.name,
+            hint="an empty file is an error; in YAML or JSON write [] to allow nothing",
+        )
+    return reader.parse(data, ctx)
