@@ -11,13 +11,12 @@ to find runs gives the result. Everything is O(n log n) in one sort.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from auditor import ipspace
-from auditor.ipspace import Intervals
+from auditor.ipspace import Intervals, Ints
 
 if TYPE_CHECKING:
     from auditor.allowlists.base import ReadContext
@@ -27,17 +26,17 @@ _LIMIT = 1 << 62
 NDArray = Any
 
 
-def fits(starts: Sequence[int], ends: Sequence[int]) -> bool:
+def fits(starts: Ints, ends: Ints) -> bool:
     if isinstance(ends, np.ndarray):
         return True
-    return not len(ends) or max(ends) < _LIMIT
+    return not len(ends) or bool(max(ends) < _LIMIT)
 
 
 def _arrays(iv: Intervals) -> tuple[NDArray, NDArray]:
     return np.asarray(iv.starts, dtype=np.int64), np.asarray(iv.ends, dtype=np.int64)
 
 
-def normalize(starts: Sequence[int], ends: Sequence[int]) -> Intervals:
+def normalize(starts: Ints, ends: Ints) -> Intervals:
     s = np.asarray(starts, dtype=np.int64)
     e = np.asarray(ends, dtype=np.int64)
     if not len(s):
@@ -53,10 +52,61 @@ def normalize(starts: Sequence[int], ends: Sequence[int]) -> Intervals:
     return Intervals(s[brk], emax[last])
 
 
+_M64 = (1 << 64) - 1
+
+
+def _split(values: Sequence[int]) -> tuple[NDArray, NDArray]:
+    hi = np.array([v >> 64 for v in values], dtype=np.uint64)
+    lo = np.array([v & _M64 for v in values], dtype=np.uint64)
+    return hi, lo
+
+
+def _gt(ahi: NDArray, alo: NDArray, bhi: NDArray, blo: NDArray) -> NDArray:
+    return (ahi > bhi) | ((ahi == bhi) & (alo > blo))
+
+
+def normalize_wide(starts: Sequence[int], ends: Sequence[int]) -> Intervals:
+    """normalize() for values up to 128 bits: sorted as (high, low) uint64 pairs.
+
+    The running maximum of the ends is taken over their ranks (int64), which stand in for
+    the 128-bit values; the result goes back to Python ints.
+    """
+    shi, slo = _split(starts)
+    ehi, elo = _split(ends)
+    order = np.lexsort((elo, slo, shi))
+    shi, slo, ehi, elo = shi[order], slo[order], ehi[order], elo[order]
+    by_end = np.lexsort((elo, ehi))
+    rank = np.empty(len(by_end), dtype=np.int64)
+    rank[by_end] = np.arange(len(by_end))
+    top = by_end[np.maximum.accumulate(rank)]  # index of the largest end so far
+    mhi, mlo = ehi[top], elo[top]
+    # a new interval starts where start - 1 > the largest end so far (start > end + 1)
+    borrow = (slo == 0).astype(np.uint64)
+    brk = np.ones(len(shi), dtype=bool)
+    brk[1:] = (shi[1:] | slo[1:] != 0) & _gt(
+        shi[1:] - borrow[1:], slo[1:] - np.uint64(1), mhi[:-1], mlo[:-1]
+    )
+    last = np.flatnonzero(np.append(brk[1:], True))
+    out_s = [(h << 64) | x for h, x in zip(shi[brk].tolist(), slo[brk].tolist(), strict=True)]
+    out_e = [(h << 64) | x for h, x in zip(mhi[last].tolist(), mlo[last].tolist(), strict=True)]
+    return Intervals(out_s, out_e)
+
+
+def _bounds(s: NDArray, e: NDArray) -> NDArray:
+    """Start and end+1 of each interval, interleaved: already sorted for a normalised set."""
+    out = np.empty(2 * len(s), dtype=np.int64)
+    out[0::2] = s
+    out[1::2] = e + 1
+    return out
+
+
 def _segments(a: Intervals, b: Intervals) -> tuple[NDArray, NDArray, NDArray]:
     sa, ea = _arrays(a)
     sb, eb = _arrays(b)
-    pts = np.unique(np.concatenate((sa, ea + 1, sb, eb + 1)))
+    pts = np.concatenate((_bounds(sa, ea), _bounds(sb, eb)))
+    pts.sort(kind="stable")  # two sorted runs: timsort merges them in linear time
+    if len(pts) > 1:
+        pts = pts[np.concatenate(([True], pts[1:] != pts[:-1]))]
 
     def inside(s: NDArray, e: NDArray) -> NDArray:
         d = np.zeros(len(pts) + 1, dtype=np.int8)
@@ -149,9 +199,7 @@ def cidr_text_v4(iv: Intervals) -> list[str]:
     b = ((net >> 16) & 255).tolist()
     c = ((net >> 8) & 255).tolist()
     d = (net & 255).tolist()
-    return [
-        f"{w}.{x}.{y}.{z}/{p}" for w, x, y, z, p in zip(a, b, c, d, plen.tolist(), strict=True)
-    ]
+    return [f"{w}.{x}.{y}.{z}/{p}" for w, x, y, z, p in zip(a, b, c, d, plen.tolist(), strict=True)]
 
 
 # --- bulk parsing of text lists ------------------------------------------------------------
@@ -159,53 +207,204 @@ def cidr_text_v4(iv: Intervals) -> list[str]:
 _WIDTH = 18  # len("255.255.255.255/32")
 
 
+_CHUNK = 1 << 15
+
+
+def _chunked(
+    parse: Callable[[NDArray, NDArray, NDArray], tuple[NDArray, ...]],
+    buf: NDArray,
+    starts: NDArray,
+    lengths: NDArray,
+) -> tuple[NDArray, ...]:
+    """Run a column parser over slices of lines, so its temporaries stay small and warm."""
+    if len(starts) <= _CHUNK:
+        return parse(buf, starts, lengths)
+    parts = [
+        parse(buf, starts[i : i + _CHUNK], lengths[i : i + _CHUNK])
+        for i in range(0, len(starts), _CHUNK)
+    ]
+    return tuple(np.concatenate(cols) for cols in zip(*parts, strict=True))
+
+
 def _simple_v4(buf: NDArray, starts: NDArray, lengths: NDArray) -> tuple[NDArray, ...]:
     """Parse lines that are only digits, dots and a slash, all at once.
 
     Returns (ok, address, prefixlen). Lines that are not strictly valid (leading zeros, octet
     over 255, missing parts, ...) get ok=False and are re-read by the exact parser, which
-    also words the error.
+    also words the error. The separators of a valid line are exactly three dots and at most
+    one slash after them, so their columns give every field's start and length.
     """
     n = len(starts)
-    cols = np.arange(_WIDTH)
+    cols = np.arange(_WIDTH, dtype=np.int64)
     idx = starts[:, None] + cols
     np.minimum(idx, len(buf) - 1, out=idx)
-    mat = buf[idx].astype(np.int16)
-    mat[cols[None, :] >= lengths[:, None]] = 0
-    ok = np.ones(n, dtype=bool)
-    field = np.zeros(n, dtype=np.int8)
-    val = np.zeros(n, dtype=np.int64)
-    ndig = np.zeros(n, dtype=np.int8)
-    lead0 = np.zeros(n, dtype=bool)
+    mat = buf[idx]
+    pad = cols[None, :] >= lengths[:, None]
+    mat[pad] = 0
+    dot = mat == 46
+    slash = mat == 47
+    digit = (mat >= 48) & (mat <= 57)
+    ok = (digit | dot | slash | pad).all(axis=1)
+    ndot = dot.sum(axis=1)
+    nslash = slash.sum(axis=1)
+    ok &= (ndot == 3) & (nslash <= 1)
+    has_prefix = nslash == 1
+    # Separator columns in order, four per line: lines without a slash get one at their end.
+    sep = dot | slash
+    sep[np.arange(n), np.minimum(lengths, _WIDTH - 1)] |= ~has_prefix
+    sep &= ok[:, None]
+    rows, where = np.nonzero(sep)
+    good = np.flatnonzero(ok)
+    pos = where.reshape(-1, 4)
+    # the slash, when present, must come after the last dot
+    last_is_slash = mat[good, pos[:, 3]] == 47
+    okg = last_is_slash | ~has_prefix[good]
+    begin = np.concatenate((np.zeros((len(good), 1), dtype=np.int64), pos + 1), axis=1)
+    end = np.concatenate((pos, lengths[good, None]), axis=1)
+    width = end - begin  # five fields: four octets and the prefix (0 wide when absent)
+    okg &= ((width[:, :4] >= 1) & (width[:, :4] <= 3)).all(axis=1)
+    okg &= np.where(has_prefix[good], (width[:, 4] >= 1) & (width[:, 4] <= 2), True)
+    digits = mat[good].astype(np.int64) - 48
+    r = np.arange(len(good))[:, None]
+
+    def at(k: NDArray) -> NDArray:
+        return digits[r, np.minimum(k, _WIDTH - 1)]
+
+    d0, d1, d2 = at(begin), at(begin + 1), at(begin + 2)
+    value = np.where(width == 1, d0, np.where(width == 2, d0 * 10 + d1, d0 * 100 + d1 * 10 + d2))
+    okg &= ~((width > 1) & (d0 == 0)).any(axis=1)  # leading zeros are refused
+    okg &= (value[:, :4] <= 255).all(axis=1)
+    plen = np.where(has_prefix[good], value[:, 4], 32)
+    okg &= plen <= 32
+    addr_g = (value[:, 0] << 24) | (value[:, 1] << 16) | (value[:, 2] << 8) | value[:, 3]
+    ok[good] = okg
     addr = np.zeros(n, dtype=np.int64)
-    for j in range(_WIDTH):
-        c = mat[:, j]
-        digit = (c >= 48) & (c <= 57)
-        sep = (c == 46) | (c == 47)
-        # a digit after a leading '0' in the same field is a leading zero: refused
-        ok &= ~(digit & lead0)
-        lead0 |= digit & (ndig == 0) & (c == 48)
-        val = np.where(digit, val * 10 + (c - 48), val)
-        ndig = np.where(digit, ndig + 1, ndig)
-        # a separator closes an octet: it must have digits and be at most 255
-        dot = c == 46
-        slash = c == 47
-        ok &= ~(sep & ((ndig == 0) | (val > 255)))
-        ok &= ~(dot & (field >= 3))
-        ok &= ~(slash & (field != 3))
-        addr = np.where(sep, (addr << 8) | val, addr)
-        field = np.where(sep, field + 1, field)
-        val = np.where(sep, 0, val)
-        ndig = np.where(sep, 0, ndig)
-        lead0 &= ~sep
-    ok &= ndig > 0
-    ok &= ndig <= 3
-    no_prefix = field == 3
-    ok &= no_prefix | (field == 4)
-    ok &= np.where(no_prefix, val <= 255, val <= 32)
-    addr = np.where(no_prefix, (addr << 8) | val, addr)
-    plen = np.where(no_prefix, 32, val)
-    return ok, addr, plen
+    prefix = np.full(n, 32, dtype=np.int64)
+    addr[good] = addr_g
+    prefix[good] = plen
+    return ok, addr, prefix
+
+
+_C_COLON, _C_OTHER, _C_HEX, _C_DOT = (np.uint8(x) for x in (1, 2, 4, 8))
+_CLASS = np.full(256, _C_OTHER, dtype=np.uint8)
+_CLASS[list(b"0123456789/\r\n")] = 0
+_CLASS[list(b"abcdefABCDEF")] = _C_HEX
+_CLASS[ord(".")] = _C_DOT
+_CLASS[ord(":")] = _C_COLON
+_WIDTH6 = 43  # len("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128")
+_HEX = np.full(256, -1, dtype=np.int16)
+_HEX[list(b"0123456789")] = np.arange(10)
+_HEX[list(b"abcdef")] = np.arange(10, 16)
+_HEX[list(b"ABCDEF")] = np.arange(10, 16)
+
+
+def _simple_v6(buf: NDArray, starts: NDArray, lengths: NDArray) -> tuple[NDArray, ...]:
+    """Parse IPv6 lines made of hex digits, colons and one slash, all at once.
+
+    Returns (ok, hi, lo, prefixlen) with the address as two uint64 halves. Same contract as
+    :func:`_simple_v4`: anything not strictly valid gets ok=False and takes the exact path
+    (which also handles embedded IPv4 such as ::ffff:192.0.2.1). Groups are the runs of hex
+    digits; a '::' stands for the groups missing to make eight (RFC 4291 section 2.2).
+    """
+    n = len(starts)
+    w = _WIDTH6
+    cols = np.arange(w, dtype=np.int64)
+    idx = starts[:, None] + cols
+    np.minimum(idx, len(buf) - 1, out=idx)
+    mat = buf[idx]
+    mat[cols[None, :] >= lengths[:, None]] = 0
+    hexv = _HEX[mat]
+    is_hex = hexv >= 0
+    colon = mat == 58
+    slash = mat == 47
+    ok = (is_hex | colon | slash | (mat == 0)).all(axis=1)
+    ok &= slash.sum(axis=1) <= 1
+    has_prefix = slash.any(axis=1)
+    alen = np.where(has_prefix, slash.argmax(axis=1), lengths)
+    addr_part = cols[None, :] < alen[:, None]
+    is_hex &= addr_part
+    colon &= addr_part
+    # '::' at most once and never ':::'; no lone colon at either end
+    pair = colon[:, :-1] & colon[:, 1:]
+    ok &= pair.sum(axis=1) <= 1
+    ok &= ~(pair[:, :-1] & colon[:, 2:]).any(axis=1)
+    has_double = pair.any(axis=1)
+    rng = np.arange(n)
+    ok &= ~(colon[:, 0] & ~colon[:, 1])
+    last = np.maximum(alen - 1, 0)
+    ok &= ~(colon[rng, last] & ~colon[rng, np.maximum(alen - 2, 0)])
+    ok &= alen >= 2
+    # groups: runs of hex digits, at most four digits each
+    run_start = is_hex.copy()
+    run_start[:, 1:] &= ~is_hex[:, :-1]
+    run_end = is_hex.copy()
+    run_end[:, :-1] &= ~is_hex[:, 1:]
+    ngroups = run_start.sum(axis=1)
+    ok &= np.where(has_double, ngroups <= 7, ngroups == 8)
+    rows, begin = np.nonzero(run_start)
+    _, end = np.nonzero(run_end)
+    width = end - begin + 1
+    bad_width = np.zeros(n, dtype=bool)
+    bad_width[rows[width > 4]] = True
+    ok &= ~bad_width
+    value = np.zeros(len(rows), dtype=np.int64)
+    for k in range(4):
+        digit = hexv[rows, np.minimum(begin + k, w - 1)].astype(np.int64)
+        value = np.where(k < width, value * 16 + digit, value)
+    # each group's slot: its index in the line, moved right past the '::' when after it
+    first_run = np.concatenate(([0], np.cumsum(ngroups)[:-1]))
+    g = np.arange(len(rows)) - first_run[rows]
+    dcol = np.where(has_double, pair.argmax(axis=1), w)
+    before = np.cumsum(run_start, axis=1)[rng, np.minimum(dcol, w - 1)]
+    dpos = np.where(has_double, before, 8)
+    slot = np.where(g >= dpos[rows], g + 8 - ngroups[rows], g)
+    keep = ok[rows] & (slot < 8)
+    full = np.zeros((n, 8), dtype=np.uint64)
+    full[rows[keep], slot[keep]] = value[keep].astype(np.uint64)
+    hi = (full[:, 0] << 48) | (full[:, 1] << 32) | (full[:, 2] << 16) | full[:, 3]
+    lo = (full[:, 4] << 48) | (full[:, 5] << 32) | (full[:, 6] << 16) | full[:, 7]
+    # the prefix: 1 to 3 decimal digits after the slash, no leading zero, at most 128
+    pwidth = np.where(has_prefix, lengths - alen - 1, 0)
+    ok &= ~has_prefix | ((pwidth >= 1) & (pwidth <= 3))
+    pdig = [mat[rng, np.minimum(alen + 1 + k, w - 1)].astype(np.int64) - 48 for k in range(3)]
+    ok &= ~has_prefix | ((pdig[0] >= 0) & (pdig[0] <= 9))
+    for k in (1, 2):
+        ok &= (k >= pwidth) | ((pdig[k] >= 0) & (pdig[k] <= 9))
+    ok &= ~(has_prefix & (pwidth > 1) & (pdig[0] == 0))
+    plen = np.where(
+        pwidth == 1,
+        pdig[0],
+        np.where(pwidth == 2, pdig[0] * 10 + pdig[1], pdig[0] * 100 + pdig[1] * 10 + pdig[2]),
+    )
+    plen = np.where(has_prefix, plen, 128)
+    ok &= plen <= 128
+    return ok, hi, lo, plen
+
+
+def _hostmask64(bits: NDArray) -> NDArray:
+    """(1 << bits) - 1 for 0 <= bits <= 64, as uint64, without shifting by 64."""
+    ones = np.full(len(bits), np.uint64(0xFFFFFFFFFFFFFFFF))
+    shifted = (np.uint64(1) << np.minimum(bits, 63).astype(np.uint64)) - np.uint64(1)
+    return np.where(bits >= 64, ones, shifted)
+
+
+def _v6_columns(
+    buf: NDArray, starts: NDArray, lengths: NDArray, index: NDArray
+) -> tuple[NDArray, list[int], list[int]]:
+    """Parse the candidate IPv6 lines; returns (accepted line indexes, firsts, lasts)."""
+    ok, hi, lo, plen = _chunked(_simple_v6, buf, starts[index], lengths[index])
+    hmask = _hostmask64(np.clip(64 - plen, 0, 64))
+    lmask = _hostmask64(np.clip(128 - plen, 0, 64))
+    ok &= ((hi & hmask) == 0) & ((lo & lmask) == 0)  # host bits: the exact path reports them
+    mapped = (hi == 0) & ((lo >> np.uint64(32)) == np.uint64(0xFFFF))
+    ok &= ~mapped  # IPv4-mapped: the exact path turns them into IPv4 with a finding
+    hi, lo, hmask, lmask = hi[ok], lo[ok], hmask[ok], lmask[ok]
+    his, los = hi.tolist(), lo.tolist()
+    first = [(h << 64) | x for h, x in zip(his, los, strict=True)]
+    last = [
+        (h << 64) | x for h, x in zip((hi | hmask).tolist(), (lo | lmask).tolist(), strict=True)
+    ]
+    return index[ok], first, last
 
 
 def parse_text(data: bytes, ctx: ReadContext) -> RangeSet | None:
@@ -226,12 +425,16 @@ def parse_text(data: bytes, ctx: ReadContext) -> RangeSet | None:
     cr = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)
     ends = ends - cr
     lengths = ends - starts
-    allowed = np.zeros(256, dtype=bool)
-    allowed[list(b"0123456789./")] = True
-    bad = np.concatenate(([0], np.cumsum(~allowed[buf], dtype=np.int64)))
-    plain = (bad[ends] - bad[starts] == 0) & (lengths >= 7) & (lengths <= _WIDTH)
+    # One class byte per character, OR-ed over each line: which parser may take the line.
+    # The column parsers re-check every byte, so this only routes lines.
+    flags = np.bitwise_or.reduceat(_CLASS[buf], starts) if len(buf) else starts * 0
+    flags = np.asarray(flags, dtype=np.uint8)
+    flags[lengths == 0] = 0
+    plain = ((flags & (_C_COLON | _C_OTHER | _C_HEX)) == 0) & (lengths >= 7) & (lengths <= _WIDTH)
+    plain6 = (flags & (_C_OTHER | _C_DOT) == 0) & (flags & _C_COLON > 0) & (lengths <= _WIDTH6)
+    good6, first6, last6 = _v6_columns(buf, starts, lengths, np.flatnonzero(plain6))
     fast_idx = np.flatnonzero(plain)
-    ok, addr, plen = _simple_v4(buf, starts[fast_idx], lengths[fast_idx])
+    ok, addr, plen = _chunked(_simple_v4, buf, starts[fast_idx], lengths[fast_idx])
     hostmask = (np.int64(1) << (32 - plen)) - 1
     ok &= (addr & hostmask) == 0  # host bits set: the exact path reports them
     good = fast_idx[ok]
@@ -241,6 +444,7 @@ def parse_text(data: bytes, ctx: ReadContext) -> RangeSet | None:
 
     slow = np.ones(len(starts), dtype=bool)
     slow[good] = False
+    slow[good6] = False
     slow &= lengths > 0
     out = Collector(ctx, "text")
     text = data_view.decode("ascii")
@@ -249,7 +453,7 @@ def parse_text(data: bytes, ctx: ReadContext) -> RangeSet | None:
         item = strip_comment(text[s : int(ends[i])])
         if item:
             out.add_text(item, out.origin(i + 1))
-    if not len(first4) and not out.entries:
+    if not len(first4) and not first6 and not out.entries:
         return None  # the general path words the error
     rest = out.result(data, explicit_empty=True)
     v4_extra = rest.entries.v4
@@ -258,4 +462,10 @@ def parse_text(data: bytes, ctx: ReadContext) -> RangeSet | None:
         last=np.concatenate((last4, np.asarray(v4_extra.last, dtype=np.int64))),
         line=np.concatenate((line4, np.asarray(v4_extra.line, dtype=np.int64))),
     )
-    return columns_result(data, ctx, "text", v4, rest.entries.v6, rest.findings, rest.reasons)
+    v6_extra = rest.entries.v6
+    v6 = Columns(
+        first=first6 + list(v6_extra.first),
+        last=last6 + list(v6_extra.last),
+        line=(good6 + 1).tolist() + list(v6_extra.line),
+    )
+    return columns_result(data, ctx, "text", v4, v6, rest.findings, rest.reasons)

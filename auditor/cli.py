@@ -134,8 +134,6 @@ def _write(text: str, output_file: Path | None) -> None:
     atomic_write(output_file, text.encode("utf-8"))
 
 
-
-
 @app.command()
 def diff(
     expected: Annotated[
@@ -168,8 +166,12 @@ def diff(
     chain: Annotated[str, typer.Option("--chain", help="Chain the rules go to.")] = "INPUT",
     scope: Annotated[
         list[str] | None,
-        typer.Option("--scope", metavar="GROUP", help="Declared group(s) put there for this "
-                     "provider; entries outside expected are reported as extra."),
+        typer.Option(
+            "--scope",
+            metavar="GROUP",
+            help="Declared group(s) put there for this "
+            "provider; entries outside expected are reported as extra.",
+        ),
     ] = None,
     fail_on_extra: Annotated[
         bool, typer.Option("--fail-on-extra", help="Exit 1 when a scope has extra entries.")
@@ -179,16 +181,19 @@ def diff(
     ] = "fix",
     lenient: Annotated[
         bool,
-        typer.Option("--lenient", help="Paste mode: pull addresses out of any text, report the "
-                     "lines ignored."),
+        typer.Option(
+            "--lenient",
+            help="Paste mode: pull addresses out of any text, report the lines ignored.",
+        ),
     ] = False,
     over_broad_v4: Annotated[
-        int, typer.Option("--over-broad-v4", help="Declared IPv4 entries broader than this "
-                          "prefix length are findings.")
+        int,
+        typer.Option(
+            "--over-broad-v4",
+            help="Declared IPv4 entries broader than this prefix length are findings.",
+        ),
     ] = 8,
-    over_broad_v6: Annotated[
-        int, typer.Option("--over-broad-v6", help="The same for IPv6.")
-    ] = 32,
+    over_broad_v6: Annotated[int, typer.Option("--over-broad-v6", help="The same for IPv6.")] = 32,
     max_bytes: Annotated[
         int, typer.Option("--max-bytes", help="Refuse inputs bigger than this.")
     ] = 256 * 1024 * 1024,

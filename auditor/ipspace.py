@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 import re
 import socket
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal, NamedTuple
 
 from auditor.errors import AddressError
@@ -29,6 +29,9 @@ _MAPPED_BASE = 0xFFFF << 32  # ::ffff:0:0/96, RFC 4291 section 2.5.5.2
 _DIGITS = re.compile(r"0|[1-9][0-9]{0,2}")
 _V4 = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})")
 _V6_CHARS = re.compile(r"[0-9A-Fa-f:.]+")
+
+# A column of integers: a list, or an int64 numpy array for big IPv4 sets (see _vector).
+Ints = Any
 
 # Above this many intervals, IPv4 set operations run on numpy arrays.
 VECTOR_THRESHOLD = 20_000
@@ -222,10 +225,10 @@ def format_interval(family: int, first: int, last: int) -> str:
 class Intervals(NamedTuple):
     """Sorted, disjoint, non-adjacent inclusive intervals of one family."""
 
-    starts: Sequence[int]
-    ends: Sequence[int]
+    starts: Ints
+    ends: Ints
 
-    def __len__(self) -> int:  # type: ignore[override]
+    def __len__(self) -> int:
         return len(self.starts)
 
 
@@ -236,13 +239,14 @@ def _is_vector(x: Any) -> bool:
     return type(x).__module__ == "numpy"
 
 
-def normalize(starts: Sequence[int], ends: Sequence[int]) -> Intervals:
+def normalize(starts: Ints, ends: Ints) -> Intervals:
     """Sort and merge overlapping or adjacent intervals (sort + one sweep)."""
     if _is_vector(starts) or len(starts) > VECTOR_THRESHOLD:
         from auditor import _vector
 
         if _vector.fits(starts, ends):
             return _vector.normalize(starts, ends)
+        return _vector.normalize_wide(starts, ends)
     pairs = sorted(zip(starts, ends, strict=True))
     out_s: list[int] = []
     out_e: list[int] = []
@@ -263,7 +267,7 @@ def normalize(starts: Sequence[int], ends: Sequence[int]) -> Intervals:
 
 def _as_lists(iv: Intervals) -> tuple[list[int], list[int]]:
     if _is_vector(iv.starts):
-        return iv.starts.tolist(), iv.ends.tolist()  # type: ignore[attr-defined]
+        return iv.starts.tolist(), iv.ends.tolist()
     return list(iv.starts), list(iv.ends)
 
 
@@ -382,9 +386,7 @@ class IPSpace:
         self._v6 = v6
 
     @classmethod
-    def from_intervals(
-        cls, items: Iterable[tuple[int, int, int]]
-    ) -> IPSpace:
+    def from_intervals(cls, items: Iterable[tuple[int, int, int]]) -> IPSpace:
         """Build from (family, first, last) triples in any order, overlapping or not."""
         cols: dict[int, tuple[list[int], list[int]]] = {4: ([], []), 6: ([], [])}
         for family, first, last in items:
@@ -464,8 +466,15 @@ class IPSpace:
                     yield fam, net, plen
 
     def cidrs_text(self, family: int | None = None) -> Iterator[str]:
-        for fam, net, plen in self.cidrs(family):
-            yield format_cidr(fam, net, plen)
+        for fam in (4, 6) if family is None else (family,):
+            iv = self.family(fam)
+            if fam == 4 and _is_vector(iv.starts):
+                from auditor import _vector
+
+                yield from _vector.cidr_text_v4(iv)
+                continue
+            for _, net, plen in self.cidrs(fam):
+                yield format_cidr(fam, net, plen)
 
     def count_cidrs(self, family: int | None = None) -> int:
         return sum(1 for _ in self.cidrs(family))

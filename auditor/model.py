@@ -15,7 +15,7 @@ from functools import cached_property
 from typing import Literal
 
 from auditor import ipspace
-from auditor.ipspace import IPSpace, Intervals
+from auditor.ipspace import Intervals, Ints, IPSpace
 
 Role = Literal["expected", "declared"]
 
@@ -93,9 +93,9 @@ class Finding:
 class Columns:
     """Entries of one family, one sequence per field (lists, or numpy arrays for big inputs)."""
 
-    first: Sequence[int] = ()
-    last: Sequence[int] = ()
-    line: Sequence[int] = ()
+    first: Ints = ()
+    last: Ints = ()
+    line: Ints = ()
     """Line number, 0 when the format has no lines."""
     group: Sequence[int] | None = None
     """Index into :attr:`Entries.groups`; None when the source has no groups."""
@@ -183,7 +183,9 @@ class Entries:
             from auditor import _vector
 
             return _vector.wider_than(col.first, col.last, limit)
-        return [i for i, (a, b) in enumerate(zip(col.first, col.last, strict=True)) if b - a >= limit]
+        return [
+            i for i, (a, b) in enumerate(zip(col.first, col.last, strict=True)) if b - a >= limit
+        ]
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@ family's registry."""
 
 from __future__ import annotations
 
-
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
@@ -208,5 +207,3 @@ def columns_result(
         reasons=reasons,
         findings=findings,
     )
-
-

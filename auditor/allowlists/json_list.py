@@ -68,7 +68,8 @@ class JsonReader(Reader):
             for key, value in doc.items():
                 if not isinstance(value, list):
                     raise ReaderError(
-                        f"group {key!r} must be a list of strings", source=ctx.name,
+                        f"group {key!r} must be a list of strings",
+                        source=ctx.name,
                         hint="write [] for a group that allows nothing",
                     )
                 self._walk(value, out, f"$.{key}", key)

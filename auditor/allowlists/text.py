@@ -16,8 +16,8 @@ from auditor.model import RangeSet, Severity
 
 # Candidate tokens in lenient mode: an IPv4 address or CIDR or range, or an IPv6 address or
 # CIDR (two colons at least, so that times such as 12:30 are not taken).
-_V4_TOKEN = r"[0-9]+(?:\.[0-9]+){3}(?:/[0-9]+)?"
-_V6_TOKEN = r"[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*(?:/[0-9]+)?"
+_V4_TOKEN = r"[0-9]+(?:\.[0-9]+){3}(?:/[0-9]+)?"  # noqa: S105 - a pattern
+_V6_TOKEN = r"[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*(?:/[0-9]+)?"  # noqa: S105
 _CANDIDATE = re.compile(
     rf"(?<![\w.:])(?:{_V4_TOKEN}(?:\s*-\s*[0-9]+(?:\.[0-9]+){{3}})?|{_V6_TOKEN}"
     rf"(?:\s*-\s*{_V6_TOKEN})?)(?![\w:])"

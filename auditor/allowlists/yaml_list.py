@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import yaml
 
-from auditor.allowlists.base import Collector, ReaderError, ReadContext, Reader, register
+from auditor.allowlists.base import Collector, ReadContext, Reader, ReaderError, register
 from auditor.model import RangeSet, Severity
 
 _STR = "tag:yaml.org,2002:str"
