@@ -11,10 +11,15 @@ to find runs gives the result. Everything is O(n log n) in one sort.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
+# Nothing here uses BLAS; OpenBLAS starting a thread per core at import costs more than a
+# whole 100k-line run. Only a default: a caller's own setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 from auditor.ipspace import Intervals, Ints
 
@@ -146,6 +151,28 @@ def covered(iv: Intervals, first: int, last: int) -> int:
     lo = np.maximum(s[i:j], first)
     hi = np.minimum(e[i:j], last)
     return int((hi - lo + 1).sum())
+
+
+def coverage_many(iv: Intervals, firsts: Ints, lasts: Ints) -> NDArray:
+    """For each [first, last], how many of its addresses the intervals hold, all at once.
+
+    F(x), the number of held addresses below x, is a prefix sum of interval sizes plus the
+    part of the interval that x falls in; the coverage of [a, b] is F(b + 1) - F(a).
+    """
+    s, e = _arrays(iv)
+    prefix = np.concatenate(([0], np.cumsum(e - s + 1)))
+
+    def below(x: NDArray) -> NDArray:
+        k = np.searchsorted(s, x, side="left") - 1  # last interval starting before x
+        kk = np.maximum(k, 0)
+        inside = np.minimum(x, e[kk] + 1) - s[kk]
+        return np.where(k >= 0, prefix[kk] + inside, 0)
+
+    a = np.asarray(firsts, dtype=np.int64)
+    b = np.asarray(lasts, dtype=np.int64)
+    if not len(s):
+        return np.zeros(len(a), dtype=np.int64)
+    return below(b + 1) - below(a)
 
 
 def size(iv: Intervals) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import reduce
 
@@ -82,49 +82,75 @@ def _over_broad(declared: Sequence[RangeSet], options: AuditOptions) -> Iterator
                 yield Finding("over-broad", severity, message, entry.origin)
 
 
+def _ints(column: Sequence[int]) -> list[int]:
+    tolist = getattr(column, "tolist", None)
+    return list(tolist()) if tolist else list(column)
+
+
 def partial_coverage(result: AuditResult) -> list[Coverage]:
     """Expected entries that the declared side allows only in part, in address order."""
     out: dict[tuple[int, int, int], Coverage] = {}
     for rs in result.expected:
-        for entry in rs.entries:
-            key = (entry.family, entry.first, entry.last)
-            if key in out:
-                continue
-            n = result.declared_space.covered(entry.family, entry.first, entry.last)
-            if 0 < n < entry.size:
-                out[key] = Coverage(entry, n)
+        for fam in (4, 6):
+            col = rs.entries.family(fam)
+            declared = result.declared_space.family(fam)
+            if type(col.first).__module__ == "numpy" and ipspace._is_vector(declared.starts):
+                from auditor import _vector
+
+                counts = _vector.coverage_many(declared, col.first, col.last).tolist()
+            else:
+                counts = [
+                    ipspace.covered(declared, a, b)
+                    for a, b in zip(_ints(col.first), _ints(col.last), strict=True)
+                ]
+            for i, (a, b, n) in enumerate(
+                zip(_ints(col.first), _ints(col.last), counts, strict=True)
+            ):
+                if 0 < n < b - a + 1 and (fam, a, b) not in out:
+                    out[(fam, a, b)] = Coverage(rs.entries.entry(fam, i), n)
     return [out[k] for k in sorted(out)]
 
 
-def _entries_by_start(sets: Sequence[RangeSet], family: int) -> list[tuple[int, int, Origin]]:
-    rows = []
-    for rs in sets:
+def _entry_rows(
+    sets: Sequence[RangeSet], family: int, groups: Collection[str] | None
+) -> list[tuple[int, int, int, int]]:
+    """(first, last, set index, entry index) of every entry, sorted by start."""
+    rows: list[tuple[int, int, int, int]] = []
+    for k, rs in enumerate(sets):
         col = rs.entries.family(family)
-        for i in range(len(col)):
-            e = rs.entries.entry(family, i)
-            rows.append((e.first, e.last, e.origin))
-    rows.sort(key=lambda r: (r[0], r[1]))
+        index: Iterable[int] = range(len(col))
+        if groups is not None:
+            wanted = {rs.groups.index(g) for g in groups if g in rs.groups}
+            gid = _ints(col.group) if col.group is not None else [-1] * len(col)
+            index = [i for i in index if gid[i] in wanted]
+        first, last = _ints(col.first), _ints(col.last)
+        rows.extend((first[i], last[i], k, i) for i in index)
+    rows.sort()
     return rows
 
 
-def blocks_with_origins(space: IPSpace, sets: Sequence[RangeSet]) -> Iterator[MissingBlock]:
-    """The minimal CIDRs of ``space``, each with the origins of the entries that overlap it.
+def blocks_with_origins(
+    space: IPSpace, sets: Sequence[RangeSet], groups: Collection[str] | None = None
+) -> Iterator[MissingBlock]:
+    """The minimal CIDRs of ``space``, each with the origins of the entries that overlap it
+    (only entries of ``groups`` when given).
 
-    One sweep over entries sorted by start, with a heap of the active ones keyed by end.
+    One sweep over entries sorted by start, with a heap of the active ones keyed by end;
+    origins are made only for the entries that are reported.
     """
     for fam in (4, 6):
-        rows = _entries_by_start(sets, fam)
-        active: list[tuple[int, int, Origin]] = []  # (last, seq, origin)
+        rows = _entry_rows(sets, fam, groups)
+        active: list[tuple[int, int, int]] = []  # (last, set index, entry index)
         p = 0
         for _, net, plen in space.cidrs(fam):
             block_last = net | ((1 << (ipspace.BITS[fam] - plen)) - 1)
             while p < len(rows) and rows[p][0] <= block_last:
-                heapq.heappush(active, (rows[p][1], p, rows[p][2]))
+                heapq.heappush(active, (rows[p][1], rows[p][2], rows[p][3]))
                 p += 1
             while active and active[0][0] < net:
                 heapq.heappop(active)
-            origins = tuple(sorted({item[2] for item in active}))
-            yield MissingBlock(fam, net, plen, origins)
+            origins = {sets[k].entries.entry(fam, i).origin for _, k, i in active}
+            yield MissingBlock(fam, net, plen, tuple(sorted(origins)))
 
 
 def missing_blocks(result: AuditResult) -> Iterator[MissingBlock]:
@@ -134,7 +160,7 @@ def missing_blocks(result: AuditResult) -> Iterator[MissingBlock]:
 def extra_blocks(result: AuditResult) -> Iterator[MissingBlock]:
     if result.extra is None:
         return iter(())
-    return blocks_with_origins(result.extra, result.declared)
+    return blocks_with_origins(result.extra, result.declared, set(result.options.scope))
 
 
 def exit_code(result: AuditResult) -> ExitCode:

@@ -7,6 +7,7 @@ million lines does not become a million objects; :class:`Entry` values are made 
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -188,6 +189,14 @@ class Entries:
         ]
 
 
+def reading_time() -> datetime:
+    """Now, or SOURCE_DATE_EPOCH when set, so that reports can be reproduced byte for byte."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if epoch.isdigit():
+        return datetime.fromtimestamp(int(epoch), timezone.utc)
+    return datetime.now(timezone.utc)
+
+
 @dataclass(frozen=True)
 class SourceInfo:
     """What a set was read from, for reports and change requests."""
@@ -204,7 +213,7 @@ class SourceInfo:
     def for_bytes(
         cls, name: str, role: Role, fmt: str, data: bytes, now: datetime | None = None
     ) -> SourceInfo:
-        when = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        when = (now or reading_time()).strftime("%Y-%m-%dT%H:%M:%SZ")
         return cls(name, role, fmt, hashlib.sha256(data).hexdigest(), len(data), when)
 
 

@@ -62,6 +62,13 @@ class JsonReader(Reader):
     def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
         doc = load_strict(decode_text(data, ctx), ctx.name)
         out = Collector(ctx, self.name)
+        if isinstance(doc, dict) and "schema_version" in doc:
+            # A saved `auditor diff --output json` report: its missing CIDRs, parsed again.
+            from auditor.reports.json_report import read_missing
+
+            cidrs = read_missing(doc, ctx.name)
+            self._walk(list(cidrs), out, "$.missing", None)
+            return out.result(data, explicit_empty=True, detail="missing CIDRs of a report")
         if isinstance(doc, list):
             self._walk(doc, out, "$", None)
         elif isinstance(doc, dict):
@@ -83,6 +90,8 @@ class JsonReader(Reader):
     def _walk(self, items: list[Any], out: Collector, path: str, group: str | None) -> None:
         for i, item in enumerate(items):
             where = f"{path}[{i}]"
+            if path == "$.missing":
+                where += ".cidr"
             origin = out.origin(None, where)
             if not isinstance(item, str):
                 out.note(

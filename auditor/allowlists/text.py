@@ -77,6 +77,8 @@ class TextReader(Reader):
             rejected = []
             for m in _CANDIDATE.finditer(raw):
                 token = m.group(0)
+                if ":" in token and "::" not in token and token.count(":") < 6:
+                    continue  # a time such as 12:30:45, not an IPv6 address (8 groups or ::)
                 if " " in token or "\t" in token:
                     token = re.sub(r"\s+", "", token)
                 try:

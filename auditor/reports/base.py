@@ -15,6 +15,8 @@ class ReportContext:
     """(platform, rendered rules) for each --rules given."""
     color: bool = False
     """Rich output for a terminal; plain, stable text otherwise."""
+    width: int | None = None
+    """Terminal columns for rich output; None asks the terminal (100 when it cannot tell)."""
 
 
 class Report:

@@ -1,0 +1,196 @@
+"""The machine-readable report: one versioned JSON document, described by
+``data/report.schema.json``.
+
+Compatibility rule for ``schema_version`` (an integer):
+
+- Adding a key, or a new value of an open vocabulary (a finding ``kind``, an input ``format``),
+  keeps the version. Consumers must ignore keys they do not know.
+- Removing or renaming a key, changing a type or the meaning of a value, or adding a value to
+  a closed enumeration (``verdict.status``, ``role``, ``completeness``, ``severity``) raises the
+  version by one. Consumers must refuse a version they do not know.
+
+Address counts are decimal strings, never numbers: an IPv6 count such as 2**96 is exact only as
+an arbitrary-precision integer, and JSON parsers in JavaScript, jq and many others read every
+number as a double. One type for both families keeps consumers simple. Counts of entries and
+CIDRs are plain integers.
+
+The output is deterministic: keys sorted, rows in address order, inputs by role then name,
+findings by origin; ASCII only, so hostile names travel as ``\\u`` escapes. Each row of a
+top-level list (a missing CIDR, a finding, ...) is one line, so that the diff of two reports
+shows one line per CIDR that came or went; this is also what keeps 100k rows fast, as the
+standard library's C encoder is used only without ``indent``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeGuard
+
+from auditor.errors import InputError
+from auditor.model import AuditResult, Coverage, Finding, MissingBlock, Origin, RangeSet
+from auditor.reports import view
+from auditor.reports.base import Report, ReportContext, register
+from auditor.reports.view import FAMILY_KEYS, ReportView, Tally
+
+SCHEMA_VERSION = 1
+
+Json = dict[str, Any]
+
+
+def _origin(o: Origin | None) -> Json | None:
+    if o is None:
+        return None
+    return {"source": o.source, "line": o.line, "path": o.path}
+
+
+def _input(rs: RangeSet) -> Json:
+    info = rs.info
+    return {
+        "name": info.name,
+        "role": info.role,
+        "format": info.format,
+        "sha256": info.sha256,
+        "size_bytes": info.size_bytes,
+        "read_at": info.read_at or None,
+        "detail": info.detail,
+        "completeness": rs.completeness.value,
+        "reasons": list(rs.reasons),
+        "entries": {FAMILY_KEYS[f]: rs.entries.count(f) for f in view.FAMILIES},
+    }
+
+
+def _tally(t: Tally, unit: str) -> Json:
+    return {unit: t.count, "addresses": str(t.addresses)}
+
+
+def _block(b: MissingBlock) -> Json:
+    return {
+        "cidr": b.cidr,
+        "family": FAMILY_KEYS[b.family],
+        "addresses": str(b.size),
+        "origins": [_origin(o) for o in b.origins],
+    }
+
+
+def _partial(c: Coverage) -> Json:
+    return {
+        "entry": c.entry.text,
+        "family": FAMILY_KEYS[c.entry.family],
+        "addresses": str(c.entry.size),
+        "covered_addresses": str(c.covered),
+        "percent": view.percent_value(c.covered, c.entry.size),
+        "origin": _origin(c.entry.origin),
+    }
+
+
+def _finding(f: Finding) -> Json:
+    return {
+        "kind": f.kind,
+        "severity": f.severity.value,
+        "message": f.message,
+        "origin": _origin(f.origin),
+    }
+
+
+def document(v: ReportView) -> Json:
+    """The report as plain JSON-ready values."""
+    opts = v.options
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "verdict": {
+            "status": v.verdict.status,
+            "exit_code": v.verdict.exit_code,
+            "reasons": list(v.verdict.reasons),
+        },
+        "options": {
+            "service": opts.service,
+            "scope": list(opts.scope),
+            "over_broad_v4": opts.over_broad_v4,
+            "over_broad_v6": opts.over_broad_v6,
+            "fail_on_extra": opts.fail_on_extra,
+        },
+        "inputs": [_input(rs) for rs in v.inputs],
+        "summary": {
+            s.key: {
+                "expected": _tally(s.expected, "entries"),
+                "declared": _tally(s.declared, "entries"),
+                "missing": _tally(s.missing, "cidrs"),
+                "extra": None if s.extra is None else _tally(s.extra, "cidrs"),
+            }
+            for s in v.summary
+        },
+        "missing": [_block(b) for b in v.missing],
+        "partial": [_partial(c) for c in v.partial],
+        "extra": None if v.extra is None else [_block(b) for b in v.extra],
+        "over_broad": [_finding(f) for f in v.over_broad],
+        "findings": [_finding(f) for f in v.findings],
+        "rules": [{"platform": p, "text": t} for p, t in v.rules],
+    }
+
+
+@register
+class JsonReport(Report):
+    name = "json"
+    description = f"a versioned JSON document (schema_version {SCHEMA_VERSION})"
+
+    def render(self, result: AuditResult, ctx: ReportContext) -> str:
+        return dumps(document(view.build(result, ctx)))
+
+
+def _compact(value: object) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=True, separators=(", ", ": "))
+
+
+def dumps(doc: Json) -> str:
+    """The document with top-level keys on their own lines and one line per list row."""
+    parts = []
+    for key, value in sorted(doc.items()):
+        if isinstance(value, list) and value:
+            rows = ",\n".join("    " + _compact(row) for row in value)
+            text = f"[\n{rows}\n  ]"
+        else:
+            text = json.dumps(value, sort_keys=True, ensure_ascii=True, indent=2)
+            text = text.replace("\n", "\n  ")
+        parts.append(f"  {json.dumps(key)}: {text}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+class ReportFormatError(InputError):
+    """A document is not a JSON report of a version this program reads."""
+
+
+def is_report(doc: object) -> TypeGuard[dict[str, Any]]:
+    """Whether a parsed JSON document looks like a report (rather than a list of CIDRs)."""
+    return isinstance(doc, dict) and "schema_version" in doc
+
+
+def read_missing(doc: object, source: str = "<report>") -> list[str]:
+    """The missing CIDRs of a parsed JSON report, in report order.
+
+    For ``auditor rules`` reading a saved report; the caller parses the CIDRs again, so a
+    hand-edited report cannot smuggle anything but networks into generated rules.
+    """
+    if not is_report(doc):
+        raise ReportFormatError(
+            "not an auditor JSON report (no schema_version)",
+            source=source,
+            hint="give the output of `auditor diff --output json`",
+        )
+    version = doc["schema_version"]
+    if type(version) is not int or version != SCHEMA_VERSION:
+        raise ReportFormatError(
+            f"report schema_version {version!r} is not supported (this program reads "
+            f"{SCHEMA_VERSION})",
+            source=source,
+            hint="regenerate the report with this version of auditor",
+        )
+    missing = doc.get("missing")
+    if not isinstance(missing, list):
+        raise ReportFormatError("report has no 'missing' list", source=source)
+    out = []
+    for i, item in enumerate(missing):
+        cidr = item.get("cidr") if isinstance(item, dict) else None
+        if not isinstance(cidr, str):
+            raise ReportFormatError(f"missing[{i}] has no 'cidr' string", source=source)
+        out.append(cidr)
+    return out

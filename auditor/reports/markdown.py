@@ -1,0 +1,212 @@
+"""A Markdown attachment for a change request: verdict, inputs with their hashes, the summary,
+what is missing and from where, then the rules to paste.
+
+Every piece of text that an input controls (source names, origins, messages, reasons) goes
+into a code span. Inside one, CommonMark and GFM render nothing: no HTML such as ``<script>``,
+no links or autolinks, no emphasis, no math, and GitHub does not turn ``@name`` into a mention.
+What is left to neutralise: backticks (the span's fence is made longer than any run inside),
+``|`` in table cells (escaped as ``\\|``, which GFM resolves before code spans, spec example
+200) and line breaks (escaped by :func:`view.clean`, so one cell stays on its row).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from auditor.model import AuditResult, Finding, MissingBlock, Origin
+from auditor.reports import view
+from auditor.reports.base import Report, ReportContext, register
+from auditor.reports.view import ReportView, Tally, clean, plural
+
+# Origins shown per block; the JSON and CSV reports carry them all.
+MAX_ORIGINS = 3
+
+_BACKTICKS = re.compile(r"`+")
+
+
+def code(text: str, *, cell: bool = True) -> str:
+    """``text`` as an inline code span; ``cell`` when it sits in a table row."""
+    text = clean(text)
+    if not text:
+        return ""
+    longest = max((len(m) for m in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * (longest + 1)
+    # CommonMark strips one space on each side when both are there, so a span that starts or
+    # ends with a backtick can be padded away from its fence.
+    if text[0] in "` " or text[-1] in "` ":
+        text = f" {text} "
+    if cell:
+        text = text.replace("|", "\\|")
+    return f"{fence}{text}{fence}"
+
+
+def _row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _table(headers: Sequence[str], right: Sequence[int] = ()) -> list[str]:
+    rule = ["---:" if i in right else "---" for i in range(len(headers))]
+    return [_row(headers), "|" + "|".join(rule) + "|"]
+
+
+def _origins(origins: Sequence[Origin]) -> str:
+    text = ", ".join(code(str(o)) for o in origins[:MAX_ORIGINS])
+    if len(origins) > MAX_ORIGINS:
+        text += f" (+{len(origins) - MAX_ORIGINS} more)"
+    return text
+
+
+def _blocks(blocks: Sequence[MissingBlock]) -> list[str]:
+    out = _table(["CIDR", "Addresses", "Origins"], (1,))
+    out += [_row([b.cidr, str(b.size), _origins(b.origins)]) for b in blocks]
+    return out
+
+
+def _blocks_heading(blocks: Sequence[MissingBlock]) -> str:
+    addresses = sum(b.size for b in blocks)
+    return f"{plural(len(blocks), 'CIDR')}, {plural(addresses, 'address', 'addresses')}"
+
+
+def _origin(f: Finding) -> str:
+    return code(str(f.origin)) if f.origin is not None else ""
+
+
+def _tally(t: Tally | None) -> list[str]:
+    return ["", ""] if t is None else [str(t.count), str(t.addresses)]
+
+
+def _fence(text: str) -> str:
+    longest = max((len(m) for m in _BACKTICKS.findall(text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def render(v: ReportView) -> str:
+    out = [f"# Allowlist audit: {v.verdict.status}", ""]
+    out.append(f"**Verdict:** {v.verdict.status} (exit code {v.verdict.exit_code})")
+    out.append("")
+    if v.verdict.reasons:
+        out += [f"- {code(r, cell=False)}" for r in v.verdict.reasons]
+        out.append("")
+    out.append(f"**Service:** {code(v.options.service, cell=False)}")
+    if v.options.scope:
+        scope = ", ".join(code(s, cell=False) for s in v.options.scope)
+        out += ["", f"**Scope:** {scope}"]
+
+    out += ["", "## Inputs", ""]
+    out += _table(
+        [
+            "Role",
+            "Source",
+            "Format",
+            "Completeness",
+            "Entries",
+            "Size (bytes)",
+            "Read at",
+            "SHA-256",
+        ],
+        (5,),
+    )
+    for rs in v.inputs:
+        info = rs.info
+        state = rs.completeness.value
+        if rs.reasons:
+            state += ": " + "; ".join(code(r) for r in rs.reasons)
+        out.append(
+            _row(
+                [
+                    info.role,
+                    code(info.name),
+                    code(info.format),
+                    state,
+                    view.entries_text(rs),
+                    "" if info.size_bytes is None else str(info.size_bytes),
+                    code(info.read_at),
+                    code(info.sha256 or ""),
+                ]
+            )
+        )
+
+    out += ["", "## Summary", ""]
+    scoped = v.extra is not None
+    headers = [
+        "Family",
+        "Expected entries",
+        "Expected addresses",
+        "Declared entries",
+        "Declared addresses",
+        "Missing CIDRs",
+        "Missing addresses",
+    ]
+    if scoped:
+        headers += ["Extra CIDRs", "Extra addresses"]
+    out += _table(headers, range(1, len(headers)))
+    for s in v.summary:
+        cells = [s.label, *_tally(s.expected), *_tally(s.declared), *_tally(s.missing)]
+        if scoped:
+            cells += _tally(s.extra)
+        out.append(_row(cells))
+
+    out += ["", "## Missing", ""]
+    if v.missing:
+        out += [_blocks_heading(v.missing), "", *_blocks(v.missing)]
+    else:
+        out.append("None.")
+
+    out += ["", "## Partial coverage", ""]
+    if v.partial:
+        out += _table(["Entry", "Covered", "Addresses", "Percent", "Origin"], (1, 2, 3))
+        for c in v.partial:
+            e = c.entry
+            out.append(
+                _row(
+                    [
+                        e.text,
+                        str(c.covered),
+                        str(e.size),
+                        view.percent_text(c.covered, e.size),
+                        code(str(e.origin)),
+                    ]
+                )
+            )
+    else:
+        out.append("None.")
+
+    if v.extra is not None:
+        out += ["", "## Extra in scope", ""]
+        if v.extra:
+            out += [_blocks_heading(v.extra), "", *_blocks(v.extra)]
+        else:
+            out.append("None.")
+
+    out += ["", "## Over-broad declared entries", ""]
+    if v.over_broad:
+        out += _table(["Severity", "Origin", "Message"])
+        out += [_row([f.severity.value, _origin(f), code(f.message)]) for f in v.over_broad]
+    else:
+        out.append("None.")
+
+    out += ["", "## Findings", ""]
+    if v.findings:
+        out += _table(["Severity", "Kind", "Origin", "Message"])
+        out += [
+            _row([f.severity.value, code(f.kind), _origin(f), code(f.message)]) for f in v.findings
+        ]
+    else:
+        out.append("None.")
+
+    for platform, rules in v.rules:
+        fence = _fence(rules)
+        out += ["", f"## Rules: {code(platform, cell=False)}", "", fence]
+        out += rules.rstrip("\n").split("\n")
+        out.append(fence)
+    return "\n".join(out) + "\n"
+
+
+@register
+class MarkdownReport(Report):
+    name = "md"
+    description = "a Markdown attachment for a change request, with the rules to paste"
+
+    def render(self, result: AuditResult, ctx: ReportContext) -> str:
+        return render(view.build(result, ctx))

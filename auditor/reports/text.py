@@ -1,0 +1,285 @@
+"""The human report: rich tables on a terminal, plain stable text in pipes and cron mails.
+
+The plain form is a contract of its own: no ANSI, no trailing spaces, a fixed layout and
+every row, built in one linear pass so that 100k missing CIDRs still render quickly. The
+terminal form caps long tables, because nobody scrolls through them; the full list is one
+``--output cidr`` away.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+from collections.abc import Sequence
+
+from auditor.model import AuditResult, Finding, MissingBlock
+from auditor.reports import view
+from auditor.reports.base import Report, ReportContext, register
+from auditor.reports.view import (
+    FamilySummary,
+    ReportView,
+    clean,
+    origin_text,
+    origins_text,
+    percent_text,
+    plural,
+    text_table,
+)
+
+# Origins shown per block; the JSON and CSV reports carry them all.
+MAX_ORIGINS = 3
+# Rows per table on a terminal.
+MAX_TERMINAL_ROWS = 100
+DEFAULT_WIDTH = 100
+_WRAPPING = {"source", "completeness", "entries", "origin", "origins", "message"}
+
+
+def _summary_rows(summary: Sequence[FamilySummary]) -> list[tuple[str, str, str, str]]:
+    rows = []
+    for fam in summary:
+        sets = [("expected", fam.expected), ("declared", fam.declared), ("missing", fam.missing)]
+        if fam.extra is not None:
+            sets.append(("extra", fam.extra))
+        for name, tally in sets:
+            rows.append((fam.label, name, str(tally.count), str(tally.addresses)))
+    return rows
+
+
+def _block_rows(blocks: Sequence[MissingBlock]) -> list[tuple[str, str, str]]:
+    return [(b.cidr, str(b.size), origins_text(b.origins, MAX_ORIGINS)) for b in blocks]
+
+
+def _finding_rows(findings: Sequence[Finding]) -> list[tuple[str, str, str, str]]:
+    return [(f.severity.value, f.kind, origin_text(f.origin), clean(f.message)) for f in findings]
+
+
+def _blocks_title(name: str, blocks: Sequence[MissingBlock]) -> str:
+    if not blocks:
+        return f"{name}: none"
+    addresses = sum(b.size for b in blocks)
+    return f"{name}: {plural(len(blocks), 'CIDR')}, {plural(addresses, 'address', 'addresses')}"
+
+
+def _scope_text(v: ReportView) -> str:
+    return ", ".join(clean(s) for s in v.options.scope)
+
+
+def render_plain(v: ReportView) -> str:
+    out: list[str] = ["allowlist-auditor report", ""]
+    out.append(f"verdict: {v.verdict.status} (exit {v.verdict.exit_code})")
+    out.extend(f"  - {clean(r)}" for r in v.verdict.reasons)
+    out.append(f"service: {clean(v.options.service)}")
+    if v.options.scope:
+        out.append(f"scope: {_scope_text(v)}")
+
+    out += ["", "inputs"]
+    for rs in v.inputs:
+        info = rs.info
+        out.append(f"  {info.role} {clean(info.name)}")
+        out.append(f"    format: {clean(info.format)}")
+        if info.size_bytes is not None:
+            out.append(f"    size: {plural(info.size_bytes, 'byte')}")
+        if info.sha256:
+            out.append(f"    sha256: {info.sha256}")
+        if info.read_at:
+            out.append(f"    read at: {clean(info.read_at)}")
+        out.append(f"    completeness: {rs.completeness.value}")
+        out.extend(f"    reason: {clean(r)}" for r in rs.reasons)
+        out.append(f"    entries: {view.entries_text(rs)}")
+        if info.detail:
+            out.append(f"    detail: {clean(info.detail)}")
+
+    out += ["", "summary"]
+    out += text_table(["family", "set", "count", "addresses"], _summary_rows(v.summary), (2, 3))
+    out.append("  (count: entries for expected and declared; minimal CIDRs for missing, extra)")
+
+    out += ["", _blocks_title("missing", v.missing)]
+    if v.missing:
+        out += text_table(["cidr", "addresses", "origins"], _block_rows(v.missing), (1,))
+
+    if v.partial:
+        out += ["", f"partial: {plural(len(v.partial), 'entry', 'entries')}"]
+        rows = [
+            (
+                clean(c.entry.text),
+                str(c.covered),
+                str(c.entry.size),
+                percent_text(c.covered, c.entry.size),
+                origin_text(c.entry.origin),
+            )
+            for c in v.partial
+        ]
+        out += text_table(["entry", "covered", "addresses", "percent", "origin"], rows, (1, 2, 3))
+    else:
+        out += ["", "partial: none"]
+
+    if v.extra is not None:
+        out += ["", _blocks_title(f"extra in scope {_scope_text(v)}", v.extra)]
+        if v.extra:
+            out += text_table(["cidr", "addresses", "origins"], _block_rows(v.extra), (1,))
+
+    out += ["", f"over-broad: {len(v.over_broad) or 'none'}"]
+    if v.over_broad:
+        out += text_table(
+            ["severity", "origin", "message"],
+            [(f.severity.value, origin_text(f.origin), clean(f.message)) for f in v.over_broad],
+        )
+
+    out += ["", f"findings: {len(v.findings) or 'none'}"]
+    if v.findings:
+        out += text_table(["severity", "kind", "origin", "message"], _finding_rows(v.findings))
+
+    for platform, rules in v.rules:
+        out += ["", f"rules: {clean(platform)}"]
+        out += rules.rstrip("\n").split("\n")
+    return "\n".join(out) + "\n"
+
+
+def render_rich(v: ReportView, width: int) -> str:
+    # Imported here: rich costs import time that plain output and other reports never need.
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    buf = io.StringIO()
+    console = Console(
+        file=buf,
+        force_terminal=True,
+        width=width,
+        highlight=False,
+        emoji=False,
+        markup=False,
+        soft_wrap=False,
+    )
+
+    def table(title: str, headers: Sequence[str], right: Sequence[int] = ()) -> Table:
+        t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+        for i, h in enumerate(headers):
+            # Only free text wraps; a CIDR, a count or a time broken over two lines misleads.
+            t.add_column(
+                h,
+                justify="right" if i in right else "left",
+                overflow="fold",
+                no_wrap=h not in _WRAPPING,
+            )
+        return t
+
+    def capped(t: Table, rows: Sequence[Sequence[str]], styles: Sequence[str] = ()) -> None:
+        # Text() keeps rich from reading input-controlled cells as console markup.
+        for row in rows[:MAX_TERMINAL_ROWS]:
+            t.add_row(
+                *(
+                    Text(cell, style=styles[i] if i < len(styles) else "")
+                    for i, cell in enumerate(row)
+                )
+            )
+        console.print(t)
+        if len(rows) > MAX_TERMINAL_ROWS:
+            console.print(
+                Text(
+                    f"... {len(rows) - MAX_TERMINAL_ROWS} more, use --output cidr "
+                    "(or json, csv) for the full list",
+                    style="dim",
+                )
+            )
+
+    colour = {"in-sync": "bold green", "drift": "bold yellow", "incomplete": "bold red"}
+    head = Text()
+    head.append("verdict: ")
+    head.append(v.verdict.status, style=colour[v.verdict.status])
+    head.append(f" (exit {v.verdict.exit_code})   service: {clean(v.options.service)}")
+    if v.options.scope:
+        head.append(f"   scope: {_scope_text(v)}")
+    console.print(head)
+    for reason in v.verdict.reasons:
+        console.print(Text(f"  - {clean(reason)}"))
+    console.print()
+
+    t = table(
+        "inputs",
+        ["role", "source", "format", "completeness", "entries", "bytes", "read at", "sha256"],
+        (5,),
+    )
+    for rs in v.inputs:
+        info = rs.info
+        state = rs.completeness.value
+        if rs.reasons:
+            state += ": " + "; ".join(clean(r) for r in rs.reasons)
+        t.add_row(
+            Text(info.role),
+            Text(clean(info.name)),
+            Text(clean(info.format)),
+            Text(state, style="green" if state == "complete" else "red"),
+            Text(view.entries_text(rs)),
+            Text("" if info.size_bytes is None else str(info.size_bytes)),
+            Text(clean(info.read_at)),
+            Text((info.sha256 or "")[:12]),
+        )
+    console.print(t)
+
+    capped(
+        table("summary", ["family", "set", "count", "addresses"], (2, 3)), _summary_rows(v.summary)
+    )
+
+    console.print(
+        Text(_blocks_title("missing", v.missing), style="bold yellow" if v.missing else "green")
+    )
+    if v.missing:
+        capped(
+            table("", ["cidr", "addresses", "origins"], (1,)), _block_rows(v.missing), ("yellow",)
+        )
+    if v.partial:
+        rows = [
+            (
+                clean(c.entry.text),
+                str(c.covered),
+                str(c.entry.size),
+                percent_text(c.covered, c.entry.size),
+                origin_text(c.entry.origin),
+            )
+            for c in v.partial
+        ]
+        capped(
+            table(
+                f"partial: {plural(len(v.partial), 'entry', 'entries')}",
+                ["entry", "covered", "addresses", "percent", "origin"],
+                (1, 2, 3),
+            ),
+            rows,
+        )
+    if v.extra is not None:
+        console.print(Text(_blocks_title(f"extra in scope {_scope_text(v)}", v.extra)))
+        if v.extra:
+            capped(table("", ["cidr", "addresses", "origins"], (1,)), _block_rows(v.extra))
+    if v.over_broad:
+        capped(
+            table(f"over-broad: {len(v.over_broad)}", ["severity", "origin", "message"]),
+            [(f.severity.value, origin_text(f.origin), clean(f.message)) for f in v.over_broad],
+            ("red",),
+        )
+    if v.findings:
+        capped(
+            table(f"findings: {len(v.findings)}", ["severity", "kind", "origin", "message"]),
+            _finding_rows(v.findings),
+        )
+    for platform, rules in v.rules:
+        console.print()
+        console.print(Text(f"rules: {clean(platform)}", style="bold"))
+        # Verbatim (they are built from validated networks) and never wrapped by rich: a
+        # wrapped line pastes as two commands. soft_wrap leaves long lines to the terminal.
+        console.print(Text(rules.rstrip("\n")), soft_wrap=True)
+    return buf.getvalue()
+
+
+@register
+class TextReport(Report):
+    name = "text"
+    description = "a readable report: tables on a terminal, plain stable text otherwise"
+
+    def render(self, result: AuditResult, ctx: ReportContext) -> str:
+        v = view.build(result, ctx)
+        if ctx.color:
+            width = ctx.width or shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+            return render_rich(v, width)
+        return render_plain(v)

@@ -1,0 +1,274 @@
+"""The one reading of an AuditResult that every human- or machine-facing report renders.
+
+Each format used to be tempted to walk the result its own way; doing it once here keeps the
+formats in agreement (same rows, same order, same verdict) and keeps sorting and the
+neutralising of input-controlled text in one place.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from auditor import audit
+from auditor.errors import ExitCode
+from auditor.model import (
+    AuditOptions,
+    AuditResult,
+    Completeness,
+    Coverage,
+    Finding,
+    MissingBlock,
+    Origin,
+    RangeSet,
+)
+from auditor.reports.base import ReportContext
+
+FAMILIES = (4, 6)
+FAMILY_KEYS = {4: "ipv4", 6: "ipv6"}
+FAMILY_LABELS = {4: "IPv4", 6: "IPv6"}
+
+STATUS = {ExitCode.OK: "in-sync", ExitCode.DRIFT: "drift", ExitCode.TROUBLE: "incomplete"}
+
+_ROLE_ORDER = {"expected": 0, "declared": 1}
+
+
+@dataclass(frozen=True)
+class Tally:
+    count: int
+    """Source entries for expected and declared; minimal CIDRs for missing and extra."""
+    addresses: int
+
+
+@dataclass(frozen=True)
+class FamilySummary:
+    key: str
+    """``ipv4``, ``ipv6`` or ``total``."""
+    expected: Tally
+    declared: Tally
+    missing: Tally
+    extra: Tally | None
+    """None when no scope was given: without a scope there is no "extra"."""
+
+    @property
+    def label(self) -> str:
+        return {"ipv4": "IPv4", "ipv6": "IPv6"}.get(self.key, self.key)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str
+    """``in-sync``, ``drift`` or ``incomplete``."""
+    exit_code: int
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReportView:
+    inputs: tuple[RangeSet, ...]
+    summary: tuple[FamilySummary, ...]
+    """IPv4, IPv6, then the total."""
+    missing: tuple[MissingBlock, ...]
+    partial: tuple[Coverage, ...]
+    extra: tuple[MissingBlock, ...] | None
+    over_broad: tuple[Finding, ...]
+    findings: tuple[Finding, ...]
+    """Findings of the readers (host-bits, bad-entry, ignored-line, ...), not over-broad."""
+    verdict: Verdict
+    options: AuditOptions
+    rules: tuple[tuple[str, str], ...]
+
+
+def origin_key(origin: Origin | None) -> tuple[str, int, str]:
+    # Origin's own ordering compares line None with int and fails across formats.
+    if origin is None:
+        return ("", 0, "")
+    return (origin.source, origin.line or 0, origin.path or "")
+
+
+def finding_key(finding: Finding) -> tuple[tuple[str, int, str], str, str, str]:
+    return (origin_key(finding.origin), finding.kind, finding.severity.value, finding.message)
+
+
+def _input_key(rs: RangeSet) -> tuple[int, str]:
+    return (_ROLE_ORDER.get(rs.info.role, 2), rs.info.name)
+
+
+def _tally(blocks: Sequence[MissingBlock], family: int | None) -> Tally:
+    mine = [b for b in blocks if family is None or b.family == family]
+    return Tally(len(mine), sum(b.size for b in mine))
+
+
+def _summary(
+    result: AuditResult,
+    missing: Sequence[MissingBlock],
+    extra: Sequence[MissingBlock] | None,
+) -> tuple[FamilySummary, ...]:
+    rows = []
+    for fam in (*FAMILIES, None):
+        fams = FAMILIES if fam is None else (fam,)
+        rows.append(
+            FamilySummary(
+                key="total" if fam is None else FAMILY_KEYS[fam],
+                expected=Tally(
+                    sum(rs.entries.count(f) for rs in result.expected for f in fams),
+                    result.expected_space.size(fam),
+                ),
+                declared=Tally(
+                    sum(rs.entries.count(f) for rs in result.declared for f in fams),
+                    result.declared_space.size(fam),
+                ),
+                missing=_tally(missing, fam),
+                extra=None if extra is None else _tally(extra, fam),
+            )
+        )
+    return tuple(rows)
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    return f"{n} {noun if n == 1 else (nouns or noun + 's')}"
+
+
+def _verdict(
+    result: AuditResult,
+    missing: Sequence[MissingBlock],
+    extra: Sequence[MissingBlock] | None,
+) -> Verdict:
+    code = audit.exit_code(result)
+    reasons = []
+    for rs in sorted(result.sources, key=_input_key):
+        if rs.completeness is not Completeness.COMPLETE:
+            why = "; ".join(rs.reasons)
+            reasons.append(
+                f"{rs.info.role} source {rs.info.name} is {rs.completeness.value}"
+                + (f": {why}" if why else "")
+            )
+    if missing:
+        addresses = sum(b.size for b in missing)
+        reasons.append(
+            f"{plural(len(missing), 'missing CIDR')} ({plural(addresses, 'address', 'addresses')})"
+        )
+    if result.over_broad:
+        reasons.append(
+            plural(
+                len(result.over_broad), "over-broad declared entry", "over-broad declared entries"
+            )
+        )
+    if extra:
+        suffix = "" if result.options.fail_on_extra else " (not failing: no --fail-on-extra)"
+        reasons.append(plural(len(extra), "extra CIDR") + " in scope" + suffix)
+    return Verdict(STATUS[code], int(code), tuple(reasons))
+
+
+def build(result: AuditResult, ctx: ReportContext) -> ReportView:
+    missing = tuple(audit.missing_blocks(result))
+    extra = None if result.extra is None else tuple(audit.extra_blocks(result))
+    source_findings = (f for rs in result.sources for f in rs.findings)
+    return ReportView(
+        inputs=tuple(sorted(result.sources, key=_input_key)),
+        summary=_summary(result, missing, extra),
+        missing=missing,
+        partial=tuple(audit.partial_coverage(result)),
+        extra=extra,
+        over_broad=tuple(sorted(result.over_broad, key=finding_key)),
+        findings=tuple(sorted(source_findings, key=finding_key)),
+        verdict=_verdict(result, missing, extra),
+        options=result.options,
+        rules=ctx.rules,
+    )
+
+
+# --- text helpers shared by the human-facing formats ------------------------------------------
+
+
+def clean(text: str) -> str:
+    """Input-controlled text made safe to show on one line.
+
+    Every character that is not printable (C0/C1 controls such as newline and ESC, format
+    characters such as U+202E RIGHT-TO-LEFT OVERRIDE, line and paragraph separators) becomes a
+    visible escape, so a hostile file name cannot start a new line in a mail, forge a table
+    row, move the cursor of a terminal or reverse the text around it.
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable():
+            out.append(ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x100:
+            out.append(f"\\x{ord(ch):02x}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(f"\\U{ord(ch):08x}")
+    return "".join(out)
+
+
+def origin_text(origin: Origin | None) -> str:
+    return clean(str(origin)) if origin is not None else ""
+
+
+def origins_text(origins: Sequence[Origin], limit: int | None = None) -> str:
+    """Origins joined for one table cell; beyond ``limit`` only a count, the rest is in JSON."""
+    shown = origins if limit is None else origins[:limit]
+    text = ", ".join(origin_text(o) for o in shown)
+    if limit is not None and len(origins) > limit:
+        text += f" (+{len(origins) - limit} more)"
+    return text
+
+
+def percent_number(covered: int, total: int) -> str:
+    """Coverage in percent with two decimals, rounded down: a partial entry never reads as
+    100.00, and the digits are exact for IPv6 sizes that a float would blur."""
+    hundredths = covered * 10000 // total
+    return f"{hundredths // 100}.{hundredths % 100:02d}"
+
+
+def percent_text(covered: int, total: int) -> str:
+    if covered and covered * 10000 < total:
+        return "<0.01%"
+    return percent_number(covered, total) + "%"
+
+
+def percent_value(covered: int, total: int) -> float:
+    """The same figure as a number, for machine-readable reports."""
+    return (covered * 10000 // total) / 100
+
+
+def entries_text(rs: RangeSet) -> str:
+    return ", ".join(f"{rs.entries.count(f)} {FAMILY_LABELS[f]}" for f in FAMILIES)
+
+
+def display_width(text: str) -> int:
+    """Terminal cells a string takes: East Asian wide characters take two."""
+    if text.isascii():
+        return len(text)
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def text_table(
+    headers: Sequence[str], rows: Iterable[Sequence[str]], right: Sequence[int] = ()
+) -> list[str]:
+    """A plain table: two-space indent and gutters, no trailing spaces, one pass for widths."""
+    rows = list(rows)
+    widths = [display_width(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            w = display_width(cell)
+            if w > widths[i]:
+                widths[i] = w
+    lines = []
+    for row in (headers, *rows):
+        cells = []
+        for i, cell in enumerate(row):
+            pad = " " * (widths[i] - display_width(cell))
+            cells.append(pad + cell if i in right else cell + pad)
+        lines.append(("  " + "  ".join(cells)).rstrip())
+    return lines

@@ -1,0 +1,216 @@
+"""iptables: an iptables-restore file per family, and the same rules as iptables commands.
+
+Choices an admin should know about (they are also written into the output):
+
+- Rules are inserted with ``-I CHAIN`` (position 1), not appended: an allowlist chain usually ends
+  in a DROP or REJECT, and a rule appended after it would never match. Each insert goes to the
+  top, so the rules end up in the chain in reverse file order; they all ACCEPT, so order among
+  them does not matter.
+- The files are for ``iptables-restore --noflush``. Without ``--noflush`` iptables-restore
+  empties every chain of the table before loading [iptables-restore(8)].
+- A chain other than INPUT or FORWARD must exist already. It is not declared (``:CHAIN - [0:0]``)
+  because under ``--noflush`` a declared chain that exists is emptied, which would delete the
+  admin's own rules in it (checked with iptables 1.8.9, both the nft and the legacy backend).
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from auditor.errors import UsageError
+from auditor.model import MissingBlock
+from auditor.rules import sanitize
+from auditor.rules.base import Generator, RuleOptions, register
+from auditor.service import Service
+
+PROGRAM = {4: "iptables", 6: "ip6tables"}
+RESTORE = {4: "iptables-restore", 6: "ip6tables-restore"}
+
+BUILTIN_CHAINS = frozenset({"INPUT", "FORWARD", "OUTPUT"})
+"""The filter table's built-in chains [iptables(8), TABLES]; they always exist."""
+
+# iptables(8): a jump to these is a verdict, so no chain can carry their names.
+_VERDICTS = frozenset({"ACCEPT", "DROP", "QUEUE", "RETURN"})
+
+# Letters, digits, '_' and '-', not starting with '-' (it would read as an option) or a digit.
+# Stricter than iptables itself, which takes any printable name; these are the names admins and
+# tools (DOCKER-USER, f2b-postfix, ufw-user-input) use, and none of them needs quoting anywhere.
+_CHAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
+
+MULTIPORT_MAX = 15
+"""Ports in one ``-m multiport`` match; a range counts as two [iptables-extensions(8)]."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule, as the arguments that follow the program name (``-I INPUT -s ...``)."""
+
+    family: int
+    source: str
+    """The CIDR of ``-s``."""
+    args: tuple[str, ...]
+
+    def restore_line(self) -> str:
+        """The rule in iptables-restore syntax: the comment in double quotes, like iptables-save.
+
+        The comment holds only :data:`sanitize.COMMENT_CHARS`, so it contains no ``"`` or
+        backslash, the only characters iptables-restore treats specially inside quotes.
+        """
+        words = [
+            f'"{arg}"' if i and self.args[i - 1] == "--comment" else arg
+            for i, arg in enumerate(self.args)
+        ]
+        return " ".join(words)
+
+    def command(self) -> str:
+        """The rule as a shell command line, every argument quoted for a POSIX shell."""
+        return shlex.join((PROGRAM[self.family], *self.args))
+
+
+def check_chain(chain: str, max_len: int) -> None:
+    if not _CHAIN_NAME.fullmatch(chain):
+        raise UsageError(
+            f"chain name {chain!r} cannot be used for iptables",
+            hint="use letters, digits, '_' and '-', starting with a letter or '_'",
+        )
+    if len(chain) > max_len:
+        raise UsageError(
+            f"chain name {chain!r} is {len(chain)} characters long; iptables allows {max_len}",
+            hint="use a shorter chain name",
+        )
+    if chain in _VERDICTS:
+        raise UsageError(
+            f"{chain!r} is an iptables verdict, not a chain", hint="name the chain to add rules to"
+        )
+    if chain == "OUTPUT":
+        raise UsageError(
+            "rules for the OUTPUT chain would never match",
+            hint="the rules match the provider's addresses as the source; use INPUT, FORWARD "
+            "or a chain these jump to",
+        )
+
+
+def port_matches(service: Service) -> list[tuple[str, ...]]:
+    """The protocol and port arguments, one tuple per rule that the service needs."""
+    if service.protocol == "any":
+        return [()]
+    proto = service.protocol
+    if not service.ports:
+        return [("-p", proto)]
+    chunks: list[list[tuple[int, int]]] = [[]]
+    used = 0
+    for lo, hi in service.ports:
+        cost = 1 if lo == hi else 2
+        if used + cost > MULTIPORT_MAX:
+            chunks.append([])
+            used = 0
+        chunks[-1].append((lo, hi))
+        used += cost
+    out: list[tuple[str, ...]] = []
+    for chunk in chunks:
+        ports = ",".join(str(lo) if lo == hi else f"{lo}:{hi}" for lo, hi in chunk)
+        if len(chunk) == 1:
+            out.append(("-p", proto, "-m", proto, "--dport", ports))
+        else:
+            out.append(("-p", proto, "-m", "multiport", "--dports", ports))
+    return out
+
+
+def _describe(service: Service) -> str:
+    return "all protocols and ports" if service.protocol == "any" else str(service)
+
+
+@register
+class IptablesGenerator(Generator):
+    name = "iptables"
+    description = "iptables-restore files (IPv4, IPv6) and iptables/ip6tables commands"
+    families = (4, 6)
+    max_comment_len = 255
+    """``-m comment``: 255 bytes pass, 256 fail [iptables extensions/libxt_comment.t]; some
+    releases (1.8.9) cut a longer comment to 255 silently instead."""
+    max_name_len = 28
+    """Chain names: at most 28 characters [containernetworking/cni#168]."""
+    comment_tag: ClassVar[str] = sanitize.TAG
+
+    def check(self, options: RuleOptions) -> None:
+        check_chain(options.chain, self.max_name_len)
+
+    def rules(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> dict[int, list[Rule]]:
+        """The rules per family, for families with at least one block, IPv4 first."""
+        self.check(options)
+        matches = port_matches(options.service)
+        out: dict[int, list[Rule]] = {}
+        for block in sanitize.sorted_blocks(blocks):
+            source = sanitize.cidr(block)
+            text = sanitize.origins_comment(block.origins, self.max_comment_len, self.comment_tag)
+            tail: tuple[str, ...] = ("-m", "comment", "--comment", text) if text else ()
+            for match in matches:
+                args = ("-I", options.chain, "-s", source, *match, *tail, "-j", "ACCEPT")
+                out.setdefault(block.family, []).append(Rule(block.family, source, args))
+        return out
+
+    def _header(self, family: int, rules: Sequence[Rule], options: RuleOptions) -> list[str]:
+        blocks = len({r.source for r in rules})
+        chain = options.chain
+        lines = [
+            f"# allowlist-auditor: IPv{family} rules for {blocks} missing CIDR"
+            f"{'s' if blocks != 1 else ''}, {_describe(options.service)}, chain {chain}.",
+            f"# -I puts each rule at the top of {chain}, ahead of any DROP or REJECT there.",
+        ]
+        if chain not in BUILTIN_CHAINS:
+            lines.append(
+                f"# {chain} must exist already ({PROGRAM[family]} -N {chain}, and a rule that "
+                "jumps to it)."
+            )
+        return lines
+
+    def render_files(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> dict[int, str]:
+        """One iptables-restore file per family that has blocks."""
+        files: dict[int, str] = {}
+        for family, rules in self.rules(blocks, options).items():
+            restore = RESTORE[family]
+            lines = self._header(family, rules, options)
+            lines += [
+                f"# Load with: {restore} --noflush FILE (test first with --test --noflush).",
+                f"# Without --noflush, {restore} empties every chain of the filter table first.",
+            ]
+            if options.chain not in BUILTIN_CHAINS:
+                lines.append(
+                    f"# {options.chain} is not declared here: with --noflush, declaring a chain "
+                    "that exists empties it."
+                )
+            lines.append("*filter")
+            lines += [rule.restore_line() for rule in rules]
+            lines.append("COMMIT")
+            files[family] = "\n".join(lines) + "\n"
+        return files
+
+    def render_commands(
+        self, blocks: Sequence[MissingBlock], options: RuleOptions
+    ) -> dict[int, str]:
+        """The same rules as one shell command per line, per family that has blocks."""
+        scripts: dict[int, str] = {}
+        for family, rules in self.rules(blocks, options).items():
+            lines = self._header(family, rules, options)
+            lines.append(f"# The same rules as {PROGRAM[family]} commands, one per line.")
+            lines += [rule.command() for rule in rules]
+            scripts[family] = "\n".join(lines) + "\n"
+        return scripts
+
+    def render(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> str:
+        files = self.render_files(blocks, options)
+        if not files:
+            return "# allowlist-auditor: nothing is missing; there are no iptables rules to add.\n"
+        commands = self.render_commands(blocks, options)
+        sections = []
+        for family, text in files.items():
+            banner = f"# ===== IPv{family}: file for {RESTORE[family]} --noflush ====="
+            sections.append(f"{banner}\n{text}")
+        for family, text in commands.items():
+            banner = f"# ===== IPv{family}: {PROGRAM[family]} commands ====="
+            sections.append(f"{banner}\n{text}")
+        return "\n".join(sections)

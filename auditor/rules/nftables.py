@@ -1,0 +1,187 @@
+"""nftables: one file for ``nft -f`` with a named interval set per family and a rule using it.
+
+Choices an admin should know about (they are also written into the output):
+
+- Table ``inet filter``, the layout of Debian's ``/etc/nftables.conf`` and of the nftables wiki's
+  simple rulesets. ``--chain INPUT`` (the default, shared with iptables) and ``FORWARD`` name
+  that table's ``input`` and ``forward`` chains; any other name is used as given.
+- The file adds to an existing chain and never declares it. ``add chain ... { type filter hook
+  input priority 0; }`` fails on a chain with another priority, and ``add chain`` without a hook
+  would quietly create a chain that no packet reaches when the admin's is named differently.
+  Without the chain, nft rejects the whole file and nothing changes, which is the loud failure
+  wanted. In nftables an accept in a table of our own would not help: every base chain on a
+  hook sees the packet, and a drop in the admin's chain still drops it.
+- ``add set`` and ``add element`` merge with what is there, so they can be loaded again. The
+  set has ``auto-merge``: without it, an element that overlaps one loaded earlier (a provider
+  widened a range between two runs) is an error, and nft then rejects the whole file. Merged
+  elements keep one of their comments.
+- The rule is inserted (``insert rule``: at the top, ahead of a drop) and would be inserted again
+  by a second load; nft has no "add if absent" for rules.
+- A set per family and service (``auditor_v4_tcp_25``), so that the rules for two services never
+  accept each other's addresses.
+- The origins go into each element's comment; the rule's comment names the tool and service.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+
+from auditor.errors import UsageError
+from auditor.model import MissingBlock
+from auditor.rules import sanitize
+from auditor.rules.base import Generator, RuleOptions, register
+from auditor.service import Service
+
+TABLE = "inet filter"
+BASE_CHAINS = {"INPUT": "input", "FORWARD": "forward"}
+
+SET_TYPE = {4: "ipv4_addr", 6: "ipv6_addr"}
+SADDR = {4: "ip saddr", 6: "ip6 saddr"}
+
+# nft's scanner takes an identifier as letters, digits and "/-_." after a letter, "_" or "."
+# [nftables src/scanner.l, `string`]; quoted names are not accepted for chains (nft 1.0.6).
+# Narrowed to what needs no thought anywhere: a letter, then letters, digits, "_" and "-".
+_CHAIN_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
+# Words the nft scanner returns as keywords in every state [nftables src/scanner.l, rules without
+# a start condition], so a chain with one of these names cannot be written in a rule. Checked
+# with nft 1.0.6; later versions scope some of them, which makes this list stricter than needed.
+NFT_KEYWORDS = frozenset(
+    """
+    accept add ah all and arp auto-merge bridge cgroup chain comment comp constant continue
+    counter cpu create ct day dccp define delete describe destroy device devices dnat drop dst dup
+    dynamic ecn element elements eq esp ether exists expires exthdr export fib flags flow
+    flowtable flush frag fwd ge geneve get goto gc-interval gre gretap gt handle hbh hook hour
+    ibriport ibrname icmp icmpv6 igmp iif iifgroup iifname iiftype import include index inet
+    insert interval ip ip6 ipsec jhash jump last le limit list log lshift lt map mark masquerade
+    meta meter mh missing monitor ne netdev nftrace not notrack numgen obriport obrname offload
+    oif oifgroup oifname oiftype or osf pkttype policy position priority queue quota random
+    redefine redirect reject rename replace reset return rshift rt rt0 rt2 rtclassid rule ruleset
+    sctp secmark set size skgid skuid snat socket srh symhash synproxy table tcp th time timeout
+    tproxy tunnel type typeof udp udplite undefine update vlan vmap vni vxlan xor xt
+    """.split()
+)
+
+
+def chain_name(chain: str) -> str:
+    """The nft chain for ``--chain``: the iptables built-in names map to ``inet filter``'s."""
+    return BASE_CHAINS.get(chain.upper(), chain)
+
+
+def set_name(family: int, service: Service, max_len: int) -> str:
+    """A stable set name per family and service: ``auditor_v4_tcp_25``, ``auditor_v6_any``.
+
+    A port list too long for a name is replaced by a digest of the service.
+    """
+    base = f"auditor_v{family}_{service.protocol}"
+    if service.protocol == "any":
+        return base
+    ports = "_".join(str(lo) if lo == hi else f"{lo}to{hi}" for lo, hi in service.ports)
+    name = f"{base}_{ports}" if ports else base
+    if len(name) <= max_len:
+        return name
+    digest = hashlib.sha256(str(service).encode("ascii")).hexdigest()
+    return f"{base}_{digest[: max_len - len(base) - 1]}"
+
+
+def port_match(service: Service) -> str:
+    """``tcp dport 25``, ``tcp dport 1024-2048``, ``tcp dport { 25, 465 }``, or "" for any."""
+    if service.protocol == "any":
+        return ""
+    if not service.ports:
+        return f"meta l4proto {service.protocol}"
+    ports = [str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in service.ports]
+    value = ports[0] if len(ports) == 1 else "{ " + ", ".join(ports) + " }"
+    return f"{service.protocol} dport {value}"
+
+
+def _describe(service: Service) -> str:
+    return "all protocols and ports" if service.protocol == "any" else str(service)
+
+
+@register
+class NftablesGenerator(Generator):
+    name = "nftables"
+    description = "an nft -f file: a named set per family in table inet filter, and a rule"
+    families = (4, 6)
+    max_comment_len = 128
+    """Rule and element comments: at most 128 bytes, and ``"`` cannot be escaped; one bad
+    comment makes nft reject the whole file [mossdef-org/pbr#170; kubernetes/kubernetes#139515]."""
+    max_name_len = 31
+    """Chain and set names: NFT_NAME_MAXLEN is 256 bytes with the NUL in current kernels, but
+    NFT_CHAIN_MAXNAMELEN and NFT_SET_MAXNAMELEN were 32 in older ones [linux uapi nf_tables.h];
+    31 characters work on both."""
+
+    def check(self, options: RuleOptions) -> None:
+        chain = options.chain
+        if not _CHAIN_NAME.fullmatch(chain):
+            raise UsageError(
+                f"chain name {chain!r} cannot be used for nftables",
+                hint="use letters, digits, '_' and '-', starting with a letter",
+            )
+        if len(chain) > self.max_name_len:
+            raise UsageError(
+                f"chain name {chain!r} is {len(chain)} characters long; at most "
+                f"{self.max_name_len} work with every kernel",
+                hint="use a shorter chain name",
+            )
+        if chain_name(chain) in NFT_KEYWORDS:
+            raise UsageError(
+                f"chain name {chain!r} is an nft keyword and cannot name a chain in a rule",
+                hint="rename the chain, e.g. " + chain + "_in",
+            )
+        if chain.upper() == "OUTPUT":
+            raise UsageError(
+                "rules for the output chain would never match",
+                hint="the rules match the provider's addresses as the source; use INPUT, FORWARD "
+                "or a chain these jump to",
+            )
+
+    def set_name(self, family: int, service: Service) -> str:
+        return set_name(family, service, self.max_name_len)
+
+    def render(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> str:
+        self.check(options)
+        ordered = sanitize.sorted_blocks(blocks)
+        if not ordered:
+            return "# allowlist-auditor: nothing is missing; there are no nftables rules to add.\n"
+        service = options.service
+        chain = chain_name(options.chain)
+        count = len(ordered)
+        lines = [
+            f"# allowlist-auditor: nftables rules for {count} missing CIDR"
+            f"{'s' if count != 1 else ''}, {_describe(service)}.",
+            "# Check with: nft -c -f FILE; then load with: nft -f FILE (all of it or nothing).",
+            f"# The rules go to the top of chain {chain} in table {TABLE}, which must exist (the",
+            "# table is the one of Debian's /etc/nftables.conf); the chain's hook, priority and",
+            "# policy stay as they are. If yours are named differently, change the names below:",
+            "# otherwise nft rejects the file and changes nothing.",
+            "# The add set and add element lines can be loaded again; insert rule adds its rule",
+            "# each time, so on later runs load only the add set and add element lines.",
+        ]
+        rule_comment = sanitize.comment([str(service)], self.max_comment_len)
+        match = port_match(service)
+        for family in (4, 6):
+            mine = [b for b in ordered if b.family == family]
+            if not mine:
+                continue
+            name = self.set_name(family, service)
+            lines.append("")
+            lines.append(
+                f"add set {TABLE} {name} {{ type {SET_TYPE[family]}; flags interval; auto-merge; }}"
+            )
+            elements = []
+            for block in mine:
+                text = sanitize.origins_comment(block.origins, self.max_comment_len, prefix="")
+                note = f' comment "{text}"' if text else ""
+                elements.append(f"\t{sanitize.cidr(block)}{note}")
+            lines.append(f"add element {TABLE} {name} {{")
+            lines.append(",\n".join(elements))
+            lines.append("}")
+            words = [f"insert rule {TABLE} {chain}", f"{SADDR[family]} @{name}", match, "accept"]
+            if rule_comment:
+                words.append(f'comment "{rule_comment}"')
+            lines.append(" ".join(w for w in words if w))
+        return "\n".join(lines) + "\n"

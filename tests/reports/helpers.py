@@ -1,0 +1,115 @@
+"""AuditResults for report tests, built with the real readers and the real core."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+
+from auditor import audit
+from auditor.allowlists import ReadContext, reader_for
+from auditor.model import AuditOptions, AuditResult, RangeSet, Role
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "tests" / "fixtures" / "reports"
+SCHEMA = ROOT / "data" / "report.schema.json"
+
+# Sources carry the time they were read; fixing it makes whole reports byte-stable.
+NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def load(
+    name: str, role: Role, data: str | bytes, fmt: str = "text", *, lenient: bool = False
+) -> RangeSet:
+    raw = data.encode() if isinstance(data, str) else data
+    return reader_for(fmt).parse(raw, ReadContext(name, role, lenient=lenient, now=NOW))
+
+
+def compare(
+    expected: Sequence[RangeSet], declared: Sequence[RangeSet], **options: object
+) -> AuditResult:
+    return audit.compare(expected, declared, AuditOptions(**options))  # type: ignore[arg-type]
+
+
+NODES = """\
+# provider mail nodes
+192.0.2.0/24
+198.51.100.7
+203.0.113.0/25
+203.0.113.200-203.0.113.203
+2001:db8:10::/48
+2001:db8:20::1
+"""
+
+MORE_NODES = "192.0.2.128/25\n"
+
+ALLOW = """\
+mail:
+  - 203.0.113.0/26
+  - 198.51.100.7
+  - 198.18.0.0/24
+  - 2001:db8:20::1
+other:
+  - 10.0.0.0/7
+  - 192.0.2.77/32
+  - 203.0.113.200/31
+  - 100.64.0.1/24
+"""
+
+Case = Callable[[], AuditResult]
+
+RULES = (("iptables", "-A INPUT -s 192.0.2.0/26 -p tcp -m tcp --dport 25 -j ACCEPT\n"),)
+
+
+def small_case() -> AuditResult:
+    """Drift with every section filled: missing with two origins, partial, extra, over-broad,
+    a host-bits finding, IPv4 and IPv6."""
+    return compare(
+        [load("nodes.txt", "expected", NODES), load("more-nodes.txt", "expected", MORE_NODES)],
+        [load("allow.yaml", "declared", ALLOW, "yaml")],
+        scope=("mail",),
+    )
+
+
+def in_sync_case() -> AuditResult:
+    return compare(
+        [load("nodes.txt", "expected", "192.0.2.0/24\n")],
+        [load("allow.txt", "declared", "192.0.2.0/23\n")],
+    )
+
+
+def partial_source_case() -> AuditResult:
+    """A declared list with a line that cannot be read: the run is incomplete."""
+    return compare(
+        [load("nodes.txt", "expected", "192.0.2.0/24\n")],
+        [load("allow.txt", "declared", "192.0.2.0/24\nnot-an-address\n")],
+    )
+
+
+# Names a feed, a file system or a YAML key can carry, aimed at each output format.
+HOSTILE_NAMES = (
+    "pipe|name.txt",
+    "two\nlines.txt",
+    "<script>alert(1)</script>.txt",
+    "=cmd|' /C calc'!A0",
+    '=HYPERLINK("http://evil.example/","click")',
+    "-all",
+    "+ip4:192.0.2.1",
+    "@SUM(1+1)",
+    "`tick`s.txt",
+    "\x1b[31mred.txt",
+    "rtl\u202etxt.exe",
+    "tab\tand\rcr",
+    "[link](http://evil.example/) *bold* @admin",
+    "[bold red]rich markup[/]",
+)
+
+
+def hostile_case() -> AuditResult:
+    """One expected source per hostile name, each with a missing address and a finding."""
+    expected = [
+        load(name, "expected", f"192.0.2.{i}\n-all\n", lenient=True)
+        for i, name in enumerate(HOSTILE_NAMES, 1)
+    ]
+    declared = [load("=allow|list\n.txt", "declared", "198.51.100.0/24\n")]
+    return compare(expected, declared)

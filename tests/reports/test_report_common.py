@@ -1,0 +1,167 @@
+"""What every report shares: registration, golden output, determinism, the verdict."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from auditor import audit
+from auditor.reports import REPORTS, ReportContext, report_for
+from auditor.reports import view as report_view
+
+from .helpers import (
+    GOLDEN,
+    ROOT,
+    RULES,
+    Case,
+    hostile_case,
+    in_sync_case,
+    partial_source_case,
+    small_case,
+)
+
+FORMATS = {"text": "txt", "json": "json", "csv": "csv", "md": "md"}
+
+
+def test_formats_are_registered() -> None:
+    assert set(FORMATS) <= set(REPORTS)
+    for name in FORMATS:
+        assert report_for(name).name == name
+        assert REPORTS[name].description
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_golden(name: str) -> None:
+    """A small fixed case per format, byte for byte. AUDITOR_UPDATE_GOLDEN=1 rewrites them."""
+    rendered = report_for(name).render(small_case(), ReportContext(rules=RULES))
+    path = GOLDEN / f"small.{FORMATS[name]}"
+    if os.environ.get("AUDITOR_UPDATE_GOLDEN"):
+        path.write_bytes(rendered.encode("utf-8"))
+    assert rendered.encode("utf-8") == path.read_bytes()
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+@pytest.mark.parametrize("case", [small_case, hostile_case, in_sync_case, partial_source_case])
+def test_same_inputs_same_bytes(name: str, case: Case) -> None:
+    report = report_for(name)
+    ctx = ReportContext(rules=RULES)
+    first = report.render(case(), ctx)
+    assert report.render(case(), ctx) == first
+
+
+@pytest.mark.parametrize("seed", ["0", "12345"])
+def test_same_bytes_whatever_the_hash_seed(seed: str) -> None:
+    """Set and dict order must not leak into a report; string hashing varies per process."""
+    script = (
+        "import sys; sys.path.insert(0, 'tests'); from reports.helpers import RULES, small_case;"
+        "from auditor.reports import ReportContext, report_for;"
+        "sys.stdout.buffer.write(b''.join(report_for(n).render(small_case(),"
+        " ReportContext(rules=RULES)).encode() for n in ('text', 'json', 'csv', 'md')))"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": seed}
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, check=True
+    ).stdout
+    golden = b"".join((GOLDEN / f"small.{FORMATS[n]}").read_bytes() for n in FORMATS)
+    assert out == golden
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_input_order_does_not_change_the_report(name: str) -> None:
+    result = small_case()
+    swapped = audit.compare(tuple(reversed(result.expected)), result.declared, result.options)
+    report = report_for(name)
+    assert report.render(swapped, ReportContext()) == report.render(result, ReportContext())
+
+
+@pytest.mark.parametrize(
+    ("case", "status", "code"),
+    [
+        (in_sync_case, "in-sync", 0),
+        (small_case, "drift", 1),
+        (partial_source_case, "incomplete", 2),
+    ],
+)
+def test_verdict_follows_the_exit_code(case: Case, status: str, code: int) -> None:
+    result = case()
+    v = report_view.build(result, ReportContext())
+    assert (v.verdict.status, v.verdict.exit_code) == (status, code)
+    assert v.verdict.exit_code == int(audit.exit_code(result))
+    assert bool(v.verdict.reasons) == (code != 0)
+
+
+def test_incomplete_verdict_names_the_source_and_its_reason() -> None:
+    v = report_view.build(partial_source_case(), ReportContext())
+    assert v.verdict.reasons[0] == (
+        "declared source allow.txt is partial: 1 line(s) could not be read"
+    )
+
+
+def test_summary_counts_entries_cidrs_and_addresses() -> None:
+    result = small_case()
+    v = report_view.build(result, ReportContext())
+    by_key = {s.key: s for s in v.summary}
+    assert [s.key for s in v.summary] == ["ipv4", "ipv6", "total"]
+    for fam, key in ((4, "ipv4"), (6, "ipv6"), (None, "total")):
+        s = by_key[key]
+        fams = (4, 6) if fam is None else (fam,)
+        assert s.expected.count == sum(rs.entries.count(f) for rs in result.expected for f in fams)
+        assert s.declared.count == sum(rs.entries.count(f) for rs in result.declared for f in fams)
+        assert s.expected.addresses == result.expected_space.size(fam)
+        assert s.declared.addresses == result.declared_space.size(fam)
+        assert s.missing.count == result.missing.count_cidrs(fam)
+        assert s.missing.addresses == result.missing.size(fam)
+        assert result.extra is not None and s.extra is not None
+        assert (s.extra.count, s.extra.addresses) == (
+            result.extra.count_cidrs(fam),
+            result.extra.size(fam),
+        )
+    assert by_key["ipv6"].missing.addresses == 2**80
+
+
+def test_no_scope_means_no_extra() -> None:
+    v = report_view.build(in_sync_case(), ReportContext())
+    assert v.extra is None
+    assert all(s.extra is None for s in v.summary)
+
+
+def test_over_broad_is_not_repeated_among_findings() -> None:
+    v = report_view.build(small_case(), ReportContext())
+    assert [f.kind for f in v.over_broad] == ["over-broad"]
+    assert "over-broad" not in {f.kind for f in v.findings}
+    assert [f.kind for f in v.findings] == ["host-bits"]
+
+
+@pytest.mark.parametrize(
+    ("covered", "total", "text", "number"),
+    [
+        (1, 256, "0.39%", "0.39"),
+        (64, 128, "50.00%", "50.00"),
+        (2**128 - 1, 2**128, "99.99%", "99.99"),
+        (1, 2**80, "<0.01%", "0.00"),
+        (0, 4, "0.00%", "0.00"),
+    ],
+)
+def test_percent_is_rounded_down(covered: int, total: int, text: str, number: str) -> None:
+    assert report_view.percent_text(covered, total) == text
+    assert report_view.percent_number(covered, total) == number
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("plain.txt", "plain.txt"),
+        ("a\nb", "a\\nb"),
+        ("a\r\nb", "a\\r\\nb"),
+        ("\x1b[2J", "\\x1b[2J"),
+        ("rtl\u202eexe", "rtl\\u202eexe"),
+        ("line\u2028sep", "line\\u2028sep"),
+        ("nul\x00", "nul\\x00"),
+        ("caf\u00e9 \u4e2d", "caf\u00e9 \u4e2d"),
+    ],
+)
+def test_clean_makes_control_characters_visible(raw: str, shown: str) -> None:
+    assert report_view.clean(raw) == shown
