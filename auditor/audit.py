@@ -17,7 +17,6 @@ from auditor.model import (
     Entry,
     Finding,
     MissingBlock,
-    Origin,
     RangeSet,
     Severity,
 )

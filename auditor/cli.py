@@ -92,12 +92,7 @@ def _load_all(
     if host_bits not in ("fix", "reject"):
         raise UsageError(f"invalid --host-bits {host_bits!r}", hint="choose fix or reject")
     out = []
-    stdin_used = False
     for spec in specs:
-        if spec == "-":
-            if stdin_used:
-                raise UsageError("standard input can be read only once")
-            stdin_used = True
         name = "<stdin>" if spec == "-" else spec
         ctx = ReadContext(name, role, host_bits, lenient)  # type: ignore[arg-type]
         try:
@@ -212,6 +207,8 @@ def diff(
         from auditor.service import Service
 
         svc = Service.parse(service)
+        if (expected + declared).count("-") > 1:
+            raise UsageError("standard input can be read only once", hint="give files instead")
         report = report_for(output)
         generators = [generator_for(name) for name in rules or []]
         for limit, bits in ((over_broad_v4, 32), (over_broad_v6, 128)):
@@ -238,7 +235,8 @@ def diff(
         if not quiet or output_file is not None:
             _write(report.render(result, ctx), output_file)
         for rs in result.sources:
-            if rs.completeness.value != "complete":
+            # failed sources were reported as they were read; say what the others lacked
+            if rs.completeness.value not in ("complete", "failed"):
                 why = "; ".join(rs.reasons) or rs.completeness.value
                 _err(f"error: {rs.info.name}: source is {rs.completeness.value}: {why}")
         return audit.exit_code(result)

@@ -37,6 +37,12 @@ Ints = Any
 VECTOR_THRESHOLD = 20_000
 
 
+def _show(text: object, limit: int = 60) -> str:
+    """repr() of an input for a message, cut so that a garbage line cannot flood stderr."""
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 4] + "...'"
+
+
 class Parsed(NamedTuple):
     """One parsed address, network or range."""
 
@@ -54,17 +60,18 @@ class Parsed(NamedTuple):
 def _parse_v4(text: str, original: str) -> int:
     m = _V4.fullmatch(text)
     if m is None:
-        raise AddressError(f"{original!r} is not an IPv4 address", hint=_v4_hint(text))
+        raise AddressError(f"{_show(original)} is not an IPv4 address", hint=_v4_hint(text))
     value = 0
     for octet in m.groups():
         if len(octet) > 1 and octet[0] == "0":
             raise AddressError(
-                f"{original!r} is not an IPv4 address (octet {octet!r} has a leading zero)",
+                f"{_show(original)} is not an IPv4 address"
+                f" (octet {_show(octet)} has a leading zero)",
                 hint="leading zeros are ambiguous (octal or decimal); write the octet without them",
             )
         n = int(octet)
         if n > 255:
-            raise AddressError(f"{original!r} is not an IPv4 address (octet {n} > 255)")
+            raise AddressError(f"{_show(original)} is not an IPv4 address (octet {n} > 255)")
         value = (value << 8) | n
     return value
 
@@ -80,22 +87,22 @@ def _v4_hint(text: str) -> str | None:
 def _parse_v6(text: str, original: str) -> int:
     if "%" in text:
         raise AddressError(
-            f"{original!r} is not a usable IPv6 address (zone IDs are not allowed)",
+            f"{_show(original)} is not a usable IPv6 address (zone IDs are not allowed)",
             hint="a zone ID only has meaning on the local host; remove the %... part",
         )
     if not _V6_CHARS.fullmatch(text):
-        raise AddressError(f"{original!r} is not an IPv6 address (unexpected characters)")
+        raise AddressError(f"{_show(original)} is not an IPv6 address (unexpected characters)")
     try:
         packed = socket.inet_pton(socket.AF_INET6, text)
     except OSError:
-        raise AddressError(f"{original!r} is not an IPv6 address") from None
+        raise AddressError(f"{_show(original)} is not an IPv6 address") from None
     return int.from_bytes(packed, "big")
 
 
 def parse_address(text: str) -> tuple[Family, int, bool]:
     """Parse one address; returns (family, value, mapped). IPv4-mapped IPv6 becomes IPv4."""
     if not isinstance(text, str):
-        raise AddressError(f"{text!r} is not a string")
+        raise AddressError(f"{_show(text)} is not a string")
     if ":" in text:
         value = _parse_v6(text, text)
         if value >> 32 == 0xFFFF:
@@ -107,13 +114,13 @@ def parse_address(text: str) -> tuple[Family, int, bool]:
 def _parse_prefix(text: str, family: int, original: str) -> int:
     if not _DIGITS.fullmatch(text):
         raise AddressError(
-            f"{original!r} has an invalid prefix length {text!r}",
+            f"{_show(original)} has an invalid prefix length {_show(text)}",
             hint="a prefix length is plain ASCII digits with no sign, space or leading zero",
         )
     n = int(text)
     if n > BITS[family]:
         raise AddressError(
-            f"{original!r} has an invalid prefix length /{n} (IPv{family} allows 0 to"
+            f"{_show(original)} has an invalid prefix length /{n} (IPv{family} allows 0 to"
             f" {BITS[family]})"
         )
     return n
@@ -125,14 +132,14 @@ def parse(text: str, host_bits: HostBitsPolicy = "fix") -> Parsed:
     Raises AddressError with a message that names the text and what was wrong.
     """
     if not isinstance(text, str):
-        raise AddressError(f"{text!r} is not a string")
+        raise AddressError(f"{_show(text)} is not a string")
     if "-" in text:
         return _parse_range(text)
     addr, slash, plen = text.partition("/")
     if not addr:
         raise AddressError("empty address")
     if addr != addr.strip():
-        raise AddressError(f"{text!r} has whitespace inside")
+        raise AddressError(f"{_show(text)} has whitespace inside")
     if ":" in addr:
         value = _parse_v6(addr, text)
         family: Family = 6
@@ -145,7 +152,7 @@ def parse(text: str, host_bits: HostBitsPolicy = "fix") -> Parsed:
         # RFC 7208 section 5 and RFC 4291: an IPv4-mapped address is an IPv4 address.
         if prefixlen < 96:
             raise AddressError(
-                f"{text!r} covers more than the IPv4-mapped range ::ffff:0:0/96",
+                f"{_show(text)} covers more than the IPv4-mapped range ::ffff:0:0/96",
                 hint="write the IPv4 part as an IPv4 network instead",
             )
         family, value, prefixlen, mapped = 4, value & 0xFFFFFFFF, prefixlen - 96, True
@@ -154,7 +161,7 @@ def parse(text: str, host_bits: HostBitsPolicy = "fix") -> Parsed:
     if fixed and host_bits == "reject":
         net = format_address(family, value & ~hostmask)
         raise AddressError(
-            f"{text!r} has host bits set",
+            f"{_show(text)} has host bits set",
             hint=f"the network is {net}/{prefixlen}; write that, or use --host-bits fix",
         )
     first = value & ~hostmask & MAX[family]
@@ -166,7 +173,8 @@ def _parse_range(text: str) -> Parsed:
     left, right = left.strip(), right.strip()
     if not left or not right or "/" in left or "/" in right:
         raise AddressError(
-            f"{text!r} is not a range", hint="a range is two full addresses: 192.0.2.10-192.0.2.20"
+            f"{_show(text)} is not a range",
+            hint="a range is two full addresses: 192.0.2.10-192.0.2.20",
         )
     fa, a, ma = parse_address(left)
     try:
@@ -174,14 +182,14 @@ def _parse_range(text: str) -> Parsed:
     except AddressError as e:
         if ":" not in right and right.isdigit():
             raise AddressError(
-                f"{text!r} is not a range (the end is not a full address)",
+                f"{_show(text)} is not a range (the end is not a full address)",
                 hint="write both ends in full: 192.0.2.4-192.0.2.9",
             ) from e
         raise
     if fa != fb:
-        raise AddressError(f"{text!r} mixes IPv{fa} and IPv{fb}")
+        raise AddressError(f"{_show(text)} mixes IPv{fa} and IPv{fb}")
     if a > b:
-        raise AddressError(f"{text!r} is reversed (start after end)", hint="swap the two ends")
+        raise AddressError(f"{_show(text)} is reversed (start after end)", hint="swap the two ends")
     size = b - a + 1
     plen = None
     if size & (size - 1) == 0 and a & (size - 1) == 0:

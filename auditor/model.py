@@ -117,8 +117,11 @@ class Entries:
     groups: tuple[str, ...] = ()
 
     @classmethod
-    def from_entries(cls, source: str, entries: Sequence[Entry]) -> Entries:
-        groups = tuple(sorted({e.group for e in entries if e.group is not None}))
+    def from_entries(
+        cls, source: str, entries: Sequence[Entry], groups: Sequence[str] = ()
+    ) -> Entries:
+        """Columns from entries; ``groups`` names groups that may have no entry at all."""
+        groups = tuple(sorted({e.group for e in entries if e.group is not None} | set(groups)))
         gindex = {g: i for i, g in enumerate(groups)}
         cols: dict[int, Columns] = {}
         for fam in (4, 6):

@@ -103,6 +103,12 @@ class Collector:
     findings: list[Finding] = field(default_factory=list)
     errors: list[Finding] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    groups: list[str] = field(default_factory=list)
+    """Every group the input declares, empty ones included (each is a scope)."""
+
+    def group(self, name: str) -> None:
+        if name not in self.groups:
+            self.groups.append(name)
 
     def origin(self, line: int | None = None, path: str | None = None) -> Origin:
         return Origin(self.ctx.name, line, path)
@@ -168,6 +174,13 @@ class Collector:
                     f"no valid entry ({bad} invalid); first: {first.message}",
                     source=str(first.origin) if first.origin else self.ctx.name,
                 )
+            if self.ctx.role == "expected":
+                raise ReaderError(
+                    "no entries",
+                    source=self.ctx.name,
+                    hint="an expected source must list at least one address; a provider that"
+                    " publishes nothing is a failure, not an empty set",
+                )
             raise ReaderError(
                 "no entries",
                 source=self.ctx.name,
@@ -183,7 +196,7 @@ class Collector:
             info = SourceInfo(**{**info.__dict__, "detail": detail})
         return RangeSet(
             info=info,
-            entries=Entries.from_entries(self.ctx.name, self.entries),
+            entries=Entries.from_entries(self.ctx.name, self.entries, self.groups),
             completeness=completeness,
             reasons=reasons,
             findings=tuple(self.errors + self.findings + self.summary_findings()),

@@ -41,6 +41,8 @@ def load_strict(text: str, source: str) -> Any:
     """json.loads that refuses duplicate keys and NaN/Infinity, with file:line in errors."""
     try:
         return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except RecursionError:
+        raise ReaderError("JSON nesting is too deep", source=source) from None
     except _DuplicateKey as e:
         raise ReaderError(
             f"duplicate JSON key {e.args[0]!r}",
@@ -79,13 +81,14 @@ class JsonReader(Reader):
                         source=ctx.name,
                         hint="write [] for a group that allows nothing",
                     )
+                out.group(key)
                 self._walk(value, out, f"$.{key}", key)
         else:
             raise ReaderError(
                 "the JSON document must be a list of strings or an object of lists",
                 source=ctx.name,
             )
-        return out.result(data, explicit_empty=True)
+        return out.result(data, explicit_empty=ctx.role == "declared")
 
     def _walk(self, items: list[Any], out: Collector, path: str, group: str | None) -> None:
         for i, item in enumerate(items):

@@ -18,9 +18,11 @@ from auditor.model import RangeSet, Severity
 # CIDR (two colons at least, so that times such as 12:30 are not taken).
 _V4_TOKEN = r"[0-9]+(?:\.[0-9]+){3}(?:/[0-9]+)?"  # noqa: S105 - a pattern
 _V6_TOKEN = r"[0-9A-Fa-f]*:[0-9A-Fa-f]*:[0-9A-Fa-f:.]*(?:/[0-9]+)?"  # noqa: S105
+# A colon may come before a token (``ip4:192.0.2.0/24``, ``IP:203.0.113.5``); after an IPv4
+# token it may start a port (``192.0.2.1:25``), which is reported and dropped.
 _CANDIDATE = re.compile(
-    rf"(?<![\w.:])(?:{_V4_TOKEN}(?:\s*-\s*[0-9]+(?:\.[0-9]+){{3}})?|{_V6_TOKEN}"
-    rf"(?:\s*-\s*{_V6_TOKEN})?)(?![\w:])"
+    rf"(?<![\w.])(?:(?P<v4>{_V4_TOKEN}(?:\s*-\s*[0-9]+(?:\.[0-9]+){{3}})?)(?::(?P<port>[0-9]+))?"
+    rf"(?![\w.])|{_V6_TOKEN}(?:\s*-\s*{_V6_TOKEN})?(?![\w:]))"
 )
 
 # Above this size the strict reader tries the vectorised parser first.
@@ -76,7 +78,14 @@ class TextReader(Reader):
             found = 0
             rejected = []
             for m in _CANDIDATE.finditer(raw):
-                token = m.group(0)
+                token = m.group("v4") or m.group(0)
+                if m.group("port"):
+                    out.note(
+                        "ignored-port",
+                        Severity.INFO,
+                        f"port :{m.group('port')} after {token} ignored",
+                        origin,
+                    )
                 if ":" in token and "::" not in token and token.count(":") < 6:
                     continue  # a time such as 12:30:45, not an IPv6 address (8 groups or ::)
                 if " " in token or "\t" in token:

@@ -19,12 +19,42 @@ _NULL = "tag:yaml.org,2002:null"
 MAX_NODES = 2_000_000
 
 
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
+_CORE = "tag:yaml.org,2002:"
+
+
 def _typed_value(node: yaml.Node) -> str:
-    try:
-        value = yaml.constructor.SafeConstructor().construct_object(node, deep=True)
-    except yaml.YAMLError:
-        return node.tag
-    return f"{type(value).__name__} {value!r}"
+    """What YAML made of a node, for a message: described from the node, never constructed
+    (constructing could expand an alias bomb or a 5000-digit integer)."""
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    kind = node.tag.removeprefix(_CORE) if node.tag.startswith(_CORE) else f"tag {node.tag}"
+    raw = str(node.value)
+    if len(raw) > 40:
+        return f"{kind} {raw[:37] + '...'!r}"
+    if isinstance(node, yaml.ScalarNode) and node.tag.startswith(_CORE):
+        # a short scalar has no children: constructing it is cheap and safe
+        try:
+            value = yaml.constructor.SafeConstructor().construct_object(node)
+        except (yaml.YAMLError, ValueError):
+            return f"{kind} {raw!r}"
+        if str(value) != raw:
+            return f"{kind} {value!r} (from {raw!r})"
+    return f"{kind} {raw!r}"
+
+
+def _check_tag(node: yaml.Node, expected: str, where: str, ctx: ReadContext) -> None:
+    """Refuse any tag outside the core schema on a list or a mapping, naming it."""
+    if node.tag != expected:
+        raise ReaderError(
+            f"{where} has the tag {node.tag}, which is refused",
+            source=ctx.name,
+            line=_mark(node),
+            hint="an allowlist uses plain YAML lists, mappings and strings only",
+        )
 
 
 def _mark(node: yaml.Node) -> int:
@@ -40,6 +70,8 @@ class YamlReader(Reader):
     def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
         try:
             root = yaml.compose(data, Loader=yaml.SafeLoader)
+        except RecursionError:
+            raise ReaderError("YAML nesting is too deep", source=ctx.name) from None
         except yaml.MarkedYAMLError as e:
             line = e.problem_mark.line + 1 if e.problem_mark else None
             raise ReaderError(f"invalid YAML: {e.problem}", source=ctx.name, line=line) from None
@@ -54,7 +86,9 @@ class YamlReader(Reader):
         if isinstance(root, yaml.SequenceNode):
             self._walk_list(root, out, "", None)
         elif isinstance(root, yaml.MappingNode):
+            _check_tag(root, _MAP, "the document", ctx)
             for key, value in self._pairs(root, out, ""):
+                out.group(key)
                 self._walk_list(value, out, key, key)
         else:
             raise ReaderError(
@@ -62,7 +96,7 @@ class YamlReader(Reader):
                 source=ctx.name,
                 line=_mark(root),
             )
-        return out.result(data, explicit_empty=True)
+        return out.result(data, explicit_empty=ctx.role == "declared")
 
     def _pairs(
         self, node: yaml.MappingNode, out: Collector, path: str
@@ -105,6 +139,7 @@ class YamlReader(Reader):
                 source=ctx.name,
                 line=_mark(node),
             )
+        _check_tag(node, _SEQ, f"group {path!r}" if path else "the document", ctx)
         for i, item in enumerate(node.value):
             self._visited += 1
             if self._visited > MAX_NODES:

@@ -1,0 +1,545 @@
+"""The plain text list reader: strict lines, lenient (paste) mode, and the big-file path."""
+
+from __future__ import annotations
+
+import ipaddress
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from auditor import _vector
+from auditor.allowlists import ReadContext, ReaderError, reader_for
+from auditor.ipspace import IPSpace
+from auditor.model import Completeness, RangeSet, Severity
+
+from .helpers import lines_of, of_kind, read, space, texts
+
+INPUTS = Path(__file__).parent.parent / "fixtures" / "inputs"
+BIG = 256 * 1024  # the size from which the reader takes the vectorised path
+
+
+# --- the accepted syntax -----------------------------------------------------------------------
+
+
+def test_comments_bom_crlf_blank_and_missing_final_newline() -> None:
+    data = (
+        "\ufeff# provider mail relays\r\n"  # 1: BOM then a whole-line # comment
+        "192.0.2.0/24 # primary\r\n"  # 2: trailing # comment
+        "; old style comment\r\n"  # 3: whole-line ; comment
+        "\r\n"  # 4: blank
+        "   \r\n"  # 5: only spaces
+        "198.51.100.7;trailing\r\n"  # 6: trailing ; comment, no space before it
+        "2001:db8::/32\t# v6\r\n"  # 7
+        "203.0.113.9"  # 8: no final newline
+    )
+    rs = read("text", data)
+    assert texts(rs) == [
+        ("192.0.2.0/24", 2),
+        ("198.51.100.7/32", 6),
+        ("2001:db8::/32", 7),
+        ("203.0.113.9/32", 8),
+    ]
+    assert rs.completeness is Completeness.COMPLETE
+    assert rs.findings == ()
+    assert str(next(iter(rs.entries)).origin) == "list.txt:2"
+
+
+def test_lf_and_crlf_files_read_the_same() -> None:
+    lf = read("text", "192.0.2.1\n\n198.51.100.0/24\n")
+    crlf = read("text", "192.0.2.1\r\n\r\n198.51.100.0/24\r\n")
+    assert texts(lf) == texts(crlf) == [("192.0.2.1/32", 1), ("198.51.100.0/24", 3)]
+
+
+@pytest.mark.parametrize("line", ["1.2.3.4-1.2.3.9", "1.2.3.4 - 1.2.3.9", "  1.2.3.4-1.2.3.9  "])
+def test_range_is_decomposed_into_exact_cidrs(line: str) -> None:
+    rs = read("text", line + "\n")
+    # 1.2.3.4 is /30-aligned (4 addresses: .4-.7), then .8-.9 is one /31.
+    assert list(rs.space.cidrs_text()) == ["1.2.3.4/30", "1.2.3.8/31"]
+    assert rs.space.size() == 6
+    assert texts(rs) == [("1.2.3.4-1.2.3.9", 1)]
+
+
+def test_ranges_that_are_one_cidr_and_ipv6_ranges() -> None:
+    rs = read("text", "10.0.0.0-10.0.0.255\n2001:db8::-2001:db8::ff\n")
+    assert list(rs.space.cidrs_text()) == ["10.0.0.0/24", "2001:db8::/120"]
+    assert texts(rs) == [("10.0.0.0/24", 1), ("2001:db8::/120", 2)]
+
+
+def test_ipv4_mapped_is_read_as_ipv4_with_a_finding() -> None:
+    rs = read("text", "198.51.100.0/24\n::ffff:192.0.2.1\n::ffff:203.0.113.0/120\n")
+    assert rs.space == space("198.51.100.0/24", "192.0.2.1", "203.0.113.0/24")
+    assert rs.space.size(6) == 0
+    mapped = of_kind(rs, "ipv4-mapped")
+    assert lines_of(mapped) == [2, 3]
+    assert "192.0.2.1" in mapped[0].message
+    assert "203.0.113.0/24" in mapped[1].message
+    assert rs.completeness is Completeness.COMPLETE
+
+
+def test_host_bits_are_fixed_with_a_warning_naming_file_and_line() -> None:
+    rs = read("text", "192.0.2.0/24\n10.0.0.5/8\n2001:db8::1/64\n", name="allow.txt")
+    assert rs.space == space("192.0.2.0/24", "10.0.0.0/8", "2001:db8::/64")
+    warnings = of_kind(rs, "host-bits")
+    assert [str(f.origin) for f in warnings] == ["allow.txt:2", "allow.txt:3"]
+    assert all(f.severity is Severity.WARNING for f in warnings)
+    assert "10.0.0.5/8" in warnings[0].message and "10.0.0.0/8" in warnings[0].message
+    assert "2001:db8::/64" in warnings[1].message
+    assert rs.completeness is Completeness.COMPLETE
+
+
+def test_host_bits_rejected_on_request() -> None:
+    rs = read("text", "192.0.2.0/24\n10.0.0.5/8\n", name="allow.txt", host_bits="reject")
+    assert rs.space == space("192.0.2.0/24")
+    (error,) = of_kind(rs, "bad-entry")
+    assert error.severity is Severity.ERROR
+    assert str(error.origin) == "allow.txt:2"
+    assert "host bits" in error.message
+    assert "10.0.0.0/8" in error.message  # says what to write instead
+    assert rs.completeness is Completeness.PARTIAL
+    assert of_kind(rs, "host-bits") == []
+
+
+# Each of these is refused, with what is wrong in the message (RELIABILITY.md 2.1-2.9).
+INVALID = [
+    pytest.param("010.1.1.1", "leading zero", id="leading-zero-octet"),
+    pytest.param("192.0.2.256", "255", id="octet-over-255"),
+    pytest.param("1.2.3.0/032", "prefix length", id="leading-zero-prefix"),
+    pytest.param("1.2.3.0/+24", "prefix length", id="signed-prefix"),
+    pytest.param("1.2.3.0/ 24", "prefix length", id="space-in-prefix"),
+    pytest.param("1.2.3.0/\uff12\uff14", "prefix length", id="fullwidth-prefix"),
+    pytest.param("1.2.3.0/2_4", "prefix length", id="underscore-prefix"),
+    pytest.param("1.2.3.4/33", "prefix length", id="prefix-33"),
+    pytest.param("2001:db8::/129", "prefix length", id="v6-prefix-129"),
+    pytest.param("192.0.2.0/255.255.255.0", "prefix length", id="netmask-form"),
+    pytest.param("1.2.3.0 /24", "whitespace", id="space-before-slash"),
+    pytest.param("fe80::1%eth0", "zone", id="zone-id"),
+    pytest.param("127.1", "four dotted", id="short-form"),
+    pytest.param("0x7f.0.0.1", "not an IPv4 address", id="hex-octet"),
+    pytest.param("16909060", "four dotted", id="integer-form"),
+    pytest.param("1.2.3.4-2001:db8::1", "mixes IPv4 and IPv6", id="mixed-family-range"),
+    pytest.param("1.2.3.9-1.2.3.4", "reversed", id="reversed-range"),
+    pytest.param("1.2.3.4-9", "full address", id="nmap-style-range"),
+    pytest.param("::ffff:0:0/95", "IPv4-mapped", id="wider-than-mapped-range"),
+]
+
+
+@pytest.mark.parametrize(("line", "what"), INVALID)
+def test_invalid_line_is_an_error_with_file_line_and_reason(line: str, what: str) -> None:
+    data = f"192.0.2.0/24\n# comment\n{line}\n198.51.100.0/24\n"
+    rs = read("text", data, name="allow.txt")
+    (error,) = of_kind(rs, "bad-entry")
+    assert error.severity is Severity.ERROR
+    assert str(error.origin) == "allow.txt:3"
+    assert line in error.message
+    assert what in error.message
+    # the rest of the file is still read; the set says it is not complete
+    assert rs.space == space("192.0.2.0/24", "198.51.100.0/24")
+    assert rs.completeness is Completeness.PARTIAL
+    assert rs.reasons == ("1 line(s) could not be read",)
+
+
+def test_line_numbers_count_blank_and_comment_lines_in_crlf_files() -> None:
+    data = "# header\r\n\r\n192.0.2.1\r\n; note\r\n010.0.0.1\r\n"
+    rs = read("text", data, name="allow.txt")
+    assert [str(f.origin) for f in of_kind(rs, "bad-entry")] == ["allow.txt:5"]
+    assert texts(rs) == [("192.0.2.1/32", 3)]
+
+
+def test_many_bad_lines_are_counted_and_summarised() -> None:
+    lines = ["192.0.2.1"] + [f"010.0.0.{i}" for i in range(60)]
+    rs = read("text", "\n".join(lines) + "\n")
+    errors = [f for f in of_kind(rs, "bad-entry") if f.severity is Severity.ERROR]
+    assert lines_of(errors) == list(range(2, 52))  # the first 50 listed, by line
+    summary = [f for f in of_kind(rs, "bad-entry") if f.severity is Severity.INFO]
+    assert len(summary) == 1 and "10 more" in summary[0].message
+    assert rs.reasons == ("60 line(s) could not be read",)
+    assert rs.space == space("192.0.2.1")
+
+
+def test_the_message_for_a_huge_line_is_short() -> None:
+    # a wrong file with one 1 MB line: the finding must not echo the whole line back
+    rs = read("text", "192.0.2.1\n" + "QUJDRA+/" * 131_072 + "\n", name="wrong.txt")
+    (error,) = of_kind(rs, "bad-entry")
+    assert str(error.origin) == "wrong.txt:2"
+    assert len(error.message) < 1000
+
+
+# --- nothing to read -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"\n\n", b"\xef\xbb\xbf", b"# only a comment\n; and another\n\n   \n", b"\r\n \r\n"],
+    ids=["empty", "blank-lines", "bom-only", "only-comments", "crlf-blank"],
+)
+def test_a_list_without_entries_is_an_error_not_an_empty_set(data: bytes) -> None:
+    with pytest.raises(ReaderError) as info:
+        read("text", data, name="allow.txt")
+    assert str(info.value).startswith("allow.txt")
+    assert "no entries" in str(info.value)
+
+
+def test_a_list_with_only_invalid_lines_is_an_error_naming_the_first() -> None:
+    with pytest.raises(ReaderError) as info:
+        read("text", "# c\n010.1.1.1\n1.2.3.4/33\n", name="allow.txt")
+    message = str(info.value)
+    assert message.startswith("allow.txt:2: ")
+    assert "2 invalid" in message
+    assert "010.1.1.1" in message
+
+
+def test_nul_bytes_mean_not_a_text_file() -> None:
+    with pytest.raises(ReaderError) as info:
+        read("text", b"192.0.2.1\n\x00\x01\x02\n", name="blob.txt")
+    assert str(info.value).startswith("blob.txt: ")
+    assert "NUL" in str(info.value)
+
+
+def test_invalid_utf8_names_the_line_and_byte() -> None:
+    # bytes 0-7 "1.1.1.1\n", 8-15 "2.2.2.2\n", the bad byte is the 17th (offset 16), line 3
+    with pytest.raises(ReaderError) as info:
+        read("text", b"1.1.1.1\n2.2.2.2\n\xff3.3.3.3\n", name="latin1.txt")
+    assert info.value.line == 3
+    assert str(info.value).startswith("latin1.txt:3: ")
+    assert "UTF-8" in str(info.value)
+    assert "16" in str(info.value)
+
+
+# --- lenient (paste) mode ----------------------------------------------------------------------
+
+
+def test_lenient_reads_a_pasted_support_portal_table() -> None:
+    data = (INPUTS / "support-portal-table.txt").read_bytes()
+    rs = read("text", data, name="pasted.txt", lenient=True)
+    assert rs.space == space(
+        "203.0.113.0/25",
+        "198.51.100.7",
+        "192.0.2.10-192.0.2.20",
+        "2001:db8:10::/48",
+        "198.51.100.64/26",
+        "198.51.100.128/26",
+    )
+    # .10-.20: .10/31 (10-11), .12/30 (12-15), .16/30 (16-19), .20/32; the two /26 are
+    # adjacent (64-191) but .64 is not /25-aligned, so they stay two blocks.
+    assert list(rs.space.cidrs_text()) == [
+        "192.0.2.10/31",
+        "192.0.2.12/30",
+        "192.0.2.16/30",
+        "192.0.2.20/32",
+        "198.51.100.7/32",
+        "198.51.100.64/26",
+        "198.51.100.128/26",
+        "203.0.113.0/25",
+        "2001:db8:10::/48",
+    ]
+    assert [line for _, line in texts(rs)] == [2, 3, 4, 5, 7, 7]
+    # the header and the closing sentence had no address; the blank line is not reported
+    ignored = of_kind(rs, "ignored-line")
+    assert [str(f.origin) for f in ignored] == ["pasted.txt:1", "pasted.txt:9"]
+    (token,) = of_kind(rs, "ignored-token")
+    assert str(token.origin) == "pasted.txt:6"
+    assert "10.0.0.256" in token.message
+    assert {f.kind for f in rs.findings} == {"ignored-line", "ignored-token"}
+
+
+def test_lenient_takes_no_times_or_dates() -> None:
+    rs = read("text", "12:30 2024-03-01 01/02/2024 v1.2\n192.0.2.1 at 09:15\n", lenient=True)
+    assert rs.space == space("192.0.2.1")
+    assert lines_of(of_kind(rs, "ignored-line")) == [1]
+
+
+def test_lenient_does_not_warn_about_a_time_with_seconds() -> None:
+    # A timestamp column is common in pasted tables; hh:mm:ss is not an address-like token.
+    rs = read("text", "192.0.2.1\t2024-03-01 12:30:45\n", lenient=True)
+    assert rs.space == space("192.0.2.1")
+    assert of_kind(rs, "ignored-token") == []
+
+
+def test_lenient_reads_addresses_after_a_label_and_colon() -> None:
+    # An SPF record pasted from a provider's documentation: ip4:<cidr> mechanisms.
+    data = "v=spf1 ip4:192.0.2.0/24 ip4:198.51.100.0/24 -all\nIP:203.0.113.5\n"
+    rs = read("text", data, lenient=True)
+    assert rs.space == space("192.0.2.0/24", "198.51.100.0/24", "203.0.113.5")
+    assert of_kind(rs, "ignored-line") == []
+
+
+def test_lenient_never_drops_an_address_with_a_port_silently() -> None:
+    rs = read("text", "smtp-out\t192.0.2.1:25\t198.51.100.2\n", lenient=True)
+    assert "198.51.100.2" in rs.space
+    reported = any("192.0.2.1" in f.message for f in rs.findings if f.origin)
+    assert "192.0.2.1" in rs.space or reported
+
+
+def test_lenient_host_bits_policy_applies() -> None:
+    rs = read("text", "relay 10.0.0.5/8 here\n", lenient=True, host_bits="fix")
+    assert rs.space == space("10.0.0.0/8")
+    assert lines_of(of_kind(rs, "host-bits")) == [1]
+
+
+def test_lenient_with_nothing_found_is_an_error() -> None:
+    with pytest.raises(ReaderError):
+        read("text", "Data Center\tRegion\nnone yet\n", lenient=True)
+
+
+# --- the big-file (vectorised) path ------------------------------------------------------------
+
+
+BAD_LINES = [
+    "010.1.1.1",
+    "192.0.2.256",
+    "198.51.100.0/33",
+    "1.2.3.0/032",
+    "2001:db8::/129",
+    "1.2.3",
+    "10.0.0.1/ 24",
+    "fe80::1%eth0",
+    "00.0.0.0",
+    "1.2.3.4/",
+]
+
+
+@dataclass
+class BigList:
+    """A generated list and what it must read as, derived with the stdlib ipaddress module."""
+
+    data: bytes = b""
+    entries: list[tuple[int, int, int, int]] = field(default_factory=list)
+    """(family, first, last, line) of every valid line, host-bits lines included."""
+    bad: dict[int, str] = field(default_factory=dict)
+    host_bits: dict[int, str] = field(default_factory=dict)
+    """line -> the network it is read as."""
+
+
+def _net(text: str) -> tuple[int, int, int]:
+    net = ipaddress.ip_network(text, strict=False)
+    return net.version, int(net.network_address), int(net.broadcast_address)
+
+
+def _big_list(n_lines: int = 30_000, seed: int = 7) -> BigList:
+    rng = random.Random(seed)
+    out = BigList()
+    chunks: list[str] = []
+    for lineno in range(1, n_lines + 1):
+        kind = rng.random()
+        entry: tuple[int, int, int] | None = None
+        if lineno % 1000 == 500:
+            text = BAD_LINES[(lineno // 1000) % len(BAD_LINES)]
+            out.bad[lineno] = text
+        elif lineno % 1500 == 750:
+            # host bits: an odd last octet under a /8-/24 prefix, or an IPv6 /64 with ::1
+            if (lineno // 1500) % 2:
+                addr = ipaddress.IPv4Address(
+                    (rng.randrange(1, 224) << 24) | rng.randrange(1 << 24) | 1
+                )
+                text = f"{addr}/{rng.randrange(8, 25)}"
+            else:
+                text = f"2001:db8:{lineno:x}::1/64"
+            entry = _net(text)
+            net = ipaddress.ip_network(text, strict=False)
+            out.host_bits[lineno] = str(net)
+        elif kind < 0.55:
+            addr = ipaddress.IPv4Address((rng.randrange(1, 224) << 24) | rng.randrange(1 << 24))
+            text = str(addr)
+            entry = _net(text)
+        elif kind < 0.70:
+            plen = rng.randrange(8, 33)
+            base = (rng.randrange(1, 224) << 24) | rng.randrange(1 << 24)
+            text = str(ipaddress.IPv4Network((base >> (32 - plen) << (32 - plen), plen)))
+            entry = _net(text)
+        elif kind < 0.80:
+            plen = rng.choice([128, 128, 64, 48, 56, 127])
+            value = (0x20010DB8 << 96) | rng.getrandbits(96)
+            text = str(ipaddress.IPv6Network((value >> (128 - plen) << (128 - plen), plen)))
+            if plen == 128:
+                text = text.split("/")[0]
+            entry = _net(text)
+        elif kind < 0.84:
+            a = (rng.randrange(1, 224) << 24) | rng.randrange(1 << 24)
+            b = min(a + rng.randrange(0, 5000), (1 << 32) - 1)
+            text = f"{ipaddress.IPv4Address(a)}-{ipaddress.IPv4Address(b)}"
+            entry = (4, a, b)
+        elif kind < 0.88:
+            addr = ipaddress.IPv4Address((rng.randrange(1, 224) << 24) | rng.randrange(1 << 24))
+            text = f"{addr} {rng.choice('#;')} note {lineno}"
+            entry = _net(str(addr))
+        elif kind < 0.95:
+            text = f"{rng.choice('#;')} comment {lineno}"
+        else:
+            text = rng.choice(["", "   ", "\t"])
+        if entry is not None:
+            out.entries.append((*entry, lineno))
+        chunks.append(text)
+        if lineno < n_lines:
+            chunks.append("\r\n" if rng.random() < 0.3 else "\n")
+    out.data = b"\xef\xbb\xbf" + "".join(chunks).encode("ascii")  # BOM, no final newline
+    return out
+
+
+def _rows(rs: RangeSet) -> list[tuple[int, int, int, int]]:
+    return sorted((e.family, e.first, e.last, e.origin.line or 0) for e in rs.entries)
+
+
+@pytest.fixture(scope="module")
+def big() -> BigList:
+    return _big_list()
+
+
+@pytest.fixture
+def fast_calls(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Records, for each call of the vectorised parser, whether it gave a result."""
+    calls: list[bool] = []
+    original = _vector.parse_text
+
+    def spy(data: bytes, ctx: ReadContext) -> RangeSet | None:
+        result = original(data, ctx)
+        calls.append(result is not None)
+        return result
+
+    monkeypatch.setattr(_vector, "parse_text", spy)
+    return calls
+
+
+@dataclass
+class ExactResult:
+    rows: list[tuple[int, int, int, int]]
+    findings: list[tuple[str, int, str]]
+
+
+def _exact_in_chunks(data: bytes, ctx: ReadContext, size: int = 2000) -> ExactResult:
+    """The per-line path on the same content: parse small pieces, then renumber lines."""
+    text = data.decode("utf-8-sig").split("\n")
+    out = ExactResult([], [])
+    for start in range(0, len(text), size):
+        piece = "\n".join(text[start : start + size]).encode("ascii")
+        assert len(piece) < BIG
+        rs = reader_for("text").parse(piece, ctx)
+        out.rows += [(f, a, b, line + start) for f, a, b, line in _rows(rs)]
+        out.findings += [
+            (f.kind, (f.origin.line or 0) + start, f.message) for f in rs.findings if f.origin
+        ]
+    out.rows.sort()
+    out.findings.sort()
+    return out
+
+
+def test_big_file_takes_the_fast_path_and_reads_exactly(
+    big: BigList, fast_calls: list[bool]
+) -> None:
+    assert len(big.data) >= BIG
+    rs = reader_for("text").parse(big.data, ReadContext("big.txt", "expected"))
+    assert fast_calls == [True]
+    assert _rows(rs) == sorted(big.entries)
+    assert rs.space == IPSpace.from_intervals((f, a, b) for f, a, b, _ in big.entries)
+    assert lines_of(of_kind(rs, "bad-entry")) == sorted(big.bad)
+    for finding in of_kind(rs, "bad-entry"):
+        assert finding.origin is not None
+        assert big.bad[finding.origin.line or 0] in finding.message
+    host = of_kind(rs, "host-bits")
+    assert [str(f.origin) for f in host] == [f"big.txt:{n}" for n in sorted(big.host_bits)]
+    for finding in host:
+        assert finding.origin is not None
+        assert big.host_bits[finding.origin.line or 0] in finding.message
+    assert rs.completeness is Completeness.PARTIAL
+    assert rs.reasons == (f"{len(big.bad)} line(s) could not be read",)
+
+
+def test_big_file_matches_the_per_line_parser(big: BigList) -> None:
+    ctx = ReadContext("big.txt", "expected")
+    rs = reader_for("text").parse(big.data, ctx)
+    exact = _exact_in_chunks(big.data, ctx)
+    assert _rows(rs) == exact.rows
+    fast_findings = sorted((f.kind, f.origin.line or 0, f.message) for f in rs.findings if f.origin)
+    assert fast_findings == exact.findings
+
+
+def test_big_file_with_host_bits_rejected(big: BigList, fast_calls: list[bool]) -> None:
+    ctx = ReadContext("big.txt", "expected", host_bits="reject")
+    rs = reader_for("text").parse(big.data, ctx)
+    assert fast_calls == [True]
+    refused = set(big.bad) | set(big.host_bits)
+    assert len(refused) <= 50  # all of them listed, none summarised
+    assert lines_of(of_kind(rs, "bad-entry")) == sorted(refused)
+    assert _rows(rs) == sorted(e for e in big.entries if e[3] not in big.host_bits)
+    assert rs.reasons == (f"{len(refused)} line(s) could not be read",)
+
+
+def test_big_file_with_invalid_utf8_names_the_line() -> None:
+    lines = [f"10.{i // 256 % 256}.{i % 256}.1" for i in range(30_000)]
+    lines[20_000] = "10.0.0.1 # caf\xe9"  # Latin-1 é
+    data = "\n".join(lines).encode("latin-1")
+    assert len(data) >= BIG
+    with pytest.raises(ReaderError) as info:
+        read("text", data, name="big.txt")
+    assert str(info.value).startswith("big.txt:20001: ")
+    assert "UTF-8" in str(info.value)
+
+
+def test_big_file_with_nul_bytes_is_not_text() -> None:
+    data = b"192.0.2.1\n" * 30_000 + b"\x00\n"
+    with pytest.raises(ReaderError) as info:
+        read("text", data, name="big.txt")
+    assert "NUL" in str(info.value)
+
+
+def test_big_file_without_a_valid_line_is_an_error() -> None:
+    data = b"# comment line that is long enough to make the file big\n" * 6000
+    assert len(data) >= BIG
+    with pytest.raises(ReaderError) as info:
+        read("text", data, name="big.txt")
+    assert "no entries" in str(info.value)
+
+
+# --- fast and exact paths agree on any input ---------------------------------------------------
+
+
+def _outcome(data: bytes, ctx: ReadContext, fast: bool) -> tuple[str, object] | None:
+    try:
+        rs = _vector.parse_text(data, ctx) if fast else reader_for("text").parse(data, ctx)
+    except ReaderError as e:
+        return ("error", str(e))
+    if rs is None:
+        return None
+    errors = sorted(
+        (f.origin.line or 0) for f in rs.findings if f.severity is Severity.ERROR and f.origin
+    )
+    findings = sorted((f.kind, str(f.origin), f.message) for f in rs.findings)
+    return ("set", (_rows(rs), errors, findings, rs.completeness, rs.reasons))
+
+
+_octet = st.one_of(st.integers(0, 300).map(str), st.sampled_from(["00", "01", "010", "0"]))
+_v4ish = st.builds(
+    lambda parts, plen: ".".join(parts) + plen,
+    st.lists(_octet, min_size=3, max_size=5),
+    st.sampled_from(["", "/0", "/8", "/24", "/32", "/33", "/032", "/", "/1"]),
+)
+_group = st.sampled_from(["0", "1", "db8", "2001", "ffff", "FFFF", "0db8", "12345", "g", ""])
+_v6ish = st.builds(
+    lambda groups, double, plen: (
+        (":".join(groups).replace(":", "::", 1) if double else ":".join(groups)) + plen
+    ),
+    st.lists(_group, min_size=1, max_size=9),
+    st.booleans(),
+    st.sampled_from(["", "/0", "/64", "/128", "/129", "/064", "/96", "/"]),
+)
+_noise = st.text(alphabet="0123456789./:-# ", max_size=20)
+_line = st.one_of(_noise, _v4ish, _v6ish)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    lines=st.lists(_line, min_size=1, max_size=8),
+    crlf=st.booleans(),
+    reject=st.booleans(),
+)
+def test_fast_and_exact_paths_agree(lines: list[str], crlf: bool, reject: bool) -> None:
+    data = ("\r\n" if crlf else "\n").join(lines).encode("ascii")
+    ctx = ReadContext("f.txt", "declared", "reject" if reject else "fix")
+    fast = _outcome(data, ctx, fast=True)
+    exact = _outcome(data, ctx, fast=False)
+    if fast is None:  # the fast parser hands over to the general path
+        return
+    assert fast == exact
