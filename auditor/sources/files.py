@@ -43,7 +43,7 @@ def read_bytes(spec: str, stdin: BinaryIO | None, max_bytes: int = DEFAULT_MAX_B
     if len(data) > max_bytes:
         raise InputError(
             f"input is over the limit of {max_bytes} bytes",
-            source=spec,
+            source="<stdin>" if spec == "-" else spec,
             hint="is this the right file? raise the limit with --max-bytes",
         )
     return data
