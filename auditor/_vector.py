@@ -32,8 +32,9 @@ NDArray = Any
 
 
 def fits(starts: Ints, ends: Ints) -> bool:
+    """Whether the values fit the int64 path (any IPv4 set does)."""
     if isinstance(ends, np.ndarray):
-        return True
+        return not is_wide(ends)
     return not len(ends) or bool(max(ends) < _LIMIT)
 
 
@@ -70,14 +71,42 @@ def _gt(ahi: NDArray, alo: NDArray, bhi: NDArray, blo: NDArray) -> NDArray:
     return (ahi > bhi) | ((ahi == bhi) & (alo > blo))
 
 
-def normalize_wide(starts: Sequence[int], ends: Sequence[int]) -> Intervals:
-    """normalize() for values up to 128 bits: sorted as (high, low) uint64 pairs.
+def is_wide(x: Any) -> bool:
+    return isinstance(x, np.ndarray) and x.ndim == 2
+
+
+def _wide(values: Ints) -> tuple[NDArray, NDArray]:
+    """(high, low) uint64 halves of any column: a wide array, an int64 array or a list."""
+    if is_wide(values):
+        return values[:, 0], values[:, 1]
+    if isinstance(values, np.ndarray):
+        return np.zeros(len(values), dtype=np.uint64), values.astype(np.uint64)
+    return _split(values)
+
+
+def _pack(hi: NDArray, lo: NDArray) -> NDArray:
+    out = np.empty((len(hi), 2), dtype=np.uint64)
+    out[:, 0] = hi
+    out[:, 1] = lo
+    return out
+
+
+def to_list(values: Ints) -> list[int]:
+    if is_wide(values):
+        return [(h << 64) | x for h, x in values.tolist()]
+    if isinstance(values, np.ndarray):
+        return values.tolist()  # type: ignore[no-any-return]
+    return list(values)
+
+
+def normalize_wide(starts: Ints, ends: Ints) -> Intervals:
+    """normalize() for values up to 128 bits, as (high, low) uint64 pairs ("wide" arrays).
 
     The running maximum of the ends is taken over their ranks (int64), which stand in for
-    the 128-bit values; the result goes back to Python ints.
+    the 128-bit values.
     """
-    shi, slo = _split(starts)
-    ehi, elo = _split(ends)
+    shi, slo = _wide(starts)
+    ehi, elo = _wide(ends)
     order = np.lexsort((elo, slo, shi))
     shi, slo, ehi, elo = shi[order], slo[order], ehi[order], elo[order]
     by_end = np.lexsort((elo, ehi))
@@ -88,13 +117,61 @@ def normalize_wide(starts: Sequence[int], ends: Sequence[int]) -> Intervals:
     # a new interval starts where start - 1 > the largest end so far (start > end + 1)
     borrow = (slo == 0).astype(np.uint64)
     brk = np.ones(len(shi), dtype=bool)
-    brk[1:] = (shi[1:] | slo[1:] != 0) & _gt(
+    brk[1:] = ((shi[1:] | slo[1:]) != 0) & _gt(
         shi[1:] - borrow[1:], slo[1:] - np.uint64(1), mhi[:-1], mlo[:-1]
     )
     last = np.flatnonzero(np.append(brk[1:], True))
-    out_s = [(h << 64) | x for h, x in zip(shi[brk].tolist(), slo[brk].tolist(), strict=True)]
-    out_e = [(h << 64) | x for h, x in zip(mhi[last].tolist(), mlo[last].tolist(), strict=True)]
-    return Intervals(out_s, out_e)
+    return Intervals(_pack(shi[brk], slo[brk]), _pack(mhi[last], mlo[last]))
+
+
+def combine_wide(a: Intervals, b: Intervals, op: str) -> Intervals:
+    """combine() for 128-bit values: boundaries are ranked, combined as int64, mapped back.
+
+    A boundary is a start or an end + 1; an end at the top of the space has no end + 1 and
+    gets the rank after every real boundary. Every boundary's rank comes out of the one sort
+    that makes them unique.
+    """
+    parts_hi, parts_lo, tops = [], [], []
+    sizes = []
+    for iv in (a, b):
+        shi, slo = _wide(iv.starts)
+        ehi, elo = _wide(iv.ends)
+        top = (ehi == np.uint64(_M64)) & (elo == np.uint64(_M64))
+        nlo = elo + np.uint64(1)
+        nhi = ehi + (nlo == 0).astype(np.uint64)
+        parts_hi += [shi, nhi]
+        parts_lo += [slo, nlo]
+        tops.append(top)
+        sizes.append(len(shi))
+    hi = np.concatenate(parts_hi)
+    lo = np.concatenate(parts_lo)
+    # the wrapped end + 1 of a top interval is (0, 0): sort it last by a third key
+    last_key = np.concatenate(
+        [np.zeros(sizes[0], bool), tops[0], np.zeros(sizes[1], bool), tops[1]]
+    )
+    order = np.lexsort((lo, hi, last_key))
+    shi_, slo_, top_ = hi[order], lo[order], last_key[order]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (shi_[1:] != shi_[:-1]) | (slo_[1:] != slo_[:-1]) | (top_[1:] != top_[:-1])
+    group = np.cumsum(new) - 1
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = group
+    uhi, ulo, utop = shi_[new], slo_[new], top_[new]
+    ranked = []
+    offset = 0
+    for n in sizes:
+        rs = rank[offset : offset + n]
+        rn = rank[offset + n : offset + 2 * n]
+        ranked.append(Intervals(rs, rn - 1))
+        offset += 2 * n
+    res = combine(ranked[0], ranked[1], op)
+    rs = np.asarray(res.starts, dtype=np.int64)
+    rn = np.asarray(res.ends, dtype=np.int64) + 1  # the rank of end + 1
+    ehi, elo = uhi[rn], ulo[rn]
+    borrow = (elo == 0).astype(np.uint64)
+    ehi = np.where(utop[rn], np.uint64(_M64), ehi - borrow)
+    elo = np.where(utop[rn], np.uint64(_M64), elo - np.uint64(1))
+    return Intervals(_pack(uhi[rs], ulo[rs]), _pack(ehi, elo))
 
 
 def _bounds(s: NDArray, e: NDArray) -> NDArray:
@@ -124,6 +201,14 @@ def _segments(a: Intervals, b: Intervals) -> tuple[NDArray, NDArray, NDArray]:
     return pts, inside(sa, ea), inside(sb, eb)
 
 
+def combine_any(a: Intervals, b: Intervals, op: str) -> Intervals:
+    """combine() on int64 when both operands fit, else on 128-bit pairs."""
+    narrow = not is_wide(a.starts) and not is_wide(b.starts)
+    if narrow and fits(a.starts, a.ends) and fits(b.starts, b.ends):
+        return combine(a, b, op)
+    return combine_wide(a, b, op)
+
+
 def combine(a: Intervals, b: Intervals, op: str) -> Intervals:
     pts, ina, inb = _segments(a, b)
     if op == "union":
@@ -143,6 +228,8 @@ def combine(a: Intervals, b: Intervals, op: str) -> Intervals:
 
 
 def covered(iv: Intervals, first: int, last: int) -> int:
+    if is_wide(iv.starts):
+        return _covered_wide(iv, first, last)
     s, e = _arrays(iv)
     i = int(np.searchsorted(e, first, side="left"))
     j = int(np.searchsorted(s, last, side="right"))
@@ -151,6 +238,22 @@ def covered(iv: Intervals, first: int, last: int) -> int:
     lo = np.maximum(s[i:j], first)
     hi = np.minimum(e[i:j], last)
     return int((hi - lo + 1).sum())
+
+
+def _covered_wide(iv: Intervals, first: int, last: int) -> int:
+    # Intervals are sorted and disjoint: the ones that can overlap [first, last] are those
+    # whose start high half is within [first >> 64, last >> 64], found by bisection.
+    shi = iv.starts[:, 0]
+    i = int(np.searchsorted(shi, np.uint64(first >> 64), side="left"))
+    j = int(np.searchsorted(shi, np.uint64(last >> 64), side="right"))
+    i = max(i - 1, 0)
+    starts = to_list(iv.starts[i:j])
+    ends = to_list(iv.ends[i:j])
+    return sum(
+        min(e, last) - max(s, first) + 1
+        for s, e in zip(starts, ends, strict=True)
+        if s <= last and e >= first
+    )
 
 
 def coverage_many(iv: Intervals, firsts: Ints, lasts: Ints) -> NDArray:
@@ -176,6 +279,9 @@ def coverage_many(iv: Intervals, firsts: Ints, lasts: Ints) -> NDArray:
 
 
 def size(iv: Intervals) -> int:
+    if is_wide(iv.starts):
+        starts, ends = to_list(iv.starts), to_list(iv.ends)
+        return sum(e - s + 1 for s, e in zip(starts, ends, strict=True))
     s, e = _arrays(iv)
     return int((e - s + 1).sum())
 
@@ -216,17 +322,190 @@ def _blocks(iv: Intervals, bits: int = 32) -> tuple[NDArray, NDArray]:
 
 
 def cidr_blocks(iv: Intervals) -> Iterator[tuple[int, int]]:
+    if is_wide(iv.starts):
+        hi, lo, plen6 = _blocks_wide(iv)
+        return zip(to_list(_pack(hi, lo)), plen6.tolist(), strict=True)
     net, plen = _blocks(iv)
     return zip(net.tolist(), plen.tolist(), strict=True)
 
 
-def cidr_text_v4(iv: Intervals) -> list[str]:
+_DEC = [str(i).encode() for i in range(256)]
+_DEC_LEN = np.array([len(d) for d in _DEC], dtype=np.int64)
+_DEC_CHARS = np.zeros((256, 3), dtype=np.uint8)
+for _i, _d in enumerate(_DEC):
+    _DEC_CHARS[_i, : len(_d)] = np.frombuffer(_d, dtype=np.uint8)
+
+
+def cidr_lines_v4(iv: Intervals) -> str:
+    """The minimal CIDRs, one per line (each ending in a newline), formatted all at once.
+
+    Every line is octet, '.', octet, '.', octet, '.', octet, '/', prefix, newline; the digits
+    of each number come from a table and are scattered to their offsets in one buffer.
+    """
     net, plen = _blocks(iv)
-    a = (net >> 24).tolist()
-    b = ((net >> 16) & 255).tolist()
-    c = ((net >> 8) & 255).tolist()
-    d = (net & 255).tolist()
-    return [f"{w}.{x}.{y}.{z}/{p}" for w, x, y, z, p in zip(a, b, c, d, plen.tolist(), strict=True)]
+    return "".join(
+        _v4_text(net[i : i + _CHUNK], plen[i : i + _CHUNK]) for i in range(0, len(net), _CHUNK)
+    )
+
+
+def _v4_text(net: NDArray, plen: NDArray) -> str:
+    fields = [(net >> 24) & 255, (net >> 16) & 255, (net >> 8) & 255, net & 255, plen]
+    seps = [46, 46, 46, 47, 10]  # . . . / newline
+    widths = [_DEC_LEN[f] for f in fields]
+    line_len = sum(widths) + len(seps)
+    start = np.concatenate(([0], np.cumsum(line_len)[:-1]))
+    out = np.empty(int(line_len.sum()), dtype=np.uint8)
+    pos = start
+    for f, width, sep in zip(fields, widths, seps, strict=True):
+        chars = _DEC_CHARS[f]
+        for k in range(3):
+            has = width > k
+            out[(pos + k)[has]] = chars[has, k]
+        pos = pos + width
+        out[pos] = sep
+        pos = pos + 1
+    return out.tobytes().decode("ascii")
+
+
+def _bitlen64(x: NDArray) -> NDArray:
+    """Exact bit length of uint64 values (float64 is exact only below 2**53: use halves)."""
+    high = (x >> np.uint64(32)).astype(np.float64)
+    low = (x & np.uint64(0xFFFFFFFF)).astype(np.float64)
+    _, eh = np.frexp(high)
+    _, el = np.frexp(low)
+    return np.where(high > 0, 32 + eh, el).astype(np.int64)
+
+
+def _blocks_wide(iv: Intervals) -> tuple[NDArray, NDArray, NDArray]:
+    """Minimal CIDR decomposition for 128-bit intervals as (high, low) uint64 halves.
+
+    Same loop as :func:`_blocks`, with sizes kept as exponents: each step takes the largest
+    block that is aligned at the current start and fits before the end.
+    Returns (network high, network low, prefixlen), sorted.
+    """
+    chi, clo = _wide(iv.starts)
+    ehi, elo = _wide(iv.ends)
+    one = np.uint64(1)
+    out_hi, out_lo, out_plen = [], [], []
+    while len(chi):
+        # span - 1 = end - start, as (high, low) with borrow; its bit length bounds the block
+        dlo = elo - clo
+        dhi = ehi - chi - (elo < clo).astype(np.uint64)
+        span_bits = np.where(dhi > 0, 64 + _bitlen64(dhi), _bitlen64(dlo))
+        # bit length of (end - start + 1) is that of (end - start) unless it is all ones
+        all_ones_lo = dlo == np.uint64(0xFFFFFFFFFFFFFFFF)
+        carry_to_hi = all_ones_lo & (dhi == 0)
+        d1_hi = dhi + all_ones_lo.astype(np.uint64)
+        d1_lo = dlo + one
+        span_bits = np.where(
+            carry_to_hi, 65, np.where(d1_hi > 0, 64 + _bitlen64(d1_hi), _bitlen64(d1_lo))
+        )
+        k_span = span_bits - 1
+        tz_lo = _bitlen64(clo & (~clo + one)) - 1
+        tz_hi = _bitlen64(chi & (~chi + one)) - 1
+        k_low = np.where(clo != 0, tz_lo, np.where(chi != 0, 64 + tz_hi, 128))
+        k = np.minimum(k_low, k_span)
+        out_hi.append(chi)
+        out_lo.append(clo)
+        out_plen.append(128 - k)
+        # advance by 2**k
+        small = k < 64
+        add_lo = np.where(small, one << np.minimum(k, 63).astype(np.uint64), np.uint64(0))
+        nlo = clo + add_lo
+        carry = (nlo < clo).astype(np.uint64)
+        add_hi = np.where(small, np.uint64(0), one << np.clip(k - 64, 0, 63).astype(np.uint64))
+        nhi = chi + add_hi + carry
+        wrapped = (nhi < chi) | ((nhi == chi) & (add_hi > 0))  # passed the top of the space
+        more = ~wrapped & ((nhi < ehi) | ((nhi == ehi) & (nlo <= elo)))
+        chi, clo, ehi, elo = nhi[more], nlo[more], ehi[more], elo[more]
+    if not out_hi:
+        empty = np.empty(0, dtype=np.uint64)
+        return empty, empty, np.empty(0, dtype=np.int64)
+    hi = np.concatenate(out_hi)
+    lo = np.concatenate(out_lo)
+    plen = np.concatenate(out_plen)
+    order = np.lexsort((lo, hi))
+    return hi[order], lo[order], plen[order]
+
+
+_HEXCHARS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+
+
+def cidr_lines_v6(iv: Intervals) -> str:
+    """The minimal CIDRs of 128-bit intervals, one per line, in RFC 5952 text, all at once.
+
+    Eight groups in lowercase hex without leading zeros; the longest run of two or more zero
+    groups (the first one on a tie) becomes '::' (RFC 5952 section 4.2).
+    """
+    hi, lo, plen = _blocks_wide(iv)
+    # in slices, so that the character buffers are reused warm rather than faulted in
+    step = _CHUNK
+    return "".join(
+        _v6_text(hi[i : i + step], lo[i : i + step], plen[i : i + step])
+        for i in range(0, len(hi), step)
+    )
+
+
+def _v6_text(hi: NDArray, lo: NDArray, plen: NDArray) -> str:
+    n = len(hi)
+    groups = np.empty((n, 8), dtype=np.int64)
+    for k in range(4):
+        shift = np.uint64(48 - 16 * k)
+        groups[:, k] = ((hi >> shift) & np.uint64(0xFFFF)).astype(np.int64)
+        groups[:, 4 + k] = ((lo >> shift) & np.uint64(0xFFFF)).astype(np.int64)
+    zero = groups == 0
+    run = np.zeros((n, 8), dtype=np.int64)
+    run[:, 0] = zero[:, 0]
+    for k in range(1, 8):
+        run[:, k] = (run[:, k - 1] + 1) * zero[:, k]
+    best = run.max(axis=1)
+    end = run.argmax(axis=1)  # the first position reaching the longest run
+    has_run = best >= 2
+    start = np.where(has_run, end - best + 1, 99)
+    end = np.where(has_run, end, -99)
+    hexlen = 1 + (groups > 0xF) + (groups > 0xFF) + (groups > 0xFFF)
+    cols = np.arange(8)[None, :]
+    in_run = (cols >= start[:, None]) & (cols <= end[:, None])
+    pre = np.where(cols == start[:, None], 2, np.where(in_run | (cols == end[:, None] + 1), 0, 1))
+    pre[:, 0] = np.where(start == 0, 2, 0)
+    digits = np.where(in_run, 0, hexlen)
+    # Fixed slots per line: per group two for colons and four for digits (right-aligned),
+    # then '/', three prefix digits and a newline; a keep mask squeezes the unused slots out.
+    # slot-major: each slot is a contiguous row, so the writes below are sequential
+    chars = np.zeros((53, n), dtype=np.uint8)
+    keep = np.zeros((53, n), dtype=bool)
+    for k in range(8):
+        base = 6 * k
+        chars[base] = 58
+        chars[base + 1] = 58
+        keep[base] = pre[:, k] >= 1
+        keep[base + 1] = pre[:, k] == 2
+        g = np.ascontiguousarray(groups[:, k])
+        d = np.ascontiguousarray(digits[:, k])
+        for j in range(4):
+            chars[base + 2 + j] = _HEXCHARS[(g >> (12 - 4 * j)) & 0xF]
+            keep[base + 2 + j] = d >= 4 - j
+    chars[48] = 47
+    keep[48] = True
+    plen_len = _DEC_LEN[plen]
+    dec = _DEC_CHARS[plen]
+    for j in range(3):
+        chars[49 + j] = dec[:, j]
+        keep[49 + j] = plen_len > j
+    chars[52] = 10
+    keep[52] = True
+    chars = chars.T
+    keep = keep.T
+    text: str = chars[keep].tobytes().decode("ascii")
+    return text
+
+
+def cidr_lines(family: int, iv: Intervals) -> str:
+    if family == 4:
+        if not isinstance(iv.starts, np.ndarray):
+            iv = Intervals(*_arrays(iv))
+        return cidr_lines_v4(iv)
+    return cidr_lines_v6(iv)
 
 
 # --- bulk parsing of text lists ------------------------------------------------------------

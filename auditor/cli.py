@@ -203,20 +203,23 @@ def diff(
         from auditor import audit
         from auditor.model import AuditOptions
         from auditor.reports import ReportContext, report_for
-        from auditor.rules import RuleOptions, generator_for
         from auditor.service import Service
 
         svc = Service.parse(service)
         if (expected + declared).count("-") > 1:
             raise UsageError("standard input can be read only once", hint="give files instead")
         report = report_for(output)
-        generators = [generator_for(name) for name in rules or []]
+        generators = []
+        if rules:  # rule generators are imported only when asked for
+            from auditor.rules import RuleOptions, generator_for
+
+            generators = [generator_for(name) for name in rules]
+            rule_options = RuleOptions(service=svc, chain=chain)
+            for gen in generators:
+                gen.check(rule_options)
         for limit, bits in ((over_broad_v4, 32), (over_broad_v6, 128)):
             if not 0 <= limit <= bits:
                 raise UsageError(f"over-broad prefix length {limit} is not in 0..{bits}")
-        rule_options = RuleOptions(service=svc, chain=chain)
-        for gen in generators:
-            gen.check(rule_options)
         exp = _load_all(expected, "expected", fmt, host_bits, lenient, max_bytes)
         dec = _load_all(declared, "declared", fmt, host_bits, lenient, max_bytes)
         options = AuditOptions(

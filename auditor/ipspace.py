@@ -200,7 +200,18 @@ def _parse_range(text: str) -> Parsed:
 def format_address(family: int, value: int) -> str:
     if family == 4:
         return socket.inet_ntop(socket.AF_INET, value.to_bytes(4, "big"))
+    if value >> 32 == 0:
+        return format_low_v6(value)
     return socket.inet_ntop(socket.AF_INET6, value.to_bytes(16, "big"))
+
+
+def format_low_v6(value: int) -> str:
+    """RFC 5952 text of an IPv6 address below 2**32: inet_ntop would print the deprecated
+    IPv4-compatible form ``::192.0.2.1`` (RFC 4291 section 2.5.5.1)."""
+    high, low = value >> 16, value & 0xFFFF
+    if high:
+        return f"::{high:x}:{low:x}"
+    return f"::{low:x}" if low else "::"
 
 
 def cidr_blocks(family: int, first: int, last: int) -> Iterator[tuple[int, int]]:
@@ -254,7 +265,7 @@ def normalize(starts: Ints, ends: Ints) -> Intervals:
 
         if _vector.fits(starts, ends):
             return _vector.normalize(starts, ends)
-        return _vector.normalize_wide(starts, ends)
+        return _vector.normalize_wide(starts, ends)  # 128-bit values: (high, low) pairs
     pairs = sorted(zip(starts, ends, strict=True))
     out_s: list[int] = []
     out_e: list[int] = []
@@ -275,7 +286,9 @@ def normalize(starts: Ints, ends: Ints) -> Intervals:
 
 def _as_lists(iv: Intervals) -> tuple[list[int], list[int]]:
     if _is_vector(iv.starts):
-        return iv.starts.tolist(), iv.ends.tolist()
+        from auditor import _vector
+
+        return _vector.to_list(iv.starts), _vector.to_list(iv.ends)
     return list(iv.starts), list(iv.ends)
 
 
@@ -287,7 +300,7 @@ def union(a: Intervals, b: Intervals) -> Intervals:
     if _vectorize(a, b):
         from auditor import _vector
 
-        return _vector.combine(a, b, "union")
+        return _vector.combine_any(a, b, "union")
     sa, ea = _as_lists(a)
     sb, eb = _as_lists(b)
     # Concatenating two sorted runs: the sort in normalize() is linear on them.
@@ -295,12 +308,7 @@ def union(a: Intervals, b: Intervals) -> Intervals:
 
 
 def _vectorize(a: Intervals, b: Intervals) -> bool:
-    big = _is_vector(a.starts) or _is_vector(b.starts) or len(a) + len(b) > VECTOR_THRESHOLD
-    if not big:
-        return False
-    from auditor import _vector
-
-    return _vector.fits(a.starts, a.ends) and _vector.fits(b.starts, b.ends)
+    return _is_vector(a.starts) or _is_vector(b.starts) or len(a) + len(b) > VECTOR_THRESHOLD
 
 
 def intersection(a: Intervals, b: Intervals) -> Intervals:
@@ -309,7 +317,7 @@ def intersection(a: Intervals, b: Intervals) -> Intervals:
     if _vectorize(a, b):
         from auditor import _vector
 
-        return _vector.combine(a, b, "intersection")
+        return _vector.combine_any(a, b, "intersection")
     sa, ea = _as_lists(a)
     sb, eb = _as_lists(b)
     out_s: list[int] = []
@@ -334,7 +342,7 @@ def difference(a: Intervals, b: Intervals) -> Intervals:
     if _vectorize(a, b):
         from auditor import _vector
 
-        return _vector.combine(a, b, "difference")
+        return _vector.combine_any(a, b, "difference")
     sa, ea = _as_lists(a)
     sb, eb = _as_lists(b)
     out_s: list[int] = []
@@ -476,13 +484,26 @@ class IPSpace:
     def cidrs_text(self, family: int | None = None) -> Iterator[str]:
         for fam in (4, 6) if family is None else (family,):
             iv = self.family(fam)
-            if fam == 4 and _is_vector(iv.starts):
+            if _is_vector(iv.starts) or len(iv) > VECTOR_THRESHOLD:
                 from auditor import _vector
 
-                yield from _vector.cidr_text_v4(iv)
+                yield from _vector.cidr_lines(fam, iv).splitlines()
                 continue
             for _, net, plen in self.cidrs(fam):
                 yield format_cidr(fam, net, plen)
+
+    def cidr_lines(self) -> str:
+        """Every minimal CIDR on its own line, each ending in a newline (the cidr report)."""
+        parts = []
+        for fam in (4, 6):
+            iv = self.family(fam)
+            if _is_vector(iv.starts) or len(iv) > VECTOR_THRESHOLD:
+                from auditor import _vector
+
+                parts.append(_vector.cidr_lines(fam, iv))
+            else:
+                parts.extend(f"{c}\n" for c in self.cidrs_text(fam))
+        return "".join(parts)
 
     def count_cidrs(self, family: int | None = None) -> int:
         return sum(1 for _ in self.cidrs(family))

@@ -26,7 +26,7 @@ _CANDIDATE = re.compile(
 )
 
 # Above this size the strict reader tries the vectorised parser first.
-VECTOR_BYTES = 256 * 1024
+VECTOR_BYTES = 64 * 1024
 
 
 def strip_comment(line: str) -> str:

@@ -8,10 +8,14 @@ a string: YAML 1.1 reads unquoted ``1:2:3:4:5:6:7:8`` as a base-60 integer.
 
 from __future__ import annotations
 
-import yaml
+from typing import TYPE_CHECKING
 
 from auditor.allowlists.base import Collector, ReadContext, Reader, ReaderError, register
 from auditor.model import RangeSet, Severity
+
+if TYPE_CHECKING:
+    import yaml
+
 
 _STR = "tag:yaml.org,2002:str"
 _NULL = "tag:yaml.org,2002:null"
@@ -27,6 +31,8 @@ _CORE = "tag:yaml.org,2002:"
 def _typed_value(node: yaml.Node) -> str:
     """What YAML made of a node, for a message: described from the node, never constructed
     (constructing could expand an alias bomb or a 5000-digit integer)."""
+    import yaml
+
     if isinstance(node, yaml.SequenceNode):
         return "a list"
     if isinstance(node, yaml.MappingNode):
@@ -68,6 +74,8 @@ class YamlReader(Reader):
     suffixes = (".yaml", ".yml")
 
     def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
+        import yaml
+
         try:
             root = yaml.compose(data, Loader=yaml.SafeLoader)
         except RecursionError:
@@ -101,6 +109,7 @@ class YamlReader(Reader):
     def _pairs(
         self, node: yaml.MappingNode, out: Collector, path: str
     ) -> list[tuple[str, yaml.Node]]:
+
         seen: dict[str, int] = {}
         pairs = []
         for key_node, value in node.value:
@@ -125,6 +134,8 @@ class YamlReader(Reader):
         return pairs
 
     def _walk_list(self, node: yaml.Node, out: Collector, path: str, group: str | None) -> None:
+        import yaml
+
         ctx = out.ctx
         if isinstance(node, yaml.ScalarNode) and node.tag == _NULL:
             raise ReaderError(
@@ -152,6 +163,8 @@ class YamlReader(Reader):
             out.add_text(str(item.value).strip(), origin, group)
 
     def _not_a_string(self, item: yaml.Node, where: str, out: Collector) -> None:
+        import yaml
+
         origin = out.origin(_mark(item), where)
         if isinstance(item, yaml.ScalarNode) and item.tag.startswith("tag:yaml.org,2002:"):
             message = f"entry {where} is {_typed_value(item)}, not a string"

@@ -12,5 +12,4 @@ class CidrReport(Report):
     description = "the missing CIDRs only, one per line"
 
     def render(self, result: AuditResult, ctx: ReportContext) -> str:
-        lines = list(result.missing.cidrs_text())
-        return "\n".join(lines) + "\n" if lines else ""
+        return result.missing.cidr_lines()
