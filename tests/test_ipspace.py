@@ -27,8 +27,17 @@ def interval_lists(base: int, span: int, top: int) -> st.SearchStrategy[list[tup
     return st.lists(st.tuples(point, point).map(make), max_size=12)
 
 
-# Universes: the bottom of IPv4, the top of IPv4 (edge at 2**32 - 1), the top of IPv6.
-UNIVERSES = [(4, 0, 300, V4_MAX), (4, V4_MAX - 300, 300, V4_MAX), (6, V6_MAX - 300, 300, V6_MAX)]
+# Universes: the bottom and top of IPv4; IPv6 at its bottom (::, runs of zero groups), across
+# the 2**64 boundary of the (high, low) halves, inside 2001:db8::/32, and at its top.
+UNIVERSES = [
+    (4, 0, 300, V4_MAX),
+    (4, V4_MAX - 300, 300, V4_MAX),
+    (6, 0, 300, V6_MAX),
+    (6, (1 << 64) - 150, 300, V6_MAX),
+    (6, 0x20010DB8 << 96, 300, V6_MAX),
+    (6, V6_MAX - 300, 300, V6_MAX),
+]
+UNIVERSE_IDS = ["v4-low", "v4-high", "v6-low", "v6-2**64", "v6-doc", "v6-high"]
 
 
 def as_set(items: list[tuple[int, int]]) -> set[int]:
@@ -52,7 +61,7 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     return str(request.param)
 
 
-@pytest.mark.parametrize("universe", UNIVERSES, ids=["v4-low", "v4-high", "v6-high"])
+@pytest.mark.parametrize("universe", UNIVERSES, ids=UNIVERSE_IDS)
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -79,7 +88,7 @@ def test_set_algebra_matches_oracle(
     assert a.covered(family, lo, hi) == len(sa & set(range(lo, hi + 1)))
 
 
-@pytest.mark.parametrize("universe", UNIVERSES, ids=["v4-low", "v4-high", "v6-high"])
+@pytest.mark.parametrize("universe", UNIVERSES, ids=UNIVERSE_IDS)
 @settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
