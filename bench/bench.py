@@ -11,6 +11,7 @@ See bench/README.md for what is measured and how the peers work.
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
 import gc
 import ipaddress
@@ -599,6 +600,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     cmd = auditor_command()
     log(f"auditor command: {' '.join(cmd)}")
+    # An installed package has its bytecode compiled by pip; a source checkout (an editable
+    # install) may not, and PYTHONDONTWRITEBYTECODE keeps it so. Compile it as pip would.
+    import auditor
+
+    compileall.compile_dir(str(Path(auditor.__file__).parent), quiet=1)
     rows = [bench_size(n, args, cmd) for n in sizes]
     help_s = help_time(cmd)
     verdicts = print_report(rows, help_s)
