@@ -401,6 +401,8 @@ def _blocks_wide(iv: Intervals) -> tuple[NDArray, NDArray, NDArray]:
             carry_to_hi, 65, np.where(d1_hi > 0, 64 + _bitlen64(d1_hi), _bitlen64(d1_lo))
         )
         k_span = span_bits - 1
+        whole = (dhi == np.uint64(_M64)) & all_ones_lo  # the span is all of 2**128
+        k_span = np.where(whole, 128, k_span)
         tz_lo = _bitlen64(clo & (~clo + one)) - 1
         tz_hi = _bitlen64(chi & (~chi + one)) - 1
         k_low = np.where(clo != 0, tz_lo, np.where(chi != 0, 64 + tz_hi, 128))
@@ -416,7 +418,7 @@ def _blocks_wide(iv: Intervals) -> tuple[NDArray, NDArray, NDArray]:
         add_hi = np.where(small, np.uint64(0), one << np.clip(k - 64, 0, 63).astype(np.uint64))
         nhi = chi + add_hi + carry
         wrapped = (nhi < chi) | ((nhi == chi) & (add_hi > 0))  # passed the top of the space
-        more = ~wrapped & ((nhi < ehi) | ((nhi == ehi) & (nlo <= elo)))
+        more = ~wrapped & (k < 128) & ((nhi < ehi) | ((nhi == ehi) & (nlo <= elo)))
         chi, clo, ehi, elo = nhi[more], nlo[more], ehi[more], elo[more]
     if not out_hi:
         empty = np.empty(0, dtype=np.uint64)

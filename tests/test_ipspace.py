@@ -113,7 +113,7 @@ def test_order_is_ipv4_then_ipv6_numeric() -> None:
     assert list(sp.cidrs_text()) == ["192.0.2.0/24", "198.51.100.0/24", "::1/128", "2001:db8::/32"]
 
 
-def test_whole_spaces_and_edges() -> None:
+def test_whole_spaces_and_edges(backend: str) -> None:
     everything = IPSpace.from_text(["0.0.0.0/0", "::/0"])
     assert everything.size(4) == 1 << 32
     assert everything.size(6) == 1 << 128
