@@ -321,8 +321,10 @@ def _blocks(iv: Intervals, bits: int = 32) -> tuple[NDArray, NDArray]:
     return net[order], plen[order]
 
 
-def cidr_blocks(iv: Intervals) -> Iterator[tuple[int, int]]:
-    if is_wide(iv.starts):
+def cidr_blocks(family: int, iv: Intervals) -> Iterator[tuple[int, int]]:
+    """(network, prefixlen) of the minimal CIDRs; an IPv6 set may be held as int64 when all
+    its values are small, so the family, not the array, decides the prefix arithmetic."""
+    if family == 6:
         hi, lo, plen6 = _blocks_wide(iv)
         return zip(to_list(_pack(hi, lo)), plen6.tolist(), strict=True)
     net, plen = _blocks(iv)

@@ -474,7 +474,7 @@ class IPSpace:
             if _is_vector(iv.starts):
                 from auditor import _vector
 
-                for net, plen in _vector.cidr_blocks(iv):
+                for net, plen in _vector.cidr_blocks(fam, iv):
                     yield fam, net, plen
                 continue
             for s, e in zip(iv.starts, iv.ends, strict=True):

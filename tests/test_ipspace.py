@@ -106,6 +106,9 @@ def test_minimal_cidrs_match_stdlib(
         expected += [str(n) for n in ipaddress.summarize_address_range(addr(s), addr(e))]
     assert got == expected
     assert sp.count_cidrs() == len(expected)
+    blocks = [(fam, net, plen) for fam, net, plen in sp.cidrs()]
+    assert [f"{addr(net)}/{plen}" for _, net, plen in blocks] == expected
+    assert {fam for fam, _, _ in blocks} <= {family}
 
 
 def test_order_is_ipv4_then_ipv6_numeric() -> None:
