@@ -286,6 +286,21 @@ def size(iv: Intervals) -> int:
     return int((e - s + 1).sum())
 
 
+def wide_intervals(iv: Intervals, min_size: int) -> list[tuple[int, int]]:
+    if is_wide(iv.starts):
+        shi, ehi = iv.starts[:, 0], iv.ends[:, 0]
+        # a span of at least min_size needs high halves at least (min_size >> 64) - 1 apart
+        need = np.uint64(max((min_size >> 64) - 1, 0))
+        pick = np.flatnonzero(ehi - shi >= need)
+        pairs = zip(to_list(iv.starts[pick]), to_list(iv.ends[pick]), strict=True)
+        return [(a, b) for a, b in pairs if b - a + 1 >= min_size]
+    s, e = _arrays(iv)
+    if min_size >= _LIMIT:
+        return []
+    pick = np.flatnonzero(e - s + 1 >= min_size)
+    return list(zip(s[pick].tolist(), e[pick].tolist(), strict=True))
+
+
 def wider_than(first: Sequence[int], last: Sequence[int], limit: int) -> list[int]:
     f = np.asarray(first, dtype=np.int64)
     last_ = np.asarray(last, dtype=np.int64)
@@ -562,6 +577,7 @@ def _simple_v4(buf: NDArray, starts: NDArray, lengths: NDArray) -> tuple[NDArray
     # Separator columns in order, four per line: lines without a slash get one at their end.
     sep = dot | slash
     sep[np.arange(n), np.minimum(lengths, _WIDTH - 1)] |= ~has_prefix
+    ok &= sep.sum(axis=1) == 4  # e.g. a line ending in '.' exactly at the width
     sep &= ok[:, None]
     rows, where = np.nonzero(sep)
     good = np.flatnonzero(ok)

@@ -45,7 +45,8 @@ def compare(
         declared_space=declared_space,
         missing=expected_space - declared_space,
         extra=extra,
-        over_broad=tuple(_over_broad(declared, options)),
+        over_broad=tuple(_over_broad(declared, declared_space, options))
+        + tuple(_whole_space_expected(expected)),
         options=options,
     )
 
@@ -66,12 +67,17 @@ def _scoped(declared: Sequence[RangeSet], scope: Sequence[str]) -> IPSpace:
     return space
 
 
-def _over_broad(declared: Sequence[RangeSet], options: AuditOptions) -> Iterator[Finding]:
-    for rs in declared:
-        for fam in (4, 6):
-            limit = options.over_broad(fam)
+def _over_broad(
+    declared: Sequence[RangeSet], declared_space: IPSpace, options: AuditOptions
+) -> Iterator[Finding]:
+    """Declared entries broader than the limit, then runs of entries that together are."""
+    for fam in (4, 6):
+        limit = options.over_broad(fam)
+        flagged: list[tuple[int, int]] = []
+        for rs in declared:
             for i in rs.entries.broader_than(fam, limit):
                 entry = rs.entries.entry(fam, i)
+                flagged.append((entry.first, entry.last))
                 if entry.size == 1 << ipspace.BITS[fam]:
                     message = f"{entry.text} allows every IPv{fam} address"
                     severity = Severity.ERROR
@@ -79,6 +85,35 @@ def _over_broad(declared: Sequence[RangeSet], options: AuditOptions) -> Iterator
                     message = f"{entry.text} is broader than /{limit}"
                     severity = Severity.WARNING
                 yield Finding("over-broad", severity, message, entry.origin)
+        # 256 adjacent /8s allow as much as one 0.0.0.0/0: judge the merged set as well
+        block = 1 << (ipspace.BITS[fam] - limit)
+        min_size = min(block + 1, 1 << ipspace.BITS[fam])
+        for first, last in ipspace.wide_intervals(declared_space.family(fam), min_size):
+            if any(a <= first and last <= b for a, b in flagged):
+                continue
+            whole = last - first + 1 == 1 << ipspace.BITS[fam]
+            yield Finding(
+                "over-broad",
+                Severity.ERROR if whole else Severity.WARNING,
+                f"entries together allow {ipspace.format_interval(fam, first, last)}"
+                f" ({last - first + 1} addresses), broader than /{limit}",
+            )
+
+
+def _whole_space_expected(expected: Sequence[RangeSet]) -> Iterator[Finding]:
+    """An expected entry that is a whole family (a feed line 0.0.0.0/0, SPF +all) is never
+    turned into rules: it is reported as an error (RELIABILITY 2.11)."""
+    for rs in expected:
+        for fam in (4, 6):
+            for i in rs.entries.broader_than(fam, 0):
+                entry = rs.entries.entry(fam, i)
+                yield Finding(
+                    "expected-everything",
+                    Severity.ERROR,
+                    f"{entry.text} in an expected source means every IPv{fam} address;"
+                    " no rules are made from it",
+                    entry.origin,
+                )
 
 
 def _ints(column: Sequence[int]) -> list[int]:
@@ -164,7 +199,7 @@ def extra_blocks(result: AuditResult) -> Iterator[MissingBlock]:
 
 def exit_code(result: AuditResult) -> ExitCode:
     """2 when any source is not complete, 1 on drift, 0 in sync."""
-    if not result.complete:
+    if not result.complete or any(f.kind == "expected-everything" for f in result.over_broad):
         return ExitCode.TROUBLE
     return ExitCode.OK if result.in_sync else ExitCode.DRIFT
 

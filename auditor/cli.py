@@ -18,7 +18,9 @@ from auditor import __version__
 from auditor.errors import AuditorError, ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from auditor.model import RangeSet, Role
+    from collections.abc import Iterable
+
+    from auditor.model import MissingBlock, RangeSet, Role
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 every input was read completely and nothing is missing; "
@@ -112,6 +114,21 @@ def _load_all(
                 where = f"{finding.origin}: " if finding.origin else ""
                 _err(f"{finding.severity.value}: {where}{finding.message}")
         out.append(rs)
+    return out
+
+
+def _rule_blocks(blocks: Iterable[MissingBlock]) -> list[MissingBlock]:
+    """Blocks for rules; a whole address family is refused (RELIABILITY 2.11)."""
+    from auditor.errors import InputError
+
+    out = list(blocks)
+    for block in out:
+        if block.prefixlen == 0:
+            where = ", ".join(str(o) for o in block.origins[:3]) or "the input"
+            raise InputError(
+                f"refusing to write a rule that allows {block.cidr} (from {where})",
+                hint="a source that lists every address is broken; check it",
+            )
     return out
 
 
@@ -231,9 +248,21 @@ def diff(
         )
         result = audit.compare(exp, dec, options)
         rendered = []
-        if generators:
-            blocks = list(audit.missing_blocks(result))
-            rendered = [(gen.name, gen.render(blocks, rule_options)) for gen in generators]
+        everything = [f for f in result.over_broad if f.kind == "expected-everything"]
+        for finding in everything:
+            _err(f"error: {finding.origin}: {finding.message}")
+        if generators and not everything:
+            blocks = _rule_blocks(audit.missing_blocks(result))
+            banner = ""
+            if not result.complete:
+                names = ", ".join(
+                    rs.info.name for rs in result.sources if rs.completeness.value != "complete"
+                )
+                banner = (
+                    f"# WARNING: made from incomplete inputs ({names}); the list of missing"
+                    " CIDRs may be wrong. Review before use.\n"
+                )
+            rendered = [(gen.name, banner + gen.render(blocks, rule_options)) for gen in generators]
         ctx = ReportContext(rules=tuple(rendered), color=_is_terminal() and output_file is None)
         if not quiet or output_file is not None:
             _write(report.render(result, ctx), output_file)
@@ -274,7 +303,7 @@ def rules_cmd(
         sets = _load_all([source], "expected", None, host_bits, False, 256 * 1024 * 1024)
         if sets[0].completeness is not Completeness.COMPLETE:
             return ExitCode.TROUBLE
-        blocks = list(audit.blocks_with_origins(sets[0].space, sets))
+        blocks = _rule_blocks(audit.blocks_with_origins(sets[0].space, sets))
         sys.stdout.write(gen.render(blocks, options))
         return ExitCode.OK
 

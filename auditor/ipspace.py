@@ -381,6 +381,15 @@ def covered(iv: Intervals, first: int, last: int) -> int:
     return total
 
 
+def wide_intervals(iv: Intervals, min_size: int) -> list[tuple[int, int]]:
+    """The intervals holding at least ``min_size`` addresses."""
+    if _is_vector(iv.starts):
+        from auditor import _vector
+
+        return _vector.wide_intervals(iv, min_size)
+    return [(s, e) for s, e in zip(iv.starts, iv.ends, strict=True) if e - s + 1 >= min_size]
+
+
 def size(iv: Intervals) -> int:
     if _is_vector(iv.starts):
         from auditor import _vector

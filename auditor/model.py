@@ -182,7 +182,8 @@ class Entries:
     def broader_than(self, family: int, prefixlen: int) -> list[int]:
         """Indexes of entries that cover more addresses than one /prefixlen network."""
         col = self.family(family)
-        limit = 1 << (ipspace.BITS[family] - prefixlen)
+        # the whole space is always broader, even when the limit is /0
+        limit = min(1 << (ipspace.BITS[family] - prefixlen), ipspace.MAX[family])
         if type(col.first).__module__ == "numpy":
             from auditor import _vector
 
