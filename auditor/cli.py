@@ -57,8 +57,15 @@ def main(
     _state["debug"] = debug
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {
+    c: f"\\u{c:04x}" for c in (0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+}
+
+
 def _err(message: str) -> None:
-    sys.stderr.write(message + "\n")
+    """One line on stderr; control characters from file names or inputs are shown escaped,
+    so a crafted name cannot drive the terminal."""
+    sys.stderr.write(message.translate(_CONTROL) + "\n")
 
 
 def _guard(fn: Callable[[], T]) -> T:
@@ -141,9 +148,17 @@ def _write(text: str, output_file: Path | None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
+    from auditor.errors import InputError
     from auditor.fsutil import atomic_write
 
-    atomic_write(output_file, text.encode("utf-8"))
+    try:
+        atomic_write(output_file, text.encode("utf-8"))
+    except OSError as e:
+        raise InputError(
+            f"cannot write the report: {e.strerror}",
+            source=str(output_file),
+            hint="check that the directory exists and is writable",
+        ) from None
 
 
 @app.command()
@@ -301,7 +316,12 @@ def rules_cmd(
         options = RuleOptions(service=Service.parse(service), chain=chain)
         gen.check(options)
         sets = _load_all([source], "expected", None, host_bits, False, 256 * 1024 * 1024)
-        if sets[0].completeness is not Completeness.COMPLETE:
+        rs = sets[0]
+        if rs.completeness is not Completeness.COMPLETE:
+            if rs.completeness is not Completeness.FAILED:  # failed ones were reported
+                why = "; ".join(rs.reasons) or rs.completeness.value
+                _err(f"error: {rs.info.name}: source is {rs.completeness.value}: {why}")
+            _err("error: no rules written from an incomplete list")
             return ExitCode.TROUBLE
         blocks = _rule_blocks(audit.blocks_with_origins(sets[0].space, sets))
         sys.stdout.write(gen.render(blocks, options))

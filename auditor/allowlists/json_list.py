@@ -7,6 +7,7 @@ Duplicate keys are rejected (``json`` keeps the last one silently) and so are ``
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 from auditor.allowlists.base import (
@@ -17,7 +18,7 @@ from auditor.allowlists.base import (
     decode_text,
     register,
 )
-from auditor.model import RangeSet, Severity
+from auditor.model import Completeness, RangeSet, Severity
 
 
 class _DuplicateKey(ValueError):
@@ -70,7 +71,19 @@ class JsonReader(Reader):
 
             cidrs = read_missing(doc, ctx.name)
             self._walk(list(cidrs), out, "$.missing", None)
-            return out.result(data, explicit_empty=True, detail="missing CIDRs of a report")
+            rs = out.result(data, explicit_empty=True, detail="missing CIDRs of a report")
+            incomplete = [
+                str(i.get("name"))
+                for i in doc.get("inputs") or []
+                if isinstance(i, dict) and i.get("completeness") != "complete"
+            ]
+            verdict = doc.get("verdict")
+            status = verdict.get("status") if isinstance(verdict, dict) else None
+            if incomplete or status == "incomplete":
+                # a report made from incomplete inputs gives an incomplete list of CIDRs
+                why = "the report was made from incomplete inputs: " + ", ".join(incomplete)
+                rs = replace(rs, completeness=Completeness.PARTIAL, reasons=(*rs.reasons, why))
+            return rs
         if isinstance(doc, list):
             self._walk(doc, out, "$", None)
         elif isinstance(doc, dict):

@@ -240,10 +240,13 @@ def test_lenient_reads_a_pasted_support_portal_table() -> None:
     # the header and the closing sentence had no address; the blank line is not reported
     ignored = of_kind(rs, "ignored-line")
     assert [str(f.origin) for f in ignored] == ["pasted.txt:1", "pasted.txt:9"]
-    (token,) = of_kind(rs, "ignored-token")
-    assert str(token.origin) == "pasted.txt:6"
-    assert "10.0.0.256" in token.message
-    assert {f.kind for f in rs.findings} == {"ignored-line", "ignored-token"}
+    # a word that looks like an address but is not one is an error, never a silent skip:
+    # the source is partial, so the run cannot call itself complete
+    (bad,) = of_kind(rs, "bad-entry")
+    assert str(bad.origin) == "pasted.txt:6"
+    assert "10.0.0.256" in bad.message
+    assert rs.completeness.value == "partial"
+    assert {f.kind for f in rs.findings} == {"ignored-line", "bad-entry"}
 
 
 def test_lenient_takes_no_times_or_dates() -> None:
@@ -256,7 +259,7 @@ def test_lenient_does_not_warn_about_a_time_with_seconds() -> None:
     # A timestamp column is common in pasted tables; hh:mm:ss is not an address-like token.
     rs = read("text", "192.0.2.1\t2024-03-01 12:30:45\n", lenient=True)
     assert rs.space == space("192.0.2.1")
-    assert of_kind(rs, "ignored-token") == []
+    assert of_kind(rs, "bad-entry") == []
 
 
 def test_lenient_reads_addresses_after_a_label_and_colon() -> None:
@@ -543,3 +546,25 @@ def test_fast_and_exact_paths_agree(lines: list[str], crlf: bool, reject: bool) 
     if fast is None:  # the fast parser hands over to the general path
         return
     assert fast == exact
+
+
+def test_lenient_reads_sentences_and_refuses_half_ranges() -> None:
+    rs = read(
+        "text",
+        "Please allow 192.0.2.0/28 and 198.51.100.0/24.\n"
+        "backup: 203.0.113.50.\n"
+        "pool 203.0.113.1 \u2013 203.0.113.4, spare 203.0.113.9 to 203.0.113.10\n"
+        "Our relay range is 192.0.2.100-20 (11 hosts)\n",
+        lenient=True,
+    )
+    assert rs.space == space(
+        "192.0.2.0/28",
+        "198.51.100.0/24",
+        "203.0.113.50",
+        "203.0.113.1-203.0.113.4",
+        "203.0.113.9-203.0.113.10",
+    )
+    (bad,) = of_kind(rs, "bad-entry")
+    assert str(bad.origin) == "list.txt:4"
+    assert "full address" in bad.message
+    assert rs.completeness.value == "partial"
