@@ -17,6 +17,7 @@ from auditor.model import (
     Entry,
     Finding,
     MissingBlock,
+    Origin,
     RangeSet,
     Severity,
 )
@@ -133,8 +134,11 @@ def partial_coverage(result: AuditResult) -> list[Coverage]:
 
                 counts = _vector.coverage_many(declared, col.first, col.last).tolist()
             else:
+                memo: dict[tuple[int, int], int] = {}  # repeated entries are counted once
                 counts = [
-                    ipspace.covered(declared, a, b)
+                    memo[(a, b)]
+                    if (a, b) in memo
+                    else memo.setdefault((a, b), ipspace.covered(declared, a, b))
                     for a, b in zip(_ints(col.first), _ints(col.last), strict=True)
                 ]
             for i, (a, b, n) in enumerate(
@@ -147,9 +151,10 @@ def partial_coverage(result: AuditResult) -> list[Coverage]:
 
 def _entry_rows(
     sets: Sequence[RangeSet], family: int, groups: Collection[str] | None
-) -> list[tuple[int, int, int, int]]:
-    """(first, last, set index, entry index) of every entry, sorted by start."""
-    rows: list[tuple[int, int, int, int]] = []
+) -> list[tuple[int, int, list[tuple[int, int]]]]:
+    """(first, last, [(set index, entry index), ...]) per distinct entry, sorted by start:
+    repeated entries become one row, so the sweep below stays linear."""
+    rows: dict[tuple[int, int], list[tuple[int, int]]] = {}
     for k, rs in enumerate(sets):
         col = rs.entries.family(family)
         index: Iterable[int] = range(len(col))
@@ -158,9 +163,13 @@ def _entry_rows(
             gid = _ints(col.group) if col.group is not None else [-1] * len(col)
             index = [i for i in index if gid[i] in wanted]
         first, last = _ints(col.first), _ints(col.last)
-        rows.extend((first[i], last[i], k, i) for i in index)
-    rows.sort()
-    return rows
+        for i in index:
+            rows.setdefault((first[i], last[i]), []).append((k, i))
+    return sorted((a, b, refs) for (a, b), refs in rows.items())
+
+
+# Origins listed per reported block; the rest are counted, not listed.
+MAX_ORIGINS = 20
 
 
 def blocks_with_origins(
@@ -170,20 +179,26 @@ def blocks_with_origins(
     (only entries of ``groups`` when given).
 
     One sweep over entries sorted by start, with a heap of the active ones keyed by end;
-    origins are made only for the entries that are reported.
+    origins are made only for the entries that are reported, at most MAX_ORIGINS a block.
     """
     for fam in (4, 6):
         rows = _entry_rows(sets, fam, groups)
-        active: list[tuple[int, int, int]] = []  # (last, set index, entry index)
+        active: list[tuple[int, int]] = []  # (last, row index)
+        made: dict[tuple[int, int], Origin] = {}
         p = 0
         for _, net, plen in space.cidrs(fam):
             block_last = net | ((1 << (ipspace.BITS[fam] - plen)) - 1)
             while p < len(rows) and rows[p][0] <= block_last:
-                heapq.heappush(active, (rows[p][1], rows[p][2], rows[p][3]))
+                heapq.heappush(active, (rows[p][1], p))
                 p += 1
             while active and active[0][0] < net:
                 heapq.heappop(active)
-            origins = {sets[k].entries.entry(fam, i).origin for _, k, i in active}
+            refs = sorted(ref for _, r in active for ref in rows[r][2][:MAX_ORIGINS])[:MAX_ORIGINS]
+            origins = set()
+            for ref in refs:
+                if ref not in made:
+                    made[ref] = sets[ref[0]].entries.entry(fam, ref[1]).origin
+                origins.add(made[ref])
             yield MissingBlock(fam, net, plen, tuple(sorted(origins)))
 
 

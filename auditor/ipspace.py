@@ -187,7 +187,17 @@ def _parse_range(text: str) -> Parsed:
             ) from e
         raise
     if fa != fb:
+        if ma or mb:
+            raise AddressError(
+                f"{_show(text)} crosses the edge of the IPv4-mapped block ::ffff:0:0/96",
+                hint="split it at the edge; the mapped part is IPv4",
+            )
         raise AddressError(f"{_show(text)} mixes IPv{fa} and IPv{fb}")
+    if fa == 6 and a < _MAPPED_BASE <= b:
+        raise AddressError(
+            f"{_show(text)} crosses the edge of the IPv4-mapped block ::ffff:0:0/96",
+            hint="split it at the edge; the mapped part is IPv4",
+        )
     if a > b:
         raise AddressError(f"{_show(text)} is reversed (start after end)", hint="swap the two ends")
     size = b - a + 1
@@ -202,6 +212,8 @@ def format_address(family: int, value: int) -> str:
         return socket.inet_ntop(socket.AF_INET, value.to_bytes(4, "big"))
     if value >> 32 == 0:
         return format_low_v6(value)
+    if value >> 32 == 0xFFFF:  # as the vector path and ipaddress print it
+        return f"::ffff:{(value >> 16) & 0xFFFF:x}:{value & 0xFFFF:x}"
     return socket.inet_ntop(socket.AF_INET6, value.to_bytes(16, "big"))
 
 
