@@ -46,6 +46,10 @@ class Service:
             return "any"
         return f"{self.protocol}/{self.port_list(',', '-')}"
 
+    def describe(self) -> str:
+        """For headers and comments: ``tcp/25``, or ``all protocols and ports``."""
+        return "all protocols and ports" if self.protocol == "any" else str(self)
+
     def port_list(self, sep: str = ",", range_sep: str = "-") -> str:
         return sep.join(f"{a}" if a == b else f"{a}{range_sep}{b}" for a, b in self.ports)
 

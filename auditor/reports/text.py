@@ -99,16 +99,7 @@ def render_plain(v: ReportView) -> str:
 
     if v.partial:
         out += ["", f"partial: {plural(len(v.partial), 'entry', 'entries')}"]
-        rows = [
-            (
-                clean(c.entry.text),
-                str(c.covered),
-                str(c.entry.size),
-                percent_text(c.covered, c.entry.size),
-                origin_text(c.entry.origin),
-            )
-            for c in v.partial
-        ]
+        rows = _partial_rows(v)
         out += text_table(["entry", "covered", "addresses", "percent", "origin"], rows, (1, 2, 3))
     else:
         out += ["", "partial: none"]
@@ -230,16 +221,7 @@ def render_rich(v: ReportView, width: int) -> str:
             table("", ["cidr", "addresses", "origins"], (1,)), _block_rows(v.missing), ("yellow",)
         )
     if v.partial:
-        rows = [
-            (
-                clean(c.entry.text),
-                str(c.covered),
-                str(c.entry.size),
-                percent_text(c.covered, c.entry.size),
-                origin_text(c.entry.origin),
-            )
-            for c in v.partial
-        ]
+        rows = _partial_rows(v)
         capped(
             table(
                 f"partial: {plural(len(v.partial), 'entry', 'entries')}",
@@ -283,3 +265,16 @@ class TextReport(Report):
             width = ctx.width or shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
             return render_rich(v, width)
         return render_plain(v)
+
+
+def _partial_rows(v: ReportView) -> list[tuple[str, ...]]:
+    return [
+        (
+            clean(c.entry.text),
+            str(c.covered),
+            str(c.entry.size),
+            percent_text(c.covered, c.entry.size),
+            origin_text(c.entry.origin),
+        )
+        for c in v.partial
+    ]

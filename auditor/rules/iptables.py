@@ -120,10 +120,6 @@ def port_matches(service: Service) -> list[tuple[str, ...]]:
     return out
 
 
-def _describe(service: Service) -> str:
-    return "all protocols and ports" if service.protocol == "any" else str(service)
-
-
 @register
 class IptablesGenerator(Generator):
     name = "iptables"
@@ -158,7 +154,7 @@ class IptablesGenerator(Generator):
         chain = options.chain
         lines = [
             f"# allowlist-auditor: IPv{family} rules for {blocks} missing CIDR"
-            f"{'s' if blocks != 1 else ''}, {_describe(options.service)}, chain {chain}.",
+            f"{'s' if blocks != 1 else ''}, {options.service.describe()}, chain {chain}.",
             f"# -I puts each rule at the top of {chain}, ahead of any DROP or REJECT there.",
         ]
         if chain not in BUILTIN_CHAINS:

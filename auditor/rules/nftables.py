@@ -97,10 +97,6 @@ def port_match(service: Service) -> str:
     return f"{service.protocol} dport {value}"
 
 
-def _describe(service: Service) -> str:
-    return "all protocols and ports" if service.protocol == "any" else str(service)
-
-
 @register
 class NftablesGenerator(Generator):
     name = "nftables"
@@ -152,7 +148,7 @@ class NftablesGenerator(Generator):
         count = len(ordered)
         lines = [
             f"# allowlist-auditor: nftables rules for {count} missing CIDR"
-            f"{'s' if count != 1 else ''}, {_describe(service)}.",
+            f"{'s' if count != 1 else ''}, {service.describe()}.",
             "# Check with: nft -c -f FILE; then load with: nft -f FILE (all of it or nothing).",
             f"# The rules go to the top of chain {chain} in table {TABLE}, which must exist (the",
             "# table is the one of Debian's /etc/nftables.conf); the chain's hook, priority and",
