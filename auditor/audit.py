@@ -129,7 +129,7 @@ def partial_coverage(result: AuditResult) -> list[Coverage]:
         for fam in (4, 6):
             col = rs.entries.family(fam)
             declared = result.declared_space.family(fam)
-            if type(col.first).__module__ == "numpy" and ipspace._is_vector(declared.starts):
+            if ipspace.is_vector(col.first) and ipspace.is_vector(declared.starts):
                 from auditor import _vector
 
                 counts = _vector.coverage_many(declared, col.first, col.last).tolist()

@@ -266,13 +266,14 @@ class Intervals(NamedTuple):
 EMPTY = Intervals((), ())
 
 
-def _is_vector(x: Any) -> bool:
+def is_vector(x: Any) -> bool:
+    """Whether a column is held by the numpy backend (checked without importing numpy)."""
     return type(x).__module__ == "numpy"
 
 
 def normalize(starts: Ints, ends: Ints) -> Intervals:
     """Sort and merge overlapping or adjacent intervals (sort + one sweep)."""
-    if _is_vector(starts) or len(starts) > VECTOR_THRESHOLD:
+    if is_vector(starts) or len(starts) > VECTOR_THRESHOLD:
         from auditor import _vector
 
         if _vector.fits(starts, ends):
@@ -297,7 +298,7 @@ def normalize(starts: Ints, ends: Ints) -> Intervals:
 
 
 def _as_lists(iv: Intervals) -> tuple[list[int], list[int]]:
-    if _is_vector(iv.starts):
+    if is_vector(iv.starts):
         from auditor import _vector
 
         return _vector.to_list(iv.starts), _vector.to_list(iv.ends)
@@ -320,7 +321,7 @@ def union(a: Intervals, b: Intervals) -> Intervals:
 
 
 def _vectorize(a: Intervals, b: Intervals) -> bool:
-    return _is_vector(a.starts) or _is_vector(b.starts) or len(a) + len(b) > VECTOR_THRESHOLD
+    return is_vector(a.starts) or is_vector(b.starts) or len(a) + len(b) > VECTOR_THRESHOLD
 
 
 def intersection(a: Intervals, b: Intervals) -> Intervals:
@@ -381,7 +382,7 @@ def difference(a: Intervals, b: Intervals) -> Intervals:
 def covered(iv: Intervals, first: int, last: int) -> int:
     """How many addresses of [first, last] lie in the intervals."""
     starts, ends = iv
-    if _is_vector(starts):
+    if is_vector(starts):
         from auditor import _vector
 
         return _vector.covered(iv, first, last)
@@ -395,7 +396,7 @@ def covered(iv: Intervals, first: int, last: int) -> int:
 
 def wide_intervals(iv: Intervals, min_size: int) -> list[tuple[int, int]]:
     """The intervals holding at least ``min_size`` addresses."""
-    if _is_vector(iv.starts):
+    if is_vector(iv.starts):
         from auditor import _vector
 
         return _vector.wide_intervals(iv, min_size)
@@ -403,7 +404,7 @@ def wide_intervals(iv: Intervals, min_size: int) -> list[tuple[int, int]]:
 
 
 def size(iv: Intervals) -> int:
-    if _is_vector(iv.starts):
+    if is_vector(iv.starts):
         from auditor import _vector
 
         return _vector.size(iv)
@@ -492,7 +493,7 @@ class IPSpace:
         """Minimal CIDR blocks as (family, network, prefixlen), deterministic order."""
         for fam in (4, 6) if family is None else (family,):
             iv = self.family(fam)
-            if _is_vector(iv.starts):
+            if is_vector(iv.starts):
                 from auditor import _vector
 
                 for net, plen in _vector.cidr_blocks(fam, iv):
@@ -505,7 +506,7 @@ class IPSpace:
     def cidrs_text(self, family: int | None = None) -> Iterator[str]:
         for fam in (4, 6) if family is None else (family,):
             iv = self.family(fam)
-            if _is_vector(iv.starts) or len(iv) > VECTOR_THRESHOLD:
+            if is_vector(iv.starts) or len(iv) > VECTOR_THRESHOLD:
                 from auditor import _vector
 
                 yield from _vector.cidr_lines(fam, iv).splitlines()
@@ -518,7 +519,7 @@ class IPSpace:
         parts = []
         for fam in (4, 6):
             iv = self.family(fam)
-            if _is_vector(iv.starts) or len(iv) > VECTOR_THRESHOLD:
+            if is_vector(iv.starts) or len(iv) > VECTOR_THRESHOLD:
                 from auditor import _vector
 
                 parts.append(_vector.cidr_lines(fam, iv))

@@ -184,7 +184,7 @@ class Entries:
         col = self.family(family)
         # the whole space is always broader, even when the limit is /0
         limit = min(1 << (ipspace.BITS[family] - prefixlen), ipspace.MAX[family])
-        if type(col.first).__module__ == "numpy":
+        if ipspace.is_vector(col.first):
             from auditor import _vector
 
             return _vector.wider_than(col.first, col.last, limit)
