@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -212,6 +212,14 @@ class SourceInfo:
     size_bytes: int | None = None
     read_at: str = ""
     detail: str | None = None
+    url: str | None = None
+    """Where a fetched source came from (after the catalog resolved its name)."""
+    version: str | None = None
+    """The feed's own version stamp: ``syncToken 1724266389``, ``changeNumber 412``."""
+    retrieved_at: str | None = None
+    """When the provider last vouched for this content (a 200 or a 304), for fetched sources."""
+    cache: str | None = None
+    """How a fetched source was obtained: fresh, revalidated, cached or stale."""
 
     @classmethod
     def for_bytes(
@@ -230,6 +238,8 @@ class RangeSet:
     completeness: Completeness = Completeness.COMPLETE
     reasons: tuple[str, ...] = ()
     findings: tuple[Finding, ...] = ()
+    tags: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    """Group name to the feed tags it stands for (service, region, ...), for fetched feeds."""
 
     @cached_property
     def space(self) -> IPSpace:

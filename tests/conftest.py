@@ -48,6 +48,8 @@ def run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunCli:
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("NO_COLOR", "1")
+    # fetched feeds are cached per test, never in the user's cache
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
 
     def _run(*args: str, input: str | bytes | None = None) -> CliResult:
         result = CliRunner().invoke(app, list(args), input=input)

@@ -1,0 +1,435 @@
+"""The feed parser interface, the parsed feed, filter selection, and the parsers' registry.
+
+A parser is pure: ``parse(data, ctx) -> Feed`` checks the feed's shape and returns every item
+with its JSON path and its tags (service, region, ...), plus the feed's version. Selection by
+the source spec's filters (``aws:service=AMAZON_SES,region=eu-west-1``) is shared by every
+parser and happens in :meth:`Feed.select`, which returns the RangeSet the core compares.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from auditor import ipspace
+from auditor.errors import AddressError, InputError, UsageError
+from auditor.ipspace import HostBitsPolicy
+from auditor.model import (
+    Completeness,
+    Entries,
+    Entry,
+    Finding,
+    Origin,
+    RangeSet,
+    Role,
+    Severity,
+    SourceInfo,
+)
+
+Tags = tuple[tuple[str, str], ...]
+"""Sorted (key, value) pairs; a key with several values (Atlassian products) repeats."""
+
+Filters = Mapping[str, tuple[str, ...]]
+"""Key to accepted values: an item matches when, for every key, one of its values is accepted."""
+
+# Valid values listed in an error message before "... and N more".
+MAX_LISTED_VALUES = 40
+
+
+class FeedError(InputError):
+    """A feed's content is not what its provider publishes (HTML, a missing key, no prefixes)."""
+
+
+@dataclass(frozen=True)
+class FeedContext:
+    """Who a feed is parsed for: the name shown in origins, the provider, the parser options."""
+
+    name: str
+    """Source name in origins and reports, e.g. ``aws:service=AMAZON_SES`` or a URL."""
+    provider: str
+    """Provider name for messages (``aws``), or the URL for generic sources."""
+    role: Role = "expected"
+    host_bits: HostBitsPolicy = "fix"
+    selector: str | None = None
+    """The ``json`` parser's selector; None for every other parser."""
+    now: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FeedVersion:
+    """A feed's own version stamp, for reports and the rollback check."""
+
+    key: str
+    """Its name in the feed: ``syncToken``, ``changeNumber``, ``last_updated_timestamp``, ..."""
+    value: str
+    created: str | None = None
+    """The feed's creation time as published (``createDate``, ``creationTime``), if any."""
+
+    @property
+    def order(self) -> tuple[int, int | str]:
+        """A sort key: numeric stamps compare as numbers, others as text (ISO times sort)."""
+        if self.value.isdigit():
+            return (0, int(self.value))
+        return (1, self.value)
+
+    def __str__(self) -> str:
+        return f"{self.key} {self.value}"
+
+
+@dataclass(frozen=True)
+class Feed:
+    """Every item of a feed, by column: text as published, JSON path or line, tag set."""
+
+    parser: str
+    texts: Sequence[str]
+    paths: Sequence[str]
+    """JSON path per item (``prefixes[12].ip_prefix``); empty strings for line-based feeds."""
+    lines: Sequence[int]
+    """Line number per item for text feeds; zeros for JSON feeds."""
+    tag_ids: Sequence[int]
+    """Index into :attr:`tagsets` per item; -1 for an item without tags."""
+    tagsets: tuple[Tags, ...] = ()
+    version: FeedVersion | None = None
+    findings: tuple[Finding, ...] = ()
+    filters: tuple[str, ...] = ()
+    """The filter keys the parser offers, for validating a spec's filters."""
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def values(self, key: str) -> list[str]:
+        """Every value the feed has for a filter key, sorted."""
+        return sorted({v for tags in self.tagsets for k, v in tags if k == key})
+
+    def select(self, filters: Filters, ctx: FeedContext, info: SourceInfo) -> RangeSet:
+        """The items that match every filter, parsed, as a RangeSet.
+
+        An unknown key, or a value that matches nothing, is a usage error listing the valid
+        ones; a combination that selects nothing is an error too: an empty expected set is
+        never a result.
+        """
+        chosen = self._chosen_tagsets(filters, ctx)
+        collector = _Items(ctx)
+        for i, text in enumerate(self.texts):
+            tid = self.tag_ids[i]
+            if chosen is not None and (tid < 0 or tid not in chosen):
+                continue
+            collector.add(text, self.lines[i] or None, self.paths[i] or None, tid, self.tagsets)
+        if not collector.entries:
+            if collector.bad:
+                first = collector.errors[0]
+                raise FeedError(
+                    f"no valid prefix in the feed ({collector.bad} invalid); first: "
+                    f"{first.message}",
+                    source=str(first.origin) if first.origin else ctx.name,
+                )
+            wanted = " and ".join(f"{k}={'|'.join(v)}" for k, v in sorted(filters.items()))
+            raise FeedError(
+                f"no prefix matches {wanted}" if wanted else "the feed lists no prefix",
+                source=ctx.name,
+                hint="each value exists, but not together; check the combination"
+                if wanted
+                else "a provider that publishes nothing is a failure, not an empty set",
+            )
+        completeness = Completeness.COMPLETE
+        reasons: tuple[str, ...] = ()
+        if collector.bad:
+            completeness = Completeness.PARTIAL
+            reasons = (f"{collector.bad} prefix(es) in the feed could not be read",)
+        entries = Entries.from_entries(ctx.name, collector.entries)
+        return RangeSet(
+            info=info,
+            entries=entries,
+            completeness=completeness,
+            reasons=reasons,
+            findings=tuple(self.findings) + tuple(collector.errors) + tuple(collector.findings),
+            tags=dict(collector.labels),
+        )
+
+    def _chosen_tagsets(self, filters: Filters, ctx: FeedContext) -> set[int] | None:
+        if not filters:
+            return None
+        for key in filters:
+            if key not in self.filters:
+                offered = ", ".join(self.filters) or "none"
+                raise UsageError(
+                    f"{ctx.provider}: unknown filter {key!r}",
+                    hint=f"filters of {ctx.provider}: {offered}",
+                )
+        chosen = set(range(len(self.tagsets)))
+        for key, wanted in filters.items():
+            present = self.values(key)
+            folded = {v.casefold(): v for v in present}
+            accepted = set()
+            for value in wanted:
+                if value.casefold() not in folded:
+                    shown = present[:MAX_LISTED_VALUES]
+                    more = len(present) - len(shown)
+                    listing = ", ".join(shown) + (f", ... and {more} more" if more > 0 else "")
+                    raise UsageError(
+                        f"{ctx.provider}: no entry has {key}={value}",
+                        hint=f"valid values: {listing}" if present else "the feed has no values",
+                    )
+                accepted.add(folded[value.casefold()])
+            chosen = {
+                i for i in chosen if any(k == key and v in accepted for k, v in self.tagsets[i])
+            }
+        return chosen
+
+
+def tag_label(tags: Tags) -> str:
+    """A group name for a tag set: ``service=AMAZON_SES region=eu-west-1``."""
+    merged: dict[str, list[str]] = {}
+    for key, value in tags:
+        merged.setdefault(key, []).append(value)
+    return " ".join(f"{k}={','.join(v)}" for k, v in merged.items())
+
+
+@dataclass
+class _Items:
+    """Parses the selected items once each (feeds repeat prefixes across tags)."""
+
+    ctx: FeedContext
+    entries: list[Entry] = field(default_factory=list)
+    errors: list[Finding] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    labels: dict[str, Tags] = field(default_factory=dict)
+    bad: int = 0
+    _cache: dict[str, ipspace.Parsed | AddressError] = field(default_factory=dict)
+    _label_of: dict[int, str] = field(default_factory=dict)
+
+    def add(
+        self,
+        text: str,
+        line: int | None,
+        path: str | None,
+        tag_id: int,
+        tagsets: tuple[Tags, ...],
+    ) -> None:
+        origin = Origin(self.ctx.name, line, path)
+        parsed = self._cache.get(text)
+        if parsed is None:
+            try:
+                parsed = ipspace.parse(text.strip(), self.ctx.host_bits)
+            except AddressError as e:
+                parsed = e
+            self._cache[text] = parsed
+        if isinstance(parsed, AddressError):
+            self.bad += 1
+            if self.bad <= 50:
+                self.errors.append(Finding("bad-entry", Severity.ERROR, str(parsed), origin))
+            return
+        if parsed.host_bits and len(self.findings) < 50:
+            fixed = ipspace.format_cidr(parsed.family, parsed.first, parsed.prefixlen or 0)
+            self.findings.append(
+                Finding(
+                    "host-bits",
+                    Severity.WARNING,
+                    f"{text!r} has host bits; read as {fixed}",
+                    origin,
+                )
+            )
+        group = None
+        if tag_id >= 0:
+            group = self._label_of.get(tag_id)
+            if group is None:
+                group = tag_label(tagsets[tag_id])
+                self._label_of[tag_id] = group
+                self.labels[group] = tagsets[tag_id]
+        self.entries.append(Entry(parsed.family, parsed.first, parsed.last, origin, group))
+
+
+class FeedParser:
+    """Base of every feed parser. ``parse`` is pure: bytes in, a :class:`Feed` out."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    filters: ClassVar[tuple[str, ...]] = ()
+
+    def parse(self, data: bytes, ctx: FeedContext) -> Feed:
+        raise NotImplementedError
+
+
+PARSERS: dict[str, type[FeedParser]] = {}
+
+
+def register(cls: type[FeedParser]) -> type[FeedParser]:
+    if cls.name in PARSERS:
+        raise RuntimeError(f"duplicate feed parser name {cls.name!r}")
+    PARSERS[cls.name] = cls
+    return cls
+
+
+def parser_for(name: str) -> FeedParser:
+    from auditor.sources import feeds  # noqa: F401 - registers the parsers
+
+    try:
+        return PARSERS[name]()
+    except KeyError:
+        raise UsageError(
+            f"unknown feed parser {name!r}", hint="choose one of: " + ", ".join(sorted(PARSERS))
+        ) from None
+
+
+# --- helpers shared by the JSON parsers ---------------------------------------------------
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def looks_like_html(data: bytes) -> bool:
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:512].lower()
+    return head.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body", b"<"))
+
+
+def load_json(data: bytes, ctx: FeedContext) -> Any:
+    """The feed as JSON: HTML (a captive portal or a login page served with 200), duplicate
+    keys, NaN and Infinity are errors naming the provider."""
+    if looks_like_html(data):
+        raise FeedError(
+            f"{ctx.provider}: got an HTML page, not the feed",
+            source=ctx.name,
+            hint="a proxy, captive portal or login page answered; check the URL and the network",
+        )
+    try:
+        text = data.decode("utf-8-sig")
+        return json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_reject_constant,
+            parse_float=_finite,
+        )
+    except UnicodeDecodeError as e:
+        raise FeedError(
+            f"{ctx.provider}: the feed is not UTF-8 (byte {e.start})", source=ctx.name
+        ) from None
+    except json.JSONDecodeError as e:
+        raise FeedError(
+            f"{ctx.provider}: not valid JSON: {e.msg}",
+            source=ctx.name,
+            line=e.lineno,
+            hint="the download may be truncated or not the feed",
+        ) from None
+    except ValueError as e:
+        raise FeedError(f"{ctx.provider}: {e}", source=ctx.name) from None
+
+
+def require(obj: Any, key: str, kind: type | tuple[type, ...], ctx: FeedContext, path: str) -> Any:
+    """``obj[key]`` of the given JSON type, or a FeedError naming the provider and the path."""
+    where = f"{path}.{key}" if path else key
+    if not isinstance(obj, dict):
+        raise FeedError(
+            f"{ctx.provider}: {path or 'the top level'} is {json_type(obj)}, expected an object",
+            source=ctx.name,
+        )
+    if key not in obj:
+        raise FeedError(
+            f"{ctx.provider}: missing key {where!r}",
+            source=ctx.name,
+            hint="the feed's format may have changed, or this is not the feed",
+        )
+    value = obj[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and bool not in _kinds(kind):
+        raise FeedError(
+            f"{ctx.provider}: {where} is {json_type(value)}, expected {_kind_names(kind)}",
+            source=ctx.name,
+        )
+    return value
+
+
+def _kinds(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _kind_names(kind: type | tuple[type, ...]) -> str:
+    names = {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        int: "a number",
+        bool: "true/false",
+    }
+    return " or ".join(names.get(k, k.__name__) for k in _kinds(kind))
+
+
+def json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    return {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        int: "a number",
+        float: "a number",
+    }.get(type(value), type(value).__name__)
+
+
+@dataclass
+class FeedBuilder:
+    """Collects items for a :class:`Feed`, interning tag sets."""
+
+    parser: str
+    filters: tuple[str, ...] = ()
+    texts: list[str] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    tag_ids: list[int] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    _tagsets: dict[Tags, int] = field(default_factory=dict)
+
+    def tags(self, pairs: Sequence[tuple[str, str]]) -> int:
+        """The id of a tag set (pairs are sorted and de-duplicated)."""
+        key = tuple(sorted(set(pairs)))
+        tid = self._tagsets.get(key)
+        if tid is None:
+            tid = self._tagsets[key] = len(self._tagsets)
+        return tid
+
+    def add(self, text: str, path: str = "", tag_id: int = -1, line: int = 0) -> None:
+        self.texts.append(text)
+        self.paths.append(path)
+        self.lines.append(line)
+        self.tag_ids.append(tag_id)
+
+    def feed(self, ctx: FeedContext, version: FeedVersion | None = None) -> Feed:
+        """The Feed; no item at all is an error: a provider that lists nothing is broken."""
+        if not self.texts:
+            raise FeedError(
+                f"{ctx.provider}: the feed lists no prefix",
+                source=ctx.name,
+                hint="a provider that publishes nothing is a failure, not an empty set",
+            )
+        return Feed(
+            parser=self.parser,
+            texts=self.texts,
+            paths=self.paths,
+            lines=self.lines,
+            tag_ids=self.tag_ids,
+            tagsets=tuple(self._tagsets),
+            version=version,
+            findings=tuple(self.findings),
+            filters=self.filters,
+        )
