@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, TypeVar
 
 import typer
 
@@ -20,7 +21,11 @@ from auditor.errors import AuditorError, ExitCode, UsageError
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from rich.progress import TaskID
+
+    from auditor.ipspace import HostBitsPolicy
     from auditor.model import MissingBlock, RangeSet, Role
+    from auditor.sources.load import LoadOptions, SourceLoader
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 every input was read completely and nothing is missing; "
@@ -89,29 +94,164 @@ def _guard(fn: Callable[[], T]) -> T:
         raise typer.Exit(int(ExitCode.TROUBLE)) from None
 
 
+def _parse_duration(text: str, option: str) -> float:
+    """Seconds from ``90``, ``90s``, ``15m``, ``12h`` or ``7d``."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    number, unit = (text[:-1], text[-1]) if text[-1:] in units else (text, "s")
+    try:
+        value = float(number)
+    except ValueError:
+        value = -1.0
+    if not number or value < 0 or value != value:
+        raise UsageError(f"invalid {option} {text!r}", hint="give seconds, or 15m, 12h, 7d")
+    return value * units[unit]
+
+
+@dataclass(frozen=True)
+class _FetchOptions:
+    """The knobs of every command that may fetch a source."""
+
+    timeout: float = 60.0
+    ca_bundle: Path | None = None
+    cache_dir: Path | None = None
+    offline: bool = False
+    allow_stale: bool = False
+    accept_shrink: bool = False
+    max_shrink: float = 20.0
+    max_age: str = "7d"
+    catalog: tuple[Path, ...] = ()
+    quiet: bool = False
+
+    def loader(self, stdin: BinaryIO | None) -> SourceLoader:
+        from auditor.net import NetOptions
+        from auditor.sources.catalog import load_catalog
+        from auditor.sources.load import SourceLoader
+
+        if self.timeout <= 0:
+            raise UsageError(f"invalid --timeout {self.timeout:g}", hint="give seconds > 0")
+        if self.ca_bundle is not None and not self.ca_bundle.is_file():
+            raise UsageError(f"--ca-bundle {self.ca_bundle}: no such file")
+        net = NetOptions(
+            timeout=self.timeout,
+            connect_timeout=min(10.0, self.timeout),
+            read_timeout=min(20.0, self.timeout),
+            ca_bundle=str(self.ca_bundle) if self.ca_bundle else None,
+            cache_dir=self.cache_dir,
+            offline=self.offline,
+        )
+        return SourceLoader(load_catalog(self.catalog), net, stdin, progress=_progress(self.quiet))
+
+    def load_options(self, role: Role, **kw: Any) -> LoadOptions:
+        from auditor.sources.load import LoadOptions
+
+        if not 0 <= self.max_shrink <= 100:
+            raise UsageError(f"invalid --max-shrink {self.max_shrink:g}", hint="a percentage")
+        return LoadOptions(
+            role=role,
+            accept_shrink=self.accept_shrink,
+            max_shrink=self.max_shrink,
+            max_age=_parse_duration(self.max_age, "--max-age"),
+            **kw,
+        )
+
+
+_TimeoutOpt = Annotated[
+    float,
+    typer.Option("--timeout", help="Overall deadline per fetched URL, seconds (retries included)."),
+]
+_CaBundleOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-bundle", help="CA bundle for a private CA; certificates are always checked."
+    ),
+]
+_CacheDirOpt = Annotated[
+    Path | None,
+    typer.Option("--cache-dir", help="Feed cache (default: $XDG_CACHE_HOME/allowlist-auditor)."),
+]
+_OfflineOpt = Annotated[
+    bool, typer.Option("--offline", help="Use cached copies only; never the network.")
+]
+_AllowStaleOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-stale",
+        help="A source served from the cache after a failed fetch is reported as stale but"
+        " does not by itself exit 2.",
+    ),
+]
+_AcceptShrinkOpt = Annotated[
+    bool,
+    typer.Option(
+        "--accept-shrink",
+        help="Accept a feed that lost more than --max-shrink percent of its addresses since"
+        " the cached copy.",
+    ),
+]
+_MaxShrinkOpt = Annotated[
+    float, typer.Option("--max-shrink", help="Percent of a family's addresses (default 20).")
+]
+_MaxAgeOpt = Annotated[
+    str,
+    typer.Option("--max-age", help="A copy served from the cache older than this is stale (7d)."),
+]
+_CatalogOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--catalog", help="A provider catalog of your own (adds or overrides)."),
+]
+
+
+def _progress(quiet: bool) -> Callable[[str, int, int | None], None] | None:
+    """A download bar on a terminal's stderr; nothing when piped or quiet."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+    from rich.progress import DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def update(url: str, done: int, total: int | None) -> None:
+        if not tasks:
+            bar.start()
+        if url not in tasks:
+            tasks[url] = bar.add_task(url[-60:], total=total)
+        bar.update(tasks[url], completed=done, total=total)
+        if total is not None and done >= total:
+            bar.remove_task(tasks.pop(url))
+            if not tasks:
+                bar.stop()
+
+    return update
+
+
 def _load_all(
-    specs: list[str], role: Role, fmt: str | None, host_bits: str, lenient: bool, max_bytes: int
+    specs: Sequence[str],
+    loader: SourceLoader,
+    options: LoadOptions,
 ) -> list[RangeSet]:
     """Load every source; one that fails is kept as a failed set so the others still count."""
-    from auditor.allowlists import ReadContext
-    from auditor.errors import InputError
     from auditor.model import Completeness, Entries, RangeSet, SourceInfo
-    from auditor.sources import files
 
-    if host_bits not in ("fix", "reject"):
-        raise UsageError(f"invalid --host-bits {host_bits!r}", hint="choose fix or reject")
     out = []
     for spec in specs:
         name = "<stdin>" if spec == "-" else spec
-        ctx = ReadContext(name, role, host_bits, lenient)  # type: ignore[arg-type]
         try:
-            rs = files.load(spec, ctx, fmt=fmt, stdin=sys.stdin.buffer, max_bytes=max_bytes)
-        except InputError as e:
+            rs = loader.load(spec, options)
+        except UsageError:
+            raise  # a wrong option or filter stops the run: nothing useful can follow
+        except AuditorError as e:
             if _state["debug"]:
                 traceback.print_exc()
             _err(f"error: {e}")
             rs = RangeSet(
-                SourceInfo(name, role, fmt or "unknown"),
+                SourceInfo(name, options.role, options.fmt or "unknown"),
                 Entries(name),
                 Completeness.FAILED,
                 (str(e),),
@@ -120,8 +260,16 @@ def _load_all(
             for finding in rs.findings:
                 where = f"{finding.origin}: " if finding.origin else ""
                 _err(f"{finding.severity.value}: {where}{finding.message}")
+            if rs.info.cache in ("cached", "stale") and rs.info.retrieved_at:
+                _err(f"info: {rs.info.name}: from the cache, retrieved {rs.info.retrieved_at}")
         out.append(rs)
     return out
+
+
+def _host_bits(value: str) -> HostBitsPolicy:
+    if value not in ("fix", "reject"):
+        raise UsageError(f"invalid --host-bits {value!r}", hint="choose fix or reject")
+    return value  # type: ignore[return-value]
 
 
 def _rule_blocks(blocks: Iterable[MissingBlock]) -> list[MissingBlock]:
@@ -225,8 +373,20 @@ def diff(
         int, typer.Option("--max-bytes", help="Refuse inputs bigger than this.")
     ] = 256 * 1024 * 1024,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on stdout.")] = False,
+    timeout: _TimeoutOpt = 60.0,
+    ca_bundle: _CaBundleOpt = None,
+    cache_dir: _CacheDirOpt = None,
+    offline: _OfflineOpt = False,
+    allow_stale: _AllowStaleOpt = False,
+    accept_shrink: _AcceptShrinkOpt = False,
+    max_shrink: _MaxShrinkOpt = 20.0,
+    max_age: _MaxAgeOpt = "7d",
+    catalog: _CatalogOpt = None,
 ) -> None:
     """Compare expected ranges with an allowlist: missing, partial, extra, over-broad, rules.
+
+    A SOURCE is a file, -, an https URL, a provider of the catalog with filters
+    (aws:service=EC2,region=eu-west-1), text:URL or json:URL#SELECTOR (see: auditor providers).
 
     Exit codes: 0 in sync and complete, 1 drift, 2 trouble.
     """
@@ -252,9 +412,28 @@ def diff(
         for limit, bits in ((over_broad_v4, 32), (over_broad_v6, 128)):
             if not 0 <= limit <= bits:
                 raise UsageError(f"over-broad prefix length {limit} is not in 0..{bits}")
-        exp = _load_all(expected, "expected", fmt, host_bits, lenient, max_bytes)
-        dec = _load_all(declared, "declared", fmt, host_bits, lenient, max_bytes)
+        fetching = _FetchOptions(
+            timeout,
+            ca_bundle,
+            cache_dir,
+            offline,
+            allow_stale,
+            accept_shrink,
+            max_shrink,
+            max_age,
+            tuple(catalog or ()),
+            quiet,
+        )
+        common = {"fmt": fmt, "host_bits": _host_bits(host_bits), "lenient": lenient}
+        with fetching.loader(sys.stdin.buffer) as loader:
+            exp = _load_all(
+                expected, loader, fetching.load_options("expected", **common, max_bytes=max_bytes)
+            )
+            dec = _load_all(
+                declared, loader, fetching.load_options("declared", **common, max_bytes=max_bytes)
+            )
         options = AuditOptions(
+            allow_stale=allow_stale,
             over_broad_v4=over_broad_v4,
             over_broad_v6=over_broad_v6,
             scope=tuple(scope or ()),
@@ -315,7 +494,11 @@ def rules_cmd(
         gen = generator_for(platform)
         options = RuleOptions(service=Service.parse(service), chain=chain)
         gen.check(options)
-        sets = _load_all([source], "expected", None, host_bits, False, 256 * 1024 * 1024)
+        fetching = _FetchOptions()
+        with fetching.loader(sys.stdin.buffer) as loader:
+            sets = _load_all(
+                [source], loader, fetching.load_options("expected", host_bits=_host_bits(host_bits))
+            )
         rs = sets[0]
         if rs.completeness is not Completeness.COMPLETE:
             if rs.completeness is not Completeness.FAILED:  # failed ones were reported
@@ -328,6 +511,157 @@ def rules_cmd(
         return ExitCode.OK
 
     raise typer.Exit(int(_guard(run)))
+
+
+@app.command()
+def fetch(
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="SOURCE...",
+            help="Providers with filters (aws:service=EC2,region=eu-west-1), https URLs,"
+            " text:URL, json:URL#SELECTOR, files or -.",
+        ),
+    ],
+    output: Annotated[
+        str, typer.Option("--output", "-o", help="cidr (aggregated, default), json or csv.")
+    ] = "cidr",
+    family: Annotated[
+        str, typer.Option("--family", help="all (default), 4 or 6: one address family only.")
+    ] = "all",
+    output_file: Annotated[
+        Path | None,
+        typer.Option("--output-file", help="Write here, atomically, instead of stdout."),
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="Input format of local files (default: by suffix)."),
+    ] = None,
+    host_bits: Annotated[str, typer.Option("--host-bits", help="fix or reject.")] = "fix",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on stdout.")] = False,
+    timeout: _TimeoutOpt = 60.0,
+    ca_bundle: _CaBundleOpt = None,
+    cache_dir: _CacheDirOpt = None,
+    offline: _OfflineOpt = False,
+    allow_stale: _AllowStaleOpt = False,
+    accept_shrink: _AcceptShrinkOpt = False,
+    max_shrink: _MaxShrinkOpt = 20.0,
+    max_age: _MaxAgeOpt = "7d",
+    catalog: _CatalogOpt = None,
+) -> None:
+    """Load expected ranges (fetching and caching feeds) and print them.
+
+    Exit codes: 0 every source complete; 2 a source failed, was partial, or was stale
+    (unless --allow-stale).
+    """
+
+    def run() -> ExitCode:
+        from auditor.model import Completeness
+        from auditor.reports import listing
+
+        if output not in listing.LISTINGS:
+            raise UsageError(
+                f"unknown output {output!r}", hint="choose one of: " + ", ".join(listing.LISTINGS)
+            )
+        if family not in ("all", "4", "6"):
+            raise UsageError(f"invalid --family {family!r}", hint="choose all, 4 or 6")
+        if sources.count("-") > 1:
+            raise UsageError("standard input can be read only once", hint="give files instead")
+        fetching = _FetchOptions(
+            timeout,
+            ca_bundle,
+            cache_dir,
+            offline,
+            allow_stale,
+            accept_shrink,
+            max_shrink,
+            max_age,
+            tuple(catalog or ()),
+            quiet,
+        )
+        options = fetching.load_options("expected", fmt=fmt, host_bits=_host_bits(host_bits))
+        with fetching.loader(sys.stdin.buffer) as loader:
+            sets = _load_all(sources, loader, options)
+        fam = None if family == "all" else int(family)
+        if not quiet or output_file is not None:
+            _write(listing.render(sets, output, fam), output_file)
+        ok = {Completeness.COMPLETE} | ({Completeness.STALE} if allow_stale else set())
+        code = ExitCode.OK
+        for rs in sets:
+            if rs.completeness not in ok:
+                code = ExitCode.TROUBLE
+            if rs.completeness not in (Completeness.COMPLETE, Completeness.FAILED):
+                why = "; ".join(rs.reasons) or rs.completeness.value
+                _err(f"error: {rs.info.name}: source is {rs.completeness.value}: {why}")
+            for fam_ in (4, 6):
+                for i in rs.entries.broader_than(fam_, 0):
+                    entry = rs.entries.entry(fam_, i)
+                    _err(f"error: {entry.origin}: {entry.text} means every IPv{fam_} address")
+                    code = ExitCode.TROUBLE
+        return code
+
+    raise typer.Exit(int(_guard(run)))
+
+
+@app.command()
+def providers(
+    name: Annotated[
+        str | None,
+        typer.Argument(help="Show one provider in full."),
+    ] = None,
+    catalog: _CatalogOpt = None,
+) -> None:
+    """The provider catalog: names, filters, feed URLs and where each provider documents them."""
+
+    def run() -> ExitCode:
+        from auditor.sources.catalog import load_catalog
+
+        cat = load_catalog(tuple(catalog or ()))
+        if name is not None:
+            if name not in cat:
+                raise UsageError(
+                    f"unknown provider {name!r}", hint="providers: " + ", ".join(cat.names())
+                )
+            p = cat.get(name)
+            lines = [
+                f"name:        {p.name}",
+                f"description: {p.description}",
+                f"parser:      {p.parser}",
+                f"filters:     {', '.join(p.filters) or '-'}",
+                *(f"url:         {u}" for u in p.urls or ("- (give one with from=)",)),
+                f"docs:        {p.docs or '-'}",
+                f"refresh:     {int(p.refresh)} s" if p.refresh else "refresh:     -",
+                f"defined in:  {p.defined_in}",
+            ]
+            if p.notes:
+                lines.append(f"notes:       {p.notes}")
+            lines.append(f"example:     auditor fetch {_example(p.name, p.filters)}")
+            typer.echo("\n".join(_clean(line) for line in lines))
+            return ExitCode.OK
+        for n in cat.names():
+            p = cat.get(n)
+            filters = ", ".join(p.filters) or "-"
+            typer.echo(_clean(f"{n:<11} {p.description}"))
+            typer.echo(_clean(f"{'':<11} filters: {filters}"))
+            for url in p.urls or ("(no fixed address: give one with from=)",):
+                typer.echo(_clean(f"{'':<11} {url}"))
+        typer.echo(
+            "\nSpec: NAME or NAME:KEY=VALUE[,KEY=VALUE...]; VALUE may be a|b; from=FILE-OR-URL"
+            " reads the feed from elsewhere. Also: https URLs, text:URL, json:URL#SELECTOR,"
+            " files, -."
+        )
+        return ExitCode.OK
+
+    raise typer.Exit(int(_guard(run)))
+
+
+def _example(name: str, filters: Sequence[str]) -> str:
+    return f"{name}:{filters[0]}=VALUE" if filters else name
+
+
+def _clean(text: str) -> str:
+    """A catalog of the user's own is input: no control characters reach the terminal."""
+    return text.translate(_CONTROL)
 
 
 @app.command()

@@ -290,6 +290,9 @@ class AuditOptions:
     scope: tuple[str, ...] = ()
     fail_on_extra: bool = False
     service: str = "tcp/25"
+    allow_stale: bool = False
+    """A stale source (served from the cache after a failed fetch) does not by itself make
+    the run incomplete; it is still reported as stale."""
 
     def over_broad(self, family: int) -> int:
         return self.over_broad_v4 if family == 4 else self.over_broad_v6
@@ -315,7 +318,11 @@ class AuditResult:
 
     @property
     def complete(self) -> bool:
-        return all(s.completeness is Completeness.COMPLETE for s in self.sources)
+        """Every source complete (or stale, when the run allows stale sources)."""
+        ok = {Completeness.COMPLETE}
+        if self.options.allow_stale:
+            ok.add(Completeness.STALE)
+        return all(s.completeness in ok for s in self.sources)
 
     @property
     def findings(self) -> tuple[Finding, ...]:

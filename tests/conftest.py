@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+
+# the local HTTP(S) test servers (tests/httpd.py), exposed as fixtures to every test
+from httpd import http_server, https_server, tls_ca  # noqa: F401
 from typer.testing import CliRunner
 
 FIXTURES = Path(__file__).parent / "fixtures"

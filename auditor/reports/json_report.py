@@ -43,7 +43,7 @@ def _origin(o: Origin | None) -> Json | None:
     return {"source": o.source, "line": o.line, "path": o.path}
 
 
-def _input(rs: RangeSet) -> Json:
+def source_document(rs: RangeSet) -> Json:
     info = rs.info
     return {
         "name": info.name,
@@ -53,6 +53,10 @@ def _input(rs: RangeSet) -> Json:
         "size_bytes": info.size_bytes,
         "read_at": info.read_at or None,
         "detail": info.detail,
+        "url": info.url,
+        "version": info.version,
+        "retrieved_at": info.retrieved_at,
+        "cache": info.cache,
         "completeness": rs.completeness.value,
         "reasons": list(rs.reasons),
         "entries": {FAMILY_KEYS[f]: rs.entries.count(f) for f in view.FAMILIES},
@@ -109,7 +113,7 @@ def document(v: ReportView) -> Json:
             "over_broad_v6": opts.over_broad_v6,
             "fail_on_extra": opts.fail_on_extra,
         },
-        "inputs": [_input(rs) for rs in v.inputs],
+        "inputs": [source_document(rs) for rs in v.inputs],
         "summary": {
             s.key: {
                 "expected": _tally(s.expected, "entries"),

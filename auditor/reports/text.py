@@ -83,6 +83,7 @@ def render_plain(v: ReportView) -> str:
             out.append(f"    sha256: {info.sha256}")
         if info.read_at:
             out.append(f"    read at: {clean(info.read_at)}")
+        out.extend(f"    {label}: {clean(value)}" for label, value in view.fetch_details(rs))
         out.append(f"    completeness: {rs.completeness.value}")
         out.extend(f"    reason: {clean(r)}" for r in rs.reasons)
         out.append(f"    entries: {view.entries_text(rs)}")
@@ -200,7 +201,7 @@ def render_rich(v: ReportView, width: int) -> str:
         t.add_row(
             Text(info.role),
             Text(clean(info.name)),
-            Text(clean(info.format)),
+            Text(clean(info.format) + (f" ({clean(info.version)})" if info.version else "")),
             Text(state, style="green" if state == "complete" else "red"),
             Text(view.entries_text(rs)),
             Text("" if info.size_bytes is None else str(info.size_bytes)),

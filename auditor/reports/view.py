@@ -272,3 +272,15 @@ def text_table(
             cells.append(pad + cell if i in right else cell + pad)
         lines.append(("  " + "  ".join(cells)).rstrip())
     return lines
+
+
+def fetch_details(rs: RangeSet) -> list[tuple[str, str]]:
+    """(label, value) for a fetched source: where from, which version, how fresh."""
+    info = rs.info
+    pairs = [
+        ("url", info.url),
+        ("version", info.version),
+        ("retrieved at", info.retrieved_at),
+        ("obtained", info.cache),
+    ]
+    return [(label, value) for label, value in pairs if value]

@@ -1,0 +1,78 @@
+"""Microsoft 365 endpoints (``https://endpoints.office.com/endpoints/worldwide?clientrequestid=
+GUID``): a top-level array of endpoint sets ``{id, serviceArea, category, required, ips?, urls?,
+tcpPorts?, udpPorts?, ...}``.
+
+Each set's ``ips`` are tagged with ``serviceArea`` (Exchange, SharePoint, Skype, Common),
+``category`` (Optimize, Allow, Default), ``required`` (``true``/``false``) and the set's ``id``.
+A set without ``ips`` lists only URLs, which an IP allowlist cannot express: the web service
+documents that ``ips`` is omitted for such sets, so they are counted in one info finding, not
+treated as an error. The endpoints document has no version of its own; the service publishes
+it at ``/version``, fetched separately.
+
+See https://learn.microsoft.com/microsoft-365/enterprise/microsoft-365-ip-web-service
+"""
+
+from __future__ import annotations
+
+from auditor.model import Finding, Origin, Severity
+from auditor.sources.base import (
+    Feed,
+    FeedBuilder,
+    FeedContext,
+    FeedError,
+    FeedParser,
+    json_type,
+    load_json,
+    register,
+    require,
+)
+from auditor.sources.feeds._common import strings
+
+
+@register
+class M365Parser(FeedParser):
+    name = "m365"
+    description = "Microsoft 365 endpoints web service JSON (/endpoints/worldwide)"
+    filters = ("serviceArea", "category", "required", "id")
+
+    def parse(self, data: bytes, ctx: FeedContext) -> Feed:
+        doc = load_json(data, ctx)
+        if not isinstance(doc, list):
+            raise FeedError(
+                f"{ctx.provider}: the top level is {json_type(doc)}, expected an array of "
+                "endpoint sets",
+                source=ctx.name,
+            )
+        out = FeedBuilder(self.name, self.filters)
+        url_only = 0
+        for i, item in enumerate(doc):
+            path = f"[{i}]"
+            ident = require(item, "id", int, ctx, path)
+            area = require(item, "serviceArea", str, ctx, path)
+            category = require(item, "category", str, ctx, path)
+            required = require(item, "required", bool, ctx, path)
+            if "ips" not in item:
+                url_only += 1
+                continue
+            ips = strings(require(item, "ips", list, ctx, path), ctx, f"{path}.ips")
+            tid = out.tags(
+                [
+                    ("id", str(ident)),
+                    ("serviceArea", area),
+                    ("category", category),
+                    ("required", "true" if required else "false"),
+                ]
+            )
+            for j, text in enumerate(ips):
+                out.add(text, f"{path}.ips[{j}]", tid)
+        if url_only:
+            out.findings.append(
+                Finding(
+                    "url-only",
+                    Severity.INFO,
+                    f"{url_only} of {len(doc)} endpoint sets list only URLs, no IP ranges; "
+                    "skipped as URL-only",
+                    Origin(ctx.name),
+                )
+            )
+        return out.feed(ctx)

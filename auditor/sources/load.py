@@ -1,0 +1,407 @@
+"""From a source spec to a RangeSet: files, URLs and catalog providers, with the cache, the
+stale fallback and the integrity checks (version rollback, shrink) in one place.
+
+Order of a fetch, so that nothing unvalidated is ever kept: get the bytes (the cache is not
+touched), parse and check them, select the filtered items, compare with the cached copy, and
+only then commit the new copy to the cache.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from auditor import ipspace
+from auditor.errors import InputError, UsageError
+from auditor.ipspace import HostBitsPolicy
+from auditor.model import (
+    Completeness,
+    Finding,
+    RangeSet,
+    Role,
+    Severity,
+    SourceInfo,
+    reading_time,
+)
+from auditor.sources import files
+from auditor.sources.base import Feed, FeedContext, FeedError, FeedParser, parser_for
+from auditor.sources.catalog import Catalog
+from auditor.sources.spec import SourceSpec, parse_spec
+
+if TYPE_CHECKING:
+    from auditor.net import CacheEntry, Fetcher, NetOptions, Response
+
+DEFAULT_MAX_SHRINK = 20.0
+"""Percent of a family's addresses a feed may lose since the cached copy before it is refused."""
+DEFAULT_MAX_AGE = 7 * 86400.0
+"""Seconds after which a copy served from the cache (offline) counts as stale."""
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    role: Role = "expected"
+    fmt: str | None = None
+    host_bits: HostBitsPolicy = "fix"
+    lenient: bool = False
+    max_bytes: int = files.DEFAULT_MAX_BYTES
+    accept_shrink: bool = False
+    max_shrink: float = DEFAULT_MAX_SHRINK
+    max_age: float = DEFAULT_MAX_AGE
+
+
+@dataclass
+class _Copy:
+    """One location's bytes and how they were obtained."""
+
+    location: str
+    body: bytes
+    state: str
+    """fresh, revalidated, cached, stale or file."""
+    retrieved_at: float | None = None
+    response: Response | None = None
+    previous_body: bytes | None = None
+    reason: str | None = None
+
+
+@dataclass
+class SourceLoader:
+    """Loads source specs. The network is only touched (and ``requests`` only imported) when
+    a spec needs it."""
+
+    catalog: Catalog
+    net_options: NetOptions | None = None
+    stdin: BinaryIO | None = None
+    progress: Callable[[str, int, int | None], None] | None = None
+    clock: Callable[[], float] = time.time
+    _fetcher: Fetcher | None = field(default=None, repr=False)
+
+    def fetcher(self) -> Fetcher:
+        if self._fetcher is None:
+            from auditor.net import Fetcher, NetOptions
+
+            self._fetcher = Fetcher(
+                self.net_options or NetOptions(), clock=self.clock, progress=self.progress
+            )
+        return self._fetcher
+
+    def close(self) -> None:
+        """Close the HTTP session (its pooled connections), if one was opened."""
+        if self._fetcher is not None:
+            self._fetcher.close()
+            self._fetcher = None
+
+    def __enter__(self) -> SourceLoader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def load(self, text: str, options: LoadOptions) -> RangeSet:
+        """One source; raises InputError/FetchError/FeedError/UsageError when it cannot be read."""
+        spec = parse_spec(text, self.catalog)
+        if spec.kind in ("stdin", "file"):
+            from auditor.allowlists import ReadContext
+
+            name = "<stdin>" if spec.kind == "stdin" else text
+            ctx = ReadContext(name, options.role, options.host_bits, options.lenient)
+            return files.load(
+                spec.location or "-",
+                ctx,
+                fmt=options.fmt,
+                stdin=self.stdin,
+                max_bytes=options.max_bytes,
+            )
+        if spec.kind == "spf":
+            raise UsageError(
+                f"{text}: SPF sources are not available in this version",
+                hint="list the SPF record's ip4:/ip6: ranges in a file for now",
+            )
+        return self._load_feed(spec, options)
+
+    # --- feeds ------------------------------------------------------------------------------
+
+    def _plan(self, spec: SourceSpec) -> tuple[str, tuple[str, ...], float, str]:
+        """(parser, locations, refresh, provider name for messages)."""
+        if spec.kind == "provider":
+            provider = self.catalog.get(spec.provider or "")
+            locations = (spec.location,) if spec.location else provider.urls
+            if not locations:
+                raise UsageError(
+                    f"{spec.text}: {provider.name} has no fixed download address",
+                    hint=(provider.notes or f"give one with {provider.name}:from=FILE-OR-URL"),
+                )
+            return provider.parser, locations, provider.refresh, provider.name
+        parser = "json" if spec.kind == "json" else "text"
+        location = spec.location or ""
+        return parser, (location,), 0.0, location
+
+    def _load_feed(self, spec: SourceSpec, options: LoadOptions) -> RangeSet:
+        parser_name, locations, refresh, provider = self._plan(spec)
+        parser = parser_for(parser_name)
+        ctx = FeedContext(
+            name=spec.text,
+            provider=provider,
+            role=options.role,
+            host_bits=options.host_bits,
+            selector=spec.selector,
+        )
+        copies: list[_Copy] = []
+        feeds: list[Feed] = []
+        for location in locations:
+            copy, feed = self._obtain(location, parser, ctx, refresh, options)
+            copies.append(copy)
+            feeds.append(feed)
+        feed = merge_feeds(feeds, locations)
+        filters = spec.filter_map
+        info = self._info(spec, options.role, parser_name, copies, feed)
+        selected = feed.select(filters, ctx, info)
+        findings = list(selected.findings)
+        reasons = list(selected.reasons)
+        completeness = selected.completeness
+        findings += self._integrity(
+            copies, feeds, locations, parser, ctx, filters, selected, options
+        )
+        stale = [c for c in copies if c.state == "stale"]
+        for copy in copies:
+            if copy.state == "cached" and copy.retrieved_at is not None:
+                age = self.clock() - copy.retrieved_at
+                if age > options.max_age:
+                    copy.state = "stale"
+                    copy.reason = (
+                        f"the cached copy of {copy.location} is {describe_age(age)} old,"
+                        f" over the limit of {describe_age(options.max_age)} (--max-age)"
+                    )
+                    stale.append(copy)
+        if stale:
+            completeness = Completeness.STALE
+            reasons = [c.reason or "served from the cache" for c in stale] + reasons
+        for copy in copies:
+            # validated and checked against the cached copy: now it may replace it
+            if copy.response is not None and copy.state in ("fresh", "revalidated"):
+                self.fetcher().commit(copy.response)
+        info = replace(info, cache=_worst_state(copies))
+        return replace(
+            selected,
+            info=info,
+            completeness=completeness,
+            reasons=tuple(reasons),
+            findings=tuple(findings),
+        )
+
+    def _obtain(
+        self,
+        location: str,
+        parser: FeedParser,
+        ctx: FeedContext,
+        refresh: float,
+        options: LoadOptions,
+    ) -> tuple[_Copy, Feed]:
+        """The location's bytes, parsed; a failed fetch or a rejected new copy falls back to
+        a valid cached copy, marked stale."""
+        if "://" not in location:
+            body = files.read_bytes(location, None, options.max_bytes)
+            return _Copy(location, body, "file"), parser.parse(body, ctx)
+        from auditor.net import FetchError
+
+        url = location.replace("{clientrequestid}", self._client_id())
+        fetcher = self.fetcher()
+        try:
+            response = fetcher.get(url, refresh=refresh)
+        except FetchError as e:
+            return self._fallback(url, parser, ctx, e, fetcher.cached(url))
+        try:
+            feed = parser.parse(response.body, ctx)
+        except FeedError as e:
+            if response.state == "fresh":
+                return self._fallback(url, parser, ctx, e, response.previous)
+            raise
+        copy = _Copy(
+            url,
+            response.body,
+            response.state,
+            response.retrieved_at,
+            response,
+            response.previous.body if response.previous and response.state == "fresh" else None,
+        )
+        return copy, feed
+
+    def _fallback(
+        self,
+        url: str,
+        parser: FeedParser,
+        ctx: FeedContext,
+        error: InputError,
+        cached: CacheEntry | None,
+    ) -> tuple[_Copy, Feed]:
+        if cached is None:
+            raise error
+        try:
+            feed = parser.parse(cached.body, ctx)
+        except FeedError:
+            raise error from None  # a cached copy that does not parse counts as no copy
+        age = describe_age(self.clock() - cached.retrieved_at)
+        reason = f"{error.message}; using the cached copy from {age} ago"
+        return _Copy(url, cached.body, "stale", cached.retrieved_at, reason=reason), feed
+
+    def _integrity(
+        self,
+        copies: Sequence[_Copy],
+        feeds: Sequence[Feed],
+        locations: Sequence[str],
+        parser: FeedParser,
+        ctx: FeedContext,
+        filters: Mapping[str, tuple[str, ...]],
+        selected: RangeSet,
+        options: LoadOptions,
+    ) -> list[Finding]:
+        """Compare a fresh copy with the cached one: version order, and shrink per family."""
+        if not any(c.previous_body is not None for c in copies):
+            return []
+        out: list[Finding] = []
+        old_feeds = []
+        for copy, feed in zip(copies, feeds, strict=True):
+            old = feed
+            if copy.previous_body is not None:
+                try:
+                    old = parser.parse(copy.previous_body, ctx)
+                except FeedError:
+                    old = feed  # the cache held something unreadable: nothing to compare
+            old_feeds.append(old)
+            new_v, old_v = feed.version, old.version
+            if new_v and old_v and new_v.key == old_v.key and new_v.order < old_v.order:
+                out.append(
+                    Finding(
+                        "version-rollback",
+                        Severity.WARNING,
+                        f"{copy.location}: the feed's {new_v.key} went backwards "
+                        f"({new_v.value} < cached {old_v.value}): a rollback or a stale mirror",
+                    )
+                )
+        try:
+            previous = merge_feeds(old_feeds, locations).select(filters, ctx, selected.info)
+        except (FeedError, UsageError):
+            return out  # the old copy had no such entries: not a shrink
+        for family in (4, 6):
+            before = ipspace.size(previous.space.family(family))
+            after = ipspace.size(selected.space.family(family))
+            if not before or after >= before:
+                continue
+            lost = 100.0 * (before - after) / before
+            if lost <= options.max_shrink:
+                continue
+            message = (
+                f"IPv{family} addresses shrank by {lost:.1f}% since the cached copy "
+                f"({before} -> {after}), over the limit of {options.max_shrink:g}%"
+            )
+            if not options.accept_shrink:
+                raise FeedError(
+                    message,
+                    source=ctx.name,
+                    hint="if the provider really removed them, run again with --accept-shrink;"
+                    " the cached copy was kept",
+                )
+            out.append(Finding("shrink", Severity.WARNING, message + " (accepted)"))
+        return out
+
+    def _info(
+        self,
+        spec: SourceSpec,
+        role: Role,
+        parser_name: str,
+        copies: Sequence[_Copy],
+        feed: Feed,
+    ) -> SourceInfo:
+        body = b"".join(c.body for c in copies)
+        info = SourceInfo.for_bytes(spec.text, role, parser_name, body, reading_time())
+        times = [c.retrieved_at for c in copies if c.retrieved_at is not None]
+        return replace(
+            info,
+            url=" ".join(c.location for c in copies),
+            version=str(feed.version) if feed.version else None,
+            retrieved_at=_iso(min(times)) if times else None,
+        )
+
+    def _client_id(self) -> str:
+        """A GUID per cache directory, as the Microsoft 365 web service asks of its clients."""
+        from auditor.net import default_cache_dir
+
+        base = (self.net_options.cache_dir if self.net_options else None) or default_cache_dir()
+        path = Path(base) / "client-id"
+        try:
+            text = path.read_text().strip()
+            return str(uuid.UUID(text))
+        except (OSError, ValueError):
+            pass
+        value = str(uuid.uuid4())
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            path.write_text(value + "\n")
+        except OSError:
+            pass  # an unwritable cache: a fresh GUID per run still works
+        return value
+
+
+def _worst_state(copies: Sequence[_Copy]) -> str:
+    order = ("stale", "cached", "file", "revalidated", "fresh")
+    return min((c.state for c in copies), key=order.index)
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def describe_age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"
+
+
+def merge_feeds(feeds: Sequence[Feed], locations: Sequence[str]) -> Feed:
+    """One feed from several documents (Cloudflare's v4 and v6 lists); each item's path says
+    which document it came from."""
+    if len(feeds) == 1:
+        return feeds[0]
+    texts: list[str] = []
+    paths: list[str] = []
+    lines: list[int] = []
+    tag_ids: list[int] = []
+    tagsets: list[tuple[tuple[str, str], ...]] = []
+    index: dict[tuple[tuple[str, str], ...], int] = {}
+    findings: list[Finding] = []
+    filters: list[str] = []
+    for feed, location in zip(feeds, locations, strict=True):
+        short = location.rstrip("/").rsplit("/", 1)[-1] or location
+        remap = []
+        for tags in feed.tagsets:
+            if tags not in index:
+                index[tags] = len(tagsets)
+                tagsets.append(tags)
+            remap.append(index[tags])
+        texts.extend(feed.texts)
+        paths.extend(f"{short} {p}".rstrip() for p in feed.paths)
+        lines.extend(feed.lines)
+        tag_ids.extend(remap[t] if t >= 0 else -1 for t in feed.tag_ids)
+        findings.extend(feed.findings)
+        filters.extend(f for f in feed.filters if f not in filters)
+    versions = [f.version for f in feeds if f.version is not None]
+    return Feed(
+        parser=feeds[0].parser,
+        texts=texts,
+        paths=paths,
+        lines=lines,
+        tag_ids=tag_ids,
+        tagsets=tuple(tagsets),
+        version=versions[0] if versions else None,
+        findings=tuple(findings),
+        filters=tuple(filters),
+    )

@@ -1,0 +1,134 @@
+"""Source specs: one string names where a set of ranges comes from and which part of it.
+
+Grammar (checked in this order, so every string has exactly one reading)::
+
+    -                              standard input
+    https://HOST/PATH              a text list at a URL (plain http is refused)
+    file:PATH                      a local file, whatever its name looks like
+    text:URL-OR-PATH               a text list, read with the feed's text parser
+    json:URL-OR-PATH#SELECTOR      any JSON feed, items picked by SELECTOR
+    spf:DOMAIN                     the addresses a domain's SPF record authorises
+    NAME                           a provider of the catalog (auditor providers)
+    NAME:KEY=VALUE[,KEY=VALUE...]  the same, filtered; VALUE may list alternatives a|b;
+                                   the reserved key from=URL-OR-PATH reads the feed from there
+    anything else                  a local file path
+
+A provider name is lower-case letters, digits and dashes, so ``./aws`` or ``file:aws`` reads a
+file called ``aws`` and ``aws`` alone is always the provider. A bare word that is neither a
+provider nor an existing file is an error that lists the providers.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from auditor.errors import UsageError
+from auditor.sources.catalog import Catalog
+
+Kind = Literal["stdin", "url", "file", "text", "json", "spf", "provider"]
+
+_PROVIDER = re.compile(r"([a-z][a-z0-9-]{0,31})(?::(.*))?", re.DOTALL)
+_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    text: str
+    """The spec as given: the source's name in reports."""
+    kind: Kind
+    location: str | None = None
+    """URL or path (for providers: the from= override, else None)."""
+    provider: str | None = None
+    filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    selector: str | None = None
+
+    @property
+    def filter_map(self) -> dict[str, tuple[str, ...]]:
+        return dict(self.filters)
+
+
+def is_url(text: str) -> bool:
+    return "://" in text and text.split("://", 1)[0].isalpha()
+
+
+def _check_url(text: str, spec: str) -> str:
+    if not text.lower().startswith("https://"):
+        raise UsageError(
+            f"{spec}: only https:// URLs are fetched",
+            hint="feeds are fetched over verified HTTPS; download the file and give its path",
+        )
+    return text
+
+
+def _location(text: str, spec: str) -> str:
+    if not text:
+        raise UsageError(f"{spec}: a URL or a path is missing after the prefix")
+    return _check_url(text, spec) if is_url(text) else text
+
+
+def parse_spec(text: str, catalog: Catalog) -> SourceSpec:
+    """Read one spec; UsageError with the valid choices when it cannot be read."""
+    if text == "-":
+        return SourceSpec(text, "stdin")
+    if is_url(text):
+        return SourceSpec(text, "url", _check_url(text, text))
+    prefix, sep, rest = text.partition(":")
+    if sep and prefix == "file":
+        if not rest:
+            raise UsageError(f"{text}: a path is missing after file:")
+        return SourceSpec(text, "file", rest)
+    if sep and prefix == "text":
+        return SourceSpec(text, "text", _location(rest, text))
+    if sep and prefix == "json":
+        location, hashmark, selector = rest.rpartition("#")
+        if not hashmark or not selector.strip():
+            raise UsageError(
+                f"{text}: a JSON feed needs a selector",
+                hint="write json:URL-OR-PATH#SELECTOR, e.g. json:feed.json#prefixes[].ip_prefix",
+            )
+        return SourceSpec(text, "json", _location(location, text), selector=selector.strip())
+    if sep and prefix == "spf":
+        if not rest:
+            raise UsageError(f"{text}: a domain is missing after spf:")
+        return SourceSpec(text, "spf", rest)
+    m = _PROVIDER.fullmatch(text)
+    if m and m.group(1) in catalog:
+        name, filters_text = m.group(1), m.group(2)
+        override, filters = _filters(filters_text, text) if filters_text is not None else (None, ())
+        return SourceSpec(text, "provider", override, name, filters)
+    if m and not Path(text).exists():
+        raise UsageError(
+            f"{text!r} is neither a provider nor an existing file",
+            hint="providers: " + ", ".join(catalog.names()) + "; for a file write ./NAME",
+        )
+    return SourceSpec(text, "file", text)
+
+
+def _filters(text: str, spec: str) -> tuple[str | None, tuple[tuple[str, tuple[str, ...]], ...]]:
+    """``key=a|b,key2=c`` into ((key, (a, b)), (key2, (c,))); a repeated key adds values."""
+    if not text.strip():
+        raise UsageError(f"{spec}: nothing after ':'", hint="write NAME or NAME:KEY=VALUE")
+    merged: dict[str, list[str]] = {}
+    location = None
+    for part in text.split(","):
+        key, eq, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not eq or not _KEY.fullmatch(key) or not value:
+            raise UsageError(
+                f"{spec}: cannot read the filter {part!r}",
+                hint="filters are KEY=VALUE separated by commas; alternatives as VALUE|VALUE",
+            )
+        if key == "from":
+            if location is not None:
+                raise UsageError(f"{spec}: from= given twice")
+            location = _location(value, spec)
+            continue
+        values = [v.strip() for v in value.split("|")]
+        if not all(values):
+            raise UsageError(f"{spec}: empty alternative in {part!r}")
+        merged.setdefault(key, [])
+        merged[key].extend(v for v in values if v not in merged[key])
+    return location, tuple((k, tuple(v)) for k, v in merged.items())

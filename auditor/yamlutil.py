@@ -1,0 +1,51 @@
+"""Configuration YAML (the provider catalog, later the cron config): safe loading only, with
+duplicate keys refused and each error given its line.
+
+PyYAML's ``safe_load`` keeps the last of two equal keys without a word; a catalog that says
+``url:`` twice must not silently point somewhere else (RELIABILITY 3, YAML).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from auditor.errors import InputError
+
+# A configuration file bigger than this is not a configuration file.
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate mapping keys."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r}",
+                    key_node.start_mark,
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(data: bytes, source: str) -> Any:
+    """The document, or InputError with the file and line of the first problem."""
+    if len(data) > MAX_CONFIG_BYTES:
+        raise InputError(f"file is over {MAX_CONFIG_BYTES} bytes", source=source)
+    try:
+        return yaml.load(data, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise InputError(
+            f"invalid YAML: {e.problem or e.context}", source=source, line=line
+        ) from None
+    except yaml.YAMLError as e:
+        raise InputError(f"invalid YAML: {e}", source=source) from None

@@ -1,0 +1,1 @@
+"""Data shipped with the package: the provider catalog, the report schemas, the examples."""

@@ -1,0 +1,120 @@
+"""The source spec grammar: every string has exactly one reading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from auditor.errors import UsageError
+from auditor.sources.catalog import load_catalog
+from auditor.sources.spec import parse_spec
+
+CATALOG = load_catalog()
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "location", "provider", "filters"),
+    [
+        ("-", "stdin", None, None, ()),
+        ("aws", "provider", None, "aws", ()),
+        (
+            "aws:service=AMAZON_SES,region=eu-west-1",
+            "provider",
+            None,
+            "aws",
+            (("service", ("AMAZON_SES",)), ("region", ("eu-west-1",))),
+        ),
+        (
+            "aws:region=eu-west-1|eu-central-1",
+            "provider",
+            None,
+            "aws",
+            (("region", ("eu-west-1", "eu-central-1")),),
+        ),
+        ("aws:region=a,region=b,region=a", "provider", None, "aws", (("region", ("a", "b")),)),
+        (
+            "azure:from=tags.json,tag=AzureCloud",
+            "provider",
+            "tags.json",
+            "azure",
+            (("tag", ("AzureCloud",)),),
+        ),
+        (
+            "azure:from=https://mirror.example/t.json",
+            "provider",
+            "https://mirror.example/t.json",
+            "azure",
+            (),
+        ),
+        ("https://example.net/ranges.txt", "url", "https://example.net/ranges.txt", None, ()),
+        ("HTTPS://example.net/a", "url", "HTTPS://example.net/a", None, ()),
+        ("text:https://example.net/r", "text", "https://example.net/r", None, ()),
+        ("text:local.txt", "text", "local.txt", None, ()),
+        ("file:aws", "file", "aws", None, ()),
+        ("./aws", "file", "./aws", None, ()),
+        ("data/examples/nodes.txt", "file", "data/examples/nodes.txt", None, ()),
+        ("nodes.txt", "file", "nodes.txt", None, ()),
+        ("spf:b.spf.service-now.com", "spf", "b.spf.service-now.com", None, ()),
+    ],
+)
+def test_readings(
+    text: str, kind: str, location: str | None, provider: str | None, filters: tuple[object, ...]
+) -> None:
+    spec = parse_spec(text, CATALOG)
+    assert (spec.kind, spec.location, spec.provider, spec.filters) == (
+        kind,
+        location,
+        provider,
+        filters,
+    )
+    assert spec.text == text
+
+
+def test_json_selector_splits_at_the_last_hash() -> None:
+    spec = parse_spec("json:https://h.example/a#b.json#prefixes[].ip_prefix", CATALOG)
+    assert spec.location == "https://h.example/a#b.json"
+    assert spec.selector == "prefixes[].ip_prefix"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("http://example.net/ranges.txt", "only https"),
+        ("json:feed.json", "needs a selector"),
+        ("json:feed.json#", "needs a selector"),
+        ("aws:", "nothing after"),
+        ("aws:service", "cannot read the filter"),
+        ("aws:service=", "cannot read the filter"),
+        ("aws:=EC2", "cannot read the filter"),
+        ("aws:region=a||b", "empty alternative"),
+        ("aws:from=x,from=y", "from= given twice"),
+        ("aws:from=http://x/y", "only https"),
+        ("file:", "path is missing"),
+        ("text:", "missing after the prefix"),
+        ("spf:", "domain is missing"),
+        ("awz", "neither a provider nor an existing file"),
+    ],
+)
+def test_errors(text: str, words: str) -> None:
+    with pytest.raises(UsageError) as e:
+        parse_spec(text, CATALOG)
+    assert words in str(e.value)
+
+
+def test_unknown_word_lists_providers() -> None:
+    with pytest.raises(UsageError) as e:
+        parse_spec("cloudfare", CATALOG)
+    assert "cloudflare" in str(e.value) and "./NAME" in str(e.value)
+
+
+def test_existing_file_with_a_plain_name_is_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "allowlist").write_text("192.0.2.0/24\n")
+    assert parse_spec("allowlist", CATALOG).kind == "file"
+    # a provider name always means the provider, even when a file of that name exists
+    (tmp_path / "aws").write_text("192.0.2.0/24\n")
+    assert parse_spec("aws", CATALOG).kind == "provider"
+    assert parse_spec("./aws", CATALOG).kind == "file"
