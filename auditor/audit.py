@@ -129,11 +129,14 @@ def partial_coverage(result: AuditResult) -> list[Coverage]:
         for fam in (4, 6):
             col = rs.entries.family(fam)
             declared = result.declared_space.family(fam)
-            if ipspace.is_vector(col.first) and ipspace.is_vector(declared.starts):
+            vector = ipspace.is_vector(col.first) or ipspace.is_vector(declared.starts)
+            if fam == 4 and (vector or len(col) > ipspace.VECTOR_THRESHOLD):
                 from auditor import _vector
 
                 counts = _vector.coverage_many(declared, col.first, col.last).tolist()
             else:
+                if ipspace.is_vector(declared.starts):  # wide IPv6: bisect on lists is faster
+                    declared = ipspace.Intervals(*ipspace.as_lists(declared))
                 memo: dict[tuple[int, int], int] = {}  # repeated entries are counted once
                 counts = [
                     memo[(a, b)]
@@ -181,25 +184,34 @@ def blocks_with_origins(
     One sweep over entries sorted by start, with a heap of the active ones keyed by end;
     origins are made only for the entries that are reported, at most MAX_ORIGINS a block.
     """
+    sets = sorted(sets, key=lambda rs: rs.info.name)  # origins in name, then file, order
     for fam in (4, 6):
         rows = _entry_rows(sets, fam, groups)
         active: list[tuple[int, int]] = []  # (last, row index)
         made: dict[tuple[int, int], Origin] = {}
         p = 0
+        origins: tuple[Origin, ...] = ()
+        changed = True
         for _, net, plen in space.cidrs(fam):
             block_last = net | ((1 << (ipspace.BITS[fam] - plen)) - 1)
             while p < len(rows) and rows[p][0] <= block_last:
                 heapq.heappush(active, (rows[p][1], p))
                 p += 1
+                changed = True
             while active and active[0][0] < net:
                 heapq.heappop(active)
-            refs = sorted(ref for _, r in active for ref in rows[r][2][:MAX_ORIGINS])[:MAX_ORIGINS]
-            origins = set()
-            for ref in refs:
-                if ref not in made:
-                    made[ref] = sets[ref[0]].entries.entry(fam, ref[1]).origin
-                origins.add(made[ref])
-            yield MissingBlock(fam, net, plen, tuple(sorted(origins)))
+                changed = True
+            if changed:  # runs of blocks inside the same big entries share their origins
+                refs = sorted(ref for _, r in active for ref in rows[r][2][:MAX_ORIGINS])
+                found: dict[Origin, None] = {}
+                for ref in refs[:MAX_ORIGINS]:
+                    origin = made.get(ref)
+                    if origin is None:
+                        origin = made[ref] = sets[ref[0]].entries.origin(fam, ref[1])
+                    found[origin] = None
+                origins = tuple(found)
+                changed = False
+            yield MissingBlock(fam, net, plen, origins)
 
 
 def missing_blocks(result: AuditResult) -> Iterator[MissingBlock]:

@@ -297,7 +297,7 @@ def normalize(starts: Ints, ends: Ints) -> Intervals:
     return Intervals(out_s, out_e)
 
 
-def _as_lists(iv: Intervals) -> tuple[list[int], list[int]]:
+def as_lists(iv: Intervals) -> tuple[list[int], list[int]]:
     if is_vector(iv.starts):
         from auditor import _vector
 
@@ -314,8 +314,8 @@ def union(a: Intervals, b: Intervals) -> Intervals:
         from auditor import _vector
 
         return _vector.combine_any(a, b, "union")
-    sa, ea = _as_lists(a)
-    sb, eb = _as_lists(b)
+    sa, ea = as_lists(a)
+    sb, eb = as_lists(b)
     # Concatenating two sorted runs: the sort in normalize() is linear on them.
     return normalize(sa + sb, ea + eb)
 
@@ -331,8 +331,8 @@ def intersection(a: Intervals, b: Intervals) -> Intervals:
         from auditor import _vector
 
         return _vector.combine_any(a, b, "intersection")
-    sa, ea = _as_lists(a)
-    sb, eb = _as_lists(b)
+    sa, ea = as_lists(a)
+    sb, eb = as_lists(b)
     out_s: list[int] = []
     out_e: list[int] = []
     i = j = 0
@@ -356,8 +356,8 @@ def difference(a: Intervals, b: Intervals) -> Intervals:
         from auditor import _vector
 
         return _vector.combine_any(a, b, "difference")
-    sa, ea = _as_lists(a)
-    sb, eb = _as_lists(b)
+    sa, ea = as_lists(a)
+    sb, eb = as_lists(b)
     out_s: list[int] = []
     out_e: list[int] = []
     j = 0
@@ -478,7 +478,7 @@ class IPSpace:
         """(family, first, last) for every interval, IPv4 first, then IPv6, numeric."""
         out: list[tuple[int, int, int]] = []
         for fam in (4, 6):
-            s, e = _as_lists(self.family(fam))
+            s, e = as_lists(self.family(fam))
             out.extend((fam, a, b) for a, b in zip(s, e, strict=True))
         return out
 

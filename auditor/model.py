@@ -161,6 +161,13 @@ class Entries:
             group,
         )
 
+    def origin(self, family: int, index: int) -> Origin:
+        """The origin of one entry, without making the Entry (a hot path for big reports)."""
+        col = self.family(family)
+        line = int(col.line[index]) if len(col.line) else 0
+        path = col.path[index] if col.path is not None else None
+        return Origin(self.source, line or None, path or None)
+
     def __iter__(self) -> Iterator[Entry]:
         for fam in (4, 6):
             for i in range(self.count(fam)):
@@ -265,7 +272,7 @@ class Coverage:
         return 100.0 * self.covered / self.entry.size
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MissingBlock:
     """One minimal missing CIDR and the expected entries it came from."""
 

@@ -46,7 +46,16 @@ def _summary_rows(summary: Sequence[FamilySummary]) -> list[tuple[str, str, str,
 
 
 def _block_rows(blocks: Sequence[MissingBlock]) -> list[tuple[str, str, str]]:
-    return [(b.cidr, str(b.size), origins_text(b.origins, MAX_ORIGINS)) for b in blocks]
+    # neighbouring blocks of one big entry share one origins tuple: word it once
+    memo: dict[int, str] = {}
+    rows = []
+    for b in blocks:
+        key = id(b.origins)
+        text = memo.get(key)
+        if text is None:
+            text = memo[key] = origins_text(b.origins, MAX_ORIGINS)
+        rows.append((b.cidr, str(b.size), text))
+    return rows
 
 
 def _finding_rows(findings: Sequence[Finding]) -> list[tuple[str, str, str, str]]:

@@ -257,18 +257,17 @@ def text_table(
     headers: Sequence[str], rows: Iterable[Sequence[str]], right: Sequence[int] = ()
 ) -> list[str]:
     """A plain table: two-space indent and gutters, no trailing spaces, one pass for widths."""
-    rows = list(rows)
-    widths = [display_width(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row):
-            w = display_width(cell)
-            if w > widths[i]:
-                widths[i] = w
+    rows = [tuple(headers), *rows]
+    # one width per cell, computed once; most cells are ASCII, whose width is their length
+    cell_widths = [
+        [len(cell) if cell.isascii() else display_width(cell) for cell in row] for row in rows
+    ]
+    widths = [max(column) for column in zip(*cell_widths, strict=True)]
     lines = []
-    for row in (headers, *rows):
+    for row, row_widths in zip(rows, cell_widths, strict=True):
         cells = []
         for i, cell in enumerate(row):
-            pad = " " * (widths[i] - display_width(cell))
+            pad = " " * (widths[i] - row_widths[i])
             cells.append(pad + cell if i in right else cell + pad)
         lines.append(("  " + "  ".join(cells)).rstrip())
     return lines

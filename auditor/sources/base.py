@@ -19,9 +19,9 @@ from auditor import ipspace
 from auditor.errors import AddressError, InputError, UsageError
 from auditor.ipspace import HostBitsPolicy
 from auditor.model import (
+    Columns,
     Completeness,
     Entries,
-    Entry,
     Finding,
     Origin,
     RangeSet,
@@ -119,7 +119,7 @@ class Feed:
             if chosen is not None and (tid < 0 or tid not in chosen):
                 continue
             collector.add(text, self.lines[i] or None, self.paths[i] or None, tid, self.tagsets)
-        if not collector.entries:
+        if not collector.count:
             if collector.bad:
                 first = collector.errors[0]
                 raise FeedError(
@@ -140,7 +140,7 @@ class Feed:
         if collector.bad:
             completeness = Completeness.PARTIAL
             reasons = (f"{collector.bad} prefix(es) in the feed could not be read",)
-        entries = Entries.from_entries(ctx.name, collector.entries)
+        entries = collector.entries(self.tagsets)
         return RangeSet(
             info=info,
             entries=entries,
@@ -191,16 +191,20 @@ def tag_label(tags: Tags) -> str:
 
 @dataclass
 class _Items:
-    """Parses the selected items once each (feeds repeat prefixes across tags)."""
+    """Parses the selected items once each (feeds repeat prefixes across tags) and keeps them
+    as columns, as :class:`Entries` stores them."""
 
     ctx: FeedContext
-    entries: list[Entry] = field(default_factory=list)
     errors: list[Finding] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     labels: dict[str, Tags] = field(default_factory=dict)
     bad: int = 0
+    count: int = 0
+    _cols: dict[int, tuple[list[int], list[int], list[int], list[int], list[str]]] = field(
+        default_factory=lambda: {4: ([], [], [], [], []), 6: ([], [], [], [], [])}
+    )
     _cache: dict[str, ipspace.Parsed | AddressError] = field(default_factory=dict)
-    _label_of: dict[int, str] = field(default_factory=dict)
+    _group_of: dict[int, int] = field(default_factory=dict)
 
     def add(
         self,
@@ -210,7 +214,6 @@ class _Items:
         tag_id: int,
         tagsets: tuple[Tags, ...],
     ) -> None:
-        origin = Origin(self.ctx.name, line, path)
         parsed = self._cache.get(text)
         if parsed is None:
             try:
@@ -221,6 +224,7 @@ class _Items:
         if isinstance(parsed, AddressError):
             self.bad += 1
             if self.bad <= 50:
+                origin = Origin(self.ctx.name, line, path)
                 self.errors.append(Finding("bad-entry", Severity.ERROR, str(parsed), origin))
             return
         if parsed.host_bits and len(self.findings) < 50:
@@ -230,17 +234,40 @@ class _Items:
                     "host-bits",
                     Severity.WARNING,
                     f"{text!r} has host bits; read as {fixed}",
-                    origin,
+                    Origin(self.ctx.name, line, path),
                 )
             )
-        group = None
+        group = -1
         if tag_id >= 0:
-            group = self._label_of.get(tag_id)
-            if group is None:
-                group = tag_label(tagsets[tag_id])
-                self._label_of[tag_id] = group
-                self.labels[group] = tagsets[tag_id]
-        self.entries.append(Entry(parsed.family, parsed.first, parsed.last, origin, group))
+            group = self._group_of.get(tag_id, -1)
+            if group < 0:
+                label = tag_label(tagsets[tag_id])
+                if label not in self.labels:
+                    self.labels[label] = tagsets[tag_id]
+                group = self._group_of[tag_id] = tag_id
+        first, last, lines, groups, paths = self._cols[parsed.family]
+        first.append(parsed.first)
+        last.append(parsed.last)
+        lines.append(line or 0)
+        groups.append(group)
+        paths.append(path or "")
+        self.count += 1
+
+    def entries(self, tagsets: tuple[Tags, ...]) -> Entries:
+        """Columns per family; groups are the sorted labels of the tag sets used."""
+        names = sorted(self.labels)
+        index = {name: i for i, name in enumerate(names)}
+        remap = {tid: index[tag_label(tagsets[tid])] for tid in self._group_of}
+        cols = {}
+        for fam, (first, last, lines, groups, paths) in self._cols.items():
+            cols[fam] = Columns(
+                first=first,
+                last=last,
+                line=lines,
+                group=[remap[g] if g >= 0 else -1 for g in groups] if names else None,
+                path=paths if any(paths) else None,
+            )
+        return Entries(self.ctx.name, cols[4], cols[6], tuple(names))
 
 
 class FeedParser:

@@ -8,6 +8,7 @@ only then commit the new copy to the cache.
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -166,6 +167,7 @@ class SourceLoader:
         findings += self._integrity(
             copies, feeds, locations, parser, ctx, filters, selected, options
         )
+        findings += _future_dated(feed, self.clock())
         stale = [c for c in copies if c.state == "stale"]
         for copy in copies:
             if copy.state == "cached" and copy.retrieved_at is not None:
@@ -344,6 +346,40 @@ class SourceLoader:
         except OSError:
             pass  # an unwritable cache: a fresh GUID per run still works
         return value
+
+
+_STAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})[T -](\d{2})[:-](\d{2})[:-](\d{2})")
+# A feed dated this far ahead of the local clock is worth a word; less is normal skew.
+FUTURE_SLACK = 86400.0
+
+
+def _future_dated(feed: Feed, now: float) -> list[Finding]:
+    """A feed created in the future means this machine's clock, or the feed, is wrong; ages
+    and the --max-age check then mean little (RELIABILITY 4, feed integrity)."""
+    version = feed.version
+    if version is None:
+        return []
+    for stamp in (version.created, version.value):
+        m = _STAMP.match(stamp or "")
+        if not m:
+            continue
+        try:
+            year, month, day, hour, minute, second = map(int, m.groups())
+            when = datetime(year, month, day, hour, minute, second, tzinfo=timezone.utc)
+        except ValueError:
+            return []
+        if when.timestamp() > now + FUTURE_SLACK:
+            return [
+                Finding(
+                    "clock-skew",
+                    Severity.WARNING,
+                    f"the feed says it was created at {m.group(0)} UTC, "
+                    f"{describe_age(when.timestamp() - now)} ahead of this machine's clock;"
+                    " check the clock",
+                )
+            ]
+        return []
+    return []
 
 
 def _worst_state(copies: Sequence[_Copy]) -> str:

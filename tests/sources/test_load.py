@@ -137,3 +137,15 @@ def test_merge_keeps_each_documents_origin(loader: SourceLoader, tmp_path: Path)
     assert list(feed.texts) == ["192.0.2.0/24", "2001:db8::/32"]
     assert list(feed.paths) == ["ips-v4", "ips-v6"]
     assert list(feed.lines) == [1, 2]
+
+
+def test_a_feed_from_the_future_is_a_warning(loader: SourceLoader, tmp_path: Path) -> None:
+    doc = dict(AWS, createDate="2999-01-01-00-00-00")
+    path = tmp_path / "future.json"
+    path.write_text(json.dumps(doc))
+    rs = loader.load(f"aws:from={path}", LoadOptions())
+    skew = [f for f in rs.findings if f.kind == "clock-skew"]
+    assert skew and "2999-01-01-00-00-00" in skew[0].message
+    assert rs.completeness is Completeness.COMPLETE  # a warning, not a failure
+    path.write_text(json.dumps(AWS))
+    assert loader.load(f"aws:from={path}", LoadOptions()).findings == ()
