@@ -5,10 +5,12 @@ Heavy modules are imported inside the commands so that ``auditor --help`` stays 
 
 from __future__ import annotations
 
+import contextlib
+import math
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, TypeVar
@@ -84,6 +86,13 @@ def _guard(fn: Callable[[], T]) -> T:
         raise typer.Exit(int(e.exit_code)) from None
     except typer.Exit:
         raise
+    except BrokenPipeError:
+        # the reader went away (| head): nothing more can be said on stdout; not a success
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silences the flush at exit
+        except OSError:
+            pass
+        raise typer.Exit(int(ExitCode.TROUBLE)) from None
     except KeyboardInterrupt:
         _err("error: interrupted")
         raise typer.Exit(int(ExitCode.TROUBLE)) from None
@@ -102,7 +111,7 @@ def _parse_duration(text: str, option: str) -> float:
         value = float(number)
     except ValueError:
         value = -1.0
-    if not number or value < 0 or value != value:
+    if not number or not math.isfinite(value) or value < 0:
         raise UsageError(f"invalid {option} {text!r}", hint="give seconds, or 15m, 12h, 7d")
     return value * units[unit]
 
@@ -121,14 +130,17 @@ class _FetchOptions:
     max_age: str = "7d"
     catalog: tuple[Path, ...] = ()
     quiet: bool = False
+    max_bytes: int = 256 * 1024 * 1024
 
     def loader(self, stdin: BinaryIO | None) -> SourceLoader:
         from auditor.net import NetOptions
         from auditor.sources.catalog import load_catalog
         from auditor.sources.load import SourceLoader
 
-        if self.timeout <= 0:
+        if not math.isfinite(self.timeout) or self.timeout <= 0:
             raise UsageError(f"invalid --timeout {self.timeout:g}", hint="give seconds > 0")
+        if self.max_bytes <= 0:
+            raise UsageError(f"invalid --max-bytes {self.max_bytes}", hint="give bytes > 0")
         if self.ca_bundle is not None and not self.ca_bundle.is_file():
             raise UsageError(f"--ca-bundle {self.ca_bundle}: no such file")
         net = NetOptions(
@@ -138,16 +150,30 @@ class _FetchOptions:
             ca_bundle=str(self.ca_bundle) if self.ca_bundle else None,
             cache_dir=self.cache_dir,
             offline=self.offline,
+            max_bytes=self.max_bytes,
         )
         return SourceLoader(load_catalog(self.catalog), net, stdin, progress=_progress(self.quiet))
+
+    @contextlib.contextmanager
+    def open(self, stdin: BinaryIO | None) -> Iterator[SourceLoader]:
+        """A loader for one run: committed and closed at the end, its download bar gone."""
+        loader = self.loader(stdin)
+        try:
+            with loader:
+                yield loader
+        finally:
+            stop = getattr(loader.progress, "stop", None)
+            if stop is not None:
+                stop()
 
     def load_options(self, role: Role, **kw: Any) -> LoadOptions:
         from auditor.sources.load import LoadOptions
 
-        if not 0 <= self.max_shrink <= 100:
+        if not math.isfinite(self.max_shrink) or not 0 <= self.max_shrink <= 100:
             raise UsageError(f"invalid --max-shrink {self.max_shrink:g}", hint="a percentage")
         return LoadOptions(
             role=role,
+            max_bytes=self.max_bytes,
             accept_shrink=self.accept_shrink,
             max_shrink=self.max_shrink,
             max_age=_parse_duration(self.max_age, "--max-age"),
@@ -202,7 +228,8 @@ _CatalogOpt = Annotated[
 
 
 def _progress(quiet: bool) -> Callable[[str, int, int | None], None] | None:
-    """A download bar on a terminal's stderr; nothing when piped or quiet."""
+    """A download bar on a terminal's stderr; nothing when piped or quiet. The bar is
+    transient: it goes away when the run's loader closes (:meth:`_FetchOptions.open`)."""
     if quiet or not sys.stderr.isatty():
         return None
     from rich.console import Console
@@ -220,15 +247,23 @@ def _progress(quiet: bool) -> Callable[[str, int, int | None], None] | None:
     def update(url: str, done: int, total: int | None) -> None:
         if not tasks:
             bar.start()
+        if total is not None and done > total:
+            total = None  # a gzip body: decoded bytes outgrow the encoded length
         if url not in tasks:
             tasks[url] = bar.add_task(url[-60:], total=total)
         bar.update(tasks[url], completed=done, total=total)
-        if total is not None and done >= total:
-            bar.remove_task(tasks.pop(url))
-            if not tasks:
-                bar.stop()
 
+    update.stop = bar.stop  # type: ignore[attr-defined]
     return update
+
+
+def _usable(rs: RangeSet, allow_stale: bool) -> bool:
+    """Complete, or stale when stale sources are allowed: what may exit 0."""
+    from auditor.model import Completeness
+
+    return rs.completeness is Completeness.COMPLETE or (
+        allow_stale and rs.completeness is Completeness.STALE
+    )
 
 
 def _load_all(
@@ -423,15 +458,12 @@ def diff(
             max_age,
             tuple(catalog or ()),
             quiet,
+            max_bytes,
         )
         common = {"fmt": fmt, "host_bits": _host_bits(host_bits), "lenient": lenient}
-        with fetching.loader(sys.stdin.buffer) as loader:
-            exp = _load_all(
-                expected, loader, fetching.load_options("expected", **common, max_bytes=max_bytes)
-            )
-            dec = _load_all(
-                declared, loader, fetching.load_options("declared", **common, max_bytes=max_bytes)
-            )
+        with fetching.open(sys.stdin.buffer) as loader:
+            exp = _load_all(expected, loader, fetching.load_options("expected", **common))
+            dec = _load_all(declared, loader, fetching.load_options("declared", **common))
         options = AuditOptions(
             allow_stale=allow_stale,
             over_broad_v4=over_broad_v4,
@@ -463,8 +495,9 @@ def diff(
         for rs in result.sources:
             # failed sources were reported as they were read; say what the others lacked
             if rs.completeness.value not in ("complete", "failed"):
+                level = "warning" if _usable(rs, allow_stale) else "error"
                 why = "; ".join(rs.reasons) or rs.completeness.value
-                _err(f"error: {rs.info.name}: source is {rs.completeness.value}: {why}")
+                _err(f"{level}: {rs.info.name}: source is {rs.completeness.value}: {why}")
         return audit.exit_code(result)
 
     code = _guard(run)
@@ -495,7 +528,7 @@ def rules_cmd(
         options = RuleOptions(service=Service.parse(service), chain=chain)
         gen.check(options)
         fetching = _FetchOptions()
-        with fetching.loader(sys.stdin.buffer) as loader:
+        with fetching.open(sys.stdin.buffer) as loader:
             sets = _load_all(
                 [source], loader, fetching.load_options("expected", host_bits=_host_bits(host_bits))
             )
@@ -539,6 +572,9 @@ def fetch(
     ] = None,
     host_bits: Annotated[str, typer.Option("--host-bits", help="fix or reject.")] = "fix",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on stdout.")] = False,
+    max_bytes: Annotated[
+        int, typer.Option("--max-bytes", help="Refuse inputs (decoded downloads) bigger than this.")
+    ] = 256 * 1024 * 1024,
     timeout: _TimeoutOpt = 60.0,
     ca_bundle: _CaBundleOpt = None,
     cache_dir: _CacheDirOpt = None,
@@ -578,26 +614,37 @@ def fetch(
             max_age,
             tuple(catalog or ()),
             quiet,
+            max_bytes,
         )
         options = fetching.load_options("expected", fmt=fmt, host_bits=_host_bits(host_bits))
-        with fetching.loader(sys.stdin.buffer) as loader:
+        with fetching.open(sys.stdin.buffer) as loader:
             sets = _load_all(sources, loader, options)
         fam = None if family == "all" else int(family)
-        if not quiet or output_file is not None:
-            _write(listing.render(sets, output, fam), output_file)
-        ok = {Completeness.COMPLETE} | ({Completeness.STALE} if allow_stale else set())
         code = ExitCode.OK
         for rs in sets:
-            if rs.completeness not in ok:
+            if not _usable(rs, allow_stale):
                 code = ExitCode.TROUBLE
             if rs.completeness not in (Completeness.COMPLETE, Completeness.FAILED):
+                level = "warning" if _usable(rs, allow_stale) else "error"
                 why = "; ".join(rs.reasons) or rs.completeness.value
-                _err(f"error: {rs.info.name}: source is {rs.completeness.value}: {why}")
-            for fam_ in (4, 6):
-                for i in rs.entries.broader_than(fam_, 0):
-                    entry = rs.entries.entry(fam_, i)
-                    _err(f"error: {entry.origin}: {entry.text} means every IPv{fam_} address")
+                _err(f"{level}: {rs.info.name}: source is {rs.completeness.value}: {why}")
+            for af in (4, 6):
+                for i in rs.entries.broader_than(af, 0):
+                    entry = rs.entries.entry(af, i)
+                    _err(f"error: {entry.origin}: {entry.text} means every IPv{af} address")
                     code = ExitCode.TROUBLE
+        if fam is not None and code is ExitCode.OK and not listing.union(sets, fam):
+            _err(f"error: the sources list no IPv{fam} address")
+            code = ExitCode.TROUBLE
+        text = listing.render(sets, output, fam, complete=code is ExitCode.OK)
+        target = output_file
+        if target is not None and code is not ExitCode.OK:
+            # a file others read (a firewall's include, a cron artefact) keeps its last good
+            # content; the incomplete listing still goes to stdout unless --quiet
+            _err(f"error: {target} left unchanged: the sources are not complete")
+            target = None
+        if not quiet or target is not None:
+            _write(text, target)
         return code
 
     raise typer.Exit(int(_guard(run)))

@@ -687,8 +687,12 @@ class _GzipDecoder:
 
 
 def _require_https(url: str, target: str) -> None:
-    parts = urlsplit(target)
-    if parts.scheme.lower() != "https" or not parts.hostname:
+    try:
+        parts = urlsplit(target)
+        host = parts.hostname
+    except ValueError as e:  # an unbalanced [ in an IPv6 host, a bad port
+        raise FetchError(f"{url}: invalid URL {target!r}: {e}", url=url) from None
+    if parts.scheme.lower() != "https" or not host:
         if target == url:
             raise FetchError(
                 f"{url}: only https:// URLs are fetched",

@@ -8,6 +8,9 @@ from typing import NamedTuple
 
 import pytest
 
+# the local DNS test server (tests/dnsd.py), exposed as a fixture to every test
+from dnsd import dns_server  # noqa: F401
+
 # the local HTTP(S) test servers (tests/httpd.py), exposed as fixtures to every test
 from httpd import http_server, https_server, tls_ca  # noqa: F401
 from typer.testing import CliRunner

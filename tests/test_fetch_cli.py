@@ -204,3 +204,68 @@ def load_parser(provider: str) -> str:
     from auditor.sources.catalog import load_catalog
 
     return load_catalog().get(provider).parser
+
+
+def test_output_file_is_kept_when_a_source_fails(run_cli: RunCli, write: WriteFile) -> None:
+    good = write("good.txt", "192.0.2.0/24\n")
+    target = write("allow.txt", "198.51.100.0/24\n")
+    code, out, err = run_cli(
+        "fetch", f"text:{good}", "stripe:from=/nonexistent.json", "--output-file", str(target)
+    )
+    assert code == 2 and "left unchanged" in err
+    assert target.read_text() == "198.51.100.0/24\n"
+    assert out == "192.0.2.0/24\n"  # what was read still goes to stdout
+    code, _, _ = run_cli("fetch", f"text:{good}", "--output-file", str(target))
+    assert code == 0 and target.read_text() == "192.0.2.0/24\n"
+
+
+def test_a_family_with_nothing_is_an_error(run_cli: RunCli, write: WriteFile) -> None:
+    good = write("v4.txt", "192.0.2.0/24\n")
+    code, out, err = run_cli("fetch", f"text:{good}", "--family", "6")
+    assert code == 2 and out == "" and "no IPv6 address" in err
+
+
+def test_max_bytes_caps_downloads(
+    run_cli: RunCli, https_server: FeedServer, served: list[str]
+) -> None:
+    https_server.route("/big.txt", Reply(body=b"192.0.2.0/24\n" * 2000))
+    url = https_server.url("/big.txt")
+    code, _, err = run_cli("fetch", url, "--max-bytes", "1000", *served[2:])
+    assert code == 2 and "1000" in err
+    code, out, _ = run_cli("fetch", url, *served[2:])
+    assert code == 0 and out == "192.0.2.0/24\n"
+
+
+def test_allow_stale_words_it_as_a_warning(
+    run_cli: RunCli, https_server: FeedServer, served: list[str]
+) -> None:
+    https_server.route("/ip-ranges.json", [Reply(body=aws_doc().encode()), Reply(status=404)])
+    assert run_cli("fetch", "aws", *served)[0] == 0
+    code, out, err = run_cli("fetch", "aws", "--allow-stale", "-o", "json", *served)
+    assert code == 0 and "warning: aws: source is stale" in err and "error:" not in err
+    assert json.loads(out)["complete"] is True
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "0", "-1"])
+def test_timeout_must_be_finite_and_positive(run_cli: RunCli, value: str) -> None:
+    code, _, err = run_cli("fetch", "aws", "--timeout", value)
+    assert code == 2 and "--timeout" in err
+
+
+def test_a_closed_pipe_is_not_an_internal_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    listing = tmp_path / "list.txt"
+    listing.write_text("192.0.2.0/24\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "auditor", "fetch", f"text:{listing}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before anything is written, as with `| head -0`
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert proc.wait(timeout=60) == 2
+    assert "internal error" not in err and "Traceback" not in err

@@ -44,7 +44,11 @@ def _tags(rs: RangeSet, entry: Entry) -> dict[str, list[str]]:
     return out
 
 
-def render(sets: Sequence[RangeSet], output: str, family: int | None) -> str:
+def render(
+    sets: Sequence[RangeSet], output: str, family: int | None, complete: bool | None = None
+) -> str:
+    """The listing; ``complete`` (for JSON) is the run's verdict: True exactly when it exits 0.
+    Without it, every source must be complete."""
     if output == "cidr":
         return union(sets, family).cidr_lines()
     if output == "csv":
@@ -65,7 +69,8 @@ def render(sets: Sequence[RangeSet], output: str, family: int | None) -> str:
         return buf.getvalue()
     if output == "json":
         space = union(sets, family)
-        complete = all(rs.completeness is Completeness.COMPLETE for rs in sets)
+        if complete is None:
+            complete = all(rs.completeness is Completeness.COMPLETE for rs in sets)
         doc = {
             "schema_version": SCHEMA_VERSION,
             "kind": "fetch",

@@ -12,7 +12,6 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, ClassVar
 
 from auditor import ipspace
@@ -56,7 +55,6 @@ class FeedContext:
     host_bits: HostBitsPolicy = "fix"
     selector: str | None = None
     """The ``json`` parser's selector; None for every other parser."""
-    now: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -170,8 +168,11 @@ class Feed:
                     shown = present[:MAX_LISTED_VALUES]
                     more = len(present) - len(shown)
                     listing = ", ".join(shown) + (f", ... and {more} more" if more > 0 else "")
-                    raise UsageError(
+                    # the feed's data, not the command line, decides: the source fails and
+                    # the run still reports the others
+                    raise FeedError(
                         f"{ctx.provider}: no entry has {key}={value}",
+                        source=ctx.name,
                         hint=f"valid values: {listing}" if present else "the feed has no values",
                     )
                 accepted.add(folded[value.casefold()])
@@ -204,7 +205,8 @@ class _Items:
         default_factory=lambda: {4: ([], [], [], [], []), 6: ([], [], [], [], [])}
     )
     _cache: dict[str, ipspace.Parsed | AddressError] = field(default_factory=dict)
-    _group_of: dict[int, int] = field(default_factory=dict)
+    _used: set[int] = field(default_factory=set)
+    """Tag set ids that selected items carry."""
 
     def add(
         self,
@@ -237,19 +239,14 @@ class _Items:
                     Origin(self.ctx.name, line, path),
                 )
             )
-        group = -1
-        if tag_id >= 0:
-            group = self._group_of.get(tag_id, -1)
-            if group < 0:
-                label = tag_label(tagsets[tag_id])
-                if label not in self.labels:
-                    self.labels[label] = tagsets[tag_id]
-                group = self._group_of[tag_id] = tag_id
+        if tag_id >= 0 and tag_id not in self._used:
+            self._used.add(tag_id)
+            self.labels.setdefault(tag_label(tagsets[tag_id]), tagsets[tag_id])
         first, last, lines, groups, paths = self._cols[parsed.family]
         first.append(parsed.first)
         last.append(parsed.last)
         lines.append(line or 0)
-        groups.append(group)
+        groups.append(tag_id)
         paths.append(path or "")
         self.count += 1
 
@@ -257,7 +254,7 @@ class _Items:
         """Columns per family; groups are the sorted labels of the tag sets used."""
         names = sorted(self.labels)
         index = {name: i for i, name in enumerate(names)}
-        remap = {tid: index[tag_label(tagsets[tid])] for tid in self._group_of}
+        remap = {tid: index[tag_label(tagsets[tid])] for tid in self._used}
         cols = {}
         for fam, (first, last, lines, groups, paths) in self._cols.items():
             cols[fam] = Columns(
@@ -291,9 +288,15 @@ def register(cls: type[FeedParser]) -> type[FeedParser]:
     return cls
 
 
-def parser_for(name: str) -> FeedParser:
-    from auditor.sources import feeds  # noqa: F401 - registers the parsers
+def load_parsers() -> dict[str, type[FeedParser]]:
+    """The registry, with every parser module imported (importing registers them)."""
+    from auditor.sources import feeds  # noqa: F401
 
+    return PARSERS
+
+
+def parser_for(name: str) -> FeedParser:
+    load_parsers()
     try:
         return PARSERS[name]()
     except KeyError:
@@ -357,6 +360,10 @@ def load_json(data: bytes, ctx: FeedContext) -> Any:
             source=ctx.name,
             line=e.lineno,
             hint="the download may be truncated or not the feed",
+        ) from None
+    except RecursionError:
+        raise FeedError(
+            f"{ctx.provider}: the JSON is nested too deeply to be a feed", source=ctx.name
         ) from None
     except ValueError as e:
         raise FeedError(f"{ctx.provider}: {e}", source=ctx.name) from None

@@ -72,9 +72,9 @@ def load_catalog(extra: Sequence[str | Path] = ()) -> Catalog:
 
 
 def _merge(providers: dict[str, Provider], doc: Any, source: str, base: Path | None) -> None:
-    from auditor.sources.base import PARSERS, parser_for
+    from auditor.sources.base import load_parsers
 
-    parser_for("aws")  # registers every parser
+    parsers = load_parsers()
     if (
         not isinstance(doc, dict)
         or set(doc) != {"providers"}
@@ -120,11 +120,11 @@ def _merge(providers: dict[str, Provider], doc: Any, source: str, base: Path | N
             new = replace(new, urls=_urls(fields["url"], where, source, base))
         if "parser" in fields:
             parser = _string(fields["parser"], where, source)
-            if parser not in PARSERS:
+            if parser not in parsers:
                 raise InputError(
                     f"{where}: unknown parser {parser!r}",
                     source=source,
-                    hint="parsers: " + ", ".join(sorted(PARSERS)),
+                    hint="parsers: " + ", ".join(sorted(parsers)),
                 )
             new = replace(new, parser=parser)
         if "filters" in fields:
@@ -137,13 +137,13 @@ def _merge(providers: dict[str, Provider], doc: Any, source: str, base: Path | N
             if isinstance(refresh, bool) or not isinstance(refresh, int) or refresh < 0:
                 raise InputError(f"{where}.refresh must be seconds (0 or more)", source=source)
             new = replace(new, refresh=float(refresh))
-        offered = PARSERS[new.parser].filters
-        if offered and not set(new.filters) <= set(offered):
+        offered = parsers[new.parser].filters
+        if not set(new.filters) <= set(offered):
             bad = ", ".join(sorted(set(new.filters) - set(offered)))
             raise InputError(
                 f"{where}: filter(s) {bad} not offered by parser {new.parser}",
                 source=source,
-                hint="parser filters: " + ", ".join(offered),
+                hint="parser filters: " + (", ".join(offered) or "none"),
             )
         providers[name] = new
 

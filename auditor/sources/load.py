@@ -32,7 +32,7 @@ from auditor.model import (
 from auditor.sources import files
 from auditor.sources.base import Feed, FeedContext, FeedError, FeedParser, parser_for
 from auditor.sources.catalog import Catalog
-from auditor.sources.spec import SourceSpec, parse_spec
+from auditor.sources.spec import SourceSpec, is_url, parse_spec
 
 if TYPE_CHECKING:
     from auditor.net import CacheEntry, Fetcher, NetOptions, Response
@@ -57,22 +57,31 @@ class LoadOptions:
 
 @dataclass
 class _Copy:
-    """One location's bytes and how they were obtained."""
+    """One location's bytes, parsed, and how they were obtained; shared by every spec of a run
+    that reads the same location, so they all see one copy and one baseline."""
 
     location: str
     body: bytes
+    feed: Feed
     state: str
     """fresh, revalidated, cached, stale or file."""
     retrieved_at: float | None = None
     response: Response | None = None
-    previous_body: bytes | None = None
+    previous: Feed | None = None
+    """The cached copy a fresh one replaces, parsed, for the integrity checks."""
     reason: str | None = None
+    findings: list[Finding] = field(default_factory=list)
+    keep_cache: bool = False
+    """True when the fetched copy must not replace the cached one (a version rollback)."""
+    rejected: bool = False
+    """True once a spec refused this copy: it is never committed."""
 
 
 @dataclass
 class SourceLoader:
     """Loads source specs. The network is only touched (and ``requests`` only imported) when
-    a spec needs it."""
+    a spec needs it. Fetched copies are committed to the cache by :meth:`close`, once every
+    spec of the run has checked them."""
 
     catalog: Catalog
     net_options: NetOptions | None = None
@@ -80,6 +89,7 @@ class SourceLoader:
     progress: Callable[[str, int, int | None], None] | None = None
     clock: Callable[[], float] = time.time
     _fetcher: Fetcher | None = field(default=None, repr=False)
+    _copies: dict[tuple[str, str], _Copy | InputError] = field(default_factory=dict, repr=False)
 
     def fetcher(self) -> Fetcher:
         if self._fetcher is None:
@@ -90,11 +100,22 @@ class SourceLoader:
             )
         return self._fetcher
 
+    def commit(self) -> None:
+        """Store every fetched copy that all its specs accepted."""
+        for copy in self._copies.values():
+            if isinstance(copy, _Copy) and copy.response is not None and not copy.rejected:
+                if copy.state in ("fresh", "revalidated") and not copy.keep_cache:
+                    self.fetcher().commit(copy.response)
+        self._copies.clear()
+
     def close(self) -> None:
-        """Close the HTTP session (its pooled connections), if one was opened."""
-        if self._fetcher is not None:
-            self._fetcher.close()
-            self._fetcher = None
+        """Commit, then close the HTTP session (its pooled connections)."""
+        try:
+            self.commit()
+        finally:
+            if self._fetcher is not None:
+                self._fetcher.close()
+                self._fetcher = None
 
     def __enter__(self) -> SourceLoader:
         return self
@@ -127,10 +148,18 @@ class SourceLoader:
     # --- feeds ------------------------------------------------------------------------------
 
     def _plan(self, spec: SourceSpec) -> tuple[str, tuple[str, ...], float, str]:
-        """(parser, locations, refresh, provider name for messages)."""
+        """(parser, locations, refresh, provider name for messages); filter keys are checked
+        here, before anything is fetched."""
         if spec.kind == "provider":
             provider = self.catalog.get(spec.provider or "")
             locations = (spec.location,) if spec.location else provider.urls
+            for key, _ in spec.filters:
+                if key not in provider.filters:
+                    raise UsageError(
+                        f"{spec.text}: {provider.name} has no filter {key!r}",
+                        hint=f"filters of {provider.name}: "
+                        + (", ".join(provider.filters) or "none"),
+                    )
             if not locations:
                 raise UsageError(
                     f"{spec.text}: {provider.name} has no fixed download address",
@@ -151,23 +180,21 @@ class SourceLoader:
             host_bits=options.host_bits,
             selector=spec.selector,
         )
-        copies: list[_Copy] = []
-        feeds: list[Feed] = []
-        for location in locations:
-            copy, feed = self._obtain(location, parser, ctx, refresh, options)
-            copies.append(copy)
-            feeds.append(feed)
-        feed = merge_feeds(feeds, locations)
+        copies = [self._copy(loc, parser, ctx, refresh, options) for loc in locations]
+        feed = merge_feeds([c.feed for c in copies], locations)
         filters = spec.filter_map
         info = self._info(spec, options.role, parser_name, copies, feed)
-        selected = feed.select(filters, ctx, info)
-        findings = list(selected.findings)
+        try:
+            selected = feed.select(filters, ctx, info)
+            shrink = self._selection_shrink(copies, locations, ctx, filters, selected, options)
+        except InputError:
+            for copy in copies:
+                copy.rejected = True  # a copy this run refused never becomes the baseline
+            raise
+        findings = [f for c in copies for f in c.findings] + list(selected.findings) + shrink
+        findings += _future_dated(feed, self.clock())
         reasons = list(selected.reasons)
         completeness = selected.completeness
-        findings += self._integrity(
-            copies, feeds, locations, parser, ctx, filters, selected, options
-        )
-        findings += _future_dated(feed, self.clock())
         stale = [c for c in copies if c.state == "stale"]
         for copy in copies:
             if copy.state == "cached" and copy.retrieved_at is not None:
@@ -180,12 +207,10 @@ class SourceLoader:
                     )
                     stale.append(copy)
         if stale:
-            completeness = Completeness.STALE
+            # partial stays partial: --allow-stale forgives age, never missing entries
+            if completeness is Completeness.COMPLETE:
+                completeness = Completeness.STALE
             reasons = [c.reason or "served from the cache" for c in stale] + reasons
-        for copy in copies:
-            # validated and checked against the cached copy: now it may replace it
-            if copy.response is not None and copy.state in ("fresh", "revalidated"):
-                self.fetcher().commit(copy.response)
         info = replace(info, cache=_worst_state(copies))
         return replace(
             selected,
@@ -195,6 +220,30 @@ class SourceLoader:
             findings=tuple(findings),
         )
 
+    def _copy(
+        self,
+        location: str,
+        parser: FeedParser,
+        ctx: FeedContext,
+        refresh: float,
+        options: LoadOptions,
+    ) -> _Copy:
+        """The location's copy for this run: obtained and checked once, then shared."""
+        key = (location, parser.name)
+        known = self._copies.get(key)
+        if isinstance(known, InputError):
+            raise known
+        if known is not None:
+            return known
+        try:
+            copy = self._obtain(location, parser, ctx, refresh, options)
+            self._check_whole(copy, parser, ctx, options)
+        except InputError as e:
+            self._copies[key] = e
+            raise
+        self._copies[key] = copy
+        return copy
+
     def _obtain(
         self,
         location: str,
@@ -202,12 +251,17 @@ class SourceLoader:
         ctx: FeedContext,
         refresh: float,
         options: LoadOptions,
-    ) -> tuple[_Copy, Feed]:
+    ) -> _Copy:
         """The location's bytes, parsed; a failed fetch or a rejected new copy falls back to
-        a valid cached copy, marked stale."""
-        if "://" not in location:
+        a valid cached copy no older than --max-age, marked stale."""
+        if not is_url(location):
+            if location == "-":
+                raise UsageError(
+                    f"{ctx.name}: standard input is read as a plain '-' only",
+                    hint="pipe the list and give - as the source",
+                )
             body = files.read_bytes(location, None, options.max_bytes)
-            return _Copy(location, body, "file"), parser.parse(body, ctx)
+            return _Copy(location, body, parser.parse(body, ctx), "file")
         from auditor.net import FetchError
 
         url = location.replace("{clientrequestid}", self._client_id())
@@ -215,22 +269,22 @@ class SourceLoader:
         try:
             response = fetcher.get(url, refresh=refresh)
         except FetchError as e:
-            return self._fallback(url, parser, ctx, e, fetcher.cached(url))
+            return self._fallback(url, parser, ctx, e, fetcher.cached(url), options)
         try:
             feed = parser.parse(response.body, ctx)
         except FeedError as e:
             if response.state == "fresh":
-                return self._fallback(url, parser, ctx, e, response.previous)
+                return self._fallback(url, parser, ctx, e, response.previous, options)
             raise
-        copy = _Copy(
-            url,
-            response.body,
-            response.state,
-            response.retrieved_at,
-            response,
-            response.previous.body if response.previous and response.state == "fresh" else None,
+        previous = None
+        if response.previous is not None and response.state == "fresh":
+            try:
+                previous = parser.parse(response.previous.body, ctx)
+            except FeedError:
+                previous = None  # the cache held something unreadable: nothing to compare
+        return _Copy(
+            url, response.body, feed, response.state, response.retrieved_at, response, previous
         )
-        return copy, feed
 
     def _fallback(
         self,
@@ -239,66 +293,94 @@ class SourceLoader:
         ctx: FeedContext,
         error: InputError,
         cached: CacheEntry | None,
-    ) -> tuple[_Copy, Feed]:
+        options: LoadOptions,
+    ) -> _Copy:
         if cached is None:
+            raise error
+        age = self.clock() - cached.retrieved_at
+        if age > options.max_age:
+            error.message += (
+                f"; the cached copy is {describe_age(age)} old, over the limit of"
+                f" {describe_age(options.max_age)} (--max-age), so it is not used"
+            )
             raise error
         try:
             feed = parser.parse(cached.body, ctx)
         except FeedError:
             raise error from None  # a cached copy that does not parse counts as no copy
-        age = describe_age(self.clock() - cached.retrieved_at)
-        reason = f"{error.message}; using the cached copy from {age} ago"
-        return _Copy(url, cached.body, "stale", cached.retrieved_at, reason=reason), feed
+        reason = f"{error.message}; using the cached copy from {describe_age(age)} ago"
+        return _Copy(url, cached.body, feed, "stale", cached.retrieved_at, reason=reason)
 
-    def _integrity(
+    def _check_whole(
+        self, copy: _Copy, parser: FeedParser, ctx: FeedContext, options: LoadOptions
+    ) -> None:
+        """A fresh copy against the cached one, before any filter: the version must not go
+        backwards, and the whole feed must not lose more than --max-shrink of a family."""
+        old = copy.previous
+        if old is None:
+            return
+        new_v, old_v = copy.feed.version, old.version
+        if new_v and old_v and new_v.key == old_v.key and new_v.order < old_v.order:
+            copy.keep_cache = True  # the newer cached copy stays the baseline
+            copy.findings.append(
+                Finding(
+                    "version-rollback",
+                    Severity.WARNING,
+                    f"{copy.location}: the feed's {new_v.key} went backwards "
+                    f"({new_v.value} < cached {old_v.value}): a rollback or a stale mirror;"
+                    " the cached copy is kept",
+                )
+            )
+        info = SourceInfo(ctx.name, ctx.role, parser.name)
+        try:
+            before = old.select({}, ctx, info)
+            after = copy.feed.select({}, ctx, info)
+        except InputError:
+            return
+        self._compare(copy.location, before, after, ctx, options, copy.findings)
+
+    def _selection_shrink(
         self,
         copies: Sequence[_Copy],
-        feeds: Sequence[Feed],
         locations: Sequence[str],
-        parser: FeedParser,
         ctx: FeedContext,
         filters: Mapping[str, tuple[str, ...]],
         selected: RangeSet,
         options: LoadOptions,
     ) -> list[Finding]:
-        """Compare a fresh copy with the cached one: version order, and shrink per family."""
-        if not any(c.previous_body is not None for c in copies):
+        """The same shrink check on what the filters select: a slice can vanish while the
+        whole feed grows."""
+        if not filters or not any(c.previous is not None for c in copies):
             return []
-        out: list[Finding] = []
-        old_feeds = []
-        for copy, feed in zip(copies, feeds, strict=True):
-            old = feed
-            if copy.previous_body is not None:
-                try:
-                    old = parser.parse(copy.previous_body, ctx)
-                except FeedError:
-                    old = feed  # the cache held something unreadable: nothing to compare
-            old_feeds.append(old)
-            new_v, old_v = feed.version, old.version
-            if new_v and old_v and new_v.key == old_v.key and new_v.order < old_v.order:
-                out.append(
-                    Finding(
-                        "version-rollback",
-                        Severity.WARNING,
-                        f"{copy.location}: the feed's {new_v.key} went backwards "
-                        f"({new_v.value} < cached {old_v.value}): a rollback or a stale mirror",
-                    )
-                )
+        old = merge_feeds([c.previous or c.feed for c in copies], locations)
         try:
-            previous = merge_feeds(old_feeds, locations).select(filters, ctx, selected.info)
-        except (FeedError, UsageError):
-            return out  # the old copy had no such entries: not a shrink
+            previous = old.select(filters, ctx, selected.info)
+        except InputError:
+            return []  # the old copy had no such entries: not a shrink
+        out: list[Finding] = []
+        self._compare(ctx.name, previous, selected, ctx, options, out)
+        return out
+
+    def _compare(
+        self,
+        where: str,
+        before: RangeSet,
+        after: RangeSet,
+        ctx: FeedContext,
+        options: LoadOptions,
+        findings: list[Finding],
+    ) -> None:
         for family in (4, 6):
-            before = ipspace.size(previous.space.family(family))
-            after = ipspace.size(selected.space.family(family))
-            if not before or after >= before:
+            old_size = ipspace.size(before.space.family(family))
+            new_size = ipspace.size(after.space.family(family))
+            if not old_size or new_size >= old_size:
                 continue
-            lost = 100.0 * (before - after) / before
+            lost = 100.0 * (old_size - new_size) / old_size
             if lost <= options.max_shrink:
                 continue
             message = (
-                f"IPv{family} addresses shrank by {lost:.1f}% since the cached copy "
-                f"({before} -> {after}), over the limit of {options.max_shrink:g}%"
+                f"{where}: IPv{family} addresses shrank by {lost:.1f}% since the cached copy "
+                f"({old_size} -> {new_size}), over the limit of {options.max_shrink:g}%"
             )
             if not options.accept_shrink:
                 raise FeedError(
@@ -307,8 +389,7 @@ class SourceLoader:
                     hint="if the provider really removed them, run again with --accept-shrink;"
                     " the cached copy was kept",
                 )
-            out.append(Finding("shrink", Severity.WARNING, message + " (accepted)"))
-        return out
+            findings.append(Finding("shrink", Severity.WARNING, message + " (accepted)"))
 
     def _info(
         self,

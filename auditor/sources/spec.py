@@ -8,14 +8,15 @@ Grammar (checked in this order, so every string has exactly one reading)::
     text:URL-OR-PATH               a text list, read with the feed's text parser
     json:URL-OR-PATH#SELECTOR      any JSON feed, items picked by SELECTOR
     spf:DOMAIN                     the addresses a domain's SPF record authorises
-    NAME                           a provider of the catalog (auditor providers)
+    NAME, NAME:                    a provider of the catalog (auditor providers)
     NAME:KEY=VALUE[,KEY=VALUE...]  the same, filtered; VALUE may list alternatives a|b;
                                    the reserved key from=URL-OR-PATH reads the feed from there
     anything else                  a local file path
 
-A provider name is lower-case letters, digits and dashes, so ``./aws`` or ``file:aws`` reads a
-file called ``aws`` and ``aws`` alone is always the provider. A bare word that is neither a
-provider nor an existing file is an error that lists the providers.
+A provider name is lower-case letters, digits and dashes; ``./aws`` or ``file:aws`` reads a
+file called ``aws``. A bare word that is both a provider and an existing file is refused as
+ambiguous (``aws:`` is the provider), and one that is neither is an error that lists the
+providers.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from auditor.errors import UsageError
 from auditor.sources.catalog import Catalog
@@ -60,12 +62,23 @@ def _check_url(text: str, spec: str) -> str:
             f"{spec}: only https:// URLs are fetched",
             hint="feeds are fetched over verified HTTPS; download the file and give its path",
         )
+    try:
+        host = urlsplit(text).hostname
+    except ValueError as e:
+        raise UsageError(f"{spec}: invalid URL: {e}") from None
+    if not host:
+        raise UsageError(f"{spec}: the URL has no host")
     return text
 
 
 def _location(text: str, spec: str) -> str:
     if not text:
         raise UsageError(f"{spec}: a URL or a path is missing after the prefix")
+    if text == "-":
+        raise UsageError(
+            f"{spec}: standard input is read as a plain '-' only",
+            hint="pipe the list and give - as the source",
+        )
     return _check_url(text, spec) if is_url(text) else text
 
 
@@ -73,13 +86,14 @@ def parse_spec(text: str, catalog: Catalog) -> SourceSpec:
     """Read one spec; UsageError with the valid choices when it cannot be read."""
     if text == "-":
         return SourceSpec(text, "stdin")
-    if is_url(text):
-        return SourceSpec(text, "url", _check_url(text, text))
     prefix, sep, rest = text.partition(":")
     if sep and prefix == "file":
-        if not rest:
-            raise UsageError(f"{text}: a path is missing after file:")
-        return SourceSpec(text, "file", rest)
+        path = rest[2:] if rest.startswith("///") else rest  # file:///etc/x is /etc/x
+        if not path or path.startswith("//"):
+            raise UsageError(f"{text}: a local path is expected after file:")
+        return SourceSpec(text, "file", path)
+    if is_url(text):
+        return SourceSpec(text, "url", _check_url(text, text))
     if sep and prefix == "text":
         return SourceSpec(text, "text", _location(rest, text))
     if sep and prefix == "json":
@@ -97,8 +111,17 @@ def parse_spec(text: str, catalog: Catalog) -> SourceSpec:
     m = _PROVIDER.fullmatch(text)
     if m and m.group(1) in catalog:
         name, filters_text = m.group(1), m.group(2)
-        override, filters = _filters(filters_text, text) if filters_text is not None else (None, ())
+        if filters_text is None and Path(text).exists():
+            raise UsageError(
+                f"{text!r} is both a provider and a file here",
+                hint=f"write ./{text} for the file, or {text}: for the provider",
+            )
+        override, filters = _filters(filters_text, text) if filters_text else (None, ())
         return SourceSpec(text, "provider", override, name, filters)
+    if m is None and _PROVIDER.fullmatch(text.lower()) and text.split(":")[0].lower() in catalog:
+        raise UsageError(
+            f"{text!r}: provider names are lower case", hint=f"write {text.split(':')[0].lower()}"
+        )
     if m and not Path(text).exists():
         raise UsageError(
             f"{text!r} is neither a provider nor an existing file",
@@ -109,13 +132,13 @@ def parse_spec(text: str, catalog: Catalog) -> SourceSpec:
 
 def _filters(text: str, spec: str) -> tuple[str | None, tuple[tuple[str, tuple[str, ...]], ...]]:
     """``key=a|b,key2=c`` into ((key, (a, b)), (key2, (c,))); a repeated key adds values."""
-    if not text.strip():
-        raise UsageError(f"{spec}: nothing after ':'", hint="write NAME or NAME:KEY=VALUE")
     merged: dict[str, list[str]] = {}
     location = None
     for part in text.split(","):
         key, eq, value = part.partition("=")
         key, value = key.strip(), value.strip()
+        if key.lower() == "from":
+            key = "from"
         if not eq or not _KEY.fullmatch(key) or not value:
             raise UsageError(
                 f"{spec}: cannot read the filter {part!r}",

@@ -894,7 +894,7 @@ def test_unknown_filter_key_lists_the_parsers_filters() -> None:
 
 def test_unknown_filter_value_lists_the_valid_values() -> None:
     feed = parse("atlassian", ATLASSIAN)
-    with pytest.raises(UsageError) as exc:
+    with pytest.raises(FeedError) as exc:  # the feed's data decides: the source fails
         select(feed, "atlassian", {"product": ("jria",)})
     assert exc.value.message == "atlassian: no entry has product=jria"
     assert exc.value.hint == "valid values: confluence, email, jira"
@@ -902,7 +902,7 @@ def test_unknown_filter_value_lists_the_valid_values() -> None:
 
 def test_a_filter_key_without_any_value_in_the_feed_says_so() -> None:
     feed = parse("google", {"creationTime": "x", "prefixes": [{"ipv4Prefix": "8.8.8.0/24"}]})
-    with pytest.raises(UsageError) as exc:
+    with pytest.raises(FeedError) as exc:
         select(feed, "google", {"scope": ("us-east1",)})
     assert exc.value.hint == "the feed has no values"
 

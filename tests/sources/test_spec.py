@@ -56,6 +56,9 @@ CATALOG = load_catalog()
         ("data/examples/nodes.txt", "file", "data/examples/nodes.txt", None, ()),
         ("nodes.txt", "file", "nodes.txt", None, ()),
         ("spf:b.spf.service-now.com", "spf", "b.spf.service-now.com", None, ()),
+        ("aws:", "provider", None, "aws", ()),
+        ("aws:FROM=x.json", "provider", "x.json", "aws", ()),
+        ("file:///etc/hosts", "file", "/etc/hosts", None, ()),
     ],
 )
 def test_readings(
@@ -83,14 +86,21 @@ def test_json_selector_splits_at_the_last_hash() -> None:
         ("http://example.net/ranges.txt", "only https"),
         ("json:feed.json", "needs a selector"),
         ("json:feed.json#", "needs a selector"),
-        ("aws:", "nothing after"),
         ("aws:service", "cannot read the filter"),
         ("aws:service=", "cannot read the filter"),
         ("aws:=EC2", "cannot read the filter"),
         ("aws:region=a||b", "empty alternative"),
         ("aws:from=x,from=y", "from= given twice"),
         ("aws:from=http://x/y", "only https"),
-        ("file:", "path is missing"),
+        ("file:", "a local path is expected"),
+        ("file://host/x", "a local path is expected"),
+        ("text:-", "plain '-' only"),
+        ("json:-#a", "plain '-' only"),
+        ("aws:from=-", "plain '-' only"),
+        ("https://[::1/x", "invalid URL"),
+        ("https:///x", "no host"),
+        ("AWS", "lower case"),
+        ("AWS:service=EC2", "lower case"),
         ("text:", "missing after the prefix"),
         ("spf:", "domain is missing"),
         ("awz", "neither a provider nor an existing file"),
@@ -114,7 +124,9 @@ def test_existing_file_with_a_plain_name_is_a_file(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "allowlist").write_text("192.0.2.0/24\n")
     assert parse_spec("allowlist", CATALOG).kind == "file"
-    # a provider name always means the provider, even when a file of that name exists
-    (tmp_path / "aws").write_text("192.0.2.0/24\n")
-    assert parse_spec("aws", CATALOG).kind == "provider"
-    assert parse_spec("./aws", CATALOG).kind == "file"
+    # a provider name that is also a file here is ambiguous: say so, never guess
+    (tmp_path / "okta").write_text("192.0.2.0/24\n")
+    with pytest.raises(UsageError, match="both a provider and a file"):
+        parse_spec("okta", CATALOG)
+    assert parse_spec("okta:", CATALOG).kind == "provider"
+    assert parse_spec("./okta", CATALOG).kind == "file"

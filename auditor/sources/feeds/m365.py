@@ -6,8 +6,8 @@ Each set's ``ips`` are tagged with ``serviceArea`` (Exchange, SharePoint, Skype,
 ``category`` (Optimize, Allow, Default), ``required`` (``true``/``false``) and the set's ``id``.
 A set without ``ips`` lists only URLs, which an IP allowlist cannot express: the web service
 documents that ``ips`` is omitted for such sets, so they are counted in one info finding, not
-treated as an error. The endpoints document has no version of its own; the service publishes
-it at ``/version``, fetched separately.
+treated as an error. The endpoints document has no version of its own (the service publishes
+it at ``/version``, which is not read yet), so no rollback check applies to this feed.
 
 See https://learn.microsoft.com/microsoft-365/enterprise/microsoft-365-ip-web-service
 """
