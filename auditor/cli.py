@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from auditor.ipspace import HostBitsPolicy
     from auditor.model import MissingBlock, RangeSet, Role
     from auditor.sources.load import LoadOptions, SourceLoader
+    from auditor.spf import DnsOptions, View
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 every input was read completely and nothing is missing; "
@@ -131,6 +132,8 @@ class _FetchOptions:
     catalog: tuple[Path, ...] = ()
     quiet: bool = False
     max_bytes: int = 256 * 1024 * 1024
+    nameserver: str | None = None
+    spf_view: str = "honoured"
 
     def loader(self, stdin: BinaryIO | None) -> SourceLoader:
         from auditor.net import NetOptions
@@ -152,7 +155,29 @@ class _FetchOptions:
             offline=self.offline,
             max_bytes=self.max_bytes,
         )
-        return SourceLoader(load_catalog(self.catalog), net, stdin, progress=_progress(self.quiet))
+        return SourceLoader(
+            load_catalog(self.catalog),
+            net,
+            stdin,
+            progress=_progress(self.quiet),
+            dns_options=self.dns_options(),
+            spf_view=self.view(),
+        )
+
+    def dns_options(self) -> DnsOptions:
+        from auditor.spf import DnsOptions, check_nameserver
+
+        if self.nameserver is not None:
+            check_nameserver(self.nameserver)
+        # the per-source deadline bounds the whole SPF tree; one query gets at most 3 s
+        return DnsOptions(self.nameserver, timeout=min(3.0, self.timeout), deadline=self.timeout)
+
+    def view(self) -> View:
+        if self.spf_view not in ("honoured", "published"):
+            raise UsageError(
+                f"invalid --spf-view {self.spf_view!r}", hint="choose honoured or published"
+            )
+        return self.spf_view  # type: ignore[return-value]
 
     @contextlib.contextmanager
     def open(self, stdin: BinaryIO | None) -> Iterator[SourceLoader]:
@@ -220,6 +245,22 @@ _MaxShrinkOpt = Annotated[
 _MaxAgeOpt = Annotated[
     str,
     typer.Option("--max-age", help="A copy served from the cache older than this is stale (7d)."),
+]
+_NameserverOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--nameserver",
+        metavar="IP[:PORT]",
+        help="Resolve SPF records with this server (default: the system's resolver).",
+    ),
+]
+_SpfViewOpt = Annotated[
+    str,
+    typer.Option(
+        "--spf-view",
+        help="For an SPF record over the 10-lookup limit: honoured (default: what receivers"
+        " accept) or published (every range the record lists).",
+    ),
 ]
 _CatalogOpt = Annotated[
     list[Path] | None,
@@ -417,6 +458,8 @@ def diff(
     max_shrink: _MaxShrinkOpt = 20.0,
     max_age: _MaxAgeOpt = "7d",
     catalog: _CatalogOpt = None,
+    nameserver: _NameserverOpt = None,
+    spf_view: _SpfViewOpt = "honoured",
 ) -> None:
     """Compare expected ranges with an allowlist: missing, partial, extra, over-broad, rules.
 
@@ -459,6 +502,8 @@ def diff(
             tuple(catalog or ()),
             quiet,
             max_bytes,
+            nameserver,
+            spf_view,
         )
         common = {"fmt": fmt, "host_bits": _host_bits(host_bits), "lenient": lenient}
         with fetching.open(sys.stdin.buffer) as loader:
@@ -584,6 +629,8 @@ def fetch(
     max_shrink: _MaxShrinkOpt = 20.0,
     max_age: _MaxAgeOpt = "7d",
     catalog: _CatalogOpt = None,
+    nameserver: _NameserverOpt = None,
+    spf_view: _SpfViewOpt = "honoured",
 ) -> None:
     """Load expected ranges (fetching and caching feeds) and print them.
 
@@ -615,6 +662,8 @@ def fetch(
             tuple(catalog or ()),
             quiet,
             max_bytes,
+            nameserver,
+            spf_view,
         )
         options = fetching.load_options("expected", fmt=fmt, host_bits=_host_bits(host_bits))
         with fetching.open(sys.stdin.buffer) as loader:
@@ -646,6 +695,43 @@ def fetch(
         if not quiet or target is not None:
             _write(text, target)
         return code
+
+    raise typer.Exit(int(_guard(run)))
+
+
+@app.command("spf")
+def spf_cmd(
+    domain: Annotated[str, typer.Argument(help="The domain whose SPF record is expanded.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="text (default) or json.")] = (
+        "text"
+    ),
+    nameserver: _NameserverOpt = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", help="Overall deadline for the whole tree, seconds.")
+    ] = 20.0,
+    spf_view: _SpfViewOpt = "honoured",
+) -> None:
+    """The SPF include tree of a domain, its lookup counts, what cannot be listed, and the
+    addresses it authorises, each with its include chain.
+
+    Exit codes: 0 the record was expanded completely; 2 it was not (over the lookup limit, a
+    permerror, a term that depends on the client, a DNS failure).
+    """
+
+    def run() -> ExitCode:
+        from auditor import spf
+        from auditor.reports import spf_report
+
+        if output not in ("text", "json"):
+            raise UsageError(f"unknown output {output!r}", hint="choose text or json")
+        if not math.isfinite(timeout) or timeout <= 0:
+            raise UsageError(f"invalid --timeout {timeout:g}", hint="give seconds > 0")
+        fetching = _FetchOptions(timeout=timeout, nameserver=nameserver, spf_view=spf_view)
+        options, view = fetching.dns_options(), fetching.view()
+        expansion = spf.expand_domain(domain, options)
+        render = spf_report.render_json if output == "json" else spf_report.render_text
+        _write(render(expansion, view), None)
+        return ExitCode.OK if spf_report.complete(expansion) else ExitCode.TROUBLE
 
     raise typer.Exit(int(_guard(run)))
 

@@ -36,6 +36,7 @@ from auditor.sources.spec import SourceSpec, is_url, parse_spec
 
 if TYPE_CHECKING:
     from auditor.net import CacheEntry, Fetcher, NetOptions, Response
+    from auditor.spf import DnsOptions, View
 
 DEFAULT_MAX_SHRINK = 20.0
 """Percent of a family's addresses a feed may lose since the cached copy before it is refused."""
@@ -88,6 +89,9 @@ class SourceLoader:
     stdin: BinaryIO | None = None
     progress: Callable[[str, int, int | None], None] | None = None
     clock: Callable[[], float] = time.time
+    dns_options: DnsOptions | None = None
+    """How SPF sources are resolved (nameserver, timeouts); None: the system resolver."""
+    spf_view: View = "honoured"
     _fetcher: Fetcher | None = field(default=None, repr=False)
     _copies: dict[tuple[str, str], _Copy | InputError] = field(default_factory=dict, repr=False)
 
@@ -139,11 +143,14 @@ class SourceLoader:
                 max_bytes=options.max_bytes,
             )
         if spec.kind == "spf":
-            raise UsageError(
-                f"{text}: SPF sources are not available in this version",
-                hint="list the SPF record's ip4:/ip6: ranges in a file for now",
-            )
+            return self._load_spf(spec, options)
         return self._load_feed(spec, options)
+
+    def _load_spf(self, spec: SourceSpec, options: LoadOptions) -> RangeSet:
+        from auditor import spf
+
+        expansion = spf.expand_domain(spec.location or "", self.dns_options)
+        return spf.to_rangeset(expansion, spec.text, options.role, self.spf_view)
 
     # --- feeds ------------------------------------------------------------------------------
 
