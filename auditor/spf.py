@@ -460,6 +460,14 @@ class Dns:
         txt.add_done_callback(lambda f: self._on_txt(key, f, fut))
         return fut
 
+    def record_now(self, domain: str) -> Record | SpfError | None:
+        """The record, waiting at most until the deadline (then a DnsFailure)."""
+        left = max(self.deadline - self.monotonic(), 0) + self.options.timeout + 1
+        try:
+            return self.record(domain).result(timeout=left)
+        except TimeoutError:
+            return DnsFailure(f"{domain}: no answer before the deadline")
+
     def _on_txt(
         self, domain: str, txt: Future[Answer], out: Future[Record | SpfError | None]
     ) -> None:
@@ -607,9 +615,7 @@ class _Walk:
         the evaluation ends in an error for the clients that reach that point."""
         if len(seen) > MAX_DEPTH:
             raise _Stop("permerror", f"includes nested deeper than {MAX_DEPTH}")
-        found = self.dns.record(domain).result(
-            timeout=max(self.dns.deadline - self.dns.monotonic(), 0) + self.dns.options.timeout + 1
-        )
+        found = self.dns.record_now(domain)
         if isinstance(found, DnsFailure):
             raise _Stop("temperror", found.message)
         if isinstance(found, SpfError):
@@ -816,7 +822,7 @@ def expand_domain(
     start = monotonic()
     dns_ = Dns(options, resolver, monotonic)
     try:
-        root = dns_.record(domain).result(timeout=options.deadline + options.timeout + 1)
+        root = dns_.record_now(domain)
         if isinstance(root, SpfError):
             raise root
         if root is None:
