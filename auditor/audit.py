@@ -47,7 +47,7 @@ def compare(
         missing=expected_space - declared_space,
         extra=extra,
         over_broad=tuple(_over_broad(declared, declared_space, options))
-        + tuple(_whole_space_expected(expected)),
+        + tuple(whole_space_findings(expected)),
         options=options,
     )
 
@@ -101,13 +101,14 @@ def _over_broad(
             )
 
 
-def _whole_space_expected(expected: Sequence[RangeSet]) -> Iterator[Finding]:
+def whole_space_findings(expected: Sequence[RangeSet]) -> Iterator[Finding]:
     """An expected entry that is a whole family (a feed line 0.0.0.0/0, SPF +all) is never
     turned into rules: it is reported as an error (RELIABILITY 2.11)."""
     for rs in expected:
         for fam in (4, 6):
-            for i in rs.entries.broader_than(fam, 0):
-                entry = rs.entries.entry(fam, i)
+            wide = rs.entries.broader_than(fam, 0)
+            if wide:
+                entry = rs.entries.entry(fam, wide[0])
                 yield Finding(
                     "expected-everything",
                     Severity.ERROR,
@@ -115,6 +116,21 @@ def _whole_space_expected(expected: Sequence[RangeSet]) -> Iterator[Finding]:
                     " no rules are made from it",
                     entry.origin,
                 )
+            elif covers_family(rs.space, fam):
+                # pieces that add up to everything (SPF "ip4:... +all" clips +all around
+                # what matched first) mean the same as one /0 entry
+                yield Finding(
+                    "expected-everything",
+                    Severity.ERROR,
+                    f"{rs.info.name} lists every IPv{fam} address (its entries add up to the"
+                    " whole family); no rules are made from it",
+                    Origin(rs.info.name),
+                )
+
+
+def covers_family(space: IPSpace, family: int) -> bool:
+    """Whether a set holds every address of a family."""
+    return ipspace.size(space.family(family)) == ipspace.MAX[family] + 1
 
 
 def _ints(column: Sequence[int]) -> list[int]:

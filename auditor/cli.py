@@ -639,6 +639,7 @@ def fetch(
     """
 
     def run() -> ExitCode:
+        from auditor import audit
         from auditor.model import Completeness
         from auditor.reports import listing
 
@@ -677,11 +678,9 @@ def fetch(
                 level = "warning" if _usable(rs, allow_stale) else "error"
                 why = "; ".join(rs.reasons) or rs.completeness.value
                 _err(f"{level}: {rs.info.name}: source is {rs.completeness.value}: {why}")
-            for af in (4, 6):
-                for i in rs.entries.broader_than(af, 0):
-                    entry = rs.entries.entry(af, i)
-                    _err(f"error: {entry.origin}: {entry.text} means every IPv{af} address")
-                    code = ExitCode.TROUBLE
+            for finding in audit.whole_space_findings([rs]):
+                _err(f"error: {finding.origin}: {finding.message}")
+                code = ExitCode.TROUBLE
         if fam is not None and code is ExitCode.OK and not listing.union(sets, fam):
             _err(f"error: the sources list no IPv{fam} address")
             code = ExitCode.TROUBLE

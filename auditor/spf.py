@@ -161,8 +161,11 @@ def _network(term: str, value: str, family: int) -> tuple[int, int, int]:
     except AuditorError:
         raise _RecordError(f"{term}: invalid address {addr!r}") from None
     if family == 6 and fam == 4:
-        # ip6:::ffff:192.0.2.1 can only match an IPv6 client using a mapped address
-        return 6, -1, -1
+        # ip6:::ffff:192.0.2.1/N: a prefix shorter than 96 covers ordinary IPv6 addresses
+        # too; a longer one only IPv4-mapped clients, which are IPv4 clients (section 5.6)
+        if plen >= 96:
+            return 6, -1, -1
+        fam, value_int = 6, value_int | 0xFFFF << 32
     if fam != family:
         raise _RecordError(f"{term}: {addr!r} is not an IPv{family} address")
     size = 1 << (bits - plen)
@@ -755,8 +758,9 @@ class _Walk:
 def _pieces(
     ranges: Sequence[tuple[int, int]], chain: tuple[str, ...]
 ) -> tuple[list[Piece], ipspace.Intervals]:
-    pieces = [(a, b, chain) for a, b in ranges]
-    return pieces, ipspace.normalize([a for a, _ in ranges], [b for _, b in ranges])
+    merged = ipspace.normalize([a for a, _ in ranges], [b for _, b in ranges])
+    starts, ends = ipspace.as_lists(merged)
+    return [(a, b, chain) for a, b in zip(starts, ends, strict=True)], merged
 
 
 def _clip(pieces: Sequence[Piece], keep: ipspace.Intervals) -> Iterator[Piece]:
@@ -868,8 +872,11 @@ def _family(dns_: Dns, domain: str, family: int) -> FamilyResult:
         except _Stop as stop:
             if stop.kind == "temperror":
                 raise DnsFailure(f"{domain}: {stop.message}") from None
-            published = ()
-            error = error or stop.message
+            # what it listed before stopping still counts; a permerror further down is a
+            # real error of the record, the bound of MAX_PUBLISHED_LOOKUPS is not
+            published = tuple(stop.passed)
+            if stop.kind != "limit":
+                error = error or stop.message
         published_lookups = full.lookups
     return FamilyResult(
         family,

@@ -86,11 +86,6 @@ def test_azure_needs_a_location(loader: SourceLoader) -> None:
     assert "azure:from=" in str(e.value)
 
 
-def test_spf_is_refused_clearly(loader: SourceLoader) -> None:
-    with pytest.raises(UsageError, match="SPF"):
-        loader.load("spf:example.com", LoadOptions())
-
-
 def test_html_instead_of_a_feed(loader: SourceLoader, tmp_path: Path) -> None:
     page = tmp_path / "portal.json"
     page.write_text("<!DOCTYPE html><html><body>Please log in</body></html>")
