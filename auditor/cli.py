@@ -135,6 +135,13 @@ class _FetchOptions:
     nameserver: str | None = None
     spf_view: str = "honoured"
 
+    @classmethod
+    def of(cls, given: dict[str, Any]) -> _FetchOptions:
+        """From a command's parameters: each field is taken from the parameter of its name."""
+        fields = {f: given[f] for f in cls.__dataclass_fields__ if f in given}
+        fields["catalog"] = tuple(fields.get("catalog") or ())
+        return cls(**fields)
+
     def loader(self, stdin: BinaryIO | None) -> SourceLoader:
         from auditor.net import NetOptions
         from auditor.sources.catalog import load_catalog
@@ -469,6 +476,8 @@ def diff(
     Exit codes: 0 in sync and complete, 1 drift, 2 trouble.
     """
 
+    options_given = dict(locals())  # the fetch knobs, by name
+
     def run() -> ExitCode:
         from auditor import audit
         from auditor.model import AuditOptions
@@ -490,21 +499,7 @@ def diff(
         for limit, bits in ((over_broad_v4, 32), (over_broad_v6, 128)):
             if not 0 <= limit <= bits:
                 raise UsageError(f"over-broad prefix length {limit} is not in 0..{bits}")
-        fetching = _FetchOptions(
-            timeout,
-            ca_bundle,
-            cache_dir,
-            offline,
-            allow_stale,
-            accept_shrink,
-            max_shrink,
-            max_age,
-            tuple(catalog or ()),
-            quiet,
-            max_bytes,
-            nameserver,
-            spf_view,
-        )
+        fetching = _FetchOptions.of(options_given)
         common = {"fmt": fmt, "host_bits": _host_bits(host_bits), "lenient": lenient}
         with fetching.open(sys.stdin.buffer) as loader:
             exp = _load_all(expected, loader, fetching.load_options("expected", **common))
@@ -638,6 +633,8 @@ def fetch(
     (unless --allow-stale).
     """
 
+    options_given = dict(locals())  # the fetch knobs, by name
+
     def run() -> ExitCode:
         from auditor import audit
         from auditor.model import Completeness
@@ -651,21 +648,7 @@ def fetch(
             raise UsageError(f"invalid --family {family!r}", hint="choose all, 4 or 6")
         if sources.count("-") > 1:
             raise UsageError("standard input can be read only once", hint="give files instead")
-        fetching = _FetchOptions(
-            timeout,
-            ca_bundle,
-            cache_dir,
-            offline,
-            allow_stale,
-            accept_shrink,
-            max_shrink,
-            max_age,
-            tuple(catalog or ()),
-            quiet,
-            max_bytes,
-            nameserver,
-            spf_view,
-        )
+        fetching = _FetchOptions.of(options_given)
         options = fetching.load_options("expected", fmt=fmt, host_bits=_host_bits(host_bits))
         with fetching.open(sys.stdin.buffer) as loader:
             sets = _load_all(sources, loader, options)
