@@ -39,13 +39,22 @@ def compare(
     extra = None
     if options.scope:
         extra = _scoped(declared, options.scope) - expected_space
+    # a family no declared source speaks for (an iptables export without its ip6tables twin)
+    # is unknown, not missing
+    covered = {f for rs in declared for f in rs.families} if declared else {4, 6}
+    uncovered = tuple(f for f in (4, 6) if f not in covered and len(expected_space.family(f)))
+    missing = expected_space - declared_space
+    if uncovered:
+        kept = [missing.family(f) if f not in uncovered else ipspace.EMPTY for f in (4, 6)]
+        missing = IPSpace(kept[0], kept[1])
     return AuditResult(
         expected=tuple(expected),
         declared=tuple(declared),
         expected_space=expected_space,
         declared_space=declared_space,
-        missing=expected_space - declared_space,
+        missing=missing,
         extra=extra,
+        uncovered=uncovered,
         over_broad=tuple(_over_broad(declared, declared_space, options))
         + tuple(whole_space_findings(expected)),
         options=options,

@@ -11,7 +11,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, TypeVar
 
@@ -269,6 +269,14 @@ _SpfViewOpt = Annotated[
         " accept) or published (every range the record lists).",
     ),
 ]
+_ToOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--to",
+        metavar="ADDRESS",
+        help="For rulesets that filter on destination: the address the service listens on.",
+    ),
+]
 _CatalogOpt = Annotated[
     list[Path] | None,
     typer.Option("--catalog", help="A provider catalog of your own (adds or overrides)."),
@@ -349,6 +357,19 @@ def _load_all(
     return out
 
 
+def _to_address(text: str | None) -> str | None:
+    if text is None:
+        return None
+    from auditor.errors import AddressError
+    from auditor.ipspace import format_address, parse_address
+
+    try:
+        family, value, _ = parse_address(text)
+    except AddressError as e:
+        raise UsageError(f"invalid --to: {e}", hint="one address, e.g. --to 192.0.2.25") from None
+    return format_address(family, value)
+
+
 def _host_bits(value: str) -> HostBitsPolicy:
     if value not in ("fix", "reject"):
         raise UsageError(f"invalid --host-bits {value!r}", hint="choose fix or reject")
@@ -421,7 +442,15 @@ def diff(
     service: Annotated[
         str, typer.Option("--service", help="tcp/25 (default), tcp/25,465,587, udp/53, any.")
     ] = "tcp/25",
-    chain: Annotated[str, typer.Option("--chain", help="Chain the rules go to.")] = "INPUT",
+    chain: Annotated[
+        str,
+        typer.Option(
+            "--chain",
+            help="Chain evaluated in declared rulesets and given to the rules (INPUT; FORWARD"
+            " for a gateway).",
+        ),
+    ] = "INPUT",
+    to: _ToOpt = None,
     scope: Annotated[
         list[str] | None,
         typer.Option(
@@ -501,9 +530,12 @@ def diff(
                 raise UsageError(f"over-broad prefix length {limit} is not in 0..{bits}")
         fetching = _FetchOptions.of(options_given)
         common = {"fmt": fmt, "host_bits": _host_bits(host_bits), "lenient": lenient}
+        ruleset = {"service": svc, "chain": chain, "to": _to_address(to)}
         with fetching.open(sys.stdin.buffer) as loader:
             exp = _load_all(expected, loader, fetching.load_options("expected", **common))
-            dec = _load_all(declared, loader, fetching.load_options("declared", **common))
+            dec_options = fetching.load_options("declared", **common, **ruleset)
+            sets, declared_specs = loader.companions(declared, dec_options)
+            dec = _load_all(declared_specs, loader, replace(dec_options, sets=sets))
         options = AuditOptions(
             allow_stale=allow_stale,
             over_broad_v4=over_broad_v4,
@@ -532,6 +564,8 @@ def diff(
         ctx = ReportContext(rules=tuple(rendered), color=_is_terminal() and output_file is None)
         if not quiet or output_file is not None:
             _write(report.render(result, ctx), output_file)
+        for fam in result.uncovered:
+            _err(f"error: no declared source covers IPv{fam}; its expected addresses are unknown")
         for rs in result.sources:
             # failed sources were reported as they were read; say what the others lacked
             if rs.completeness.value not in ("complete", "failed"):

@@ -13,10 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from auditor import ipspace
 from auditor.ipspace import Intervals, Ints, IPSpace
+
+if TYPE_CHECKING:
+    from auditor.allowlists.firewall import Verdicts
 
 Role = Literal["expected", "declared"]
 
@@ -247,6 +250,10 @@ class RangeSet:
     findings: tuple[Finding, ...] = ()
     tags: Mapping[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     """Group name to the feed tags it stands for (service, region, ...), for fetched feeds."""
+    verdicts: tuple[Verdicts, ...] = ()
+    """For rulesets: every address's verdict and deciding rule, per family covered."""
+    families: tuple[int, ...] = (4, 6)
+    """The address families the source speaks for (an iptables export covers one)."""
 
     @cached_property
     def space(self) -> IPSpace:
@@ -318,6 +325,8 @@ class AuditResult:
     """Scoped declared minus expected; None when no scope was given."""
     over_broad: tuple[Finding, ...]
     options: AuditOptions
+    uncovered: tuple[int, ...] = ()
+    """Families the expected side has but no declared source covers: unknown, not missing."""
 
     @property
     def sources(self) -> tuple[RangeSet, ...]:
@@ -329,7 +338,7 @@ class AuditResult:
         ok = {Completeness.COMPLETE}
         if self.options.allow_stale:
             ok.add(Completeness.STALE)
-        return all(s.completeness in ok for s in self.sources)
+        return not self.uncovered and all(s.completeness in ok for s in self.sources)
 
     @property
     def findings(self) -> tuple[Finding, ...]:

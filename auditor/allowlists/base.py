@@ -3,6 +3,7 @@ family's registry."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
@@ -22,6 +23,7 @@ from auditor.model import (
     Severity,
     SourceInfo,
 )
+from auditor.service import Service
 
 # Findings of one kind kept per source before they are summarised in one line.
 MAX_FINDINGS_PER_KIND = 50
@@ -36,6 +38,14 @@ class ReadContext:
     host_bits: HostBitsPolicy = "fix"
     lenient: bool = False
     now: datetime | None = None
+    service: Service | None = None
+    """For rulesets: the service whose verdicts are asked (None: tcp/25)."""
+    chain: str | None = None
+    """For rulesets: the chain to evaluate (None: INPUT)."""
+    to: str | None = None
+    """For rulesets that filter on destination: the address the service listens on."""
+    sets: Mapping[str, Sequence[tuple[int, int, int]]] = field(default_factory=dict)
+    """Named sets given alongside (``ipset save``): name to (family, first, last) members."""
 
 
 class ReaderError(InputError):
@@ -48,6 +58,13 @@ class Reader:
     name: ClassVar[str]
     description: ClassVar[str]
     suffixes: ClassVar[tuple[str, ...]] = ()
+    ruleset: ClassVar[bool] = False
+    """True for readers that evaluate rules for a service (firewalls), not lists."""
+
+    @staticmethod
+    def sniff(data: bytes) -> bool:
+        """Whether the content is unmistakably this format (used when the suffix says nothing)."""
+        return False
 
     def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
         raise NotImplementedError

@@ -144,6 +144,11 @@ def _verdict(
                 f"{rs.info.role} source {rs.info.name} is {rs.completeness.value}"
                 + (f": {why}" if why else "")
             )
+    for fam in result.uncovered:
+        reasons.append(
+            f"no declared source covers IPv{fam}: the expected IPv{fam} addresses are unknown,"
+            " not missing (give a declared source for that family)"
+        )
     if missing:
         addresses = sum(b.size for b in missing)
         reasons.append(

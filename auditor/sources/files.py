@@ -55,6 +55,9 @@ def detect_format(spec: str, data: bytes) -> str:
     for name, cls in sorted(READERS.items()):
         if suffix and suffix in cls.suffixes:
             return name
+    for name, cls in sorted(READERS.items()):
+        if cls.sniff(data):
+            return name
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if head in (b"[", b"{"):
         return "json"

@@ -36,6 +36,7 @@ from auditor.sources.spec import SourceSpec, is_url, parse_spec
 
 if TYPE_CHECKING:
     from auditor.net import CacheEntry, Fetcher, NetOptions, Response
+    from auditor.service import Service
     from auditor.spf import DnsOptions, View
 
 DEFAULT_MAX_SHRINK = 20.0
@@ -54,6 +55,12 @@ class LoadOptions:
     accept_shrink: bool = False
     max_shrink: float = DEFAULT_MAX_SHRINK
     max_age: float = DEFAULT_MAX_AGE
+    service: Service | None = None
+    """For rulesets on the declared side: the service whose verdicts count."""
+    chain: str | None = None
+    to: str | None = None
+    sets: Mapping[str, Sequence[tuple[int, int, int]]] = field(default_factory=dict)
+    """Named sets (ipset save files given alongside) that rulesets refer to."""
 
 
 @dataclass
@@ -127,6 +134,37 @@ class SourceLoader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def companions(
+        self, specs: Sequence[str], options: LoadOptions
+    ) -> tuple[dict[str, list[tuple[int, int, int]]], list[str]]:
+        """Split ``ipset save`` files from the other sources when a ruleset is among them:
+        their sets resolve the ruleset's ``-m set`` rules instead of being lists of their own.
+        Returns (sets by name, the remaining specs)."""
+        from auditor.allowlists.base import READERS
+        from auditor.allowlists.ipset import parse_sets
+
+        kinds: dict[str, str] = {}
+        for text in specs:
+            spec = parse_spec(text, self.catalog)
+            if spec.kind != "file" or options.fmt is not None:
+                continue
+            try:
+                data = files.read_bytes(spec.location or text, None, options.max_bytes)
+            except InputError:
+                continue  # reported when it is loaded
+            kinds[text] = files.detect_format(spec.location or text, data)
+        rulesets = [t for t, k in kinds.items() if getattr(READERS[k], "ruleset", False)]
+        ipsets = [t for t, k in kinds.items() if k == "ipset"]
+        if not rulesets or not ipsets:
+            return {}, list(specs)
+        sets: dict[str, list[tuple[int, int, int]]] = {}
+        for text in ipsets:
+            data = files.read_bytes(text, None, options.max_bytes)
+            found, _ = parse_sets(data.decode("utf-8", "replace"), text)
+            for name, members in found.items():
+                sets.setdefault(name, []).extend(members)
+        return sets, [t for t in specs if t not in ipsets]
+
     def load(self, text: str, options: LoadOptions) -> RangeSet:
         """One source; raises InputError/FetchError/FeedError/UsageError when it cannot be read."""
         spec = parse_spec(text, self.catalog)
@@ -134,7 +172,16 @@ class SourceLoader:
             from auditor.allowlists import ReadContext
 
             name = "<stdin>" if spec.kind == "stdin" else text
-            ctx = ReadContext(name, options.role, options.host_bits, options.lenient)
+            ctx = ReadContext(
+                name,
+                options.role,
+                options.host_bits,
+                options.lenient,
+                service=options.service,
+                chain=options.chain,
+                to=options.to,
+                sets=options.sets,
+            )
             return files.load(
                 spec.location or "-",
                 ctx,

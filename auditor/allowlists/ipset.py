@@ -1,0 +1,111 @@
+"""``ipset save`` output: named sets whose members iptables rules match with ``-m set``.
+
+An ipset file is not an allowlist by itself: given with ``--declared`` next to an
+iptables-save export, its sets resolve that export's ``--match-set NAME src`` rules. Read on
+its own, it lists the members of every set, each set a group (usable with ``--scope``).
+
+Understood: ``create NAME TYPE family inet|inet6 ...`` and ``add NAME MEMBER [options]`` for
+``hash:ip``, ``hash:net``, ``bitmap:ip`` and ``list:set`` (members are other sets, resolved).
+Sets that also key on ports, interfaces or marks (``hash:ip,port``, ``hash:net,iface``, ...)
+cannot be reduced to addresses: their members are reported, and a rule using them stays
+conditional.
+"""
+
+from __future__ import annotations
+
+from auditor import ipspace
+from auditor.allowlists.base import (
+    Collector,
+    ReadContext,
+    Reader,
+    ReaderError,
+    decode_text,
+    register,
+)
+from auditor.errors import AddressError
+from auditor.model import RangeSet, Severity
+
+ADDRESS_TYPES = frozenset({"hash:ip", "hash:net", "bitmap:ip"})
+
+
+def sniff(data: bytes) -> bool:
+    for raw in data[:4096].splitlines():
+        line = raw.strip()
+        if not line or line.startswith(b"#"):
+            continue
+        kinds = (b" hash:", b" bitmap:", b" list:set")
+        return line.startswith(b"create ") and any(kind in line for kind in kinds)
+    return False
+
+
+def parse_sets(text: str, name: str) -> tuple[dict[str, list[tuple[int, int, int]]], list[str]]:
+    """Set name to (family, first, last) members, and what could not be used (notes)."""
+    kinds: dict[str, str] = {}
+    members: dict[str, list[tuple[int, int, int]]] = {}
+    children: dict[str, list[str]] = {}
+    notes: list[str] = []
+    for lineno, raw in enumerate(text.split("\n"), 1):
+        words = raw.split()
+        if not words or words[0].startswith("#"):
+            continue
+        if words[0] == "create" and len(words) >= 3:
+            kinds[words[1]] = words[2]
+            members.setdefault(words[1], [])
+            if words[2] not in ADDRESS_TYPES | {"list:set"}:
+                notes.append(f"{name}:{lineno}: set {words[1]} is {words[2]}: not addresses only")
+        elif words[0] == "add" and len(words) >= 3:
+            set_name, member = words[1], words[2]
+            kind = kinds.get(set_name)
+            if kind is None:
+                raise ReaderError(
+                    f"add to set {set_name!r} before its create line", source=name, line=lineno
+                )
+            if kind == "list:set":
+                children.setdefault(set_name, []).append(member)
+                continue
+            if kind not in ADDRESS_TYPES:
+                continue
+            try:
+                parsed = ipspace.parse(member, "fix")
+            except AddressError as e:
+                raise ReaderError(str(e), source=name, line=lineno) from None
+            members[set_name].append((parsed.family, parsed.first, parsed.last))
+        elif words[0] in ("create", "add"):
+            raise ReaderError(f"cannot read {raw.strip()[:80]!r}", source=name, line=lineno)
+    for parent, names in children.items():
+        seen = {parent}
+        queue = list(names)
+        while queue:
+            child = queue.pop()
+            if child in seen:
+                continue
+            seen.add(child)
+            members[parent].extend(members.get(child, []))
+            queue.extend(children.get(child, []))
+    usable = {k: v for k, v in members.items() if kinds.get(k) in ADDRESS_TYPES | {"list:set"}}
+    return usable, notes
+
+
+@register
+class IpsetReader(Reader):
+    name = "ipset"
+    description = "ipset save output: named sets (resolves iptables -m set rules)"
+    suffixes = (".ipset", ".ips")
+
+    @staticmethod
+    def sniff(data: bytes) -> bool:
+        return sniff(data)
+
+    def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
+        text = decode_text(data, ctx)
+        sets, notes = parse_sets(text, ctx.name)
+        out = Collector(ctx, self.name)
+        for set_name, items in sorted(sets.items()):
+            out.group(set_name)
+            for fam, first, last in items:
+                text = ipspace.format_interval(fam, first, last)
+                parsed = ipspace.Parsed(fam, first, last, None, False, False)  # type: ignore[arg-type]
+                out.add(parsed, text, out.origin(None, set_name), set_name)
+        for note in notes:
+            out.note("unsupported", Severity.WARNING, note, out.origin())
+        return out.result(data, explicit_empty=bool(sets))
