@@ -1,10 +1,14 @@
 """Declared-side readers, one module per format, each registered under a kebab-case name."""
 
 from auditor.allowlists import (  # noqa: F401  (registration)
+    exchange,
     ipset,
     iptables,
     json_list,
+    nftables,
+    postfix,
     text,
+    webserver,
     yaml_list,
 )
 from auditor.allowlists.base import READERS, ReadContext, Reader, ReaderError, reader_for
