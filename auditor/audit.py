@@ -6,6 +6,7 @@ import heapq
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import reduce
+from typing import Literal
 
 from auditor import ipspace
 from auditor.errors import ExitCode, UsageError
@@ -13,6 +14,7 @@ from auditor.ipspace import IPSpace
 from auditor.model import (
     AuditOptions,
     AuditResult,
+    Completeness,
     Coverage,
     Entry,
     Finding,
@@ -256,35 +258,76 @@ def exit_code(result: AuditResult) -> ExitCode:
     return ExitCode.OK if result.in_sync else ExitCode.DRIFT
 
 
+Decision = Literal["allowed", "denied", "conditional", "not listed", "not covered", "failed"]
+
+
+@dataclass(frozen=True)
+class SourceDecision:
+    """One declared source's answer for one address."""
+
+    source: str
+    decision: Decision
+    where: str
+    """The deciding rule or entry (file:line and its text), or why there is none."""
+
+
 @dataclass(frozen=True)
 class Explanation:
     address: str
     family: int
     expected: tuple[Entry, ...]
-    declared: tuple[Entry, ...]
+    """The expected entries that contain the address (whose address it is)."""
+    declared: tuple[SourceDecision, ...]
 
     @property
     def allowed(self) -> bool:
-        return bool(self.declared)
+        """Allowed by every declared source (a connection must pass each of them)."""
+        return bool(self.declared) and all(d.decision == "allowed" for d in self.declared)
+
+    @property
+    def certain(self) -> bool:
+        return all(
+            d.decision not in ("conditional", "failed", "not covered") for d in self.declared
+        )
+
+
+def _entries_at(rs: RangeSet, family: int, value: int) -> list[Entry]:
+    if not rs.space.covered(family, value, value):
+        return []
+    col = rs.entries.family(family)
+    return [
+        rs.entries.entry(family, i) for i in range(len(col)) if col.first[i] <= value <= col.last[i]
+    ]
+
+
+def _decide(rs: RangeSet, family: int, value: int) -> SourceDecision:
+    name = rs.info.name
+    if rs.completeness is Completeness.FAILED:
+        return SourceDecision(name, "failed", "; ".join(rs.reasons) or "could not be read")
+    if family not in rs.families:
+        return SourceDecision(name, "not covered", f"{name} does not speak for IPv{family}")
+    for v in rs.verdicts:
+        if v.family != family:
+            continue
+        seg = v.lookup(value)
+        if seg is None:
+            return SourceDecision(name, "denied", "no rule decides it")
+        decision: Decision = {"accept": "allowed", "drop": "denied"}.get(  # type: ignore[assignment]
+            seg.outcome, "conditional"
+        )
+        return SourceDecision(name, decision, seg.rule.describe())
+    hits = _entries_at(rs, family, value)
+    if hits:
+        return SourceDecision(name, "allowed", ", ".join(f"{e.origin} {e.text}" for e in hits[:5]))
+    return SourceDecision(name, "not listed", f"no entry of {name} contains it")
 
 
 def explain(
     address: str, expected: Sequence[RangeSet], declared: Sequence[RangeSet]
 ) -> Explanation:
-    """Which expected entries contain the address, and which declared entries allow it."""
+    """Whose address it is (the expected entries that contain it) and, for every declared
+    source, whether it allows the address and which rule or entry decides."""
     family, value, _ = ipspace.parse_address(address)
-
-    def hits(sets: Sequence[RangeSet]) -> tuple[Entry, ...]:
-        found = []
-        for rs in sets:
-            if not rs.space.covered(family, value, value):
-                continue
-            col = rs.entries.family(family)
-            for i in range(len(col)):
-                if col.first[i] <= value <= col.last[i]:
-                    found.append(rs.entries.entry(family, i))
-        return tuple(found)
-
-    return Explanation(
-        ipspace.format_address(family, value), family, hits(expected), hits(declared)
-    )
+    found = tuple(e for rs in expected for e in _entries_at(rs, family, value))
+    decisions = tuple(_decide(rs, family, value) for rs in declared)
+    return Explanation(ipspace.format_address(family, value), family, found, decisions)
