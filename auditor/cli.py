@@ -47,6 +47,8 @@ app = typer.Typer(
 )
 
 _state = {"debug": False}
+MAX_TIMEOUT = 3600
+"""Seconds: a deadline beyond an hour is a typo, and platform timers overflow far beyond."""
 T = TypeVar("T")
 
 
@@ -148,8 +150,10 @@ class _FetchOptions:
         from auditor.sources.catalog import load_catalog
         from auditor.sources.load import SourceLoader
 
-        if not math.isfinite(self.timeout) or self.timeout <= 0:
-            raise UsageError(f"invalid --timeout {self.timeout:g}", hint="give seconds > 0")
+        if not math.isfinite(self.timeout) or not 0 < self.timeout <= MAX_TIMEOUT:
+            raise UsageError(
+                f"invalid --timeout {self.timeout:g}", hint=f"give seconds, 0 to {MAX_TIMEOUT}"
+            )
         if self.max_bytes <= 0:
             raise UsageError(f"invalid --max-bytes {self.max_bytes}", hint="give bytes > 0")
         if self.ca_bundle is not None and not self.ca_bundle.is_file():
@@ -590,8 +594,17 @@ def rules_cmd(
     ),
     chain: Annotated[str, typer.Option("--chain", help="Chain the rules go to.")] = "INPUT",
     host_bits: Annotated[str, typer.Option("--host-bits", help="fix or reject.")] = "fix",
+    timeout: _TimeoutOpt = 60.0,
+    ca_bundle: _CaBundleOpt = None,
+    cache_dir: _CacheDirOpt = None,
+    offline: _OfflineOpt = False,
+    catalog: _CatalogOpt = None,
+    nameserver: _NameserverOpt = None,
+    spf_view: _SpfViewOpt = "honoured",
 ) -> None:
-    """Rules that allow the CIDRs read from a file, a saved JSON report, or stdin."""
+    """Rules that allow the CIDRs of a source: a text file, a saved JSON report, stdin, a
+    provider, a URL or an SPF record (fetched as `auditor fetch` does)."""
+    options_given = dict(locals())  # the fetch knobs, by name
 
     def run() -> ExitCode:
         from auditor import audit
@@ -602,7 +615,7 @@ def rules_cmd(
         gen = generator_for(platform)
         options = RuleOptions(service=Service.parse(service), chain=chain)
         gen.check(options)
-        fetching = _FetchOptions()
+        fetching = _FetchOptions.of(options_given)
         with fetching.open(sys.stdin.buffer) as loader:
             sets = _load_all(
                 [source], loader, fetching.load_options("expected", host_bits=_host_bits(host_bits))
@@ -826,19 +839,27 @@ def spf_cmd(
     """
 
     def run() -> ExitCode:
-        from auditor import spf
+        from auditor import audit, spf
         from auditor.reports import spf_report
 
         if output not in ("text", "json"):
             raise UsageError(f"unknown output {output!r}", hint="choose text or json")
-        if not math.isfinite(timeout) or timeout <= 0:
-            raise UsageError(f"invalid --timeout {timeout:g}", hint="give seconds > 0")
+        if not math.isfinite(timeout) or not 0 < timeout <= MAX_TIMEOUT:
+            raise UsageError(
+                f"invalid --timeout {timeout:g}", hint=f"give seconds, 0 to {MAX_TIMEOUT}"
+            )
         fetching = _FetchOptions(timeout=timeout, nameserver=nameserver, spf_view=spf_view)
         options, view = fetching.dns_options(), fetching.view()
         expansion = spf.expand_domain(domain, options)
         render = spf_report.render_json if output == "json" else spf_report.render_text
         _write(render(expansion, view), None)
-        return ExitCode.OK if spf_report.complete(expansion) else ExitCode.TROUBLE
+        code = ExitCode.OK if spf_report.complete(expansion) else ExitCode.TROUBLE
+        everything = spf_report.space(expansion, view)
+        for fam in (4, 6):
+            if audit.covers_family(everything, fam):
+                _err(f"error: {domain} authorises every IPv{fam} address (+all or the like)")
+                code = ExitCode.TROUBLE
+        return code
 
     raise typer.Exit(int(_guard(run)))
 

@@ -8,8 +8,9 @@ How it works:
 - **DNS, in parallel.** Every TXT answer is parsed as soon as it arrives and the lookups its
   terms need (include and redirect targets, ``a``, ``mx`` and ``exists`` names) are started
   at once, on a thread pool, each (name, type) at most once per run. A tree of includes
-  therefore costs about its depth in round trips, not its size (section "Parallel" of the
-  README). An overall deadline bounds the whole expansion.
+  therefore costs about its depth in round trips, not its size. Lookups the evaluation
+  needs never queue behind speculative ones (see :class:`Dns`). An overall deadline bounds
+  the whole expansion.
 - **Evaluation, in RFC order.** The records are then walked exactly as check_host() would,
   once per address family (a receiver queries A for an IPv4 client and AAAA for an IPv6 one,
   so void lookups differ per family): terms in order, first match wins, only ``+``
@@ -31,6 +32,7 @@ an empty or shortened set. NXDOMAIN and NODATA are void lookups.
 
 from __future__ import annotations
 
+import concurrent.futures
 import re
 import threading
 import time
@@ -57,7 +59,6 @@ MAX_LOOKUPS = 10
 """DNS-querying terms per check_host() (RFC 7208 section 4.6.4)."""
 MAX_VOID = 2
 MAX_MX = 10
-MAX_PTR = 10
 MAX_DEPTH = 20
 """Nested include/redirect depth: a backstop behind loop detection."""
 MAX_PUBLISHED_LOOKUPS = 100
@@ -86,7 +87,7 @@ _MECHANISMS = ("all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists")
 _DNS_TERMS = frozenset({"include", "a", "mx", "ptr", "exists"})
 _QUALIFIERS = "+-?~"
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
-_MACRO = re.compile(r"%(?:\{([A-Za-z])([0-9]*)(r?)([.\-+,/_=]*)\}|%|_|-)|%")
+_MACRO = re.compile(r"%(?:\{([A-Za-z])([0-9]*)([rR]?)([.\-+,/_=]*)\}|%|_|-)|%")
 _CIDR4 = r"(?:/(0|[1-9][0-9]?))"
 _CIDR6 = r"(?:/(0|[1-9][0-9]{0,2}))"
 _DUAL = re.compile(rf"(.*?){_CIDR4}?(?:/{_CIDR6})?")
@@ -333,7 +334,8 @@ def make_resolver(options: DnsOptions) -> object:
         host, port = _split_nameserver(options.nameserver)
         resolver.nameservers = [host]
         resolver.port = port
-    resolver.timeout = options.timeout
+    # two attempts per query (dnspython moves to the next nameserver after a silent one)
+    resolver.timeout = max(0.2, options.timeout / 2)
     resolver.lifetime = options.timeout
     resolver.cache = None
     return resolver
@@ -371,8 +373,18 @@ def _split_nameserver(text: str) -> tuple[str, int]:
 
 
 class Dns:
-    """Cached, parallel DNS for one expansion; SPF records are parsed on arrival and the
-    lookups they need are started at once."""
+    """Cached, parallel DNS for one expansion.
+
+    Two kinds of lookups share one cache keyed by (name, type), so each is asked once:
+
+    - *speculative* ones, started as soon as a record arrives for the names its terms will
+      need (includes, ``a``, ``mx``, ``exists``), on a thread pool; bounded by a budget
+      (MAX_PREFETCH queries) and by the number of idle workers, so a record with a thousand
+      includes cannot flood the server or the queue;
+    - *needed* ones, asked by the evaluation: answered from the cache, by waiting for a
+      lookup already running, or else resolved at once in the calling thread (a queued
+      speculative lookup of the same name is cancelled), so they never wait behind guesses.
+    """
 
     def __init__(
         self,
@@ -387,30 +399,132 @@ class Dns:
         self.pool = ThreadPoolExecutor(max_workers=options.workers, thread_name_prefix="spf-dns")
         self.lock = threading.Lock()
         self.futures: dict[tuple[str, str], Future[Answer]] = {}
-        self.records: dict[str, Future[Record | SpfError | None]] = {}
-        self.prefetched = 0
+        self.records: dict[str, Record | SpfError | None] = {}
+        self.pending = 0
+        self.spent = 0
+        self.closed = False
         self.queries = 0
+        self.visited: list[str] = []
+        """Records the evaluation read, in order (for the tree and the report's digest)."""
 
     def close(self) -> None:
+        with self.lock:
+            self.closed = True
         self.pool.shutdown(wait=True, cancel_futures=True)
 
-    # queries
+    # speculative lookups
 
-    def query(self, name: str, rdtype: str) -> Future[Answer]:
+    def prefetch(self, name: str, rdtype: str) -> None:
+        key = (name.lower(), rdtype)
+        with self.lock:
+            if (
+                self.closed
+                or key in self.futures
+                or self.spent >= MAX_PREFETCH
+                or self.pending >= self.options.workers
+            ):
+                return
+            self.spent += 1
+            self.pending += 1
+            fut = self.pool.submit(self._resolve, key[0], rdtype)
+            self.futures[key] = fut
+        fut.add_done_callback(lambda f: self._done(key, f))
+
+    def _done(self, key: tuple[str, str], fut: Future[Answer]) -> None:
+        with self.lock:
+            self.pending -= 1
+        if fut.cancelled() or fut.exception() is not None:
+            return
+        answer = fut.result()
+        if key[1] == "TXT":
+            record = self._record_from(key[0], answer)
+            if isinstance(record, Record):
+                self._prefetch_terms(record)
+        elif key[1] == "MX" and answer.status == "ok" and len(answer.values) <= MAX_MX:
+            for host in _mx_hosts(answer):
+                self.prefetch(host, "A")
+                self.prefetch(host, "AAAA")
+
+    def _prefetch_terms(self, record: Record) -> None:
+        """The lookups the record's terms will need, in order, stopping at ``all`` and at the
+        publisher's-view bound of DNS terms."""
+        budget = MAX_PUBLISHED_LOOKUPS
+        for term in record.terms:
+            if term.mechanism == "all":
+                return
+            if term.mechanism not in _DNS_TERMS:
+                continue
+            budget -= 1
+            if budget < 0:
+                return
+            if term.mechanism == "ptr":
+                continue
+            try:
+                name = expand(term.domain, record.domain) if term.domain else record.domain
+            except (_Unlistable, _RecordError):
+                continue
+            if term.mechanism == "include":
+                self.prefetch(name, "TXT")
+            elif term.mechanism == "a":
+                self.prefetch(name, "A")
+                self.prefetch(name, "AAAA")
+            elif term.mechanism == "exists":
+                self.prefetch(name, "A")
+            else:
+                self.prefetch(name, "MX")
+        if record.redirect:
+            try:
+                self.prefetch(expand(record.redirect, record.domain), "TXT")
+            except (_Unlistable, _RecordError):
+                pass
+
+    # needed lookups
+
+    def get(self, name: str, rdtype: str) -> Answer:
+        """The answer now: cached, the running lookup's, or resolved in this thread."""
         key = (name.lower(), rdtype)
         with self.lock:
             fut = self.futures.get(key)
-            if fut is None:
-                fut = self.futures[key] = self.pool.submit(self._resolve, key[0], rdtype)
-        return fut
+        if fut is not None and not fut.cancel():
+            left = max(self.deadline - self.monotonic(), 0) + self.options.timeout + 1
+            try:
+                return fut.result(timeout=left)
+            except concurrent.futures.TimeoutError:
+                return Answer("error", message=f"{name} {rdtype}: no answer before the deadline")
+            except concurrent.futures.CancelledError:
+                pass
+        answer = self._resolve(key[0], rdtype)
+        done: Future[Answer] = Future()
+        done.set_result(answer)
+        with self.lock:
+            self.futures[key] = done
+        return answer
 
-    def get(self, name: str, rdtype: str) -> Answer:
-        fut = self.query(name, rdtype)
-        left = self.deadline - self.monotonic()
-        try:
-            return fut.result(timeout=max(left, 0) + self.options.timeout + 1)
-        except TimeoutError:
-            return Answer("error", message=f"{name} {rdtype}: no answer before the deadline")
+    def record(self, domain: str) -> Record | SpfError | None:
+        """The domain's SPF record (parsed), a SpfError (permerror or DnsFailure), or None
+        (no SPF record: check_host() would return none)."""
+        key = domain.lower()
+        with self.lock:
+            if key in self.records:
+                found = self.records[key]
+                self.visited.append(key)
+                return found
+        record = self._record_from(key, self.get(key, "TXT"))
+        with self.lock:
+            self.visited.append(key)
+        if isinstance(record, Record):
+            self._prefetch_terms(record)
+        return record
+
+    def _record_from(self, domain: str, answer: Answer) -> Record | SpfError | None:
+        with self.lock:
+            if domain in self.records:
+                return self.records[domain]
+        record = _select_record(domain, answer)
+        with self.lock:
+            return self.records.setdefault(domain, record)
+
+    # resolution
 
     def _resolve(self, name: str, rdtype: str) -> Answer:
         import dns.exception
@@ -447,74 +561,6 @@ class Dns:
         else:
             values = tuple(r.to_text() for r in answer)
         return Answer("ok", values)
-
-    # records
-
-    def record(self, domain: str) -> Future[Record | SpfError | None]:
-        """The domain's SPF record (parsed), a SpfError (permerror/temperror) or None (none)."""
-        key = domain.lower()
-        with self.lock:
-            fut = self.records.get(key)
-            if fut is not None:
-                return fut
-            fut = self.records[key] = Future()
-            self.prefetched += 1
-        txt = self.query(key, "TXT")
-        txt.add_done_callback(lambda f: self._on_txt(key, f, fut))
-        return fut
-
-    def record_now(self, domain: str) -> Record | SpfError | None:
-        """The record, waiting at most until the deadline (then a DnsFailure)."""
-        left = max(self.deadline - self.monotonic(), 0) + self.options.timeout + 1
-        try:
-            return self.record(domain).result(timeout=left)
-        except TimeoutError:
-            return DnsFailure(f"{domain}: no answer before the deadline")
-
-    def _on_txt(
-        self, domain: str, txt: Future[Answer], out: Future[Record | SpfError | None]
-    ) -> None:
-        try:
-            result = _select_record(domain, txt.result())
-        except Exception as e:  # noqa: BLE001 - a callback must always complete its future
-            result = SpfError(f"{domain}: {e}")
-        out.set_result(result)
-        if isinstance(result, Record):
-            self._prefetch(result)
-
-    def _prefetch(self, record: Record) -> None:
-        """Start every lookup the record's terms will need; bounded by MAX_PREFETCH."""
-        with self.lock:
-            if self.prefetched >= MAX_PREFETCH:
-                return
-        for term in record.terms:
-            if term.mechanism not in ("include", "a", "mx", "exists"):
-                continue
-            try:
-                name = expand(term.domain, record.domain) if term.domain else record.domain
-            except (_Unlistable, _RecordError):
-                continue
-            if term.mechanism == "include":
-                self.record(name)
-            elif term.mechanism == "a":
-                self.query(name, "A")
-                self.query(name, "AAAA")
-            elif term.mechanism == "exists":
-                self.query(name, "A")
-            else:
-                self.query(name, "MX").add_done_callback(self._on_mx)
-        if record.redirect and not record.has_all:
-            try:
-                self.record(expand(record.redirect, record.domain))
-            except (_Unlistable, _RecordError):
-                pass
-
-    def _on_mx(self, fut: Future[Answer]) -> None:
-        answer = fut.result()
-        if answer.status == "ok" and len(answer.values) <= MAX_MX:
-            for host in _mx_hosts(answer):
-                self.query(host, "A")
-                self.query(host, "AAAA")
 
 
 def _mx_hosts(answer: Answer) -> list[str]:
@@ -618,7 +664,7 @@ class _Walk:
         the evaluation ends in an error for the clients that reach that point."""
         if len(seen) > MAX_DEPTH:
             raise _Stop("permerror", f"includes nested deeper than {MAX_DEPTH}")
-        found = self.dns.record_now(domain)
+        found = self.dns.record(domain)
         if isinstance(found, DnsFailure):
             raise _Stop("temperror", found.message)
         if isinstance(found, SpfError):
@@ -792,6 +838,8 @@ class FamilyResult:
     error: str | None = None
     """A permerror that ends the evaluation for the clients that reach it."""
     unlistable: tuple[str, ...] = ()
+    published_error: str | None = None
+    """Why the publisher's view could not be read (a DNS failure beyond the limit)."""
 
 
 @dataclass(frozen=True)
@@ -826,7 +874,7 @@ def expand_domain(
     start = monotonic()
     dns_ = Dns(options, resolver, monotonic)
     try:
-        root = dns_.record_now(domain)
+        root = dns_.record(domain)
         if isinstance(root, SpfError):
             raise root
         if root is None:
@@ -839,7 +887,7 @@ def expand_domain(
         families = []
         for family in (4, 6):
             families.append(_family(dns_, domain, family))
-        records = _records(dns_, domain)
+        records = _records(dns_)
     finally:
         dns_.close()
     return Expansion(
@@ -865,18 +913,22 @@ def _family(dns_: Dns, domain: str, family: int) -> FamilyResult:
         else:
             error = stop.message
     published = published_lookups = None
+    published_error: str | None = None
     if over is not None:
         full = _Walk(dns_, family, enforce=False)
         try:
             published = tuple(full.evaluate(domain, (), ()))
         except _Stop as stop:
             if stop.kind == "temperror":
-                raise DnsFailure(f"{domain}: {stop.message}") from None
-            # what it listed before stopping still counts; a permerror further down is a
-            # real error of the record, the bound of MAX_PUBLISHED_LOOKUPS is not
-            published = tuple(stop.passed)
-            if stop.kind != "limit":
-                error = error or stop.message
+                # receivers never ask this far: the honoured view stands, the publisher's
+                # view is unavailable (and a run asking for it fails, see to_rangeset)
+                published, published_error = None, stop.message
+            else:
+                # what it listed before stopping still counts; a permerror further down is
+                # a real error of the record, the bound of MAX_PUBLISHED_LOOKUPS is not
+                published = tuple(stop.passed)
+                if stop.kind != "limit":
+                    error = error or stop.message
         published_lookups = full.lookups
     return FamilyResult(
         family,
@@ -888,6 +940,7 @@ def _family(dns_: Dns, domain: str, family: int) -> FamilyResult:
         published_lookups,
         error,
         tuple(dict.fromkeys(walk.unlistable)),
+        published_error,
     )
 
 
@@ -910,31 +963,14 @@ def _size_notes(record: Record) -> list[str]:
     return []
 
 
-def _records(dns_: Dns, domain: str) -> tuple[Record, ...]:
-    """The records reached from the root, breadth first, each once."""
+def _records(dns_: Dns) -> tuple[Record, ...]:
+    """The records the evaluation read, each once, in the order it read them: the same
+    whatever the speculative lookups did."""
     out: list[Record] = []
-    queue = [domain]
-    seen = set()
-    while queue and len(out) < MAX_PREFETCH:
-        name = queue.pop(0)
-        if name in seen:
-            continue
-        seen.add(name)
-        fut = dns_.records.get(name)
-        if fut is None or not fut.done():
-            continue
-        record = fut.result()
-        if not isinstance(record, Record):
-            continue
-        out.append(record)
-        specs = [t.domain for t in record.terms if t.mechanism == "include" and t.domain]
-        if record.redirect and not record.has_all:
-            specs.append(record.redirect)
-        for spec in specs:
-            try:
-                queue.append(expand(spec, record.domain).lower())
-            except (_Unlistable, _RecordError):
-                pass
+    for name in dict.fromkeys(dns_.visited):
+        record = dns_.records.get(name)
+        if isinstance(record, Record):
+            out.append(record)
     return tuple(out)
 
 
@@ -958,6 +994,15 @@ def to_rangeset(expansion: Expansion, name: str, role: Role, view: View = "honou
         pieces = result.pieces
         if result.over_limit:
             extra = ""
+            if view == "published" and result.published is None:
+                raise DnsFailure(
+                    f"{expansion.domain}: the publisher's view could not be read:"
+                    f" {result.published_error}",
+                    source=name,
+                    hint="the honoured view (--spf-view honoured) does not need it",
+                )
+            if result.published_error:
+                extra = f"; the publisher's view could not be read: {result.published_error}"
             if result.published is not None:
                 listed = ipspace.size(_intervals(result.published))
                 honoured = ipspace.size(_intervals(result.pieces))
@@ -985,15 +1030,6 @@ def to_rangeset(expansion: Expansion, name: str, role: Role, view: View = "honou
             reasons.append(
                 f"IPv{fam}: {len(result.unlistable) - MAX_REASONS} more terms not listed"
             )
-        findings.append(
-            Finding(
-                "spf-lookups",
-                Severity.INFO,
-                f"IPv{fam} view: {result.lookups} of {MAX_LOOKUPS} DNS lookups,"
-                f" {result.voids} of {MAX_VOID} void",
-                Origin(name),
-            )
-        )
         for first, last, chain in pieces:
             entries.append(Entry(fam, first, last, Origin(name, None, " > ".join(chain))))
     stopped = [r for r in expansion.families if r.error or r.over_limit]

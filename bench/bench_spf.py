@@ -9,8 +9,8 @@ Two trees, each expanded in parallel (the default) and with one worker, which re
 same names one after another:
 
 - a synthetic tree of 9 includes over three levels of records (the root includes 3 records,
-  each of which includes 2 more), every record listing a few ip4:/ip6: ranges: 10 TXT
-  lookups, within the limit of 10 DNS-querying terms;
+  each of which includes 2 more), every record listing a few ip4:/ip6: ranges: 9 include
+  terms (the limit is 10 DNS-querying terms) and 10 TXT lookups in all;
 - Google's ``_spf.google.com`` chain as captured in ../shared/corpus/spf/ (skipped when the
   corpus is absent).
 

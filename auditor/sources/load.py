@@ -196,6 +196,12 @@ class SourceLoader:
     def _load_spf(self, spec: SourceSpec, options: LoadOptions) -> RangeSet:
         from auditor import spf
 
+        if self.net_options is not None and self.net_options.offline:
+            raise UsageError(
+                f"{spec.text}: SPF records are read from DNS, which --offline does not allow",
+                hint="run without --offline, or save the expanded list with"
+                " `auditor fetch spf:... --output-file` and use that file",
+            )
         expansion = spf.expand_domain(spec.location or "", self.dns_options)
         return spf.to_rangeset(expansion, spec.text, options.role, self.spf_view)
 
