@@ -312,9 +312,12 @@ def _decide(rs: RangeSet, family: int, value: int) -> SourceDecision:
         seg = v.lookup(value)
         if seg is None:
             return SourceDecision(name, "denied", "no rule decides it")
-        decision: Decision = {"accept": "allowed", "drop": "denied"}.get(  # type: ignore[assignment]
-            seg.outcome, "conditional"
-        )
+        # "return" at the top of a ruleset is "no decision" (a cidr table's DUNNO)
+        decision: Decision = {  # type: ignore[assignment]
+            "accept": "allowed",
+            "drop": "denied",
+            "return": "not listed",
+        }.get(seg.outcome, "conditional")
         return SourceDecision(name, decision, seg.rule.describe())
     hits = _entries_at(rs, family, value)
     if hits:

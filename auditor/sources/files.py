@@ -52,12 +52,17 @@ def read_bytes(spec: str, stdin: BinaryIO | None, max_bytes: int = DEFAULT_MAX_B
 def detect_format(spec: str, data: bytes) -> str:
     """The reader for a file: by suffix, else by content (JSON starts with [ or {), else text."""
     suffix = Path(spec).suffix.lower() if spec != "-" else ""
+    # a suffix that names a format wins; then content that is unmistakably one (a
+    # postscreen_access.cidr or an nginx .conf is not a plain list); the plain list's broad
+    # suffixes (.txt, .conf, ...) only after that
     for name, cls in sorted(READERS.items()):
-        if suffix and suffix in cls.suffixes:
+        if suffix and suffix in cls.suffixes and name != "text":
             return name
     for name, cls in sorted(READERS.items()):
         if cls.sniff(data):
             return name
+    if suffix and suffix in READERS["text"].suffixes:
+        return "text"
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if head in (b"[", b"{"):
         return "json"
