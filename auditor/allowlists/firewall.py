@@ -25,7 +25,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from auditor import ipspace
 from auditor.model import (
@@ -42,8 +42,7 @@ from auditor.model import (
 Outcome = Literal["accept", "drop", "return", "conditional"]
 
 
-@dataclass(frozen=True)
-class RuleRef:
+class RuleRef(NamedTuple):
     """The rule that decided: where it is and what it says."""
 
     origin: Origin
@@ -56,8 +55,9 @@ class RuleRef:
         return f"{self.origin}: {text}" + (f" [{self.why}]" if self.why else "")
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(NamedTuple):
+    """Addresses ``first..last`` and their verdict (a tuple: chains make millions of them)."""
+
     first: int
     last: int
     outcome: Outcome
@@ -78,49 +78,91 @@ class Claim:
 def first_claims(claims: Iterable[Claim]) -> list[Segment]:
     """For every address the claim with the lowest order that covers it; gaps stay unclaimed.
 
-    One sweep over interval starts and ends with a heap of the active claims: O(n log n).
+    Intervals are sorted by start; a run of intervals that do not overlap (most rules of a
+    real chain) is emitted as is, and only clusters of overlapping intervals go through a
+    sweep with a heap of the active claims: O(n log n) in all.
     """
-    events: list[tuple[int, int, int]] = []  # (point, kind 0=start 1=end, claim index)
+    items: list[tuple[int, int, float, int]] = []
     table: list[Claim] = []
     for claim in claims:
         k = len(table)
         table.append(claim)
-        for a, b in claim.intervals:
-            events.append((a, 0, k))
-            events.append((b + 1, 1, k))
-    events.sort()
+        items.extend((a, b, claim.order, k) for a, b in claim.intervals)
+    items.sort()
     out: list[Segment] = []
-    active: list[tuple[float, int]] = []  # (order, claim index)
-    count: dict[int, int] = {}
-    pos = None
     i = 0
-    while i < len(events):
-        point = events[i][0]
-        if pos is not None and point > pos:
-            while active and count.get(active[0][1], 0) <= 0:
+    n = len(items)
+    while i < n:
+        a, b, _, k = items[i]
+        j = i + 1
+        top = b
+        while j < n and items[j][0] <= top:
+            top = max(top, items[j][1])
+            j += 1
+        if j == i + 1:
+            c = table[k]
+            _append(out, Segment(a, b, c.outcome, c.rule))
+        else:
+            _sweep(items[i:j], table, out)
+        i = j
+    return out
+
+
+def _append(out: list[Segment], seg: Segment) -> None:
+    """Add a segment, merging it into the previous one when they touch and agree."""
+    if out:
+        last = out[-1]
+        if last.last == seg.first - 1 and last.rule is seg.rule and last.outcome == seg.outcome:
+            out[-1] = Segment(last.first, seg.last, seg.outcome, seg.rule)
+            return
+    out.append(seg)
+
+
+def _sweep(
+    cluster: Sequence[tuple[int, int, float, int]], table: Sequence[Claim], out: list[Segment]
+) -> None:
+    """First claim per address over overlapping intervals: a heap of the active claims."""
+    events: list[tuple[int, int, int]] = []  # (point, 0 start | 1 end, item index)
+    for idx, (a, b, _, _) in enumerate(cluster):
+        events.append((a, 0, idx))
+        events.append((b + 1, 1, idx))
+    events.sort()
+    active: list[tuple[float, int]] = []  # (order, item index)
+    ended: set[int] = set()
+    pos = events[0][0]
+    e = 0
+    while e < len(events):
+        point = events[e][0]
+        if point > pos:
+            while active and active[0][1] in ended:
                 heapq.heappop(active)
             if active:
-                c = table[active[0][1]]
-                last = out[-1] if out else None
-                if (
-                    last
-                    and last.last == pos - 1
-                    and last.rule is c.rule
-                    and last.outcome == c.outcome
-                ):
-                    out[-1] = Segment(last.first, point - 1, c.outcome, c.rule)
-                else:
-                    out.append(Segment(pos, point - 1, c.outcome, c.rule))
-        while i < len(events) and events[i][0] == point:
-            _, kind, k = events[i]
+                c = table[cluster[active[0][1]][3]]
+                _append(out, Segment(pos, point - 1, c.outcome, c.rule))
+        while e < len(events) and events[e][0] == point:
+            _, kind, idx = events[e]
             if kind == 0:
-                count[k] = count.get(k, 0) + 1
-                if count[k] == 1:
-                    heapq.heappush(active, (table[k].order, k))
+                heapq.heappush(active, (cluster[idx][2], idx))
             else:
-                count[k] -= 1
-            i += 1
+                ended.add(idx)
+            e += 1
         pos = point
+
+
+def fill_gaps(
+    segments: Sequence[Segment], bits: int, outcome: Outcome, rule: RuleRef
+) -> list[Segment]:
+    """The segments, with every address they leave out given ``outcome`` (a chain's policy)."""
+    out: list[Segment] = []
+    start = 0
+    for seg in segments:
+        if seg.first > start:
+            _append(out, Segment(start, seg.first - 1, outcome, rule))
+        _append(out, seg)
+        start = seg.last + 1
+    top = (1 << bits) - 1
+    if start <= top:
+        _append(out, Segment(start, top, outcome, rule))
     return out
 
 
@@ -153,9 +195,12 @@ def clip(segments: Sequence[Segment], intervals: Sequence[tuple[int, int]]) -> l
     return out
 
 
-def merge(intervals: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    iv = ipspace.normalize(*zip(*intervals, strict=True)) if intervals else ipspace.EMPTY
-    return list(zip(*ipspace.as_lists(iv), strict=True)) if len(iv) else []
+def merge(intervals: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, disjoint intervals (one interval, the common case, as it is)."""
+    if len(intervals) <= 1:
+        return list(intervals)
+    iv = ipspace.normalize([a for a, _ in intervals], [b for _, b in intervals])
+    return list(zip(*ipspace.as_lists(iv), strict=True))
 
 
 @dataclass(frozen=True)

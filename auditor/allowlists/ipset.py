@@ -42,6 +42,8 @@ def parse_sets(text: str, name: str) -> tuple[dict[str, list[tuple[int, int, int
     """Set name to (family, first, last) members, and what could not be used (notes)."""
     kinds: dict[str, str] = {}
     members: dict[str, list[tuple[int, int, int]]] = {}
+    excluded: dict[str, list[tuple[int, int, int]]] = {}
+    """``nomatch`` entries of hash:net sets: exceptions, the more specific entry wins."""
     children: dict[str, list[str]] = {}
     notes: list[str] = []
     for lineno, raw in enumerate(text.split("\n"), 1):
@@ -69,9 +71,15 @@ def parse_sets(text: str, name: str) -> tuple[dict[str, list[tuple[int, int, int
                 parsed = ipspace.parse(member, "fix")
             except AddressError as e:
                 raise ReaderError(str(e), source=name, line=lineno) from None
-            members[set_name].append((parsed.family, parsed.first, parsed.last))
+            entry = (parsed.family, parsed.first, parsed.last)
+            if "nomatch" in words[3:]:
+                excluded.setdefault(set_name, []).append(entry)
+            else:
+                members[set_name].append(entry)
         elif words[0] in ("create", "add"):
             raise ReaderError(f"cannot read {raw.strip()[:80]!r}", source=name, line=lineno)
+    for set_name, exceptions in excluded.items():
+        members[set_name] = _most_specific_wins(members[set_name], exceptions)
     for parent, names in children.items():
         seen = {parent}
         queue = list(names)
@@ -84,6 +92,29 @@ def parse_sets(text: str, name: str) -> tuple[dict[str, list[tuple[int, int, int
             queue.extend(children.get(child, []))
     usable = {k: v for k, v in members.items() if kinds.get(k) in ADDRESS_TYPES | {"list:set"}}
     return usable, notes
+
+
+def _most_specific_wins(
+    matches: list[tuple[int, int, int]], exceptions: list[tuple[int, int, int]]
+) -> list[tuple[int, int, int]]:
+    """hash:net looks up the most specific entry (ipset(8), ``nomatch``): apply entries from
+    the widest to the narrowest, adding members and removing exceptions."""
+    ordered = sorted(
+        [(b - a, True, f, a, b) for f, a, b in matches]
+        + [(b - a, False, f, a, b) for f, a, b in exceptions],
+        key=lambda t: -t[0],
+    )
+    out: list[tuple[int, int, int]] = []
+    for fam in (4, 6):
+        space = ipspace.EMPTY
+        for _, member, f, a, b in ordered:
+            if f != fam:
+                continue
+            one = ipspace.Intervals([a], [b])
+            space = ipspace.union(space, one) if member else ipspace.difference(space, one)
+        starts, ends = ipspace.as_lists(space)
+        out.extend((fam, s, e) for s, e in zip(starts, ends, strict=True))
+    return out
 
 
 @register

@@ -53,16 +53,18 @@ def detect_format(spec: str, data: bytes) -> str:
     """The reader for a file: by suffix, else by content (JSON starts with [ or {), else text."""
     suffix = Path(spec).suffix.lower() if spec != "-" else ""
     # a suffix that names a format wins; then content that is unmistakably one (a
-    # postscreen_access.cidr or an nginx .conf is not a plain list); the plain list's broad
-    # suffixes (.txt, .conf, ...) only after that
+    # postscreen_access.cidr or an nginx .conf is not a plain list, an nft -j dump is not a
+    # JSON list); the generic suffixes (.txt, .conf, .json) only after that
+    generic = ("text", "json")  # .txt, .conf, .json say little about what is inside
     for name, cls in sorted(READERS.items()):
-        if suffix and suffix in cls.suffixes and name != "text":
+        if suffix and suffix in cls.suffixes and name not in generic:
             return name
     for name, cls in sorted(READERS.items()):
         if cls.sniff(data):
             return name
-    if suffix and suffix in READERS["text"].suffixes:
-        return "text"
+    for name in generic:
+        if suffix and suffix in READERS[name].suffixes:
+            return name
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
     if head in (b"[", b"{"):
         return "json"
