@@ -1,7 +1,9 @@
 """Declared-side readers, one module per format, each registered under a kebab-case name."""
 
 from auditor.allowlists import (  # noqa: F401  (registration)
+    cloud,
     exchange,
+    hostfw,
     ipset,
     iptables,
     json_list,

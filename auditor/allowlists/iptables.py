@@ -65,6 +65,7 @@ from auditor.allowlists.firewall import (
 from auditor.errors import AddressError
 from auditor.model import Finding, Origin, RangeSet, Severity, SourceInfo
 
+_BUILTIN_CHAINS = frozenset({"INPUT", "FORWARD", "OUTPUT", "PREROUTING", "POSTROUTING"})
 _TERMINAL = {"ACCEPT": "accept", "DROP": "drop", "REJECT": "drop", "RETURN": "return"}
 _PASS_OVER = frozenset(
     {"LOG", "NFLOG", "ULOG", "MARK", "CONNMARK", "TRACE", "CT", "AUDIT", "SET",
@@ -907,10 +908,19 @@ class _Evaluator:
     def builtin(self, name: str) -> list[Segment]:
         """The built-in chain with its policy filling what no rule decided."""
         where = f"{self.table_name} " if self.table_name != "filter" else ""
+        decided = [s for s in self.chain(name) if s.outcome != "return"]
+        if name not in _BUILTIN_CHAINS and name not in self.table.policies:
+            # a user chain audited on its own (ufw's user.rules: --chain ufw-user-input) has no
+            # policy: what falls off its end is decided by the chains that call it, not shown
+            ref = RuleRef(
+                Origin(self.ctx.name),
+                f"end of {where}{name}",
+                "the calling chain decides (a user chain has no policy)",
+            )
+            return fill_gaps(decided, self.bits, "conditional", ref)
         policy, line, _ = self.table.policies.get(name, ("ACCEPT", 0, ""))
         outcome: Outcome = "accept" if policy == "ACCEPT" else "drop"
         ref = RuleRef(Origin(self.ctx.name, line or None), f"policy {policy} of {where}{name}")
-        decided = [s for s in self.chain(name) if s.outcome != "return"]
         return fill_gaps(decided, self.bits, outcome, ref)
 
 

@@ -154,13 +154,20 @@ class SourceLoader:
                 continue  # reported when it is loaded
             kinds[text] = files.detect_format(spec.location or text, data)
         rulesets = [t for t, k in kinds.items() if getattr(READERS[k], "ruleset", False)]
-        ipsets = [t for t, k in kinds.items() if k == "ipset"]
+        # AWS prefix lists (describe-prefix-lists) are companions too: keyed by their pl- id,
+        # they resolve the PrefixListIds of aws-security-group rules
+        ipsets = [t for t, k in kinds.items() if k in ("ipset", "aws-prefix-list")]
         if not rulesets or not ipsets:
             return {}, list(specs)
         sets: dict[str, list[tuple[int, int, int]]] = {}
         for text in ipsets:
             data = files.read_bytes(text, None, options.max_bytes)
-            found, _ = parse_sets(data.decode("utf-8", "replace"), text)
+            if kinds[text] == "aws-prefix-list":
+                from auditor.allowlists.cloud import prefix_lists
+
+                found = prefix_lists(data, text)
+            else:
+                found, _ = parse_sets(data.decode("utf-8", "replace"), text)
             for name, members in found.items():
                 sets.setdefault(name, []).extend(members)
         return sets, [t for t in specs if t not in ipsets]

@@ -543,8 +543,8 @@ def test_a_file_without_the_chain_is_an_error() -> None:
     with pytest.raises(ReaderError, match=r"rules.v4: the export has no INPUT chain") as caught:
         read(text)
     assert "--chain" in str(caught.value)
-    # a user chain can be audited on its own when asked for
-    assert verdict(read(text, chain="ufw-before-input"), "192.0.2.1")[0] == "accept"
+    # a user chain can be audited on its own when asked for; its end is the caller's to decide
+    assert verdict(read(text, chain="ufw-before-input"), "192.0.2.1")[0] == "conditional"
     with pytest.raises(ReaderError, match=r"no FORWARD chain"):
         read("*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n", chain="FORWARD")
 
@@ -677,3 +677,19 @@ def test_ipset_nomatch_entries_are_not_members() -> None:
     rs = reader_for("iptables-save").parse(text.encode(), ctx)
     assert verdict(rs, "192.0.2.20") == ("accept", 5)
     assert verdict(rs, "192.0.2.1") == ("drop", 2)
+
+
+def test_a_user_chain_audited_alone_leaves_its_end_to_the_caller() -> None:
+    """ufw's user.rules holds only user chains: what falls off the end of the audited chain
+    is decided by the chains that call it, so it is conditional, never the ACCEPT a built-in
+    chain without a policy line would give."""
+    text = (
+        "*filter\n:ufw-user-input - [0:0]\n"
+        "-A ufw-user-input -p tcp --dport 25 -s 192.0.2.0/24 -j ACCEPT\n"
+        "-A ufw-user-input -p tcp --dport 25 -s 198.51.100.0/24 -j DROP\nCOMMIT\n"
+    )
+    ctx = ReadContext("user.rules", "declared", chain="ufw-user-input")
+    rs = reader_for("iptables-save").parse(text.encode(), ctx)
+    assert verdict(rs, "192.0.2.1") == ("accept", 3)
+    assert verdict(rs, "198.51.100.1") == ("drop", 4)
+    assert verdict(rs, "203.0.113.1")[0] == "conditional"

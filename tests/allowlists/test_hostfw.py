@@ -1,0 +1,323 @@
+"""The host firewall readers: ``ufw status`` output and firewalld zone files.
+
+Each case names the rule that must decide (by its line in the fixture), so a right verdict for
+a wrong reason fails.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from pathlib import Path
+
+import pytest
+
+from auditor.allowlists import READERS, ReadContext, ReaderError, reader_for
+from auditor.allowlists.hostfw import sniff_firewalld, sniff_ufw
+from auditor.model import Completeness, RangeSet
+from auditor.service import Service
+from auditor.sources.files import detect_format
+from tests.conftest import RunCli, WriteFile
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "hostfw"
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "firewall"
+
+
+def read(
+    fmt: str,
+    data: str | Path,
+    *,
+    service: str = "tcp/25",
+    to: str | None = None,
+    chain: str = "INPUT",
+    name: str = "input",
+) -> RangeSet:
+    if isinstance(data, Path):
+        name, raw = data.name, data.read_bytes()
+    else:
+        raw = data.encode("utf-8")
+    ctx = ReadContext(name, "declared", service=Service.parse(service), chain=chain, to=to)
+    return reader_for(fmt).parse(raw, ctx)
+
+
+def verdict(rs: RangeSet, address: str) -> tuple[str, int | None]:
+    """The outcome for one address and the line of the rule that decided it."""
+    ip = ipaddress.ip_address(address)
+    (verdicts,) = [v for v in rs.verdicts if v.family == ip.version]
+    segment = verdicts.lookup(int(ip))
+    assert segment is not None, f"no verdict for {address}"
+    return segment.outcome, segment.rule.origin.line
+
+
+def expect(rs: RangeSet, cases: dict[str, tuple[str, int]]) -> None:
+    assert {a: verdict(rs, a) for a in cases} == cases
+
+
+def why(rs: RangeSet, address: str) -> str:
+    ip = ipaddress.ip_address(address)
+    (verdicts,) = [v for v in rs.verdicts if v.family == ip.version]
+    segment = verdicts.lookup(int(ip))
+    assert segment is not None
+    return segment.rule.why
+
+
+# --- ufw status ---------------------------------------------------------------------------------
+
+
+def test_ufw_verbose_first_match_profiles_limit_interface_and_v6() -> None:
+    rs = read("ufw-status", FIXTURES / "ufw_verbose.txt")
+    expect(
+        rs,
+        {
+            "198.51.100.1": ("drop", 8),  # DENY above the ALLOW of the whole /24
+            "198.51.100.200": ("accept", 9),
+            "203.0.113.5": ("accept", 10),  # Postfix = 25/tcp
+            "192.0.2.5": ("accept", 11),  # verbose form "25/tcp (Postfix)"
+            "10.1.2.3": ("conditional", 12),  # on eth1
+            "172.16.5.5": ("conditional", 13),  # LIMIT
+            "8.8.8.8": ("drop", 3),  # Default: deny (incoming); the OUT rule does not apply
+            "2001:db8:1::1": ("drop", 16),
+            "2001:db8:2::1": ("accept", 17),  # "(log)" after the From column
+            "2001:db9::1": ("drop", 3),
+        },
+    )
+    assert "eth1" in why(rs, "10.1.2.3")
+    assert "rate-limited" in why(rs, "172.16.5.5")
+    assert rs.completeness is Completeness.PARTIAL
+    assert rs.families == (4, 6)
+
+
+def test_ufw_other_ports_and_a_conditional_rule_that_does_not_matter() -> None:
+    rs = read("ufw-status", FIXTURES / "ufw_verbose.txt", service="tcp/465")
+    expect(rs, {"2001:db9::1": ("accept", 18), "8.8.8.8": ("drop", 3)})
+    # "Anywhere on eth1 ALLOW" above "22/tcp ALLOW Anywhere": accepted either way
+    rs = read("ufw-status", FIXTURES / "ufw_verbose.txt", service="tcp/22")
+    expect(rs, {"10.1.2.3": ("accept", 14), "8.8.8.8": ("accept", 14)})
+
+
+def test_ufw_numbered_reject_ports_unknown_profile_and_destination() -> None:
+    path = FIXTURES / "ufw_numbered.txt"
+    rs = read("ufw-status", path)
+    expect(
+        rs,
+        {
+            "192.0.2.200": ("drop", 8),  # REJECT
+            "192.0.2.5": ("accept", 9),  # 25,465,587/tcp
+            "198.51.100.5": ("conditional", 10),  # a profile whose ports are not known
+            "203.0.113.5": ("conditional", 11),  # destination 192.0.2.200, no --to
+            "8.8.8.8": ("drop", 3),  # Default: reject (incoming)
+            "2001:db8::1": ("accept", 13),
+        },
+    )
+    assert "ufw app info" in why(rs, "198.51.100.5")
+    assert "--to" in why(rs, "203.0.113.5")
+    expect(read("ufw-status", path, to="192.0.2.200"), {"203.0.113.5": ("accept", 11)})
+    expect(read("ufw-status", path, to="192.0.2.1"), {"203.0.113.5": ("drop", 3)})
+
+
+def test_ufw_route_rules_only_on_forward() -> None:
+    rs = read("ufw-status", FIXTURES / "ufw_numbered.txt", chain="FORWARD")
+    expect(rs, {"8.8.8.8": ("accept", 14), "192.0.2.1": ("accept", 14)})
+    # the route rule has no IPv6 twin: ufw runs with IPV6=no
+    assert rs.families == (4,)
+    with pytest.raises(ReaderError, match="no chain 'OUTPUT'"):
+        read("ufw-status", FIXTURES / "ufw_numbered.txt", chain="OUTPUT")
+
+
+def test_ufw_plain_status_leaves_the_rest_conditional() -> None:
+    rs = read("ufw-status", FIXTURES / "ufw_plain.txt")
+    expect(rs, {"192.0.2.5": ("accept", 5), "8.8.8.8": ("conditional", 1)})
+    assert "ufw status verbose" in why(rs, "8.8.8.8")
+    assert rs.completeness is Completeness.PARTIAL
+    assert any("ufw status verbose" in r for r in rs.reasons)
+
+
+def test_ufw_inactive_allows_everything_and_says_so() -> None:
+    rs = read("ufw-status", FIXTURES / "ufw_inactive.txt")
+    expect(rs, {"8.8.8.8": ("accept", 1), "2001:db8::1": ("accept", 1)})
+    assert rs.families == (4, 6)
+    assert rs.completeness is Completeness.COMPLETE
+    assert [f.kind for f in rs.findings] == ["firewall-inactive"]
+
+
+def test_ufw_without_ipv6_twins_covers_ipv4_only() -> None:
+    rs = read("ufw-status", FIXTURES / "ufw_ipv4_only.txt")
+    assert rs.families == (4,)
+    assert "family-not-covered" in [f.kind for f in rs.findings]
+    expect(rs, {"8.8.8.8": ("accept", 8)})
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        (
+            "Status: active\n\nTo Action From\n-- ------ ----\n25/tcp PERMIT Anywhere\n",
+            5,
+            "no ALLOW",
+        ),
+        ("Status: active\n\nTo Action From\n-- ------ ----\n25/tcp ALLOW 300.1.1.1\n", 5, "300"),
+        ("Status: active\nDefault: maybe (incoming)\n", 2, "unknown default policy"),
+        ("Status: active\nSomething else\n", 2, "unexpected line"),
+        ("Status: inactive\n25 ALLOW Anywhere\n", 2, "after 'Status: inactive'"),
+        ("192.0.2.0/24\n", 1, "not `ufw status` output"),
+    ],
+)
+def test_ufw_errors_name_the_line(text: str, line: int, message: str) -> None:
+    with pytest.raises(ReaderError, match=message) as info:
+        read("ufw-status", text, name="ufw.txt")
+    assert f"ufw.txt:{line}: " in str(info.value)
+
+
+# --- firewalld zones ----------------------------------------------------------------------------
+
+
+def test_firewalld_zone_with_sources_deny_rich_rule_before_service() -> None:
+    rs = read("firewalld-zone", FIXTURES / "zone_sources.xml")
+    expect(
+        rs,
+        {
+            "192.0.2.5": ("accept", 6),  # <service name="smtp"/>
+            "192.0.2.200": ("drop", 7),  # a reject rich rule goes before the services
+            "198.51.100.1": ("return", 2),  # not a source: another zone decides
+            "2001:db8::1": ("accept", 6),
+            "2001:db9::1": ("return", 2),
+        },
+    )
+    assert rs.completeness is Completeness.COMPLETE
+    assert not [f for f in rs.findings if f.kind == "zone-assumed-default"]
+
+
+def test_firewalld_rich_rules_priorities_invert_and_limit() -> None:
+    rs = read("firewalld-zone", FIXTURES / "zone_rich.xml")
+    expect(
+        rs,
+        {
+            "198.51.100.5": ("drop", 11),  # drop (deny chain) beats the accept written first
+            "8.8.8.8": ("drop", 16),  # reject for sources NOT in 203.0.113.0/24
+            "203.0.113.5": ("accept", 5),  # <port port="25" protocol="tcp"/>
+            "203.0.113.70": ("conditional", 21),  # priority -10, with a rate limit
+            "2001:db9::1": ("accept", 5),
+        },
+    )
+    assert "rate limit" in why(rs, "203.0.113.70")
+    assert [f.kind for f in rs.findings] == ["zone-assumed-default"]
+    # the priority-100 reject comes after the services: ssh still passes on IPv6
+    rs = read("firewalld-zone", FIXTURES / "zone_rich.xml", service="tcp/22")
+    expect(rs, {"2001:db9::1": ("accept", 4), "203.0.113.5": ("accept", 4)})
+    rs = read("firewalld-zone", FIXTURES / "zone_rich.xml", service="tcp/80")
+    expect(rs, {"2001:db9::1": ("drop", 33), "203.0.113.5": ("drop", 2)})
+
+
+def test_firewalld_interface_zone_is_conditional() -> None:
+    rs = read("firewalld-zone", FIXTURES / "zone_interface.xml")
+    expect(rs, {"192.0.2.1": ("conditional", 5), "2001:db8::1": ("conditional", 5)})
+    assert "eth1" in why(rs, "192.0.2.1")
+    assert rs.completeness is Completeness.PARTIAL
+    assert len(rs.entries) == 0
+
+
+def test_firewalld_unknown_service_is_conditional_unless_it_does_not_matter() -> None:
+    rs = read("firewalld-zone", FIXTURES / "zone_unknown_service.xml")
+    expect(rs, {"192.0.2.1": ("conditional", 3)})
+    assert "my-mail" in why(rs, "192.0.2.1")
+    rs = read("firewalld-zone", FIXTURES / "zone_unknown_service.xml", service="tcp/587")
+    expect(rs, {"192.0.2.1": ("accept", 4)})
+
+
+def test_firewalld_targets() -> None:
+    for target, outcome in [("ACCEPT", "accept"), ("DROP", "drop"), ("%%REJECT%%", "drop")]:
+        rs = read("firewalld-zone", f'<zone target="{target}"><service name="ssh"/></zone>')
+        expect(rs, {"192.0.2.1": (outcome, 1)})
+    with pytest.raises(ReaderError, match="unknown zone target"):
+        read("firewalld-zone", '<zone target="MAYBE"/>')
+
+
+def test_firewalld_refuses_entity_declarations() -> None:
+    with pytest.raises(ReaderError, match="DOCTYPE declaration, which is refused") as info:
+        read("firewalld-zone", FIXTURES / "zone_entity.xml")
+    assert "zone_entity.xml:2: " in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ('<zone>\n  <service name="smtp">\n</zone>\n', 3, "not well-formed"),
+        ('<zone>\n  <source address="192.0.2.0/33"/>\n</zone>\n', 2, "prefix length"),
+        ('<zone>\n<port port="x" protocol="tcp"/>\n</zone>\n', 2, "cannot read the port"),
+        (
+            '<zone>\n<rule family="ipv6"><source address="192.0.2.1"/><accept/></rule>\n</zone>',
+            2,
+            "IPv4",
+        ),
+        ('<?xml version="1.0"?>\n<policy target="ACCEPT">\n</policy>\n', 2, "firewalld policy"),
+        ("<nonsense/>\n", 1, "not <zone>"),
+    ],
+)
+def test_firewalld_errors_name_the_line(text: str, line: int, message: str) -> None:
+    with pytest.raises(ReaderError, match=message) as info:
+        read("firewalld-zone", text, name="zone.xml")
+    assert f"zone.xml:{line}: " in str(info.value)
+
+
+# --- detection ----------------------------------------------------------------------------------
+
+
+def test_registered_as_rulesets_and_detected_by_content() -> None:
+    for name in ("ufw-status", "firewalld-zone"):
+        assert READERS[name].ruleset is True
+    for path in FIXTURES.glob("ufw_*.txt"):
+        assert detect_format(str(path), path.read_bytes()) == "ufw-status", path
+    for path in FIXTURES.glob("zone_*.xml"):
+        if path.name != "zone_entity.xml":
+            assert detect_format(str(path), path.read_bytes()) == "firewalld-zone", path
+    assert not sniff_ufw(b"192.0.2.0/24\nStatus: active\n")
+    assert not sniff_firewalld(b'<?xml version="1.0"?>\n<opnsense/>\n')
+    assert sniff_firewalld(b'\xef\xbb\xbf<?xml version="1.0"?>\n<!-- x -->\n<zone>\n</zone>')
+
+
+# --- the CLI ------------------------------------------------------------------------------------
+
+
+def test_cli_diff_against_ufw_and_explain_with_a_zone(run_cli: RunCli, write: WriteFile) -> None:
+    write("expected.txt", "198.51.100.0/24\n")
+    write("ufw.txt", (FIXTURES / "ufw_verbose.txt").read_text(encoding="utf-8"))
+    code, out, err = run_cli("diff", "-e", "expected.txt", "-d", "ufw.txt")
+    assert code == 2, err  # 198.51.100.0/25 is missing, and the ruleset is partial
+    assert "198.51.100.0/25" in out
+    write("zone.xml", (FIXTURES / "zone_sources.xml").read_text(encoding="utf-8"))
+    code, out, err = run_cli("explain", "192.0.2.200", "-d", "zone.xml")
+    assert code == 1, err
+    assert "zone.xml:7" in out
+    code, out, err = run_cli("explain", "192.0.2.5", "-d", "zone.xml")
+    assert code == 0, err
+    assert "zone.xml:6" in out
+
+
+# --- the public corpus --------------------------------------------------------------------------
+
+# Files that are refused on purpose, and why.
+REFUSED = {"firewalld-policy_firewalld_gateway-lan-to-world.xml": "firewalld policy"}
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus is not present")
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        p.name
+        for pattern in ("ufw-status_*", "firewalld-*")
+        for p in (CORPUS.glob(pattern) if CORPUS.is_dir() else [])
+    ),
+)
+def test_corpus_files_read_or_are_refused_with_a_reason(name: str) -> None:
+    path = CORPUS / name
+    fmt = "ufw-status" if name.startswith("ufw-status") else "firewalld-zone"
+    assert detect_format(name, path.read_bytes()) == fmt
+    if name in REFUSED:
+        with pytest.raises(ReaderError, match=REFUSED[name]):
+            read(fmt, path)
+        return
+    rs = read(fmt, path)
+    conditional = sorted(
+        {s.rule.describe() for v in rs.verdicts for s in v.segments if s.outcome == "conditional"}
+    )
+    print(name, rs.completeness.value, rs.families, conditional, rs.findings)
+    assert rs.verdicts
