@@ -293,6 +293,10 @@ def load_document(data: bytes, ctx: ReadContext, what: str) -> Any:
 _MISSING: Any = object()
 
 
+SERVICE_TAG = "azure-service-tag:"
+"""Key prefix in ReadContext.sets for service tags resolved from the Azure feed."""
+
+
 class Doc:
     """Typed access to a JSON export: every wrong type is an error naming its path."""
 
@@ -793,6 +797,9 @@ def _nsg_rule(doc: Doc, raw: Any, path: str, label: str, k: int) -> list[Rule]:
             pairs.append(doc.cidr(_AZURE_LB, ppath))
         elif _ADDRESSISH.fullmatch(s):
             pairs.append(doc.cidr(s, f"{ppath}.sourceAddressPrefix"))
+        elif SERVICE_TAG + low in doc.ctx.sets:
+            # resolved from the Azure Service Tags feed given with --declared (azure:from=...)
+            pairs.extend((f, (a, b)) for f, a, b in doc.ctx.sets[SERVICE_TAG + low])
         else:
             tags.append(s)
     if asgs:

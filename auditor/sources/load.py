@@ -157,9 +157,19 @@ class SourceLoader:
         # AWS prefix lists (describe-prefix-lists) are companions too: keyed by their pl- id,
         # they resolve the PrefixListIds of aws-security-group rules
         ipsets = [t for t, k in kinds.items() if k in ("ipset", "aws-prefix-list")]
-        if not rulesets or not ipsets:
+        # and so is the azure provider next to an NSG: its feed resolves service tags
+        azure = [
+            t
+            for t in specs
+            if "azure-nsg" in kinds.values()
+            and (s := parse_spec(t, self.catalog)).kind == "provider"
+            and s.provider == "azure"
+        ]
+        if not rulesets or not (ipsets or azure):
             return {}, list(specs)
         sets: dict[str, list[tuple[int, int, int]]] = {}
+        for text in azure:
+            self._service_tags(text, sets)
         for text in ipsets:
             data = files.read_bytes(text, None, options.max_bytes)
             if kinds[text] == "aws-prefix-list":
@@ -170,7 +180,20 @@ class SourceLoader:
                 found, _ = parse_sets(data.decode("utf-8", "replace"), text)
             for name, members in found.items():
                 sets.setdefault(name, []).extend(members)
-        return sets, [t for t in specs if t not in ipsets]
+        return sets, [t for t in specs if t not in ipsets and t not in azure]
+
+    def _service_tags(self, text: str, sets: dict[str, list[tuple[int, int, int]]]) -> None:
+        """Every Azure service tag of the feed, by lower-case name, for azure-nsg rules."""
+        from auditor.allowlists.cloud import SERVICE_TAG
+
+        feed = self.load(text, LoadOptions(role="expected"))  # fails loudly if it cannot
+        names: dict[str, list[str]] = {
+            label: [v for k, v in tags if k == "tag"] for label, tags in feed.tags.items()
+        }
+        for entry in feed.entries:
+            for name in names.get(entry.group or "", []):
+                key = SERVICE_TAG + name.lower()
+                sets.setdefault(key, []).append((entry.family, entry.first, entry.last))
 
     def load(self, text: str, options: LoadOptions) -> RangeSet:
         """One source; raises InputError/FetchError/FeedError/UsageError when it cannot be read."""

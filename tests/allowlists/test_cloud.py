@@ -358,3 +358,59 @@ def test_corpus_listing_of_cloud_files_is_complete() -> None:
         pytest.skip(f"corpus {CORPUS} is not present")
     present = {p.name for p in CORPUS.iterdir() if p.name.startswith(("aws-", "azure-", "gcp-"))}
     assert present == set(CORPUS_FILES)
+
+
+def test_cli_azure_service_tags_resolved_from_the_feed(run_cli: RunCli, write: WriteFile) -> None:
+    """A service tag in an NSG rule is resolved through the azure provider's feed when it is
+    given with --declared; without it the rule stays conditional."""
+    import json
+
+    nsg = {
+        "name": "mail-nsg",
+        "properties": {
+            "securityRules": [
+                {
+                    "name": "AllowAzureWestEurope",
+                    "properties": {
+                        "priority": 100, "access": "Allow", "direction": "Inbound",
+                        "protocol": "Tcp", "sourcePortRange": "*",
+                        "destinationPortRange": "25", "destinationAddressPrefix": "*",
+                        "sourceAddressPrefix": "AzureCloud.westeurope",
+                    },
+                }
+            ]
+        },
+    }  # fmt: skip
+    tags = {
+        "changeNumber": 7,
+        "cloud": "Public",
+        "values": [
+            {
+                "name": "AzureCloud.westeurope",
+                "id": "AzureCloud.westeurope",
+                "properties": {"changeNumber": 7, "region": "westeurope", "systemService": "",
+                               "addressPrefixes": ["198.51.100.0/24", "2001:db8:1::/48"]},
+            }
+        ],
+    }  # fmt: skip
+    write("nsg.json", json.dumps(nsg))
+    write("tags.json", json.dumps(tags))
+    write("expected.txt", "198.51.100.0/25\n")
+    code, out, _ = run_cli("diff", "-e", "expected.txt", "-d", "nsg.json", "-o", "json")
+    unresolved = json.loads(out)
+    assert code == 2 and "AzureCloud.westeurope" in json.dumps(unresolved["verdict"])
+    code, out, _ = run_cli(
+        "diff", "-e", "expected.txt", "-d", "nsg.json", "-d", "azure:from=tags.json", "-o", "json"
+    )
+    resolved = json.loads(out)
+    assert resolved["missing"] == []
+    # still partial: the default AllowVNetInBound rule's VirtualNetwork is not in any feed
+    assert "AzureCloud.westeurope" not in json.dumps(resolved["verdict"])
+    assert "VirtualNetwork" in json.dumps(resolved["verdict"])
+    code, out, _ = run_cli(
+        "explain", "198.51.100.7", "-d", "nsg.json", "-d", "azure:from=tags.json"
+    )
+    assert code == 0 and "AllowAzureWestEurope" in out
+    code, out, _ = run_cli("explain", "203.0.113.7", "-d", "nsg.json", "-d", "azure:from=tags.json")
+    # outside the tag, the default AllowVNetInBound (VirtualNetwork: not in the export) decides
+    assert code == 2 and "conditional" in out and "VirtualNetwork" in out
