@@ -300,12 +300,36 @@ def _entries_at(rs: RangeSet, family: int, value: int) -> list[Entry]:
     ]
 
 
+def _unseen(rs: RangeSet) -> list[str]:
+    """Why a partial source is partial, beyond its own conditional verdicts: something it
+    could not read (an include not followed, unreadable lines) may decide any address."""
+    if rs.completeness is Completeness.COMPLETE:
+        return []
+    return [
+        r
+        for r in rs.reasons
+        if not r.startswith("conditional: ") and "make addresses conditional" not in r
+    ]
+
+
 def _decide(rs: RangeSet, family: int, value: int) -> SourceDecision:
     name = rs.info.name
     if rs.completeness is Completeness.FAILED:
         return SourceDecision(name, "failed", "; ".join(rs.reasons) or "could not be read")
     if family not in rs.families:
         return SourceDecision(name, "not covered", f"{name} does not speak for IPv{family}")
+    found = _decide_seen(rs, family, value)
+    unseen = _unseen(rs)
+    if unseen and found.decision in ("allowed", "not listed"):
+        # what was not read could decide otherwise (the same rule the diff follows: a
+        # partial source never makes a run certain)
+        why = "; ".join(unseen[:3])
+        return SourceDecision(name, "conditional", f"{found.where} (but {why})")
+    return found
+
+
+def _decide_seen(rs: RangeSet, family: int, value: int) -> SourceDecision:
+    name = rs.info.name
     for v in rs.verdicts:
         if v.family != family:
             continue

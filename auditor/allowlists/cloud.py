@@ -689,6 +689,24 @@ class AwsNetworkAclReader(Reader):
 # --- Azure network security groups -------------------------------------------------------------
 
 _AZURE_ANY = frozenset({"*", "any", "internet", "0.0.0.0/0"})
+_PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+
+
+def _public_pairs() -> list[tuple[int, tuple[int, int]]]:
+    """Every address outside the private ranges, per family."""
+    from auditor.allowlists.firewall import complement
+
+    out: list[tuple[int, tuple[int, int]]] = []
+    for fam, bits in ((4, 32), (6, 128)):
+        private = []
+        for text in _PRIVATE:
+            p = ipspace.parse(text)
+            if p.family == fam:
+                private.append((p.first, p.last))
+        out += [(fam, iv) for iv in complement(private, bits)]
+    return out
+
+
 _AZURE_LB = "168.63.129.16"
 _ADDRESSISH = re.compile(r"[0-9a-fA-F:.]+(/[0-9]+)?")
 
@@ -732,9 +750,9 @@ def _destination_why(doc: Doc, dests: Sequence[str], path: str) -> str | None:
             return None
         if _ADDRESSISH.fullmatch(d):
             fam, (a, b) = doc.cidr(d, path)
-            if to is None:
-                unknown.append(d)
-            elif to[0] == fam and a <= to[1] <= b:
+            if to is None or to[0] != fam:
+                unknown.append(d)  # an IPv6 --to says nothing of the IPv4 destination
+            elif a <= to[1] <= b:
                 return None
         else:
             unknown.append(d)
@@ -791,7 +809,12 @@ def _nsg_rule(doc: Doc, raw: Any, path: str, label: str, k: int) -> list[Rule]:
     tags: list[str] = []
     for s in srcs:
         low = s.lower()
-        if low in _AZURE_ANY:
+        if low == "internet":
+            # the Internet tag is the address space outside the virtual network: public
+            # addresses certainly, private ones (on-premises over VPN, peered networks) not
+            pairs += _public_pairs()
+            tags.append("Internet (private ranges: they may be the virtual network's)")
+        elif low in _AZURE_ANY:
             pairs += [(4, FULL[4][0]), (6, FULL[6][0])]
         elif low == "azureloadbalancer":
             pairs.append(doc.cidr(_AZURE_LB, ppath))

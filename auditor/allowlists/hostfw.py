@@ -95,6 +95,7 @@ from auditor.allowlists.firewall import (
     fill_gaps,
     first_claims,
     merge,
+    refuse_any_service,
     verdicts_rangeset,
 )
 from auditor.errors import AddressError
@@ -517,6 +518,7 @@ class UfwStatusReader(Reader):
         return sniff_ufw(data)
 
     def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
+        refuse_any_service(ctx, self.name)
         text = decode_text(data, ctx)
         m = _STATUS.match(text.encode("utf-8")[:200])
         if m is None:
@@ -1078,6 +1080,7 @@ class FirewalldZoneReader(Reader):
         return sniff_firewalld(data)
 
     def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
+        refuse_any_service(ctx, self.name)
         if (ctx.chain or "INPUT") != "INPUT":
             raise ReaderError(
                 f"a firewalld zone filters connections to this host, not the {ctx.chain} chain",

@@ -80,6 +80,7 @@ def parse_sets(text: str, name: str) -> tuple[dict[str, list[tuple[int, int, int
             raise ReaderError(f"cannot read {raw.strip()[:80]!r}", source=name, line=lineno)
     for set_name, exceptions in excluded.items():
         members[set_name] = _most_specific_wins(members[set_name], exceptions)
+    unusable = {k for k, kind in kinds.items() if kind not in ADDRESS_TYPES | {"list:set"}}
     for parent, names in children.items():
         seen = {parent}
         queue = list(names)
@@ -88,9 +89,14 @@ def parse_sets(text: str, name: str) -> tuple[dict[str, list[tuple[int, int, int
             if child in seen:
                 continue
             seen.add(child)
+            if child not in kinds or child in unusable:
+                # a member set that is not in the file, or keys on more than addresses: the
+                # list's members are unknown, and a rule using it must stay conditional
+                notes.append(f"{name}: set {parent} holds {child}, not an address set here")
+                unusable.add(parent)
             members[parent].extend(members.get(child, []))
             queue.extend(children.get(child, []))
-    usable = {k: v for k, v in members.items() if kinds.get(k) in ADDRESS_TYPES | {"list:set"}}
+    usable = {k: v for k, v in members.items() if k not in unusable}
     return usable, notes
 
 

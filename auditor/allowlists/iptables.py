@@ -60,6 +60,7 @@ from auditor.allowlists.firewall import (
     fill_gaps,
     first_claims,
     merge,
+    refuse_any_service,
     verdicts_rangeset,
 )
 from auditor.errors import AddressError
@@ -116,7 +117,14 @@ _EVALUATED_MODULES = frozenset({"multiport", "iprange", "set", "conntrack", "sta
 # header is absent, whatever the inversion flags (net/ipv6/netfilter/ip6t_rt.c, ip6t_frag.c,
 # ip6t_hbh.c, ip6t_ah.c).
 _EXT_HEADER_MODULES = frozenset({"rt", "frag", "hbh", "dst", "ah"})
-_PROTO_NUMBERS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "ipv6-icmp"}
+_PROTO_NUMBERS = {
+    "6": "tcp", "17": "udp", "1": "icmp", "58": "ipv6-icmp", "0": "all", "ip": "all",
+    "132": "sctp", "136": "udplite", "47": "gre", "50": "esp", "51": "ah",
+}  # fmt: skip
+# Protocols a rule may name without touching TCP or UDP traffic (libxtables' names).
+_OTHER_PROTOCOLS = frozenset(
+    {"icmp", "ipv6-icmp", "icmpv6", "sctp", "udplite", "gre", "esp", "ah", "mh", "ipv6-mh"}
+)
 _TABLES = ("filter", "nat", "mangle", "raw", "security")
 # The hooks a new inbound connection crosses, in order [netfilter: priorities of raw -300,
 # mangle -150, dstnat -100, filter 0, security 50]; nat INPUT and POSTROUTING only rewrite
@@ -208,9 +216,11 @@ class Rule:
         if not self.new_ok:
             return False, ""
         if self.protocol is not None and self.protocol != "all":
+            known = self.protocol in _OTHER_PROTOCOLS or self.protocol in ("tcp", "udp")
             same = self.protocol == probe.protocol
-            if same == self.protocol_negated:
+            if known and same == self.protocol_negated:
                 return False, ""
+            # an unknown protocol stays in play: its `why` makes the rule conditional
         depends = ""
         port = probe.port
         for test in self.ports:
@@ -523,6 +533,9 @@ class _Parser:
                 proto = value().lower()
                 rule.protocol = _PROTO_NUMBERS.get(proto, proto)
                 rule.protocol_negated = negate
+                if rule.protocol not in _OTHER_PROTOCOLS | {"tcp", "udp", "all"}:
+                    # a protocol number or name not known here may well be TCP's or UDP's
+                    rule.why.append(f"protocol {proto}, which is not evaluated")
             elif a in ("-s", "--source", "--src"):
                 src = self.addresses(value(), lineno)
                 rule.sources = _and(rule.sources, _not(src, negate, self.bits))
@@ -628,11 +641,22 @@ class _Parser:
             i += 1
         rule.target_args = tuple(target_args)
         if rule.destinations is not None:
-            if self.ctx.to is None:
-                rule.why.append("the destination address (give --to to evaluate it)")
+            if not self.to_known():
+                rule.why.append(
+                    f"the destination address (give --to with the server's IPv{self.bits_family}"
+                    " address to evaluate it)"
+                )
             elif not self.to_inside(rule.destinations):
                 rule.new_ok = False  # never matches traffic to --to
         return rule
+
+    def to_known(self) -> bool:
+        """Whether ``--to`` says where this export's connections go: given, and of its family
+        (an IPv6 --to says nothing about the IPv4 address of the server)."""
+        if self.ctx.to is None:
+            return False
+        fam, _, _ = ipspace.parse_address(self.ctx.to)
+        return fam == self.bits_family
 
     def to_inside(self, intervals: Sequence[tuple[int, int]]) -> bool:
         """Whether ``--to`` (given) is inside the intervals."""
@@ -684,7 +708,7 @@ class _Parser:
         inside = merge([(a, b) for f, a, b in members if f == self.bits_family])
         if direction == "src":
             rule.sources = _and(rule.sources, _not(inside, negate, self.bits))
-        elif direction == "dst" and self.ctx.to is not None:
+        elif direction == "dst" and self.to_known():
             if self.to_inside(inside) == negate:
                 rule.new_ok = False
         else:
@@ -1012,6 +1036,7 @@ class IptablesReader(Reader):
         return sniff(data)
 
     def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
+        refuse_any_service(ctx, self.name)
         text = decode_text(data, ctx)
         ruleset = _Parser(text, ctx).parse()
         chain = ctx.chain or "INPUT"

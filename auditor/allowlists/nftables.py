@@ -82,6 +82,7 @@ from auditor.allowlists.firewall import (
     complement,
     first_claims,
     merge,
+    refuse_any_service,
     verdicts_rangeset,
 )
 from auditor.errors import AddressError
@@ -2795,6 +2796,7 @@ class NftablesReader(Reader):
         return sniff_text(data)
 
     def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
+        refuse_any_service(ctx, self.name)
         return evaluate(read_ruleset(data, ctx, self.name), ctx, data, self.name)
 
 
@@ -2809,4 +2811,5 @@ class NftablesJsonReader(Reader):
         return sniff_json(data)
 
     def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
+        refuse_any_service(ctx, self.name)
         return evaluate(read_ruleset(data, ctx, self.name), ctx, data, self.name)

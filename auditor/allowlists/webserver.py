@@ -346,6 +346,8 @@ class _Nginx:
         self.dump = len(files) > 1 or files[0][0] != ""
         self.findings: list[Finding] = []
         self.unsupported: list[str] = []
+        self.address_checks: list[tuple[int, str]] = []
+        """geo maps and `if ($remote_addr ...)` checks: they may refuse any client."""
         self.contexts: list[_NginxBlock] = []
         self.has_rules = False
         self.parsed: dict[tuple[int, str], tuple[int, list[Interval]] | None] = {}
@@ -421,6 +423,7 @@ class _Nginx:
                     f"{self.ctx.name}:{d.line}: {d.text[:60]} (address checks outside"
                     " allow/deny are not evaluated)"
                 )
+                self.address_checks.append((d.line, d.text[:60]))
             if d.children is None:
                 continue
             if d.name == "server":
@@ -492,6 +495,19 @@ class _Nginx:
                 )
             claims.append(Claim(len(rules), _full(fam), "accept", end))
             segments[fam] = first_claims(claims)
+            if self.address_checks:
+                # a geo map or an `if ($remote_addr ...)` may return 403 to any client the
+                # allow/deny rules let in: those clients are conditional, never allowed
+                line, text = self.address_checks[0]
+                why = f"line {line}: {text} checks the client address and is not evaluated"
+                segments[fam] = [
+                    Segment(
+                        s.first, s.last, "conditional", RuleRef(s.rule.origin, s.rule.text, why)
+                    )
+                    if s.outcome == "accept"
+                    else s
+                    for s in segments[fam]
+                ]
         return Context(block.label, segments)
 
     def address(self, d: Directive) -> tuple[int, list[Interval]] | None:

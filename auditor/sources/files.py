@@ -91,4 +91,11 @@ def load(
             source=ctx.name,
             hint="an empty file is an error; in YAML or JSON write [] to allow nothing",
         )
-    return reader.parse(data, ctx)
+    try:
+        return reader.parse(data, ctx)
+    except RecursionError:
+        raise InputError(
+            "the input is nested too deeply to be read",
+            source=ctx.name,
+            hint="is this the right file? a real export is not nested thousands of levels",
+        ) from None
