@@ -60,7 +60,6 @@ from auditor.allowlists.firewall import (
     fill_gaps,
     first_claims,
     merge,
-    refuse_any_service,
     verdicts_rangeset,
 )
 from auditor.errors import AddressError
@@ -210,11 +209,18 @@ class Rule:
     family: int | None = None
     """``-4`` / ``-6``: the only family whose restore keeps the rule."""
 
+    @property
+    def restricted(self) -> bool:
+        """Whether the rule matches only some protocols or ports."""
+        return bool(self.ports) or (self.protocol is not None and self.protocol != "all")
+
     def applies(self, probe: Probe) -> tuple[bool, str]:
         """Whether the rule can match a NEW connection to the probe's port (sources aside),
         and what it then still depends on ("" when nothing)."""
         if not self.new_ok:
             return False, ""
+        if probe.protocol == "any":
+            return True, ""  # the evaluator tells restricted rules apart (see chain())
         if self.protocol is not None and self.protocol != "all":
             known = self.protocol in _OTHER_PROTOCOLS or self.protocol in ("tcp", "udp")
             same = self.protocol == probe.protocol
@@ -796,6 +802,30 @@ class _Evaluator:
             ref = self.refs[key] = RuleRef(Origin(self.ctx.name, rule.line), rule.text, why)
         return ref
 
+    def partial_traffic(
+        self,
+        rule: Rule,
+        order: int,
+        sources: Sequence[tuple[int, int]],
+        why: str,
+        claims: list[Claim],
+    ) -> None:
+        """A rule for some protocols or ports, under --service any: a drop denies the
+        service; an accept or a RETURN grants nothing (the address goes on); a jump sends part
+        of the traffic elsewhere, which is not followed: conditional."""
+        target = rule.target
+        if target is not None and target not in _TERMINAL and target in self.table.chains:
+            text = f"part of the traffic (its protocol or ports) goes to chain {target}"
+            claims.append(Claim(order, sources, "conditional", self.ref(rule, text)))
+            return
+        outcome, reason = self.verdict(rule)
+        if outcome in ("drop", "conditional"):
+            text = "; ".join(w for w in (why, reason) if w)
+            if outcome == "drop" and not text:
+                claims.append(Claim(order, sources, "drop", self.ref(rule)))
+            else:
+                claims.append(Claim(order, sources, "conditional", self.ref(rule, text)))
+
     def verdict(self, rule: Rule) -> tuple[Outcome | None, str]:
         """What the rule's target does to a packet it matches here: an outcome and, for a
         conditional one, why; None for targets that go on to the next rule."""
@@ -838,6 +868,11 @@ class _Evaluator:
                 continue
             why = "; ".join([*rule.why, depends] if depends else rule.why)
             target = rule.target
+            if self.probe.protocol == "any" and rule.restricted:
+                # --service any: only part of the traffic matches this rule, so it can deny
+                # the service but never grant all of it
+                self.partial_traffic(rule, order, sources, why, claims)
+                continue
             if target is not None and target not in _TERMINAL and target in chains:
                 sub = clip(self.chain(target), sources)
                 if why and not rule.goto:
@@ -952,8 +987,10 @@ def probes(ctx: ReadContext, ruleset: Ruleset | None = None) -> list[Probe]:
     """One probe per port class of the service: ports no rule tells apart share a verdict, so
     a range is probed at its ends and wherever a rule's port range starts or ends inside it."""
     service = ctx.service
-    if service is None or service.protocol == "any":
-        return [Probe("tcp", 25)] if service is None else [Probe("tcp", 0), Probe("udp", 0)]
+    if service is None:
+        return [Probe("tcp", 25)]
+    if service.protocol == "any":
+        return [Probe("any", 0)]
     edges: set[int] = set()
     if ruleset is not None and any(a != b for a, b in service.ports):
         for table in ruleset.tables.values():
@@ -1036,7 +1073,6 @@ class IptablesReader(Reader):
         return sniff(data)
 
     def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
-        refuse_any_service(ctx, self.name)
         text = decode_text(data, ctx)
         ruleset = _Parser(text, ctx).parse()
         chain = ctx.chain or "INPUT"

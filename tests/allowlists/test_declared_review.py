@@ -77,13 +77,27 @@ def test_nginx_address_checks_outside_allow_deny(run_cli: RunCli, write: WriteFi
     )
 
 
-def test_service_any_is_refused_where_it_cannot_be_answered(
-    run_cli: RunCli, write: WriteFile
-) -> None:
-    write("any.ipt", "*filter\n:INPUT ACCEPT [0:0]\n"
-          "-A INPUT -s 10.0.0.0/8 -p tcp -m tcp --dport 25 -j DROP\nCOMMIT\n")  # fmt: skip
-    code, _, err = run_cli("explain", "10.1.1.1", "-d", "any.ipt", "--service", "any")
-    assert code == 2 and "--service any is not evaluated" in err
+def test_service_any_counts_every_protocol_and_port(run_cli: RunCli, write: WriteFile) -> None:
+    """--service any: may this source open every connection? A drop of some ports denies it;
+    an accept of some ports grants nothing; a jump of some traffic is not followed."""
+    write(
+        "any.ipt",
+        "*filter\n:INPUT ACCEPT [0:0]\n:SUB - [0:0]\n"
+        "-A INPUT -s 10.0.0.0/8 -p tcp -m tcp --dport 25 -j DROP\n"
+        "-A INPUT -s 11.0.0.0/8 -p icmp -j DROP\n"
+        "-A INPUT -s 12.0.0.0/8 -p tcp --dport 25 -j ACCEPT\n"
+        "-A INPUT -s 12.0.0.0/8 -j DROP\n"
+        "-A INPUT -s 14.0.0.0/8 -p udp -j SUB\n"
+        "COMMIT\n",
+    )
+    args = ("-d", "any.ipt", "--service", "any")
+    assert decision(run_cli, "10.1.1.1", *args) == (1, "denied")
+    assert decision(run_cli, "11.1.1.1", *args) == (1, "denied")
+    assert decision(run_cli, "12.1.1.1", *args) == (1, "denied")  # the tcp/25 accept is not all
+    assert decision(run_cli, "13.1.1.1", *args) == (0, "allowed")
+    assert decision(run_cli, "14.1.1.1", *args) == (2, "conditional")
+    # and for one port, the same file reads as before
+    assert decision(run_cli, "12.1.1.1", "-d", "any.ipt") == (0, "allowed")
 
 
 def test_deep_nesting_is_a_clear_error(run_cli: RunCli, write: WriteFile) -> None:
