@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
 from auditor import ipspace
-from auditor.allowlists.base import ReadContext, ReaderError
 from auditor.model import (
     Completeness,
     Entries,
@@ -258,17 +257,6 @@ def combine(per_probe: Sequence[Sequence[Segment]], bits: int) -> list[Segment]:
 
 
 MAX_REASONS = 5
-
-
-def refuse_any_service(ctx: ReadContext, reader: str) -> None:
-    """``--service any`` asks whether every protocol and port is open; readers that probe
-    one port at a time cannot answer it yet, and a guess could be a false allow."""
-    if ctx.service is not None and ctx.service.protocol == "any":
-        raise ReaderError(
-            f"--service any is not evaluated for {reader} exports",
-            source=ctx.name,
-            hint="give the protocol and ports, e.g. --service tcp/25,465,587",
-        )
 
 
 @dataclass

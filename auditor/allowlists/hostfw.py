@@ -70,13 +70,27 @@
     a document type or entity declaration is refused outright (a zone file never needs one,
     and refusing it rules out entity expansion), since ``defusedxml`` is not a dependency.
     A ``<policy>`` file is refused with an explanation.
+
+``--service any`` asks whether an address may open every connection, any protocol and port
+(as for the cloud readers: an allow counts only if it covers every protocol and port; a deny
+of anything counts). A rule that matches every connection (ufw: a ``To`` without port,
+protocol or profile and a ``From`` without source port; firewalld: a rich rule without
+``<service>``, ``<port>``, ``<protocol>``, ``<source-port>`` or ``<forward-port>``) is
+evaluated as usual. A rule restricted to some protocols or ports (a port, a protocol, an
+application profile or firewalld service, known or not, a source port) denies the address
+when it denies (ufw ``DENY``/``REJECT``, rich ``reject``/``drop``), grants nothing when it
+accepts (ufw ``ALLOW``, firewalld services and ports: the address goes on to the next rule),
+and is conditional when it only may refuse (ufw ``LIMIT``, a rate limit, a ``forward-port``),
+settled to a deny where the rules after it deny anyway. Other conditions (an interface, a
+destination, an ipset) stay conditional. The default policy and the zone target apply as
+usual.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 from xml.parsers import expat
 
@@ -95,7 +109,6 @@ from auditor.allowlists.firewall import (
     fill_gaps,
     first_claims,
     merge,
-    refuse_any_service,
     verdicts_rangeset,
 )
 from auditor.errors import AddressError
@@ -121,6 +134,8 @@ class Traffic(NamedTuple):
     last: int
 
     def matches(self, probe: Probe) -> bool:
+        if probe.protocol == "any":
+            return False  # a rule for some traffic never matches all of it (see for_any)
         if self.protocol is not None and self.protocol != probe.protocol:
             return False
         return self.first <= probe.port <= self.last
@@ -128,6 +143,7 @@ class Traffic(NamedTuple):
 
 class Probe(NamedTuple):
     protocol: str
+    """``tcp``, ``udp`` or ``any`` (every connection: ``--service any``)."""
     port: int
 
 
@@ -147,19 +163,42 @@ class HostRule:
     """What the export does not show; non-empty makes the rule conditional."""
     known: bool = True
     """False when even a match does not settle the outcome (a rate limit, a rewrite)."""
+    narrow_why: str | None = None
+    """Set when the rule matches only some connections (ports, a protocol, a profile or
+    service, a source port): what still makes it conditional apart from which connections it
+    matches ("" when nothing does). ``--service any`` reads it with :func:`for_any`."""
 
     def applies(self, probe: Probe) -> bool:
         return self.traffic is None or any(t.matches(probe) for t in self.traffic)
 
 
+def for_any(rule: HostRule) -> HostRule | None:
+    """The rule as ``--service any`` ("may the address open every connection?") reads it.
+
+    A rule for every connection is evaluated as it is. A rule for some connections only:
+    a deny denies the address (some connection is refused); an accept grants nothing, so it
+    is passed over (None: the connections it does not match go on to the next rules, which
+    decide); an accept that may refuse instead (a rate limit, a rewritten destination)
+    becomes a conditional deny, settled where the rules after it deny anyway."""
+    if rule.narrow_why is None and rule.traffic is None:
+        return rule
+    why = rule.why if rule.narrow_why is None else rule.narrow_why
+    if rule.outcome == "accept" and rule.known:
+        return None
+    if rule.outcome == "accept":
+        why = why or rule.why or "what the rule does to the connections it matches"
+        return replace(rule, traffic=None, outcome="drop", why=why, known=True, narrow_why=None)
+    return replace(rule, traffic=None, why=why, narrow_why=None)
+
+
 def probes(service: Service | None, rules: Iterable[HostRule]) -> list[Probe]:
     """One probe per port class of the service (``--service``; None: tcp/25): a port range
     is probed at its ends and wherever a rule's port range starts or ends inside it. ``any``
-    probes a port no rule names, for TCP and UDP."""
+    is one probe for every connection (rules read with :func:`for_any`)."""
     if service is None:
         return [Probe("tcp", 25)]
     if service.protocol == "any":
-        return [Probe("tcp", 0), Probe("udp", 0)]
+        return [Probe("any", 0)]
     edges: set[int] = set()
     for rule in rules:
         for t in rule.traffic or ():
@@ -205,8 +244,11 @@ def evaluate(
 
     A conditional rule that does not matter is settled: where the rules below it (and the
     default) give the same outcome as the rule would when it matches, the address is decided
-    either way (a conditional ALLOW above an ALLOW for everyone)."""
+    either way (a conditional ALLOW above an ALLOW for everyone). The ``any`` probe reads
+    every rule with :func:`for_any` first."""
     bits = ipspace.BITS[family]
+    if probe.protocol == "any":
+        rules = [r for r in map(for_any, rules) if r is not None]
     active = [r for r in rules if r.family == family and r.sources and r.applies(probe)]
     slots: list[list[Claim]] = []
     for r in active:
@@ -472,8 +514,10 @@ class _UfwParser:
                 return []
             if cond:
                 why.append(cond)
+        # reasons about which connections the rule matches: --service any does without them
+        narrow: list[str] = []
         if src.ports is not None or src.app is not None:
-            why.append("the client's source port")
+            narrow.append("the client's source port")
         protocol = dst.protocol or src.protocol
         traffic: tuple[Traffic, ...] | None
         if dst.ports is not None:
@@ -482,11 +526,12 @@ class _UfwParser:
             traffic = UFW_APPS[dst.app]
         elif dst.app is not None:
             traffic = None
-            why.append(f"application profile {dst.app!r}: its ports are in `ufw app info`")
+            narrow.append(f"application profile {dst.app!r}: its ports are in `ufw app info`")
         elif protocol is not None:
             traffic = (Traffic(protocol, 0, 65535),)
         else:
             traffic = None
+        restricted = traffic is not None or bool(narrow)
         sources = src.addresses if src.addresses is not None else _full(family)
         return [
             HostRule(
@@ -496,8 +541,9 @@ class _UfwParser:
                 traffic,
                 _UFW_ACTIONS[action],
                 ref,
-                "; ".join(why),
+                "; ".join(why + narrow),
                 known=action != "LIMIT",
+                narrow_why="; ".join(why) if restricted else None,
             )
         ]
 
@@ -518,7 +564,6 @@ class UfwStatusReader(Reader):
         return sniff_ufw(data)
 
     def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
-        refuse_any_service(ctx, self.name)
         text = decode_text(data, ctx)
         m = _STATUS.match(text.encode("utf-8")[:200])
         if m is None:
@@ -785,10 +830,11 @@ class _Zone:
         known: bool = True,
         destinations: dict[int, tuple[Interval, ...]] | None = None,
         ref: RuleRef | None = None,
+        narrow_why: str | None = None,
     ) -> None:
         ref = ref or self.ref(node)
         for fam in families:
-            rule_why = why
+            rule_why, rule_narrow = why, narrow_why
             if destinations is not None:
                 if fam not in destinations:
                     continue
@@ -796,8 +842,10 @@ class _Zone:
                 if cond is None:
                     continue
                 rule_why = "; ".join(w for w in (why, cond) if w)
+                if narrow_why is not None:
+                    rule_narrow = "; ".join(w for w in (narrow_why, cond) if w)
             src = sources[fam] if sources is not None else _full(fam)
-            rule = HostRule(0, fam, src, traffic, outcome, ref, rule_why, known)
+            rule = HostRule(0, fam, src, traffic, outcome, ref, rule_why, known, rule_narrow)
             self.pending.append((key, rule))
 
     def parse(self) -> None:
@@ -825,10 +873,7 @@ class _Zone:
             else:
                 self.unsupported.append(f"{self.ctx.name}:{node.line}: <{tag}> is not evaluated")
         self.pending.sort(key=lambda item: item[0])
-        self.rules = [
-            HostRule(order, r.family, r.sources, r.traffic, r.outcome, r.ref, r.why, r.known)
-            for order, (_, r) in enumerate(self.pending)
-        ]
+        self.rules = [replace(r, order=order) for order, (_, r) in enumerate(self.pending)]
 
     def need(self, node: _Node, name: str) -> str:
         value = node.attrib.get(name)
@@ -863,16 +908,18 @@ class _Zone:
         known: bool = True,
     ) -> None:
         """A service, port, protocol, source-port or forward-port, in the zone or in a rich
-        rule (with that rule's sources, destination, action and conditions)."""
+        rule (with that rule's sources, destination, action and conditions). Each matches only
+        some connections: ``--service any`` reads it with :func:`for_any`."""
         tag = node.tag
         reasons = [why] if why else []
+        narrow: list[str] = []  # which connections it matches: --service any does without
         traffic: tuple[Traffic, ...] | None
         if tag == "service":
             name = self.need(node, "name")
             service = FIREWALLD_SERVICES.get(name)
             if service is None:
                 traffic = None
-                reasons.append(
+                narrow.append(
                     f"service {name!r}: its ports are in its service file, which was not given"
                 )
             else:
@@ -888,7 +935,7 @@ class _Zone:
         elif tag in ("port", "source-port", "forward-port"):
             traffic = _fw_ports(self, node)
             if tag == "source-port":
-                reasons.append("the client's source port")
+                narrow.append("the client's source port")
             elif tag == "forward-port":
                 reasons.append("the destination is rewritten (forward-port)")
                 known = False
@@ -905,10 +952,11 @@ class _Zone:
             sources,
             traffic,
             outcome,
-            "; ".join(reasons),
+            "; ".join(reasons + narrow),
             known,
             destinations,
             ref,
+            "; ".join(reasons),
         )
 
     def rich(self, node: _Node, pos: int) -> None:
@@ -1080,7 +1128,6 @@ class FirewalldZoneReader(Reader):
         return sniff_firewalld(data)
 
     def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
-        refuse_any_service(ctx, self.name)
         if (ctx.chain or "INPUT") != "INPUT":
             raise ReaderError(
                 f"a firewalld zone filters connections to this host, not the {ctx.chain} chain",

@@ -44,6 +44,18 @@ The question is the one the iptables reader answers ("which sources can open a c
   the chain decides anyway (``limit ... reject`` before ``policy drop``) decides nothing new, and
   those addresses keep the definite verdict.
 - ``include`` is not followed: the result is partial, with the include named.
+- ``--service any`` asks whether a source may open every connection, any protocol and port. A
+  rule whose matches say nothing of the protocol or port (no ``tcp dport``, ``th dport``, ``meta
+  l4proto``, ``ip protocol``, ``icmp type``, ...) is evaluated as for any service. A rule
+  restricted to some protocols or ports holds for a source when it holds for some of them: if it
+  drops or rejects, part of "any" is refused and the source is denied; if it accepts, that is not
+  every connection, and the source goes on to the next rule as if the rule were not there. A
+  ``jump`` of restricted traffic denies where the called chain drops and grants nothing where it
+  accepts (its ``return`` goes on to the next rule); what restricted traffic returns from a chain
+  (``return``, or the end of a ``goto``) meets the policy in a base chain and is conditional in
+  any other chain. ``tcp flags`` keep their first-packet value (SYN) and ``ct state`` its NEW
+  semantics. Never a false allow; a rule pair that covers every protocol in pieces (``tcp dport
+  25 accept`` then ``tcp dport 25 drop``) may read as a deny.
 
 The families the result speaks for (``RangeSet.families``) are those an ``ip``, ``ip6`` or
 ``inet`` table filters on the audited hook: a file with only ``table ip filter`` says nothing
@@ -82,7 +94,6 @@ from auditor.allowlists.firewall import (
     complement,
     first_claims,
     merge,
-    refuse_any_service,
     verdicts_rangeset,
 )
 from auditor.errors import AddressError
@@ -1925,9 +1936,11 @@ def _not(x: Cond, bits: int) -> Cond:
 
 class Term(NamedTuple):
     """What a selector is for the probe: a known value (``const`` of a ``type``), the source
-    address (``src``), unknown (``why``), or absent (the packet has no such header)."""
+    address (``src``), unknown (``why``), absent (the packet has no such header), or, for
+    ``--service any``, a protocol or port that takes every value (``some``: a match on it holds
+    for some of the connections)."""
 
-    kind: Literal["const", "src", "unknown", "absent"]
+    kind: Literal["const", "src", "unknown", "absent", "some"]
     type: str = ""
     value: Any = None
     why: str = ""
@@ -1939,7 +1952,8 @@ _REMOTE = "remote"
 
 
 class Probe(NamedTuple):
-    """One (protocol, destination port) the service is tried with."""
+    """One (protocol, destination port) the service is tried with; ``any`` (port 0) stands for
+    every connection."""
 
     protocol: str
     port: int
@@ -1948,12 +1962,12 @@ class Probe(NamedTuple):
 def probes(ctx: ReadContext, rs: Ruleset) -> list[Probe]:
     """One probe per port class of the service: ports no rule tells apart share a verdict, so a
     range is probed at its ends and wherever a port range of a rule starts or ends inside it.
-    ``any`` is probed as TCP and UDP to a port no rule names (0)."""
+    ``any`` is one probe, for every protocol and port at once."""
     service = ctx.service
     if service is None:
         return [Probe("tcp", 25)]
     if service.protocol == "any":
-        return [Probe("tcp", 0), Probe("udp", 0)]
+        return [Probe("any", 0)]
     edges: set[int] = set()
     if any(a != b for a, b in service.ports):
         edges = _port_edges(rs, service.protocol)
@@ -2040,6 +2054,8 @@ class _Evaluator:
         self.stack: list[tuple[str, str, str]] = []
         self.dynamic = shared.dynamic
         self.sources = shared.sources
+        self.narrowed = False
+        """Set when a match of the rule being read is on a protocol or port (``--service any``)."""
 
     def error(self, rule: Rule | None, message: str, hint: str | None = None) -> ReaderError:
         return ReaderError(message, source=self.name, line=rule.line if rule else None, hint=hint)
@@ -2069,7 +2085,7 @@ class _Evaluator:
         claims: list[Claim] = []
         lean: dict[int, tuple[float, Outcome]] = {}
         for order, rule in enumerate(chain.rules):
-            self.rule_claims(table, rule, float(order), claims, lean)
+            self.rule_claims(table, chain, rule, float(order), claims, lean)
         end_ref: RuleRef
         end: Outcome
         if chain.hook is not None:
@@ -2129,13 +2145,16 @@ class _Evaluator:
     def rule_claims(
         self,
         table: Table,
+        chain: Chain,
         rule: Rule,
         order: float,
         claims: list[Claim],
         lean: dict[int, tuple[float, Outcome]],
     ) -> None:
         whys: list[str] = []
+        self.narrowed = False
         branches = self.branches(table, rule, whys)
+        narrowed = self.narrowed
         if not branches:
             return
         origin = self.origin(rule.line, rule.path)
@@ -2151,6 +2170,10 @@ class _Evaluator:
                 continue
             cref = RuleRef(origin, rule.text, why or "not settled by the export")
             kind = verdict.kind
+            if narrowed:
+                refs = (ref, cref)
+                self.some_claims(table, chain, rule, refs, order, cond, verdict, claims, lean)
+                continue
             if kind in _OUTCOMES:
                 outcome = _OUTCOMES[kind]
                 if cond.yes:
@@ -2170,6 +2193,71 @@ class _Evaluator:
                     for s in clip(sub, cond.maybe):
                         if s.outcome != "return":
                             claims.append(Claim(order, [(s.first, s.last)], "conditional", cref))
+
+    def some_claims(
+        self,
+        table: Table,
+        chain: Chain,
+        rule: Rule,
+        refs: tuple[RuleRef, RuleRef],
+        order: float,
+        cond: Cond,
+        verdict: Verdict,
+        claims: list[Claim],
+        lean: dict[int, tuple[float, Outcome]],
+    ) -> None:
+        """``--service any``, a rule that holds for some protocols or ports only (``cond``: the
+        sources for which it holds for some): a drop (or a jump to a chain that drops) refuses
+        part of every connection and denies; an accept is not every connection and is passed
+        over, the source going on to the next rule; what goes back from the chain for those
+        protocols only (``return``, or the end of a ``goto``) leaves the rest behind."""
+        ref, cref = refs
+        back: Outcome | None
+        if chain.hook is None:
+            back = "conditional"
+            back_ref = RuleRef(
+                ref.origin,
+                ref.text,
+                "only some protocols or ports go back to the calling chain (--service any)",
+            )
+        else:
+            # in a base chain a return meets the policy: a drop denies, an accept grants nothing
+            back = "return" if chain.policy != "accept" else None
+            back_ref = ref
+        kind = verdict.kind
+        if kind in _OUTCOMES:
+            outcome = _OUTCOMES[kind]
+            if outcome == "accept" or (outcome == "return" and back is None):
+                return
+            if outcome == "return":
+                assert back is not None  # noqa: S101 (checked above)
+                if cond.yes:
+                    claims.append(Claim(order, cond.yes, back, back_ref))
+                if cond.maybe:
+                    claims.append(Claim(order, cond.maybe, "conditional", cref))
+                return
+            if cond.yes:
+                claims.append(Claim(order, cond.yes, outcome, ref))
+            if cond.maybe:
+                claims.append(Claim(order, cond.maybe, "conditional", cref))
+                lean[id(cref)] = (order, outcome)
+            return
+        if kind not in ("jump", "goto"):
+            return
+        assert verdict.target is not None  # noqa: S101 (parsers always set it)
+        sub = self.chain(table, verdict.target, rule)
+        for surely, ivs in ((True, cond.yes), (False, cond.maybe)):
+            for s in clip(sub, ivs):
+                got, got_ref = s.outcome, s.rule
+                if got == "accept":
+                    continue  # accepted for some protocols only: grants nothing
+                if got == "return":
+                    if kind == "jump" or back is None:
+                        continue  # back to the next rule, like the rest of the traffic
+                    got, got_ref = back, back_ref
+                if not surely:
+                    got, got_ref = "conditional", cref
+                claims.append(Claim(order, [(s.first, s.last)], got, got_ref))
 
     def branches(
         self, table: Table, rule: Rule, whys: list[str]
@@ -2245,7 +2333,9 @@ class _Evaluator:
         if any(t.kind == "absent" for t in terms):
             return NEVER
         if op in ("exists", "missing"):
-            whys.extend(t.why for t in terms if t.why)
+            if all(t.kind == "some" for t in terms):
+                return Cond(self.full, [])  # the header of some connections
+            whys.extend(t.why for t in terms if t.why and t.kind != "some")
             return Cond([], self.full)
         if (
             len(terms) == 1
@@ -2265,6 +2355,9 @@ class _Evaluator:
         if len(terms) > 1 and sum(t.kind == "src" for t in terms) > 1:
             whys.append("a concatenation of two source fields")
             return Cond([], self.full)
+        if op == "!=" and any(t.kind == "some" for t in terms):
+            # a protocol or port outside the values: some connection of every source has one
+            return Cond(self.full, [])
         if len(terms) == 1 and terms[0].kind == "src":
             key: tuple[object, ...] = (
                 ("set", table.family, table.name, right.name)
@@ -2313,6 +2406,8 @@ class _Evaluator:
             for term, part in zip(terms, parts, strict=True):
                 if term.kind == "src":
                     where = _addresses(part, self.env.family)
+                elif term.kind == "some":
+                    continue  # every protocol or port: some connection has this one
                 elif term.kind == "unknown":
                     sure = False
                 else:
@@ -2331,6 +2426,8 @@ class _Evaluator:
         return Cond(y, _minus(merge(maybe), y))
 
     def compare(self, term: Term, op: str, right: Value, whys: list[str]) -> Cond:
+        if term.kind == "some":
+            return Cond(self.full, [])  # some protocol or port is on that side
         if term.kind == "unknown":
             whys.append(term.why)
             return Cond([], self.full)
@@ -2379,7 +2476,7 @@ class _Evaluator:
         if isinstance(e, Masking):
             inner = self.term(e.left)
             if inner.kind != "const" or inner.type not in ("tcpflags", "ctstate", "int", "port"):
-                if inner.kind == "absent":
+                if inner.kind in ("absent", "some"):
                     return inner
                 return Term("unknown", why=f"a masked value ({_render_expr(e)})")
             names = _TCP_FLAGS if inner.type == "tcpflags" else _CT_STATE
@@ -2398,9 +2495,19 @@ class _Evaluator:
             if field_ == "daddr":
                 return self.destination()
             if field_ in ("protocol", "nexthdr"):
+                if proto == "any":
+                    return self.some(e.name)
                 return Term("const", "proto", _PROTOCOLS.get(proto, 0))
             if field_ == "version":
                 return Term("const", "int", env.family)
+            return Term("unknown", why=f"the {e.name} field")
+        if proto == "any" and (head in _PORT_PROTOCOLS or head == "th"):
+            # --service any: the header of some connections; a SYN opens those of TCP
+            self.narrowed = True
+            if e.name == "tcp flags":
+                return Term("const", "tcpflags", _TCP_FLAGS["syn"])
+            if field_ == "dport":
+                return self.some(e.name)
             return Term("unknown", why=f"the {e.name} field")
         if head in _PORT_PROTOCOLS or head == "th":
             if (head == "th" and proto not in _PORT_PROTOCOLS) or (head != "th" and proto != head):
@@ -2413,7 +2520,11 @@ class _Evaluator:
                 return Term("const", "tcpflags", _TCP_FLAGS["syn"])
             return Term("unknown", why=f"the {e.name} field")
         if head in _OTHER_L4 or e.name.startswith("sctp chunk"):
-            return _ABSENT
+            # icmp implies IPv4 and icmpv6 IPv6, as nft adds ``meta nfproto`` for them
+            other = {"icmp": 6, "igmp": 6, "icmpv6": 4}.get(head)
+            if proto != "any" or head == "arp" or other == env.family:
+                return _ABSENT
+            return self.some(e.name)
         if head in _IP6_EXTHDRS or (head == "rt" and field_ not in _ROUTING_INFO):
             # an IPv6 extension header (``rt type 0`` is the routing header, not routing info)
             if env.family == 4:
@@ -2444,6 +2555,8 @@ class _Evaluator:
     def meta(self, key: str) -> Term:
         env = self.env
         if key == "l4proto":
+            if env.probe.protocol == "any":
+                return self.some("meta l4proto")
             return Term("const", "proto", _PROTOCOLS.get(env.probe.protocol, 0))
         if key == "nfproto":
             return Term("const", "nfproto", "ipv4" if env.family == 4 else "ipv6")
@@ -2476,6 +2589,8 @@ class _Evaluator:
                 return Term("src")
             if key == "daddr":
                 return self.destination()
+            if key in ("proto-dst", "proto-src", "protocol") and env.probe.protocol == "any":
+                return self.some(f"ct {' '.join(words)}")
             if key == "proto-dst":
                 return Term("const", "port", env.probe.port)
             return Term("unknown", why=f"ct {' '.join(words)}")
@@ -2487,8 +2602,16 @@ class _Evaluator:
         if key == "l3proto":
             return Term("const", "nfproto", "ipv4" if env.family == 4 else "ipv6")
         if key == "protocol":
+            if env.probe.protocol == "any":
+                return self.some("ct protocol")
             return Term("const", "proto", _PROTOCOLS.get(env.probe.protocol, 0))
         return Term("unknown", why=f"the connection's {key} (ct {key})")
+
+    def some(self, what: str) -> Term:
+        """``--service any``: a protocol or port, which takes every value; the rule is narrowed
+        to some connections."""
+        self.narrowed = True
+        return Term("some", why=what)
 
 
 # --- the readers -----------------------------------------------------------------------------
@@ -2796,7 +2919,6 @@ class NftablesReader(Reader):
         return sniff_text(data)
 
     def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
-        refuse_any_service(ctx, self.name)
         return evaluate(read_ruleset(data, ctx, self.name), ctx, data, self.name)
 
 
@@ -2811,5 +2933,4 @@ class NftablesJsonReader(Reader):
         return sniff_json(data)
 
     def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
-        refuse_any_service(ctx, self.name)
         return evaluate(read_ruleset(data, ctx, self.name), ctx, data, self.name)

@@ -146,6 +146,98 @@ def test_ufw_without_ipv6_twins_covers_ipv4_only() -> None:
     expect(rs, {"8.8.8.8": ("accept", 8)})
 
 
+UFW_HEAD = "Status: active\nDefault: {} (incoming)\nTo Action From\n-- ------ ----\n"
+
+
+def ufw(*rows: str, default: str = "deny") -> str:
+    """A ``ufw status verbose`` output: the Default line is line 2, the rows start at 5."""
+    return UFW_HEAD.format(default) + "".join(row + "\n" for row in rows)
+
+
+def test_ufw_service_any_a_port_rule_grants_nothing() -> None:
+    rs = read(
+        "ufw-status", ufw("25/tcp ALLOW Anywhere", "25/tcp (v6) ALLOW Anywhere (v6)"), service="any"
+    )
+    expect(rs, {"8.8.8.8": ("drop", 2), "2001:db8::1": ("drop", 2)})
+    assert len(rs.entries) == 0
+    assert rs.completeness is Completeness.COMPLETE
+    # with an allow default, the port rule is passed over and the default decides
+    rs = read("ufw-status", ufw("25/tcp ALLOW Anywhere", default="allow"), service="any")
+    expect(rs, {"8.8.8.8": ("accept", 2)})
+
+
+def test_ufw_service_any_an_address_rule_allows_and_a_port_deny_before_it_denies() -> None:
+    rs = read("ufw-status", ufw("Anywhere ALLOW 10.0.0.0/8"), service="any")
+    expect(rs, {"10.1.2.3": ("accept", 5), "8.8.8.8": ("drop", 2)})
+    assert rs.completeness is Completeness.COMPLETE
+    rs = read(
+        "ufw-status", ufw("25/tcp DENY 10.1.0.0/16", "Anywhere ALLOW 10.0.0.0/8"), service="any"
+    )
+    expect(rs, {"10.1.2.3": ("drop", 5), "10.2.0.1": ("accept", 6)})
+    # a port ALLOW above is passed over: the address rule below still decides
+    rs = read(
+        "ufw-status", ufw("25/tcp ALLOW 10.1.0.0/16", "Anywhere ALLOW 10.0.0.0/8"), service="any"
+    )
+    expect(rs, {"10.1.2.3": ("accept", 6)})
+    # a protocol alone restricts the rule too
+    rs = read("ufw-status", ufw("Anywhere/udp ALLOW 10.0.0.0/8"), service="any")
+    expect(rs, {"10.1.2.3": ("drop", 2)})
+
+
+def test_ufw_service_any_profiles_source_ports_limit_and_conditions() -> None:
+    rows = (
+        "Some Profile DENY 192.0.2.0/28",  # an unknown profile: still a deny of something
+        "Anywhere DENY 192.0.2.16/28 25",  # a source port: a deny of some connections
+        "22/tcp LIMIT 192.0.2.32/28",
+        "Other Profile on eth1 DENY 192.0.2.48/28",
+        "Some Profile ALLOW 192.0.2.64/28",
+        "Anywhere LIMIT 192.0.2.80/28",
+        "Anywhere ALLOW 192.0.2.0/24",
+    )
+    rs = read("ufw-status", ufw(*rows), service="any")
+    expect(
+        rs,
+        {
+            "192.0.2.1": ("drop", 5),
+            "192.0.2.17": ("drop", 6),
+            "192.0.2.33": ("conditional", 7),  # refused once rate-limited
+            "192.0.2.49": ("conditional", 8),  # only on eth1 (the profile does not matter)
+            "192.0.2.65": ("accept", 11),  # the profile ALLOW grants nothing; the next rule does
+            "192.0.2.81": ("conditional", 10),
+            "192.0.2.200": ("accept", 11),
+            "8.8.8.8": ("drop", 2),
+        },
+    )
+    assert "rate-limited" in why(rs, "192.0.2.33")
+    assert "eth1" in why(rs, "192.0.2.49")
+    assert "ufw app info" not in why(rs, "192.0.2.49")
+    # with a deny below, a rate-limited port decides nothing: the address is denied either way
+    rs = read("ufw-status", ufw("22/tcp LIMIT 192.0.2.0/24"), service="any")
+    expect(rs, {"192.0.2.1": ("drop", 2)})
+    # an unknown default leaves the rest conditional
+    rs = read("ufw-status", "Status: active\n\nTo Action From\n-- ------ ----\n", service="any")
+    expect(rs, {"8.8.8.8": ("conditional", 1)})
+
+
+def test_ufw_service_any_with_the_fixtures() -> None:
+    rs = read("ufw-status", FIXTURES / "ufw_verbose.txt", service="any")
+    expect(
+        rs,
+        {
+            "198.51.100.1": ("drop", 8),
+            "198.51.100.200": ("drop", 3),
+            "10.1.2.3": ("conditional", 12),  # Anywhere on eth1
+            "172.16.5.5": ("drop", 3),  # LIMIT on port 25, then the default deny
+            "2001:db8:1::1": ("drop", 16),
+        },
+    )
+    assert len(rs.entries) == 0
+    rs = read("ufw-status", FIXTURES / "ufw_inactive.txt", service="any")
+    expect(rs, {"8.8.8.8": ("accept", 1), "2001:db8::1": ("accept", 1)})
+    rs = read("ufw-status", FIXTURES / "ufw_ipv4_only.txt", service="any")
+    assert rs.families == (4,)
+
+
 @pytest.mark.parametrize(
     ("text", "line", "message"),
     [
@@ -235,6 +327,93 @@ def test_firewalld_refuses_entity_declarations() -> None:
     with pytest.raises(ReaderError, match="DOCTYPE declaration, which is refused") as info:
         read("firewalld-zone", FIXTURES / "zone_entity.xml")
     assert "zone_entity.xml:2: " in str(info.value)
+
+
+def zone(*lines: str, target: str = "default") -> str:
+    """A zone file: the <zone> element on line 1, the given lines from line 2."""
+    return f'<zone target="{target}">\n' + "".join(line + "\n" for line in lines) + "</zone>\n"
+
+
+def test_firewalld_service_any_services_and_ports_grant_nothing() -> None:
+    rs = read("firewalld-zone", zone('<service name="smtp"/>'), service="any")
+    expect(rs, {"192.0.2.1": ("drop", 1), "2001:db8::1": ("drop", 1)})
+    assert len(rs.entries) == 0
+    assert rs.completeness is Completeness.COMPLETE
+    text = zone(
+        '<service name="my-mail"/>',  # unknown service: still only some connections
+        '<port port="1-65535" protocol="tcp"/>',
+        '<protocol value="udp"/>',
+        '<source-port port="53" protocol="udp"/>',
+        '<rule><source address="192.0.2.0/24"/><service name="smtp"/><accept/></rule>',
+    )
+    rs = read("firewalld-zone", text, service="any")
+    expect(rs, {"192.0.2.1": ("drop", 1), "8.8.8.8": ("drop", 1)})
+    assert rs.completeness is Completeness.COMPLETE
+
+
+def test_firewalld_service_any_rich_rules() -> None:
+    text = zone(
+        '<rule family="ipv4"><source address="192.0.2.0/28"/><port port="25" protocol="tcp"/>'
+        "<reject/></rule>",
+        '<rule family="ipv4"><source address="192.0.2.0/24"/><accept/></rule>',
+        '<rule family="ipv4"><source address="198.51.100.0/24"/><accept>'
+        '<limit value="5/m"/></accept></rule>',
+        '<rule family="ipv4"><source ipset="partners"/><accept/></rule>',
+    )
+    rs = read("firewalld-zone", text, service="any")
+    expect(
+        rs,
+        {
+            "192.0.2.1": ("drop", 2),  # a reject of port 25 goes before the accept
+            "192.0.2.100": ("accept", 3),
+            "198.51.100.1": ("conditional", 4),  # rate-limited
+            "8.8.8.8": ("conditional", 5),  # the ipset's members are not known
+        },
+    )
+    assert "partners" in why(rs, "8.8.8.8")
+
+
+def test_firewalld_service_any_target_accept() -> None:
+    text = zone(
+        '<service name="ssh"/>',
+        '<rule family="ipv4"><source address="192.0.2.0/24"/><service name="smtp"/><drop/></rule>',
+        '<rule family="ipv4"><source address="198.51.100.0/24"/><reject/></rule>',
+        '<rule family="ipv4"><source address="203.0.113.0/24"/><port port="25" protocol="tcp"/>'
+        "<accept/></rule>",
+        '<forward-port port="8080" protocol="tcp" to-port="80"/>',
+        target="ACCEPT",
+    )
+    rs = read("firewalld-zone", text, service="any")
+    expect(
+        rs,
+        {
+            "192.0.2.1": ("drop", 3),
+            "198.51.100.1": ("drop", 4),
+            "203.0.113.1": ("conditional", 6),  # the forward-port rewrites port 8080
+            "2001:db8::1": ("conditional", 6),
+        },
+    )
+    assert "forward-port" in why(rs, "2001:db8::1")
+    rs = read("firewalld-zone", zone('<service name="ssh"/>', target="ACCEPT"), service="any")
+    expect(rs, {"203.0.113.1": ("accept", 1), "2001:db8::1": ("accept", 1)})
+    for target in ("DROP", "%%REJECT%%"):
+        rs = read("firewalld-zone", zone("<short>x</short>", target=target), service="any")
+        expect(rs, {"203.0.113.1": ("drop", 1)})
+
+
+def test_firewalld_service_any_with_sources_and_the_fixtures() -> None:
+    rs = read("firewalld-zone", FIXTURES / "zone_sources.xml", service="any")
+    expect(
+        rs,
+        {
+            "192.0.2.5": ("drop", 2),  # target="DROP": the service grants nothing
+            "192.0.2.200": ("drop", 7),
+            "198.51.100.1": ("return", 2),
+        },
+    )
+    rs = read("firewalld-zone", FIXTURES / "zone_interface.xml", service="any")
+    assert rs.completeness is Completeness.PARTIAL
+    assert len(rs.entries) == 0
 
 
 @pytest.mark.parametrize(

@@ -320,6 +320,197 @@ def test_a_port_range_is_probed_where_rules_split_it() -> None:
     assert outcome(read(rules, service="udp/1000-3000"), "192.0.2.1") == "accept"
 
 
+# --- --service any: may this source open every connection? --------------------------------
+
+_ANY_ACCEPT_25 = """table inet f {
+	chain input {
+		type filter hook input priority 0; policy drop;
+		ip saddr 192.0.2.0/24 tcp dport 25 accept
+		ip saddr 198.51.100.0/24 accept
+	}
+}
+"""
+_ANY_DROP_25 = """table inet f {
+	chain input {
+		type filter hook input priority 0; policy drop;
+		ip saddr 192.0.2.0/24 tcp dport 25 drop
+		accept
+	}
+}
+"""
+
+
+def _json_rule(*expr: str) -> str:
+    return (
+        '{"rule": {"family": "inet", "table": "f", "chain": "input", "expr": ['
+        + ", ".join(expr)
+        + "]}}"
+    )
+
+
+def _json_ruleset(*rules: str) -> str:
+    return (
+        '{"nftables": [{"table": {"family": "inet", "name": "f"}},'
+        ' {"chain": {"family": "inet", "table": "f", "name": "input", "type": "filter",'
+        ' "hook": "input", "prio": 0, "policy": "drop"}}, ' + ", ".join(rules) + "]}"
+    )
+
+
+_SADDR = '{{"match": {{"op": "==", "left": {{"payload": {{"protocol": "ip", "field": "saddr"}}}},'
+_SADDR += ' "right": {{"prefix": {{"addr": "{0}", "len": 24}}}}}}}}'
+_DPORT_25 = (
+    '{"match": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}},'
+    ' "right": 25}}'
+)
+_ANY_ACCEPT_25_JSON = _json_ruleset(
+    _json_rule(_SADDR.format("192.0.2.0"), _DPORT_25, '{"accept": null}'),
+    _json_rule(_SADDR.format("198.51.100.0"), '{"accept": null}'),
+)
+_ANY_DROP_25_JSON = _json_ruleset(
+    _json_rule(_SADDR.format("192.0.2.0"), _DPORT_25, '{"drop": null}'),
+    _json_rule('{"accept": null}'),
+)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "rules"), [("nftables", _ANY_ACCEPT_25), ("nftables-json", _ANY_ACCEPT_25_JSON)]
+)
+def test_any_an_accept_of_some_ports_grants_nothing(fmt: str, rules: str) -> None:
+    rs = read(rules, fmt, service="any")
+    assert outcome(rs, "192.0.2.1") == "drop"  # tcp/25 only, then the policy
+    assert decided_at(rs, "192.0.2.1") == decided_at(rs, "203.0.113.1")  # the policy's line
+    assert outcome(rs, "198.51.100.1") == "accept"  # an accept of everything
+    assert outcome(rs, "203.0.113.1") == "drop"
+    assert rs.completeness is Completeness.COMPLETE
+    # for tcp/25 the same file reads as before
+    assert outcome(read(rules, fmt), "192.0.2.1") == "accept"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "rules"), [("nftables", _ANY_DROP_25), ("nftables-json", _ANY_DROP_25_JSON)]
+)
+def test_any_a_drop_of_some_ports_denies(fmt: str, rules: str) -> None:
+    rs = read(rules, fmt, service="any")
+    assert outcome(rs, "192.0.2.1") == "drop"
+    seg = rs.verdicts[0].lookup(int(ipaddress.ip_address("192.0.2.1")))
+    assert seg is not None and "dport 25" in seg.rule.text
+    assert outcome(rs, "203.0.113.1") == "accept"
+    assert outcome(rs, "2001:db8::1") == "accept"
+    assert outcome(read(rules, fmt, service="udp/53"), "192.0.2.1") == "accept"
+
+
+def test_any_rules_on_neither_protocol_nor_port_read_as_for_any_service() -> None:
+    rules = """table inet f {
+	chain input {
+		type filter hook input priority 0; policy drop;
+		ct state established,related accept
+		ct state invalid drop
+		iif "lo" accept
+		tcp flags & (fin | syn | rst | ack) != syn drop
+		icmpv6 type echo-request drop
+		icmp type echo-request accept
+		ip saddr 192.0.2.0/24 iifname "eth0" drop
+		ip saddr 192.0.2.0/24 accept
+		ip6 saddr 2001:db8::/32 accept
+		ip saddr 198.51.100.0/24 meta l4proto != tcp drop
+		ip saddr 198.51.100.0/24 accept
+		ip saddr 203.0.113.0/24 th dport < 1024 drop
+		ip saddr 203.0.113.0/24 accept
+	}
+}
+"""
+    rs = read(rules, service="any")
+    # a NEW connection: not established, not invalid, its first TCP packet a SYN alone
+    assert outcome(rs, "192.0.2.1") == "conditional"  # the interface is not in the export
+    assert outcome(rs, "2001:db8::1") == "drop"  # ICMPv6 echo is dropped: not every connection
+    assert outcome(rs, "198.51.100.1") == "drop"  # everything but TCP is dropped
+    assert outcome(rs, "203.0.113.1") == "drop"
+    assert outcome(rs, "10.0.0.1") == "drop"  # the policy
+    assert decided_at(rs, "10.0.0.1") == 2  # the chain, for its policy
+
+
+def test_any_a_jump_of_some_traffic_denies_what_the_chain_drops() -> None:
+    rules = """table inet f {
+	chain udp_in {
+		ip saddr 10.3.0.0/16 drop
+		ip saddr 10.4.0.0/16 accept
+		ip saddr 10.5.0.0/16 return
+		ip saddr 10.7.0.0/16 iifname "eth0" drop
+	}
+	chain input {
+		type filter hook input priority 0; policy drop;
+		ip saddr 10.3.0.0-10.7.255.255 meta l4proto udp jump udp_in
+		ip saddr 10.0.0.0/8 accept
+	}
+}
+"""
+    rs = read(rules, service="any")
+    assert outcome(rs, "10.3.0.1") == "drop"  # what the chain drops denies
+    assert decided_at(rs, "10.3.0.1") == 3
+    assert outcome(rs, "10.4.0.1") == "accept"  # its accept of UDP grants nothing: next rule
+    assert decided_at(rs, "10.4.0.1") == 11
+    assert outcome(rs, "10.5.0.1") == "accept"  # return: the next rule, like the rest
+    assert outcome(rs, "10.6.0.1") == "accept"  # the end of the chain: the same
+    assert outcome(rs, "10.7.0.1") == "conditional"
+    assert outcome(rs, "10.8.0.1") == "accept"
+    assert outcome(rs, "192.0.2.1") == "drop"
+    # a jump of everything is followed as for any service
+    whole = rules.replace(" meta l4proto udp jump", " jump")
+    assert outcome(read(whole, service="any"), "10.4.0.1") == "accept"
+    assert decided_at(read(whole, service="any"), "10.4.0.1") == 4
+
+
+def test_any_what_some_traffic_returns_meets_the_policy_or_stays_open() -> None:
+    rules = """table inet f {
+	chain tcp_in {
+		ip saddr 10.6.0.0/16 accept
+	}
+	chain services {
+		ip saddr 10.2.0.0/16 tcp dport 25 return
+		ip saddr 10.2.0.0/16 accept
+	}
+	chain input {
+		type filter hook input priority 0; policy drop;
+		ip saddr { 10.1.0.0/16, 10.6.0.0/16 } meta l4proto tcp goto tcp_in
+		ip saddr 10.2.0.0/16 jump services
+		ip saddr 10.0.0.0/8 accept
+	}
+	chain open {
+		type filter hook input priority 10; policy accept;
+		ip saddr 10.3.0.0/16 tcp dport 25 return
+		ip saddr 10.4.0.0/16 tcp dport 25 goto tcp_in
+		ip saddr 10.0.0.0/8 accept
+	}
+}
+"""
+    rs = read(rules, service="any")
+    assert outcome(rs, "10.1.0.1") == "drop"  # TCP falls off tcp_in: the drop policy
+    assert outcome(rs, "10.2.0.1") == "conditional"  # tcp/25 goes back to input, the rest not
+    seg = rs.verdicts[0].lookup(int(ipaddress.ip_address("10.2.0.1")))
+    assert seg is not None and "calling chain" in seg.rule.why
+    assert outcome(rs, "10.3.0.1") == "accept"  # returned into an accept policy
+    assert outcome(rs, "10.4.0.1") == "accept"
+    assert outcome(rs, "10.6.0.1") == "accept"  # TCP accepted, the rest by the next rule
+    assert outcome(rs, "10.9.0.1") == "accept"
+
+
+def test_any_a_verdict_map_on_the_port() -> None:
+    rules = """table inet f {
+	chain input {
+		type filter hook input priority 0; policy accept;
+		ip saddr 192.0.2.0/24 tcp dport vmap { 22 : accept, 25 : drop }
+		ip saddr 198.51.100.0/24 tcp dport vmap { 22 : accept, 25 : accept }
+		ip saddr 203.0.113.0/24 ip saddr . tcp dport { 203.0.113.7 . 25 } drop
+	}
+}
+"""
+    rs = read(rules, service="any")
+    assert outcome(rs, "192.0.2.1") == "drop"
+    assert outcome(rs, "198.51.100.1") == "accept"  # the policy, after the map grants nothing
+    assert outcome(rs, "203.0.113.7") == "drop"
+    assert outcome(rs, "203.0.113.8") == "accept"
+
+
 def test_forward_hook_and_a_chain_by_name() -> None:
     rules = """table inet f {
 	chain fwd {
