@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
-from auditor.allowlists import READERS, ReadContext, reader_for
 from auditor.errors import InputError, UsageError
-from auditor.model import RangeSet
+
+if TYPE_CHECKING:
+    # the readers are imported when a file is read: fetching a provider never needs them
+    from auditor.allowlists import ReadContext
+    from auditor.model import RangeSet
 
 # A list bigger than this is not an allowlist or a feed; refuse it before reading it all.
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
@@ -55,6 +58,8 @@ def detect_format(spec: str, data: bytes) -> str:
     # a suffix that names a format wins; then content that is unmistakably one (a
     # postscreen_access.cidr or an nginx .conf is not a plain list, an nft -j dump is not a
     # JSON list); the generic suffixes (.txt, .conf, .json) only after that
+    from auditor.allowlists import READERS
+
     generic = ("text", "json")  # .txt, .conf, .json say little about what is inside
     for name, cls in sorted(READERS.items()):
         if suffix and suffix in cls.suffixes and name not in generic:
@@ -80,6 +85,8 @@ def load(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> RangeSet:
     """Read and parse one list. Raises InputError (with file and line) on failure."""
+    from auditor.allowlists import reader_for
+
     if fmt is not None:
         reader = reader_for(fmt)  # an unknown name is a usage error before any reading
     data = read_bytes(spec, stdin, max_bytes)
