@@ -331,6 +331,7 @@ def _load_all(
     specs: Sequence[str],
     loader: SourceLoader,
     options: LoadOptions,
+    quiet: bool = False,
 ) -> list[RangeSet]:
     """Load every source; one that fails is kept as a failed set so the others still count."""
     from auditor.model import Completeness, Entries, RangeSet, SourceInfo
@@ -354,9 +355,11 @@ def _load_all(
             )
         else:
             for finding in rs.findings:
+                if quiet and finding.severity.value == "info":
+                    continue  # --quiet: warnings and errors only (the report still has them)
                 where = f"{finding.origin}: " if finding.origin else ""
                 _err(f"{finding.severity.value}: {where}{finding.message}")
-            if rs.info.cache in ("cached", "stale") and rs.info.retrieved_at:
+            if rs.info.cache in ("cached", "stale") and rs.info.retrieved_at and not quiet:
                 _err(f"info: {rs.info.name}: from the cache, retrieved {rs.info.retrieved_at}")
         out.append(rs)
     return out
@@ -537,10 +540,10 @@ def diff(
         common = {"fmt": fmt, "host_bits": _host_bits(host_bits), "lenient": lenient}
         ruleset = {"service": svc, "chain": chain, "to": _to_address(to)}
         with fetching.open(sys.stdin.buffer) as loader:
-            exp = _load_all(expected, loader, fetching.load_options("expected", **common))
+            exp = _load_all(expected, loader, fetching.load_options("expected", **common), quiet)
             dec_options = fetching.load_options("declared", **common, **ruleset)
             sets, declared_specs = loader.companions(declared, dec_options)
-            dec = _load_all(declared_specs, loader, replace(dec_options, sets=sets))
+            dec = _load_all(declared_specs, loader, replace(dec_options, sets=sets), quiet)
         options = AuditOptions(
             allow_stale=allow_stale,
             over_broad_v4=over_broad_v4,
@@ -699,7 +702,7 @@ def fetch(
         fetching = _FetchOptions.of(options_given)
         options = fetching.load_options("expected", fmt=fmt, host_bits=_host_bits(host_bits))
         with fetching.open(sys.stdin.buffer) as loader:
-            sets = _load_all(sources, loader, options)
+            sets = _load_all(sources, loader, options, quiet)
         fam = None if family == "all" else int(family)
         code = ExitCode.OK
         for rs in sets:

@@ -98,3 +98,15 @@ def test_to_settles_destination_rules(run_cli: RunCli, write: WriteFile) -> None
     assert code == 0 and "allowed" in out
     code, out, _ = run_cli("explain", "198.51.100.7", "-d", "fw.rules", "--to", "192.0.2.26")
     assert code == 1 and "policy DROP" in out
+
+
+def test_quiet_keeps_stderr_for_warnings_and_errors(run_cli: RunCli, write: WriteFile) -> None:
+    write("fw.rules", RULES)
+    write("relays.ipset", IPSET)
+    write("nodes.txt", "149.96.0.0/16\n")
+    code, out, err = run_cli("diff", "-e", "nodes.txt", "-d", "fw.rules", "-d", "relays.ipset")
+    assert code == 0 and "info:" in err  # the family the export does not cover
+    code, out, err = run_cli(
+        "diff", "-q", "-e", "nodes.txt", "-d", "fw.rules", "-d", "relays.ipset"
+    )
+    assert (code, out, err) == (0, "", "")
