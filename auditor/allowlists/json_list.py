@@ -6,7 +6,6 @@ Duplicate keys are rejected (``json`` keeps the last one silently) and so are ``
 
 from __future__ import annotations
 
-import json
 from dataclasses import replace
 from typing import Any
 
@@ -18,42 +17,21 @@ from auditor.allowlists.base import (
     decode_text,
     register,
 )
+from auditor.jsonutil import StrictJsonError, loads_strict
 from auditor.model import Completeness, RangeSet, Severity
 
 
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateKey(key)
-        out[key] = value
-    return out
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
 def load_strict(text: str, source: str) -> Any:
-    """json.loads that refuses duplicate keys and NaN/Infinity, with file:line in errors."""
+    """Strict JSON (duplicate keys, NaN, Infinity refused) with the file and line in errors."""
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
-    except RecursionError:
-        raise ReaderError("JSON nesting is too deep", source=source) from None
-    except _DuplicateKey as e:
+        return loads_strict(text)
+    except StrictJsonError as e:
+        hint = None
+        if e.message.startswith("duplicate key"):
+            hint = "JSON parsers keep only one of the values; merge them"
         raise ReaderError(
-            f"duplicate JSON key {e.args[0]!r}",
-            source=source,
-            hint="JSON parsers keep only one of the values; merge them",
+            f"invalid JSON: {e.message}", source=source, line=e.line, hint=hint
         ) from None
-    except json.JSONDecodeError as e:
-        raise ReaderError(f"invalid JSON: {e.msg}", source=source, line=e.lineno) from None
-    except ValueError as e:
-        raise ReaderError(f"invalid JSON: {e}", source=source) from None
 
 
 @register

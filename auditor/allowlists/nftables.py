@@ -97,6 +97,7 @@ from auditor.allowlists.firewall import (
     verdicts_rangeset,
 )
 from auditor.errors import AddressError
+from auditor.jsonutil import StrictJsonError, loads_strict
 from auditor.model import Completeness, Finding, Origin, RangeSet, Severity, SourceInfo
 
 FAMILIES = frozenset({"ip", "ip6", "inet", "arp", "bridge", "netdev"})
@@ -1416,10 +1417,10 @@ class _JsonParser:
         """The objects of the ``nftables`` array, with the line each starts on when the JSON is
         spread over lines (``nft -j`` writes one line; pretty-printed files have many)."""
         try:
-            doc = json.loads(self.text)
-        except json.JSONDecodeError as e:
+            doc = loads_strict(self.text)
+        except StrictJsonError as e:
             raise self.error(
-                e.lineno, f"invalid JSON: {e.msg}", hint="give nft -j output"
+                e.line, f"invalid JSON: {e.message}", hint="give nft -j output"
             ) from None
         if not isinstance(doc, dict) or not isinstance(doc.get("nftables"), list):
             raise self.error(

@@ -8,8 +8,6 @@ parser and happens in :meth:`Feed.select`, which returns the RangeSet the core c
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -17,6 +15,7 @@ from typing import Any, ClassVar
 from auditor import ipspace
 from auditor.errors import AddressError, InputError, UsageError
 from auditor.ipspace import HostBitsPolicy
+from auditor.jsonutil import StrictJsonError, loads_strict
 from auditor.model import (
     Columns,
     Completeness,
@@ -308,26 +307,6 @@ def parser_for(name: str) -> FeedParser:
 # --- helpers shared by the JSON parsers ---------------------------------------------------
 
 
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not a number JSON allows")
-
-
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValueError(f"duplicate key {key!r}")
-        out[key] = value
-    return out
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise ValueError(f"{text} is out of range")
-    return value
-
-
 def looks_like_html(data: bytes) -> bool:
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:512].lower()
     return head.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body", b"<"))
@@ -343,30 +322,16 @@ def load_json(data: bytes, ctx: FeedContext) -> Any:
             hint="a proxy, captive portal or login page answered; check the URL and the network",
         )
     try:
-        text = data.decode("utf-8-sig")
-        return json.loads(
-            text,
-            object_pairs_hook=_no_duplicates,
-            parse_constant=_reject_constant,
-            parse_float=_finite,
-        )
+        return loads_strict(data.decode("utf-8-sig"))
     except UnicodeDecodeError as e:
         raise FeedError(
             f"{ctx.provider}: the feed is not UTF-8 (byte {e.start})", source=ctx.name
         ) from None
-    except json.JSONDecodeError as e:
+    except StrictJsonError as e:
+        hint = "the download may be truncated or not the feed" if e.line else None
         raise FeedError(
-            f"{ctx.provider}: not valid JSON: {e.msg}",
-            source=ctx.name,
-            line=e.lineno,
-            hint="the download may be truncated or not the feed",
+            f"{ctx.provider}: {e.message}", source=ctx.name, line=e.line, hint=hint
         ) from None
-    except RecursionError:
-        raise FeedError(
-            f"{ctx.provider}: the JSON is nested too deeply to be a feed", source=ctx.name
-        ) from None
-    except ValueError as e:
-        raise FeedError(f"{ctx.provider}: {e}", source=ctx.name) from None
 
 
 def require(obj: Any, key: str, kind: type | tuple[type, ...], ctx: FeedContext, path: str) -> Any:

@@ -62,11 +62,12 @@ def test_duplicate_keys_are_rejected(text: str) -> None:
     assert "'mail'" in str(error)
 
 
-@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity", "1e999"])
 def test_nan_and_infinity_are_rejected(constant: str) -> None:
+    """Python's json accepts these (1e999 becomes infinity); strict JSON does not."""
     error = json_error(f'["192.0.2.1", {constant}]')
     assert constant in str(error)
-    assert "not valid JSON" in str(error)
+    assert "invalid JSON" in str(error)
 
 
 @pytest.mark.parametrize(
@@ -78,7 +79,6 @@ def test_nan_and_infinity_are_rejected(constant: str) -> None:
         ('["198.51.100.1"]', "list"),
         ('{"a": "198.51.100.1"}', "dict"),
         ("1.5", "float"),
-        ("1e999", "float"),
     ],
 )
 def test_non_string_entries_are_bad_entries_with_their_path(item: str, type_name: str) -> None:

@@ -1,0 +1,60 @@
+"""Strict JSON, the one parse every JSON input goes through (allowlists, feeds, exports).
+
+Python's json keeps the last of two equal keys (``{"prefixes":[...],"prefixes":[]}`` would
+read as empty), accepts ``NaN``/``Infinity`` and turns ``1e999`` into infinity: all three are
+refused here (RELIABILITY 3, JSON). Callers wrap :class:`StrictJsonError` into their own
+error type, naming the file or the provider.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+
+class StrictJsonError(ValueError):
+    """Why a text is not strict JSON; ``line`` when the parser knows it."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise StrictJsonError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise StrictJsonError(f"{name} is not a number JSON allows")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise StrictJsonError(f"{text} is out of range")
+    return value
+
+
+def loads_strict(text: str) -> Any:
+    """The document; StrictJsonError for invalid JSON, duplicate keys, NaN, Infinity,
+    out-of-range numbers and nesting too deep to be data."""
+    try:
+        return json.loads(
+            text,
+            object_pairs_hook=_no_duplicates,
+            parse_constant=_no_constant,
+            parse_float=_finite,
+        )
+    except StrictJsonError:
+        raise
+    except json.JSONDecodeError as e:
+        raise StrictJsonError(f"not valid JSON: {e.msg}", e.lineno) from None
+    except RecursionError:
+        raise StrictJsonError("the JSON is nested too deeply to be data") from None
