@@ -944,10 +944,18 @@ def _family(dns_: Dns, domain: str, family: int) -> FamilyResult:
     )
 
 
+# What a name given on the command line may hold: letters, digits, '-' and '_' (_spf, _netblocks)
+_HOSTNAME = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
+
+
 def _check_top_domain(domain: str) -> None:
     """Initial processing (section 4.3): a malformed domain gives none, not an error set."""
     labels = domain.split(".")
-    if len(labels) < 2 or any(not label or len(label) > 63 for label in labels):
+    if (
+        len(labels) < 2
+        or any(not label or len(label) > 63 for label in labels)
+        or not _HOSTNAME.fullmatch(domain)
+    ):
         raise SpfError(
             f"{domain!r} is not a valid domain name",
             hint="give a fully qualified name such as b.spf.service-now.com",

@@ -117,3 +117,12 @@ def test_the_tree_lists_only_records_the_evaluation_read(dns_server: DnsServer) 
     for _ in range(3):
         expansion = expand_domain("example.com", options(dns_server))
         assert [r.domain for r in expansion.records] == ["example.com", "a.example.com"]
+
+
+def test_a_malformed_name_is_refused_before_any_query(
+    run_cli: RunCli, dns_server: DnsServer
+) -> None:
+    for name in ("exa mple.com", "example..com", "example.com\x1b[2J"):
+        code, _, err = run_cli("spf", name, "--nameserver", f"127.0.0.1:{dns_server.port}")
+        assert code == 2 and "not a valid domain name" in err
+    assert dns_server.queries == []
