@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from auditor.model import AuditResult, Finding, MissingBlock, Origin
 from auditor.reports import view
 from auditor.reports.base import Report, ReportContext, register
-from auditor.reports.view import ReportView, Tally, clean, plural
+from auditor.reports.view import ReportView, Tally, address_count, blocks_text, clean
 
 # Origins shown per block; the JSON and CSV reports carry them all.
 MAX_ORIGINS = 3
@@ -59,21 +59,23 @@ def _origins(origins: Sequence[Origin]) -> str:
 
 def _blocks(blocks: Sequence[MissingBlock]) -> list[str]:
     out = _table(["CIDR", "Addresses", "Origins"], (1,))
-    out += [_row([b.cidr, str(b.size), _origins(b.origins)]) for b in blocks]
+    out += [_row([b.cidr, address_count(b.size), _origins(b.origins)]) for b in blocks]
     return out
 
 
 def _blocks_heading(blocks: Sequence[MissingBlock]) -> str:
-    addresses = sum(b.size for b in blocks)
-    return f"{plural(len(blocks), 'CIDR')}, {plural(addresses, 'address', 'addresses')}"
+    return blocks_text(blocks) + "."
 
 
 def _origin(f: Finding) -> str:
     return code(str(f.origin)) if f.origin is not None else ""
 
 
-def _tally(t: Tally | None) -> list[str]:
-    return ["", ""] if t is None else [str(t.count), str(t.addresses)]
+def _tally(t: Tally | None, total: bool = False) -> list[str]:
+    if t is None:
+        return ["", ""]
+    # the total adds entries and CIDRs; adding IPv4 to IPv6 addresses means nothing
+    return [str(t.count), "" if total else address_count(t.addresses)]
 
 
 def _fence(text: str) -> str:
@@ -142,9 +144,15 @@ def render(v: ReportView) -> str:
         headers += ["Extra CIDRs", "Extra addresses"]
     out += _table(headers, range(1, len(headers)))
     for s in v.summary:
-        cells = [s.label, *_tally(s.expected), *_tally(s.declared), *_tally(s.missing)]
+        total = s.key == "total"
+        cells = [
+            s.label,
+            *_tally(s.expected, total),
+            *_tally(s.declared, total),
+            *_tally(s.missing, total),
+        ]
         if scoped:
-            cells += _tally(s.extra)
+            cells += _tally(s.extra, total)
         out.append(_row(cells))
 
     out += ["", "## Missing", ""]
@@ -162,8 +170,8 @@ def render(v: ReportView) -> str:
                 _row(
                     [
                         e.text,
-                        str(c.covered),
-                        str(e.size),
+                        address_count(c.covered),
+                        address_count(e.size),
                         view.percent_text(c.covered, e.size),
                         code(str(e.origin)),
                     ]

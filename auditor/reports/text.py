@@ -18,6 +18,8 @@ from auditor.reports.base import Report, ReportContext, register
 from auditor.reports.view import (
     FamilySummary,
     ReportView,
+    address_count,
+    blocks_text,
     clean,
     origin_text,
     origins_text,
@@ -41,7 +43,9 @@ def _summary_rows(summary: Sequence[FamilySummary]) -> list[tuple[str, str, str,
         if fam.extra is not None:
             sets.append(("extra", fam.extra))
         for name, tally in sets:
-            rows.append((fam.label, name, str(tally.count), str(tally.addresses)))
+            # the total adds entries and CIDRs; adding IPv4 to IPv6 addresses means nothing
+            addresses = "" if fam.key == "total" else address_count(tally.addresses)
+            rows.append((fam.label, name, str(tally.count), addresses))
     return rows
 
 
@@ -54,7 +58,7 @@ def _block_rows(blocks: Sequence[MissingBlock]) -> list[tuple[str, str, str]]:
         text = memo.get(key)
         if text is None:
             text = memo[key] = origins_text(b.origins, MAX_ORIGINS)
-        rows.append((b.cidr, str(b.size), text))
+        rows.append((b.cidr, address_count(b.size), text))
     return rows
 
 
@@ -63,10 +67,7 @@ def _finding_rows(findings: Sequence[Finding]) -> list[tuple[str, str, str, str]
 
 
 def _blocks_title(name: str, blocks: Sequence[MissingBlock]) -> str:
-    if not blocks:
-        return f"{name}: none"
-    addresses = sum(b.size for b in blocks)
-    return f"{name}: {plural(len(blocks), 'CIDR')}, {plural(addresses, 'address', 'addresses')}"
+    return f"{name}: {blocks_text(blocks) if blocks else 'none'}"
 
 
 def _scope_text(v: ReportView) -> str:
@@ -102,6 +103,7 @@ def render_plain(v: ReportView) -> str:
     out += ["", "summary"]
     out += text_table(["family", "set", "count", "addresses"], _summary_rows(v.summary), (2, 3))
     out.append("  (count: entries for expected and declared; minimal CIDRs for missing, extra)")
+    out.append("  (addresses: per family; an IPv4 and an IPv6 address count never add up)")
 
     out += ["", _blocks_title("missing", v.missing)]
     if v.missing:
@@ -281,8 +283,8 @@ def _partial_rows(v: ReportView) -> list[tuple[str, ...]]:
     return [
         (
             clean(c.entry.text),
-            str(c.covered),
-            str(c.entry.size),
+            address_count(c.covered),
+            address_count(c.entry.size),
             percent_text(c.covered, c.entry.size),
             origin_text(c.entry.origin),
         )

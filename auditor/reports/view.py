@@ -130,6 +130,49 @@ def plural(n: int, noun: str, nouns: str | None = None) -> str:
     return f"{n} {noun if n == 1 else (nouns or noun + 's')}"
 
 
+# IPv6 counts from here on are shown as powers of two: 2**32 and above have too many digits to
+# read, and networks are sized in powers of two anyway (a /48 is 2^80 addresses).
+_EXACT_BELOW = 2**32
+_TERMS = 2
+
+
+def address_count(n: int) -> str:
+    """An address count for people: the digits below 2^32 (every IPv4 count); above, the
+    leading powers of two of its binary form, ``2^80 + 2^64``, with ``+ ...`` when smaller
+    terms follow. The machine-readable reports keep the exact digits."""
+    if n < _EXACT_BELOW:
+        return str(n)
+    bits = [i for i in range(n.bit_length() - 1, -1, -1) if n >> i & 1]
+    terms = [f"2^{i}" if i else "1" for i in bits[:_TERMS]]
+    if len(bits) > _TERMS:
+        terms.append("...")
+    return " + ".join(terms)
+
+
+def addresses_text(n: int) -> str:
+    return f"{address_count(n)} {'address' if n == 1 else 'addresses'}"
+
+
+def blocks_text(blocks: Sequence[MissingBlock], adjective: str = "") -> str:
+    """CIDRs counted with their addresses per family, never adding IPv4 and IPv6 addresses:
+    ``10 missing IPv4 CIDRs (321 addresses)`` or ``11 missing CIDRs (IPv4: 10 CIDRs, 321
+    addresses; IPv6: 1 CIDR, 2^80 addresses)``."""
+    noun = f"{adjective} CIDR" if adjective else "CIDR"
+    if not blocks:
+        return f"0 {noun}s"
+    tallies = [(f, _tally(blocks, f)) for f in FAMILIES]
+    present = [(f, t) for f, t in tallies if t.count]
+    if len(present) == 1:
+        fam, t = present[0]
+        label = f"{adjective} {FAMILY_LABELS[fam]} CIDR".strip()
+        return f"{plural(t.count, label)} ({addresses_text(t.addresses)})"
+    parts = "; ".join(
+        f"{FAMILY_LABELS[f]}: {plural(t.count, 'CIDR')}, {addresses_text(t.addresses)}"
+        for f, t in present
+    )
+    return f"{plural(len(blocks), noun)} ({parts})"
+
+
 def _verdict(
     result: AuditResult,
     missing: Sequence[MissingBlock],
@@ -150,10 +193,7 @@ def _verdict(
             " not missing (give a declared source for that family)"
         )
     if missing:
-        addresses = sum(b.size for b in missing)
-        reasons.append(
-            f"{plural(len(missing), 'missing CIDR')} ({plural(addresses, 'address', 'addresses')})"
-        )
+        reasons.append(blocks_text(missing, "missing"))
     if result.over_broad:
         reasons.append(
             plural(

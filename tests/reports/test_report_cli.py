@@ -59,7 +59,7 @@ def test_diff_renders_each_report(files: tuple[str, str], fmt: str, start: str) 
             "status": "drift",
             "exit_code": 1,
             "reasons": [
-                "11 missing CIDRs (1208925819614629174706497 addresses)",
+                "11 missing CIDRs (IPv4: 10 CIDRs, 321 addresses; IPv6: 1 CIDR, 2^80 addresses)",
                 "1 over-broad declared entry",
                 "1 extra CIDR in scope (not failing: no --fail-on-extra)",
             ],

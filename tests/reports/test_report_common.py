@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -17,8 +18,10 @@ from .helpers import (
     ROOT,
     RULES,
     Case,
+    compare,
     hostile_case,
     in_sync_case,
+    load,
     partial_source_case,
     small_case,
 )
@@ -165,3 +168,69 @@ def test_percent_is_rounded_down(covered: int, total: int, text: str, number: st
 )
 def test_clean_makes_control_characters_visible(raw: str, shown: str) -> None:
     assert report_view.clean(raw) == shown
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [
+        (0, "0"),
+        (1, "1"),
+        (2**32 - 1, "4294967295"),
+        (2**32, "2^32"),
+        (2**80, "2^80"),
+        (2**80 + 1, "2^80 + 1"),
+        (2**80 + 2**64, "2^80 + 2^64"),
+        (2**80 + 2**64 + 5, "2^80 + 2^64 + ..."),
+        (2**128, "2^128"),
+    ],
+)
+def test_address_counts_for_people(n: int, text: str) -> None:
+    assert report_view.address_count(n) == text
+
+
+def mixed_case() -> audit.AuditResult:
+    """Missing addresses in both families: one IPv4 /25, an IPv6 /48 and /64."""
+    return compare(
+        [load("nodes.txt", "expected", "192.0.2.0/24\n2001:db8:1::/48\n2001:db8:2::/64\n")],
+        [load("allow.txt", "declared", "192.0.2.0/25\n")],
+    )
+
+
+@pytest.mark.parametrize("fmt", ["text", "rich", "md", "json"])
+def test_address_counts_never_add_the_families(fmt: str) -> None:
+    """A count of IPv4 plus IPv6 addresses means nothing: every count is per family."""
+    result = mixed_case()
+    ctx = ReportContext(color=fmt == "rich", width=200)
+    out = report_for("text" if fmt == "rich" else fmt).render(result, ctx)
+    v4, v6 = result.missing.size(4), result.missing.size(6)
+    assert (v4, v6) == (128, 2**80 + 2**64)
+    shown = out
+    if fmt == "json":
+        # summary.total keeps the sum that schema version 1 promised, and nothing else does
+        doc = json.loads(out)
+        assert doc["summary"]["total"]["missing"]["addresses"] == str(v4 + v6)
+        del doc["summary"]["total"]
+        shown = json.dumps(doc)
+    assert str(v4 + v6) not in shown
+    assert str(result.expected_space.size(4) + result.expected_space.size(6)) not in shown
+    reason = "3 missing CIDRs (IPv4: 1 CIDR, 128 addresses; IPv6: 2 CIDRs, 2^80 + 2^64 addresses)"
+    v = report_view.build(result, ctx)
+    assert v.verdict.reasons == (reason,)
+    if fmt == "json":
+        doc = json.loads(out)
+        assert doc["verdict"]["reasons"] == [reason]
+        assert doc["summary"]["ipv4"]["missing"] == {"cidrs": 1, "addresses": "128"}
+        assert doc["summary"]["ipv6"]["missing"] == {"cidrs": 2, "addresses": str(v6)}
+    else:
+        assert reason in out
+        title = reason.replace(" missing", "")
+        assert title in out  # the heading of the missing table
+
+
+def test_one_family_is_named_in_the_count() -> None:
+    result = compare(
+        [load("nodes.txt", "expected", "2001:db8:1::/48\n")],
+        [load("allow.txt", "declared", "192.0.2.0/25\n")],
+    )
+    reasons = report_view.build(result, ReportContext()).verdict.reasons
+    assert reasons == ("1 missing IPv6 CIDR (2^80 addresses)",)

@@ -60,15 +60,15 @@ def test_plain_text_sections() -> None:
     for heading in (
         "\ninputs\n",
         "\nsummary\n",
-        "\nmissing: 11 CIDRs, 1208925819614629174706497 addresses\n",
+        "\nmissing: 11 CIDRs (IPv4: 10 CIDRs, 321 addresses; IPv6: 1 CIDR, 2^80 addresses)\n",
         "\npartial: 3 entries\n",
-        "\nextra in scope mail: 1 CIDR, 256 addresses\n",
+        "\nextra in scope mail: 1 IPv4 CIDR (256 addresses)\n",
         "\nover-broad: 1\n",
         "\nfindings: 1\n",
         "\nrules: iptables\n-A INPUT -s 192.0.2.0/26",
     ):
         assert heading in text
-    assert "  192.0.2.128/25                          128  more-nodes.txt:1, nodes.txt:2\n" in text
+    assert "  192.0.2.128/25          128  more-nodes.txt:1, nodes.txt:2\n" in text
     assert "  203.0.113.0/25         64        128   50.00%  nodes.txt:4\n" in text
 
 
@@ -122,7 +122,7 @@ def test_rich_tables_are_capped_on_a_terminal() -> None:
     shown = re.findall(r"^ *(10\.0\.[0-9.]+/32) ", visible, re.MULTILINE)
     assert len(shown) == MAX_TERMINAL_ROWS
     assert "... 150 more, use --output cidr (or json, csv) for the full list" in visible
-    assert f"missing: {n} CIDRs, {n} addresses" in visible
+    assert f"missing: {n} IPv4 CIDRs ({n} addresses)" in visible
 
 
 def test_rich_never_wraps_rules() -> None:
