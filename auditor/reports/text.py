@@ -11,8 +11,10 @@ from __future__ import annotations
 import io
 import shutil
 from collections.abc import Sequence
+from itertools import chain
+from typing import TYPE_CHECKING
 
-from auditor.model import AuditResult, Finding, MissingBlock
+from auditor.model import AuditResult, Finding, MissingBlock, Origin
 from auditor.reports import view
 from auditor.reports.base import Report, ReportContext, register
 from auditor.reports.view import (
@@ -22,18 +24,29 @@ from auditor.reports.view import (
     blocks_text,
     clean,
     origin_text,
-    origins_text,
     percent_text,
     plural,
     text_table,
 )
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
 
 # Origins shown per block; the JSON and CSV reports carry them all.
 MAX_ORIGINS = 3
 # Rows per table on a terminal.
 MAX_TERMINAL_ROWS = 100
 DEFAULT_WIDTH = 100
-_WRAPPING = {"source", "completeness", "entries", "origin", "origins", "message"}
+_WRAPPING = {
+    "source",
+    "completeness",
+    "entries",
+    "origin",
+    "origins",
+    "message",
+    "entry / origin",
+    "finding",
+}
 
 
 def _summary_rows(summary: Sequence[FamilySummary]) -> list[tuple[str, str, str, str]]:
@@ -49,7 +62,19 @@ def _summary_rows(summary: Sequence[FamilySummary]) -> list[tuple[str, str, str,
     return rows
 
 
-def _block_rows(blocks: Sequence[MissingBlock]) -> list[tuple[str, str, str]]:
+def _origin_cell(origin: Origin | None, name_width: int | None = None) -> str:
+    """An origin for a table cell; with ``name_width``, its source name is cut from the left
+    to that many cells (the terminal form; the plain form keeps every name whole)."""
+    if origin is None or name_width is None:
+        return origin_text(origin)
+    return abbreviate(clean(origin.source), name_width) + origin_text(
+        Origin("", origin.line, origin.path)
+    )
+
+
+def _block_rows(
+    blocks: Sequence[MissingBlock], name_width: int | None = None
+) -> list[tuple[str, str, str]]:
     # neighbouring blocks of one big entry share one origins tuple: word it once
     memo: dict[int, str] = {}
     rows = []
@@ -57,13 +82,22 @@ def _block_rows(blocks: Sequence[MissingBlock]) -> list[tuple[str, str, str]]:
         key = id(b.origins)
         text = memo.get(key)
         if text is None:
-            text = memo[key] = origins_text(b.origins, MAX_ORIGINS)
+            shown = b.origins[:MAX_ORIGINS]
+            text = ", ".join(_origin_cell(o, name_width) for o in shown)
+            if len(b.origins) > MAX_ORIGINS:
+                text += f" (+{len(b.origins) - MAX_ORIGINS} more)"
+            memo[key] = text
         rows.append((b.cidr, address_count(b.size), text))
     return rows
 
 
-def _finding_rows(findings: Sequence[Finding]) -> list[tuple[str, str, str, str]]:
-    return [(f.severity.value, f.kind, origin_text(f.origin), clean(f.message)) for f in findings]
+def _finding_rows(
+    findings: Sequence[Finding], name_width: int | None = None
+) -> list[tuple[str, str, str, str]]:
+    return [
+        (f.severity.value, f.kind, _origin_cell(f.origin, name_width), clean(f.message))
+        for f in findings
+    ]
 
 
 def _blocks_title(name: str, blocks: Sequence[MissingBlock]) -> str:
@@ -138,6 +172,84 @@ def render_plain(v: ReportView) -> str:
     return "\n".join(out) + "\n"
 
 
+def abbreviate(text: str, width: int) -> str:
+    """``text`` in at most ``width`` cells, cut from the left where a path is least telling:
+    ``.../exports/fw.rules`` becomes ``…/exports/fw.rules``, at a ``/`` when one fits."""
+    if view.display_width(text) <= width:
+        return text
+    room = max(width - 1, 1)
+    tail = text[-room:]
+    while view.display_width(tail) > room:
+        tail = tail[1:]
+    cut = tail.find("/")
+    if 0 < cut < len(tail) - 1:
+        tail = tail[cut:]
+    return "\u2026" + tail
+
+
+# The inputs table stacks what describes a source into one cell, so that four columns fit
+# where eight did not: on 80 columns rich squeezed every column and wrapped names into
+# two-character strips. Cells that cannot wrap meaningfully (a name, a time) get their width.
+_ROLE_WIDTH = len("expected")
+_STATE_MIN = 12
+_SOURCE_MIN = 16
+
+
+def _inputs_table(v: ReportView, width: int) -> RenderableType:
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    entries = [view.entries_text(rs).replace(", ", "\n") for rs in v.inputs]
+    states = []
+    for rs in v.inputs:
+        state = rs.completeness.value
+        if rs.reasons:
+            state += ": " + "; ".join(clean(r) for r in rs.reasons)
+        states.append(state)
+    sources = []
+    for rs in v.inputs:
+        info = rs.info
+        fmt = clean(info.format) + (f" ({clean(info.version)})" if info.version else "")
+        lines = [
+            clean(info.name),
+            fmt if info.size_bytes is None else f"{fmt}, {info.size_bytes} bytes",
+        ]
+        if info.read_at:
+            lines.append(f"read {clean(info.read_at)}")
+        if info.sha256:
+            lines.append(f"sha256 {info.sha256[:12]}")
+        sources.append(lines)
+
+    # four columns, each padded by one cell on both sides, three dividers between them
+    entries_width = max((len(line) for e in entries for line in e.split("\n")), default=0)
+    room = width - 11 - _ROLE_WIDTH - max(entries_width, len("entries"))
+    longest_state = max((view.display_width(s) for s in states), default=0)
+    state_width = max(min(longest_state, max(_STATE_MIN, room * 2 // 5)), len("completeness"))
+    longest_source = max((view.display_width(x) for x in chain(*sources)), default=0)
+    source_width = max(_SOURCE_MIN, min(room - state_width, longest_source))
+    # what the source does not need goes to the reasons of an incomplete source
+    state_width = max(state_width, min(longest_state, room - source_width))
+
+    t = Table(title="inputs", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False)
+    t.add_column("role", no_wrap=True)
+    t.add_column("source", overflow="fold", width=source_width)
+    t.add_column("completeness", overflow="fold", width=state_width)
+    t.add_column("entries", no_wrap=True)
+    for rs, lines, state, count in zip(v.inputs, sources, states, entries, strict=True):
+        # the name is cut from the left to one line; the details below it may wrap
+        cell = Text(abbreviate(lines[0], source_width))
+        for line in lines[1:]:
+            cell.append("\n" + line, style="dim")
+        t.add_row(
+            Text(rs.info.role),
+            cell,
+            Text(state, style="green" if state == "complete" else "red"),
+            Text(count),
+        )
+    return t
+
+
 def render_rich(v: ReportView, width: int) -> str:
     # Imported here: rich costs import time that plain output and other reports never need.
     from rich import box
@@ -199,27 +311,7 @@ def render_rich(v: ReportView, width: int) -> str:
         console.print(Text(f"  - {clean(reason)}"))
     console.print()
 
-    t = table(
-        "inputs",
-        ["role", "source", "format", "completeness", "entries", "bytes", "read at", "sha256"],
-        (5,),
-    )
-    for rs in v.inputs:
-        info = rs.info
-        state = rs.completeness.value
-        if rs.reasons:
-            state += ": " + "; ".join(clean(r) for r in rs.reasons)
-        t.add_row(
-            Text(info.role),
-            Text(clean(info.name)),
-            Text(clean(info.format) + (f" ({clean(info.version)})" if info.version else "")),
-            Text(state, style="green" if state == "complete" else "red"),
-            Text(view.entries_text(rs)),
-            Text("" if info.size_bytes is None else str(info.size_bytes)),
-            Text(clean(info.read_at)),
-            Text((info.sha256 or "")[:12]),
-        )
-    console.print(t)
+    console.print(_inputs_table(v, width))
 
     capped(
         table("summary", ["family", "set", "count", "addresses"], (2, 3)), _summary_rows(v.summary)
@@ -228,16 +320,23 @@ def render_rich(v: ReportView, width: int) -> str:
     console.print(
         Text(_blocks_title("missing", v.missing), style="bold yellow" if v.missing else "green")
     )
+    # Source names in origins are cut from the left, as in the inputs table, and cells that
+    # describe one item are stacked, so that no table needs more than four columns.
+    names = max(_SOURCE_MIN, width // 3)
     if v.missing:
         capped(
-            table("", ["cidr", "addresses", "origins"], (1,)), _block_rows(v.missing), ("yellow",)
+            table("", ["cidr", "addresses", "origins"], (1,)),
+            _block_rows(v.missing, names),
+            ("yellow",),
         )
     if v.partial:
-        rows = _partial_rows(v)
+        rows = [
+            (f"{entry}\n{origin}", *numbers) for entry, *numbers, origin in _partial_rows(v, names)
+        ]
         capped(
             table(
                 f"partial: {plural(len(v.partial), 'entry', 'entries')}",
-                ["entry", "covered", "addresses", "percent", "origin"],
+                ["entry / origin", "covered", "addresses", "percent"],
                 (1, 2, 3),
             ),
             rows,
@@ -245,17 +344,23 @@ def render_rich(v: ReportView, width: int) -> str:
     if v.extra is not None:
         console.print(Text(_blocks_title(f"extra in scope {_scope_text(v)}", v.extra)))
         if v.extra:
-            capped(table("", ["cidr", "addresses", "origins"], (1,)), _block_rows(v.extra))
+            capped(table("", ["cidr", "addresses", "origins"], (1,)), _block_rows(v.extra, names))
     if v.over_broad:
         capped(
             table(f"over-broad: {len(v.over_broad)}", ["severity", "origin", "message"]),
-            [(f.severity.value, origin_text(f.origin), clean(f.message)) for f in v.over_broad],
+            [
+                (f.severity.value, _origin_cell(f.origin, names), clean(f.message))
+                for f in v.over_broad
+            ],
             ("red",),
         )
     if v.findings:
         capped(
-            table(f"findings: {len(v.findings)}", ["severity", "kind", "origin", "message"]),
-            _finding_rows(v.findings),
+            table(f"findings: {len(v.findings)}", ["finding", "origin", "message"]),
+            [
+                (f"{severity}\n{kind}", origin, message)
+                for severity, kind, origin, message in _finding_rows(v.findings, names)
+            ],
         )
     for platform, rules in v.rules:
         console.print()
@@ -279,14 +384,14 @@ class TextReport(Report):
         return render_plain(v)
 
 
-def _partial_rows(v: ReportView) -> list[tuple[str, ...]]:
+def _partial_rows(v: ReportView, name_width: int | None = None) -> list[tuple[str, ...]]:
     return [
         (
             clean(c.entry.text),
             address_count(c.covered),
             address_count(c.entry.size),
             percent_text(c.covered, c.entry.size),
-            origin_text(c.entry.origin),
+            _origin_cell(c.entry.origin, name_width),
         )
         for c in v.partial
     ]

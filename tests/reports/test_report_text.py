@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from auditor.model import AuditResult
 from auditor.reports import ReportContext, report_for
-from auditor.reports.text import MAX_TERMINAL_ROWS
+from auditor.reports.text import MAX_TERMINAL_ROWS, abbreviate
 
-from .helpers import HOSTILE_NAMES, RULES, compare, hostile_case, load, small_case
+from .helpers import (
+    ALLOW,
+    HOSTILE_NAMES,
+    MORE_NODES,
+    NODES,
+    ROOT,
+    RULES,
+    compare,
+    hostile_case,
+    load,
+    small_case,
+)
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 OUR_LINE_STARTS = (
@@ -154,3 +169,128 @@ def test_100k_missing_cidrs() -> None:
     capped = rich(result)
     assert len(capped) < 40_000
     assert f"... {n - MAX_TERMINAL_ROWS} more" in capped
+
+
+LONG_EXPECTED = "/srv/provider-feeds/mail/2024/nodes-primary-datacenter.txt"
+LONG_DECLARED = "/etc/firewall/exports/host-a.example.org/allow.yaml"
+
+
+def _cut(name: str, width: int) -> str:
+    """How the terminal report shows a source name in an origin at this width."""
+    return abbreviate(name, max(16, width // 3))
+
+
+def long_names_case() -> AuditResult:
+    """Long paths, a partial source with a reason, findings: what squeezed an 80-column
+    terminal into two-character columns."""
+    return compare(
+        [load(LONG_EXPECTED, "expected", NODES), load("more-nodes.txt", "expected", MORE_NODES)],
+        [
+            load(LONG_DECLARED, "declared", ALLOW, "yaml"),
+            load("allow.txt", "declared", "192.0.2.0/24\nnot-an-address\n"),
+        ],
+        scope=("mail",),
+    )
+
+
+def _table(visible: str, title: str) -> list[str]:
+    """One rich table: its header line, then its rows up to the next section."""
+    lines = visible.split("\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith(title))
+    rule = next(i for i in range(start, len(lines)) if lines[i].startswith("─"))
+    end = next((i for i in range(rule + 1, len(lines)) if not lines[i].startswith(" ")), None)
+    return [lines[rule - 1], *lines[rule + 1 : end]]
+
+
+def _columns(table: list[str], headers: list[str]) -> dict[str, str]:
+    """The text of each left-aligned column of a rich table, its lines joined by spaces."""
+    starts = [table[0].index(h) for h in headers]
+    out = {}
+    for i, h in enumerate(headers):
+        end = starts[i + 1] if i + 1 < len(headers) else None
+        cells = [line[starts[i] : end].strip() for line in table[1:]]
+        out[h] = " ".join(c for c in cells if c)
+    return out
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+def test_rich_fits_the_terminal_and_keeps_every_column(width: int) -> None:
+    result = long_names_case()
+    visible = _ANSI.sub("", rich(result, width=width))
+    before_rules = visible[: visible.index("rules: iptables")]
+    for line in before_rules.split("\n"):
+        assert len(line) <= width, (width, line)
+
+    inputs = _table(visible, "inputs")
+    header = inputs[0].split()
+    assert header == ["role", "source", "completeness", "entries"]
+    text = "\n".join(inputs)
+    cols = _columns(inputs, header)
+    words = cols["source"] + " " + cols["entries"]
+    for rs in result.sources:
+        info = rs.info
+        # a name is one unbroken line, cut from the left when it is too long
+        name = info.name
+        shown = re.search(r"(?:^| )(…?[^ …]*?" + re.escape(name[-8:]) + r")(?: |$)", text, re.M)
+        assert shown is not None, (width, name)
+        assert shown.group(1) == name or (
+            shown.group(1).startswith("…") and name.endswith(shown.group(1)[1:])
+        )
+        assert info.role in text and info.format in text
+        assert f"{info.size_bytes} bytes" in words
+        assert info.read_at in words
+        assert info.sha256 is not None and info.sha256[:12] in text
+        for fam in (4, 6):
+            assert f"{rs.entries.count(fam)} IPv{fam}" in words
+    assert cols["role"].split() == ["expected", "expected", "declared", "declared"]
+    assert cols["completeness"].count("complete") == 3
+    assert "partial: 1 line(s) could not be read" in cols["completeness"]
+    # names are cut where they are too long, and only then
+    assert (LONG_EXPECTED in text) == (width >= 120)
+    if width < 120:
+        assert "…" in text
+
+    # the other tables keep their content too, and an origin is never folded into strips
+    missing = _table(visible, "missing")
+    origins = " ".join(line[missing[0].index("origins") :].strip() for line in missing[1:])
+    assert origins.split() == [_cut(LONG_EXPECTED, width) + f":{n}" for n in (4, 5, 6)], width
+    for cidr in result.missing.cidrs_text():
+        assert cidr in visible
+    findings = _columns(_table(visible, "findings"), ["finding", "origin", "message"])
+    assert findings["finding"].split() == ["warning", "host-bits", "error", "bad-entry"]
+    assert findings["origin"].startswith(_cut(LONG_DECLARED, width) + ":10 (other[3])")
+    assert "has host bits set; read as 100.64.0.0/24 'not' is not" in findings["message"]
+
+
+def test_names_are_cut_from_the_left() -> None:
+    assert abbreviate("/etc/firewall/exports/host-a/fw.rules", 80) == (
+        "/etc/firewall/exports/host-a/fw.rules"
+    )
+    assert abbreviate("/etc/firewall/exports/host-a/fw.rules", 20) == "…/host-a/fw.rules"
+    assert abbreviate("/etc/firewall/exports/host-a/fw.rules", 12) == "…/fw.rules"
+    assert abbreviate("a-very-long-file-name.rules", 12) == "…-name.rules"
+    assert abbreviate("/一二三四五六七八/九十.txt", 12) == "…/九十.txt"
+
+
+def test_piped_output_is_plain_text_with_whole_names(tmp_path: Path) -> None:
+    """No terminal: the stable plain form, whatever COLUMNS says, with every name whole."""
+    deep = tmp_path / "provider-feeds" / "mail" / "2024" / "nodes-primary-datacenter.txt"
+    deep.parent.mkdir(parents=True)
+    deep.write_text(NODES)
+    allow = tmp_path / "firewall" / "exports" / "host-a.example.org" / "allow.yaml"
+    allow.parent.mkdir(parents=True)
+    allow.write_text(ALLOW)
+    env = {**os.environ, "COLUMNS": "80", "PYTHONPATH": str(ROOT)}
+    env.pop("NO_COLOR", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "auditor", "diff", "-e", str(deep), "-d", str(allow)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert run.returncode == 1, run.stderr
+    assert "\x1b" not in run.stdout and "…" not in run.stdout
+    assert f"\n  expected {deep}\n    format: text\n" in run.stdout
+    assert f"\n  declared {allow}\n    format: yaml\n" in run.stdout
