@@ -81,6 +81,14 @@ class DnsFailure(SpfError):
     """SERVFAIL, refusal, timeout: the tree could not be read (temperror)."""
 
 
+class NoSuchDomain(SpfError):
+    """The name does not exist (NXDOMAIN): most often a typo or a retired name."""
+
+
+class NoSpfRecord(SpfError):
+    """The name exists but has no ``v=spf1`` TXT record."""
+
+
 # --- records --------------------------------------------------------------------------------
 
 _MECHANISMS = ("all", "include", "a", "mx", "ptr", "ip4", "ip6", "exists")
@@ -306,6 +314,8 @@ class Answer:
     values: tuple[object, ...] = ()
     """TXT: joined bytes per record; A/AAAA: address text; MX: (preference, host)."""
     message: str = ""
+    nxdomain: bool = False
+    """A void answer because the name does not exist, rather than has no such record."""
 
 
 @dataclass(frozen=True)
@@ -546,7 +556,9 @@ class Dns:
             answer = self.resolver.resolve(  # type: ignore[attr-defined]
                 qname, rdtype, lifetime=min(self.options.timeout, left), search=False
             )
-        except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):
+        except dns.resolver.NXDOMAIN:
+            return Answer("void", nxdomain=True)
+        except dns.resolver.NoAnswer:
             return Answer("void")
         except dns.resolver.LifetimeTimeout:
             return Answer("error", message=f"{name} {rdtype}: timed out")
@@ -671,7 +683,7 @@ class _Walk:
             raise _Stop("permerror", found.message)
         if found is None:
             where = f"{' > '.join(chain)}: " if chain else ""
-            raise _Stop("permerror", f"{where}{domain} has no SPF record")
+            raise _Stop("permerror", f"{where}{domain} {_absent(self.dns.get(domain, 'TXT'))}")
         return self._terms(found, chain or (domain,), (*seen, domain.lower()))
 
     def _terms(self, record: Record, chain: tuple[str, ...], seen: tuple[str, ...]) -> list[Piece]:
@@ -875,14 +887,15 @@ def expand_domain(
     dns_ = Dns(options, resolver, monotonic)
     try:
         root = dns_.record(domain)
+        if isinstance(root, DnsFailure):
+            raise DnsFailure(
+                f"{domain}: DNS failure, its SPF record could not be read: {root.message}",
+                hint="try again, or pin a resolver with --nameserver",
+            )
         if isinstance(root, SpfError):
             raise root
         if root is None:
-            raise SpfError(
-                f"{domain} publishes no SPF record",
-                hint="a provider that publishes nothing is a failure, not an empty set;"
-                " check the name",
-            )
+            raise _no_record(domain, dns_.get(domain, "TXT"))
         notes = _size_notes(root)
         families = []
         for family in (4, 6):
@@ -946,6 +959,37 @@ def _family(dns_: Dns, domain: str, family: int) -> FamilyResult:
 
 # What a name given on the command line may hold: letters, digits, '-' and '_' (_spf, _netblocks)
 _HOSTNAME = re.compile(r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*")
+
+
+def _txt_detail(answer: Answer) -> str:
+    n = len(answer.values)
+    if not n:
+        return "no TXT record at all"
+    if n == 1:
+        return "its only TXT record does not start with v=spf1"
+    return f"none of its {n} TXT records starts with v=spf1"
+
+
+def _absent(answer: Answer) -> str:
+    """Why a name gave no SPF record, for a message: ``does not exist`` or ``has no ...``."""
+    if answer.nxdomain:
+        return "does not exist (NXDOMAIN)"
+    return f"has no SPF record ({_txt_detail(answer)})"
+
+
+def _no_record(domain: str, answer: Answer) -> SpfError:
+    """The error for a source whose name gives no SPF record: nothing is not an empty set."""
+    if answer.nxdomain:
+        return NoSuchDomain(
+            f"{domain} does not exist (NXDOMAIN), so it publishes no SPF record",
+            hint="check the spelling; providers document their SPF name, often _spf.DOMAIN"
+            " or spf.DOMAIN",
+        )
+    return NoSpfRecord(
+        f"{domain} exists but publishes no SPF record ({_txt_detail(answer)})",
+        hint="a provider that publishes nothing is a failure, not an empty set; check that"
+        " this is the name its documentation gives",
+    )
 
 
 def _check_top_domain(domain: str) -> None:

@@ -27,6 +27,8 @@ from auditor.spf import (
     DnsOptions,
     Expansion,
     FamilyResult,
+    NoSpfRecord,
+    NoSuchDomain,
     Piece,
     SpfError,
     expand_domain,
@@ -686,6 +688,10 @@ def test_no_record_at_the_top_fails(dns_server: DnsServer, records: Records) -> 
     with pytest.raises(SpfError, match="no SPF record") as raised:
         expand(dns_server, records)
     assert not isinstance(raised.value, DnsFailure)
+    # a name that does not exist is told apart from one without a record
+    nxdomain = "example.com" not in records
+    assert isinstance(raised.value, NoSuchDomain if nxdomain else NoSpfRecord)
+    assert ("does not exist (NXDOMAIN)" in str(raised.value)) == nxdomain
 
 
 def test_strings_of_a_txt_record_are_joined_without_a_separator(dns_server: DnsServer) -> None:

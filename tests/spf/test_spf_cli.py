@@ -158,12 +158,62 @@ def test_spf_dropped_query_exits_2_within_the_timeout(
     assert "inc.example.com" in err and "timed out" in err
 
 
-@pytest.mark.parametrize("domain", ["none.example.com", "nx.example.com"])
-def test_spf_domain_without_spf_exits_2(run_cli: RunCli, ns: str, domain: str) -> None:
+# Three ways a name gives no SPF record, each named for what it is; all fail the source.
+NO_RECORD = [
+    ("nx.example.com", "nx.example.com does not exist (NXDOMAIN)"),
+    (
+        "none.example.com",
+        "none.example.com exists but publishes no SPF record"
+        " (its only TXT record does not start with v=spf1)",
+    ),
+    ("mail.example.com", "mail.example.com exists but publishes no SPF record (no TXT record"),
+    ("sf.example.com", "sf.example.com: DNS failure, its SPF record could not be read"),
+]
+
+
+@pytest.mark.parametrize(("domain", "says"), NO_RECORD)
+def test_spf_domain_without_spf_exits_2(run_cli: RunCli, ns: str, domain: str, says: str) -> None:
     code, out, err = run_cli("spf", domain, "--nameserver", ns)
     assert code == 2
     assert out == ""
-    assert f"error: {domain} publishes no SPF record" in err
+    assert f"error: {says}" in err
+
+
+@pytest.mark.parametrize(("domain", "says"), NO_RECORD)
+def test_fetch_spf_without_a_record_fails(run_cli: RunCli, ns: str, domain: str, says: str) -> None:
+    code, out, err = run_cli("fetch", f"spf:{domain}", "--nameserver", ns)
+    assert code == 2
+    assert out == ""
+    assert says in err
+
+
+@pytest.mark.parametrize("role", ["-e", "-d"])
+@pytest.mark.parametrize(("domain", "says"), NO_RECORD)
+def test_diff_spf_without_a_record_fails_the_source(
+    run_cli: RunCli, ns: str, write: WriteFile, domain: str, says: str, role: str
+) -> None:
+    write("allow.txt", "192.0.2.1\n")
+    other = "-d" if role == "-e" else "-e"
+    code, out, err = run_cli(
+        "diff", role, f"spf:{domain}", other, "allow.txt", "--nameserver", ns, "-o", "json"
+    )
+    assert code == 2
+    assert says in err
+    doc = json.loads(out)
+    jsonschema.validate(doc, REPORT_SCHEMA)
+    (spf_input,) = [i for i in doc["inputs"] if i["name"] == f"spf:{domain}"]
+    assert spf_input["completeness"] == "failed"
+    assert any(says in r for r in spf_input["reasons"])
+    assert doc["verdict"]["status"] == "incomplete"
+
+
+def test_an_include_that_does_not_exist_is_named(
+    run_cli: RunCli, ns: str, dns_server: DnsServer
+) -> None:
+    dns_server.zone.update({"inc-nx.example.com": [("TXT", "v=spf1 include:gone.example.com")]})
+    code, out, _ = run_cli("spf", "inc-nx.example.com", "--nameserver", ns)
+    assert code == 2
+    assert "include:gone.example.com: gone.example.com does not exist (NXDOMAIN)" in out
 
 
 @pytest.mark.parametrize(
