@@ -1,5 +1,7 @@
 """From a source spec to a RangeSet: files, URLs and catalog providers, with the cache, the
-stale fallback and the integrity checks (version rollback, shrink) in one place.
+stale fallback and the integrity checks (version rollback, shrink) in one place. A feed read
+from a local path (a mirror) is checked like a fetched one, against the last copy accepted
+from that path (:mod:`auditor.sources.baseline`).
 
 Order of a fetch, so that nothing unvalidated is ever kept: get the bytes (the cache is not
 touched), parse and check them, select the filtered items, compare with the cached copy, and
@@ -29,7 +31,7 @@ from auditor.model import (
     SourceInfo,
     reading_time,
 )
-from auditor.sources import files
+from auditor.sources import baseline, files
 from auditor.sources.base import Feed, FeedContext, FeedError, FeedParser, parser_for
 from auditor.sources.catalog import Catalog
 from auditor.sources.spec import SourceSpec, is_url, parse_spec
@@ -72,7 +74,7 @@ class _Copy:
     body: bytes
     feed: Feed
     state: str
-    """fresh, revalidated, cached, stale or file."""
+    """fresh, revalidated, cached, stale or file (a local feed)."""
     retrieved_at: float | None = None
     response: Response | None = None
     previous: Feed | None = None
@@ -83,6 +85,8 @@ class _Copy:
     """True when the fetched copy must not replace the cached one (a version rollback)."""
     rejected: bool = False
     """True once a spec refused this copy: it is never committed."""
+    baseline_body: bytes | None = None
+    """A local feed's last accepted bytes (None when there were none), for the commit."""
 
 
 @dataclass
@@ -114,9 +118,12 @@ class SourceLoader:
     def commit(self) -> None:
         """Store every fetched copy that all its specs accepted."""
         for copy in self._copies.values():
-            if isinstance(copy, _Copy) and copy.response is not None and not copy.rejected:
-                if copy.state in ("fresh", "revalidated") and not copy.keep_cache:
-                    self.fetcher().commit(copy.response)
+            if not isinstance(copy, _Copy) or copy.rejected or copy.keep_cache:
+                continue
+            if copy.response is not None and copy.state in ("fresh", "revalidated"):
+                self.fetcher().commit(copy.response)
+            elif copy.state == "file" and copy.body != copy.baseline_body:
+                baseline.write(self._cache_dir(), copy.location, copy.body, self.clock())
         self._copies.clear()
 
     def close(self) -> None:
@@ -351,7 +358,15 @@ class SourceLoader:
                     hint="pipe the list and give - as the source",
                 )
             body = files.read_bytes(location, None, options.max_bytes)
-            return _Copy(location, body, parser.parse(body, ctx), "file")
+            copy = _Copy(location, body, parser.parse(body, ctx), "file")
+            kept = baseline.read(self._cache_dir(), location)
+            if kept is not None:
+                copy.baseline_body = kept.body
+                try:
+                    copy.previous = parser.parse(kept.body, ctx)
+                except FeedError:
+                    copy.previous = None  # nothing readable to compare with
+            return copy
         from auditor.net import FetchError
 
         url = location.replace("{clientrequestid}", self._client_id())
@@ -412,13 +427,14 @@ class SourceLoader:
         new_v, old_v = copy.feed.version, old.version
         if new_v and old_v and new_v.key == old_v.key and new_v.order < old_v.order:
             copy.keep_cache = True  # the newer cached copy stays the baseline
+            kept = _kept(copy)
             copy.findings.append(
                 Finding(
                     "version-rollback",
                     Severity.WARNING,
                     f"{copy.location}: the feed's {new_v.key} went backwards "
                     f"({new_v.value} < cached {old_v.value}): a rollback or a stale mirror;"
-                    " the cached copy is kept",
+                    f" {kept} is kept as the baseline",
                 )
             )
         info = SourceInfo(ctx.name, ctx.role, parser.name)
@@ -427,7 +443,7 @@ class SourceLoader:
             after = copy.feed.select({}, ctx, info)
         except InputError:
             return
-        self._compare(copy.location, before, after, ctx, options, copy.findings)
+        self._compare(copy.location, before, after, ctx, options, copy.findings, _kept(copy))
 
     def _selection_shrink(
         self,
@@ -448,7 +464,12 @@ class SourceLoader:
         except InputError:
             return []  # the old copy had no such entries: not a shrink
         out: list[Finding] = []
-        self._compare(ctx.name, previous, selected, ctx, options, out)
+        kept = (
+            _kept(copies[0])
+            if len({c.state == "file" for c in copies}) == 1
+            else "the copies kept last time"
+        )
+        self._compare(ctx.name, previous, selected, ctx, options, out, kept)
         return out
 
     def _compare(
@@ -459,6 +480,7 @@ class SourceLoader:
         ctx: FeedContext,
         options: LoadOptions,
         findings: list[Finding],
+        kept: str = "the cached copy",
     ) -> None:
         for family in (4, 6):
             old_size = ipspace.size(before.space.family(family))
@@ -469,7 +491,7 @@ class SourceLoader:
             if lost <= options.max_shrink:
                 continue
             message = (
-                f"{where}: IPv{family} addresses shrank by {lost:.1f}% since the cached copy "
+                f"{where}: IPv{family} addresses shrank by {lost:.1f}% since {kept} "
                 f"({old_size} -> {new_size}), over the limit of {options.max_shrink:g}%"
             )
             if not options.accept_shrink:
@@ -477,7 +499,7 @@ class SourceLoader:
                     message,
                     source=ctx.name,
                     hint="if the provider really removed them, run again with --accept-shrink;"
-                    " the cached copy was kept",
+                    f" {kept} was kept",
                 )
             findings.append(Finding("shrink", Severity.WARNING, message + " (accepted)"))
 
@@ -499,12 +521,17 @@ class SourceLoader:
             retrieved_at=_iso(min(times)) if times else None,
         )
 
+    def _cache_dir(self) -> Path:
+        base = self.net_options.cache_dir if self.net_options else None
+        if base is None:
+            from auditor.net import default_cache_dir
+
+            base = default_cache_dir()
+        return Path(base)
+
     def _client_id(self) -> str:
         """A GUID per cache directory, as the Microsoft 365 web service asks of its clients."""
-        from auditor.net import default_cache_dir
-
-        base = (self.net_options.cache_dir if self.net_options else None) or default_cache_dir()
-        path = Path(base) / "client-id"
+        path = self._cache_dir() / "client-id"
         try:
             text = path.read_text().strip()
             return str(uuid.UUID(text))
@@ -551,6 +578,11 @@ def _future_dated(feed: Feed, now: float) -> list[Finding]:
             ]
         return []
     return []
+
+
+def _kept(copy: _Copy) -> str:
+    """What a copy is compared with, for messages."""
+    return "the last accepted copy" if copy.state == "file" else "the cached copy"
 
 
 def _worst_state(copies: Sequence[_Copy]) -> str:

@@ -1,0 +1,99 @@
+"""The last accepted copy of each local feed, so that a mirror given as a path gets the same
+integrity checks as a fetched feed (RELIABILITY 4, feed integrity): its version must not go
+backwards, and it must not lose more than ``--max-shrink`` of a family's addresses.
+
+A fetched feed's baseline is its cache entry, keyed by URL. A local copy has no cache entry,
+so it gets one of its own here, in the same cache directory, keyed by its absolute path: the
+name a catalog or a cron job uses, not the file a symbolic link happens to point to, because
+swapping what that name holds is exactly what the checks must see.
+
+One file per path: a JSON header line (the path, when it was accepted, the body's length and
+SHA-256), then the body. A file that fails any check counts as no baseline, never as an empty
+one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from auditor.errors import InputError
+from auditor.fsutil import atomic_write
+
+_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Baseline:
+    path: str
+    """The absolute path of the local feed."""
+    body: bytes
+    accepted_at: float
+
+
+def key(location: str) -> str:
+    """The absolute form of a local feed's path, without resolving links."""
+    return os.path.abspath(location)
+
+
+def _file(cache_dir: Path, path: str) -> Path:
+    return (
+        cache_dir / "mirrors" / hashlib.sha256(path.encode("utf-8", "surrogateescape")).hexdigest()
+    )
+
+
+def read(cache_dir: Path, location: str) -> Baseline | None:
+    path = key(location)
+    try:
+        data = _file(cache_dir, path).read_bytes()
+    except OSError:
+        return None
+    line, newline, body = data.partition(b"\n")
+    if not newline:
+        return None
+    try:
+        header = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(header, dict) or header.get("format") != _FORMAT:
+        return None
+    accepted_at = header.get("accepted_at")
+    if (
+        header.get("path") != path
+        or not isinstance(accepted_at, (int, float))
+        or isinstance(accepted_at, bool)
+        or not math.isfinite(accepted_at)
+        or header.get("length") != len(body)
+        or header.get("sha256") != hashlib.sha256(body).hexdigest()
+    ):
+        return None
+    return Baseline(path, body, float(accepted_at))
+
+
+def write(cache_dir: Path, location: str, body: bytes, accepted_at: float) -> None:
+    """Keep ``body`` as the baseline of ``location``; atomic, so a crash keeps the old one."""
+    path = key(location)
+    header = {
+        "format": _FORMAT,
+        "path": path,
+        "accepted_at": accepted_at,
+        "length": len(body),
+        "sha256": hashlib.sha256(body).hexdigest(),
+    }
+    data = json.dumps(header, ensure_ascii=True, sort_keys=True).encode("ascii") + b"\n" + body
+    target = _file(cache_dir, path)
+    try:
+        cache_dir.parent.mkdir(parents=True, exist_ok=True)
+        cache_dir.mkdir(mode=0o700, exist_ok=True)
+        target.parent.mkdir(mode=0o700, exist_ok=True)
+        atomic_write(target, data, mode=0o600)
+    except OSError as e:
+        raise InputError(
+            f"cannot keep the accepted copy of {path} in the cache: {e.strerror or e}",
+            source=location,
+            hint=f"check that --cache-dir ({cache_dir}) is writable and not full",
+        ) from e
