@@ -421,6 +421,53 @@ def _write(text: str, output_file: Path | None) -> None:
         ) from None
 
 
+def _deliver(
+    text: str,
+    output_file: Path | None,
+    *,
+    output: str,
+    quiet: bool,
+    incomplete: str | None,
+) -> None:
+    """Print or write a run's output. ``incomplete`` says why the run was not complete (it
+    exits 2), or is None. A file others read (a firewall's include, a cron artefact) is never
+    replaced by an incomplete run: it keeps its last good content. On stdout, a report that
+    states its own completeness still goes out (unless --quiet); ``cidr`` cannot, so an
+    incomplete run prints nothing rather than a list that looks complete."""
+    if output_file is not None:
+        if incomplete is None:
+            _write(text, output_file)
+            return
+        _err(f"error: not written: {incomplete}; {output_file} keeps its previous content")
+    if quiet:
+        return
+    if incomplete is not None and output == "cidr":
+        if output_file is None:
+            _err(
+                f"error: nothing printed: {incomplete}; a cidr list cannot say it is incomplete"
+                " (-o json or -o text can)"
+            )
+        return
+    _write(text, None)
+
+
+def _not_complete(
+    sources: Sequence[RangeSet],
+    allow_stale: bool,
+    uncovered: Sequence[int] = (),
+    otherwise: str = "the run is not complete (see the errors above)",
+) -> str:
+    """Why a run is not complete: the sources that are not, and the families nobody covers."""
+    reasons = [
+        f"{rs.info.name} is {rs.completeness.value}"
+        for rs in sources
+        if not _usable(rs, allow_stale)
+    ]
+    reasons += [f"no declared source covers IPv{fam}" for fam in uncovered]
+    shown = "; ".join(reasons[:3]) + ("; ..." if len(reasons) > 3 else "")
+    return shown or otherwise
+
+
 @app.command()
 def diff(
     expected: Annotated[
@@ -569,9 +616,13 @@ def diff(
                     " CIDRs may be wrong. Review before use.\n"
                 )
             rendered = [(gen.name, banner + gen.render(blocks, rule_options)) for gen in generators]
+        code = audit.exit_code(result)
+        incomplete = None
+        if code is ExitCode.TROUBLE:
+            incomplete = _not_complete(result.sources, allow_stale, result.uncovered)
         ctx = ReportContext(rules=tuple(rendered), color=_is_terminal() and output_file is None)
-        if not quiet or output_file is not None:
-            _write(report.render(result, ctx), output_file)
+        text = report.render(result, ctx)
+        _deliver(text, output_file, output=output, quiet=quiet, incomplete=incomplete)
         for fam in result.uncovered:
             _err(f"error: no declared source covers IPv{fam}; its expected addresses are unknown")
         for rs in result.sources:
@@ -580,7 +631,7 @@ def diff(
                 level = "warning" if _usable(rs, allow_stale) else "error"
                 why = "; ".join(rs.reasons) or rs.completeness.value
                 _err(f"{level}: {rs.info.name}: source is {rs.completeness.value}: {why}")
-        return audit.exit_code(result)
+        return code
 
     code = _guard(run)
     raise typer.Exit(int(code))
@@ -719,14 +770,10 @@ def fetch(
             _err(f"error: the sources list no IPv{fam} address")
             code = ExitCode.TROUBLE
         text = listing.render(sets, output, fam, complete=code is ExitCode.OK)
-        target = output_file
-        if target is not None and code is not ExitCode.OK:
-            # a file others read (a firewall's include, a cron artefact) keeps its last good
-            # content; the incomplete listing still goes to stdout unless --quiet
-            _err(f"error: {target} left unchanged: the sources are not complete")
-            target = None
-        if not quiet or target is not None:
-            _write(text, target)
+        incomplete = None
+        if code is not ExitCode.OK:
+            incomplete = _not_complete(sets, allow_stale)
+        _deliver(text, output_file, output=output, quiet=quiet, incomplete=incomplete)
         return code
 
     raise typer.Exit(int(_guard(run)))

@@ -42,6 +42,16 @@ def diff(run_cli: RunCli, *args: str, input: str | bytes | None = None) -> tuple
     return run_cli("diff", "-o", "cidr", *args, input=input)
 
 
+def missing_of_json(run_cli: RunCli, *args: str) -> tuple[int, str]:
+    """``auditor diff -o json ARGS``: the exit code and the missing CIDRs, one per line. An
+    incomplete run prints no cidr list, but its JSON report (which says "incomplete") has them."""
+    import json
+
+    code, out, _ = run_cli("diff", "-o", "json", *args)
+    doc = json.loads(out)
+    return code, "".join(m["cidr"] + "\n" for m in doc["missing"])
+
+
 def no_crash(stderr: str) -> None:
     assert "internal error" not in stderr
     assert "Traceback" not in stderr
@@ -125,8 +135,9 @@ def test_missing_declared_file(run_cli: RunCli) -> None:
     code, out, err = diff(run_cli, "-e", "exp.txt", "-d", "nope.txt")
     assert code == 2
     assert "error: nope.txt: no such file" in err
+    assert out == ""  # an incomplete run prints no cidr list
     # the report of what could be read is still printed: everything is missing
-    assert out == "192.0.2.0/24\n198.51.100.0/24\n"
+    assert missing_of_json(run_cli, "-e", "exp.txt", "-d", "nope.txt") == (2, EXPECTED)
 
 
 @pytest.mark.usefixtures("inputs")
@@ -195,7 +206,9 @@ def test_an_empty_declared_file_is_trouble(run_cli: RunCli, write: WriteFile) ->
     code, out, err = diff(run_cli, "-e", "exp.txt", "-d", "empty.txt")
     assert code == 2
     assert "error: empty.txt: file is empty" in err
-    assert out == EXPECTED  # nothing is allowed, so everything is missing
+    assert out == ""
+    # nothing is allowed, so everything is missing
+    assert missing_of_json(run_cli, "-e", "exp.txt", "-d", "empty.txt") == (2, EXPECTED)
 
 
 @pytest.mark.parametrize(("name", "content"), [("none.yaml", "[]\n"), ("none.json", "[]\n")])
@@ -222,7 +235,9 @@ def test_a_malformed_line_is_reported_and_the_rest_still_audited(
     assert code == 2
     assert "feed.txt:2: '010.1.1.1'" in err
     assert "leading zero" in err
-    assert out == MISSING  # what could be read was still compared
+    assert out == ""
+    # what could be read was still compared
+    assert missing_of_json(run_cli, "-e", "feed.txt", "-d", "half.txt") == (2, MISSING)
 
 
 @pytest.mark.usefixtures("inputs")
@@ -247,7 +262,9 @@ def test_host_bits_fixed_with_a_warning_or_rejected(run_cli: RunCli, write: Writ
     assert code == 2
     assert "hb.txt:1: '192.0.2.1/24' has host bits set" in err
     assert "192.0.2.0/24" in err  # the hint gives the network to write
-    assert out == "192.0.2.0/24\n"
+    assert out == ""
+    args = ("-e", "exp.txt", "-d", "hb.txt", "--host-bits", "reject")
+    assert missing_of_json(run_cli, *args) == (2, "192.0.2.0/24\n")
 
 
 @pytest.mark.usefixtures("inputs")
@@ -261,7 +278,8 @@ def test_yaml_with_a_python_tag_is_refused_and_nothing_runs(
     assert "evil.yaml:1 ([0])" in err
     assert "python/object" in err
     assert not marker.exists()
-    assert out == MISSING
+    assert out == ""
+    assert missing_of_json(run_cli, "-e", "exp.txt", "-d", "evil.yaml") == (2, MISSING)
 
 
 @pytest.mark.usefixtures("inputs")
@@ -646,3 +664,54 @@ def test_100_mb_of_printable_garbage_is_a_clear_error_in_bounded_memory(tmp_path
     assert proc.stderr.startswith("error: wrong.txt: the first 1000 entries are all invalid")
     assert len(proc.stderr) < 10_000
     assert peak_kib * 1024 < 600 * MB
+
+
+# --- an incomplete run never leaves a trusted answer behind -----------------------------------
+
+
+@pytest.mark.usefixtures("inputs")
+def test_an_incomplete_run_keeps_the_output_file(run_cli: RunCli, write: WriteFile) -> None:
+    target = write("out.cidr", "203.0.113.0/24\n")
+    code, out, err = run_cli(
+        "diff", "-q", "-e", "exp.txt", "-d", "nonexistent.rules", "-o", "cidr",
+        "--output-file", "out.cidr",
+    )  # fmt: skip
+    assert code == 2 and out == ""
+    assert target.read_text() == "203.0.113.0/24\n"  # the last good answer stays
+    assert "not written: nonexistent.rules is failed; out.cidr keeps its previous content" in err
+    # every format: a report that says "incomplete" is still not what the file held
+    for output in ("text", "json", "md", "csv"):
+        code, _, err = run_cli(
+            "diff", "-e", "exp.txt", "-d", "nonexistent.rules", "-o", output,
+            "--output-file", "out.cidr",
+        )  # fmt: skip
+        assert code == 2 and "keeps its previous content" in err
+        assert target.read_text() == "203.0.113.0/24\n"
+    # a complete run (drift is an answer) replaces it
+    code, _, _ = diff(run_cli, "-e", "exp.txt", "-d", "half.txt", "--output-file", "out.cidr")
+    assert code == 1 and target.read_text() == MISSING
+
+
+@pytest.mark.usefixtures("inputs")
+def test_cidr_on_stdout_is_empty_when_a_source_failed_or_is_partial(
+    run_cli: RunCli, write: WriteFile
+) -> None:
+    code, out, err = diff(run_cli, "-e", "exp.txt", "-d", "nonexistent.rules")
+    assert (code, out) == (2, "")
+    assert "nothing printed: nonexistent.rules is failed" in err
+    write("bad.txt", "192.0.2.0/24\nnot-an-address\n")
+    code, out, err = diff(run_cli, "-e", "exp.txt", "-d", "bad.txt")
+    assert (code, out) == (2, "")
+    assert "bad.txt is partial" in err
+    # a format that states its completeness still prints, and says so
+    code, out, _ = run_cli("diff", "-e", "exp.txt", "-d", "nonexistent.rules", "-o", "json")
+    assert code == 2 and '"status": "incomplete"' in out
+
+
+def test_fetch_cidr_prints_nothing_when_a_source_failed(run_cli: RunCli, write: WriteFile) -> None:
+    write("good.txt", "192.0.2.0/24\n")
+    code, out, err = run_cli("fetch", "good.txt", "nonexistent.txt")
+    assert (code, out) == (2, "")
+    assert "nothing printed: nonexistent.txt is failed" in err
+    code, out, _ = run_cli("fetch", "good.txt", "nonexistent.txt", "-o", "json")
+    assert code == 2 and '"complete": false' in out
