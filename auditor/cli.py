@@ -365,7 +365,8 @@ def _load_all(
     return out
 
 
-def _to_address(text: str | None) -> str | None:
+def _to_address(text: str | None, what: str = "--to") -> str | None:
+    """One address, normalised; ``what`` names the argument it came from in the error."""
     if text is None:
         return None
     from auditor.errors import AddressError
@@ -374,7 +375,10 @@ def _to_address(text: str | None) -> str | None:
     try:
         family, value, _ = parse_address(text)
     except AddressError as e:
-        raise UsageError(f"invalid --to: {e}", hint="one address, e.g. --to 192.0.2.25") from None
+        example = "192.0.2.25" if what == "ADDRESS" else f"{what} 192.0.2.25"
+        raise UsageError(
+            f"invalid {what} {text!r}: {e}", hint=f"one IPv4 or IPv6 address, e.g. {example}"
+        ) from None
     return format_address(family, value)
 
 
@@ -826,7 +830,7 @@ def explain(
 
         if output not in ("text", "json"):
             raise UsageError(f"unknown output {output!r}", hint="choose text or json")
-        target = _to_address(address)
+        target = _to_address(address, "ADDRESS")
         if target is None:
             raise UsageError("an address is needed")
         fetching = _FetchOptions.of(options_given)
