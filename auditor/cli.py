@@ -337,6 +337,7 @@ def _load_all(
     from auditor.model import Completeness, Entries, RangeSet, SourceInfo
 
     out = []
+    later: list[tuple[int, str]] = []
     for spec in specs:
         name = "<stdin>" if spec == "-" else spec
         try:
@@ -358,11 +359,37 @@ def _load_all(
                 if quiet and finding.severity.value == "info":
                     continue  # --quiet: warnings and errors only (the report still has them)
                 where = f"{finding.origin}: " if finding.origin else ""
-                _err(f"{finding.severity.value}: {where}{finding.message}")
+                line = f"{finding.severity.value}: {where}{finding.message}"
+                if finding.kind == "family-not-covered":
+                    later.append((len(out), line))  # unless another source covers it
+                else:
+                    _err(line)
             if rs.info.cache in ("cached", "stale") and rs.info.retrieved_at and not quiet:
                 _err(f"info: {rs.info.name}: from the cache, retrieved {rs.info.retrieved_at}")
         out.append(rs)
-    return out
+    for i, line in later:
+        if not _covered_elsewhere(out, i):
+            _err(line)
+    return [
+        replace(rs, findings=tuple(f for f in rs.findings if f.kind != "family-not-covered"))
+        if _covered_elsewhere(out, i)
+        else rs
+        for i, rs in enumerate(out)
+    ]
+
+
+def _covered_elsewhere(sets: Sequence[RangeSet], i: int) -> bool:
+    """The families source ``i`` does not speak for are all spoken for by another source (an
+    iptables export given with its ip6tables twin): its "IPv6 needs its own" is moot."""
+    from auditor.model import Completeness
+
+    others = {
+        f
+        for j, rs in enumerate(sets)
+        if j != i and rs.completeness is not Completeness.FAILED
+        for f in rs.families
+    }
+    return {4, 6} - set(sets[i].families) <= others
 
 
 def _to_address(text: str | None, what: str = "--to") -> str | None:

@@ -147,3 +147,18 @@ def test_a_bad_address_names_the_argument(run_cli: RunCli, write: WriteFile) -> 
     assert "invalid ADDRESS '192.0.2.300'" in err and "--to" not in err
     code, _, err = run_cli("explain", "192.0.2.3", "-d", "allowlist.yaml", "--to", "x")
     assert code == 2 and "invalid --to 'x'" in err
+
+
+def test_the_other_family_note_only_when_no_source_covers_it(
+    run_cli: RunCli, write: WriteFile
+) -> None:
+    write("fw.rules", RULES)
+    write("fw6.rules", RULES6)
+    write("relays.ipset", IPSET)
+    write("nodes.txt", "203.0.113.0/24\n2001:db8:25::/48\n")
+    code, out, err = run_cli("diff", "-e", "nodes.txt", "-d", "fw.rules", "-d", "fw6.rules",
+                             "-d", "relays.ipset", "-o", "json")  # fmt: skip
+    assert code == 1, err
+    assert "needs its own" not in err and "needs its own" not in out
+    code, _, err = run_cli("diff", "-e", "nodes.txt", "-d", "fw.rules", "-d", "relays.ipset")
+    assert code == 2 and "info: fw.rules: this export covers IPv4 only" in err
