@@ -409,6 +409,13 @@ def _to_address(text: str | None, what: str = "--to") -> str | None:
     return format_address(family, value)
 
 
+def _stdin_once(specs: Sequence[str]) -> None:
+    from auditor.sources.spec import reads_stdin
+
+    if sum(reads_stdin(spec) for spec in specs) > 1:
+        raise UsageError("standard input can be read only once", hint="give files instead")
+
+
 def _host_bits(value: str) -> HostBitsPolicy:
     if value not in ("fix", "reject"):
         raise UsageError(f"invalid --host-bits {value!r}", hint="choose fix or reject")
@@ -600,8 +607,7 @@ def diff(
         from auditor.service import Service
 
         svc = Service.parse(service)
-        if (expected + declared).count("-") > 1:
-            raise UsageError("standard input can be read only once", hint="give files instead")
+        _stdin_once(expected + declared)
         report = report_for(output)
         generators = []
         if rules:  # rule generators are imported only when asked for
@@ -779,8 +785,7 @@ def fetch(
             )
         if family not in ("all", "4", "6"):
             raise UsageError(f"invalid --family {family!r}", hint="choose all, 4 or 6")
-        if sources.count("-") > 1:
-            raise UsageError("standard input can be read only once", hint="give files instead")
+        _stdin_once(sources)
         fetching = _FetchOptions.of(options_given)
         options = fetching.load_options("expected", fmt=fmt, host_bits=_host_bits(host_bits))
         with fetching.open(sys.stdin.buffer) as loader:
@@ -857,6 +862,7 @@ def explain(
 
         if output not in ("text", "json"):
             raise UsageError(f"unknown output {output!r}", hint="choose text or json")
+        _stdin_once([*(expected or []), *declared])
         target = _to_address(address, "ADDRESS")
         if target is None:
             raise UsageError("an address is needed")

@@ -715,3 +715,47 @@ def test_fetch_cidr_prints_nothing_when_a_source_failed(run_cli: RunCli, write: 
     assert "nothing printed: nonexistent.txt is failed" in err
     code, out, _ = run_cli("fetch", "good.txt", "nonexistent.txt", "-o", "json")
     assert code == 2 and '"complete": false' in out
+
+
+# --- a format per source -------------------------------------------------------------------------
+
+MAIN_CF = "smtpd_client_restrictions = check_client_access cidr:{path}, reject\nmynetworks =\n"
+
+
+def test_a_format_per_source_follows_the_findings_advice(
+    run_cli: RunCli, write: WriteFile, tmp_path: Path
+) -> None:
+    write("nodes.txt", EXPECTED)
+    table = write("client_access", "192.0.2.0/24 OK\n198.51.100.0/24 REJECT\n")
+    write("main.cf", MAIN_CF.format(path=table))
+    code, _, err = run_cli("diff", "-e", "nodes.txt", "-d", "main.cf")
+    advice = f"read it with -d file+postfix-cidr:{table}"
+    assert advice in err
+    # the advice as given, next to an expected text list, reads both right
+    code, out, err = diff(run_cli, "-e", "nodes.txt", "-d", f"file+postfix-cidr:{table}")
+    assert (code, out) == (1, MISSING), err
+    # --format stays the default for files without their own; the per-source one wins
+    args = ("-e", "file+text:nodes.txt", "-d", "client_access", "--format", "postfix-cidr")
+    assert diff(run_cli, *args)[:2] == (1, MISSING)
+    code, out, err = diff(run_cli, "-e", "nodes.txt", "-d", "file+text:client_access")
+    assert code == 2 and out == ""  # read as a text list, "OK" is not an address
+    code, _, err = diff(run_cli, "-e", "nodes.txt", "-d", "file+postfix-cidrs:client_access")
+    assert code == 2 and "unknown input format 'postfix-cidrs'" in err
+
+
+def test_a_format_per_source_for_stdin(run_cli: RunCli, write: WriteFile) -> None:
+    write("nodes.txt", EXPECTED)
+    args = ("-e", "nodes.txt", "-d", "file+postfix-cidr:-")
+    assert diff(run_cli, *args, input="192.0.2.0/24 OK\n")[:2] == (1, MISSING)
+    code, _, err = diff(run_cli, "-e", "-", "-d", "file+text:-", input="192.0.2.0/24\n")
+    assert code == 2 and "standard input can be read only once" in err
+
+
+def test_companion_sets_with_a_format_per_source(run_cli: RunCli, write: WriteFile) -> None:
+    write("nodes.txt", "192.0.2.0/24\n")
+    write("fw", "*filter\n:INPUT DROP [0:0]\n-A INPUT -m set --match-set relays src -j ACCEPT\n"
+                "COMMIT\n")  # fmt: skip
+    write("sets", "create relays hash:net family inet\nadd relays 192.0.2.0/24\n")
+    args = ("-e", "nodes.txt", "-d", "file+iptables-save:fw", "-d", "file+ipset:sets")
+    code, out, err = diff(run_cli, *args)
+    assert (code, out) == (0, ""), err
