@@ -15,11 +15,11 @@ Grammar (checked in this order, so every string has exactly one reading)::
                                    the reserved key from=URL-OR-PATH reads the feed from there
     anything else                  a local file path
 
-A provider name is letters (in any case), digits and dashes, so ``file+FORMAT:`` (with its
-``+``) is never one, and a URL's scheme has no ``+FORMAT`` either; ``./aws`` or ``file:aws``
-reads a file called ``aws``, and ``./file+x:y`` a file of that name. A bare word that is both a provider and an existing file is refused as
-ambiguous (``aws:`` is the provider), and one that is neither is an error that lists the
-providers.
+A provider name is letters (in any case: ``AWS`` is ``aws``), digits and dashes, so
+``file+FORMAT:`` (with its ``+``) is never one, and a URL's scheme has no ``+FORMAT`` either;
+``./aws`` or ``file:aws`` reads a file called ``aws``, and ``./file+x:y`` a file of that name.
+A bare word that is both a provider and an existing file is refused as ambiguous (``aws:`` is
+the provider), and one that is neither is an error that lists the providers.
 """
 
 from __future__ import annotations
