@@ -304,7 +304,9 @@ def test_a_huge_garbage_line_gives_a_short_message(run_cli: RunCli, write: Write
 # --- 2: bad usage ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("service", ["smtp", "tcp/0", "tcp/65536", "tcp/025", "icmp/8", "tcp/"])
+@pytest.mark.parametrize(
+    "service", ["smtpx", "dns", "tcp/0", "tcp/65536", "tcp/025", "icmp/8", "tcp/"]
+)
 @pytest.mark.usefixtures("inputs")
 def test_bad_service(run_cli: RunCli, service: str) -> None:
     code, out, err = diff(run_cli, "-e", "exp.txt", "-d", "half.txt", "--service", service)
@@ -759,3 +761,140 @@ def test_companion_sets_with_a_format_per_source(run_cli: RunCli, write: WriteFi
     args = ("-e", "nodes.txt", "-d", "file+iptables-save:fw", "-d", "file+ipset:sets")
     code, out, err = diff(run_cli, *args)
     assert (code, out) == (0, ""), err
+
+
+# --- the command line is the same everywhere -----------------------------------------------------
+
+COMMANDS = ("diff", "rules", "fetch", "explain", "spf", "providers", "formats")
+
+
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_every_help_renders_with_examples(run_cli: RunCli, command: str, flag: str) -> None:
+    code, out, err = run_cli(*([command] if command else []), flag)
+    assert (code, err) == (0, "")
+    assert out.startswith("Usage: ")
+    assert "Examples:" in out
+    assert "<str>" not in out and "<int>" not in out and "<float>" not in out
+    assert "<path>" not in out
+    assert "a file or -" not in out
+
+
+def test_help_names_the_allowed_values(run_cli: RunCli) -> None:
+    out = " ".join(run_cli("diff", "-h")[1].split())
+    for metavar in ("text|json|csv|md|cidr", "fix|reject", "honoured|published", "FORMAT"):
+        assert metavar in out
+    assert "file+FORMAT:PATH" in out and "spf:DOMAIN" in out
+    out = " ".join(run_cli("fetch", "-h")[1].split())
+    assert "cidr|json|csv" in out and "all|4|6" in out and "--lenient" in out
+    out = " ".join(run_cli("explain", "-h")[1].split())
+    assert "--quiet" in out and "-q" in out
+
+
+@pytest.mark.parametrize("command", ["diff", "fetch", "explain", "rules", "spf", "providers"])
+def test_debug_after_the_command(run_cli: RunCli, command: str) -> None:
+    args = {
+        "diff": ("-e", "nope.txt", "-d", "nope.txt", "--service", "tcp/0"),
+        "fetch": ("nope.txt", "--family", "5"),
+        "explain": ("192.0.2.300", "-d", "nope.txt"),
+        "rules": ("nope", "-"),
+        "spf": ("example.com", "-o", "xml"),
+        "providers": ("nope",),
+    }[command]
+    code, _, err = run_cli(command, *args, "--debug")
+    assert code == 2 and "Traceback" in err
+
+
+def test_shell_completion_is_offered(run_cli: RunCli) -> None:
+    code, out, _ = run_cli("--help")
+    assert "--install-completion" in out and "--show-completion" in out
+
+
+def test_completion_completes_formats() -> None:
+    env = dict(os.environ, _AUDITOR_COMPLETE="complete_bash", COMP_CWORD="3")
+    env["COMP_WORDS"] = "auditor diff --format postfix-m"
+    proc = subprocess.run(
+        [sys.executable, "-m", "auditor"], env=env, capture_output=True, text=True, check=False
+    )
+    assert proc.stdout.split() == ["postfix-main-cf", "postfix-mynetworks"]
+
+
+def test_quiet_explain_keeps_the_exit_code(run_cli: RunCli, write: WriteFile) -> None:
+    write("allow.txt", "192.0.2.0/24\n")
+    assert run_cli("explain", "192.0.2.7", "-d", "allow.txt", "-q") == (0, "", "")
+    assert run_cli("explain", "198.51.100.7", "-d", "allow.txt", "-q") == (1, "", "")
+
+
+def test_fetch_takes_lenient(run_cli: RunCli, write: WriteFile) -> None:
+    write("paste.txt", "Allowed: 192.0.2.0/24 (relay)\n")
+    code, out, _ = run_cli("fetch", "paste.txt")
+    assert code == 2 and out == ""
+    code, out, err = run_cli("fetch", "paste.txt", "--lenient")
+    assert (code, out) == (0, "192.0.2.0/24\n"), err
+
+
+@pytest.mark.parametrize("name", ["Github", "GITHUB", "github"])
+def test_provider_names_in_any_case(run_cli: RunCli, name: str) -> None:
+    code, out, _ = run_cli("providers", name)
+    assert code == 0 and "name:        github" in out
+
+
+def test_fetch_accepts_a_provider_in_any_case(run_cli: RunCli, write: WriteFile) -> None:
+    item = {"ip_prefix": "192.0.2.0/25", "region": "eu-west-1", "service": "EC2",
+            "network_border_group": "eu-west-1"}  # fmt: skip
+    doc = {"syncToken": "1", "createDate": "2024-01-01-00-00-00", "prefixes": [item],
+           "ipv6_prefixes": []}  # fmt: skip
+    import json
+
+    feed = write("ranges.json", json.dumps(doc))
+    for spec in (f"AWS:from={feed},service=EC2", f"aws:from={feed},service=EC2"):
+        code, out, err = run_cli("fetch", spec)
+        assert (code, out) == (0, "192.0.2.0/25\n"), err
+
+
+@pytest.mark.parametrize(
+    ("alias", "service"),
+    [
+        ("smtp", "tcp/25"),
+        ("submission", "tcp/587"),
+        ("smtps", "tcp/465"),
+        ("https", "tcp/443"),
+        ("SMTP,Submission", "tcp/25,587"),
+    ],
+)
+def test_service_names(run_cli: RunCli, write: WriteFile, alias: str, service: str) -> None:
+    write("allow.txt", "192.0.2.0/24\n")
+    code, out, _ = run_cli("explain", "192.0.2.7", "-d", "allow.txt", "--service", alias)
+    assert code == 0 and f"192.0.2.7 ({service})" in out
+
+
+def test_rules_nft_is_nftables(run_cli: RunCli) -> None:
+    a = run_cli("rules", "nft", "-", input="192.0.2.0/24\n")
+    b = run_cli("rules", "nftables", "-", input="192.0.2.0/24\n")
+    assert a.code == 0 and a == b
+    code, out, _ = run_cli("diff", "-e", "-", "-d", "nope.txt", "-r", "NFT", input="192.0.2.0/24\n")
+    assert code == 2 and "unknown rule platform" not in out
+
+
+def test_formats_are_aligned(run_cli: RunCli) -> None:
+    code, out, _ = run_cli("formats")
+    assert code == 0
+    rows = [line for line in out.splitlines() if line.startswith("  ") and "aliases:" not in line]
+    starts = {len(line) - len(line[2:].split(" ", 1)[1].lstrip()) for line in rows}
+    assert len(starts) == 1, out  # every description starts in the same column
+    assert "aws-security-group  AWS" in out
+
+
+def test_help_imports_only_what_it_uses() -> None:
+    """`auditor --help` and `-h` stay fast: no reader, report, rule generator, network or
+    numeric module is imported (shell completion included)."""
+    heavy = ("auditor.allowlists", "auditor.reports", "auditor.rules", "auditor.sources",
+             "requests", "numpy", "yaml", "rich", "netaddr")  # fmt: skip
+    for args in (["--help"], ["diff", "-h"], ["formats", "-h"]):
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "auditor", *args],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0
+        loaded = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()}
+        assert not {m for m in loaded if m.startswith(heavy)}, args
