@@ -258,7 +258,11 @@ def exit_code(result: AuditResult) -> ExitCode:
     return ExitCode.OK if result.in_sync else ExitCode.DRIFT
 
 
-Decision = Literal["allowed", "denied", "conditional", "not listed", "not covered", "failed"]
+Decision = Literal[
+    "allowed", "denied", "conditional", "not listed", "not covered", "no say", "failed"
+]
+"""``not covered``: no declared source speaks for the address's family (unknown); ``no say``:
+this one does not, but another does (an iptables export next to its ip6tables twin)."""
 
 
 @dataclass(frozen=True)
@@ -281,8 +285,9 @@ class Explanation:
 
     @property
     def allowed(self) -> bool:
-        """Allowed by every declared source (a connection must pass each of them)."""
-        return bool(self.declared) and all(d.decision == "allowed" for d in self.declared)
+        """Allowed by every declared source that has a say (a connection must pass each)."""
+        say = [d for d in self.declared if d.decision != "no say"]
+        return bool(say) and all(d.decision == "allowed" for d in say)
 
     @property
     def certain(self) -> bool:
@@ -357,4 +362,16 @@ def explain(
     family, value, _ = ipspace.parse_address(address)
     found = tuple(e for rs in expected for e in _entries_at(rs, family, value))
     decisions = tuple(_decide(rs, family, value) for rs in declared)
+    if any(d.decision != "not covered" for d in decisions):
+        # a source of the other family has no say when another one speaks for this family
+        decisions = tuple(
+            SourceDecision(
+                d.source,
+                "no say",
+                f"{d.source} speaks for {' and '.join(f'IPv{f}' for f in rs.families)} only",
+            )
+            if d.decision == "not covered"
+            else d
+            for rs, d in zip(declared, decisions, strict=True)
+        )
     return Explanation(ipspace.format_address(family, value), family, found, decisions)

@@ -37,13 +37,30 @@ EXIT_CODES_HELP = (
     "2 trouble (a source failed or was partial or stale, bad input, bad usage)."
 )
 
+SOURCE_HELP = (
+    "A SOURCE is a file; file+FORMAT:PATH (a file in that format, whatever --format says;"
+    " file+FORMAT:- for stdin); -; an https URL; a provider of the catalog, with filters"
+    " (aws:service=EC2,region=eu-west-1; see: auditor providers); text:URL-OR-PATH;"
+    " json:URL-OR-PATH#SELECTOR; or spf:DOMAIN."
+)
+
 app = typer.Typer(
     name="auditor",
-    help="Audit IP allowlists against the ranges a provider sends from.\n\n" + EXIT_CODES_HELP,
+    help="Audit IP allowlists against the ranges a provider sends from.\n\n"
+    + SOURCE_HELP
+    + "\n\n"
+    + EXIT_CODES_HELP
+    + "\n\n\b\nExamples:\n"
+    "  auditor diff -e aws:service=AMAZON_SES -d /etc/postfix/main.cf\n"
+    "  auditor explain 192.0.2.10 -d iptables.rules -d ip6tables.rules\n"
+    "  auditor fetch github:section=hooks --output-file github.cidr\n"
+    "  auditor COMMAND -h",
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion; typer imports its completion module anyway
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 _state = {"debug": False}
@@ -58,14 +75,44 @@ def _version(value: bool) -> None:
         raise typer.Exit(0)
 
 
+def _debug(value: bool) -> None:
+    """--debug after the command: adds to what was given before it."""
+    if value:
+        _state["debug"] = True
+
+
+def _debug_first(value: bool) -> None:
+    """--debug before the command: every run starts from what is given here."""
+    _state["debug"] = value
+
+
+_DebugOpt = Annotated[
+    bool,
+    typer.Option(
+        "--debug",
+        callback=_debug,
+        expose_value=False,
+        help="Show tracebacks on errors (before or after the command).",
+    ),
+]
+
+
 @app.callback()
 def main(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    debug: Annotated[
+        bool,
+        typer.Option(
+            "--debug",
+            callback=_debug_first,
+            expose_value=False,
+            help="Show tracebacks on errors (before or after the command).",
+        ),
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
     ] = False,
 ) -> None:
-    _state["debug"] = debug
+    pass
 
 
 _CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {
@@ -220,17 +267,27 @@ class _FetchOptions:
 
 _TimeoutOpt = Annotated[
     float,
-    typer.Option("--timeout", help="Overall deadline per fetched URL, seconds (retries included)."),
+    typer.Option(
+        "--timeout",
+        metavar="SECONDS",
+        help="Overall deadline per fetched URL, seconds (retries included).",
+    ),
 ]
 _CaBundleOpt = Annotated[
     Path | None,
     typer.Option(
-        "--ca-bundle", help="CA bundle for a private CA; certificates are always checked."
+        "--ca-bundle",
+        metavar="FILE",
+        help="CA bundle for a private CA; certificates are always checked.",
     ),
 ]
 _CacheDirOpt = Annotated[
     Path | None,
-    typer.Option("--cache-dir", help="Feed cache (default: $XDG_CACHE_HOME/allowlist-auditor)."),
+    typer.Option(
+        "--cache-dir",
+        metavar="DIR",
+        help="Feed cache (default: $XDG_CACHE_HOME/allowlist-auditor).",
+    ),
 ]
 _OfflineOpt = Annotated[
     bool, typer.Option("--offline", help="Use cached copies only; never the network.")
@@ -252,11 +309,18 @@ _AcceptShrinkOpt = Annotated[
     ),
 ]
 _MaxShrinkOpt = Annotated[
-    float, typer.Option("--max-shrink", help="Percent of a family's addresses (default 20).")
+    float,
+    typer.Option(
+        "--max-shrink", metavar="PERCENT", help="Percent of a family's addresses (default 20)."
+    ),
 ]
 _MaxAgeOpt = Annotated[
     str,
-    typer.Option("--max-age", help="A copy served from the cache older than this is stale (7d)."),
+    typer.Option(
+        "--max-age",
+        metavar="DURATION",
+        help="A copy served from the cache older than this (90s, 15m, 12h, 7d) is stale.",
+    ),
 ]
 _NameserverOpt = Annotated[
     str | None,
@@ -270,6 +334,7 @@ _SpfViewOpt = Annotated[
     str,
     typer.Option(
         "--spf-view",
+        metavar="honoured|published",
         help="For an SPF record over the 10-lookup limit: honoured (default: what receivers"
         " accept) or published (every range the record lists).",
     ),
@@ -282,9 +347,104 @@ _ToOpt = Annotated[
         help="For rulesets that filter on destination: the address the service listens on.",
     ),
 ]
+_ExpectedOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--expected",
+        "-e",
+        metavar="SOURCE",
+        help="Expected ranges (repeatable): a file, file+FORMAT:PATH, -, an https URL, a"
+        " provider (aws:service=EC2), text:, json:URL#SELECTOR or spf:DOMAIN.",
+    ),
+]
+_DeclaredOpt = Annotated[
+    list[str],
+    typer.Option(
+        "--declared",
+        "-d",
+        metavar="SOURCE",
+        help="The allowlist or firewall export to check (repeatable): a file,"
+        " file+FORMAT:PATH or -, or any SOURCE --expected takes.",
+    ),
+]
 _CatalogOpt = Annotated[
     list[Path] | None,
-    typer.Option("--catalog", help="A provider catalog of your own (adds or overrides)."),
+    typer.Option(
+        "--catalog", metavar="FILE", help="A provider catalog of your own (adds or overrides)."
+    ),
+]
+
+
+def _complete_format(incomplete: str) -> list[str]:
+    """Shell completion of --format: the readers are imported only when completing."""
+    from auditor.allowlists import READERS
+
+    return [name for name in sorted(READERS) if name.startswith(incomplete)]
+
+
+def _complete_platform(incomplete: str) -> list[str]:
+    from auditor.rules import GENERATORS
+
+    return [name for name in sorted(GENERATORS) if name.startswith(incomplete)]
+
+
+_FormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-f",
+        metavar="FORMAT",
+        autocompletion=_complete_format,
+        help="Input format of the files and - given without one of their own"
+        " (file+FORMAT:PATH); default: by suffix and content (see: auditor formats).",
+    ),
+]
+_ServiceOpt = Annotated[
+    str,
+    typer.Option(
+        "--service",
+        metavar="SERVICE",
+        help="tcp/25 (default), tcp/25,465,587, udp/53, tcp/1024-2048, any, or names: smtp,"
+        " submission, smtps, http, https, ssh (smtp,submission is tcp/25,587).",
+    ),
+]
+_HostBitsOpt = Annotated[
+    str,
+    typer.Option(
+        "--host-bits",
+        metavar="fix|reject",
+        help="192.0.2.1/24: fix it to 192.0.2.0/24 with a warning (default), or reject it.",
+    ),
+]
+_LenientOpt = Annotated[
+    bool,
+    typer.Option(
+        "--lenient",
+        help="Paste mode: pull addresses out of any text, report the lines ignored.",
+    ),
+]
+_QuietOpt = Annotated[
+    bool,
+    typer.Option(
+        "--quiet", "-q", help="Print nothing on stdout; only warnings and errors on stderr."
+    ),
+]
+_MaxBytesOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-bytes",
+        metavar="BYTES",
+        help="Refuse inputs (decoded downloads) bigger than this.",
+    ),
+]
+_OutputFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output-file",
+        metavar="FILE",
+        help="Write here, atomically, instead of stdout; a run that is not complete (exit 2)"
+        " never replaces it: the file keeps its last good content.",
+    ),
 ]
 
 
@@ -336,7 +496,8 @@ def _load_all(
     """Load every source; one that fails is kept as a failed set so the others still count."""
     from auditor.model import Completeness, Entries, RangeSet, SourceInfo
 
-    out = []
+    out: list[RangeSet] = []
+    later: list[tuple[int, str]] = []
     for spec in specs:
         name = "<stdin>" if spec == "-" else spec
         try:
@@ -358,14 +519,41 @@ def _load_all(
                 if quiet and finding.severity.value == "info":
                     continue  # --quiet: warnings and errors only (the report still has them)
                 where = f"{finding.origin}: " if finding.origin else ""
-                _err(f"{finding.severity.value}: {where}{finding.message}")
+                line = f"{finding.severity.value}: {where}{finding.message}"
+                if finding.kind == "family-not-covered":
+                    later.append((len(out), line))  # unless another source covers it
+                else:
+                    _err(line)
             if rs.info.cache in ("cached", "stale") and rs.info.retrieved_at and not quiet:
                 _err(f"info: {rs.info.name}: from the cache, retrieved {rs.info.retrieved_at}")
         out.append(rs)
-    return out
+    for i, line in later:
+        if not _covered_elsewhere(out, i):
+            _err(line)
+    return [
+        replace(rs, findings=tuple(f for f in rs.findings if f.kind != "family-not-covered"))
+        if _covered_elsewhere(out, i)
+        else rs
+        for i, rs in enumerate(out)
+    ]
 
 
-def _to_address(text: str | None) -> str | None:
+def _covered_elsewhere(sets: Sequence[RangeSet], i: int) -> bool:
+    """The families source ``i`` does not speak for are all spoken for by another source (an
+    iptables export given with its ip6tables twin): its "IPv6 needs its own" is moot."""
+    from auditor.model import Completeness
+
+    others = {
+        f
+        for j, rs in enumerate(sets)
+        if j != i and rs.completeness is not Completeness.FAILED
+        for f in rs.families
+    }
+    return {4, 6} - set(sets[i].families) <= others
+
+
+def _to_address(text: str | None, what: str = "--to") -> str | None:
+    """One address, normalised; ``what`` names the argument it came from in the error."""
     if text is None:
         return None
     from auditor.errors import AddressError
@@ -374,8 +562,18 @@ def _to_address(text: str | None) -> str | None:
     try:
         family, value, _ = parse_address(text)
     except AddressError as e:
-        raise UsageError(f"invalid --to: {e}", hint="one address, e.g. --to 192.0.2.25") from None
+        example = "192.0.2.25" if what == "ADDRESS" else f"{what} 192.0.2.25"
+        raise UsageError(
+            f"invalid {what} {text!r}: {e}", hint=f"one IPv4 or IPv6 address, e.g. {example}"
+        ) from None
     return format_address(family, value)
+
+
+def _stdin_once(specs: Sequence[str]) -> None:
+    from auditor.sources.spec import reads_stdin
+
+    if sum(reads_stdin(spec) for spec in specs) > 1:
+        raise UsageError("standard input can be read only once", hint="give files instead")
 
 
 def _host_bits(value: str) -> HostBitsPolicy:
@@ -421,39 +619,85 @@ def _write(text: str, output_file: Path | None) -> None:
         ) from None
 
 
+def _deliver(
+    text: str,
+    output_file: Path | None,
+    *,
+    output: str,
+    quiet: bool,
+    incomplete: str | None,
+) -> None:
+    """Print or write a run's output. ``incomplete`` says why the run was not complete (it
+    exits 2), or is None. A file others read (a firewall's include, a cron artefact) is never
+    replaced by an incomplete run: it keeps its last good content. On stdout, a report that
+    states its own completeness still goes out (unless --quiet); ``cidr`` cannot, so an
+    incomplete run prints nothing rather than a list that looks complete."""
+    if output_file is not None:
+        if incomplete is None:
+            _write(text, output_file)
+            return
+        _err(f"error: not written: {incomplete}; {output_file} keeps its previous content")
+    if quiet:
+        return
+    if incomplete is not None and output == "cidr":
+        if output_file is None:
+            _err(
+                f"error: nothing printed: {incomplete}; a cidr list cannot say it is incomplete"
+                " (-o json or -o text can)"
+            )
+        return
+    _write(text, None)
+
+
+def _not_complete(
+    sources: Sequence[RangeSet],
+    allow_stale: bool,
+    uncovered: Sequence[int] = (),
+    otherwise: str = "the run is not complete (see the errors above)",
+) -> str:
+    """Why a run is not complete: the sources that are not, and the families nobody covers."""
+    reasons = [
+        f"{rs.info.name} is {rs.completeness.value}"
+        for rs in sources
+        if not _usable(rs, allow_stale)
+    ]
+    reasons += [f"no declared source covers IPv{fam}" for fam in uncovered]
+    shown = "; ".join(reasons[:3]) + ("; ..." if len(reasons) > 3 else "")
+    return shown or otherwise
+
+
 @app.command()
 def diff(
-    expected: Annotated[
-        list[str],
-        typer.Option("--expected", "-e", metavar="SOURCE", help="Expected ranges: a file or -."),
-    ],
-    declared: Annotated[
-        list[str],
-        typer.Option(
-            "--declared", "-d", metavar="SOURCE", help="The allowlist to check: a file or -."
-        ),
-    ],
-    fmt: Annotated[
-        str | None,
-        typer.Option("--format", "-f", help="Input format for every file (default: by suffix)."),
-    ] = None,
+    expected: _ExpectedOpt,
+    declared: _DeclaredOpt,
+    fmt: _FormatOpt = None,
     output: Annotated[
-        str, typer.Option("--output", "-o", help="Report: text, json, csv, md, cidr.")
+        str,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="text|json|csv|md|cidr",
+            help="The report (see: auditor formats). cidr lists the missing CIDRs only and"
+            " prints nothing when the run is not complete.",
+        ),
     ] = "text",
-    output_file: Annotated[
-        Path | None, typer.Option("--output-file", help="Write the report here, atomically.")
-    ] = None,
+    output_file: _OutputFileOpt = None,
     rules: Annotated[
         list[str] | None,
-        typer.Option("--rules", "-r", metavar="PLATFORM", help="Add rules for the missing CIDRs."),
+        typer.Option(
+            "--rules",
+            "-r",
+            metavar="PLATFORM",
+            autocompletion=_complete_platform,
+            help="Add rules for the missing CIDRs: iptables, nftables (or nft).",
+        ),
     ] = None,
-    service: Annotated[
-        str, typer.Option("--service", help="tcp/25 (default), tcp/25,465,587, udp/53, any.")
-    ] = "tcp/25",
+    service: _ServiceOpt = "tcp/25",
     chain: Annotated[
         str,
         typer.Option(
             "--chain",
+            metavar="CHAIN",
             help="Chain evaluated in declared rulesets and given to the rules (INPUT; FORWARD"
             " for a gateway).",
         ),
@@ -471,28 +715,21 @@ def diff(
     fail_on_extra: Annotated[
         bool, typer.Option("--fail-on-extra", help="Exit 1 when a scope has extra entries.")
     ] = False,
-    host_bits: Annotated[
-        str, typer.Option("--host-bits", help="fix (default, with a warning) or reject.")
-    ] = "fix",
-    lenient: Annotated[
-        bool,
-        typer.Option(
-            "--lenient",
-            help="Paste mode: pull addresses out of any text, report the lines ignored.",
-        ),
-    ] = False,
+    host_bits: _HostBitsOpt = "fix",
+    lenient: _LenientOpt = False,
     over_broad_v4: Annotated[
         int,
         typer.Option(
             "--over-broad-v4",
+            metavar="PREFIXLEN",
             help="Declared IPv4 entries broader than this prefix length are findings.",
         ),
     ] = 8,
-    over_broad_v6: Annotated[int, typer.Option("--over-broad-v6", help="The same for IPv6.")] = 32,
-    max_bytes: Annotated[
-        int, typer.Option("--max-bytes", help="Refuse inputs bigger than this.")
-    ] = 256 * 1024 * 1024,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on stdout.")] = False,
+    over_broad_v6: Annotated[
+        int, typer.Option("--over-broad-v6", metavar="PREFIXLEN", help="The same for IPv6.")
+    ] = 32,
+    max_bytes: _MaxBytesOpt = 256 * 1024 * 1024,
+    quiet: _QuietOpt = False,
     timeout: _TimeoutOpt = 60.0,
     ca_bundle: _CaBundleOpt = None,
     cache_dir: _CacheDirOpt = None,
@@ -504,13 +741,25 @@ def diff(
     catalog: _CatalogOpt = None,
     nameserver: _NameserverOpt = None,
     spf_view: _SpfViewOpt = "honoured",
+    debug: _DebugOpt = False,
 ) -> None:
     """Compare expected ranges with an allowlist: missing, partial, extra, over-broad, rules.
 
-    A SOURCE is a file, -, an https URL, a provider of the catalog with filters
-    (aws:service=EC2,region=eu-west-1), text:URL or json:URL#SELECTOR (see: auditor providers).
+    A SOURCE is a file; file+FORMAT:PATH (that file in FORMAT, whatever --format says;
+    file+FORMAT:- for stdin); -; an https URL; a provider of the catalog with filters
+    (aws:service=EC2,region=eu-west-1; see: auditor providers); text:URL-OR-PATH;
+    json:URL-OR-PATH#SELECTOR; or spf:DOMAIN.
 
-    Exit codes: 0 in sync and complete, 1 drift, 2 trouble.
+    Exit codes: 0 in sync and complete, 1 drift, 2 trouble (a source failed, was partial
+    or stale, bad input, bad usage). A run that exits 2 never replaces --output-file, and
+    -o cidr then prints nothing.
+
+    \b
+    Examples:
+      auditor diff -e aws:service=AMAZON_SES,region=eu-west-1 -d /etc/postfix/main.cf
+      auditor diff -e nodes.txt -d iptables.rules -d ip6tables.rules -r iptables
+      auditor diff -e nodes.txt -d file+postfix-cidr:client_access -o cidr -q
+      auditor diff -e spf:_spf.google.com -d allowlist.yaml --scope google -o md
     """
 
     options_given = dict(locals())  # the fetch knobs, by name
@@ -522,8 +771,7 @@ def diff(
         from auditor.service import Service
 
         svc = Service.parse(service)
-        if (expected + declared).count("-") > 1:
-            raise UsageError("standard input can be read only once", hint="give files instead")
+        _stdin_once(expected + declared)
         report = report_for(output)
         generators = []
         if rules:  # rule generators are imported only when asked for
@@ -569,9 +817,13 @@ def diff(
                     " CIDRs may be wrong. Review before use.\n"
                 )
             rendered = [(gen.name, banner + gen.render(blocks, rule_options)) for gen in generators]
+        code = audit.exit_code(result)
+        incomplete = None
+        if code is ExitCode.TROUBLE:
+            incomplete = _not_complete(result.sources, allow_stale, result.uncovered)
         ctx = ReportContext(rules=tuple(rendered), color=_is_terminal() and output_file is None)
-        if not quiet or output_file is not None:
-            _write(report.render(result, ctx), output_file)
+        text = report.render(result, ctx)
+        _deliver(text, output_file, output=output, quiet=quiet, incomplete=incomplete)
         for fam in result.uncovered:
             _err(f"error: no declared source covers IPv{fam}; its expected addresses are unknown")
         for rs in result.sources:
@@ -580,7 +832,7 @@ def diff(
                 level = "warning" if _usable(rs, allow_stale) else "error"
                 why = "; ".join(rs.reasons) or rs.completeness.value
                 _err(f"{level}: {rs.info.name}: source is {rs.completeness.value}: {why}")
-        return audit.exit_code(result)
+        return code
 
     code = _guard(run)
     raise typer.Exit(int(code))
@@ -588,15 +840,27 @@ def diff(
 
 @app.command("rules")
 def rules_cmd(
-    platform: Annotated[str, typer.Argument(help="iptables, nftables (see: auditor formats).")],
+    platform: Annotated[
+        str,
+        typer.Argument(
+            metavar="PLATFORM", help="iptables, nftables (or nft); see: auditor formats."
+        ),
+    ],
     source: Annotated[
-        str, typer.Argument(help="CIDRs: a text file, a JSON report of `auditor diff`, or -.")
+        str,
+        typer.Argument(
+            metavar="[SOURCE]",
+            help="CIDRs: a text file, a JSON report of `auditor diff`, - (the default), or any"
+            " SOURCE of `auditor fetch`.",
+        ),
     ] = "-",
-    service: Annotated[str, typer.Option("--service", help="tcp/25 (default), ... any.")] = (
-        "tcp/25"
-    ),
-    chain: Annotated[str, typer.Option("--chain", help="Chain the rules go to.")] = "INPUT",
-    host_bits: Annotated[str, typer.Option("--host-bits", help="fix or reject.")] = "fix",
+    service: _ServiceOpt = "tcp/25",
+    chain: Annotated[
+        str, typer.Option("--chain", metavar="CHAIN", help="Chain the rules go to (INPUT).")
+    ] = "INPUT",
+    fmt: _FormatOpt = None,
+    host_bits: _HostBitsOpt = "fix",
+    lenient: _LenientOpt = False,
     timeout: _TimeoutOpt = 60.0,
     ca_bundle: _CaBundleOpt = None,
     cache_dir: _CacheDirOpt = None,
@@ -604,9 +868,20 @@ def rules_cmd(
     catalog: _CatalogOpt = None,
     nameserver: _NameserverOpt = None,
     spf_view: _SpfViewOpt = "honoured",
+    debug: _DebugOpt = False,
 ) -> None:
     """Rules that allow the CIDRs of a source: a text file, a saved JSON report, stdin, a
-    provider, a URL or an SPF record (fetched as `auditor fetch` does)."""
+    provider, a URL or an SPF record (fetched as `auditor fetch` does).
+
+    Exit codes: 0 rules written; 2 the source failed or was partial or stale (no rules are
+    written from an incomplete list), bad input, bad usage.
+
+    \b
+    Examples:
+      auditor diff -e nodes.txt -d allow.txt -o cidr | auditor rules nftables
+      auditor rules iptables report.json --service smtp,submission
+      auditor rules nft github:section=hooks --service https
+    """
     options_given = dict(locals())  # the fetch knobs, by name
 
     def run() -> ExitCode:
@@ -619,10 +894,11 @@ def rules_cmd(
         options = RuleOptions(service=Service.parse(service), chain=chain)
         gen.check(options)
         fetching = _FetchOptions.of(options_given)
+        load_options = fetching.load_options(
+            "expected", fmt=fmt, host_bits=_host_bits(host_bits), lenient=lenient
+        )
         with fetching.open(sys.stdin.buffer) as loader:
-            sets = _load_all(
-                [source], loader, fetching.load_options("expected", host_bits=_host_bits(host_bits))
-            )
+            sets = _load_all([source], loader, load_options)
         rs = sets[0]
         if rs.completeness is not Completeness.COMPLETE:
             if rs.completeness is not Completeness.FAILED:  # failed ones were reported
@@ -644,28 +920,32 @@ def fetch(
         typer.Argument(
             metavar="SOURCE...",
             help="Providers with filters (aws:service=EC2,region=eu-west-1), https URLs,"
-            " text:URL, json:URL#SELECTOR, files or -.",
+            " text:URL-OR-PATH, json:URL-OR-PATH#SELECTOR, spf:DOMAIN, files,"
+            " file+FORMAT:PATH or -.",
         ),
     ],
     output: Annotated[
-        str, typer.Option("--output", "-o", help="cidr (aggregated, default), json or csv.")
+        str,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="cidr|json|csv",
+            help="cidr (aggregated, the default; nothing is printed when a source is not"
+            " complete), json or csv (every entry with its origin).",
+        ),
     ] = "cidr",
     family: Annotated[
-        str, typer.Option("--family", help="all (default), 4 or 6: one address family only.")
+        str,
+        typer.Option(
+            "--family", metavar="all|4|6", help="all (default), 4 or 6: one address family only."
+        ),
     ] = "all",
-    output_file: Annotated[
-        Path | None,
-        typer.Option("--output-file", help="Write here, atomically, instead of stdout."),
-    ] = None,
-    fmt: Annotated[
-        str | None,
-        typer.Option("--format", "-f", help="Input format of local files (default: by suffix)."),
-    ] = None,
-    host_bits: Annotated[str, typer.Option("--host-bits", help="fix or reject.")] = "fix",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on stdout.")] = False,
-    max_bytes: Annotated[
-        int, typer.Option("--max-bytes", help="Refuse inputs (decoded downloads) bigger than this.")
-    ] = 256 * 1024 * 1024,
+    output_file: _OutputFileOpt = None,
+    fmt: _FormatOpt = None,
+    host_bits: _HostBitsOpt = "fix",
+    lenient: _LenientOpt = False,
+    quiet: _QuietOpt = False,
+    max_bytes: _MaxBytesOpt = 256 * 1024 * 1024,
     timeout: _TimeoutOpt = 60.0,
     ca_bundle: _CaBundleOpt = None,
     cache_dir: _CacheDirOpt = None,
@@ -677,11 +957,20 @@ def fetch(
     catalog: _CatalogOpt = None,
     nameserver: _NameserverOpt = None,
     spf_view: _SpfViewOpt = "honoured",
+    debug: _DebugOpt = False,
 ) -> None:
     """Load expected ranges (fetching and caching feeds) and print them.
 
     Exit codes: 0 every source complete; 2 a source failed, was partial, or was stale
-    (unless --allow-stale).
+    (unless --allow-stale). A run that exits 2 never replaces --output-file, and -o cidr
+    then prints nothing.
+
+    \b
+    Examples:
+      auditor fetch aws:service=AMAZON_SES,region=eu-west-1|us-east-1
+      auditor fetch github:section=hooks --family 4 --output-file github.cidr
+      auditor fetch spf:_spf.google.com -o json
+      auditor fetch stripe:from=ips.json --offline
     """
 
     options_given = dict(locals())  # the fetch knobs, by name
@@ -697,10 +986,11 @@ def fetch(
             )
         if family not in ("all", "4", "6"):
             raise UsageError(f"invalid --family {family!r}", hint="choose all, 4 or 6")
-        if sources.count("-") > 1:
-            raise UsageError("standard input can be read only once", hint="give files instead")
+        _stdin_once(sources)
         fetching = _FetchOptions.of(options_given)
-        options = fetching.load_options("expected", fmt=fmt, host_bits=_host_bits(host_bits))
+        options = fetching.load_options(
+            "expected", fmt=fmt, host_bits=_host_bits(host_bits), lenient=lenient
+        )
         with fetching.open(sys.stdin.buffer) as loader:
             sets = _load_all(sources, loader, options, quiet)
         fam = None if family == "all" else int(family)
@@ -719,14 +1009,10 @@ def fetch(
             _err(f"error: the sources list no IPv{fam} address")
             code = ExitCode.TROUBLE
         text = listing.render(sets, output, fam, complete=code is ExitCode.OK)
-        target = output_file
-        if target is not None and code is not ExitCode.OK:
-            # a file others read (a firewall's include, a cron artefact) keeps its last good
-            # content; the incomplete listing still goes to stdout unless --quiet
-            _err(f"error: {target} left unchanged: the sources are not complete")
-            target = None
-        if not quiet or target is not None:
-            _write(text, target)
+        incomplete = None
+        if code is not ExitCode.OK:
+            incomplete = _not_complete(sets, allow_stale)
+        _deliver(text, output_file, output=output, quiet=quiet, incomplete=incomplete)
         return code
 
     raise typer.Exit(int(_guard(run)))
@@ -734,40 +1020,59 @@ def fetch(
 
 @app.command()
 def explain(
-    address: Annotated[str, typer.Argument(help="The source address to explain.")],
-    declared: Annotated[
-        list[str],
-        typer.Option("--declared", "-d", metavar="SOURCE", help="Where it should be allowed."),
+    address: Annotated[
+        str,
+        typer.Argument(
+            metavar="ADDRESS", help="The client address to explain (one IPv4 or IPv6 address)."
+        ),
     ],
+    declared: _DeclaredOpt,
     expected: Annotated[
         list[str] | None,
-        typer.Option("--expected", "-e", metavar="SOURCE", help="Whose address it may be."),
+        typer.Option(
+            "--expected",
+            "-e",
+            metavar="SOURCE",
+            help="Whose address it may be (repeatable; any SOURCE diff takes).",
+        ),
     ] = None,
-    service: Annotated[
-        str, typer.Option("--service", help="tcp/25 (default), tcp/25,465,587, udp/53, any.")
-    ] = "tcp/25",
+    service: _ServiceOpt = "tcp/25",
     chain: Annotated[
-        str, typer.Option("--chain", help="Chain evaluated in rulesets (INPUT; FORWARD).")
+        str,
+        typer.Option(
+            "--chain",
+            metavar="CHAIN",
+            help="Chain evaluated in declared rulesets (INPUT; FORWARD for a gateway).",
+        ),
     ] = "INPUT",
     to: _ToOpt = None,
-    fmt: Annotated[
-        str | None, typer.Option("--format", "-f", help="Input format for every file.")
-    ] = None,
-    output: Annotated[str, typer.Option("--output", "-o", help="text (default) or json.")] = (
-        "text"
-    ),
+    fmt: _FormatOpt = None,
+    host_bits: _HostBitsOpt = "fix",
+    lenient: _LenientOpt = False,
+    output: Annotated[
+        str, typer.Option("--output", "-o", metavar="text|json", help="text (default) or json.")
+    ] = "text",
+    quiet: _QuietOpt = False,
     timeout: _TimeoutOpt = 60.0,
     ca_bundle: _CaBundleOpt = None,
     cache_dir: _CacheDirOpt = None,
     offline: _OfflineOpt = False,
     catalog: _CatalogOpt = None,
     nameserver: _NameserverOpt = None,
+    debug: _DebugOpt = False,
 ) -> None:
     """For one address: whose it is, and whether each declared source allows it, with the rule
-    or entry that decides (file:line and its text).
+    or entry that decides (file:line and its text). A source that does not speak for the
+    address's family (an iptables export for an IPv6 address) has no say when another does.
 
-    Exit codes: 0 every declared source allows it; 1 one does not; 2 a source could not say
-    (conditional, failed, or the family is not covered).
+    Exit codes: 0 every declared source that has a say allows it; 1 one does not; 2 a source
+    could not say (conditional, failed), or no source covers the address's family.
+
+    \b
+    Examples:
+      auditor explain 192.0.2.10 -d iptables.rules -d ip6tables.rules
+      auditor explain 2001:db8::25 -d /etc/postfix/main.cf -e aws:service=AMAZON_SES
+      auditor explain 198.51.100.7 -d nsg.json --service smtp -q && echo allowed
     """
     options_given = dict(locals())  # the fetch knobs, by name
 
@@ -779,23 +1084,27 @@ def explain(
 
         if output not in ("text", "json"):
             raise UsageError(f"unknown output {output!r}", hint="choose text or json")
-        target = _to_address(address)
+        _stdin_once([*(expected or []), *declared])
+        target = _to_address(address, "ADDRESS")
         if target is None:
             raise UsageError("an address is needed")
         fetching = _FetchOptions.of(options_given)
-        ruleset = {"service": Service.parse(service), "chain": chain, "to": _to_address(to)}
+        svc = Service.parse(service)
+        ruleset = {"service": svc, "chain": chain, "to": _to_address(to)}
+        common = {"fmt": fmt, "host_bits": _host_bits(host_bits), "lenient": lenient}
         with fetching.open(sys.stdin.buffer) as loader:
-            exp = _load_all(expected or [], loader, fetching.load_options("expected", fmt=fmt))
-            dec_options = fetching.load_options("declared", fmt=fmt, **ruleset)
+            exp_options = fetching.load_options("expected", **common)
+            exp = _load_all(expected or [], loader, exp_options, quiet)
+            dec_options = fetching.load_options("declared", **common, **ruleset)
             sets, declared_specs = loader.companions(declared, dec_options)
-            dec = _load_all(declared_specs, loader, replace(dec_options, sets=sets))
+            dec = _load_all(declared_specs, loader, replace(dec_options, sets=sets), quiet)
         result = audit.explain(target, exp, dec)
         if output == "json":
             doc = {
                 "schema_version": 1,
                 "kind": "explain",
                 "address": result.address,
-                "service": service,
+                "service": str(svc),
                 "allowed": result.allowed,
                 "certain": result.certain,
                 "expected": [{"range": e.text, "origin": str(e.origin)} for e in result.expected],
@@ -804,9 +1113,9 @@ def explain(
                     for d in result.declared
                 ],
             }
-            _write(json.dumps(doc, indent=2, sort_keys=True) + "\n", None)
+            text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
         else:
-            lines = [f"{result.address} ({Service.parse(service).describe()})"]
+            lines = [f"{result.address} ({svc.describe()})"]
             if expected:
                 if result.expected:
                     lines += [f"  expected: {e.text} from {e.origin}" for e in result.expected]
@@ -814,7 +1123,9 @@ def explain(
                     lines.append("  expected: not in any expected source")
             for d in result.declared:
                 lines.append(f"  {d.source}: {d.decision}: {d.where}")
-            _write("\n".join(_clean(line) for line in lines) + "\n", None)
+            text = "\n".join(_clean(line) for line in lines) + "\n"
+        if not quiet:
+            _write(text, None)
         if not result.certain:
             return ExitCode.TROUBLE
         return ExitCode.OK if result.allowed else ExitCode.DRIFT
@@ -824,21 +1135,33 @@ def explain(
 
 @app.command("spf")
 def spf_cmd(
-    domain: Annotated[str, typer.Argument(help="The domain whose SPF record is expanded.")],
-    output: Annotated[str, typer.Option("--output", "-o", help="text (default) or json.")] = (
-        "text"
-    ),
+    domain: Annotated[
+        str, typer.Argument(metavar="DOMAIN", help="The domain whose SPF record is expanded.")
+    ],
+    output: Annotated[
+        str, typer.Option("--output", "-o", metavar="text|json", help="text (default) or json.")
+    ] = "text",
     nameserver: _NameserverOpt = None,
     timeout: Annotated[
-        float, typer.Option("--timeout", help="Overall deadline for the whole tree, seconds.")
+        float,
+        typer.Option(
+            "--timeout", metavar="SECONDS", help="Overall deadline for the whole tree, seconds."
+        ),
     ] = 20.0,
     spf_view: _SpfViewOpt = "honoured",
+    debug: _DebugOpt = False,
 ) -> None:
     """The SPF include tree of a domain, its lookup counts, what cannot be listed, and the
     addresses it authorises, each with its include chain.
 
     Exit codes: 0 the record was expanded completely; 2 it was not (over the lookup limit, a
     permerror, a term that depends on the client, a DNS failure).
+
+    \b
+    Examples:
+      auditor spf _spf.google.com
+      auditor spf example.com --spf-view published -o json
+      auditor diff -e spf:example.com -d /etc/postfix/main.cf
     """
 
     def run() -> ExitCode:
@@ -871,22 +1194,30 @@ def spf_cmd(
 def providers(
     name: Annotated[
         str | None,
-        typer.Argument(help="Show one provider in full."),
+        typer.Argument(metavar="[NAME]", help="Show one provider in full (in any case)."),
     ] = None,
     catalog: _CatalogOpt = None,
+    debug: _DebugOpt = False,
 ) -> None:
-    """The provider catalog: names, filters, feed URLs and where each provider documents them."""
+    """The provider catalog: names, filters, feed URLs and where each provider documents them.
+
+    \b
+    Examples:
+      auditor providers
+      auditor providers aws
+      auditor providers --catalog my-catalog.yaml
+    """
 
     def run() -> ExitCode:
         from auditor.sources.catalog import load_catalog
 
         cat = load_catalog(tuple(catalog or ()))
         if name is not None:
-            if name not in cat:
+            if name.lower() not in cat:
                 raise UsageError(
                     f"unknown provider {name!r}", hint="providers: " + ", ".join(cat.names())
                 )
-            p = cat.get(name)
+            p = cat.get(name.lower())
             lines = [
                 f"name:        {p.name}",
                 f"description: {p.description}",
@@ -910,9 +1241,10 @@ def providers(
             for url in p.urls or ("(no fixed address: give one with from=)",):
                 typer.echo(_clean(f"{'':<11} {url}"))
         typer.echo(
-            "\nSpec: NAME or NAME:KEY=VALUE[,KEY=VALUE...]; VALUE may be a|b; from=FILE-OR-URL"
-            " reads the feed from elsewhere. Also: https URLs, text:URL, json:URL#SELECTOR,"
-            " files, -."
+            "\nSpec: NAME or NAME:KEY=VALUE[,KEY=VALUE...] (NAME in any case); VALUE may be"
+            " a|b; from=FILE-OR-URL reads the feed from elsewhere. Also: https URLs,"
+            " text:URL-OR-PATH, json:URL-OR-PATH#SELECTOR, spf:DOMAIN, files,"
+            " file+FORMAT:PATH, -."
         )
         return ExitCode.OK
 
@@ -929,20 +1261,41 @@ def _clean(text: str) -> str:
 
 
 @app.command()
-def formats() -> None:
-    """What is built in: input formats, reports and rule platforms."""
+def formats(debug: _DebugOpt = False) -> None:
+    """What is built in: input formats, reports and rule platforms, and their aliases.
+
+    \b
+    Examples:
+      auditor formats
+      auditor diff -e nodes.txt -d file+postfix-cidr:client_access
+    """
     from auditor.allowlists import READERS
+    from auditor.allowlists.base import ALIASES as READER_ALIASES
     from auditor.reports import REPORTS
     from auditor.rules import GENERATORS
+    from auditor.rules.base import ALIASES as RULE_ALIASES
+    from auditor.service import NAMED
 
-    for title, registry in (
-        ("input formats (--format)", READERS),
-        ("reports (--output)", REPORTS),
-        ("rule platforms (--rules)", GENERATORS),
-    ):
+    sections: list[tuple[str, dict[str, str]]] = [
+        (
+            "input formats (--format, file+FORMAT:PATH)",
+            {name: cls.description for name, cls in READERS.items()},
+        ),
+        ("reports (--output)", {name: cls.description for name, cls in REPORTS.items()}),
+        ("rule platforms (--rules)", {name: cls.description for name, cls in GENERATORS.items()}),
+    ]
+    width = max(len(name) for _, rows in sections for name in rows)
+    aliases = {"input formats": READER_ALIASES, "rule platforms": RULE_ALIASES}
+    for title, rows in sections:
         typer.echo(f"{title}:")
-        for name in sorted(registry):
-            typer.echo(f"  {name:<12} {registry[name].description}")
+        for name in sorted(rows):
+            typer.echo(f"  {name:<{width}}  {rows[name]}")
+        same = aliases.get(title.partition(" (")[0], {})
+        if same:
+            typer.echo("  aliases: " + ", ".join(f"{a} = {n}" for a, n in sorted(same.items())))
+    typer.echo("services (--service, also tcp/PORTS, udp/PORTS, any; names join: smtp,smtps):")
+    for name, spec in NAMED.items():
+        typer.echo(f"  {name:<{width}}  {spec}")
 
 
 def run() -> None:

@@ -9,6 +9,18 @@ from auditor.errors import UsageError
 
 _SPEC = re.compile(r"(tcp|udp)/([0-9]{1,5}(?:-[0-9]{1,5})?(?:,[0-9]{1,5}(?:-[0-9]{1,5})?)*)")
 
+NAMED: dict[str, str] = {
+    "smtp": "tcp/25",
+    "submission": "tcp/587",
+    "smtps": "tcp/465",
+    "submissions": "tcp/465",
+    "http": "tcp/80",
+    "https": "tcp/443",
+    "ssh": "tcp/22",
+}
+"""Well-known names, alone or joined by commas (smtp,submission is tcp/25,587). DNS is not
+among them: it runs on udp/53 and tcp/53, so write the one meant."""
+
 
 @dataclass(frozen=True, order=True)
 class Service:
@@ -22,11 +34,15 @@ class Service:
         spec = text.strip().lower()
         if spec == "any":
             return cls("any")
+        names = [part.strip() for part in spec.split(",")]
+        if all(name in NAMED for name in names):
+            spec = "tcp/" + ",".join(NAMED[name].partition("/")[2] for name in names)
         m = _SPEC.fullmatch(spec)
         if m is None:
             raise UsageError(
                 f"invalid service {text!r}",
-                hint="write tcp/25, tcp/25,465,587, udp/53, tcp/1024-2048 or any",
+                hint="write tcp/25, tcp/25,465,587, udp/53, tcp/1024-2048, any, or a name: "
+                + ", ".join(NAMED),
             )
         ports = []
         for part in m.group(2).split(","):

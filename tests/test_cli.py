@@ -42,6 +42,16 @@ def diff(run_cli: RunCli, *args: str, input: str | bytes | None = None) -> tuple
     return run_cli("diff", "-o", "cidr", *args, input=input)
 
 
+def missing_of_json(run_cli: RunCli, *args: str) -> tuple[int, str]:
+    """``auditor diff -o json ARGS``: the exit code and the missing CIDRs, one per line. An
+    incomplete run prints no cidr list, but its JSON report (which says "incomplete") has them."""
+    import json
+
+    code, out, _ = run_cli("diff", "-o", "json", *args)
+    doc = json.loads(out)
+    return code, "".join(m["cidr"] + "\n" for m in doc["missing"])
+
+
 def no_crash(stderr: str) -> None:
     assert "internal error" not in stderr
     assert "Traceback" not in stderr
@@ -125,8 +135,9 @@ def test_missing_declared_file(run_cli: RunCli) -> None:
     code, out, err = diff(run_cli, "-e", "exp.txt", "-d", "nope.txt")
     assert code == 2
     assert "error: nope.txt: no such file" in err
+    assert out == ""  # an incomplete run prints no cidr list
     # the report of what could be read is still printed: everything is missing
-    assert out == "192.0.2.0/24\n198.51.100.0/24\n"
+    assert missing_of_json(run_cli, "-e", "exp.txt", "-d", "nope.txt") == (2, EXPECTED)
 
 
 @pytest.mark.usefixtures("inputs")
@@ -195,7 +206,9 @@ def test_an_empty_declared_file_is_trouble(run_cli: RunCli, write: WriteFile) ->
     code, out, err = diff(run_cli, "-e", "exp.txt", "-d", "empty.txt")
     assert code == 2
     assert "error: empty.txt: file is empty" in err
-    assert out == EXPECTED  # nothing is allowed, so everything is missing
+    assert out == ""
+    # nothing is allowed, so everything is missing
+    assert missing_of_json(run_cli, "-e", "exp.txt", "-d", "empty.txt") == (2, EXPECTED)
 
 
 @pytest.mark.parametrize(("name", "content"), [("none.yaml", "[]\n"), ("none.json", "[]\n")])
@@ -222,7 +235,9 @@ def test_a_malformed_line_is_reported_and_the_rest_still_audited(
     assert code == 2
     assert "feed.txt:2: '010.1.1.1'" in err
     assert "leading zero" in err
-    assert out == MISSING  # what could be read was still compared
+    assert out == ""
+    # what could be read was still compared
+    assert missing_of_json(run_cli, "-e", "feed.txt", "-d", "half.txt") == (2, MISSING)
 
 
 @pytest.mark.usefixtures("inputs")
@@ -247,7 +262,9 @@ def test_host_bits_fixed_with_a_warning_or_rejected(run_cli: RunCli, write: Writ
     assert code == 2
     assert "hb.txt:1: '192.0.2.1/24' has host bits set" in err
     assert "192.0.2.0/24" in err  # the hint gives the network to write
-    assert out == "192.0.2.0/24\n"
+    assert out == ""
+    args = ("-e", "exp.txt", "-d", "hb.txt", "--host-bits", "reject")
+    assert missing_of_json(run_cli, *args) == (2, "192.0.2.0/24\n")
 
 
 @pytest.mark.usefixtures("inputs")
@@ -261,7 +278,8 @@ def test_yaml_with_a_python_tag_is_refused_and_nothing_runs(
     assert "evil.yaml:1 ([0])" in err
     assert "python/object" in err
     assert not marker.exists()
-    assert out == MISSING
+    assert out == ""
+    assert missing_of_json(run_cli, "-e", "exp.txt", "-d", "evil.yaml") == (2, MISSING)
 
 
 @pytest.mark.usefixtures("inputs")
@@ -286,7 +304,9 @@ def test_a_huge_garbage_line_gives_a_short_message(run_cli: RunCli, write: Write
 # --- 2: bad usage ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("service", ["smtp", "tcp/0", "tcp/65536", "tcp/025", "icmp/8", "tcp/"])
+@pytest.mark.parametrize(
+    "service", ["smtpx", "dns", "tcp/0", "tcp/65536", "tcp/025", "icmp/8", "tcp/"]
+)
 @pytest.mark.usefixtures("inputs")
 def test_bad_service(run_cli: RunCli, service: str) -> None:
     code, out, err = diff(run_cli, "-e", "exp.txt", "-d", "half.txt", "--service", service)
@@ -646,3 +666,235 @@ def test_100_mb_of_printable_garbage_is_a_clear_error_in_bounded_memory(tmp_path
     assert proc.stderr.startswith("error: wrong.txt: the first 1000 entries are all invalid")
     assert len(proc.stderr) < 10_000
     assert peak_kib * 1024 < 600 * MB
+
+
+# --- an incomplete run never leaves a trusted answer behind -----------------------------------
+
+
+@pytest.mark.usefixtures("inputs")
+def test_an_incomplete_run_keeps_the_output_file(run_cli: RunCli, write: WriteFile) -> None:
+    target = write("out.cidr", "203.0.113.0/24\n")
+    code, out, err = run_cli(
+        "diff", "-q", "-e", "exp.txt", "-d", "nonexistent.rules", "-o", "cidr",
+        "--output-file", "out.cidr",
+    )  # fmt: skip
+    assert code == 2 and out == ""
+    assert target.read_text() == "203.0.113.0/24\n"  # the last good answer stays
+    assert "not written: nonexistent.rules is failed; out.cidr keeps its previous content" in err
+    # every format: a report that says "incomplete" is still not what the file held
+    for output in ("text", "json", "md", "csv"):
+        code, _, err = run_cli(
+            "diff", "-e", "exp.txt", "-d", "nonexistent.rules", "-o", output,
+            "--output-file", "out.cidr",
+        )  # fmt: skip
+        assert code == 2 and "keeps its previous content" in err
+        assert target.read_text() == "203.0.113.0/24\n"
+    # a complete run (drift is an answer) replaces it
+    code, _, _ = diff(run_cli, "-e", "exp.txt", "-d", "half.txt", "--output-file", "out.cidr")
+    assert code == 1 and target.read_text() == MISSING
+
+
+@pytest.mark.usefixtures("inputs")
+def test_cidr_on_stdout_is_empty_when_a_source_failed_or_is_partial(
+    run_cli: RunCli, write: WriteFile
+) -> None:
+    code, out, err = diff(run_cli, "-e", "exp.txt", "-d", "nonexistent.rules")
+    assert (code, out) == (2, "")
+    assert "nothing printed: nonexistent.rules is failed" in err
+    write("bad.txt", "192.0.2.0/24\nnot-an-address\n")
+    code, out, err = diff(run_cli, "-e", "exp.txt", "-d", "bad.txt")
+    assert (code, out) == (2, "")
+    assert "bad.txt is partial" in err
+    # a format that states its completeness still prints, and says so
+    code, out, _ = run_cli("diff", "-e", "exp.txt", "-d", "nonexistent.rules", "-o", "json")
+    assert code == 2 and '"status": "incomplete"' in out
+
+
+def test_fetch_cidr_prints_nothing_when_a_source_failed(run_cli: RunCli, write: WriteFile) -> None:
+    write("good.txt", "192.0.2.0/24\n")
+    code, out, err = run_cli("fetch", "good.txt", "nonexistent.txt")
+    assert (code, out) == (2, "")
+    assert "nothing printed: nonexistent.txt is failed" in err
+    code, out, _ = run_cli("fetch", "good.txt", "nonexistent.txt", "-o", "json")
+    assert code == 2 and '"complete": false' in out
+
+
+# --- a format per source -------------------------------------------------------------------------
+
+MAIN_CF = "smtpd_client_restrictions = check_client_access cidr:{path}, reject\nmynetworks =\n"
+
+
+def test_a_format_per_source_follows_the_findings_advice(
+    run_cli: RunCli, write: WriteFile, tmp_path: Path
+) -> None:
+    write("nodes.txt", EXPECTED)
+    table = write("client_access", "192.0.2.0/24 OK\n198.51.100.0/24 REJECT\n")
+    write("main.cf", MAIN_CF.format(path=table))
+    code, _, err = run_cli("diff", "-e", "nodes.txt", "-d", "main.cf")
+    advice = f"read it with -d file+postfix-cidr:{table}"
+    assert advice in err
+    # the advice as given, next to an expected text list, reads both right
+    code, out, err = diff(run_cli, "-e", "nodes.txt", "-d", f"file+postfix-cidr:{table}")
+    assert (code, out) == (1, MISSING), err
+    # --format stays the default for files without their own; the per-source one wins
+    args = ("-e", "file+text:nodes.txt", "-d", "client_access", "--format", "postfix-cidr")
+    assert diff(run_cli, *args)[:2] == (1, MISSING)
+    code, out, err = diff(run_cli, "-e", "nodes.txt", "-d", "file+text:client_access")
+    assert code == 2 and out == ""  # read as a text list, "OK" is not an address
+    code, _, err = diff(run_cli, "-e", "nodes.txt", "-d", "file+postfix-cidrs:client_access")
+    assert code == 2 and "unknown input format 'postfix-cidrs'" in err
+
+
+def test_a_format_per_source_for_stdin(run_cli: RunCli, write: WriteFile) -> None:
+    write("nodes.txt", EXPECTED)
+    args = ("-e", "nodes.txt", "-d", "file+postfix-cidr:-")
+    assert diff(run_cli, *args, input="192.0.2.0/24 OK\n")[:2] == (1, MISSING)
+    code, _, err = diff(run_cli, "-e", "-", "-d", "file+text:-", input="192.0.2.0/24\n")
+    assert code == 2 and "standard input can be read only once" in err
+
+
+def test_companion_sets_with_a_format_per_source(run_cli: RunCli, write: WriteFile) -> None:
+    write("nodes.txt", "192.0.2.0/24\n")
+    write("fw", "*filter\n:INPUT DROP [0:0]\n-A INPUT -m set --match-set relays src -j ACCEPT\n"
+                "COMMIT\n")  # fmt: skip
+    write("sets", "create relays hash:net family inet\nadd relays 192.0.2.0/24\n")
+    args = ("-e", "nodes.txt", "-d", "file+iptables-save:fw", "-d", "file+ipset:sets")
+    code, out, err = diff(run_cli, *args)
+    assert (code, out) == (0, ""), err
+
+
+# --- the command line is the same everywhere -----------------------------------------------------
+
+COMMANDS = ("diff", "rules", "fetch", "explain", "spf", "providers", "formats")
+
+
+@pytest.mark.parametrize("command", ["", *COMMANDS])
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_every_help_renders_with_examples(run_cli: RunCli, command: str, flag: str) -> None:
+    code, out, err = run_cli(*([command] if command else []), flag)
+    assert (code, err) == (0, "")
+    assert out.startswith("Usage: ")
+    assert "Examples:" in out
+    assert "<str>" not in out and "<int>" not in out and "<float>" not in out
+    assert "<path>" not in out
+    assert "a file or -" not in out
+
+
+def test_help_names_the_allowed_values(run_cli: RunCli) -> None:
+    out = " ".join(run_cli("diff", "-h")[1].split())
+    for metavar in ("text|json|csv|md|cidr", "fix|reject", "honoured|published", "FORMAT"):
+        assert metavar in out
+    assert "file+FORMAT:PATH" in out and "spf:DOMAIN" in out
+    out = " ".join(run_cli("fetch", "-h")[1].split())
+    assert "cidr|json|csv" in out and "all|4|6" in out and "--lenient" in out
+    out = " ".join(run_cli("explain", "-h")[1].split())
+    assert "--quiet" in out and "-q" in out
+
+
+@pytest.mark.parametrize("command", ["diff", "fetch", "explain", "rules", "spf", "providers"])
+def test_debug_after_the_command(run_cli: RunCli, command: str) -> None:
+    args = {
+        "diff": ("-e", "nope.txt", "-d", "nope.txt", "--service", "tcp/0"),
+        "fetch": ("nope.txt", "--family", "5"),
+        "explain": ("192.0.2.300", "-d", "nope.txt"),
+        "rules": ("nope", "-"),
+        "spf": ("example.com", "-o", "xml"),
+        "providers": ("nope",),
+    }[command]
+    code, _, err = run_cli(command, *args, "--debug")
+    assert code == 2 and "Traceback" in err
+
+
+def test_shell_completion_is_offered(run_cli: RunCli) -> None:
+    code, out, _ = run_cli("--help")
+    assert "--install-completion" in out and "--show-completion" in out
+
+
+def test_completion_completes_formats() -> None:
+    env = dict(os.environ, _AUDITOR_COMPLETE="complete_bash", COMP_CWORD="3")
+    env["COMP_WORDS"] = "auditor diff --format postfix-m"
+    proc = subprocess.run(
+        [sys.executable, "-m", "auditor"], env=env, capture_output=True, text=True, check=False
+    )
+    assert proc.stdout.split() == ["postfix-main-cf", "postfix-mynetworks"]
+
+
+def test_quiet_explain_keeps_the_exit_code(run_cli: RunCli, write: WriteFile) -> None:
+    write("allow.txt", "192.0.2.0/24\n")
+    assert run_cli("explain", "192.0.2.7", "-d", "allow.txt", "-q") == (0, "", "")
+    assert run_cli("explain", "198.51.100.7", "-d", "allow.txt", "-q") == (1, "", "")
+
+
+def test_fetch_takes_lenient(run_cli: RunCli, write: WriteFile) -> None:
+    write("paste.txt", "Allowed: 192.0.2.0/24 (relay)\n")
+    code, out, _ = run_cli("fetch", "paste.txt")
+    assert code == 2 and out == ""
+    code, out, err = run_cli("fetch", "paste.txt", "--lenient")
+    assert (code, out) == (0, "192.0.2.0/24\n"), err
+
+
+@pytest.mark.parametrize("name", ["Github", "GITHUB", "github"])
+def test_provider_names_in_any_case(run_cli: RunCli, name: str) -> None:
+    code, out, _ = run_cli("providers", name)
+    assert code == 0 and "name:        github" in out
+
+
+def test_fetch_accepts_a_provider_in_any_case(run_cli: RunCli, write: WriteFile) -> None:
+    item = {"ip_prefix": "192.0.2.0/25", "region": "eu-west-1", "service": "EC2",
+            "network_border_group": "eu-west-1"}  # fmt: skip
+    doc = {"syncToken": "1", "createDate": "2024-01-01-00-00-00", "prefixes": [item],
+           "ipv6_prefixes": []}  # fmt: skip
+    import json
+
+    feed = write("ranges.json", json.dumps(doc))
+    for spec in (f"AWS:from={feed},service=EC2", f"aws:from={feed},service=EC2"):
+        code, out, err = run_cli("fetch", spec)
+        assert (code, out) == (0, "192.0.2.0/25\n"), err
+
+
+@pytest.mark.parametrize(
+    ("alias", "service"),
+    [
+        ("smtp", "tcp/25"),
+        ("submission", "tcp/587"),
+        ("smtps", "tcp/465"),
+        ("https", "tcp/443"),
+        ("SMTP,Submission", "tcp/25,587"),
+    ],
+)
+def test_service_names(run_cli: RunCli, write: WriteFile, alias: str, service: str) -> None:
+    write("allow.txt", "192.0.2.0/24\n")
+    code, out, _ = run_cli("explain", "192.0.2.7", "-d", "allow.txt", "--service", alias)
+    assert code == 0 and f"192.0.2.7 ({service})" in out
+
+
+def test_rules_nft_is_nftables(run_cli: RunCli) -> None:
+    a = run_cli("rules", "nft", "-", input="192.0.2.0/24\n")
+    b = run_cli("rules", "nftables", "-", input="192.0.2.0/24\n")
+    assert a.code == 0 and a == b
+    code, out, _ = run_cli("diff", "-e", "-", "-d", "nope.txt", "-r", "NFT", input="192.0.2.0/24\n")
+    assert code == 2 and "unknown rule platform" not in out
+
+
+def test_formats_are_aligned(run_cli: RunCli) -> None:
+    code, out, _ = run_cli("formats")
+    assert code == 0
+    rows = [line for line in out.splitlines() if line.startswith("  ") and "aliases:" not in line]
+    starts = {len(line) - len(line[2:].split(" ", 1)[1].lstrip()) for line in rows}
+    assert len(starts) == 1, out  # every description starts in the same column
+    assert "aws-security-group  AWS" in out
+
+
+def test_help_imports_only_what_it_uses() -> None:
+    """`auditor --help` and `-h` stay fast: no reader, report, rule generator, network or
+    numeric module is imported (shell completion included)."""
+    heavy = ("auditor.allowlists", "auditor.reports", "auditor.rules", "auditor.sources",
+             "requests", "numpy", "yaml", "rich", "netaddr")  # fmt: skip
+    for args in (["--help"], ["diff", "-h"], ["formats", "-h"]):
+        proc = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "auditor", *args],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert proc.returncode == 0
+        loaded = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()}
+        assert not {m for m in loaded if m.startswith(heavy)}, args

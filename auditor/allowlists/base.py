@@ -80,9 +80,18 @@ def register(cls: type[Reader]) -> type[Reader]:
     return cls
 
 
+ALIASES = {"nft": "nftables", "iptables": "iptables-save", "ip6tables-save": "iptables-save"}
+
+
+def format_name(name: str) -> str:
+    """A format's registered name, from any case or an alias (``nft`` is nftables)."""
+    name = name.lower()
+    return ALIASES.get(name, name)
+
+
 def reader_for(name: str) -> Reader:
     try:
-        return READERS[name]()
+        return READERS[format_name(name)]()
     except KeyError:
         raise UsageError(
             f"unknown input format {name!r}", hint="choose one of: " + ", ".join(sorted(READERS))

@@ -1038,7 +1038,7 @@ class PostfixMainCfReader(Reader):
                 "no Postfix main.cf parameter (mynetworks, myhostname, smtpd_...) in this file",
                 source=ctx.name,
                 hint="give the main.cf (a mysql:/ldap: table definition is not one), or"
-                " choose the format with --format",
+                " choose the format with file+FORMAT:PATH or --format",
             )
         lists = _Lists(ctx.name, source_directory(ctx.name), self.read_file)
         findings += _client_access_findings(params, ctx.name)
@@ -1103,7 +1103,9 @@ def _client_access_findings(params: dict[str, _Param], name: str) -> list[Findin
             if table is None:
                 continue
             how = "postscreen(8)" if pname == "postscreen_access_list" else token
-            hint = " (read it with --format postfix-cidr)" if table.startswith("cidr:") else ""
+            hint = ""
+            if table.startswith("cidr:"):
+                hint = f" (read it with -d file+postfix-cidr:{table[len('cidr:') :]})"
             out.append(
                 Finding(
                     "client-access-table",

@@ -43,9 +43,14 @@ def register(cls: type[Generator]) -> type[Generator]:
     return cls
 
 
+ALIASES = {"nft": "nftables", "ip6tables": "iptables"}
+
+
 def generator_for(name: str) -> Generator:
+    """A generator by name, in any case; ``nft`` is nftables."""
+    name = name.lower()
     try:
-        return GENERATORS[name]()
+        return GENERATORS[ALIASES.get(name, name)]()
     except KeyError:
         raise UsageError(
             f"unknown rule platform {name!r}",

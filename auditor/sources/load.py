@@ -147,12 +147,15 @@ class SourceLoader:
         """Split ``ipset save`` files from the other sources when a ruleset is among them:
         their sets resolve the ruleset's ``-m set`` rules instead of being lists of their own.
         Returns (sets by name, the remaining specs)."""
-        from auditor.allowlists.base import READERS
+        from auditor.allowlists.base import READERS, format_name
         from auditor.allowlists.ipset import parse_sets
 
         kinds: dict[str, str] = {}
         for text in specs:
             spec = parse_spec(text, self.catalog)
+            if spec.kind == "file" and spec.fmt is not None:
+                kinds[text] = format_name(spec.fmt)  # file+FORMAT:PATH
+                continue
             if spec.kind != "file" or options.fmt is not None:
                 continue
             try:
@@ -160,7 +163,9 @@ class SourceLoader:
             except InputError:
                 continue  # reported when it is loaded
             kinds[text] = files.detect_format(spec.location or text, data)
-        rulesets = [t for t, k in kinds.items() if getattr(READERS[k], "ruleset", False)]
+        rulesets = [
+            t for t, k in kinds.items() if k in READERS and getattr(READERS[k], "ruleset", False)
+        ]
         # AWS prefix lists (describe-prefix-lists) are companions too: keyed by their pl- id,
         # they resolve the PrefixListIds of aws-security-group rules
         ipsets = [t for t, k in kinds.items() if k in ("ipset", "aws-prefix-list")]
@@ -178,7 +183,8 @@ class SourceLoader:
         for text in azure:
             self._service_tags(text, sets)
         for text in ipsets:
-            data = files.read_bytes(text, None, options.max_bytes)
+            path = parse_spec(text, self.catalog).location or text
+            data = files.read_bytes(path, None, options.max_bytes)
             if kinds[text] == "aws-prefix-list":
                 from auditor.allowlists.cloud import prefix_lists
 
@@ -222,7 +228,7 @@ class SourceLoader:
             return files.load(
                 spec.location or "-",
                 ctx,
-                fmt=options.fmt,
+                fmt=spec.fmt or options.fmt,
                 stdin=self.stdin,
                 max_bytes=options.max_bytes,
             )

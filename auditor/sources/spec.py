@@ -5,6 +5,8 @@ Grammar (checked in this order, so every string has exactly one reading)::
     -                              standard input
     https://HOST/PATH              a text list at a URL (plain http is refused)
     file:PATH                      a local file, whatever its name looks like
+    file+FORMAT:PATH               the same, read in FORMAT (auditor formats) whatever --format
+                                   says; file+FORMAT:- is standard input in FORMAT
     text:URL-OR-PATH               a text list, read with the feed's text parser
     json:URL-OR-PATH#SELECTOR      any JSON feed, items picked by SELECTOR
     spf:DOMAIN                     the addresses a domain's SPF record authorises
@@ -13,10 +15,11 @@ Grammar (checked in this order, so every string has exactly one reading)::
                                    the reserved key from=URL-OR-PATH reads the feed from there
     anything else                  a local file path
 
-A provider name is lower-case letters, digits and dashes; ``./aws`` or ``file:aws`` reads a
-file called ``aws``. A bare word that is both a provider and an existing file is refused as
-ambiguous (``aws:`` is the provider), and one that is neither is an error that lists the
-providers.
+A provider name is letters (in any case: ``AWS`` is ``aws``), digits and dashes, so
+``file+FORMAT:`` (with its ``+``) is never one, and a URL's scheme has no ``+FORMAT`` either;
+``./aws`` or ``file:aws`` reads a file called ``aws``, and ``./file+x:y`` a file of that name.
+A bare word that is both a provider and an existing file is refused as ambiguous (``aws:`` is
+the provider), and one that is neither is an error that lists the providers.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from auditor.sources.catalog import Catalog
 Kind = Literal["stdin", "url", "file", "text", "json", "spf", "provider"]
 
 _PROVIDER = re.compile(r"([a-z][a-z0-9-]{0,31})(?::(.*))?", re.DOTALL)
+_FORMAT = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+_STDIN_IN_FORMAT = re.compile(r"file\+[^:]*:-")
 _KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 
@@ -46,10 +51,17 @@ class SourceSpec:
     provider: str | None = None
     filters: tuple[tuple[str, tuple[str, ...]], ...] = ()
     selector: str | None = None
+    fmt: str | None = None
+    """For files and stdin: the format named in the spec (file+FORMAT:PATH)."""
 
     @property
     def filter_map(self) -> dict[str, tuple[str, ...]]:
         return dict(self.filters)
+
+
+def reads_stdin(text: str) -> bool:
+    """The spec reads standard input: ``-`` or ``file+FORMAT:-``."""
+    return text == "-" or _STDIN_IN_FORMAT.fullmatch(text) is not None
 
 
 def is_url(text: str) -> bool:
@@ -87,11 +99,24 @@ def parse_spec(text: str, catalog: Catalog) -> SourceSpec:
     if text == "-":
         return SourceSpec(text, "stdin")
     prefix, sep, rest = text.partition(":")
+    fmt = None
+    if sep and prefix.startswith("file+"):
+        fmt = prefix[len("file+") :]
+        if not _FORMAT.fullmatch(fmt):
+            raise UsageError(
+                f"{text}: cannot read the format name {fmt!r}",
+                hint="write file+FORMAT:PATH with a name from auditor formats,"
+                " e.g. file+postfix-cidr:client_access.cidr",
+            )
+        if rest == "-":
+            return SourceSpec(text, "stdin", fmt=fmt)
+        prefix = "file"
     if sep and prefix == "file":
         path = rest[2:] if rest.startswith("///") else rest  # file:///etc/x is /etc/x
         if not path or path.startswith("//"):
-            raise UsageError(f"{text}: a local path is expected after file:")
-        return SourceSpec(text, "file", path)
+            where = text.partition(":")[0]
+            raise UsageError(f"{text}: a local path is expected after {where}:")
+        return SourceSpec(text, "file", path, fmt=fmt)
     if is_url(text):
         return SourceSpec(text, "url", _check_url(text, text))
     if sep and prefix == "text":
@@ -109,8 +134,10 @@ def parse_spec(text: str, catalog: Catalog) -> SourceSpec:
             raise UsageError(f"{text}: a domain is missing after spf:")
         return SourceSpec(text, "spf", rest)
     m = _PROVIDER.fullmatch(text)
-    if m and m.group(1) in catalog:
-        name, filters_text = m.group(1), m.group(2)
+    # provider names are case-insensitive: AWS and Aws: are aws
+    named = _PROVIDER.fullmatch(prefix.lower() + text[len(prefix) :])
+    if named and named.group(1) in catalog:
+        name, filters_text = named.group(1), named.group(2)
         if filters_text is None and Path(text).exists():
             raise UsageError(
                 f"{text!r} is both a provider and a file here",
@@ -118,10 +145,6 @@ def parse_spec(text: str, catalog: Catalog) -> SourceSpec:
             )
         override, filters = _filters(filters_text, text) if filters_text else (None, ())
         return SourceSpec(text, "provider", override, name, filters)
-    if m is None and _PROVIDER.fullmatch(text.lower()) and text.split(":")[0].lower() in catalog:
-        raise UsageError(
-            f"{text!r}: provider names are lower case", hint=f"write {text.split(':')[0].lower()}"
-        )
     if m and not Path(text).exists():
         raise UsageError(
             f"{text!r} is neither a provider nor an existing file",

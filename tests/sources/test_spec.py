@@ -99,8 +99,9 @@ def test_json_selector_splits_at_the_last_hash() -> None:
         ("aws:from=-", "plain '-' only"),
         ("https://[::1/x", "invalid URL"),
         ("https:///x", "no host"),
-        ("AWS", "lower case"),
-        ("AWS:service=EC2", "lower case"),
+        ("file+:x.cidr", "cannot read the format name"),
+        ("file+Postfix_CIDR:x.cidr", "cannot read the format name"),
+        ("file+postfix-cidr:", "a local path is expected after file+postfix-cidr:"),
         ("text:", "missing after the prefix"),
         ("spf:", "domain is missing"),
         ("awz", "neither a provider nor an existing file"),
@@ -130,3 +131,32 @@ def test_existing_file_with_a_plain_name_is_a_file(
         parse_spec("okta", CATALOG)
     assert parse_spec("okta:", CATALOG).kind == "provider"
     assert parse_spec("./okta", CATALOG).kind == "file"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "location", "fmt"),
+    [
+        ("file+postfix-cidr:client_access", "file", "client_access", "postfix-cidr"),
+        ("file+text:/etc/x.cidr", "file", "/etc/x.cidr", "text"),
+        ("file+iptables-save:///etc/rules.v4", "file", "/etc/rules.v4", "iptables-save"),
+        ("file+nftables:-", "stdin", None, "nftables"),
+        ("file:x.txt", "file", "x.txt", None),
+        ("nodes.txt", "file", "nodes.txt", None),
+    ],
+)
+def test_a_format_per_source(text: str, kind: str, location: str | None, fmt: str | None) -> None:
+    spec = parse_spec(text, CATALOG)
+    assert (spec.kind, spec.location, spec.fmt, spec.text) == (kind, location, fmt, text)
+
+
+def test_reads_stdin() -> None:
+    from auditor.sources.spec import reads_stdin
+
+    assert reads_stdin("-") and reads_stdin("file+text:-")
+    assert not reads_stdin("file+text:-x") and not reads_stdin("./-") and not reads_stdin("aws")
+
+
+@pytest.mark.parametrize("text", ["AWS", "Aws:", "AWS:service=EC2,region=eu-west-1"])
+def test_provider_names_are_case_insensitive(text: str) -> None:
+    spec = parse_spec(text, CATALOG)
+    assert (spec.kind, spec.provider, spec.text) == ("provider", "aws", text)
