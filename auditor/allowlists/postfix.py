@@ -33,11 +33,22 @@ Three readers, because Postfix uses address patterns in two ways:
     ``pcre:`` ...), a host or domain name pattern (it matches a client by its verified
     reverse-DNS name), an unknown ``$parameter``, and a main.cf without ``mynetworks``: the
     default then comes from ``mynetworks_style`` (``host`` from compatibility_level 2 on,
-    ``subnet`` before) and the host's network interfaces, which a file does not show. A
+    ``subnet`` before) and the host's network interfaces, which a file does not show (give
+    the ``postconf -x mynetworks`` output instead, read as ``postconf`` below). A
     pattern that can only *add* (a name, a table that was not given) leaves addresses that
     a later pattern accepts accepted. ``-o mynetworks=...`` overrides in master.cf are not
     read. ``check_client_access`` tables named in ``smtpd_*_restrictions`` and the tables in
     ``postscreen_access_list`` are listed as findings: read them with ``postfix-cidr``.
+
+``postconf``
+    What ``postconf -x mynetworks`` (or ``postconf mynetworks``, or the full ``postconf``)
+    prints on the mail server: read like a main.cf, but its ``mynetworks`` is the value Postfix
+    computed, ``mynetworks_style`` and the interfaces already applied, so a server whose
+    main.cf does not set mynetworks can be audited. Recognised by content under any file
+    name (``.postconf``, ``.cf``, standard input): a file whose only lines are ``mynetworks =``
+    (and ``mynetworks_style =``), without comments or continuation lines, or one that has
+    ``mail_version =`` (the full output always prints it; a main.cf never sets it). ``postconf
+    -n`` prints only what main.cf sets, so it reads as the main.cf it is.
 
 ``postfix-mynetworks``
     A ``/file/name`` pattern file as ``mynetworks = /etc/postfix/mynetworks`` reads it,
@@ -1017,6 +1028,50 @@ def sniff_main_cf(data: bytes) -> bool:
     return "mynetworks" in names or "mynetworks_style" in names or len(set(known)) >= 2
 
 
+# postconf(1) prints `name = value` lines too. What tells its output from a main.cf: the full
+# output (`postconf`) always prints mail_version, the compiled-in version a main.cf has no
+# reason to set; `postconf mynetworks [mynetworks_style]` prints only those parameters, with
+# no comment and no continuation line.
+_POSTCONF_ALONE = frozenset({"mynetworks", "mynetworks_style"})
+_MAIL_VERSION = re.compile(rb"(?m)^mail_version = ")
+POSTCONF_SNIFF_BYTES = 256 * 1024
+
+
+def _postconf_lines(text: str) -> list[str] | None:
+    """The parameter names of postconf-shaped text; None when a line is not `name = value`
+    (a comment, a continuation, anything else)."""
+    names: list[str] = []
+    for raw in text.split("\n"):
+        line = raw.rstrip("\r")
+        if not line:
+            continue
+        m = _PARAM_LINE.fullmatch(line)
+        if m is None or line[0] in " \t#":
+            return None
+        names.append(m.group(1))
+    return names
+
+
+def is_postconf_output(text: str, params: Iterable[str]) -> bool:
+    """Whether parsed main.cf-style text is what postconf printed (see above)."""
+    names = set(params)
+    if "mail_version" in names:
+        return True
+    if "mynetworks" not in names or not names <= _POSTCONF_ALONE:
+        return False
+    return _postconf_lines(text) is not None
+
+
+def sniff_postconf(data: bytes) -> bool:
+    head = data[:POSTCONF_SNIFF_BYTES]
+    if _MAIL_VERSION.search(head) and sniff_main_cf(data):
+        return True
+    if len(data) > 8192:
+        return False
+    names = _postconf_lines(data.decode("utf-8", "replace"))
+    return names is not None and "mynetworks" in names and set(names) <= _POSTCONF_ALONE
+
+
 @register
 class PostfixMainCfReader(Reader):
     name = "postfix-main-cf"
@@ -1031,8 +1086,20 @@ class PostfixMainCfReader(Reader):
         return sniff_main_cf(data)
 
     def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
+        return self.read(data, ctx, printed=False)
+
+    def read(self, data: bytes, ctx: ReadContext, *, printed: bool) -> RangeSet:
+        """``printed``: the file is postconf output (else: when it looks like it)."""
         text = decode_text(data, ctx)
         params, findings = parse_main_cf(text, ctx.name)
+        printed = printed or is_postconf_output(text, params)
+        if printed and "mynetworks" not in params:
+            raise ReaderError(
+                "postconf output without mynetworks",
+                source=ctx.name,
+                hint="on the mail server run `postconf -x mynetworks > mynetworks.postconf`"
+                " and give that file",
+            )
         if not _is_main_cf(params):
             raise ReaderError(
                 "no Postfix main.cf parameter (mynetworks, myhostname, smtpd_...) in this file",
@@ -1048,6 +1115,8 @@ class PostfixMainCfReader(Reader):
         else:
             tokens = _Expander(params, ctx.name).tokens(mynetworks)
             steps = lists.steps(tokens, ctx.name)
+            if printed:
+                findings.append(_postconf_finding(mynetworks, tokens, ctx.name))
             if not tokens:
                 findings.append(
                     Finding(
@@ -1058,7 +1127,21 @@ class PostfixMainCfReader(Reader):
                     )
                 )
         findings += lists.findings
-        return _result(data, ctx, self.name, steps, findings, lists.unsupported)
+        fmt = "postconf" if printed else self.name
+        return _result(data, ctx, fmt, steps, findings, lists.unsupported)
+
+
+def _postconf_finding(mynetworks: _Param, tokens: Sequence[Token], name: str) -> Finding:
+    message = (
+        "read as postconf output: mynetworks is the value Postfix computed (mynetworks_style"
+        " and the host's interfaces already applied when main.cf does not set it)"
+    )
+    if any(t.unknown for t in tokens):
+        message += (
+            "; its $parameters were printed as written: give `postconf -x mynetworks`"
+            " output, which expands them"
+        )
+    return Finding("postconf-output", Severity.INFO, message, Origin(name, mynetworks.line))
 
 
 def _default_mynetworks(params: dict[str, _Param], name: str) -> Step:
@@ -1077,7 +1160,9 @@ def _default_mynetworks(params: dict[str, _Param], name: str) -> Step:
         said = f"the default mynetworks_style ({style} at compatibility_level {level})"
     why = (
         f"mynetworks is not set, so Postfix trusts the networks {said} derives from the host's"
-        " network interfaces, which the file does not show"
+        " network interfaces, which the file does not show; on the mail server run"
+        " `postconf -x mynetworks > mynetworks.postconf` and give that file instead: it holds"
+        " the networks Postfix computed"
     )
     return Step("unknown", RuleRef(Origin(name, line or None), "mynetworks (not set)", why))
 
@@ -1113,6 +1198,20 @@ def _client_access_findings(params: dict[str, _Param], name: str) -> list[Findin
                 )
             )
     return out
+
+
+@register
+class PostconfReader(PostfixMainCfReader):
+    name = "postconf"
+    description = "postconf output (postconf -x mynetworks, or all of postconf): mynetworks"
+    suffixes = (".postconf",)
+
+    @staticmethod
+    def sniff(data: bytes) -> bool:
+        return sniff_postconf(data)
+
+    def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
+        return self.read(data, ctx, printed=True)
 
 
 @register
