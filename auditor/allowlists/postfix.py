@@ -94,7 +94,7 @@ from auditor.allowlists.firewall import (
     verdicts_rangeset,
 )
 from auditor.errors import AddressError
-from auditor.model import Finding, Origin, RangeSet, Severity, SourceInfo
+from auditor.model import Entry, Finding, Origin, RangeSet, Severity, SourceInfo
 
 Interval = tuple[int, int]
 FULL: dict[int, tuple[Interval, ...]] = {4: ((0, ipspace.MAX[4]),), 6: ((0, ipspace.MAX[6]),)}
@@ -377,6 +377,23 @@ def table_findings(
         )
         for line in table.mapped
     ]
+    return out
+
+
+def table_objects(
+    table: CidrTable, group: str, origin: Callable[[CidrRule], Origin], accepting: bool
+) -> list[Entry]:
+    """The addresses a cidr table names, as entries of the scope ``group``: the patterns
+    whose result accepts (``accepting``: an access table) or every pattern (in a match list
+    any result is a match); a negated pattern names no address of its own."""
+    out: list[Entry] = []
+    for rule in table.rules:
+        if rule.text.startswith("!"):
+            continue
+        if accepting and access_outcome(rule.value)[0] != "accept":
+            continue
+        where = origin(rule)
+        out.extend(Entry(rule.family, a, b, where, group) for a, b in rule.intervals)
     return out
 
 
@@ -695,6 +712,9 @@ class _Lists:
     read_file: ReadFile
     findings: list[Finding] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
+    objects: list[Entry] = field(default_factory=list)
+    """The cidr tables read, as scopes named by their path as written."""
+    object_names: list[str] = field(default_factory=list)
 
     def ref(self, text: str, source: str, line: int, via: _Via | None, why: str = "") -> RuleRef:
         if via is None:
@@ -847,6 +867,15 @@ class _Lists:
         if kind == "cidr":
             table = parse_cidr_table(text)
             self.findings.extend(table_findings(table, lambda _: inner.origin, shown))
+            if name not in self.object_names:
+                self.object_names.append(name)
+                # reported at the line that names the table, as its other findings are
+                at = inner.origin
+
+                def where(r: CidrRule) -> Origin:
+                    return Origin(at.source, at.line, f"{shown}:{r.line}: {r.text}")
+
+                self.objects.extend(table_objects(table, name, where, accepting=False))
             parts: list[Part] = []
             for fam in (4, 6):
                 # in a match list any result is a match (match_hostaddr() ignores the value)
@@ -980,11 +1009,13 @@ def _result(
     fmt: str,
     steps: Sequence[Step],
     findings: Iterable[Finding],
-    unsupported: Sequence[str],
+    lists: _Lists,
 ) -> RangeSet:
     info = SourceInfo.for_bytes(ctx.name, ctx.role, fmt, data, ctx.now)
     verdicts = [Verdicts(fam, tuple(evaluate(steps, fam))) for fam in (4, 6)]
-    return verdicts_rangeset(FirewallResult(info, verdicts, list(findings), list(unsupported)))
+    result = FirewallResult(info, verdicts, list(findings), list(lists.unsupported))
+    result.objects = lambda: (lists.objects, lists.object_names)
+    return verdicts_rangeset(result)
 
 
 # --- main.cf ---------------------------------------------------------------------------------
@@ -1128,7 +1159,7 @@ class PostfixMainCfReader(Reader):
                 )
         findings += lists.findings
         fmt = "postconf" if printed else self.name
-        return _result(data, ctx, fmt, steps, findings, lists.unsupported)
+        return _result(data, ctx, fmt, steps, findings, lists)
 
 
 def _postconf_finding(mynetworks: _Param, tokens: Sequence[Token], name: str) -> Finding:
@@ -1237,7 +1268,7 @@ class PostfixMynetworksReader(Reader):
                 source=ctx.name,
                 hint="a mynetworks file lists networks such as 192.0.2.0/24 and [2001:db8::]/32",
             )
-        return _result(data, ctx, self.name, steps, lists.findings, lists.unsupported)
+        return _result(data, ctx, self.name, steps, lists.findings, lists)
 
 
 # --- cidr_table(5) as an access table ----------------------------------------------------------
@@ -1318,4 +1349,9 @@ class PostfixCidrReader(Reader):
 
         verdicts = [Verdicts(f, tuple(table_matches(table, f, decide))) for f in (4, 6)]
         info = SourceInfo.for_bytes(ctx.name, ctx.role, self.name, data, ctx.now)
-        return verdicts_rangeset(FirewallResult(info, verdicts, findings))
+        result = FirewallResult(info, verdicts, findings)
+        result.objects = lambda: (
+            table_objects(table, ctx.name, lambda r: Origin(ctx.name, r.line, r.text), True),
+            [ctx.name],
+        )
+        return verdicts_rangeset(result)
