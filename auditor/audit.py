@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import reduce
 from typing import Literal
 
@@ -39,8 +39,10 @@ def compare(
     expected_space = _union(expected)
     declared_space = _union(declared)
     extra = None
+    scope_groups: tuple[str, ...] = ()
     if options.scope:
-        extra = _scoped(declared, options.scope) - expected_space
+        scope_groups = resolve_scope(declared, options.scope)
+        extra = _scoped(declared, scope_groups) - expected_space
     # a family no declared source speaks for (an iptables export without its ip6tables twin)
     # is unknown, not missing
     covered = {f for rs in declared for f in rs.families} if declared else {4, 6}
@@ -60,19 +62,51 @@ def compare(
         over_broad=tuple(_over_broad(declared, declared_space, options))
         + tuple(whole_space_findings(expected)),
         options=options,
+        scope_groups=scope_groups,
     )
 
 
-def _scoped(declared: Sequence[RangeSet], scope: Sequence[str]) -> IPSpace:
+# Scope names listed in the hint of an unknown scope; the rest are counted.
+MAX_SCOPES_LISTED = 40
+
+
+def resolve_scope(declared: Sequence[RangeSet], scope: Sequence[str]) -> tuple[str, ...]:
+    """The group or object each scope name means: its whole name (a YAML group, an ipset, a
+    chain, ``sg-...``, ``table/set``, a cidr table's path), else the one whose name ends in
+    ``/`` and it (an nftables set by its own name, a table file by its file name); a
+    ``cidr:`` in front of a table's path is dropped. Unknown or ambiguous: a usage error."""
     known = sorted({g for rs in declared for g in rs.groups})
+    out: dict[str, None] = {}
+    for name in scope:
+        bare = name.removeprefix("cidr:")
+        if name in known or bare in known:
+            out[name if name in known else bare] = None
+            continue
+        found = [g for g in known if g.endswith("/" + bare)]
+        if len(found) > 1:
+            raise UsageError(
+                f"scope {name!r} names more than one object: {', '.join(found)}",
+                hint="give the whole name of the one you mean",
+            )
+        if not found:
+            if not known:
+                choices = "none: the declared sources have no groups or named objects"
+            else:
+                choices = ", ".join(known[:MAX_SCOPES_LISTED])
+                if len(known) > MAX_SCOPES_LISTED:
+                    choices += f" and {len(known) - MAX_SCOPES_LISTED} more"
+            raise UsageError(
+                f"unknown scope {name!r}",
+                hint="scopes in the declared sources (groups, sets, chains, security groups,"
+                f" tables): {choices}",
+            )
+        out[found[0]] = None
+    return tuple(out)
+
+
+def _scoped(declared: Sequence[RangeSet], scope: Sequence[str]) -> IPSpace:
     space = IPSpace()
     for group in scope:
-        if group not in known:
-            choices = ", ".join(known) if known else "none: the declared sources have no groups"
-            raise UsageError(
-                f"unknown scope {group!r}",
-                hint=f"groups in the declared sources: {choices}",
-            )
         for rs in declared:
             if group in rs.groups:
                 space = space | rs.scope(group)
@@ -189,7 +223,7 @@ def _entry_rows(
         col = rs.entries.family(family)
         index: Iterable[int] = range(len(col))
         if groups is not None:
-            wanted = {rs.groups.index(g) for g in groups if g in rs.groups}
+            wanted = {rs.entries.groups.index(g) for g in groups if g in rs.entries.groups}
             gid = _ints(col.group) if col.group is not None else [-1] * len(col)
             index = [i for i in index if gid[i] in wanted]
         first, last = _ints(col.first), _ints(col.last)
@@ -248,7 +282,10 @@ def missing_blocks(result: AuditResult) -> Iterator[MissingBlock]:
 def extra_blocks(result: AuditResult) -> Iterator[MissingBlock]:
     if result.extra is None:
         return iter(())
-    return blocks_with_origins(result.extra, result.declared, set(result.options.scope))
+    # the entries of scoped objects (a ruleset's sets and chains) tell where an extra is
+    sets = [replace(rs, entries=rs.scope_entries) for rs in result.declared]
+    groups = set(result.scope_groups or result.options.scope)
+    return blocks_with_origins(result.extra, sets, groups)
 
 
 def exit_code(result: AuditResult) -> ExitCode:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -254,17 +254,38 @@ class RangeSet:
     """For rulesets: every address's verdict and deciding rule, per family covered."""
     families: tuple[int, ...] = (4, 6)
     """The address families the source speaks for (an iptables export covers one)."""
+    make_objects: Callable[[], Entries] | None = field(default=None, repr=False, compare=False)
+    """For rulesets: makes :attr:`objects` (only a run with ``--scope`` asks for them)."""
 
     @cached_property
     def space(self) -> IPSpace:
         return self.entries.space()
 
+    @cached_property
+    def objects(self) -> Entries | None:
+        """For rulesets: the addresses each named object holds (an ipset, an nftables set, a
+        chain's accepting rules, a cidr table), grouped by object name. They are scopes only:
+        what the source allows is :attr:`entries`, decided by the rules."""
+        return None if self.make_objects is None else self.make_objects()
+
     @property
     def groups(self) -> tuple[str, ...]:
-        return self.entries.groups
+        if self.objects is None:
+            return self.entries.groups
+        return self.entries.groups + tuple(
+            g for g in self.objects.groups if g not in self.entries.groups
+        )
 
     def scope(self, group: str) -> IPSpace:
-        return self.entries.space(group)
+        space = self.entries.space(group) if group in self.entries.groups else IPSpace()
+        if self.objects is not None and group in self.objects.groups:
+            space = space | self.objects.space(group)
+        return space
+
+    @property
+    def scope_entries(self) -> Entries:
+        """The entries scopes are made of: the objects of a ruleset, the entries of a list."""
+        return self.objects if self.objects is not None else self.entries
 
 
 @dataclass(frozen=True)
@@ -327,6 +348,8 @@ class AuditResult:
     options: AuditOptions
     uncovered: tuple[int, ...] = ()
     """Families the expected side has but no declared source covers: unknown, not missing."""
+    scope_groups: tuple[str, ...] = ()
+    """The groups and objects the scope names resolved to (``mail_v4`` -> ``filter/mail_v4``)."""
 
     @property
     def sources(self) -> tuple[RangeSet, ...]:

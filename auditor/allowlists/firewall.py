@@ -23,7 +23,7 @@ RangeSet the core compares (the allowed part) plus what ``auditor explain`` show
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -267,6 +267,9 @@ class FirewallResult:
     verdicts: list[Verdicts] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
+    objects: Callable[[], tuple[list[Entry], list[str]]] | None = None
+    """Makes, when a scope asks, the addresses of the ruleset's named objects (each entry's
+    group the object's name) and the name of every object, empty ones included."""
 
 
 def verdicts_rangeset(result: FirewallResult) -> RangeSet:
@@ -299,4 +302,13 @@ def verdicts_rangeset(result: FirewallResult) -> RangeSet:
         findings=tuple(findings),
         verdicts=tuple(result.verdicts),
         families=tuple(v.family for v in result.verdicts),
+        make_objects=_objects(name, result.objects) if result.objects is not None else None,
     )
+
+
+def _objects(name: str, make: Callable[[], tuple[list[Entry], list[str]]]) -> Callable[[], Entries]:
+    def entries() -> Entries:
+        found, names = make()
+        return Entries.from_entries(name, found, names)
+
+    return entries

@@ -63,7 +63,7 @@ from auditor.allowlists.firewall import (
     verdicts_rangeset,
 )
 from auditor.errors import AddressError
-from auditor.model import Finding, Origin, RangeSet, Severity, SourceInfo
+from auditor.model import Entry, Finding, Origin, RangeSet, Severity, SourceInfo
 
 _BUILTIN_CHAINS = frozenset({"INPUT", "FORWARD", "OUTPUT", "PREROUTING", "POSTROUTING"})
 _TERMINAL = {"ACCEPT": "accept", "DROP": "drop", "REJECT": "drop", "RETURN": "return"}
@@ -1059,6 +1059,43 @@ def _sequence(
     return out
 
 
+def scope_objects(ruleset: Ruleset, ctx: ReadContext) -> tuple[list[Entry], list[str]]:
+    """The objects ``--scope`` can name: every chain of the filter table (the sources of its
+    ACCEPT rules that can match the service) and every ipset a rule matches on the source
+    address (its members, from the ``ipset save`` given alongside), by name."""
+    entries: list[Entry] = []
+    names: list[str] = []
+    tests = probes(ctx, ruleset)
+    for chain, rules in ruleset.chains.items():
+        names.append(chain)
+        for rule in rules:
+            if rule.target != "ACCEPT" or rule.sources is None:
+                continue
+            if not any(rule.applies(probe)[0] for probe in tests):
+                continue
+            origin = Origin(ctx.name, rule.line, rule.text)
+            entries.extend(Entry(ruleset.family, a, b, origin, chain) for a, b in rule.sources)
+    seen: set[str] = set()
+    for table in ruleset.tables.values():
+        for rules in table.chains.values():
+            for rule in rules:
+                words = _tokens(rule.text) or []
+                for k, word in enumerate(words[:-2]):
+                    if word not in ("--match-set", "--set") or words[k + 1] in seen:
+                        continue
+                    name, flags = words[k + 1], words[k + 2]
+                    members = ctx.sets.get(name)
+                    if flags.split(",")[0] != "src" or members is None:
+                        continue
+                    seen.add(name)
+                    names.append(name)
+                    origin = Origin(ctx.name, rule.line, f"ipset {name}")
+                    entries.extend(
+                        Entry(f, a, b, origin, name) for f, a, b in members if f == ruleset.family
+                    )
+    return entries, names
+
+
 @register
 class IptablesReader(Reader):
     name = "iptables-save"
@@ -1109,4 +1146,5 @@ class IptablesReader(Reader):
         result = FirewallResult(
             info, [Verdicts(ruleset.family, tuple(segments))], findings, ruleset.unsupported
         )
+        result.objects = lambda: scope_objects(ruleset, ctx)
         return verdicts_rangeset(result)

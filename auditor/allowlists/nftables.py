@@ -98,7 +98,7 @@ from auditor.allowlists.firewall import (
 )
 from auditor.errors import AddressError
 from auditor.jsonutil import StrictJsonError, loads_strict
-from auditor.model import Completeness, Finding, Origin, RangeSet, Severity, SourceInfo
+from auditor.model import Completeness, Entry, Finding, Origin, RangeSet, Severity, SourceInfo
 
 FAMILIES = frozenset({"ip", "ip6", "inet", "arp", "bridge", "netdev"})
 
@@ -2787,6 +2787,7 @@ def evaluate(rs: Ruleset, ctx: ReadContext, data: bytes, fmt: str) -> RangeSet:
             )
     info = SourceInfo.for_bytes(name, ctx.role, fmt, data, ctx.now)
     result = FirewallResult(info, verdicts, findings, list(rs.unsupported))
+    result.objects = lambda: set_objects(rs, name)
     out = verdicts_rangeset(result)
     if rs.includes:
         reasons = tuple(
@@ -2794,6 +2795,40 @@ def evaluate(rs: Ruleset, ctx: ReadContext, data: bytes, fmt: str) -> RangeSet:
         )
         out = replace(out, completeness=Completeness.PARTIAL, reasons=out.reasons + reasons)
     return out
+
+
+def _set_family(type_: str) -> int:
+    """4 or 6 for a set of addresses (``type ipv4_addr``, ``typeof ip saddr``); 0 else."""
+    if " . " in type_ or ":" in type_:
+        return 0
+    words = type_.split()
+    if "ipv4_addr" in words or (words and words[0] == "ip"):
+        return 4
+    if "ipv6_addr" in words or (words and words[0] == "ip6"):
+        return 6
+    return 0
+
+
+def set_objects(rs: Ruleset, name: str) -> tuple[list[Entry], list[str]]:
+    """The objects ``--scope`` can name: every named set of addresses, as ``TABLE/SET`` (its
+    elements as written; elements added at run time are not in the ruleset)."""
+    entries: list[Entry] = []
+    names: list[str] = []
+    for table in rs.tables.values():
+        for nset in table.sets.values():
+            family = _set_family(nset.type)
+            if nset.kind != "set" or not family:
+                continue
+            group = f"{table.name}/{nset.name}"
+            names.append(group)
+            origin = Origin(name, nset.line, f"set {table.label} {nset.name}")
+            for elem in nset.elems:
+                try:
+                    intervals = _addresses(elem.key, family)
+                except _Problem:
+                    continue  # refused when the ruleset was read (_validate)
+                entries.extend(Entry(family, a, b, origin, group) for a, b in intervals)
+    return entries, names
 
 
 def _sequence(stages: Sequence[list[Segment]], main: list[Segment], bits: int) -> list[Segment]:

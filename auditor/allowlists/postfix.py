@@ -33,11 +33,22 @@ Three readers, because Postfix uses address patterns in two ways:
     ``pcre:`` ...), a host or domain name pattern (it matches a client by its verified
     reverse-DNS name), an unknown ``$parameter``, and a main.cf without ``mynetworks``: the
     default then comes from ``mynetworks_style`` (``host`` from compatibility_level 2 on,
-    ``subnet`` before) and the host's network interfaces, which a file does not show. A
+    ``subnet`` before) and the host's network interfaces, which a file does not show (give
+    the ``postconf -x mynetworks`` output instead, read as ``postconf`` below). A
     pattern that can only *add* (a name, a table that was not given) leaves addresses that
     a later pattern accepts accepted. ``-o mynetworks=...`` overrides in master.cf are not
     read. ``check_client_access`` tables named in ``smtpd_*_restrictions`` and the tables in
     ``postscreen_access_list`` are listed as findings: read them with ``postfix-cidr``.
+
+``postconf``
+    What ``postconf -x mynetworks`` (or ``postconf mynetworks``, or the full ``postconf``)
+    prints on the mail server: read like a main.cf, but its ``mynetworks`` is the value Postfix
+    computed, ``mynetworks_style`` and the interfaces already applied, so a server whose
+    main.cf does not set mynetworks can be audited. Recognised by content under any file
+    name (``.postconf``, ``.cf``, standard input): a file whose only lines are ``mynetworks =``
+    (and ``mynetworks_style =``), without comments or continuation lines, or one that has
+    ``mail_version =`` (the full output always prints it; a main.cf never sets it). ``postconf
+    -n`` prints only what main.cf sets, so it reads as the main.cf it is.
 
 ``postfix-mynetworks``
     A ``/file/name`` pattern file as ``mynetworks = /etc/postfix/mynetworks`` reads it,
@@ -83,7 +94,7 @@ from auditor.allowlists.firewall import (
     verdicts_rangeset,
 )
 from auditor.errors import AddressError
-from auditor.model import Finding, Origin, RangeSet, Severity, SourceInfo
+from auditor.model import Entry, Finding, Origin, RangeSet, Severity, SourceInfo
 
 Interval = tuple[int, int]
 FULL: dict[int, tuple[Interval, ...]] = {4: ((0, ipspace.MAX[4]),), 6: ((0, ipspace.MAX[6]),)}
@@ -366,6 +377,23 @@ def table_findings(
         )
         for line in table.mapped
     ]
+    return out
+
+
+def table_objects(
+    table: CidrTable, group: str, origin: Callable[[CidrRule], Origin], accepting: bool
+) -> list[Entry]:
+    """The addresses a cidr table names, as entries of the scope ``group``: the patterns
+    whose result accepts (``accepting``: an access table) or every pattern (in a match list
+    any result is a match); a negated pattern names no address of its own."""
+    out: list[Entry] = []
+    for rule in table.rules:
+        if rule.text.startswith("!"):
+            continue
+        if accepting and access_outcome(rule.value)[0] != "accept":
+            continue
+        where = origin(rule)
+        out.extend(Entry(rule.family, a, b, where, group) for a, b in rule.intervals)
     return out
 
 
@@ -684,6 +712,9 @@ class _Lists:
     read_file: ReadFile
     findings: list[Finding] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
+    objects: list[Entry] = field(default_factory=list)
+    """The cidr tables read, as scopes named by their path as written."""
+    object_names: list[str] = field(default_factory=list)
 
     def ref(self, text: str, source: str, line: int, via: _Via | None, why: str = "") -> RuleRef:
         if via is None:
@@ -836,6 +867,15 @@ class _Lists:
         if kind == "cidr":
             table = parse_cidr_table(text)
             self.findings.extend(table_findings(table, lambda _: inner.origin, shown))
+            if name not in self.object_names:
+                self.object_names.append(name)
+                # reported at the line that names the table, as its other findings are
+                at = inner.origin
+
+                def where(r: CidrRule) -> Origin:
+                    return Origin(at.source, at.line, f"{shown}:{r.line}: {r.text}")
+
+                self.objects.extend(table_objects(table, name, where, accepting=False))
             parts: list[Part] = []
             for fam in (4, 6):
                 # in a match list any result is a match (match_hostaddr() ignores the value)
@@ -969,11 +1009,13 @@ def _result(
     fmt: str,
     steps: Sequence[Step],
     findings: Iterable[Finding],
-    unsupported: Sequence[str],
+    lists: _Lists,
 ) -> RangeSet:
     info = SourceInfo.for_bytes(ctx.name, ctx.role, fmt, data, ctx.now)
     verdicts = [Verdicts(fam, tuple(evaluate(steps, fam))) for fam in (4, 6)]
-    return verdicts_rangeset(FirewallResult(info, verdicts, list(findings), list(unsupported)))
+    result = FirewallResult(info, verdicts, list(findings), list(lists.unsupported))
+    result.objects = lambda: (lists.objects, lists.object_names)
+    return verdicts_rangeset(result)
 
 
 # --- main.cf ---------------------------------------------------------------------------------
@@ -1017,6 +1059,50 @@ def sniff_main_cf(data: bytes) -> bool:
     return "mynetworks" in names or "mynetworks_style" in names or len(set(known)) >= 2
 
 
+# postconf(1) prints `name = value` lines too. What tells its output from a main.cf: the full
+# output (`postconf`) always prints mail_version, the compiled-in version a main.cf has no
+# reason to set; `postconf mynetworks [mynetworks_style]` prints only those parameters, with
+# no comment and no continuation line.
+_POSTCONF_ALONE = frozenset({"mynetworks", "mynetworks_style"})
+_MAIL_VERSION = re.compile(rb"(?m)^mail_version = ")
+POSTCONF_SNIFF_BYTES = 256 * 1024
+
+
+def _postconf_lines(text: str) -> list[str] | None:
+    """The parameter names of postconf-shaped text; None when a line is not `name = value`
+    (a comment, a continuation, anything else)."""
+    names: list[str] = []
+    for raw in text.split("\n"):
+        line = raw.rstrip("\r")
+        if not line:
+            continue
+        m = _PARAM_LINE.fullmatch(line)
+        if m is None or line[0] in " \t#":
+            return None
+        names.append(m.group(1))
+    return names
+
+
+def is_postconf_output(text: str, params: Iterable[str]) -> bool:
+    """Whether parsed main.cf-style text is what postconf printed (see above)."""
+    names = set(params)
+    if "mail_version" in names:
+        return True
+    if "mynetworks" not in names or not names <= _POSTCONF_ALONE:
+        return False
+    return _postconf_lines(text) is not None
+
+
+def sniff_postconf(data: bytes) -> bool:
+    head = data[:POSTCONF_SNIFF_BYTES]
+    if _MAIL_VERSION.search(head) and sniff_main_cf(data):
+        return True
+    if len(data) > 8192:
+        return False
+    names = _postconf_lines(data.decode("utf-8", "replace"))
+    return names is not None and "mynetworks" in names and set(names) <= _POSTCONF_ALONE
+
+
 @register
 class PostfixMainCfReader(Reader):
     name = "postfix-main-cf"
@@ -1031,8 +1117,20 @@ class PostfixMainCfReader(Reader):
         return sniff_main_cf(data)
 
     def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
+        return self.read(data, ctx, printed=False)
+
+    def read(self, data: bytes, ctx: ReadContext, *, printed: bool) -> RangeSet:
+        """``printed``: the file is postconf output (else: when it looks like it)."""
         text = decode_text(data, ctx)
         params, findings = parse_main_cf(text, ctx.name)
+        printed = printed or is_postconf_output(text, params)
+        if printed and "mynetworks" not in params:
+            raise ReaderError(
+                "postconf output without mynetworks",
+                source=ctx.name,
+                hint="on the mail server run `postconf -x mynetworks > mynetworks.postconf`"
+                " and give that file",
+            )
         if not _is_main_cf(params):
             raise ReaderError(
                 "no Postfix main.cf parameter (mynetworks, myhostname, smtpd_...) in this file",
@@ -1048,6 +1146,8 @@ class PostfixMainCfReader(Reader):
         else:
             tokens = _Expander(params, ctx.name).tokens(mynetworks)
             steps = lists.steps(tokens, ctx.name)
+            if printed:
+                findings.append(_postconf_finding(mynetworks, tokens, ctx.name))
             if not tokens:
                 findings.append(
                     Finding(
@@ -1058,7 +1158,21 @@ class PostfixMainCfReader(Reader):
                     )
                 )
         findings += lists.findings
-        return _result(data, ctx, self.name, steps, findings, lists.unsupported)
+        fmt = "postconf" if printed else self.name
+        return _result(data, ctx, fmt, steps, findings, lists)
+
+
+def _postconf_finding(mynetworks: _Param, tokens: Sequence[Token], name: str) -> Finding:
+    message = (
+        "read as postconf output: mynetworks is the value Postfix computed (mynetworks_style"
+        " and the host's interfaces already applied when main.cf does not set it)"
+    )
+    if any(t.unknown for t in tokens):
+        message += (
+            "; its $parameters were printed as written: give `postconf -x mynetworks`"
+            " output, which expands them"
+        )
+    return Finding("postconf-output", Severity.INFO, message, Origin(name, mynetworks.line))
 
 
 def _default_mynetworks(params: dict[str, _Param], name: str) -> Step:
@@ -1077,7 +1191,9 @@ def _default_mynetworks(params: dict[str, _Param], name: str) -> Step:
         said = f"the default mynetworks_style ({style} at compatibility_level {level})"
     why = (
         f"mynetworks is not set, so Postfix trusts the networks {said} derives from the host's"
-        " network interfaces, which the file does not show"
+        " network interfaces, which the file does not show; on the mail server run"
+        " `postconf -x mynetworks > mynetworks.postconf` and give that file instead: it holds"
+        " the networks Postfix computed"
     )
     return Step("unknown", RuleRef(Origin(name, line or None), "mynetworks (not set)", why))
 
@@ -1118,6 +1234,20 @@ def _client_access_findings(params: dict[str, _Param], name: str) -> list[Findin
 
 
 @register
+class PostconfReader(PostfixMainCfReader):
+    name = "postconf"
+    description = "postconf output (postconf -x mynetworks, or all of postconf): mynetworks"
+    suffixes = (".postconf",)
+
+    @staticmethod
+    def sniff(data: bytes) -> bool:
+        return sniff_postconf(data)
+
+    def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
+        return self.read(data, ctx, printed=True)
+
+
+@register
 class PostfixMynetworksReader(Reader):
     name = "postfix-mynetworks"
     description = "Postfix mynetworks pattern file (/file/name): ! exclusions, [IPv6], cidr:"
@@ -1140,7 +1270,7 @@ class PostfixMynetworksReader(Reader):
                 source=ctx.name,
                 hint="a mynetworks file lists networks such as 192.0.2.0/24 and [2001:db8::]/32",
             )
-        return _result(data, ctx, self.name, steps, lists.findings, lists.unsupported)
+        return _result(data, ctx, self.name, steps, lists.findings, lists)
 
 
 # --- cidr_table(5) as an access table ----------------------------------------------------------
@@ -1221,4 +1351,9 @@ class PostfixCidrReader(Reader):
 
         verdicts = [Verdicts(f, tuple(table_matches(table, f, decide))) for f in (4, 6)]
         info = SourceInfo.for_bytes(ctx.name, ctx.role, self.name, data, ctx.now)
-        return verdicts_rangeset(FirewallResult(info, verdicts, findings))
+        result = FirewallResult(info, verdicts, findings)
+        result.objects = lambda: (
+            table_objects(table, ctx.name, lambda r: Origin(ctx.name, r.line, r.text), True),
+            [ctx.name],
+        )
+        return verdicts_rangeset(result)

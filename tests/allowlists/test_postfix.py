@@ -3,6 +3,8 @@ pattern files, and cidr_table(5) access tables."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -670,3 +672,96 @@ def test_corpus_main_cf_points_at_the_postscreen_tables() -> None:
     messages = [f.message for f in of_kind(rs, "client-access-table")]
     assert any("cidr:/opt/postfix/conf/postscreen_access.cidr" in m for m in messages)
     assert "mynetworks_style = subnet" in rs.reasons[0]
+
+
+# --- postconf output: the mynetworks Postfix computed ------------------------------------------
+
+POSTCONF = shutil.which("postconf") or (
+    "/usr/sbin/postconf" if Path("/usr/sbin/postconf").exists() else None
+)
+
+
+def postconf(config: Path, *args: str) -> bytes:
+    """What the real postconf prints for the main.cf in ``config`` (no running Postfix needed)."""
+    if POSTCONF is None:
+        pytest.skip("postconf (Debian package postfix) is not installed")
+    done = subprocess.run(  # noqa: S603 (a fixed binary, arguments from the test)
+        [POSTCONF, "-c", str(config), *args], capture_output=True, check=True
+    )
+    return done.stdout
+
+
+def test_without_mynetworks_the_finding_says_to_give_postconf_output() -> None:
+    rs = read_file("postfix-main-cf", FIXTURES / "no-mynetworks.cf")
+    assert "postconf -x mynetworks > mynetworks.postconf" in rs.reasons[0]
+
+
+@pytest.mark.parametrize("args", [("-x", "mynetworks"), ()], ids=["mynetworks", "full"])
+def test_postconf_output_is_the_computed_mynetworks(tmp_path: Path, args: tuple[str, ...]) -> None:
+    config = tmp_path / "etc"
+    config.mkdir()
+    # no mynetworks: Postfix computes it from mynetworks_style and the interfaces
+    (config / "main.cf").write_text("myhostname = mx.example.org\nmynetworks_style = host\n")
+    printed = postconf(config, *args)
+    line = postconf(config, "-x", "mynetworks").decode()
+    assert line.startswith("mynetworks = ")
+    out = tmp_path / "mynetworks.postconf"
+    out.write_bytes(printed)
+    assert detect_format(str(out), printed) == "postconf"
+    assert detect_format("-", printed) == "postconf"
+    rs = read_file("postconf", out)
+    assert rs.completeness is Completeness.COMPLETE, rs.reasons
+    computed = [
+        t if "[" not in t else t.replace("[", "").replace("]", "") for t in line.split()[2:]
+    ]
+    assert rs.space == ipspace.IPSpace.from_text(computed)
+    assert "127.0.0.1/32" in computed  # the loopback is always among the host's networks
+    (note,) = of_kind(rs, "postconf-output")
+    assert note.severity is Severity.INFO
+    assert "computed" in note.message
+    assert (
+        note.origin is not None
+        and note.origin.line == printed.decode().split("\n").index(line.rstrip("\n")) + 1
+    )
+    # under any name (a .cf suffix, standard input) it is still read as postconf output
+    cf = tmp_path / "mynetworks.cf"
+    cf.write_bytes(printed)
+    rs = read_file("postfix-main-cf", cf)
+    assert rs.completeness is Completeness.COMPLETE
+    assert of_kind(rs, "postconf-output")
+
+
+def test_postconf_mynetworks_with_references_expanded_or_not(tmp_path: Path) -> None:
+    config = tmp_path / "etc"
+    config.mkdir()
+    (config / "main.cf").write_text(
+        "myhostname = mx\nextra = 192.0.2.0/24\nmynetworks = 10.0.0.0/8 $extra\n"
+    )
+    raw = postconf(config, "mynetworks")  # postconf without -x prints $extra as written
+    path = tmp_path / "raw.postconf"
+    path.write_bytes(raw)
+    rs = read_file("postconf", path)
+    assert rs.completeness is Completeness.PARTIAL
+    assert "postconf -x" in " ".join(f.message for f in of_kind(rs, "postconf-output"))
+    path.write_bytes(postconf(config, "-x", "mynetworks"))
+    rs = read_file("postconf", path)
+    assert rs.completeness is Completeness.COMPLETE
+    assert rs.space == ipspace.IPSpace.from_text(["10.0.0.0/8", "192.0.2.0/24"])
+
+
+def test_postconf_format_needs_mynetworks() -> None:
+    with pytest.raises(ReaderError, match="postconf -x mynetworks"):
+        reader_for("postconf").parse(b"myhostname = mx\n", ReadContext("p", "declared"))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"# the trusted networks\nmynetworks = 192.0.2.0/24\n",  # a comment: written by hand
+        b"myhostname = mx\nmynetworks = 192.0.2.0/24\n",  # other parameters, no mail_version
+    ],
+)
+def test_a_main_cf_is_not_taken_for_postconf_output(data: bytes) -> None:
+    assert detect_format("-", data) == "postfix-main-cf"
+    rs = reader_for("postfix-main-cf").parse(data, ReadContext("main.cf", "declared"))
+    assert not of_kind(rs, "postconf-output")
