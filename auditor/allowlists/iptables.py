@@ -405,11 +405,16 @@ class _Parser:
         name = "filter"
         table: Table | None = None
         understood = False
+        opened = 0
+        """The line of the ``*table`` whose COMMIT is still to come (0: none)."""
         for lineno, raw in enumerate(self.text.split("\n"), 1):
             line = raw.strip()
             if not line or line.startswith("#"):
                 continue
             if line.startswith("*"):
+                if opened:
+                    raise self.uncommitted(name, opened, f"before *{line[1:].strip()}")
+                opened = lineno
                 name = line[1:].strip()
                 # iptables-restore flushes a table when its section starts (no --noflush)
                 table = Table() if name in _TABLES else None
@@ -420,6 +425,7 @@ class _Parser:
                     unsupported.append(f"{self.ctx.name}:{lineno}: table {name!r} not evaluated")
                 continue
             if line == "COMMIT":
+                opened = 0
                 continue
             if table is None:
                 if name != "filter" or tables:
@@ -446,7 +452,20 @@ class _Parser:
                 unsupported.append(f"{self.ctx.name}:{lineno}: {line[:80]!r} not understood")
         if not understood:
             raise self.error(1, "no filter table and no chain: this is not an iptables-save export")
+        if opened:
+            raise self.uncommitted(name, opened, "at the end of the file")
         return Ruleset(self.family or 4, tables, unsupported)
+
+    def uncommitted(self, table: str, line: int, where: str) -> ReaderError:
+        """A ``*table`` section without its COMMIT: iptables-restore refuses the file, and
+        the rules after the cut were never seen."""
+        return self.error(
+            line,
+            f"table {table} has no COMMIT ({where}): the export is cut short, and"
+            " iptables-restore would refuse it",
+            hint="export the rules again with iptables-save (or ip6tables-save) and give the"
+            " whole file; every *table section ends with COMMIT",
+        )
 
     def command(self, table: Table, tokens: list[str], lineno: int, line: str) -> bool:
         """Apply one command line to the table; False when it is not understood."""

@@ -577,9 +577,27 @@ def test_unknown_commands_are_reported_not_dropped() -> None:
     ]
 
 
+def test_a_table_without_commit_is_an_error() -> None:
+    # cut after a DROP in a policy-ACCEPT export: the rules after the cut were never seen
+    cut = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 192.0.2.0/24 -j DROP\n"
+    with pytest.raises(ReaderError, match=r"rules.v4:1: table filter has no COMMIT") as caught:
+        read(cut)
+    assert "iptables-save" in (caught.value.hint or "")
+    with pytest.raises(ReaderError, match=r"rules.v4:1: table filter has no COMMIT"):
+        read(cut + "# the end\n\n")
+    # a COMMIT missing in the middle: the next *table line shows the first one was cut
+    with pytest.raises(ReaderError, match=r"rules.v4:5: table nat has no COMMIT \(before \*filter"):
+        read(
+            "*raw\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n# nat\n*nat\n:PREROUTING ACCEPT [0:0]\n"
+            + cut + "COMMIT\n"
+        )
+    assert verdict(read(cut + "COMMIT\n"), "192.0.2.1") == ("drop", 3)
+
+
 def test_chain_loop_is_an_error() -> None:
     text = (
         "*filter\n:INPUT DROP [0:0]\n:a - [0:0]\n:b - [0:0]\n-A INPUT -j a\n-A a -j b\n-A b -j a\n"
+        "COMMIT\n"
     )
     with pytest.raises(ReaderError, match=r"rules.v4: chain loop: INPUT -> a -> b -> a"):
         read(text)
