@@ -20,11 +20,17 @@ the audited chain (``--chain``, default INPUT; FORWARD for a gateway):
   targets are passed over;
 - ``-s``/``! -s`` (comma lists, prefix lengths or netmasks), ``-p``, ``--dport``/``! --dport``
   (``a:b`` ranges), ``-m multiport --dports`` (and ``--ports``, which a source port can also
-  match), ``-m iprange --src-range``, ``-m set --match-set NAME src`` (members from an
+  match), ``-m iprange --src-range``, ``-m conntrack --ctorigsrc`` (a new connection's
+  original source is its source, outside raw), ``-m set --match-set NAME src`` (members from an
   ``ipset save`` file given with ``--declared``; without it the rule makes its addresses
   conditional), ``-m conntrack --ctstate`` / ``-m state --state`` (evaluated for NEW),
   ``--syn``, ``--tcp-flags`` and ``-f`` (evaluated for the first packet, a SYN),
   ``-m comment``, ``-m addrtype --dst-type`` on INPUT (a local address is LOCAL, nothing else);
+- source ports (``--sport``, ``--sports``, ``--ctorigsrcport``, the source side of
+  ``--ports``): a client connects from an unprivileged port (1024-65535) the system picks, so a
+  match no such port meets never matches a client (``--sport 25 -j ACCEPT`` grants nothing,
+  ``--sport 25 -j DROP`` denies nothing), one every such port meets always does
+  (``--sport 1024:65535``), and any other makes the rule conditional;
   IPv6 extension-header matches (``-m rt``, ``frag``, ``hbh``, ``dst``, ``ah``) never match
   a plain SYN;
 - ``-d`` (and ``--dst-range``, ``--match-set NAME dst``) is evaluated when ``--to ADDRESS`` is
@@ -237,6 +243,9 @@ class Rule:
         """Whether the rule matches only some protocols or ports."""
         return bool(self.ports) or (self.protocol is not None and self.protocol != "all")
 
+    source_ports: list[PortTest] = field(default_factory=list)
+    """``--sport`` and the like: decided once (see :func:`_client_ports`), kept for ``-D``."""
+
     def applies(self, probe: Probe) -> tuple[bool, str]:
         """Whether the rule can match a NEW connection to the probe's port (sources aside),
         and what it then still depends on ("" when nothing)."""
@@ -264,7 +273,12 @@ class Rule:
             elif inside and test.negated:
                 return False, ""  # ! --ports: neither port may be in the list
             elif not inside:
-                depends = "--ports also matches the client's source port"
+                # the destination port is not listed: the client's source port decides
+                client = _client_ports(test.ranges, test.negated)
+                if client is False:
+                    return False, ""
+                if client is None:
+                    depends = "--ports also matches the client's source port"
         return True, depends
 
     def key(self) -> tuple[object, ...]:
@@ -278,6 +292,7 @@ class Rule:
             self.sources,
             self.destinations,
             self.ports,
+            self.source_ports,
             self.new_ok,
             self.why,
             self.family,
@@ -390,6 +405,7 @@ class _Parser:
         """6 for an ip6tables export, 4 for iptables; 0 until the first address says."""
         self.input_path = (ctx.chain or "INPUT") == "INPUT"
         self.findings: list[Finding] = []
+        self.table_name = "filter"
 
     def error(self, line: int, message: str, hint: str | None = None) -> ReaderError:
         return ReaderError(message, source=self.ctx.name, line=line, hint=hint)
@@ -461,7 +477,7 @@ class _Parser:
                 if opened:
                     raise self.uncommitted(name, opened, f"before *{line[1:].strip()}")
                 opened = lineno
-                name = line[1:].strip()
+                name = self.table_name = line[1:].strip()
                 # iptables-restore flushes a table when its section starts (no --noflush)
                 table = Table() if name in _TABLES else None
                 if table is not None:
@@ -646,9 +662,21 @@ class _Parser:
                 rule.ports.append(PortTest(_ports(value(), self, lineno), negate))
             elif a == "--ports":
                 rule.ports.append(PortTest(_ports(value(), self, lineno), negate, either=True))
-            elif a in ("--sport", "--source-port", "--sports", "--source-ports"):
-                value()
-                rule.why.append("the client's source port")
+            elif a in ("--sport", "--source-port", "--sports", "--source-ports", "--ctorigsrcport"):
+                text = value()
+                test = PortTest(_ports(text, self, lineno), negate)
+                rule.source_ports.append(test)
+                client = _client_ports(test.ranges, negate)
+                if client is False:
+                    rule.new_ok = False  # no client connects from such a port
+                elif client is None:
+                    shown = f"{'! ' if negate else ''}{a} {text}"
+                    rule.why.append(f"the client's source port ({shown})")
+            elif a == "--ctorigsrc" and self.table_name != "raw":
+                # the original source of a new connection is its source: conntrack has seen
+                # the packet by now (raw runs before it), and no SNAT has happened yet
+                src = self.addresses(value(), lineno)
+                rule.sources = _and(rule.sources, _not(src, negate, self.bits))
             elif a == "--syn":
                 rule.new_ok = rule.new_ok and not negate
             elif a == "--tcp-flags":
@@ -804,6 +832,24 @@ def _ports(text: str, parser: _Parser, line: int) -> tuple[tuple[int, int], ...]
             ) from None
         out.append((a, b))
     return tuple(out)
+
+
+_UNPRIVILEGED = (1024, 65535)
+"""The source ports a client connects from: the system picks one (Linux 32768-60999, IANA
+49152-65535, older systems from 1024), never a privileged one for an ordinary client."""
+
+
+def _client_ports(ranges: Sequence[tuple[int, int]], negated: bool) -> bool | None:
+    """Whether a source port match meets every port a client may connect from (True), none
+    of them (False), or only some (None: it depends on the port the client got)."""
+    low, high = _UNPRIVILEGED
+    listed = 0
+    for a, b in merge([(max(a, low), min(b, high)) for a, b in ranges if a <= high and b >= low]):
+        listed += b - a + 1
+    matched = high - low + 1 - listed if negated else listed
+    if matched == 0:
+        return False
+    return True if matched == high - low + 1 else None
 
 
 def _flags(text: str, parser: _Parser, line: int) -> int:

@@ -604,15 +604,61 @@ def test_chain_loop_is_an_error() -> None:
         read(text)
 
 
-def test_ports_either_direction_is_conditional_only_when_the_port_is_not_listed() -> None:
+def test_ports_either_direction_depends_on_the_client_source_port() -> None:
+    # a client connects from an unprivileged port: --ports matches its source port when the
+    # list holds every such port, never when it holds none, and only maybe otherwise
     rs = read(
         HEADER
         + "-A INPUT -s 192.0.2.0/24 -p tcp -m multiport --ports 25,80 -j ACCEPT\n"
         + "-A INPUT -s 198.51.100.0/24 -p tcp -m multiport --ports 1024:65535 -j ACCEPT\n"
+        + "-A INPUT -s 203.0.113.0/24 -p tcp -m multiport --ports 587,465 -j ACCEPT\n"
+        + "-A INPUT -s 203.0.113.0/24 -p tcp -m multiport ! --ports 1:24 -j DROP\n"
+        + "-A INPUT -s 10.0.0.0/8 -p tcp -m multiport --ports 32768:60999 -j ACCEPT\n"
         + "COMMIT\n"
     )
     assert verdict(rs, "192.0.2.1") == ("accept", 5)
-    assert verdict(rs, "198.51.100.1") == ("conditional", 6)
+    assert verdict(rs, "198.51.100.1") == ("accept", 6)
+    assert verdict(rs, "203.0.113.1") == ("drop", 8)  # line 7 never matches a client
+    assert verdict(rs, "10.0.0.1") == ("conditional", 9)
+
+
+@pytest.mark.parametrize("option", ["--sport", "--source-port"])
+def test_a_source_port_match_grants_and_denies_only_what_a_client_can_meet(option: str) -> None:
+    rs = read(
+        HEADER
+        + f"-A INPUT -s 192.0.2.0/24 -p tcp -m tcp {option} 25 -j DROP\n"
+        + f"-A INPUT -s 198.51.100.0/24 -p tcp -m tcp {option} 25 -j ACCEPT\n"
+        + "-A INPUT -s 203.0.113.0/24 -p tcp -m multiport --sports 1:1023 -j ACCEPT\n"
+        + f"-A INPUT -s 10.1.0.0/16 -p tcp -m tcp {option} 1024:65535 --dport 25 -j ACCEPT\n"
+        + f"-A INPUT -s 10.2.0.0/16 -p tcp -m tcp ! {option} 25 --dport 25 -j ACCEPT\n"
+        + f"-A INPUT -s 10.3.0.0/16 -p tcp -m tcp {option} 40000:65535 --dport 25 -j ACCEPT\n"
+        + "-A INPUT -s 10.4.0.0/16 -m conntrack --ctorigsrcport 25 -j DROP\n"
+        + "-A INPUT -s 192.0.2.0/24 -p tcp -m tcp --dport 25 -j ACCEPT\n"
+        + "-A INPUT -s 10.4.0.0/16 -p tcp -m tcp --dport 25 -j ACCEPT\n"
+        + "COMMIT\n"
+    )
+    assert verdict(rs, "192.0.2.1") == ("accept", 12)  # the DROP on line 5 denies no client
+    assert verdict(rs, "198.51.100.1") == ("drop", 2)  # the ACCEPT on line 6 grants nothing
+    assert verdict(rs, "203.0.113.1") == ("drop", 2)
+    assert verdict(rs, "10.1.0.1") == ("accept", 8)
+    assert verdict(rs, "10.2.0.1") == ("accept", 9)
+    assert verdict(rs, "10.3.0.1") == ("conditional", 10)
+    assert verdict(rs, "10.4.0.1") == ("accept", 13)
+    (verdicts,) = rs.verdicts
+    segment = verdicts.lookup(int(ipaddress.ip_address("10.3.0.1")))
+    assert segment is not None
+    assert f"the client's source port ({option} 40000:65535)" in segment.rule.why
+
+
+def test_delete_tells_rules_apart_by_their_source_port() -> None:
+    rs = read(
+        HEADER
+        + "-A INPUT -s 192.0.2.0/24 -p tcp -m tcp --sport 1:1023 -j ACCEPT\n"
+        + "-A INPUT -s 192.0.2.0/24 -p tcp -m tcp --sport 1024:65535 -j ACCEPT\n"
+        + "-D INPUT -s 192.0.2.0/24 -p tcp -m tcp --sport 1:1023 -j ACCEPT\n"
+        + "COMMIT\n"
+    )
+    assert verdict(rs, "192.0.2.1") == ("accept", 6)
 
 
 def test_a_condition_matters_only_where_it_changes_the_outcome() -> None:
@@ -709,6 +755,28 @@ def test_the_kind_of_export_comes_before_its_first_address() -> None:
     assert rs.families == (6,)
     rs = read("*filter\n:INPUT DROP [0:0]\n-A INPUT -p icmp --icmp-type 8 -j ACCEPT\nCOMMIT\n")
     assert rs.families == (4,)
+
+
+def test_source_ports_fixture() -> None:
+    path = FIXTURES / "iptables_sport.v4"
+    rs = read(path)
+    expect(
+        rs,
+        path,
+        {
+            "192.0.2.1": ("accept", "-A INPUT -s 192.0.2.0/24 -p tcp -m tcp --dport 25"),
+            "198.51.100.1": ("accept", "-A INPUT -p tcp -m tcp --dport 25 -j ACCEPT"),
+            "203.0.113.1": ("accept", "-A INPUT -p tcp -m tcp --dport 25 -j ACCEPT"),
+            "10.1.0.1": ("accept", "--sport 1024:65535 --dport 25"),
+            "10.2.0.1": ("accept", "! --sport 25 --dport 25"),
+            "10.3.0.1": ("accept", "--ports 1024:65535"),
+            "10.4.0.1": ("drop", "! --ports 1:24 -j DROP"),
+            "10.5.0.1": ("drop", "! --ports 1:24 -j DROP"),
+            "10.5.128.1": ("accept", "--ctorigsrc 10.5.128.0/17"),
+            "8.8.8.8": ("accept", "-A INPUT -p tcp -m tcp --dport 25 -j ACCEPT"),
+        },
+    )
+    assert rs.completeness is Completeness.COMPLETE
 
 
 def test_docker_and_fail2ban_host() -> None:
