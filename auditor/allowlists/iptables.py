@@ -1056,7 +1056,7 @@ class _Evaluator:
         orders = [c.order for c in claims]
         left_over: list[Claim] = []
         budget = _SETTLE_BUDGET
-        for index, rule, outcome in reversed(maybe):
+        for index, _, outcome in reversed(maybe):
             claim = out[index]
             budget -= len(out) - index
             if budget < 0:
@@ -1064,12 +1064,16 @@ class _Evaluator:
             later = out[bisect.bisect_right(orders, claim.order) :]
             later.extend(c for c in left_over if c.order > claim.order)
             rest = fill_gaps(first_claims(later), self.bits, "return", claim.rule)
-            settled = merge(
-                [(s.first, s.last) for s in clip(rest, claim.intervals) if same(s.outcome, outcome)]
-            )
-            if not settled:
+            agree = [s for s in clip(rest, claim.intervals) if same(s.outcome, outcome)]
+            if not agree:
                 continue
-            out[index] = Claim(claim.order, settled, outcome, self.ref(rule))
+            # decided either way, and by the rule below (or the chain's end): it decides
+            # whether or not this one matches, so it is the rule named
+            settled = merge([(s.first, s.last) for s in agree])
+            out[index] = Claim(claim.order, [], outcome, claim.rule)
+            left_over.extend(
+                Claim(claim.order, [(s.first, s.last)], s.outcome, s.rule) for s in agree
+            )
             left = _minus(list(claim.intervals), settled)
             if left:
                 left_over.append(Claim(claim.order, left, "conditional", claim.rule))
