@@ -79,3 +79,44 @@ def test_explain_names_the_rule_that_decides(run_cli: RunCli, write: WriteFile) 
     assert code == 0 and "allowed: fw.rules:9:" in out
     code, out, _ = run_cli("explain", "203.0.113.5", "-d", "fw.rules")
     assert code == 2 and "conditional: fw.rules:10:" in out and "rate limit" in out
+
+
+SET_RULES = """*filter
+:INPUT DROP [0:0]
+-A INPUT -p tcp -m set --match-set relays src,dst -j ACCEPT
+-A INPUT -p tcp -m set --match-set nested src -j ACCEPT
+COMMIT
+"""
+SET_FILE = """create relays hash:ip,port family inet hashsize 1024 maxelem 65536
+add relays 192.0.2.10,tcp:25
+create nested list:set size 8
+add nested relays
+"""
+
+
+def test_a_set_of_addresses_and_ports_says_what_it_depends_on(
+    run_cli: RunCli, write: WriteFile
+) -> None:
+    write("fw.rules", SET_RULES)
+    write("sets.ipset", SET_FILE)
+    code, out, _ = run_cli("explain", "192.0.2.10", "-d", "fw.rules", "-d", "sets.ipset",
+                           "-o", "json")  # fmt: skip
+    assert code == 2
+    where = json.loads(out)["declared"][0]["where"]
+    assert "were not given" not in where
+    assert (
+        "ipset relays is hash:ip,port: its members (given) match the source address and"
+        " destination port (and protocol) together, which is not evaluated"
+    ) in where
+    # without the file, it still says so
+    code, out, _ = run_cli("explain", "192.0.2.10", "-d", "fw.rules", "-o", "json")
+    assert "its members were not given" in json.loads(out)["declared"][0]["where"]
+    # a list of such sets says what it holds
+    write(
+        "fw.rules",
+        SET_RULES.replace("-A INPUT -p tcp -m set --match-set relays src,dst -j ACCEPT\n", ""),
+    )
+    code, out, _ = run_cli("explain", "192.0.2.10", "-d", "fw.rules", "-d", "sets.ipset",
+                           "-o", "json")  # fmt: skip
+    where = json.loads(out)["declared"][0]["where"]
+    assert "ipset nested is a list:set holding relays (hash:ip,port)" in where

@@ -80,6 +80,7 @@ from auditor.allowlists.firewall import (
     merge,
     verdicts_rangeset,
 )
+from auditor.allowlists.ipset import other_set
 from auditor.errors import AddressError
 from auditor.model import Finding, Origin, RangeSet, Severity, SourceInfo
 
@@ -697,7 +698,7 @@ class _Parser:
             elif a == "--match-set":
                 name = value()
                 flags = value().split(",")
-                self.match_set(rule, name, flags[0], negate, lineno)
+                self.match_set(rule, name, flags, negate, lineno)
             elif a == "--dst-type":
                 kinds = {k.upper() for k in value().split(",")}
                 if not self.input_path:
@@ -796,9 +797,14 @@ class _Parser:
     def bits_family(self) -> int:
         return self.family or 4
 
-    def match_set(self, rule: Rule, name: str, direction: str, negate: bool, lineno: int) -> None:
+    def match_set(self, rule: Rule, name: str, flags: list[str], negate: bool, lineno: int) -> None:
+        direction = flags[0]
         members = self.ctx.sets.get(name)
         if members is None:
+            other = other_set(self.ctx.sets, name)
+            if other is not None:
+                rule.why.append(_other_set_why(name, other, flags))
+                return
             rule.why.append(
                 f"ipset {name} (its members were not given: add the `ipset save` output"
                 " with --declared)"
@@ -812,6 +818,36 @@ class _Parser:
                 rule.new_ok = False
         else:
             rule.why.append(f"ipset {name} on the {direction} address")
+
+
+_SET_DIMENSIONS = {
+    "ip": "{} address",
+    "net": "{} address",
+    "port": "{} port (and protocol)",
+    "iface": "{} interface",
+    "mac": "{} MAC address",
+    "mark": "packet mark",
+}
+
+
+def _other_set_why(name: str, what: str, flags: Sequence[str]) -> str:
+    """What a rule matching a given set that is not addresses only depends on: each
+    dimension of the set's type, in the direction ``--match-set`` gives it (a dimension past
+    the flags given looks at the destination, as xt_set does)."""
+    kind, _, dims = what.partition(":")
+    if kind not in ("hash", "bitmap") or what.startswith("list:"):
+        return f"ipset {name} is a {what}, whose members are not evaluated"
+    parts = []
+    for i, dim in enumerate(dims.split(",")):
+        side = flags[i] if i < len(flags) else "dst"
+        where = "source" if side == "src" else "destination"
+        if dim == "iface":
+            where = "input" if side == "src" else "output"
+        parts.append(_SET_DIMENSIONS.get(dim, f"{{}} {dim}").format(where))
+    return (
+        f"ipset {name} is {what}: its members (given) match the {' and '.join(parts)}"
+        " together, which is not evaluated"
+    )
 
 
 def _range(text: str) -> str:
