@@ -7,6 +7,11 @@ when a set is large enough to pay for the import, so small runs stay fast.
 
 Parsing is stricter than netaddr and the standard library on purpose (see RELIABILITY.md 2.x):
 no leading zeros in octets or prefixes, ASCII digits only, no zone IDs, no `a/mask` forms.
+
+IPv4-mapped IPv6 (``::ffff:192.0.2.1``, ``::ffff:198.51.100.0/120``) is kept as IPv6, as
+written: that is what the kernel, Python's ipaddress and netaddr do (an IPv4 packet never
+matches a ``::ffff:`` rule). :attr:`Parsed.mapped` marks it so readers can warn that it does
+not cover the IPv4 sender (:func:`mapped_note`).
 """
 
 from __future__ import annotations
@@ -54,7 +59,7 @@ class Parsed(NamedTuple):
     host_bits: bool
     """The text had host bits set (``10.0.0.5/8``) and was normalised to its network."""
     mapped: bool
-    """The text was an IPv4-mapped IPv6 address or network, treated as IPv4."""
+    """The text was written as IPv4-mapped IPv6 (inside ``::ffff:0:0/96``): kept as IPv6."""
 
 
 def _parse_v4(text: str, original: str) -> int:
@@ -100,14 +105,12 @@ def _parse_v6(text: str, original: str) -> int:
 
 
 def parse_address(text: str) -> tuple[Family, int, bool]:
-    """Parse one address; returns (family, value, mapped). IPv4-mapped IPv6 becomes IPv4."""
+    """Parse one address; returns (family, value, mapped). IPv4-mapped IPv6 stays IPv6."""
     if not isinstance(text, str):
         raise AddressError(f"{_show(text)} is not a string")
     if ":" in text:
         value = _parse_v6(text, text)
-        if value >> 32 == 0xFFFF:
-            return 4, value & 0xFFFFFFFF, True
-        return 6, value, False
+        return 6, value, value >> 32 == 0xFFFF
     return 4, _parse_v4(text, text), False
 
 
@@ -147,15 +150,7 @@ def parse(text: str, host_bits: HostBitsPolicy = "fix") -> Parsed:
         value = _parse_v4(addr, text)
         family = 4
     prefixlen = _parse_prefix(plen, family, text) if slash else BITS[family]
-    mapped = False
-    if family == 6 and (value >> 32) == 0xFFFF:
-        # RFC 7208 section 5 and RFC 4291: an IPv4-mapped address is an IPv4 address.
-        if prefixlen < 96:
-            raise AddressError(
-                f"{_show(text)} covers more than the IPv4-mapped range ::ffff:0:0/96",
-                hint="write the IPv4 part as an IPv4 network instead",
-            )
-        family, value, prefixlen, mapped = 4, value & 0xFFFFFFFF, prefixlen - 96, True
+    mapped = family == 6 and prefixlen >= 96 and (value >> 32) == 0xFFFF
     hostmask = (1 << (BITS[family] - prefixlen)) - 1
     fixed = bool(value & hostmask)
     if fixed and host_bits == "reject":
@@ -187,17 +182,7 @@ def _parse_range(text: str) -> Parsed:
             ) from e
         raise
     if fa != fb:
-        if ma or mb:
-            raise AddressError(
-                f"{_show(text)} crosses the edge of the IPv4-mapped block ::ffff:0:0/96",
-                hint="split it at the edge; the mapped part is IPv4",
-            )
         raise AddressError(f"{_show(text)} mixes IPv{fa} and IPv{fb}")
-    if fa == 6 and a < _MAPPED_BASE <= b:
-        raise AddressError(
-            f"{_show(text)} crosses the edge of the IPv4-mapped block ::ffff:0:0/96",
-            hint="split it at the edge; the mapped part is IPv4",
-        )
     if a > b:
         raise AddressError(f"{_show(text)} is reversed (start after end)", hint="swap the two ends")
     size = b - a + 1
@@ -205,6 +190,17 @@ def _parse_range(text: str) -> Parsed:
     if size & (size - 1) == 0 and a & (size - 1) == 0:
         plen = BITS[fa] - (size.bit_length() - 1)
     return Parsed(fa, a, b, plen, False, ma or mb)
+
+
+def mapped_note(text: str, parsed: Parsed) -> str:
+    """The warning for an entry written as IPv4-mapped IPv6 (``parsed.mapped``): it is kept
+    as IPv6 and does not cover the IPv4 sender it names."""
+    first, last = max(parsed.first, _MAPPED_BASE), min(parsed.last, _MAPPED_BASE | MAX[4])
+    v4 = format_interval(4, first & MAX[4], last & MAX[4])
+    return (
+        f"{_show(text)} is IPv4-mapped IPv6: kept as IPv6, as written, so it does not cover"
+        f" the IPv4 sender {v4}; write {v4} if IPv4 is meant"
+    )
 
 
 def format_address(family: int, value: int) -> str:

@@ -166,15 +166,13 @@ def _network(term: str, value: str, family: int) -> tuple[int, int, int]:
     if plen > bits:
         raise _RecordError(f"{term}: prefix /{plen} is longer than {bits}")
     try:
-        fam, value_int, _ = ipspace.parse_address(addr)
+        fam, value_int, mapped = ipspace.parse_address(addr)
     except AuditorError:
         raise _RecordError(f"{term}: invalid address {addr!r}") from None
-    if family == 6 and fam == 4:
+    if family == 6 and mapped and plen >= 96:
         # ip6:::ffff:192.0.2.1/N: a prefix shorter than 96 covers ordinary IPv6 addresses
         # too; a longer one only IPv4-mapped clients, which are IPv4 clients (section 5.6)
-        if plen >= 96:
-            return 6, -1, -1
-        fam, value_int = 6, value_int | 0xFFFF << 32
+        return 6, -1, -1
     if fam != family:
         raise _RecordError(f"{term}: {addr!r} is not an IPv{family} address")
     size = 1 << (bits - plen)
@@ -802,8 +800,8 @@ class _Walk:
                     self.void(term.text, chain)
                 continue
             for value in answer.values:
-                fam, addr, _ = ipspace.parse_address(str(value))
-                if fam != self.family:
+                fam, addr, mapped = ipspace.parse_address(str(value))
+                if fam != self.family or mapped:  # a mapped client is IPv4 (section 5)
                     continue
                 size = 1 << (self.bits - plen)
                 first = addr & ~(size - 1)

@@ -14,6 +14,7 @@ from auditor.ipspace import IPSpace
 
 V4_MAX = (1 << 32) - 1
 V6_MAX = (1 << 128) - 1
+MAPPED = 0xFFFF << 32  # ::ffff:0:0/96
 
 
 def interval_lists(base: int, span: int, top: int) -> st.SearchStrategy[list[tuple[int, int]]]:
@@ -135,8 +136,11 @@ def test_whole_spaces_and_edges(backend: str) -> None:
         ("192.0.2.0/24", 4, 0xC0000200, 0xC00002FF),
         ("0.0.0.0/0", 4, 0, V4_MAX),
         ("2001:db8::/32", 6, 0x20010DB8 << 96, (0x20010DB8 << 96) | ((1 << 96) - 1)),
-        ("::ffff:192.0.2.1", 4, 0xC0000201, 0xC0000201),
-        ("::ffff:192.0.2.0/120", 4, 0xC0000200, 0xC00002FF),
+        # IPv4-mapped IPv6 stays IPv6, as written (as ipaddress, netaddr and the kernel read it)
+        ("::ffff:192.0.2.1", 6, MAPPED | 0xC0000201, MAPPED | 0xC0000201),
+        ("::ffff:192.0.2.0/120", 6, MAPPED | 0xC0000200, MAPPED | 0xC00002FF),
+        ("::ffff:0:0/95", 6, 0xFFFE << 32, MAPPED | 0xFFFFFFFF),
+        ("::ffff:192.0.2.9-::1:0:0:0", 6, MAPPED | 0xC0000209, 1 << 48),
         ("192.0.2.4-192.0.2.9", 4, 0xC0000204, 0xC0000209),
         ("192.0.2.4 - 192.0.2.9", 4, 0xC0000204, 0xC0000209),
         ("2001:db8::1-2001:db8::ff", 6, (0x20010DB8 << 96) | 1, (0x20010DB8 << 96) | 0xFF),
@@ -168,7 +172,7 @@ def test_parse_valid(text: str, family: int, first: int, last: int) -> None:
         ("1.2.3.4-9", "full address"),
         ("1.2.3.9-1.2.3.4", "reversed"),
         ("1.2.3.4-2001:db8::1", "mixes"),
-        ("::ffff:0:0/95", "IPv4-mapped"),
+        ("192.0.2.1-::ffff:192.0.2.9", "mixes"),
         ("1:2:3:4:5:6:7:8:9", "IPv6"),
         ("", "empty"),
     ],
@@ -208,8 +212,19 @@ def test_parse_v4_matches_stdlib(value: int, plen: int) -> None:
 @given(st.integers(0, V6_MAX), st.integers(0, 128))
 def test_parse_v6_round_trip(value: int, plen: int) -> None:
     net = ipaddress.IPv6Network((value, plen), strict=False)
-    if net.network_address.ipv4_mapped is not None or (value >> 32) == 0xFFFF:
-        return  # mapped addresses become IPv4, checked elsewhere
     text = ipspace.format_cidr(6, int(net.network_address), plen)
     p = ipspace.parse(text)
     assert (p.family, p.first, p.last) == (6, int(net.network_address), int(net.broadcast_address))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, V4_MAX), st.integers(0, 32))
+def test_mapped_stays_ipv6_like_ipaddress(value: int, plen: int) -> None:
+    net = ipaddress.IPv6Network((MAPPED | value, 96 + plen), strict=False)
+    p = ipspace.parse(f"::ffff:{ipaddress.IPv4Address(value)}/{96 + plen}")
+    assert (p.family, p.first, p.last) == (6, int(net.network_address), int(net.broadcast_address))
+    assert p.mapped
+    address = f"::ffff:{ipaddress.IPv4Address(value)}"
+    assert ipspace.parse_address(address) == (6, MAPPED | value, True)
+    v4 = ipaddress.IPv4Network((value, plen), strict=False)
+    assert f"the IPv4 sender {v4}; write {v4} if IPv4 is meant" in ipspace.mapped_note("x", p)

@@ -168,10 +168,7 @@ class Collector:
                 origin,
             )
         if parsed.mapped:
-            shown = ipspace.format_interval(parsed.family, parsed.first, parsed.last)
-            self.note(
-                "ipv4-mapped", Severity.INFO, f"{text!r} is IPv4-mapped; read as {shown}", origin
-            )
+            self.note("ipv4-mapped", Severity.WARNING, ipspace.mapped_note(text, parsed), origin)
         self.entries.append(Entry(parsed.family, parsed.first, parsed.last, origin, group))
 
     def summary_findings(self) -> list[Finding]:

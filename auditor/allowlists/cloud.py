@@ -360,6 +360,15 @@ class Doc:
                     self.origin(path),
                 )
             )
+        if parsed.mapped:
+            self.findings.append(
+                Finding(
+                    "ipv4-mapped",
+                    Severity.WARNING,
+                    ipspace.mapped_note(text, parsed),
+                    self.origin(path),
+                )
+            )
         return parsed.family, (parsed.first, parsed.last)
 
 

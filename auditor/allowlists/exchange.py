@@ -150,32 +150,10 @@ def _netmask_item(item: str) -> str:
     return f"{m.group(1)}/{32 - inverted.bit_length()}"
 
 
-_MAPPED_FIRST = 0xFFFF << 32  # ::ffff:0:0/96, RFC 4291 section 2.5.5.2
-_MAPPED_LAST = _MAPPED_FIRST | 0xFFFFFFFF
-
-
 def _add(out: Collector, item: str, origin: Origin, group: str) -> None:
-    """One RemoteIPRanges item. Exchange's default range ``::-ffff:...:ffff`` spans the
-    IPv4-mapped block, which is IPv4 (RFC 4291): it is split at the block's edges."""
-    text = _netmask_item(item)
-    left, dash, right = text.partition("-")
-    if dash and ":" in left and ":" in right:
-        fa, a, ma = ipspace.parse_address(left.strip())
-        fb, b, mb = ipspace.parse_address(right.strip())
-        if fa == fb == 6 and not (ma or mb) and a <= _MAPPED_LAST and b >= _MAPPED_FIRST:
-            parts = []
-            if a < _MAPPED_FIRST:
-                parts.append((6, a, _MAPPED_FIRST - 1, False))
-            parts.append(
-                (4, max(a, _MAPPED_FIRST) & 0xFFFFFFFF, min(b, _MAPPED_LAST) & 0xFFFFFFFF, True)
-            )
-            if b > _MAPPED_LAST:
-                parts.append((6, _MAPPED_LAST + 1, b, False))
-            for fam, first, last, mapped in parts:
-                parsed = ipspace.Parsed(fam, first, last, None, False, mapped)  # type: ignore[arg-type]
-                out.add(parsed, item, origin, group)
-            return
-    out.add_text(text, origin, group)
+    """One RemoteIPRanges item. Exchange's default range ``::-ffff:...:ffff`` is IPv6 only,
+    IPv4-mapped block included (IPv4 clients are matched by ``0.0.0.0-255.255.255.255``)."""
+    out.add_text(_netmask_item(item), origin, group)
 
 
 def sniff(data: bytes) -> bool:

@@ -306,6 +306,15 @@ def _parse_cidr(text: str, ctx: ReadContext, line: int, findings: list[Finding])
                 Origin(ctx.name, line),
             )
         )
+    if parsed.mapped:
+        findings.append(
+            Finding(
+                "ipv4-mapped",
+                Severity.WARNING,
+                ipspace.mapped_note(text, parsed),
+                Origin(ctx.name, line),
+            )
+        )
     return parsed
 
 

@@ -13,6 +13,8 @@ conditional.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from auditor import ipspace
 from auditor.allowlists.base import (
     Collector,
@@ -26,6 +28,9 @@ from auditor.errors import AddressError
 from auditor.model import RangeSet, Severity
 
 ADDRESS_TYPES = frozenset({"hash:ip", "hash:net", "bitmap:ip"})
+OTHER_SET = "ipset-other:"
+"""Key prefix, in the sets given to rulesets, of a set whose members are not addresses only:
+``OTHER_SET + name + "\\n" + what it is`` (its type, or what a list:set holds)."""
 
 
 def sniff(data: bytes) -> bool:
@@ -40,6 +45,30 @@ def sniff(data: bytes) -> bool:
 
 def parse_sets(text: str, name: str) -> tuple[dict[str, list[tuple[int, int, int]]], list[str]]:
     """Set name to (family, first, last) members, and what could not be used (notes)."""
+    usable, notes, _ = _parse_sets(text, name)
+    return usable, notes
+
+
+def companion_sets(text: str, name: str) -> dict[str, list[tuple[int, int, int]]]:
+    """The sets an ``ipset save`` file gives a ruleset: members of the address sets, and an
+    :data:`OTHER_SET` key (no members) naming what each other set is, so a rule using it can
+    say what it depends on rather than that the set was not given."""
+    usable, _, others = _parse_sets(text, name)
+    out = dict(usable)
+    for set_name, what in others.items():
+        out[f"{OTHER_SET}{set_name}\n{what}"] = []
+    return out
+
+
+def other_set(sets: Mapping[str, object], name: str) -> str | None:
+    """What a given set that is not addresses only is (see :func:`companion_sets`)."""
+    prefix = f"{OTHER_SET}{name}\n"
+    return next((key[len(prefix) :] for key in sets if key.startswith(prefix)), None)
+
+
+def _parse_sets(
+    text: str, name: str
+) -> tuple[dict[str, list[tuple[int, int, int]]], list[str], dict[str, str]]:
     kinds: dict[str, str] = {}
     members: dict[str, list[tuple[int, int, int]]] = {}
     excluded: dict[str, list[tuple[int, int, int]]] = {}
@@ -81,6 +110,7 @@ def parse_sets(text: str, name: str) -> tuple[dict[str, list[tuple[int, int, int
     for set_name, exceptions in excluded.items():
         members[set_name] = _most_specific_wins(members[set_name], exceptions)
     unusable = {k for k, kind in kinds.items() if kind not in ADDRESS_TYPES | {"list:set"}}
+    others = {k: kinds[k] for k in unusable}
     for parent, names in children.items():
         seen = {parent}
         queue = list(names)
@@ -94,10 +124,12 @@ def parse_sets(text: str, name: str) -> tuple[dict[str, list[tuple[int, int, int
                 # list's members are unknown, and a rule using it must stay conditional
                 notes.append(f"{name}: set {parent} holds {child}, not an address set here")
                 unusable.add(parent)
+                held = f"{child} ({kinds[child]})" if child in kinds else f"{child} (not given)"
+                others.setdefault(parent, f"list:set holding {held}")
             members[parent].extend(members.get(child, []))
             queue.extend(children.get(child, []))
     usable = {k: v for k, v in members.items() if k not in unusable}
-    return usable, notes
+    return usable, notes, others
 
 
 def _most_specific_wins(

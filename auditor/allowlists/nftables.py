@@ -1815,12 +1815,9 @@ def _addresses(v: Value, family: int) -> IV:
         p = ipspace.parse(text, "fix")
     except AddressError as e:
         raise _Problem(str(e)) from None
-    first, last = p.first, p.last
-    if p.mapped and family == 6:
-        first, last = first | (0xFFFF << 32), last | (0xFFFF << 32)
-    elif p.family != family:
+    if p.family != family:  # ::ffff:a.b.c.d is IPv6, as nft reads it
         raise _Problem(f"{text} is IPv{p.family} where an IPv{family} address belongs")
-    return [(first, last)]
+    return [(p.first, p.last)]
 
 
 def _number(text: str, kind: str, protocol: str) -> int:

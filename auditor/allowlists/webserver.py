@@ -544,6 +544,8 @@ class _Nginx:
                 ' are meaningless")',
                 d.line,
             )
+        if parsed.mapped:
+            self.note("ipv4-mapped", Severity.WARNING, ipspace.mapped_note(arg, parsed), d.line)
         return parsed.family, [(parsed.first, parsed.last)]
 
 
@@ -1035,6 +1037,15 @@ class _Apache:
                     "host-bits",
                     Severity.WARNING,
                     f"{text!r} has host bits set; read as {fixed}",
+                    Origin(self.ctx.name, line),
+                )
+            )
+        if parsed.mapped:
+            self.findings.append(
+                Finding(
+                    "ipv4-mapped",
+                    Severity.WARNING,
+                    ipspace.mapped_note(text, parsed),
                     Origin(self.ctx.name, line),
                 )
             )

@@ -238,6 +238,15 @@ class _Items:
                     Origin(self.ctx.name, line, path),
                 )
             )
+        if parsed.mapped and len(self.findings) < 50:
+            self.findings.append(
+                Finding(
+                    "ipv4-mapped",
+                    Severity.WARNING,
+                    ipspace.mapped_note(text.strip(), parsed),
+                    Origin(self.ctx.name, line, path),
+                )
+            )
         if tag_id >= 0 and tag_id not in self._used:
             self._used.add(tag_id)
             self.labels.setdefault(tag_label(tagsets[tag_id]), tagsets[tag_id])

@@ -148,7 +148,7 @@ class SourceLoader:
         their sets resolve the ruleset's ``-m set`` rules instead of being lists of their own.
         Returns (sets by name, the remaining specs)."""
         from auditor.allowlists.base import READERS, format_name
-        from auditor.allowlists.ipset import parse_sets
+        from auditor.allowlists.ipset import companion_sets
 
         kinds: dict[str, str] = {}
         for text in specs:
@@ -190,7 +190,7 @@ class SourceLoader:
 
                 found = prefix_lists(data, text)
             else:
-                found, _ = parse_sets(data.decode("utf-8", "replace"), text)
+                found = companion_sets(data.decode("utf-8", "replace"), text)
             for name, members in found.items():
                 sets.setdefault(name, []).extend(members)
         return sets, [t for t in specs if t not in ipsets and t not in azure]

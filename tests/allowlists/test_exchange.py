@@ -54,14 +54,11 @@ def test_other_ports_and_disabled_connectors_are_left_out() -> None:
     # asked about submission, the client connector (the whole address space) counts
     rs = read(FIXTURES / "connectors.txt", service="tcp/587")
     assert rs.groups == ("EXCH01\\Client Frontend EXCH01",)
-    # Exchange's default ::-ffff:...:ffff spans ::ffff:0:0/96, which is IPv4 (RFC 4291)
-    assert texts(rs) == [
-        ("0.0.0.0/0", 16),
-        ("0.0.0.0/0", 16),
-        ("::-::fffe:ffff:ffff", 16),
-        ("::1:0:0:0-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", 16),
-    ]
-    assert len(of_kind(rs, "ipv4-mapped")) == 1
+    # Exchange's default ::-ffff:...:ffff is IPv6 only, ::ffff:0:0/96 included: IPv4
+    # clients are matched by its 0.0.0.0-255.255.255.255
+    assert texts(rs) == [("0.0.0.0/0", 16), ("::/0", 16)]
+    assert rs.space.size(4) == 1 << 32
+    assert not of_kind(rs, "ipv4-mapped")
     rs = read(FIXTURES / "connectors.txt", service="any")
     assert len(rs.groups) == 2
 

@@ -577,23 +577,88 @@ def test_unknown_commands_are_reported_not_dropped() -> None:
     ]
 
 
+def test_a_table_without_commit_is_an_error() -> None:
+    # cut after a DROP in a policy-ACCEPT export: the rules after the cut were never seen
+    cut = "*filter\n:INPUT ACCEPT [0:0]\n-A INPUT -s 192.0.2.0/24 -j DROP\n"
+    with pytest.raises(ReaderError, match=r"rules.v4:1: table filter has no COMMIT") as caught:
+        read(cut)
+    assert "iptables-save" in (caught.value.hint or "")
+    with pytest.raises(ReaderError, match=r"rules.v4:1: table filter has no COMMIT"):
+        read(cut + "# the end\n\n")
+    # a COMMIT missing in the middle: the next *table line shows the first one was cut
+    with pytest.raises(ReaderError, match=r"rules.v4:5: table nat has no COMMIT \(before \*filter"):
+        read(
+            "*raw\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n# nat\n*nat\n:PREROUTING ACCEPT [0:0]\n"
+            + cut
+            + "COMMIT\n"
+        )
+    assert verdict(read(cut + "COMMIT\n"), "192.0.2.1") == ("drop", 3)
+
+
 def test_chain_loop_is_an_error() -> None:
     text = (
         "*filter\n:INPUT DROP [0:0]\n:a - [0:0]\n:b - [0:0]\n-A INPUT -j a\n-A a -j b\n-A b -j a\n"
+        "COMMIT\n"
     )
     with pytest.raises(ReaderError, match=r"rules.v4: chain loop: INPUT -> a -> b -> a"):
         read(text)
 
 
-def test_ports_either_direction_is_conditional_only_when_the_port_is_not_listed() -> None:
+def test_ports_either_direction_depends_on_the_client_source_port() -> None:
+    # a client connects from an unprivileged port: --ports matches its source port when the
+    # list holds every such port, never when it holds none, and only maybe otherwise
     rs = read(
         HEADER
         + "-A INPUT -s 192.0.2.0/24 -p tcp -m multiport --ports 25,80 -j ACCEPT\n"
         + "-A INPUT -s 198.51.100.0/24 -p tcp -m multiport --ports 1024:65535 -j ACCEPT\n"
+        + "-A INPUT -s 203.0.113.0/24 -p tcp -m multiport --ports 587,465 -j ACCEPT\n"
+        + "-A INPUT -s 203.0.113.0/24 -p tcp -m multiport ! --ports 1:24 -j DROP\n"
+        + "-A INPUT -s 10.0.0.0/8 -p tcp -m multiport --ports 32768:60999 -j ACCEPT\n"
         + "COMMIT\n"
     )
     assert verdict(rs, "192.0.2.1") == ("accept", 5)
-    assert verdict(rs, "198.51.100.1") == ("conditional", 6)
+    assert verdict(rs, "198.51.100.1") == ("accept", 6)
+    assert verdict(rs, "203.0.113.1") == ("drop", 8)  # line 7 never matches a client
+    assert verdict(rs, "10.0.0.1") == ("conditional", 9)
+
+
+@pytest.mark.parametrize("option", ["--sport", "--source-port"])
+def test_a_source_port_match_grants_and_denies_only_what_a_client_can_meet(option: str) -> None:
+    rs = read(
+        HEADER
+        + f"-A INPUT -s 192.0.2.0/24 -p tcp -m tcp {option} 25 -j DROP\n"
+        + f"-A INPUT -s 198.51.100.0/24 -p tcp -m tcp {option} 25 -j ACCEPT\n"
+        + "-A INPUT -s 203.0.113.0/24 -p tcp -m multiport --sports 1:1023 -j ACCEPT\n"
+        + f"-A INPUT -s 10.1.0.0/16 -p tcp -m tcp {option} 1024:65535 --dport 25 -j ACCEPT\n"
+        + f"-A INPUT -s 10.2.0.0/16 -p tcp -m tcp ! {option} 25 --dport 25 -j ACCEPT\n"
+        + f"-A INPUT -s 10.3.0.0/16 -p tcp -m tcp {option} 40000:65535 --dport 25 -j ACCEPT\n"
+        + "-A INPUT -s 10.4.0.0/16 -m conntrack --ctorigsrcport 25 -j DROP\n"
+        + "-A INPUT -s 192.0.2.0/24 -p tcp -m tcp --dport 25 -j ACCEPT\n"
+        + "-A INPUT -s 10.4.0.0/16 -p tcp -m tcp --dport 25 -j ACCEPT\n"
+        + "COMMIT\n"
+    )
+    assert verdict(rs, "192.0.2.1") == ("accept", 12)  # the DROP on line 5 denies no client
+    assert verdict(rs, "198.51.100.1") == ("drop", 2)  # the ACCEPT on line 6 grants nothing
+    assert verdict(rs, "203.0.113.1") == ("drop", 2)
+    assert verdict(rs, "10.1.0.1") == ("accept", 8)
+    assert verdict(rs, "10.2.0.1") == ("accept", 9)
+    assert verdict(rs, "10.3.0.1") == ("conditional", 10)
+    assert verdict(rs, "10.4.0.1") == ("accept", 13)
+    (verdicts,) = rs.verdicts
+    segment = verdicts.lookup(int(ipaddress.ip_address("10.3.0.1")))
+    assert segment is not None
+    assert f"the client's source port ({option} 40000:65535)" in segment.rule.why
+
+
+def test_delete_tells_rules_apart_by_their_source_port() -> None:
+    rs = read(
+        HEADER
+        + "-A INPUT -s 192.0.2.0/24 -p tcp -m tcp --sport 1:1023 -j ACCEPT\n"
+        + "-A INPUT -s 192.0.2.0/24 -p tcp -m tcp --sport 1024:65535 -j ACCEPT\n"
+        + "-D INPUT -s 192.0.2.0/24 -p tcp -m tcp --sport 1:1023 -j ACCEPT\n"
+        + "COMMIT\n"
+    )
+    assert verdict(rs, "192.0.2.1") == ("accept", 6)
 
 
 def test_a_condition_matters_only_where_it_changes_the_outcome() -> None:
@@ -609,8 +674,9 @@ def test_a_condition_matters_only_where_it_changes_the_outcome() -> None:
     )
     assert verdict(rs, "192.0.2.1") == ("accept", 5)  # "limited" decides nothing for it
     assert verdict(rs, "198.51.100.1") == ("conditional", 4)  # dropped there, accepted below
-    assert verdict(rs, "198.51.100.200") == ("drop", 4)  # dropped there or by the policy
-    assert verdict(rs, "8.8.8.8") == ("drop", 9)  # dropped on eth0 or by the policy
+    # dropped there or by the policy: the policy decides either way, so it is named
+    assert verdict(rs, "198.51.100.200") == ("drop", 2)
+    assert verdict(rs, "8.8.8.8") == ("drop", 2)  # dropped on eth0 or by the policy
     assert rs.reasons == (
         "conditional: rules.v4:4: -A INPUT -m limit --limit 3/min -j limited"
         " [a rate limit (-m limit)]",
@@ -636,12 +702,82 @@ def test_a_conditional_return_at_the_end_of_a_chain_decides_nothing() -> None:
 def test_ipv4_mapped_source_in_an_ipv6_export() -> None:
     rs = read(
         "# Generated by ip6tables-save v1.8.9\n*filter\n:INPUT DROP [0:0]\n"
-        "-A INPUT -s ::ffff:192.0.2.0/120 -j ACCEPT\n-A INPUT -s 2001:db8::/32 -j ACCEPT\n",
+        "-A INPUT -s ::ffff:192.0.2.0/120 -j ACCEPT\n-A INPUT -s 2001:db8::/32 -j ACCEPT\n"
+        "COMMIT\n",
         name="rules.v6",
     )
     assert rs.families == (6,)
     assert verdict(rs, "::ffff:192.0.2.1") == ("accept", 4)
     assert verdict(rs, "2001:db8::1") == ("accept", 5)
+    (mapped,) = [f for f in rs.findings if f.kind == "ipv4-mapped"]
+    assert mapped.severity == "warning" and str(mapped.origin) == "rules.v6:4"
+    assert "does not cover the IPv4 sender 192.0.2.0/24" in mapped.message
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param("", id="no-header"),
+        pytest.param("-A INPUT -p ipv6-icmp -m icmp6 --icmpv6-type 128 -j ACCEPT\n", id="icmpv6"),
+        pytest.param("-A INPUT -m frag --fragmore -j DROP\n", id="frag"),
+    ],
+)
+def test_an_export_whose_first_address_is_mapped_is_ipv6(header: str) -> None:
+    # the kind of the export decides its family; a mapped address is IPv6, as written, so
+    # a later ordinary IPv6 address is no mix of families
+    rs = read(
+        "*filter\n:INPUT DROP [0:0]\n"
+        + header
+        + "-A INPUT -s ::ffff:10.50.0.0/120 -p tcp -m tcp --dport 25 -j ACCEPT\n"
+        "-A INPUT -s 2001:db8::/32 -p tcp -m tcp --dport 25 -j ACCEPT\nCOMMIT\n",
+        name="rules",
+    )
+    assert rs.families == (6,)
+    assert not rs.space.family(4)  # it says nothing about 10.50.0.7
+    assert verdict(rs, "::ffff:10.50.0.7")[0] == "accept"
+    assert verdict(rs, "2001:db8::1")[0] == "accept"
+
+
+def test_the_kind_of_export_comes_before_its_first_address() -> None:
+    # an iptables-save export cannot hold an IPv6 source, mapped or not
+    with pytest.raises(ReaderError, match=r"rules:4: '::ffff:10.50.0.0/120' is IPv6 in an IPv4"):
+        read(
+            "# Generated by iptables-save v1.8.9\n*filter\n:INPUT DROP [0:0]\n"
+            "-A INPUT -s ::ffff:10.50.0.0/120 -j ACCEPT\nCOMMIT\n",
+            name="rules",
+        )
+    # a header-less ip6tables export is told by its ip6tables-only options, even before
+    # its first address
+    rs = read(
+        "*filter\n:INPUT DROP [0:0]\n-A INPUT -j REJECT --reject-with icmp6-port-unreachable\n"
+        "COMMIT\n",
+        name="rules",
+    )
+    assert rs.families == (6,)
+    rs = read("*filter\n:INPUT DROP [0:0]\n-A INPUT -p icmp --icmp-type 8 -j ACCEPT\nCOMMIT\n")
+    assert rs.families == (4,)
+
+
+def test_source_ports_fixture() -> None:
+    path = FIXTURES / "iptables_sport.v4"
+    rs = read(path)
+    expect(
+        rs,
+        path,
+        {
+            "192.0.2.1": ("accept", "-A INPUT -s 192.0.2.0/24 -p tcp -m tcp --dport 25"),
+            "198.51.100.1": ("accept", "-A INPUT -p tcp -m tcp --dport 25 -j ACCEPT"),
+            "203.0.113.1": ("accept", "-A INPUT -p tcp -m tcp --dport 25 -j ACCEPT"),
+            "10.1.0.1": ("accept", "--sport 1024:65535 --dport 25"),
+            "10.2.0.1": ("accept", "! --sport 25 --dport 25"),
+            "10.3.0.1": ("accept", "--ports 1024:65535"),
+            "10.4.0.1": ("drop", "! --ports 1:24 -j DROP"),
+            "10.5.0.1": ("drop", "! --ports 1:24 -j DROP"),
+            "10.5.128.1": ("accept", "--ctorigsrc 10.5.128.0/17"),
+            "8.8.8.8": ("accept", "-A INPUT -p tcp -m tcp --dport 25 -j ACCEPT"),
+        },
+    )
+    assert rs.completeness is Completeness.COMPLETE
 
 
 def test_docker_and_fail2ban_host() -> None:

@@ -234,3 +234,35 @@ def test_sample_addresses() -> None:
     v6 = sample_addresses("-A INPUT -s 2001:db8::/32 -s fe80::/10 -j ACCEPT\n", 6)
     assert {"2001:db8::", "2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", "2001:db9::"} <= set(v6)
     assert not [a for a in v6 if a.startswith("fe80") or a in ("::", "::1")]
+
+
+def test_a_mapped_source_in_an_ip6tables_export_lets_no_ipv4_sender_in(tmp_path: Path) -> None:
+    """The kernel never runs an IPv4 packet through ip6tables: ``-s ::ffff:10.50.0.0/120``
+    there lets no IPv4 sender in, so the reader keeps it IPv6 whatever the file's header."""
+    require("iptables")
+    fw4 = tmp_path / "fw4.rules"
+    fw6 = tmp_path / "fw6.rules"
+    fw4.write_text(
+        "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+        "-A INPUT -s 10.50.0.128/25 -p tcp -m tcp --dport 25 -j ACCEPT\nCOMMIT\n",
+        encoding="utf-8",
+    )
+    fw6.write_text(  # no header comment: its first address is the mapped one
+        "*filter\n:INPUT DROP [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n"
+        "-A INPUT -s ::ffff:10.50.0.0/120 -p tcp -m tcp --dport 25 -j ACCEPT\n"
+        "-A INPUT -s 2001:db8::/32 -p tcp -m tcp --dport 25 -j ACCEPT\nCOMMIT\n",
+        encoding="utf-8",
+    )
+    sources = ["10.50.0.7", "10.50.0.200", "2001:db8::7", "2001:db9::7"]
+    kernel = kernel_verdicts({4: fw4, 6: fw6}, "iptables", 25, sources)
+    ctx = ReadContext("fw", "declared", service=Service.parse("tcp/25"), chain="INPUT")
+    exports = [reader_for("iptables-save").parse(p.read_bytes(), ctx) for p in (fw4, fw6)]
+    assert [rs.families for rs in exports] == [(4,), (6,)]
+    for address in sources:
+        parsed = ipaddress.ip_address(address)
+        (verdicts,) = [v for rs in exports for v in rs.verdicts if v.family == parsed.version]
+        segment = verdicts.lookup(int(parsed))
+        assert segment is not None
+        assert (segment.outcome == "accept") == kernel[address], address
+    assert kernel == {"10.50.0.7": False, "10.50.0.200": True, "2001:db8::7": True,
+                      "2001:db9::7": False}  # fmt: skip

@@ -69,15 +69,21 @@ def test_ranges_that_are_one_cidr_and_ipv6_ranges() -> None:
     assert texts(rs) == [("10.0.0.0/24", 1), ("2001:db8::/120", 2)]
 
 
-def test_ipv4_mapped_is_read_as_ipv4_with_a_finding() -> None:
+def test_ipv4_mapped_is_kept_as_ipv6_with_a_warning() -> None:
     rs = read("text", "198.51.100.0/24\n::ffff:192.0.2.1\n::ffff:203.0.113.0/120\n")
-    assert rs.space == space("198.51.100.0/24", "192.0.2.1", "203.0.113.0/24")
-    assert rs.space.size(6) == 0
+    assert rs.space == space("198.51.100.0/24", "::ffff:192.0.2.1", "::ffff:203.0.113.0/120")
+    assert rs.space.size(4) == 256  # the IPv4 senders are not covered
+    assert "192.0.2.1" not in rs.space
     mapped = of_kind(rs, "ipv4-mapped")
     assert lines_of(mapped) == [2, 3]
-    assert "192.0.2.1" in mapped[0].message
-    assert "203.0.113.0/24" in mapped[1].message
+    assert all(f.severity is Severity.WARNING for f in mapped)
+    assert "kept as IPv6" in mapped[0].message
+    assert "does not cover the IPv4 sender 192.0.2.1/32" in mapped[0].message
+    assert "write 203.0.113.0/24 if IPv4 is meant" in mapped[1].message
     assert rs.completeness is Completeness.COMPLETE
+    # a network wider than the mapped block is an ordinary IPv6 network
+    wide = read("text", "::ffff:0:0/95\n")
+    assert wide.space.size(6) == 1 << 33 and not of_kind(wide, "ipv4-mapped")
 
 
 def test_host_bits_are_fixed_with_a_warning_naming_file_and_line() -> None:
@@ -123,7 +129,7 @@ INVALID = [
     pytest.param("1.2.3.4-2001:db8::1", "mixes IPv4 and IPv6", id="mixed-family-range"),
     pytest.param("1.2.3.9-1.2.3.4", "reversed", id="reversed-range"),
     pytest.param("1.2.3.4-9", "full address", id="nmap-style-range"),
-    pytest.param("::ffff:0:0/95", "IPv4-mapped", id="wider-than-mapped-range"),
+    pytest.param("192.0.2.1-::ffff:192.0.2.9", "mixes IPv4 and IPv6", id="mapped-end-range"),
 ]
 
 
