@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -17,6 +19,35 @@ if TYPE_CHECKING:
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 
 
+# Streams the shell has already opened for this process (``<(cmd)``, ``/dev/stdin``): reading
+# them is what the user asked for. Any other path that is not a regular file (a named FIFO
+# nobody writes to, a device, a socket) would block or never end, so it is refused.
+_OPEN_STREAMS = re.compile(r"/dev/stdin|/dev/fd/[0-9]+|/proc/self/fd/[0-9]+")
+
+
+def _is_open_stream(spec: str) -> bool:
+    return _OPEN_STREAMS.fullmatch(spec) is not None
+
+
+def _open(spec: str) -> int:
+    """A read-only descriptor; other paths than open streams are opened without blocking, so
+    that a FIFO without a writer cannot hang the run before it is refused."""
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    if not _is_open_stream(spec):
+        flags |= getattr(os, "O_NONBLOCK", 0)
+    return os.open(spec, flags)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a special file"
+
+
 def read_bytes(spec: str, stdin: BinaryIO | None, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     """Read a whole file (or ``-`` for stdin), refusing more than ``max_bytes``."""
     if spec == "-":
@@ -24,17 +55,8 @@ def read_bytes(spec: str, stdin: BinaryIO | None, max_bytes: int = DEFAULT_MAX_B
             raise UsageError("'-' given but there is no standard input")
         data = stdin.read(max_bytes + 1)
     else:
-        path = Path(spec)
         try:
-            with path.open("rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
-                if size > max_bytes:
-                    raise InputError(
-                        f"file is {size} bytes, over the limit of {max_bytes}",
-                        source=spec,
-                        hint="is this the right file? raise the limit with --max-bytes",
-                    )
-                data = fh.read(max_bytes + 1)
+            fd = _open(spec)
         except IsADirectoryError:
             raise InputError("is a directory, not a file", source=spec) from None
         except FileNotFoundError:
@@ -43,6 +65,26 @@ def read_bytes(spec: str, stdin: BinaryIO | None, max_bytes: int = DEFAULT_MAX_B
             raise InputError("permission denied", source=spec) from None
         except OSError as e:
             raise InputError(f"cannot read: {e.strerror}", source=spec) from None
+        with os.fdopen(fd, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if stat.S_ISDIR(st.st_mode):
+                raise InputError("is a directory, not a file", source=spec)
+            if not stat.S_ISREG(st.st_mode) and not _is_open_stream(spec):
+                raise InputError(
+                    f"is {_kind(st.st_mode)}, not a regular file",
+                    source=spec,
+                    hint="give a file, or pipe the data and give - to read standard input",
+                )
+            if st.st_size > max_bytes and stat.S_ISREG(st.st_mode):
+                raise InputError(
+                    f"file is {st.st_size} bytes, over the limit of {max_bytes}",
+                    source=spec,
+                    hint="is this the right file? raise the limit with --max-bytes",
+                )
+            try:
+                data = fh.read(max_bytes + 1)
+            except OSError as e:
+                raise InputError(f"cannot read: {e.strerror}", source=spec) from None
     if len(data) > max_bytes:
         raise InputError(
             f"input is over the limit of {max_bytes} bytes",
