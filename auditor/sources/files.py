@@ -94,6 +94,52 @@ def read_bytes(spec: str, stdin: BinaryIO | None, max_bytes: int = DEFAULT_MAX_B
     return data
 
 
+_UTF16_BOMS = ((b"\xff\xfe", "utf-16-le", "UTF-16 LE"), (b"\xfe\xff", "utf-16-be", "UTF-16 BE"))
+
+
+def _utf16_without_bom(data: bytes) -> tuple[str, str] | None:
+    """(codec, label) when the start is unmistakably UTF-16 text without a BOM: every other
+    byte NUL (ASCII text), the others not; None otherwise."""
+    sample = data[:4096]
+    sample = sample[: len(sample) - len(sample) % 2]
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if not odd.strip(b"\x00") and b"\x00" not in even:
+        return "utf-16-le", "UTF-16 LE"
+    if not even.strip(b"\x00") and b"\x00" not in odd:
+        return "utf-16-be", "UTF-16 BE"
+    return None
+
+
+def utf16_to_utf8(data: bytes, source: str) -> tuple[bytes, str | None]:
+    """UTF-16 text (Windows PowerShell 5.1 writes it with ``>`` and ``Out-File``) as UTF-8,
+    with what it was read as; any other input is returned as it is, with None."""
+    if data.startswith(b"\xff\xfe\x00\x00"):
+        return data, None  # UTF-32 LE: refused later as a file with NUL bytes
+    with_bom = [(bom, codec, label) for bom, codec, label in _UTF16_BOMS if data.startswith(bom)]
+    if with_bom:
+        bom, codec, label = with_bom[0]
+        body, label = data[len(bom) :], label + " text (it starts with a byte order mark)"
+    else:
+        found = _utf16_without_bom(data)
+        if found is None:
+            return data, None
+        body, (codec, label) = data, found
+        label += " text (no byte order mark, but every other byte is NUL)"
+    try:
+        text = body.decode(codec)
+    except UnicodeDecodeError as e:
+        line = body[: e.start - e.start % 2].decode(codec, "replace").count("\n") + 1
+        raise InputError(
+            f"invalid {label.split(' text')[0]} at byte {e.start + len(data) - len(body)}",
+            source=source,
+            line=line,
+            hint="the file looks like UTF-16 but is damaged or truncated; save it as UTF-8",
+        ) from None
+    return text.encode("utf-8"), label
+
+
 def detect_format(spec: str, data: bytes) -> str:
     """The reader for a file: by suffix, else by content (JSON starts with [ or {), else text."""
     suffix = Path(spec).suffix.lower() if spec != "-" else ""
@@ -131,7 +177,8 @@ def load(
 
     if fmt is not None:
         reader = reader_for(fmt)  # an unknown name is a usage error before any reading
-    data = read_bytes(spec, stdin, max_bytes)
+    raw = read_bytes(spec, stdin, max_bytes)
+    data, encoding = utf16_to_utf8(raw, ctx.name)
     if fmt is None:
         reader = reader_for(detect_format(spec, data))
     if not data.strip(b"\xef\xbb\xbf \t\r\n"):
@@ -141,10 +188,21 @@ def load(
             hint="an empty file is an error; in YAML or JSON write [] to allow nothing",
         )
     try:
-        return reader.parse(data, ctx)
+        result = reader.parse(data, ctx)
     except RecursionError:
         raise InputError(
             "the input is nested too deeply to be read",
             source=ctx.name,
             hint="is this the right file? a real export is not nested thousands of levels",
         ) from None
+    if encoding is None:
+        return result
+    import hashlib
+    from dataclasses import replace
+
+    from auditor.model import Finding, Origin, Severity
+
+    note = Finding("encoding", Severity.INFO, f"decoded as {encoding}", Origin(ctx.name))
+    # the source is identified by the bytes of the file, not by their UTF-8 conversion
+    info = replace(result.info, sha256=hashlib.sha256(raw).hexdigest(), size_bytes=len(raw))
+    return replace(result, info=info, findings=(*result.findings, note))
