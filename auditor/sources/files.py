@@ -65,16 +65,18 @@ def read_bytes(spec: str, stdin: BinaryIO | None, max_bytes: int = DEFAULT_MAX_B
             raise InputError("permission denied", source=spec) from None
         except OSError as e:
             raise InputError(f"cannot read: {e.strerror}", source=spec) from None
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            os.close(fd)
+            raise InputError("is a directory, not a file", source=spec)
+        if not stat.S_ISREG(st.st_mode) and not _is_open_stream(spec):
+            os.close(fd)
+            raise InputError(
+                f"is {_kind(st.st_mode)}, not a regular file",
+                source=spec,
+                hint="give a file, or pipe the data and give - to read standard input",
+            )
         with os.fdopen(fd, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            if stat.S_ISDIR(st.st_mode):
-                raise InputError("is a directory, not a file", source=spec)
-            if not stat.S_ISREG(st.st_mode) and not _is_open_stream(spec):
-                raise InputError(
-                    f"is {_kind(st.st_mode)}, not a regular file",
-                    source=spec,
-                    hint="give a file, or pipe the data and give - to read standard input",
-                )
             if st.st_size > max_bytes and stat.S_ISREG(st.st_mode):
                 raise InputError(
                     f"file is {st.st_size} bytes, over the limit of {max_bytes}",
