@@ -166,6 +166,22 @@ def detect_format(spec: str, data: bytes) -> str:
     return "text"
 
 
+def _refuse_foreign(data: bytes, ctx: ReadContext) -> None:
+    """A file taken for a plain list that is a configuration, an export or a document of a kind
+    no reader reads is refused as a whole, saying what it looks like and what to give."""
+    from auditor.sources.foreign import recognise
+
+    found = recognise(data)
+    if found is None or (ctx.lenient and found.lenient_reads_it):
+        return
+    raise InputError(
+        f"this looks like {found.what}, not a list of addresses",
+        source=ctx.name,
+        line=found.line,
+        hint=found.hint,
+    )
+
+
 def load(
     spec: str,
     ctx: ReadContext,
@@ -182,7 +198,10 @@ def load(
     raw = read_bytes(spec, stdin, max_bytes)
     data, encoding = utf16_to_utf8(raw, ctx.name)
     if fmt is None:
-        reader = reader_for(detect_format(spec, data))
+        detected = detect_format(spec, data)
+        if detected == "text":
+            _refuse_foreign(data, ctx)
+        reader = reader_for(detected)
     if not data.strip(b"\xef\xbb\xbf \t\r\n"):
         raise InputError(
             "file is empty",
