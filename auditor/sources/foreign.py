@@ -148,7 +148,7 @@ _XML_ROOTS = {
     "azurepublicipaddresses": (
         "the legacy Azure PublicIPs XML",
         "it is no longer published; use the azure provider with the Service Tags JSON"
-        " (azure:from=ServiceTags_Public_YYYYMMDD.json)",
+        ", such as azure:from=ServiceTags_Public_20250101.json",
     ),
 }
 

@@ -18,6 +18,9 @@ from auditor.errors import InputError
 from auditor.ipspace import IPSpace
 from auditor.model import RangeSet, Severity
 from auditor.sources import files, foreign
+from auditor.sources.base import FeedError
+from auditor.sources.catalog import load_catalog
+from auditor.sources.load import LoadOptions, SourceLoader
 
 EXPECTED = "192.0.2.0/24\n198.51.100.0/24\n"
 ALL = "198.51.100.0/24\n192.0.2.0/24\n"
@@ -401,3 +404,48 @@ def test_real_lists_in_the_corpus_are_not_taken_for_other_formats() -> None:
     assert lists
     for path in lists:
         assert foreign.recognise(path.read_bytes()) is None, path.name
+
+
+# --- XML given where a feed is expected --------------------------------------------------------
+
+LEGACY_AZURE = (
+    '<?xml version="1.0" encoding="utf-8"?>\n'
+    '<AzurePublicIpAddresses xmlns:xsd="http://www.w3.org/2001/XMLSchema">\n'
+    '  <Region Name="europewest"><IpRange Subnet="192.0.2.0/24" /></Region>\n'
+    "</AzurePublicIpAddresses>\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("spec", "content", "what"),
+    [
+        pytest.param("azure:from={}", LEGACY_AZURE, "the legacy Azure PublicIPs XML", id="azure"),
+        pytest.param(
+            "okta:from={}",
+            '<?xml version="1.0"?><Error><Code>AccessDenied</Code></Error>',
+            "an XML document",
+            id="xml-error",
+        ),
+        pytest.param("text:{}", LEGACY_AZURE, "the legacy Azure PublicIPs XML", id="text-feed"),
+    ],
+)
+def test_an_xml_file_given_for_a_feed_is_called_xml_not_html(
+    tmp_path: Path, spec: str, content: str, what: str
+) -> None:
+    path = tmp_path / "feed.xml"
+    path.write_text(content)
+    with pytest.raises(FeedError) as info:
+        SourceLoader(load_catalog()).load(spec.format(path), LoadOptions())
+    message = str(info.value)
+    assert f"this is {what}, not " in message
+    assert "HTML" not in message and "captive portal" not in message
+    if "azure" in spec or "text" in spec:
+        assert "Service Tags JSON" in message
+
+
+def test_an_html_page_is_still_called_html(tmp_path: Path) -> None:
+    page = tmp_path / "feed.json"
+    page.write_text("<!DOCTYPE html><html><body>Please log in</body></html>")
+    with pytest.raises(FeedError) as info:
+        SourceLoader(load_catalog()).load(f"azure:from={page}", LoadOptions())
+    assert "HTML page" in str(info.value)
