@@ -1,9 +1,18 @@
 """Plain text lists: one address, CIDR or ``a-b`` range per line.
 
 ``#`` and ``;`` start comments (whole-line or trailing); a UTF-8 BOM, CRLF line ends, blank
-lines and a missing final newline are accepted. In lenient ("paste") mode every address,
-CIDR and range is pulled out of arbitrary text such as a table copied from a support portal,
-and each line that gave nothing is reported.
+lines and a missing final newline are accepted, and so are ``[2001:db8::1]`` and
+``[2001:db8::]/32`` as Postfix writes them. An address with a mask, a glob or an abbreviated
+network is refused with the CIDR to write instead.
+
+In lenient ("paste") mode every address, CIDR and range is pulled out of arbitrary text such
+as a table copied from a support portal, and each line that gave nothing is reported. There an
+address followed by a netmask (``10.0.1.0 255.255.255.0``) or a contiguous wildcard mask
+(``10.0.1.0 0.0.0.255``) is that network; globs (``10.0.*.*``) and abbreviated networks
+(``192.168/16``) are read with netaddr, after a strict ASCII match. What could be read two ways
+is reported with its line, never guessed: a mask of 0.0.0.0 or 255.255.255.255 (one address as
+one kind of mask, every address as the other), a mask on its own, and two lone addresses side
+by side (a range, or two hosts?).
 """
 
 from __future__ import annotations

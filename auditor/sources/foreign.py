@@ -197,7 +197,8 @@ def _markup(text: str) -> Foreign | None:
 
 def _table(lines: list[tuple[int, str]]) -> Foreign | None:
     """A geofeed (RFC 8805) or another comma-separated table with addresses in its cells."""
-    rows = lines[:50]
+    # a trailing comment may hold commas (192.0.2.1 # relay, primary): a list, not a table
+    rows = [(n, re.split(r"[#;]", row, maxsplit=1)[0].strip()) for n, row in lines[:50]]
     if not rows or rows[0][1].startswith(("{", "[", '"')) or not all("," in r for _, r in rows):
         return None
     hint = (

@@ -332,6 +332,7 @@ def test_plain_lists_are_not_taken_for_other_formats() -> None:
         "192.0.2.0/24\n# access-list OUT extended permit ip any any\n2001:db8::/32\n",
         "; set address x\n198.51.100.7 # config firewall address\n",
         "192.0.2.10-192.0.2.20\n[2001:db8::1]\n",
+        "192.0.2.0/24 # relays, primary\n198.51.100.7 ; backup, old\n",
         (
             Path(__file__).parents[1] / "fixtures" / "inputs" / "support-portal-table.txt"
         ).read_text(),
