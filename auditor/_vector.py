@@ -662,7 +662,7 @@ def _v6_columns(
 def parse_text(data: bytes, ctx: ReadContext) -> RangeSet | None:
     """The strict text reader for big files; None when the input needs the general path."""
     from auditor.allowlists.base import Collector, columns_result
-    from auditor.allowlists.text import strip_comment
+    from auditor.allowlists.text import add_strict, strip_comment
     from auditor.model import Columns
 
     data_view = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
@@ -704,7 +704,7 @@ def parse_text(data: bytes, ctx: ReadContext) -> RangeSet | None:
         s = int(starts[i])
         item = strip_comment(text[s : int(ends[i])])
         if item:
-            out.add_text(item, out.origin(i + 1))
+            add_strict(out, item, out.origin(i + 1))
     if not len(first4) and not first6 and not out.entries:
         return None  # the general path words the error
     rest = out.result(data, explicit_empty=True)

@@ -321,9 +321,28 @@ def looks_like_html(data: bytes) -> bool:
     return head.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body", b"<"))
 
 
+def not_html_but_xml(data: bytes, ctx: FeedContext, expected: str) -> None:
+    """An XML document (a saved file of another format, a server's error document) is named
+    as such, not taken for a captive portal's HTML page."""
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1024].lower()
+    html = (b"<html", b"<!doctype html", b"<head", b"<body")
+    if not head.startswith(b"<") or head.startswith(html[2:]) or any(t in head for t in html[:2]):
+        return
+    from auditor.sources.foreign import recognise
+
+    found = recognise(data)
+    if found is None or found.what.startswith("an XML document"):
+        what, hint = "an XML document", "is this the right file or URL? a server may answer with"
+        hint += " an XML error document"
+    else:
+        what, hint = found.what, found.hint
+    raise FeedError(f"{ctx.provider}: this is {what}, not {expected}", source=ctx.name, hint=hint)
+
+
 def load_json(data: bytes, ctx: FeedContext) -> Any:
-    """The feed as JSON: HTML (a captive portal or a login page served with 200), duplicate
-    keys, NaN and Infinity are errors naming the provider."""
+    """The feed as JSON: XML, HTML (a captive portal or a login page served with 200),
+    duplicate keys, NaN and Infinity are errors naming the provider."""
+    not_html_but_xml(data, ctx, "the JSON feed")
     if looks_like_html(data):
         raise FeedError(
             f"{ctx.provider}: got an HTML page, not the feed",

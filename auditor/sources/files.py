@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -17,6 +19,35 @@ if TYPE_CHECKING:
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 
 
+# Streams the shell has already opened for this process (``<(cmd)``, ``/dev/stdin``): reading
+# them is what the user asked for. Any other path that is not a regular file (a named FIFO
+# nobody writes to, a device, a socket) would block or never end, so it is refused.
+_OPEN_STREAMS = re.compile(r"/dev/stdin|/dev/fd/[0-9]+|/proc/self/fd/[0-9]+")
+
+
+def _is_open_stream(spec: str) -> bool:
+    return _OPEN_STREAMS.fullmatch(spec) is not None
+
+
+def _open(spec: str) -> int:
+    """A read-only descriptor; other paths than open streams are opened without blocking, so
+    that a FIFO without a writer cannot hang the run before it is refused."""
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+    if not _is_open_stream(spec):
+        flags |= getattr(os, "O_NONBLOCK", 0)
+    return os.open(spec, flags)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "a special file"
+
+
 def read_bytes(spec: str, stdin: BinaryIO | None, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
     """Read a whole file (or ``-`` for stdin), refusing more than ``max_bytes``."""
     if spec == "-":
@@ -24,17 +55,8 @@ def read_bytes(spec: str, stdin: BinaryIO | None, max_bytes: int = DEFAULT_MAX_B
             raise UsageError("'-' given but there is no standard input")
         data = stdin.read(max_bytes + 1)
     else:
-        path = Path(spec)
         try:
-            with path.open("rb") as fh:
-                size = os.fstat(fh.fileno()).st_size
-                if size > max_bytes:
-                    raise InputError(
-                        f"file is {size} bytes, over the limit of {max_bytes}",
-                        source=spec,
-                        hint="is this the right file? raise the limit with --max-bytes",
-                    )
-                data = fh.read(max_bytes + 1)
+            fd = _open(spec)
         except IsADirectoryError:
             raise InputError("is a directory, not a file", source=spec) from None
         except FileNotFoundError:
@@ -43,6 +65,28 @@ def read_bytes(spec: str, stdin: BinaryIO | None, max_bytes: int = DEFAULT_MAX_B
             raise InputError("permission denied", source=spec) from None
         except OSError as e:
             raise InputError(f"cannot read: {e.strerror}", source=spec) from None
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            os.close(fd)
+            raise InputError("is a directory, not a file", source=spec)
+        if not stat.S_ISREG(st.st_mode) and not _is_open_stream(spec):
+            os.close(fd)
+            raise InputError(
+                f"is {_kind(st.st_mode)}, not a regular file",
+                source=spec,
+                hint="give a file, or pipe the data and give - to read standard input",
+            )
+        with os.fdopen(fd, "rb") as fh:
+            if st.st_size > max_bytes and stat.S_ISREG(st.st_mode):
+                raise InputError(
+                    f"file is {st.st_size} bytes, over the limit of {max_bytes}",
+                    source=spec,
+                    hint="is this the right file? raise the limit with --max-bytes",
+                )
+            try:
+                data = fh.read(max_bytes + 1)
+            except OSError as e:
+                raise InputError(f"cannot read: {e.strerror}", source=spec) from None
     if len(data) > max_bytes:
         raise InputError(
             f"input is over the limit of {max_bytes} bytes",
@@ -50,6 +94,52 @@ def read_bytes(spec: str, stdin: BinaryIO | None, max_bytes: int = DEFAULT_MAX_B
             hint="is this the right file? raise the limit with --max-bytes",
         )
     return data
+
+
+_UTF16_BOMS = ((b"\xff\xfe", "utf-16-le", "UTF-16 LE"), (b"\xfe\xff", "utf-16-be", "UTF-16 BE"))
+
+
+def _utf16_without_bom(data: bytes) -> tuple[str, str] | None:
+    """(codec, label) when the start is unmistakably UTF-16 text without a BOM: every other
+    byte NUL (ASCII text), the others not; None otherwise."""
+    sample = data[:4096]
+    sample = sample[: len(sample) - len(sample) % 2]
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if not odd.strip(b"\x00") and b"\x00" not in even:
+        return "utf-16-le", "UTF-16 LE"
+    if not even.strip(b"\x00") and b"\x00" not in odd:
+        return "utf-16-be", "UTF-16 BE"
+    return None
+
+
+def utf16_to_utf8(data: bytes, source: str) -> tuple[bytes, str | None]:
+    """UTF-16 text (Windows PowerShell 5.1 writes it with ``>`` and ``Out-File``) as UTF-8,
+    with what it was read as; any other input is returned as it is, with None."""
+    if data.startswith(b"\xff\xfe\x00\x00"):
+        return data, None  # UTF-32 LE: refused later as a file with NUL bytes
+    with_bom = [(bom, codec, label) for bom, codec, label in _UTF16_BOMS if data.startswith(bom)]
+    if with_bom:
+        bom, codec, label = with_bom[0]
+        body, label = data[len(bom) :], label + " text (it starts with a byte order mark)"
+    else:
+        found = _utf16_without_bom(data)
+        if found is None:
+            return data, None
+        body, (codec, label) = data, found
+        label += " text (no byte order mark, but every other byte is NUL)"
+    try:
+        text = body.decode(codec)
+    except UnicodeDecodeError as e:
+        line = body[: e.start - e.start % 2].decode(codec, "replace").count("\n") + 1
+        raise InputError(
+            f"invalid {label.split(' text')[0]} at byte {e.start + len(data) - len(body)}",
+            source=source,
+            line=line,
+            hint="the file looks like UTF-16 but is damaged or truncated; save it as UTF-8",
+        ) from None
+    return text.encode("utf-8"), label
 
 
 def detect_format(spec: str, data: bytes) -> str:
@@ -76,6 +166,22 @@ def detect_format(spec: str, data: bytes) -> str:
     return "text"
 
 
+def _refuse_foreign(data: bytes, ctx: ReadContext) -> None:
+    """A file taken for a plain list that is a configuration, an export or a document of a kind
+    no reader reads is refused as a whole, saying what it looks like and what to give."""
+    from auditor.sources.foreign import recognise
+
+    found = recognise(data)
+    if found is None or (ctx.lenient and found.lenient_reads_it):
+        return
+    raise InputError(
+        f"this looks like {found.what}, not a list of addresses",
+        source=ctx.name,
+        line=found.line,
+        hint=found.hint,
+    )
+
+
 def load(
     spec: str,
     ctx: ReadContext,
@@ -89,9 +195,13 @@ def load(
 
     if fmt is not None:
         reader = reader_for(fmt)  # an unknown name is a usage error before any reading
-    data = read_bytes(spec, stdin, max_bytes)
+    raw = read_bytes(spec, stdin, max_bytes)
+    data, encoding = utf16_to_utf8(raw, ctx.name)
     if fmt is None:
-        reader = reader_for(detect_format(spec, data))
+        detected = detect_format(spec, data)
+        if detected == "text":
+            _refuse_foreign(data, ctx)
+        reader = reader_for(detected)
     if not data.strip(b"\xef\xbb\xbf \t\r\n"):
         raise InputError(
             "file is empty",
@@ -99,10 +209,21 @@ def load(
             hint="an empty file is an error; in YAML or JSON write [] to allow nothing",
         )
     try:
-        return reader.parse(data, ctx)
+        result = reader.parse(data, ctx)
     except RecursionError:
         raise InputError(
             "the input is nested too deeply to be read",
             source=ctx.name,
             hint="is this the right file? a real export is not nested thousands of levels",
         ) from None
+    if encoding is None:
+        return result
+    import hashlib
+    from dataclasses import replace
+
+    from auditor.model import Finding, Origin, Severity
+
+    note = Finding("encoding", Severity.INFO, f"decoded as {encoding}", Origin(ctx.name))
+    # the source is identified by the bytes of the file, not by their UTF-8 conversion
+    info = replace(result.info, sha256=hashlib.sha256(raw).hexdigest(), size_bytes=len(raw))
+    return replace(result, info=info, findings=(*result.findings, note))

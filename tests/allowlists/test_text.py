@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import random
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -574,3 +576,175 @@ def test_lenient_reads_sentences_and_refuses_half_ranges() -> None:
     assert str(bad.origin) == "list.txt:4"
     assert "full address" in bad.message
     assert rs.completeness.value == "partial"
+
+
+# --- masks, brackets and other notations -------------------------------------------------------
+
+
+def test_lenient_reads_an_address_and_a_netmask_or_wildcard_mask_as_a_network() -> None:
+    rs = read(
+        "text",
+        "network-object 10.0.1.0 255.255.255.0\n"  # 1: a netmask (ASA, FortiOS, a portal)
+        "permit ip 10.0.2.0 0.0.0.255 any\n"  # 2: a wildcard mask (IOS)
+        "10.0.3.0/255.255.255.128\n"  # 3: a dotted mask after a slash
+        "host,10.0.4.5,255.255.255.252\n"  # 4: host bits: the policy applies
+        "10.5.0.0\t255.255.0.0\n",  # 5: a tab between them
+        lenient=True,
+    )
+    assert rs.space == space(
+        "10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/25", "10.0.4.4/30", "10.5.0.0/16"
+    )
+    # nothing that is a mask ever becomes an address
+    for mask in ("255.255.255.0", "0.0.0.255", "255.255.255.252", "255.255.0.0"):
+        assert mask not in rs.space
+    notes = of_kind(rs, "notation")
+    assert lines_of(notes) == [1, 2, 3, 4, 5]
+    assert "10.0.2.0/24" in notes[1].message and "wildcard" in notes[1].message
+    assert lines_of(of_kind(rs, "host-bits")) == [4]
+    assert rs.completeness is Completeness.COMPLETE
+
+
+def test_lenient_reports_masks_it_cannot_read_and_never_guesses() -> None:
+    rs = read(
+        "text",
+        "192.0.2.0/24\n"  # 1
+        "10.0.0.1 255.255.255.255\n"  # 2: netmask /32 or wildcard 'any'
+        "10.0.0.1 0.0.0.0\n"  # 3: wildcard host or netmask /0
+        "10.0.0.0 0.0.255.0\n"  # 4: a non-contiguous wildcard
+        "netmask 255.255.255.0\n"  # 5: a mask on its own
+        "10.0.0.0/0.0.0.0\n",  # 6: netaddr would read /0
+        lenient=True,
+    )
+    assert rs.space == space("192.0.2.0/24")
+    errors = of_kind(rs, "bad-entry")
+    assert lines_of(errors) == [2, 3, 4, 5, 6]
+    assert all(e.severity is Severity.ERROR for e in errors)
+    assert "ambiguous" in errors[0].message and "10.0.0.1/32 or 0.0.0.0/0" in errors[0].message
+    assert "ambiguous" in errors[1].message
+    assert "not contiguous" in errors[2].message
+    assert "mask, not an address" in errors[3].message
+    assert "ambiguous" in errors[4].message
+    assert rs.completeness is Completeness.PARTIAL
+
+
+def test_lenient_reports_two_addresses_side_by_side_instead_of_guessing() -> None:
+    rs = read(
+        "text",
+        "A,10.0.0.1,10.0.0.50\n"  # 1: a range (start, end) or two hosts
+        "2001:db8::1 2001:db8::ff\n"  # 2: the same in IPv6
+        "relays 192.0.2.1 and 192.0.2.9\n"  # 3: words between them: two hosts
+        "192.0.2.20 - 192.0.2.29\n"  # 4: an explicit range
+        "v=spf1 ip4:198.51.100.1 ip4:198.51.100.2 -all\n"  # 5: each one labelled
+        "203.0.113.1 203.0.113.2 203.0.113.3\n"  # 6: three or more are a list
+        "198.51.100.9 2001:db8::9\n",  # 7: different families: never a range
+        lenient=True,
+    )
+    errors = of_kind(rs, "bad-entry")
+    assert lines_of(errors) == [1, 2]
+    assert "'10.0.0.1' and '10.0.0.50'" in errors[0].message
+    assert "range or two addresses" in errors[0].message
+    assert "10.0.0.1-10.0.0.50" in errors[0].message  # how to write it
+    assert "10.0.0.1" not in rs.space and "10.0.0.50" not in rs.space
+    assert rs.space == space(
+        "192.0.2.1",
+        "192.0.2.9",
+        "192.0.2.20-192.0.2.29",
+        "198.51.100.1",
+        "198.51.100.2",
+        "203.0.113.1-203.0.113.3",
+        "198.51.100.9",
+        "2001:db8::9",
+    )
+    assert rs.completeness is Completeness.PARTIAL
+
+
+def test_lenient_reads_globs_and_abbreviated_networks_but_not_dates() -> None:
+    rs = read(
+        "text",
+        "office 10.20.*.* and lab 10.30.40.*\n192.168/16 since 10/8\n",
+        lenient=True,
+    )
+    assert rs.space == space("10.20.0.0/16", "10.30.40.0/24", "192.168.0.0/16")
+    assert "10.0.0.0" not in rs.space  # 10/8 is a date here, not 10.0.0.0/8
+    assert lines_of(of_kind(rs, "notation")) == [1, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("line", "what", "write"),
+    [
+        pytest.param("10.0.1.0 255.255.255.0", "netmask", "10.0.1.0/24", id="netmask"),
+        pytest.param("10.0.1.0 0.0.0.255", "wildcard mask", "10.0.1.0/24", id="wildcard"),
+        pytest.param("10.0.1.7 255.255.255.0", "netmask", "10.0.1.0/24", id="host-bits"),
+        pytest.param("10.0.1.0/255.255.255.0", "prefix length", "10.0.1.0/24", id="slash"),
+        pytest.param("10.0.1.0 255.255.255.255", "ambiguous", "10.0.1.0/32", id="ambiguous"),
+        pytest.param("10.0.0.0 0.0.255.0", "not contiguous", "CIDRs", id="non-contiguous"),
+        pytest.param("10.0.0.1 10.0.0.9", "two addresses", "10.0.0.1-10.0.0.9", id="two"),
+        pytest.param("10.0.*.*", "not a CIDR", "10.0.0.0/16", id="glob"),
+        pytest.param("[2001:db8::1]:25", "port", "2001:db8::1", id="bracket-port"),
+        pytest.param("[mail.example.com]", "brackets", "[2001:db8::1]", id="bracket-name"),
+    ],
+)
+def test_strict_says_what_to_write_for_other_notations(line: str, what: str, write: str) -> None:
+    rs = read("text", f"192.0.2.0/24\n{line}\n", name="allow.txt")
+    (error,) = of_kind(rs, "bad-entry")
+    assert str(error.origin) == "allow.txt:2"
+    assert line in error.message
+    assert what in error.message
+    assert write in error.message
+    assert rs.space == space("192.0.2.0/24")  # strict stays strict: nothing is guessed
+    assert rs.completeness is Completeness.PARTIAL
+
+
+@pytest.mark.parametrize("lenient", [False, True], ids=["strict", "lenient"])
+def test_bracketed_ipv6_as_postfix_writes_it_is_read(lenient: bool) -> None:
+    rs = read("text", "[2001:db8::1]\n[2001:db8:100::]/40\n[192.0.2.1]\n", lenient=lenient)
+    assert texts(rs) == [("2001:db8::1/128", 1), ("2001:db8:100::/40", 2), ("192.0.2.1/32", 3)]
+    assert rs.completeness is Completeness.COMPLETE
+
+
+def test_lenient_never_drops_the_port_of_a_bracketed_address_silently() -> None:
+    rs = read("text", "relay [2001:db8::1]:25\n", lenient=True)
+    assert rs.space == space("2001:db8::1")
+    (port,) = of_kind(rs, "ignored-port")
+    assert ":25" in port.message
+
+
+def test_big_strict_files_say_the_same_about_masks_and_brackets() -> None:
+    lines = [f"10.{i >> 8}.{i & 255}.0/24" for i in range(20_000)]
+    lines[5] = "10.200.1.0 255.255.255.0"
+    lines[6] = "[2001:db8::]/32"
+    data = ("\n".join(lines) + "\n").encode()
+    assert len(data) > 64 * 1024
+    rs = read("text", data, name="big.txt")
+    (error,) = of_kind(rs, "bad-entry")
+    assert str(error.origin) == "big.txt:6"
+    assert "10.200.1.0/24" in error.message
+    assert "2001:db8::/32" in [str(c) for c in rs.space.cidrs_text()]
+
+
+def test_netaddr_is_imported_only_for_the_notations_that_need_it(tmp_path: Path) -> None:
+    # start-up time matters: a plain list, strict or pasted, never loads netaddr
+    (tmp_path / "plain.txt").write_text("192.0.2.0/24\nrelay 198.51.100.7 and 2001:db8::1\n")
+    (tmp_path / "masked.txt").write_text("10.0.1.0 255.255.255.0\n")
+    probe = (
+        "import sys\n"
+        "from auditor.allowlists import ReadContext\n"
+        "from auditor.sources import files\n"
+        "for name in sys.argv[1:]:\n"
+        "    files.load(name, ReadContext(name, 'declared', lenient=True))\n"
+        "    files.load('plain.txt', ReadContext('plain.txt', 'declared'))\n"
+        "print('netaddr' in sys.modules)\n"
+    )
+
+    def netaddr_loaded(*names: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-c", probe, *names],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+            check=True,
+        ).stdout.strip()
+
+    assert netaddr_loaded("plain.txt") == "False"
+    assert netaddr_loaded("masked.txt") == "True"

@@ -20,6 +20,7 @@ from auditor.sources.base import (
     FeedError,
     FeedParser,
     looks_like_html,
+    not_html_but_xml,
     register,
 )
 
@@ -28,7 +29,8 @@ _JSON_OPENERS = ("{", '["', "[\n", "[\r", "[ ", "[\t", "[]")
 
 
 def decode(data: bytes, ctx: FeedContext) -> str:
-    """The body as text: UTF-8 with an optional BOM, no NUL bytes, not HTML."""
+    """The body as text: UTF-8 with an optional BOM, no NUL bytes, not HTML or XML."""
+    not_html_but_xml(data, ctx, "a list of ranges")
     if looks_like_html(data):
         raise FeedError(
             f"{ctx.provider}: got an HTML page, not a list of ranges",

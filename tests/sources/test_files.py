@@ -1,0 +1,452 @@
+"""Reading local files: what is not a regular file, text encodings, and formats that are
+recognised but not read."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from auditor.allowlists import ReadContext
+from auditor.errors import InputError
+from auditor.ipspace import IPSpace
+from auditor.model import RangeSet, Severity
+from auditor.sources import files, foreign
+from auditor.sources.base import FeedError
+from auditor.sources.catalog import load_catalog
+from auditor.sources.load import LoadOptions, SourceLoader
+
+EXPECTED = "192.0.2.0/24\n198.51.100.0/24\n"
+ALL = "198.51.100.0/24\n192.0.2.0/24\n"
+
+
+def auditor(*args: str, cwd: Path, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """``python -m auditor ARGS`` in a real process (a FIFO can block it, the test must not)."""
+    return subprocess.run(
+        [sys.executable, "-m", "auditor", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+    )
+
+
+# --- what is not a regular file ----------------------------------------------------------------
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this system")
+@pytest.mark.parametrize("side", ["-d", "-e"])
+def test_a_fifo_is_refused_instead_of_blocking(tmp_path: Path, side: str) -> None:
+    (tmp_path / "exp.txt").write_text(EXPECTED)
+    (tmp_path / "all.txt").write_text(ALL)
+    os.mkfifo(tmp_path / "pipe")  # nobody ever writes to it: opening it to read would block
+    other = "-e" if side == "-d" else "-d"
+    files = {"-d": "all.txt", "-e": "exp.txt"}
+    proc = auditor("diff", "-o", "cidr", side, "pipe", other, files[other], cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "pipe: is a named pipe (FIFO), not a regular file" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes on this system")
+def test_a_fifo_given_to_a_provider_is_refused(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "all.txt").write_text(ALL)
+    proc = auditor("diff", "-e", "azure:from=pipe", "-d", "all.txt", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "named pipe" in proc.stderr
+
+
+def test_a_device_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "exp.txt").write_text(EXPECTED)
+    proc = auditor("diff", "-e", "exp.txt", "-d", "/dev/zero", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "/dev/zero: is a device, not a regular file" in proc.stderr
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash for <(...)")
+def test_process_substitution_and_dev_stdin_are_still_read(tmp_path: Path) -> None:
+    (tmp_path / "exp.txt").write_text(EXPECTED)
+    (tmp_path / "all.txt").write_text(ALL)
+    cmd = f"{sys.executable} -m auditor diff -o cidr -e <(cat exp.txt) -d /dev/stdin < all.txt"
+    proc = subprocess.run(
+        ["bash", "-c", cmd], capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+
+# --- text encodings ----------------------------------------------------------------------------
+
+EXCHANGE = Path(__file__).parent.parent / "fixtures" / "mailserver" / "exchange" / "connectors.txt"
+
+
+def _load(path: Path, fmt: str | None = None) -> RangeSet:
+    return files.load(str(path), ReadContext(path.name, "declared"), fmt=fmt)
+
+
+@pytest.mark.parametrize(
+    ("codec", "bom", "label"),
+    [
+        pytest.param("utf-16-le", codecs.BOM_UTF16_LE, "UTF-16 LE", id="le-bom"),
+        pytest.param("utf-16-be", codecs.BOM_UTF16_BE, "UTF-16 BE", id="be-bom"),
+        pytest.param("utf-16-le", b"", "UTF-16 LE", id="le-no-bom"),
+        pytest.param("utf-16-be", b"", "UTF-16 BE", id="be-no-bom"),
+    ],
+)
+def test_utf16_text_lists_are_decoded_and_said_so(
+    tmp_path: Path, codec: str, bom: bytes, label: str
+) -> None:
+    path = tmp_path / "list.txt"
+    path.write_bytes(bom + "# relays\r\n192.0.2.0/24\r\n2001:db8::1\r\n".encode(codec))
+    rs = _load(path)
+    assert rs.space == IPSpace.from_text(["192.0.2.0/24", "2001:db8::1"])
+    assert [e.origin.line for e in rs.entries] == [2, 3]
+    (note,) = [f for f in rs.findings if f.kind == "encoding"]
+    assert note.severity is Severity.INFO
+    assert label in note.message
+    assert ("byte order mark" in note.message) and (("no byte" in note.message) == (not bom))
+    # the source is identified by the file's own bytes
+    assert rs.info.size_bytes == path.stat().st_size
+    assert rs.info.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_powershell_exchange_export_in_utf16_is_detected_and_read(tmp_path: Path) -> None:
+    # Windows PowerShell 5.1: Get-ReceiveConnector | Format-List > connectors.txt
+    text = EXCHANGE.read_text(encoding="utf-8")
+    path = tmp_path / "connectors.txt"
+    path.write_bytes(codecs.BOM_UTF16_LE + text.replace("\n", "\r\n").encode("utf-16-le"))
+    rs = _load(path)
+    plain = _load(EXCHANGE)
+    assert rs.info.format == plain.info.format == "exchange-connector"
+    assert rs.space == plain.space
+    assert [f.kind for f in rs.findings] == [f.kind for f in plain.findings] + ["encoding"]
+
+
+def test_damaged_utf16_is_an_error_with_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "list.txt"
+    # a lone high surrogate on line 2
+    path.write_bytes(codecs.BOM_UTF16_LE + "192.0.2.1\n".encode("utf-16-le") + b"\x00\xd8a\x00")
+    with pytest.raises(InputError) as info:
+        _load(path)
+    assert info.value.line == 2
+    assert "UTF-16 LE" in str(info.value)
+
+
+def test_utf16_through_the_command_line(tmp_path: Path) -> None:
+    (tmp_path / "exp.txt").write_text(EXPECTED)
+    (tmp_path / "all.txt").write_bytes(codecs.BOM_UTF16_LE + ALL.encode("utf-16-le"))
+    proc = auditor("diff", "-o", "cidr", "-e", "exp.txt", "-d", "all.txt", cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (0, "")
+    assert "info: all.txt: decoded as UTF-16 LE" in proc.stderr
+
+
+def test_utf8_with_a_bom_and_plain_ascii_are_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "list.txt"
+    path.write_bytes(codecs.BOM_UTF8 + b"192.0.2.1\n")
+    rs = _load(path)
+    assert rs.space == IPSpace.from_text(["192.0.2.1"])
+    assert [f for f in rs.findings if f.kind == "encoding"] == []
+
+
+# --- formats that are recognised but not read --------------------------------------------------
+
+FOREIGN = [
+    pytest.param(
+        "asa.cfg",
+        "ASA Version 9.8\nhostname fw\nobject-group network MAIL\n"
+        " network-object 192.0.2.0 255.255.255.0\n"
+        "access-list OUT extended permit tcp object-group MAIL any eq smtp\n",
+        "Cisco",
+        1,
+        id="cisco-asa",
+    ),
+    pytest.param(
+        "acl.txt",
+        "ip access-list extended MAIL\n permit tcp 192.0.2.0 0.0.0.255 any eq 25\n",
+        "Cisco",
+        1,
+        id="cisco-ios",
+    ),
+    pytest.param(
+        "junos.conf",
+        "set system host-name edge\nset firewall family inet filter F term T from source-address"
+        " 192.0.2.0/24\n",
+        "JunOS",
+        1,
+        id="junos-set",
+    ),
+    pytest.param(
+        "junos.conf",
+        "firewall {\n    family inet {\n        filter F {\n            term T {\n"
+        "                from { source-address { 192.0.2.0/24; } }\n"
+        "                then accept;\n}}}}\n",
+        "JunOS",
+        1,
+        id="junos-braces",
+    ),
+    pytest.param(
+        "forti.conf",
+        'config firewall address\n    edit "mail"\n        set subnet 192.0.2.0 255.255.255.0\n'
+        "    next\nend\n",
+        "FortiOS",
+        1,
+        id="fortios",
+    ),
+    pytest.param(
+        "panos.xml",
+        '<?xml version="1.0"?>\n<config version="10.1.0">\n  <devices/>\n</config>\n',
+        "PAN-OS",
+        2,
+        id="panos-xml",
+    ),
+    pytest.param(
+        "pan.txt",
+        "set address mail ip-netmask 192.0.2.0/24\nset rulebase security rules r from any\n",
+        "PAN-OS",
+        1,
+        id="panos-set",
+    ),
+    pytest.param(
+        "config.xml",
+        "<pfsense>\n <aliases><alias><address>192.0.2.0/24</address></alias></aliases>\n"
+        "</pfsense>\n",
+        "pfSense",
+        1,
+        id="pfsense",
+    ),
+    pytest.param(
+        "config.xml",
+        '<?xml version="1.0"?>\n<opnsense>\n  <interfaces><lan><ipaddr>192.168.1.1</ipaddr>'
+        "<subnet>24</subnet></lan></interfaces>\n  <gateway>198.51.100.1</gateway>\n"
+        "</opnsense>\n",
+        "OPNsense",
+        2,
+        id="opnsense",
+    ),
+    pytest.param(
+        "pf.conf",
+        "table <mail> { 192.0.2.0/24 }\nblock in all\npass in quick proto tcp from <mail> to"
+        " any port 25\n",
+        "pf ruleset",
+        1,
+        id="pf",
+    ),
+    pytest.param(
+        "rules.txt",
+        "Chain INPUT (policy DROP)\ntarget     prot opt source               destination\n"
+        "ACCEPT     tcp  --  192.0.2.0/24         anywhere             tcp dpt:smtp\n",
+        "iptables -L",
+        1,
+        id="iptables-L",
+    ),
+    pytest.param(
+        "rules.txt",
+        "Chain INPUT (policy ACCEPT 0 packets, 0 bytes)\n"
+        " pkts bytes target     prot opt in     out     source               destination\n"
+        "    0     0 DROP       tcp  --  *      *       192.0.2.0/24         0.0.0.0/0\n",
+        "iptables -L",
+        1,
+        id="iptables-L-nv",
+    ),
+    pytest.param(
+        "page.txt",
+        "<!DOCTYPE html>\n<html><body><p>192.0.2.0/24</p></body></html>\n",
+        "HTML page",
+        2,
+        id="html",
+    ),
+    pytest.param("list.txt", "<list>\n<ip>192.0.2.1</ip>\n</list>\n", "XML", 1, id="other-xml"),
+]
+
+
+@pytest.mark.parametrize("lenient", [False, True], ids=["strict", "lenient"])
+@pytest.mark.parametrize(("name", "content", "what", "line"), FOREIGN)
+def test_a_known_format_that_is_not_read_is_named(
+    tmp_path: Path, name: str, content: str, what: str, line: int, lenient: bool
+) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(InputError) as info:
+        files.load(str(path), ReadContext(name, "declared", lenient=lenient))
+    message = str(info.value)
+    assert message.startswith(f"{name}:{line}: this looks like ")
+    assert what in message
+    assert info.value.hint  # what to give instead
+
+
+def test_iptables_l_output_is_told_to_use_iptables_save(tmp_path: Path) -> None:
+    (tmp_path / "exp.txt").write_text(EXPECTED)
+    (tmp_path / "rules.txt").write_text("Chain INPUT (policy DROP)\ntarget prot opt source\n")
+    proc = auditor("diff", "-e", "exp.txt", "-d", "rules.txt", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "rules.txt:1: this looks like `iptables -L` output" in proc.stderr
+    assert "iptables-save" in proc.stderr
+
+
+GEOFEED = (
+    "# prefix,country,region,city,postal\n"
+    "192.0.2.0/24,NL,NL-NH,Amsterdam,1098 XH\n"
+    "2001:db8::/32,US,US-NJ,North Bergen,07047\n"
+)
+CSV = "name,start,end\nrelays,192.0.2.0/24,\nbackup,198.51.100.7,\n"
+
+
+@pytest.mark.parametrize(
+    ("content", "what", "line", "space"),
+    [
+        pytest.param(GEOFEED, "geofeed", 2, ["192.0.2.0/24", "2001:db8::/32"], id="geofeed"),
+        pytest.param(CSV, "CSV", 1, ["192.0.2.0/24", "198.51.100.7"], id="csv"),
+    ],
+)
+def test_a_table_is_refused_as_a_list_and_read_with_lenient(
+    tmp_path: Path, content: str, what: str, line: int, space: list[str]
+) -> None:
+    path = tmp_path / "feed.csv"
+    path.write_text(content)
+    with pytest.raises(InputError) as info:
+        files.load(str(path), ReadContext("feed.csv", "declared"))
+    assert str(info.value).startswith(f"feed.csv:{line}: this looks like ")
+    assert what in str(info.value)
+    assert "--lenient" in str(info.value)
+    rs = files.load(str(path), ReadContext("feed.csv", "declared", lenient=True))
+    assert rs.space == IPSpace.from_text(space)
+
+
+def test_an_explicit_format_is_not_second_guessed(tmp_path: Path) -> None:
+    path = tmp_path / "rules.txt"
+    path.write_text("Chain INPUT (policy DROP)\n")
+    with pytest.raises(InputError) as info:
+        files.load(str(path), ReadContext("rules.txt", "declared"), fmt="text")
+    assert "looks like" not in str(info.value)
+
+
+def test_plain_lists_are_not_taken_for_other_formats() -> None:
+    lists = [
+        "192.0.2.0/24\n# access-list OUT extended permit ip any any\n2001:db8::/32\n",
+        "; set address x\n198.51.100.7 # config firewall address\n",
+        "192.0.2.10-192.0.2.20\n[2001:db8::1]\n",
+        "192.0.2.0/24 # relays, primary\n198.51.100.7 ; backup, old\n",
+        (
+            Path(__file__).parents[1] / "fixtures" / "inputs" / "support-portal-table.txt"
+        ).read_text(),
+    ]
+    for text in lists:
+        assert foreign.recognise(text.encode()) is None, text
+
+
+def _corpus() -> Path | None:
+    """The shared corpus, next to the repository or one of its parents (a worktree)."""
+    here = Path(__file__).resolve().parents[2]
+    for parent in (here, *here.parents):
+        if (parent / "shared" / "corpus").is_dir():
+            return parent / "shared" / "corpus"
+    return None
+
+
+CORPUS = _corpus()
+needs_corpus = pytest.mark.skipif(CORPUS is None, reason="the shared corpus is not present")
+
+# corpus file name prefix -> what it must be recognised as
+CORPUS_KINDS = {
+    "cisco-": "Cisco",
+    "arista_": "Arista",
+    "junos": "JunOS",
+    "panos": "PAN-OS",
+    "fortigate_": "FortiOS",
+    "pfsense-config_": "pfSense",
+    "opnsense-config_": "OPNsense",
+    "pf_": "pf ruleset",
+    "iptables-L_": "iptables -L",
+}
+
+
+@needs_corpus
+def test_real_configurations_in_the_corpus_are_recognised() -> None:
+    assert CORPUS is not None
+    seen = 0
+    for path in sorted((CORPUS / "firewall").iterdir()):
+        kind = next((k for p, k in CORPUS_KINDS.items() if path.name.startswith(p)), None)
+        if kind is None:
+            continue
+        found = foreign.recognise(path.read_bytes())
+        assert found is not None and kind in found.what, path.name
+        seen += 1
+    assert seen >= 50
+
+
+@needs_corpus
+def test_real_geofeeds_are_read_with_lenient_and_refused_without() -> None:
+    assert CORPUS is not None
+    feeds = sorted((CORPUS / "feeds").glob("*geofeed*.csv"))
+    if not feeds:
+        pytest.skip("no geofeed in the corpus")
+    for path in feeds:
+        with pytest.raises(InputError, match="geofeed"):
+            files.load(str(path), ReadContext(path.name, "declared"))
+        rs = files.load(str(path), ReadContext(path.name, "declared", lenient=True))
+        assert rs.space.size(4) > 0 and rs.completeness.value == "complete", path.name
+
+
+@needs_corpus
+def test_real_lists_in_the_corpus_are_not_taken_for_other_formats() -> None:
+    assert CORPUS is not None
+    lists = [
+        *sorted((CORPUS / "feeds").glob("*.txt")),
+        *sorted((CORPUS / "spf").glob("spf-flattened_*.txt")),
+        *sorted((CORPUS / "mailserver").glob("*.cidr")),
+    ]
+    assert lists
+    for path in lists:
+        assert foreign.recognise(path.read_bytes()) is None, path.name
+
+
+# --- XML given where a feed is expected --------------------------------------------------------
+
+LEGACY_AZURE = (
+    '<?xml version="1.0" encoding="utf-8"?>\n'
+    '<AzurePublicIpAddresses xmlns:xsd="http://www.w3.org/2001/XMLSchema">\n'
+    '  <Region Name="europewest"><IpRange Subnet="192.0.2.0/24" /></Region>\n'
+    "</AzurePublicIpAddresses>\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("spec", "content", "what"),
+    [
+        pytest.param("azure:from={}", LEGACY_AZURE, "the legacy Azure PublicIPs XML", id="azure"),
+        pytest.param(
+            "okta:from={}",
+            '<?xml version="1.0"?><Error><Code>AccessDenied</Code></Error>',
+            "an XML document",
+            id="xml-error",
+        ),
+        pytest.param("text:{}", LEGACY_AZURE, "the legacy Azure PublicIPs XML", id="text-feed"),
+    ],
+)
+def test_an_xml_file_given_for_a_feed_is_called_xml_not_html(
+    tmp_path: Path, spec: str, content: str, what: str
+) -> None:
+    path = tmp_path / "feed.xml"
+    path.write_text(content)
+    with pytest.raises(FeedError) as info:
+        SourceLoader(load_catalog()).load(spec.format(path), LoadOptions())
+    message = str(info.value)
+    assert f"this is {what}, not " in message
+    assert "HTML" not in message and "captive portal" not in message
+    if "azure" in spec or "text" in spec:
+        assert "Service Tags JSON" in message
+
+
+def test_an_html_page_is_still_called_html(tmp_path: Path) -> None:
+    page = tmp_path / "feed.json"
+    page.write_text("<!DOCTYPE html><html><body>Please log in</body></html>")
+    with pytest.raises(FeedError) as info:
+        SourceLoader(load_catalog()).load(f"azure:from={page}", LoadOptions())
+    assert "HTML page" in str(info.value)
