@@ -54,7 +54,10 @@ def test_suite(zonedata: dict[str, Any], name: str, test: dict[str, Any]) -> Non
         except SpfError as e:
             assert set(expected) & ERRORS, f"{name}: failed ({e}) but expected {expected}"
             return
-    family, address, _ = ipspace.parse_address(test["host"])
+    family, address, mapped = ipspace.parse_address(test["host"])
+    if mapped:
+        # RFC 7208 section 5: an IPv4-mapped client address MUST be treated as IPv4
+        family, address = 4, address & 0xFFFFFFFF
     result = expansion.family(family)
     authorised = any(first <= address <= last for first, last, _ in result.pieces)
     if (result.error or result.over_limit) and not authorised:
