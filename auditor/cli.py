@@ -384,6 +384,9 @@ def _host_bits(value: str) -> HostBitsPolicy:
     return value  # type: ignore[return-value]
 
 
+_MAX_UNFIXED_SHOWN = 5
+
+
 def _rule_blocks(blocks: Iterable[MissingBlock]) -> list[MissingBlock]:
     """Blocks for rules; a whole address family is refused (RELIABILITY 2.11)."""
     from auditor.errors import InputError
@@ -554,6 +557,7 @@ def diff(
         )
         result = audit.compare(exp, dec, options)
         rendered = []
+        unfixed: list[tuple[str, list[str]]] = []
         everything = [f for f in result.over_broad if f.kind == "expected-everything"]
         for finding in everything:
             _err(f"error: {finding.origin}: {finding.message}")
@@ -568,7 +572,9 @@ def diff(
                     f"# WARNING: made from incomplete inputs ({names}); the list of missing"
                     " CIDRs may be wrong. Review before use.\n"
                 )
-            rendered = [(gen.name, banner + gen.render(blocks, rule_options)) for gen in generators]
+            placed = replace(rule_options, declared=tuple(dec))
+            rendered = [(gen.name, banner + gen.render(blocks, placed)) for gen in generators]
+            unfixed = [(gen.name, gen.unfixed(blocks, placed)) for gen in generators]
         ctx = ReportContext(rules=tuple(rendered), color=_is_terminal() and output_file is None)
         if not quiet or output_file is not None:
             _write(report.render(result, ctx), output_file)
@@ -580,7 +586,17 @@ def diff(
                 level = "warning" if _usable(rs, allow_stale) else "error"
                 why = "; ".join(rs.reasons) or rs.completeness.value
                 _err(f"{level}: {rs.info.name}: source is {rs.completeness.value}: {why}")
-        return audit.exit_code(result)
+        code = audit.exit_code(result)
+        for name, problems in unfixed:
+            if not problems:
+                continue
+            # rules known not to take effect: the run did not produce what was asked
+            for text in problems[:_MAX_UNFIXED_SHOWN]:
+                _err(f"error: {name} rules cannot let in {text}")
+            if len(problems) > _MAX_UNFIXED_SHOWN:
+                _err(f"error: {name} rules cannot let in {len(problems) - _MAX_UNFIXED_SHOWN} more")
+            code = ExitCode.TROUBLE
+        return code
 
     code = _guard(run)
     raise typer.Exit(int(code))
