@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from auditor.errors import UsageError
@@ -15,7 +15,7 @@ from auditor.service import Service
 class RuleOptions:
     service: Service
     chain: str = "INPUT"
-    declared: tuple[RangeSet, ...] = ()
+    declared: tuple[RangeSet, ...] = field(default=(), compare=False)
     """The declared sources the blocks are missing from: a ruleset among them says which
     chains decide, and the rules go there (:mod:`auditor.rules.placement`)."""
 

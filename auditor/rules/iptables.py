@@ -8,6 +8,11 @@ Choices an admin should know about (they are also written into the output):
   them does not matter.
 - The files are for ``iptables-restore --noflush``. Without ``--noflush`` iptables-restore
   empties every chain of the table before loading [iptables-restore(8)].
+- When the declared source is an iptables export, the rules go where it decides
+  (:mod:`auditor.rules.placement`): an ACCEPT ends only its own table's chain, so a rule goes
+  into every table's chain on the path that does not accept the address (``-t raw -I
+  PREROUTING`` and ``-I INPUT`` when both drop it). Addresses no rule can let in (a DNAT in nat
+  PREROUTING, an nftables ruleset) are named in a WARNING comment, and ``diff`` exits 2.
 - A chain other than INPUT or FORWARD must exist already. It is not declared (``:CHAIN - [0:0]``)
   because under ``--noflush`` a declared chain that exists is emptied, which would delete the
   admin's own rules in it (checked with iptables 1.8.9, both the nft and the legacy backend).

@@ -5,6 +5,11 @@ Choices an admin should know about (they are also written into the output):
 - Table ``inet filter``, the layout of Debian's ``/etc/nftables.conf`` and of the nftables wiki's
   simple rulesets. ``--chain INPUT`` (the default, shared with iptables) and ``FORWARD`` name
   that table's ``input`` and ``forward`` chains; any other name is used as given.
+- When the declared source is an nftables ruleset, the rules go where it decides instead
+  (:mod:`auditor.rules.placement`): into every base chain that does not accept the address
+  (ingress, prerouting, input, in any table), named as the ruleset names them (``ip filter``,
+  ``ip6 f6``), with a set in each table. Addresses no rule can let in (a nat chain, an iptables
+  export) are named in a WARNING comment, and ``diff`` exits 2.
 - The file adds to an existing chain and never declares it. ``add chain ... { type filter hook
   input priority 0; }`` fails on a chain with another priority, and ``add chain`` without a hook
   would quietly create a chain that no packet reaches when the admin's is named differently.

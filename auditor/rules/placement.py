@@ -202,8 +202,8 @@ def warning_lines(unfixed: Sequence[Unfixed], limit: int = MAX_SHOWN) -> list[st
         return []
     blocks = len({u.block.cidr for u in unfixed})
     lines = [
-        f"# WARNING: {blocks} missing CIDR{'s' if blocks != 1 else ''} stay blocked even with"
-        " these rules, which cannot fix that:"
+        f"# WARNING: {blocks} missing CIDR{'s stay' if blocks != 1 else ' stays'} blocked even"
+        " with these rules, which cannot fix that:"
     ]
     for u in unfixed[:limit]:
         lines.append("#   " + sanitize.cut(sanitize.clean(u.describe()), 400))

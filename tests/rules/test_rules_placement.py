@@ -15,6 +15,8 @@ import pytest
 from tests.allowlists.netns import RulesetLoadError, kernel_verdicts, require
 from tests.conftest import RunCli, WriteFile
 
+from .helpers import Netns, command_rules, require_tool
+
 # raw and mangle PREROUTING drop before filter INPUT is reached; an ACCEPT in raw ends only raw
 RAW_V4 = """\
 *raw
@@ -200,9 +202,29 @@ def test_a_nat_chain_that_rewrites_the_destination_is_named(
     code, rules, err = _diff(run_cli, exp, declared, "iptables")
     assert code == 2, err
     assert "error: iptables rules cannot let in 10.50.0.0/24: nat PREROUTING" in err
-    assert "# WARNING: 1 missing CIDR stay" in rules
+    assert "# WARNING: 1 missing CIDR stays blocked even with these rules" in rules
     assert "*nat" not in rules  # no accept that would skip the rewrite
     assert "-I INPUT -s 10.50.0.0/24 " in rules  # the filter drop still needs one
+
+
+def test_an_nft_nat_chain_is_named_and_the_filter_chain_still_gets_its_rule(
+    run_cli: RunCli, write: WriteFile
+) -> None:
+    declared = write(
+        "fw.nft",
+        "table ip nat {\n chain prerouting {\n  type nat hook prerouting priority dstnat;"
+        " policy accept;\n  ip saddr 10.50.0.0/24 tcp dport 25 dnat to 10.9.9.9\n }\n}\n"
+        "table ip fw {\n chain input {\n  type filter hook input priority 0; policy drop;\n"
+        " }\n}\n",
+    )
+    exp = write("exp.txt", "10.50.0.0/24\n10.70.0.0/24\n")
+    code, rules, err = _diff(run_cli, exp, declared, "nftables")
+    assert code == 2, err
+    assert "error: nftables rules cannot let in 10.50.0.0/24: ip nat prerouting" in err
+    assert "10.70.0.0/24" not in err
+    assert "insert rule ip fw input ip saddr @auditor_v4_tcp_25 tcp dport 25 accept" in rules
+    assert "ip nat" not in rules.split("# WARNING")[0]
+    assert "add set ip nat" not in rules
 
 
 @pytest.mark.parametrize(
@@ -234,3 +256,27 @@ def test_where_the_input_chain_decides_the_rules_are_those_of_a_list(
     code, from_list, err = _diff(run_cli, exp, write("list.txt", "10.60.0.0/24\n"), platform)
     assert code == 1, err
     assert from_ruleset.replace(name, "list.txt") == from_list
+
+
+@pytest.mark.parametrize("backend", ["", "-legacy"])
+def test_the_multi_table_restore_file_passes_both_backends(
+    run_cli: RunCli, write: WriteFile, netns: Netns, backend: str
+) -> None:
+    """``--test --noflush`` as the header says, and the commands, on the default and the legacy
+    backend, after the declared export is loaded (the tables must exist)."""
+    restore = require_tool(f"iptables{backend}-restore")
+    declared = write("fw.v4", RAW_V4)
+    loaded = netns.run([restore], stdin=RAW_V4)
+    if loaded.returncode != 0:
+        pytest.skip(f"{restore} cannot load the raw and mangle tables here: {loaded.stderr}")
+    _, rules, _ = _diff(run_cli, write("exp.txt", RAW_EXPECTED), declared, "iptables")
+    text = _restore_file(rules, 4)
+    result = netns.run([restore, "--test", "--noflush"], stdin=text)
+    assert result.returncode == 0, result.stderr
+    program = f"iptables{backend}"
+    for argv in command_rules(rules.split("# ===== IPv4: iptables commands =====")[1]):
+        assert argv[0] == "iptables"
+        done = netns.run([program, *argv[1:]])
+        assert done.returncode == 0, (argv, done.stderr)
+    saved = netns.run([f"{program}-save"], check=True).stdout
+    assert "-A PREROUTING -s 10.50.0.0/24 -p tcp -m tcp --dport 25" in saved
