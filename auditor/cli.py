@@ -582,6 +582,9 @@ def _host_bits(value: str) -> HostBitsPolicy:
     return value  # type: ignore[return-value]
 
 
+_MAX_UNFIXED_SHOWN = 5
+
+
 def _rule_blocks(blocks: Iterable[MissingBlock]) -> list[MissingBlock]:
     """Blocks for rules; a whole address family is refused (RELIABILITY 2.11)."""
     from auditor.errors import InputError
@@ -802,6 +805,7 @@ def diff(
         )
         result = audit.compare(exp, dec, options)
         rendered = []
+        unfixed: list[tuple[str, list[str]]] = []
         everything = [f for f in result.over_broad if f.kind == "expected-everything"]
         for finding in everything:
             _err(f"error: {finding.origin}: {finding.message}")
@@ -816,11 +820,18 @@ def diff(
                     f"# WARNING: made from incomplete inputs ({names}); the list of missing"
                     " CIDRs may be wrong. Review before use.\n"
                 )
-            rendered = [(gen.name, banner + gen.render(blocks, rule_options)) for gen in generators]
+            placed = replace(rule_options, declared=tuple(dec))
+            rendered = [(gen.name, banner + gen.render(blocks, placed)) for gen in generators]
+            unfixed = [(gen.name, gen.unfixed(blocks, placed)) for gen in generators]
         code = audit.exit_code(result)
         incomplete = None
         if code is ExitCode.TROUBLE:
             incomplete = _not_complete(result.sources, allow_stale, result.uncovered)
+        not_fixed = sum(len(problems) for _, problems in unfixed)
+        if not_fixed:
+            # rules known not to take effect: the run did not produce what was asked
+            code = ExitCode.TROUBLE
+            incomplete = incomplete or f"the rules cannot let in {not_fixed} missing CIDR(s)"
         ctx = ReportContext(rules=tuple(rendered), color=_is_terminal() and output_file is None)
         text = report.render(result, ctx)
         _deliver(text, output_file, output=output, quiet=quiet, incomplete=incomplete)
@@ -832,6 +843,11 @@ def diff(
                 level = "warning" if _usable(rs, allow_stale) else "error"
                 why = "; ".join(rs.reasons) or rs.completeness.value
                 _err(f"{level}: {rs.info.name}: source is {rs.completeness.value}: {why}")
+        for name, problems in unfixed:
+            for problem in problems[:_MAX_UNFIXED_SHOWN]:
+                _err(f"error: {name} rules cannot let in {problem}")
+            if len(problems) > _MAX_UNFIXED_SHOWN:
+                _err(f"error: {name} rules cannot let in {len(problems) - _MAX_UNFIXED_SHOWN} more")
         return code
 
     code = _guard(run)

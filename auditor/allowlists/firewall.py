@@ -204,11 +204,44 @@ def merge(intervals: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 @dataclass(frozen=True)
+class Stage:
+    """One chain a packet crosses on its path, with that chain's own verdict per address.
+
+    An accept ends only the chain it is in (an iptables table's built-in chain, an nftables
+    base chain); the packet then meets the next one. So a rule that lets an address in must be
+    placed in every stage that does not accept it; rule generators read these to do so.
+    """
+
+    platform: Literal["iptables", "nftables"]
+    table: str
+    """iptables: ``raw``, ``filter``, ...; nftables: the table's name."""
+    chain: str
+    hook: str
+    """``prerouting``, ``input``, ``forward``, ``ingress``, ``postrouting``; "" for a chain
+    evaluated alone that has no hook."""
+    priority: int
+    kind: str
+    """What the chain does: ``filter``, or ``nat`` (an accept there would skip the rewrite)."""
+    segments: tuple[Segment, ...]
+    """Disjoint, covering the family's whole space."""
+    table_family: str = ""
+    """nftables: the table's family (``ip``, ``ip6``, ``inet``, ``netdev``, ``bridge``)."""
+
+    @property
+    def label(self) -> str:
+        if self.platform == "nftables":
+            return f"{self.table_family} {self.table} {self.chain}"
+        return f"{self.table} {self.chain}"
+
+
+@dataclass(frozen=True)
 class Verdicts:
     """Per family, the disjoint segments of the address space with their deciding rule."""
 
     family: int
     segments: tuple[Segment, ...]
+    stages: tuple[Stage, ...] = ()
+    """For firewall rulesets: every chain on the path, in the order a packet meets them."""
 
     def of(self, outcome: Outcome) -> list[Segment]:
         return [s for s in self.segments if s.outcome == outcome]

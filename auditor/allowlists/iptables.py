@@ -71,6 +71,7 @@ from auditor.allowlists.firewall import (
     Outcome,
     RuleRef,
     Segment,
+    Stage,
     Verdicts,
     clip,
     combine,
@@ -155,6 +156,7 @@ _OTHER_PROTOCOLS = frozenset(
     {"icmp", "ipv6-icmp", "icmpv6", "sctp", "udplite", "gre", "esp", "ah", "mh", "ipv6-mh"}
 )
 _TABLES = ("filter", "nat", "mangle", "raw", "security")
+_PRIORITIES = {"raw": -300, "mangle": -150, "nat": -100, "filter": 0, "security": 50}
 # The hooks a new inbound connection crosses, in order [netfilter: priorities of raw -300,
 # mangle -150, dstnat -100, filter 0, security 50]; nat INPUT and POSTROUTING only rewrite
 # sources, which decides nothing here.
@@ -1277,12 +1279,27 @@ class IptablesReader(Reader):
             if table in ruleset.tables and name in ruleset.tables[table].chains
         ]
         per_probe = []
+        per_stage: list[list[list[Segment]]] = [[] for _ in path]
         for probe in probes(ctx, ruleset):
             bypass: list[tuple[int, int]] = []
             stages = [_Evaluator(ruleset, t, ctx, probe, bypass).builtin(n) for t, n in path]
             main = stages[path.index(("filter", chain))]
             per_probe.append(_sequence(stages, main, bits, bypass))
+            for k, segs in enumerate(stages):
+                per_stage[k].append(segs)
         segments = combine(per_probe, bits)
+        placed = tuple(
+            Stage(
+                "iptables",
+                t,
+                n,
+                n.lower() if n in _BUILTIN_CHAINS else "",
+                _PRIORITIES[t],
+                "nat" if t == "nat" else "filter",
+                tuple(combine(per_stage[k], bits)),
+            )
+            for k, (t, n) in enumerate(path)
+        )
         info = SourceInfo.for_bytes(ctx.name, ctx.role, self.name, data, ctx.now)
         other = 6 if ruleset.family == 4 else 4
         findings = [
@@ -1296,7 +1313,7 @@ class IptablesReader(Reader):
             ),
         ]
         result = FirewallResult(
-            info, [Verdicts(ruleset.family, tuple(segments))], findings, ruleset.unsupported
+            info, [Verdicts(ruleset.family, tuple(segments), placed)], findings, ruleset.unsupported
         )
         result.objects = lambda: scope_objects(ruleset, ctx)
         return verdicts_rangeset(result)

@@ -88,6 +88,7 @@ from auditor.allowlists.firewall import (
     Outcome,
     RuleRef,
     Segment,
+    Stage,
     Verdicts,
     clip,
     combine,
@@ -2737,7 +2738,8 @@ def evaluate(rs: Ruleset, ctx: ReadContext, data: bytes, fmt: str) -> RangeSet:
                 env = _Env(family, probe, chain.hook or "input", to, _ct_state(chain))
                 segs = _Evaluator(shared, env).chain(table, chain.name)
                 alone.append([_end_accepts(s) for s in segs])
-            verdicts.append(Verdicts(family, tuple(combine(alone, ipspace.BITS[family]))))
+            segments = tuple(combine(alone, ipspace.BITS[family]))
+            verdicts.append(Verdicts(family, segments, (_placed(table, chain, segments),)))
     else:
         for family in (4, 6):
             stages, covered = _stages(rs, family, hook)
@@ -2755,6 +2757,7 @@ def evaluate(rs: Ruleset, ctx: ReadContext, data: bytes, fmt: str) -> RangeSet:
                 continue
             bits = ipspace.BITS[family]
             per_probe: list[list[Segment]] = []
+            seen: list[list[list[Segment]]] = [[] for _ in stages]
             for probe in probes(ctx, rs):
                 evaluators: dict[tuple[str, str], _Evaluator] = {}
                 per_stage: list[list[Segment]] = []
@@ -2772,9 +2775,14 @@ def evaluate(rs: Ruleset, ctx: ReadContext, data: bytes, fmt: str) -> RangeSet:
                     elif main is None or (h == hook and main_hook != hook):
                         main, main_hook = segs, h
                     per_stage.append(segs)
+                    seen[len(per_stage) - 1].append(segs)
                 assert main is not None  # noqa: S101 (covered means a chain without a why)
                 per_probe.append(_sequence(per_stage, main, bits))
-            verdicts.append(Verdicts(family, tuple(combine(per_probe, bits))))
+            placed = tuple(
+                _placed(st.table, st.chain, tuple(combine(segs, bits)))
+                for st, segs in zip(stages, seen, strict=True)
+            )
+            verdicts.append(Verdicts(family, tuple(combine(per_probe, bits)), placed))
         if not verdicts:
             raise ReaderError(
                 f"no base chain on the {hook} or prerouting hook in an ip, ip6 or inet table",
@@ -2841,6 +2849,19 @@ def _sequence(stages: Sequence[list[Segment]], main: list[Segment], bits: int) -
         else:
             out.append(seg)
     return out
+
+
+def _placed(table: Table, chain: Chain, segments: tuple[Segment, ...]) -> Stage:
+    return Stage(
+        "nftables",
+        table.name,
+        chain.name,
+        chain.hook or "",
+        chain.priority,
+        chain.type or "filter",
+        segments,
+        table.family,
+    )
 
 
 def _end_accepts(s: Segment) -> Segment:

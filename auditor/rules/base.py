@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from auditor.errors import UsageError
-from auditor.model import MissingBlock
+from auditor.model import MissingBlock, RangeSet
 from auditor.service import Service
 
 
@@ -15,6 +15,9 @@ from auditor.service import Service
 class RuleOptions:
     service: Service
     chain: str = "INPUT"
+    declared: tuple[RangeSet, ...] = field(default=(), compare=False)
+    """The declared sources the blocks are missing from: a ruleset among them says which
+    chains decide, and the rules go there (:mod:`auditor.rules.placement`)."""
 
 
 class Generator:
@@ -31,6 +34,10 @@ class Generator:
 
     def render(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> str:
         raise NotImplementedError
+
+    def unfixed(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[str]:
+        """The blocks the rules cannot let in, each with why (empty when they all can)."""
+        return []
 
 
 GENERATORS: dict[str, type[Generator]] = {}

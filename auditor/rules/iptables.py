@@ -8,6 +8,11 @@ Choices an admin should know about (they are also written into the output):
   them does not matter.
 - The files are for ``iptables-restore --noflush``. Without ``--noflush`` iptables-restore
   empties every chain of the table before loading [iptables-restore(8)].
+- When the declared source is an iptables export, the rules go where it decides
+  (:mod:`auditor.rules.placement`): an ACCEPT ends only its own table's chain, so a rule goes
+  into every table's chain on the path that does not accept the address (``-t raw -I
+  PREROUTING`` and ``-I INPUT`` when both drop it). Addresses no rule can let in (a DNAT in nat
+  PREROUTING, an nftables ruleset) are named in a WARNING comment, and ``diff`` exits 2.
 - A chain other than INPUT or FORWARD must exist already. It is not declared (``:CHAIN - [0:0]``)
   because under ``--noflush`` a declared chain that exists is emptied, which would delete the
   admin's own rules in it (checked with iptables 1.8.9, both the nft and the legacy backend).
@@ -19,19 +24,25 @@ import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from auditor.errors import UsageError
 from auditor.model import MissingBlock
 from auditor.rules import sanitize
 from auditor.rules.base import Generator, RuleOptions, register
+from auditor.rules.placement import Placement, Target, place, summary, warning_lines
 from auditor.service import Service
+
+if TYPE_CHECKING:
+    from auditor.allowlists.firewall import Stage
 
 PROGRAM = {4: "iptables", 6: "ip6tables"}
 RESTORE = {4: "iptables-restore", 6: "ip6tables-restore"}
 
 BUILTIN_CHAINS = frozenset({"INPUT", "FORWARD", "OUTPUT"})
 """The filter table's built-in chains [iptables(8), TABLES]; they always exist."""
+
+_TABLES = ("raw", "mangle", "nat", "filter", "security")
 
 # iptables(8): a jump to these is a verdict, so no chain can carry their names.
 _VERDICTS = frozenset({"ACCEPT", "DROP", "QUEUE", "RETURN"})
@@ -53,6 +64,8 @@ class Rule:
     source: str
     """The CIDR of ``-s``."""
     args: tuple[str, ...]
+    table: str = "filter"
+    """The table the rule goes to: a section of the restore file, ``-t`` of the command."""
 
     def restore_line(self) -> str:
         """The rule in iptables-restore syntax: the comment in double quotes, like iptables-save.
@@ -68,7 +81,8 @@ class Rule:
 
     def command(self) -> str:
         """The rule as a shell command line, every argument quoted for a POSIX shell."""
-        return shlex.join((PROGRAM[self.family], *self.args))
+        table = ("-t", self.table) if self.table != "filter" else ()
+        return shlex.join((PROGRAM[self.family], *table, *self.args))
 
 
 def check_chain(chain: str, max_len: int) -> None:
@@ -120,6 +134,13 @@ def port_matches(service: Service) -> list[tuple[str, ...]]:
     return out
 
 
+def _target(stage: Stage) -> Target | str:
+    """Where an ACCEPT for a stage goes: its table and chain, as the export names them."""
+    if stage.table not in _TABLES or not _CHAIN_NAME.fullmatch(stage.chain):
+        return f"this tool does not write rules for table {stage.table!r} chain {stage.chain!r}"
+    return Target(stage.table, stage.chain, hook=stage.hook, priority=stage.priority)
+
+
 @register
 class IptablesGenerator(Generator):
     name = "iptables"
@@ -135,28 +156,58 @@ class IptablesGenerator(Generator):
     def check(self, options: RuleOptions) -> None:
         check_chain(options.chain, self.max_name_len)
 
+    def placement(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> Placement:
+        """The chains each block needs an ACCEPT in (filter ``--chain`` without a ruleset)."""
+        default = Target("filter", options.chain)
+        return place(blocks, options.declared, "iptables", default, _target)
+
+    def unfixed(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[str]:
+        return [u.describe() for u in self.placement(blocks, options).unfixed]
+
     def rules(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> dict[int, list[Rule]]:
         """The rules per family, for families with at least one block, IPv4 first."""
+        return self._rules(self.placement(blocks, options), options)
+
+    def _rules(self, where: Placement, options: RuleOptions) -> dict[int, list[Rule]]:
         self.check(options)
         matches = port_matches(options.service)
         out: dict[int, list[Rule]] = {}
-        for block in sanitize.sorted_blocks(blocks):
-            source = sanitize.cidr(block)
-            text = sanitize.origins_comment(block.origins, self.max_comment_len, self.comment_tag)
-            tail: tuple[str, ...] = ("-m", "comment", "--comment", text) if text else ()
-            for match in matches:
-                args = ("-I", options.chain, "-s", source, *match, *tail, "-j", "ACCEPT")
-                out.setdefault(block.family, []).append(Rule(block.family, source, args))
+        for placed in where.placed:
+            chain, table = placed.target.chain, placed.target.table
+            for block in placed.blocks:
+                source = sanitize.cidr(block)
+                text = sanitize.origins_comment(
+                    block.origins, self.max_comment_len, self.comment_tag
+                )
+                tail: tuple[str, ...] = ("-m", "comment", "--comment", text) if text else ()
+                for match in matches:
+                    args = ("-I", chain, "-s", source, *match, *tail, "-j", "ACCEPT")
+                    out.setdefault(block.family, []).append(Rule(block.family, source, args, table))
         return out
 
-    def _header(self, family: int, rules: Sequence[Rule], options: RuleOptions) -> list[str]:
-        blocks = len({r.source for r in rules})
+    def _header(
+        self, family: int, rules: Sequence[Rule], options: RuleOptions, where: Placement
+    ) -> list[str]:
         chain = options.chain
+        unfixed = [u for u in where.unfixed if u.block.family == family]
+        blocks = len({r.source for r in rules} | {u.block.cidr for u in unfixed})
         lines = [
             f"# allowlist-auditor: IPv{family} rules for {blocks} missing CIDR"
             f"{'s' if blocks != 1 else ''}, {options.service.describe()}, chain {chain}.",
-            f"# -I puts each rule at the top of {chain}, ahead of any DROP or REJECT there.",
         ]
+        if where.plain:
+            lines.append(
+                f"# -I puts each rule at the top of {chain}, ahead of any DROP or REJECT there."
+            )
+        else:
+            lines += [
+                "# -I puts each rule at the top of its chain, ahead of any DROP or REJECT there.",
+                "# Placed where the declared ruleset does not accept these addresses: an ACCEPT",
+                "# ends only its own table's chain and the packet goes on to the next table, so",
+                "# every chain below gets its own rules.",
+            ]
+            lines += ["#   " + summary(p) for p in where.family(family)]
+            lines += warning_lines(unfixed)
         if chain not in BUILTIN_CHAINS:
             lines.append(
                 f"# {chain} must exist already ({PROGRAM[family]} -N {chain}, and a rule that "
@@ -164,24 +215,36 @@ class IptablesGenerator(Generator):
             )
         return lines
 
+    def _families(self, where: Placement, rules: dict[int, list[Rule]]) -> list[int]:
+        """Families with rules, or with blocks the rules cannot fix (said in a comment)."""
+        return sorted(set(rules) | {u.block.family for u in where.unfixed})
+
     def render_files(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> dict[int, str]:
         """One iptables-restore file per family that has blocks."""
+        where = self.placement(blocks, options)
+        per_family = self._rules(where, options)
         files: dict[int, str] = {}
-        for family, rules in self.rules(blocks, options).items():
+        for family in self._families(where, per_family):
+            rules = per_family.get(family, [])
             restore = RESTORE[family]
-            lines = self._header(family, rules, options)
+            tables = list(dict.fromkeys(r.table for r in rules))
+            lines = self._header(family, rules, options, where)
+            emptied = "the filter table"
+            if tables and tables != ["filter"]:
+                emptied = "the " + ", ".join(tables[:-1]) + f" and {tables[-1]} tables"
             lines += [
                 f"# Load with: {restore} --noflush FILE (test first with --test --noflush).",
-                f"# Without --noflush, {restore} empties every chain of the filter table first.",
+                f"# Without --noflush, {restore} empties every chain of {emptied} first.",
             ]
             if options.chain not in BUILTIN_CHAINS:
                 lines.append(
                     f"# {options.chain} is not declared here: with --noflush, declaring a chain "
                     "that exists empties it."
                 )
-            lines.append("*filter")
-            lines += [rule.restore_line() for rule in rules]
-            lines.append("COMMIT")
+            for table in tables:
+                lines.append(f"*{table}")
+                lines += [rule.restore_line() for rule in rules if rule.table == table]
+                lines.append("COMMIT")
             files[family] = "\n".join(lines) + "\n"
         return files
 
@@ -189,9 +252,12 @@ class IptablesGenerator(Generator):
         self, blocks: Sequence[MissingBlock], options: RuleOptions
     ) -> dict[int, str]:
         """The same rules as one shell command per line, per family that has blocks."""
+        where = self.placement(blocks, options)
+        per_family = self._rules(where, options)
         scripts: dict[int, str] = {}
-        for family, rules in self.rules(blocks, options).items():
-            lines = self._header(family, rules, options)
+        for family in self._families(where, per_family):
+            rules = per_family.get(family, [])
+            lines = self._header(family, rules, options, where)
             lines.append(f"# The same rules as {PROGRAM[family]} commands, one per line.")
             lines += [rule.command() for rule in rules]
             scripts[family] = "\n".join(lines) + "\n"

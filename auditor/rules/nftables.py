@@ -5,6 +5,11 @@ Choices an admin should know about (they are also written into the output):
 - Table ``inet filter``, the layout of Debian's ``/etc/nftables.conf`` and of the nftables wiki's
   simple rulesets. ``--chain INPUT`` (the default, shared with iptables) and ``FORWARD`` name
   that table's ``input`` and ``forward`` chains; any other name is used as given.
+- When the declared source is an nftables ruleset, the rules go where it decides instead
+  (:mod:`auditor.rules.placement`): into every base chain that does not accept the address
+  (ingress, prerouting, input, in any table), named as the ruleset names them (``ip filter``,
+  ``ip6 f6``), with a set in each table. Addresses no rule can let in (a nat chain, an iptables
+  export) are named in a WARNING comment, and ``diff`` exits 2.
 - The file adds to an existing chain and never declares it. ``add chain ... { type filter hook
   input priority 0; }`` fails on a chain with another priority, and ``add chain`` without a hook
   would quietly create a chain that no packet reaches when the admin's is named differently.
@@ -27,12 +32,17 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from auditor.errors import UsageError
 from auditor.model import MissingBlock
 from auditor.rules import sanitize
 from auditor.rules.base import Generator, RuleOptions, register
+from auditor.rules.placement import Placed, Placement, Target, place, summary, warning_lines
 from auditor.service import Service
+
+if TYPE_CHECKING:
+    from auditor.allowlists.firewall import Stage
 
 TABLE = "inet filter"
 BASE_CHAINS = {"INPUT": "input", "FORWARD": "forward"}
@@ -138,11 +148,22 @@ class NftablesGenerator(Generator):
     def set_name(self, family: int, service: Service) -> str:
         return set_name(family, service, self.max_name_len)
 
+    def placement(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> Placement:
+        """The base chains each block needs an accept in (``inet filter`` without a ruleset)."""
+        default = Target(TABLE.split()[1], chain_name(options.chain), TABLE.split()[0])
+        return place(blocks, options.declared, "nftables", default, _target)
+
+    def unfixed(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[str]:
+        return [u.describe() for u in self.placement(blocks, options).unfixed]
+
     def render(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> str:
         self.check(options)
         ordered = sanitize.sorted_blocks(blocks)
         if not ordered:
             return "# allowlist-auditor: nothing is missing; there are no nftables rules to add.\n"
+        where = self.placement(ordered, options)
+        if not where.plain:
+            return self._render_placed(where, options)
         service = options.service
         chain = chain_name(options.chain)
         count = len(ordered)
@@ -181,3 +202,76 @@ class NftablesGenerator(Generator):
                 words.append(f'comment "{rule_comment}"')
             lines.append(" ".join(w for w in words if w))
         return "\n".join(lines) + "\n"
+
+    def _render_placed(self, where: Placement, options: RuleOptions) -> str:
+        """The rules in the base chains the declared ruleset decides in, by their real names."""
+        service = options.service
+        placed_cidrs = {b.cidr for p in where.placed for b in p.blocks}
+        count = len(placed_cidrs | {u.block.cidr for u in where.unfixed})
+        lines = [
+            f"# allowlist-auditor: nftables rules for {count} missing CIDR"
+            f"{'s' if count != 1 else ''}, {service.describe()}.",
+            "# Check with: nft -c -f FILE; then load with: nft -f FILE (all of it or nothing).",
+            "# Placed where the declared ruleset does not accept these addresses: an accept ends",
+            "# only the base chain it is in and the packet meets the next one, so every base",
+            "# chain below gets a rule at its top, in its table as the ruleset names it; hooks,",
+            "# priorities and policies stay as they are.",
+        ]
+        lines += [f"#   IPv{p.family} in {summary(p)}" for p in where.placed]
+        lines += warning_lines(where.unfixed)
+        if where.placed:
+            lines += [
+                "# The add set and add element lines can be loaded again; insert rule adds its",
+                "# rule each time, so on later runs load only the add set and add element lines.",
+            ]
+        rule_comment = sanitize.comment([str(service)], self.max_comment_len)
+        match = port_match(service)
+        by_table: dict[tuple[str, str], list[Placed]] = {}
+        for placed in sorted(where.placed, key=lambda p: (p.rank, p.family, p.target)):
+            key = (placed.target.table_family, placed.target.table)
+            by_table.setdefault(key, []).append(placed)
+        for (table_family, table_name), entries in by_table.items():
+            table = f"{table_family} {table_name}"
+            for family in (4, 6):
+                mine = [p for p in entries if p.family == family]
+                if not mine:
+                    continue
+                name = self.set_name(family, service)
+                cidrs = {b.cidr: b for p in mine for b in p.blocks}
+                lines.append("")
+                lines.append(
+                    f"add set {table} {name} {{ type {SET_TYPE[family]}; flags interval;"
+                    " auto-merge; }"
+                )
+                elements = []
+                for block in sanitize.sorted_blocks(cidrs.values()):
+                    text = sanitize.origins_comment(block.origins, self.max_comment_len, prefix="")
+                    note = f' comment "{text}"' if text else ""
+                    elements.append(f"\t{sanitize.cidr(block)}{note}")
+                lines.append(f"add element {table} {name} {{")
+                lines.append(",\n".join(elements))
+                lines.append("}")
+                for placed in mine:
+                    words = [
+                        f"insert rule {table} {placed.target.chain}",
+                        f"{SADDR[family]} @{name}",
+                        match,
+                        "accept",
+                    ]
+                    if rule_comment:
+                        words.append(f'comment "{rule_comment}"')
+                    lines.append(" ".join(w for w in words if w))
+        return "\n".join(lines) + "\n"
+
+
+_FAMILIES = frozenset({"ip", "ip6", "inet", "netdev", "bridge"})
+
+
+def _target(stage: Stage) -> Target | str:
+    """Where an accept for a base chain goes: its table and chain, as the ruleset names them."""
+    if stage.table_family not in _FAMILIES:
+        return f"this tool does not write rules for {stage.table_family} tables"
+    for what, name in (("table", stage.table), ("chain", stage.chain)):
+        if not _CHAIN_NAME.fullmatch(name) or name in NFT_KEYWORDS:
+            return f"the {what} name {name!r} cannot be written in a rule by this tool"
+    return Target(stage.table, stage.chain, stage.table_family, stage.hook, stage.priority)

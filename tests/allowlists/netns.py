@@ -177,7 +177,11 @@ def _setup_addresses(
 
 
 def _load(
-    server: str, family_files: Mapping[int, Path | None], loader: Loader, ipset: Path | None
+    server: str,
+    family_files: Mapping[int, Path | None],
+    loader: Loader,
+    ipset: Path | None,
+    noflush: bool = False,
 ) -> None:
     def load(argv: list[str], path: Path) -> None:
         done = _run(_in(server, *argv), path.read_text(encoding="utf-8"))
@@ -192,7 +196,7 @@ def _load(
             continue
         loaded.add(path)
         if loader == "iptables":
-            load([RESTORE[family]], path)
+            load([RESTORE[family], *(["--noflush"] if noflush else [])], path)
         else:
             # nft reads the file itself, so relative includes resolve next to it
             done = _run(_in(server, "nft", "-f", str(path)))
@@ -260,6 +264,7 @@ def kernel_verdicts(
     *,
     server: Mapping[int, str] = SERVER,
     timeout: float = 0.3,
+    then: Mapping[int, Path | None] | None = None,
 ) -> dict[str, bool]:
     """Load the ruleset in a fresh server namespace and connect to ``port`` from every source.
 
@@ -268,7 +273,8 @@ def kernel_verdicts(
     ``nft``, files for ``nft -f`` (one ``inet`` file may stand under both keys; it is loaded
     once). ``ipset_file`` is given to ``ipset restore`` first. ``server`` replaces :data:`SERVER`
     for the families it names (rulesets written for one host's address). Returns source ->
-    connected.
+    connected. ``then``: files loaded after the ruleset, as ``family_files`` but with
+    ``--noflush`` for iptables (rules that add to the ruleset, as generated rules do).
     Raises RulesetLoadError when the kernel refuses the ruleset.
     """
     wanted = list(dict.fromkeys(str(ipaddress.ip_address(s)) for s in sources))
@@ -276,6 +282,8 @@ def kernel_verdicts(
     with namespace_pair() as (srv_ns, client):
         _setup_addresses(srv_ns, client, wanted, addresses)
         _load(srv_ns, family_files, loader, ipset_file)
+        if then:
+            _load(srv_ns, then, loader, None, noflush=True)
         listener = subprocess.Popen(  # noqa: S603 - fixed argv
             _in(srv_ns, sys.executable, "-c", _LISTENER, str(port)),
             stdout=subprocess.PIPE,
