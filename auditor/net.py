@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import email.utils
 import hashlib
-import json
 import math
 import os
 import re
@@ -45,6 +44,7 @@ import requests
 import urllib3.exceptions
 
 import auditor
+from auditor import fsutil
 from auditor.errors import InputError
 from auditor.fsutil import atomic_write
 
@@ -720,48 +720,32 @@ def _from_cache(entry: CacheEntry) -> Response:
 
 
 def _render_entry(entry: CacheEntry) -> bytes:
-    header = {
+    header: dict[str, object] = {
         "format": _CACHE_FORMAT,
         "url": entry.url,
         "etag": entry.etag,
         "last_modified": entry.last_modified,
         "retrieved_at": entry.retrieved_at,
-        "sha256": hashlib.sha256(entry.body).hexdigest(),
-        "length": len(entry.body),
     }
-    return (
-        json.dumps(header, ensure_ascii=True, sort_keys=True).encode("ascii") + b"\n" + entry.body
-    )
+    return fsutil.headed(header, entry.body)
 
 
 def _parse_entry(url: str, data: bytes) -> CacheEntry | None:
-    line, newline, body = data.partition(b"\n")
-    if not newline:
+    read = fsutil.read_headed(data, _CACHE_FORMAT)
+    if read is None:
         return None
-    try:
-        header = json.loads(line)
-    except ValueError:
-        return None
-    if not isinstance(header, dict) or header.get("format") != _CACHE_FORMAT:
-        return None
+    header, body = read
     etag = header.get("etag")
     last_modified = header.get("last_modified")
-    retrieved_at = header.get("retrieved_at")
-    length = header.get("length")
+    retrieved_at = fsutil.finite_time(header.get("retrieved_at"))
     if (
         header.get("url") != url
         or not isinstance(etag, (str, type(None)))
         or not isinstance(last_modified, (str, type(None)))
-        or not isinstance(retrieved_at, (int, float))
-        or isinstance(retrieved_at, bool)
-        or not math.isfinite(retrieved_at)
-        or not isinstance(length, int)
-        or isinstance(length, bool)
-        or length != len(body)
-        or header.get("sha256") != hashlib.sha256(body).hexdigest()
+        or retrieved_at is None
     ):
         return None
-    return CacheEntry(url, body, etag, last_modified, float(retrieved_at))
+    return CacheEntry(url, body, etag, last_modified, retrieved_at)
 
 
 def _retry_after_seconds(value: str | None, now: float) -> float | None:

@@ -15,14 +15,12 @@ one.
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from auditor import fsutil
 from auditor.errors import InputError
-from auditor.fsutil import atomic_write
 
 _FORMAT = 1
 
@@ -52,45 +50,26 @@ def read(cache_dir: Path, location: str) -> Baseline | None:
         data = _file(cache_dir, path).read_bytes()
     except OSError:
         return None
-    line, newline, body = data.partition(b"\n")
-    if not newline:
+    read = fsutil.read_headed(data, _FORMAT)
+    if read is None:
         return None
-    try:
-        header = json.loads(line)
-    except ValueError:
+    header, body = read
+    accepted_at = fsutil.finite_time(header.get("accepted_at"))
+    if header.get("path") != path or accepted_at is None:
         return None
-    if not isinstance(header, dict) or header.get("format") != _FORMAT:
-        return None
-    accepted_at = header.get("accepted_at")
-    if (
-        header.get("path") != path
-        or not isinstance(accepted_at, (int, float))
-        or isinstance(accepted_at, bool)
-        or not math.isfinite(accepted_at)
-        or header.get("length") != len(body)
-        or header.get("sha256") != hashlib.sha256(body).hexdigest()
-    ):
-        return None
-    return Baseline(path, body, float(accepted_at))
+    return Baseline(path, body, accepted_at)
 
 
 def write(cache_dir: Path, location: str, body: bytes, accepted_at: float) -> None:
     """Keep ``body`` as the baseline of ``location``; atomic, so a crash keeps the old one."""
     path = key(location)
-    header = {
-        "format": _FORMAT,
-        "path": path,
-        "accepted_at": accepted_at,
-        "length": len(body),
-        "sha256": hashlib.sha256(body).hexdigest(),
-    }
-    data = json.dumps(header, ensure_ascii=True, sort_keys=True).encode("ascii") + b"\n" + body
+    data = fsutil.headed({"format": _FORMAT, "path": path, "accepted_at": accepted_at}, body)
     target = _file(cache_dir, path)
     try:
         cache_dir.parent.mkdir(parents=True, exist_ok=True)
         cache_dir.mkdir(mode=0o700, exist_ok=True)
         target.parent.mkdir(mode=0o700, exist_ok=True)
-        atomic_write(target, data, mode=0o600)
+        fsutil.atomic_write(target, data, mode=0o600)
     except OSError as e:
         raise InputError(
             f"cannot keep the accepted copy of {path} in the cache: {e.strerror or e}",
