@@ -25,7 +25,6 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple
 
 from auditor import ipspace
 from auditor.model import (
@@ -34,34 +33,17 @@ from auditor.model import (
     Entry,
     Finding,
     Origin,
+    Outcome,
     RangeSet,
+    RuleRef,
+    Segment,
     Severity,
     SourceInfo,
+    Stage,
+    Verdicts,
 )
 
-Outcome = Literal["accept", "drop", "return", "conditional"]
-
-
-class RuleRef(NamedTuple):
-    """The rule that decided: where it is and what it says."""
-
-    origin: Origin
-    text: str
-    why: str = ""
-    """For a conditional verdict: what the export does not show."""
-
-    def describe(self) -> str:
-        text = self.text if len(self.text) <= 160 else self.text[:157] + "..."
-        return f"{self.origin}: {text}" + (f" [{self.why}]" if self.why else "")
-
-
-class Segment(NamedTuple):
-    """Addresses ``first..last`` and their verdict (a tuple: chains make millions of them)."""
-
-    first: int
-    last: int
-    outcome: Outcome
-    rule: RuleRef
+__all__ = ["Outcome", "RuleRef", "Segment", "Stage", "Verdicts"]  # their home is auditor.model
 
 
 @dataclass(frozen=True)
@@ -201,58 +183,6 @@ def merge(intervals: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
         return list(intervals)
     iv = ipspace.normalize([a for a, _ in intervals], [b for _, b in intervals])
     return list(zip(*ipspace.as_lists(iv), strict=True))
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One chain a packet crosses on its path, with that chain's own verdict per address.
-
-    An accept ends only the chain it is in (an iptables table's built-in chain, an nftables
-    base chain); the packet then meets the next one. So a rule that lets an address in must be
-    placed in every stage that does not accept it; rule generators read these to do so.
-    """
-
-    platform: Literal["iptables", "nftables"]
-    table: str
-    """iptables: ``raw``, ``filter``, ...; nftables: the table's name."""
-    chain: str
-    hook: str
-    """``prerouting``, ``input``, ``forward``, ``ingress``, ``postrouting``; "" for a chain
-    evaluated alone that has no hook."""
-    priority: int
-    kind: str
-    """What the chain does: ``filter``, or ``nat`` (an accept there would skip the rewrite)."""
-    segments: tuple[Segment, ...]
-    """Disjoint, covering the family's whole space."""
-    table_family: str = ""
-    """nftables: the table's family (``ip``, ``ip6``, ``inet``, ``netdev``, ``bridge``)."""
-
-    @property
-    def label(self) -> str:
-        if self.platform == "nftables":
-            return f"{self.table_family} {self.table} {self.chain}"
-        return f"{self.table} {self.chain}"
-
-
-@dataclass(frozen=True)
-class Verdicts:
-    """Per family, the disjoint segments of the address space with their deciding rule."""
-
-    family: int
-    segments: tuple[Segment, ...]
-    stages: tuple[Stage, ...] = ()
-    """For firewall rulesets: every chain on the path, in the order a packet meets them."""
-
-    def of(self, outcome: Outcome) -> list[Segment]:
-        return [s for s in self.segments if s.outcome == outcome]
-
-    def lookup(self, address: int) -> Segment | None:
-        import bisect
-
-        i = bisect.bisect_right([s.first for s in self.segments], address) - 1
-        if i >= 0 and self.segments[i].last >= address:
-            return self.segments[i]
-        return None
 
 
 def combine(per_probe: Sequence[Sequence[Segment]], bits: int) -> list[Segment]:
