@@ -23,6 +23,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, Literal, NamedTuple
 
 from auditor.errors import AddressError
+from auditor.intervals import Intervals, Ints
 
 Family = Literal[4, 6]
 HostBitsPolicy = Literal["fix", "reject"]
@@ -34,9 +35,6 @@ _MAPPED_BASE = 0xFFFF << 32  # ::ffff:0:0/96, RFC 4291 section 2.5.5.2
 _DIGITS = re.compile(r"0|[1-9][0-9]{0,2}")
 _V4 = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})")
 _V6_CHARS = re.compile(r"[0-9A-Fa-f:.]+")
-
-# A column of integers: a list, or an int64 numpy array for big IPv4 sets (see _vector).
-Ints = Any
 
 # Above this many intervals, IPv4 set operations run on numpy arrays.
 VECTOR_THRESHOLD = 20_000
@@ -247,16 +245,6 @@ def format_interval(family: int, first: int, last: int) -> str:
 
 
 # --- interval lists ----------------------------------------------------------------------------
-
-
-class Intervals(NamedTuple):
-    """Sorted, disjoint, non-adjacent inclusive intervals of one family."""
-
-    starts: Ints
-    ends: Ints
-
-    def __len__(self) -> int:
-        return len(self.starts)
 
 
 EMPTY = Intervals((), ())

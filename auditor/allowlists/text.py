@@ -26,6 +26,7 @@ from auditor.allowlists.base import (
     ReadContext,
     Reader,
     ReaderError,
+    columns_result,
     decode_text,
     register,
 )
@@ -401,6 +402,40 @@ def split_lines(text: str) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
+def parse_bulk(data: bytes, ctx: ReadContext) -> RangeSet | None:
+    """The strict reader for big files: numpy's column parsers take the plain lines and the
+    exact path the rest; None when the input needs the general path."""
+    import numpy as np
+
+    from auditor.allowlists import text_bulk
+    from auditor.model import Columns
+
+    bulk = text_bulk.columns(data)
+    if bulk is None:
+        return None
+    out = Collector(ctx, "text")
+    for lineno, raw in bulk.slow:
+        item = strip_comment(raw)
+        if item:
+            add_strict(out, item, out.origin(lineno))
+    if not len(bulk.first4) and not bulk.first6 and not out.entries:
+        return None  # the general path words the error
+    rest = out.result(data, explicit_empty=True)
+    v4_extra = rest.entries.v4
+    v4 = Columns(
+        first=np.concatenate((bulk.first4, np.asarray(v4_extra.first, dtype=np.int64))),
+        last=np.concatenate((bulk.last4, np.asarray(v4_extra.last, dtype=np.int64))),
+        line=np.concatenate((bulk.line4, np.asarray(v4_extra.line, dtype=np.int64))),
+    )
+    v6_extra = rest.entries.v6
+    v6 = Columns(
+        first=bulk.first6 + list(v6_extra.first),
+        last=bulk.last6 + list(v6_extra.last),
+        line=bulk.line6 + list(v6_extra.line),
+    )
+    return columns_result(data, ctx, "text", v4, v6, rest.findings, rest.reasons)
+
+
 @register
 class TextReader(Reader):
     name = "text"
@@ -411,9 +446,7 @@ class TextReader(Reader):
         if ctx.lenient:
             return self._parse_lenient(data, ctx)
         if len(data) >= VECTOR_BYTES:
-            from auditor import _vector
-
-            fast = _vector.parse_text(data, ctx)
+            fast = parse_bulk(data, ctx)
             if fast is not None:
                 return fast
         text = decode_text(data, ctx)

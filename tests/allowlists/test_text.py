@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from auditor import _vector
 from auditor.allowlists import ReadContext, ReaderError, reader_for
+from auditor.allowlists import text as text_reader
 from auditor.ipspace import IPSpace
 from auditor.model import Completeness, RangeSet, Severity
 
@@ -403,14 +403,14 @@ def big() -> BigList:
 def fast_calls(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Records, for each call of the vectorised parser, whether it gave a result."""
     calls: list[bool] = []
-    original = _vector.parse_text
+    original = text_reader.parse_bulk
 
     def spy(data: bytes, ctx: ReadContext) -> RangeSet | None:
         result = original(data, ctx)
         calls.append(result is not None)
         return result
 
-    monkeypatch.setattr(_vector, "parse_text", spy)
+    monkeypatch.setattr(text_reader, "parse_bulk", spy)
     return calls
 
 
@@ -509,7 +509,7 @@ def test_big_file_without_a_valid_line_is_an_error() -> None:
 
 def _outcome(data: bytes, ctx: ReadContext, fast: bool) -> tuple[str, object] | None:
     try:
-        rs = _vector.parse_text(data, ctx) if fast else reader_for("text").parse(data, ctx)
+        rs = text_reader.parse_bulk(data, ctx) if fast else reader_for("text").parse(data, ctx)
     except ReaderError as e:
         return ("error", str(e))
     if rs is None:
