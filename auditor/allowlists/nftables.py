@@ -31,12 +31,17 @@ The question is the one the iptables reader answers ("which sources can open a c
   state``, ``meta nfproto``, ``tcp dport``). A payload match implies its protocol, as in nft:
   ``tcp dport != 22`` never matches UDP, ``ip saddr`` never matches IPv6 [nft(8), PAYLOAD
   EXPRESSION, "dependencies"].
+- Source ports (``tcp``/``udp``/``th sport``, ``ct original proto-src``, also in sets,
+  concatenations and verdict maps) are read as iptables' ``--sport``: a client connects from an
+  unprivileged port (1024-65535) its system picks, so a match no such port meets never matches
+  (``tcp sport 25 accept`` grants nothing), one every such port meets always does, and any
+  other makes the rule conditional.
 - ``iif lo`` / ``iifname "lo"`` never matches a connection from another host; on the input hook
   a packet has no output interface, so ``oif``/``oifname`` never match there.
 - ``ip daddr`` is evaluated with ``--to``; without it a rule restricted to some destinations makes
   its sources conditional.
 - Conditional (the rule's sources are neither allowed nor denied, and named in the reasons): any
-  other interface, rate limits (``limit``, ``quota``, ``ct count``, meters), source ports, marks,
+  other interface, rate limits (``limit``, ``quota``, ``ct count``, meters), marks,
   times, sockets, ``fib`` lookups other than the destination type, sets filled at run time (``flags
   dynamic``, or the target of ``add @set``/``update @set``), ``queue``, NAT statements,
   ``notrack``, and anything the reader does not understand, which is also reported as
@@ -97,6 +102,7 @@ from auditor.allowlists.firewall import (
     merge,
     verdicts_rangeset,
 )
+from auditor.allowlists.iptables import _client_ports
 from auditor.errors import AddressError
 from auditor.jsonutil import StrictJsonError, loads_strict
 from auditor.model import Completeness, Entry, Finding, Origin, RangeSet, Severity, SourceInfo
@@ -1946,6 +1952,9 @@ class Term(NamedTuple):
 
 
 _ABSENT = Term("absent")
+_SPORT = Term("const", "sport")
+"""The client's source port: one of the unprivileged ports the client's system picks, so a
+match on it holds always, never or depending on the port (see iptables' ``_client_ports``)."""
 _REMOTE = "remote"
 """The input interface of a connection from another host: not ``lo``, otherwise unknown."""
 
@@ -2351,6 +2360,11 @@ class _Evaluator:
         if isinstance(right, Ref) and (table.family, table.name, right.name) in self.dynamic:
             whys.append(f"set @{right.name} is filled at run time")
             return Cond([], self.full)
+        if len(terms) == 1 and terms[0].type == "sport" and op in ("==", "in", "!="):
+            # the elements together, so that ranges that only together hold every port do
+            proto = self.env.probe.protocol
+            ranges = [_numbers(a, "port", proto) for a in self.atoms(table, right)]
+            return self.client_port(terms[0], ranges, op == "!=", whys)
         if len(terms) > 1 and sum(t.kind == "src" for t in terms) > 1:
             whys.append("a concatenation of two source fields")
             return Cond([], self.full)
@@ -2435,6 +2449,10 @@ class _Evaluator:
             top = (1 << self.bits) - 1
             iv = {"<": (0, lo - 1), "<=": (0, hi), ">": (hi + 1, top), ">=": (lo, top)}[op]
             return Cond([iv] if iv[0] <= iv[1] else [], [])
+        if term.type == "sport":
+            n, _ = _numbers(right, "port", self.env.probe.protocol)
+            rng = {"<": (0, n - 1), "<=": (0, n), ">": (n + 1, 65535), ">=": (n, 65535)}[op]
+            return self.client_port(term, [rng], False, whys)
         if term.type not in ("port", "proto", "int"):
             raise _Problem(f"{op} needs a number")
         n, _ = _numbers(right, term.type, self.env.probe.protocol)
@@ -2442,8 +2460,19 @@ class _Evaluator:
         hit = {"<": v < n, "<=": v <= n, ">": v > n, ">=": v >= n}[op]
         return Cond(self.full, []) if hit else NEVER
 
+    def client_port(
+        self, term: Term, ranges: Sequence[tuple[int, int]], negated: bool, whys: list[str]
+    ) -> Cond:
+        hit = _client_ports(ranges, negated)
+        if hit is None:
+            whys.append(term.why)
+            return Cond([], self.full)
+        return Cond(self.full, []) if hit else NEVER
+
     def const_match(self, term: Term, part: Value) -> bool | None:
         t, v = term.type, term.value
+        if t == "sport":
+            return _client_ports([_numbers(part, "port", self.env.probe.protocol)], False)
         if t in ("port", "proto", "int"):
             lo, hi = _numbers(part, t, self.env.probe.protocol)
             return bool(lo <= v <= hi)
@@ -2507,6 +2536,8 @@ class _Evaluator:
                 return Term("const", "tcpflags", _TCP_FLAGS["syn"])
             if field_ == "dport":
                 return self.some(e.name)
+            if field_ == "sport":
+                return _SPORT._replace(why=f"the client's source port ({e.name})")
             return Term("unknown", why=f"the {e.name} field")
         if head in _PORT_PROTOCOLS or head == "th":
             if (head == "th" and proto not in _PORT_PROTOCOLS) or (head != "th" and proto != head):
@@ -2514,7 +2545,7 @@ class _Evaluator:
             if field_ == "dport":
                 return Term("const", "port", env.probe.port)
             if field_ == "sport":
-                return Term("unknown", why="the source port")
+                return _SPORT._replace(why=f"the client's source port ({e.name})")
             if e.name == "tcp flags":
                 return Term("const", "tcpflags", _TCP_FLAGS["syn"])
             return Term("unknown", why=f"the {e.name} field")
@@ -2592,6 +2623,8 @@ class _Evaluator:
                 return self.some(f"ct {' '.join(words)}")
             if key == "proto-dst":
                 return Term("const", "port", env.probe.port)
+            if key == "proto-src":
+                return _SPORT._replace(why=f"the client's source port (ct {' '.join(words)})")
             return Term("unknown", why=f"ct {' '.join(words)}")
         key = words[0] if words else ""
         if key == "state":

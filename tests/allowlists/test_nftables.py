@@ -233,6 +233,23 @@ EXPECTED: dict[str, dict[str, str]] = {
         "100.64.0.1": "drop",  # conditional rules on the way, all ending in a drop
         "2001:db8::1": "drop",
     },
+    "nft_sport.nft": {
+        "192.0.2.1": "accept",  # tcp sport 25 drop denies no client
+        "198.51.100.1": "drop",  # tcp sport 25 accept grants none
+        "203.0.113.1": "drop",  # th sport 1-1023: privileged ports only
+        "10.1.0.1": "accept",  # every unprivileged port
+        "10.2.0.1": "accept",  # != 25
+        "10.3.0.1": "accept",  # two ranges that together hold every unprivileged port
+        "10.4.0.1": "drop",  # concatenation: source port 25 only
+        "10.4.0.200": "accept",  # concatenation: every unprivileged port
+        "10.5.0.1": "accept",  # ct original proto-src 25 drops none; the vmap accepts
+        "10.6.0.1": "drop",  # sport < 1024
+        "10.7.0.1": "accept",  # sport >= 1024
+        "10.8.0.1": "drop",  # udp sport never matches tcp
+        "10.9.0.1": "conditional",  # 30000-40000: some client ports
+        "2001:db8:25::1": "accept",
+        "2001:db8:1::1": "accept",
+    },
 }
 
 
