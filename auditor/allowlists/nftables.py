@@ -408,6 +408,11 @@ class Tok(NamedTuple):
     line: int
 
 
+MAX_DEPTH = 64
+"""How deep ``{``/``(`` (text) or arrays and objects (JSON) may nest: a ruleset nests a few
+levels (nft -j output about a dozen); deeper input is refused as it is read, before the
+recursive descent, which would take time in proportion to the depth times the length."""
+
 _LEX = re.compile(
     r"""
     (?P<nl>\n|;)
@@ -508,6 +513,7 @@ class _TextParser:
         line = 1 + self.line_offset
         pos = 0
         text = self.text
+        depth = 0  # of { and (, capped here: the parser descends once per level
         while pos < len(text):
             m = _LEX.match(text, pos)
             if m is None:
@@ -523,6 +529,17 @@ class _TextParser:
                 out.append(Tok("str", value[1:-1], line))
             elif kind == "op":
                 out.append(Tok("op", value, line))
+                if value in "{(":
+                    depth += 1
+                    if depth > MAX_DEPTH:
+                        raise self.error(
+                            line,
+                            f"'{{' and '(' nested more than {MAX_DEPTH} levels deep",
+                            hint="a ruleset nests a few levels: table, chain, set, anonymous "
+                            "chain; is this the right file?",
+                        )
+                elif value in "})":
+                    depth -= 1
             elif kind == "word":
                 # a map separator written against its key: `22: accept`, `"eth0": jump x`
                 if value.endswith(":") and value.count(":") == 1 and len(value) > 1:
@@ -712,7 +729,7 @@ class _TextParser:
             i += 1
             index: int | None = None
             if i + 1 < len(st) and st[i].text in ("index", "position", "handle"):
-                if st[i].text == "index" and st[i + 1].text.isdigit():
+                if st[i].text == "index" and re.fullmatch(r"[0-9]{1,9}", st[i + 1].text):
                     index = int(st[i + 1].text) + (0 if insert else 1)
                 else:
                     self.note(line, f"{st[i].text} {st[i + 1].text}: position taken as the end")
@@ -875,7 +892,7 @@ class _TextParser:
                 chain.policy = words[p + 1]
 
     def priority(self, text: str, family: str, line: int) -> int:
-        m = re.fullmatch(r"([a-z]+)?([+-]?\d+)?", text)
+        m = re.fullmatch(r"([a-z]+)?([+-]?[0-9]{1,10})?", text)
         if not text or m is None or (m.group(1) is None and m.group(2) is None):
             raise self.error(line, f"cannot read the priority {text!r}")
         base = 0
@@ -1429,6 +1446,13 @@ class _JsonParser:
             raise self.error(
                 e.line, f"invalid JSON: {e.message}", hint="give nft -j output"
             ) from None
+        path = _too_deep(doc)
+        if path is not None:
+            raise self.error(
+                None,
+                f"{path}: arrays and objects nested more than {MAX_DEPTH} levels deep",
+                hint="nft -j output nests about a dozen levels; is this the right file?",
+            )
         if not isinstance(doc, dict) or not isinstance(doc.get("nftables"), list):
             raise self.error(
                 1,
@@ -1650,6 +1674,25 @@ class _JsonParser:
         raise _Problem("unknown statement")
 
 
+def _join_path(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _too_deep(doc: Any) -> str | None:
+    """The JSON path of a value nested deeper than MAX_DEPTH, walked without recursion (the
+    readers below descend recursively)."""
+    stack: list[tuple[Any, str, int]] = [(doc, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return path if len(path) <= 80 else path[:77] + "..."
+        if isinstance(value, dict):
+            stack.extend((v, _join_path(path, k), depth + 1) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
+    return None
+
+
 _MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 """What reading a JSON object of an unexpected shape raises (a missing key, a wrong type)."""
 
@@ -1827,12 +1870,22 @@ def _addresses(v: Value, family: int) -> IV:
     return [(p.first, p.last)]
 
 
+_NUMBER_TOP = {"port": 65535, "proto": 255}
+
+
 def _number(text: str, kind: str, protocol: str) -> int:
     t = text.lower()
-    if re.fullmatch(r"[0-9]+", t):
-        return int(t)
-    if re.fullmatch(r"0x[0-9a-f]+", t):
-        return int(t, 16)
+    # 128 bits at most (an IPv6 address, a ct label): 39 decimal or 32 hex digits
+    n = int(t) if re.fullmatch(r"[0-9]{1,39}", t) else None
+    if n is None and re.fullmatch(r"0x[0-9a-f]{1,32}", t):
+        n = int(t, 16)
+    if n is not None:
+        top = _NUMBER_TOP.get(kind)
+        if top is not None and n > top:
+            raise _Problem(f"{'port' if kind == 'port' else 'protocol'} {n} is not 0-{top}")
+        return n
+    if re.fullmatch(r"(0x)?[0-9a-f]+", t):
+        raise _Problem(f"a number of {len(t)} digits is too large for nftables")
     if kind == "port":
         if t in _SERVICES:
             return _SERVICES[t]
