@@ -42,15 +42,42 @@ def _finite(text: str) -> float:
     return value
 
 
-def loads_strict(text: str) -> Any:
+_MAX_DIGITS = 4300
+"""Python's limit on the digits of an integer read from text (sys.get_int_max_str_digits)."""
+
+
+class LongNumber:
+    """An integer with more digits than Python reads, kept for the caller to name its path."""
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+    def __repr__(self) -> str:
+        return f"a number of {self.digits} digits"
+
+    __str__ = __repr__
+
+
+def loads_strict(text: str, long_numbers: bool = False) -> Any:
     """The document; StrictJsonError for invalid JSON, duplicate keys, NaN, Infinity,
-    out-of-range numbers and nesting too deep to be data."""
+    out-of-range numbers and nesting too deep to be data. An integer too long to read is an
+    error naming its line, or with ``long_numbers`` a :class:`LongNumber` in its place."""
+
+    def integer(digits: str) -> int | LongNumber:
+        if len(digits.lstrip("-")) <= _MAX_DIGITS:
+            return int(digits)
+        if long_numbers:
+            return LongNumber(len(digits.lstrip("-")))
+        line = text.count("\n", 0, max(text.find(digits), 0)) + 1
+        raise StrictJsonError(f"a number of {len(digits.lstrip('-'))} digits is out of range", line)
+
     try:
         return json.loads(
             text,
             object_pairs_hook=_no_duplicates,
             parse_constant=_no_constant,
             parse_float=_finite,
+            parse_int=integer,
         )
     except StrictJsonError:
         raise

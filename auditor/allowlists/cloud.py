@@ -39,7 +39,10 @@ service (``--service``, default tcp/25) like the other rulesets (:mod:`.firewall
     [Microsoft Learn, "Network security groups: Security rules": "Rules are processed in
     priority order, with lower numbers processed before higher numbers ... Once traffic
     matches a rule, processing stops"]. ``protocol`` ``Tcp``/``Udp``/``*`` (others only
-    ``*``-service-wise), ``destinationPortRange(s)``, ``sourceAddressPrefix(es)``: CIDRs,
+    ``*``-service-wise), ``destinationPortRange(s)``, ``sourcePortRange(s)`` (read against
+    the unprivileged ports a client connects from, 1024-65535, as iptables' ``--sport``: a
+    range no such port is in never matches, one holding them all always does, any other makes
+    the rule conditional), ``sourceAddressPrefix(es)``: CIDRs,
     addresses, ``*``/``Any`` and ``Internet`` (read as every address: the private ranges it
     leaves out belong to the virtual network, not to a provider), ``AzureLoadBalancer`` (the
     host's virtual IP 168.63.129.16 ["What is IP address 168.63.129.16?"]); any other service
@@ -52,7 +55,8 @@ service (``--service``, default tcp/25) like the other rulesets (:mod:`.firewall
     when the export leaves ``defaultSecurityRules`` out. Several NSGs: as for NACLs, each is
     evaluated and an address is decided only where they agree; ``--chain NAME`` picks one.
     A NIC NSG and its subnet's NSG both have to allow a connection; give them as two
-    ``--declared`` sources for that.
+    ``--declared`` sources for that. Two rules of one NSG with the same direction and
+    priority (Azure refuses them) make the export an error naming both.
 
 ``gcp-firewall`` (``gcloud compute firewall-rules list --format=json``)
     Ingress rules (``direction`` ``INGRESS``, the default) by ascending ``priority`` (1000
@@ -78,7 +82,8 @@ service (``--service``, default tcp/25) like the other rulesets (:mod:`.firewall
 For every reader, the service ``any`` asks whether an address may open every connection: an
 allow counts when it covers every protocol and port, a deny of anything counts. Rule origins
 are the JSON path of the rule (``SecurityGroups[0].IpPermissions[1].IpRanges[0]``) with the
-rule written out; the JSON must not repeat a key or hold NaN/Infinity.
+rule written out; the JSON must not repeat a key or hold NaN/Infinity, and a number out of
+range (a port, a priority, a rule number) is an error naming its path.
 """
 
 from __future__ import annotations
@@ -112,8 +117,10 @@ from auditor.allowlists.firewall import (
     merge,
     verdicts_rangeset,
 )
+from auditor.allowlists.iptables import _client_ports
 from auditor.allowlists.json_list import load_strict
 from auditor.errors import AddressError
+from auditor.jsonutil import LongNumber
 from auditor.model import Entries, Entry, Finding, Origin, RangeSet, Severity, SourceInfo
 from auditor.service import Service
 from auditor.sources.base import json_type, looks_like_html
@@ -287,7 +294,8 @@ def load_document(data: bytes, ctx: ReadContext, what: str) -> Any:
             source=ctx.name,
             hint="save the JSON the CLI or the API prints",
         )
-    return load_strict(decode_text(data, ctx), ctx.name)
+    # an integer too long to read stays in place, for Doc to name its path
+    return load_strict(decode_text(data, ctx), ctx.name, long_numbers=True)
 
 
 _MISSING: Any = object()
@@ -325,6 +333,13 @@ class Doc:
                 raise self.error(f"missing key {key!r}", path)
             return default
         value = obj[key]
+        if isinstance(value, LongNumber):
+            raise self.error(
+                f"{value} is out of range",
+                where,
+                "fix this value in the export: ports are 0-65535, priorities and rule numbers "
+                "at most 65535",
+            )
         kinds = kind if isinstance(kind, tuple) else (kind,)
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             names = " or ".join(json_type(k()) for k in kinds)
@@ -386,6 +401,12 @@ def _ports_text(ports: tuple[Interval, ...] | None) -> str:
     return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in ports)
 
 
+def _number_text(value: int) -> str:
+    """An integer as written, or its length when it is too long to show."""
+    text = str(value) if abs(value) < 10**30 else ""
+    return text or f"of {len(str(abs(value)))} digits"
+
+
 def _port_range(doc: Doc, text: Any, path: str) -> Interval:
     if isinstance(text, int) and not isinstance(text, bool):
         text = str(text)
@@ -443,7 +464,10 @@ def _head(data: bytes) -> bytes:
 def _aws_protocol(
     doc: Doc, perm: dict[str, Any], path: str
 ) -> tuple[str, tuple[Interval, ...] | None]:
-    """(protocol, ports) of an IpPermission."""
+    """(protocol, ports) of an IpPermission. FromPort..ToPort are destination ports: an
+    inbound permission has no source-port match [EC2 API Reference, IpPermission: "FromPort:
+    If the protocol is TCP or UDP, this is the start of the port range"; the VPC User Guide's
+    "Security group rules" lists protocol, port range and source only]."""
     proto = doc.get(perm, "IpProtocol", str, path).lower()
     proto = _PROTOCOL_NUMBERS.get(proto, proto)
     if proto in ("-1", "all"):
@@ -480,7 +504,7 @@ def parse_security_groups(doc: Doc, top: Any, sets: Mapping[str, Any]) -> list[S
             if ports == ():
                 # EC2 refuses such a permission, so no group holds it; Postfix-like, the
                 # permission is skipped and reported rather than the whole export refused
-                lo, hi = perm.get("FromPort"), perm.get("ToPort")
+                lo, hi = (_number_text(perm[k]) for k in ("FromPort", "ToPort"))
                 doc.findings.append(
                     Finding(
                         "skipped-rule",
@@ -621,6 +645,12 @@ def _nacl_rules(doc: Doc, acl: dict[str, Any], path: str, label: str) -> list[Ru
         if doc.get(entry, "Egress", bool, epath):
             continue
         number = doc.get(entry, "RuleNumber", int, epath)
+        if not 1 <= number <= 32768:
+            raise doc.error(
+                f"RuleNumber {_number_text(number)} is out of range",
+                f"{epath}.RuleNumber",
+                "network ACL rule numbers are 1-32766 (32767 and 32768 are the default rules)",
+            )
         action = doc.get(entry, "RuleAction", str, epath).lower()
         if action not in ("allow", "deny"):
             raise doc.error(f"RuleAction {action!r} is neither allow nor deny", epath)
@@ -628,12 +658,20 @@ def _nacl_rules(doc: Doc, acl: dict[str, Any], path: str, label: str) -> list[Ru
         proto = "all" if proto in ("-1", "all") else _PROTOCOL_NUMBERS.get(proto, proto)
         ports: tuple[Interval, ...] | None = None
         if proto in ("tcp", "udp"):
+            # PortRange is the destination port of an inbound entry, and an entry has no
+            # source-port match [EC2 API Reference, NetworkAclEntry: "PortRange: TCP or UDP
+            # protocols: The range of ports the rule applies to"]: the client's port is
+            # judged only on the outbound side, for the replies, which is not read here
             rng = doc.get(entry, "PortRange", dict, epath, None)
             if rng is not None:
                 lo = doc.get(rng, "From", int, f"{epath}.PortRange")
                 hi = doc.get(rng, "To", int, f"{epath}.PortRange")
                 if not 0 <= lo <= hi <= 65535:
-                    raise doc.error(f"From {lo} .. To {hi} is not a port range", epath)
+                    raise doc.error(
+                        f"From {_number_text(lo)} .. To {_number_text(hi)} is not a port range",
+                        f"{epath}.PortRange",
+                        "ports are 0-65535, From no greater than To",
+                    )
                 ports = ((lo, hi),)
         cidr = doc.get(entry, "CidrBlock", str, epath, None)
         key = "CidrBlock"
@@ -777,15 +815,38 @@ class Nsg:
     rules: tuple[Rule, ...]
 
 
-def _nsg_rule(doc: Doc, raw: Any, path: str, label: str, k: int) -> list[Rule]:
+@dataclass(frozen=True)
+class NsgRuleHead:
+    """What places a rule: its name, direction and priority, and where it is."""
+
+    props: dict[str, Any]
+    ppath: str
+    name: str
+    direction: str
+    priority: int
+
+
+def _nsg_head(doc: Doc, raw: Any, path: str) -> NsgRuleHead:
     props = doc.get(raw, "properties", dict, path, None) if isinstance(raw, dict) else None
     ppath = _join(path, "properties") if props is not None else path
     props = props if props is not None else raw
     name = doc.get(raw, "name", str, path, "") or doc.get(props, "name", str, ppath, "")
     direction = doc.get(props, "direction", str, ppath).lower()
-    if direction != "inbound":
-        return []
     priority = doc.get(props, "priority", int, ppath)
+    if not 0 <= priority <= 65535:
+        raise doc.error(
+            f"priority {_number_text(priority)} is out of range",
+            f"{ppath}.priority",
+            "Azure priorities are 100-4096 for the rules you add, 65000-65500 for the defaults",
+        )
+    return NsgRuleHead(props, ppath, name, direction, priority)
+
+
+def _nsg_rule(doc: Doc, raw: Any, path: str, label: str, k: int) -> list[Rule]:
+    head = _nsg_head(doc, raw, path)
+    props, ppath, name, priority = head.props, head.ppath, head.name, head.priority
+    if head.direction != "inbound":
+        return []
     access = doc.get(props, "access", str, ppath).lower()
     if access not in ("allow", "deny"):
         raise doc.error(f"access {access!r} is neither Allow nor Deny", ppath)
@@ -799,6 +860,16 @@ def _nsg_rule(doc: Doc, raw: Any, path: str, label: str, k: int) -> list[Rule]:
         ports = tuple(
             merge([_port_range(doc, p, f"{ppath}.destinationPortRange") for p in port_texts])
         )
+    sport_texts = _strings(doc, props, "sourcePortRange", "sourcePortRanges", ppath)
+    sport_why = ""
+    if "*" not in sport_texts and sport_texts:
+        # a client connects from a port its system picks: see iptables' --sport
+        sports = [_port_range(doc, p, f"{ppath}.sourcePortRange") for p in sport_texts]
+        client = _client_ports(sports, False)
+        if client is False:
+            return []  # no client connects from such a port: the rule never matches one
+        if client is None:
+            sport_why = f"the client's source port (sourcePortRange {', '.join(sport_texts)})"
     srcs = _strings(doc, props, "sourceAddressPrefix", "sourceAddressPrefixes", ppath)
     asgs = doc.get(props, "sourceApplicationSecurityGroups", list, ppath, [])
     dests = _strings(doc, props, "destinationAddressPrefix", "destinationAddressPrefixes", ppath)
@@ -813,7 +884,7 @@ def _nsg_rule(doc: Doc, raw: Any, path: str, label: str, k: int) -> list[Rule]:
         dest_why = "the destination application security groups are not in the export"
     if dest_why == "":
         return []  # the server is not among the destinations
-    why = dest_why or ""
+    why = "; ".join(w for w in (dest_why, sport_why) if w)
     pairs: list[tuple[int, Interval]] = []
     tags: list[str] = []
     for s in srcs:
@@ -851,6 +922,22 @@ def _nsg_rule(doc: Doc, raw: Any, path: str, label: str, k: int) -> list[Rule]:
     return rules
 
 
+def _placed(
+    doc: Doc, placed: dict[tuple[str, int], tuple[str, str]], raw: Any, rpath: str, nsg: str
+) -> None:
+    """Records a rule's direction and priority; an error if another rule holds them."""
+    head = _nsg_head(doc, raw, rpath)
+    seen = placed.setdefault((head.direction, head.priority), (head.name, rpath))
+    if seen[1] != rpath:
+        raise doc.error(
+            f"{head.direction} rules {seen[0] or '?'} ({seen[1]}) and {head.name or '?'} "
+            f"({rpath}) of {nsg} have the same priority {head.priority}",
+            rpath,
+            "Azure refuses two rules of one direction at one priority, so which one decides "
+            "is unknown; export the NSG again (az network nsg show) or fix the priorities",
+        )
+
+
 def parse_nsgs(doc: Doc, top: Any) -> list[Nsg]:
     docs = [(f"[{i}]", v) for i, v in enumerate(top)] if isinstance(top, list) else [("", top)]
     out = []
@@ -865,16 +952,20 @@ def parse_nsgs(doc: Doc, top: Any) -> list[Nsg]:
         name = doc.get(nsg, "name", str, path, "") or f"nsg{path}"
         rules: list[Rule] = []
         k = 0
+        # Azure refuses two rules of one direction at one priority; reading either first would
+        # be a guess, so the export is refused (per NSG: each NSG has its own priorities)
+        placed: dict[tuple[str, int], tuple[str, str]] = {}
         for key in ("securityRules", "defaultSecurityRules"):
             for rpath, raw in doc.items(holder, key, ppath):
                 k += 1
+                _placed(doc, placed, raw, rpath, name)
                 rules += _nsg_rule(doc, raw, rpath, name, k)
         if "defaultSecurityRules" not in holder:
             for i, raw in enumerate(_AZURE_DEFAULTS):
                 k += 1
-                rules += _nsg_rule(
-                    doc, raw, f"{ppath}.defaultSecurityRules[{i}] (implied)", name, k
-                )
+                rpath = f"{ppath}.defaultSecurityRules[{i}] (implied)"
+                _placed(doc, placed, raw, rpath, name)
+                rules += _nsg_rule(doc, raw, rpath, name, k)
         out.append(Nsg(name, path, tuple(rules)))
     return out
 
@@ -943,6 +1034,12 @@ def _gcp_rules(doc: Doc, raw: Any, path: str, index: int) -> list[Rule]:
         )
         return []
     priority = doc.get(raw, "priority", int, path, 1000)
+    if not 0 <= priority <= 65535:
+        raise doc.error(
+            f"priority {_number_text(priority)} is out of range",
+            f"{path}.priority",
+            "Google Cloud firewall priorities are 0-65535",
+        )
     allowed = doc.items(raw, "allowed", path)
     denied = doc.items(raw, "denied", path)
     if bool(allowed) == bool(denied):
@@ -973,6 +1070,8 @@ def _gcp_rules(doc: Doc, raw: Any, path: str, index: int) -> list[Rule]:
         proto_raw = doc.get(proto_item, "IPProtocol", (str, int), ppath)
         proto = str(proto_raw).lower()
         proto = _PROTOCOL_NUMBERS.get(proto, proto)
+        # destination ports: a VPC firewall rule has no source-port match [Google Cloud,
+        # "VPC firewall rules": "Protocols and ports" name destination ports only]
         port_list = [p for _, p in doc.items(proto_item, "ports", ppath)]
         ports = (
             tuple(merge([_port_range(doc, p, f"{ppath}.ports") for p in port_list]))

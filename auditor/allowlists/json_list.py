@@ -21,10 +21,10 @@ from auditor.jsonutil import StrictJsonError, loads_strict
 from auditor.model import Completeness, RangeSet, Severity
 
 
-def load_strict(text: str, source: str) -> Any:
+def load_strict(text: str, source: str, long_numbers: bool = False) -> Any:
     """Strict JSON (duplicate keys, NaN, Infinity refused) with the file and line in errors."""
     try:
-        return loads_strict(text)
+        return loads_strict(text, long_numbers)
     except StrictJsonError as e:
         hint = None
         if e.message.startswith("duplicate key"):

@@ -31,12 +31,17 @@ The question is the one the iptables reader answers ("which sources can open a c
   state``, ``meta nfproto``, ``tcp dport``). A payload match implies its protocol, as in nft:
   ``tcp dport != 22`` never matches UDP, ``ip saddr`` never matches IPv6 [nft(8), PAYLOAD
   EXPRESSION, "dependencies"].
+- Source ports (``tcp``/``udp``/``th sport``, ``ct original proto-src``, also in sets,
+  concatenations and verdict maps) are read as iptables' ``--sport``: a client connects from an
+  unprivileged port (1024-65535) its system picks, so a match no such port meets never matches
+  (``tcp sport 25 accept`` grants nothing), one every such port meets always does, and any
+  other makes the rule conditional.
 - ``iif lo`` / ``iifname "lo"`` never matches a connection from another host; on the input hook
   a packet has no output interface, so ``oif``/``oifname`` never match there.
 - ``ip daddr`` is evaluated with ``--to``; without it a rule restricted to some destinations makes
   its sources conditional.
 - Conditional (the rule's sources are neither allowed nor denied, and named in the reasons): any
-  other interface, rate limits (``limit``, ``quota``, ``ct count``, meters), source ports, marks,
+  other interface, rate limits (``limit``, ``quota``, ``ct count``, meters), marks,
   times, sockets, ``fib`` lookups other than the destination type, sets filled at run time (``flags
   dynamic``, or the target of ``add @set``/``update @set``), ``queue``, NAT statements,
   ``notrack``, and anything the reader does not understand, which is also reported as
@@ -97,6 +102,7 @@ from auditor.allowlists.firewall import (
     merge,
     verdicts_rangeset,
 )
+from auditor.allowlists.iptables import _client_ports
 from auditor.errors import AddressError
 from auditor.jsonutil import StrictJsonError, loads_strict
 from auditor.model import Completeness, Entry, Finding, Origin, RangeSet, Severity, SourceInfo
@@ -402,6 +408,11 @@ class Tok(NamedTuple):
     line: int
 
 
+MAX_DEPTH = 64
+"""How deep ``{``/``(`` (text) or arrays and objects (JSON) may nest: a ruleset nests a few
+levels (nft -j output about a dozen); deeper input is refused as it is read, before the
+recursive descent, which would take time in proportion to the depth times the length."""
+
 _LEX = re.compile(
     r"""
     (?P<nl>\n|;)
@@ -502,6 +513,7 @@ class _TextParser:
         line = 1 + self.line_offset
         pos = 0
         text = self.text
+        depth = 0  # of { and (, capped here: the parser descends once per level
         while pos < len(text):
             m = _LEX.match(text, pos)
             if m is None:
@@ -517,6 +529,17 @@ class _TextParser:
                 out.append(Tok("str", value[1:-1], line))
             elif kind == "op":
                 out.append(Tok("op", value, line))
+                if value in "{(":
+                    depth += 1
+                    if depth > MAX_DEPTH:
+                        raise self.error(
+                            line,
+                            f"'{{' and '(' nested more than {MAX_DEPTH} levels deep",
+                            hint="a ruleset nests a few levels: table, chain, set, anonymous "
+                            "chain; is this the right file?",
+                        )
+                elif value in "})":
+                    depth -= 1
             elif kind == "word":
                 # a map separator written against its key: `22: accept`, `"eth0": jump x`
                 if value.endswith(":") and value.count(":") == 1 and len(value) > 1:
@@ -706,7 +729,7 @@ class _TextParser:
             i += 1
             index: int | None = None
             if i + 1 < len(st) and st[i].text in ("index", "position", "handle"):
-                if st[i].text == "index" and st[i + 1].text.isdigit():
+                if st[i].text == "index" and re.fullmatch(r"[0-9]{1,9}", st[i + 1].text):
                     index = int(st[i + 1].text) + (0 if insert else 1)
                 else:
                     self.note(line, f"{st[i].text} {st[i + 1].text}: position taken as the end")
@@ -869,7 +892,7 @@ class _TextParser:
                 chain.policy = words[p + 1]
 
     def priority(self, text: str, family: str, line: int) -> int:
-        m = re.fullmatch(r"([a-z]+)?([+-]?\d+)?", text)
+        m = re.fullmatch(r"([a-z]+)?([+-]?[0-9]{1,10})?", text)
         if not text or m is None or (m.group(1) is None and m.group(2) is None):
             raise self.error(line, f"cannot read the priority {text!r}")
         base = 0
@@ -1423,6 +1446,13 @@ class _JsonParser:
             raise self.error(
                 e.line, f"invalid JSON: {e.message}", hint="give nft -j output"
             ) from None
+        path = _too_deep(doc)
+        if path is not None:
+            raise self.error(
+                None,
+                f"{path}: arrays and objects nested more than {MAX_DEPTH} levels deep",
+                hint="nft -j output nests about a dozen levels; is this the right file?",
+            )
         if not isinstance(doc, dict) or not isinstance(doc.get("nftables"), list):
             raise self.error(
                 1,
@@ -1644,6 +1674,25 @@ class _JsonParser:
         raise _Problem("unknown statement")
 
 
+def _join_path(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _too_deep(doc: Any) -> str | None:
+    """The JSON path of a value nested deeper than MAX_DEPTH, walked without recursion (the
+    readers below descend recursively)."""
+    stack: list[tuple[Any, str, int]] = [(doc, "", 0)]
+    while stack:
+        value, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return path if len(path) <= 80 else path[:77] + "..."
+        if isinstance(value, dict):
+            stack.extend((v, _join_path(path, k), depth + 1) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, f"{path}[{i}]", depth + 1) for i, v in enumerate(value))
+    return None
+
+
 _MALFORMED = (KeyError, IndexError, TypeError, ValueError, AttributeError)
 """What reading a JSON object of an unexpected shape raises (a missing key, a wrong type)."""
 
@@ -1821,12 +1870,22 @@ def _addresses(v: Value, family: int) -> IV:
     return [(p.first, p.last)]
 
 
+_NUMBER_TOP = {"port": 65535, "proto": 255}
+
+
 def _number(text: str, kind: str, protocol: str) -> int:
     t = text.lower()
-    if re.fullmatch(r"[0-9]+", t):
-        return int(t)
-    if re.fullmatch(r"0x[0-9a-f]+", t):
-        return int(t, 16)
+    # 128 bits at most (an IPv6 address, a ct label): 39 decimal or 32 hex digits
+    n = int(t) if re.fullmatch(r"[0-9]{1,39}", t) else None
+    if n is None and re.fullmatch(r"0x[0-9a-f]{1,32}", t):
+        n = int(t, 16)
+    if n is not None:
+        top = _NUMBER_TOP.get(kind)
+        if top is not None and n > top:
+            raise _Problem(f"{'port' if kind == 'port' else 'protocol'} {n} is not 0-{top}")
+        return n
+    if re.fullmatch(r"(0x)?[0-9a-f]+", t):
+        raise _Problem(f"a number of {len(t)} digits is too large for nftables")
     if kind == "port":
         if t in _SERVICES:
             return _SERVICES[t]
@@ -1946,6 +2005,9 @@ class Term(NamedTuple):
 
 
 _ABSENT = Term("absent")
+_SPORT = Term("const", "sport")
+"""The client's source port: one of the unprivileged ports the client's system picks, so a
+match on it holds always, never or depending on the port (see iptables' ``_client_ports``)."""
 _REMOTE = "remote"
 """The input interface of a connection from another host: not ``lo``, otherwise unknown."""
 
@@ -2351,6 +2413,11 @@ class _Evaluator:
         if isinstance(right, Ref) and (table.family, table.name, right.name) in self.dynamic:
             whys.append(f"set @{right.name} is filled at run time")
             return Cond([], self.full)
+        if len(terms) == 1 and terms[0].type == "sport" and op in ("==", "in", "!="):
+            # the elements together, so that ranges that only together hold every port do
+            proto = self.env.probe.protocol
+            ranges = [_numbers(a, "port", proto) for a in self.atoms(table, right)]
+            return self.client_port(terms[0], ranges, op == "!=", whys)
         if len(terms) > 1 and sum(t.kind == "src" for t in terms) > 1:
             whys.append("a concatenation of two source fields")
             return Cond([], self.full)
@@ -2435,6 +2502,10 @@ class _Evaluator:
             top = (1 << self.bits) - 1
             iv = {"<": (0, lo - 1), "<=": (0, hi), ">": (hi + 1, top), ">=": (lo, top)}[op]
             return Cond([iv] if iv[0] <= iv[1] else [], [])
+        if term.type == "sport":
+            n, _ = _numbers(right, "port", self.env.probe.protocol)
+            rng = {"<": (0, n - 1), "<=": (0, n), ">": (n + 1, 65535), ">=": (n, 65535)}[op]
+            return self.client_port(term, [rng], False, whys)
         if term.type not in ("port", "proto", "int"):
             raise _Problem(f"{op} needs a number")
         n, _ = _numbers(right, term.type, self.env.probe.protocol)
@@ -2442,8 +2513,19 @@ class _Evaluator:
         hit = {"<": v < n, "<=": v <= n, ">": v > n, ">=": v >= n}[op]
         return Cond(self.full, []) if hit else NEVER
 
+    def client_port(
+        self, term: Term, ranges: Sequence[tuple[int, int]], negated: bool, whys: list[str]
+    ) -> Cond:
+        hit = _client_ports(ranges, negated)
+        if hit is None:
+            whys.append(term.why)
+            return Cond([], self.full)
+        return Cond(self.full, []) if hit else NEVER
+
     def const_match(self, term: Term, part: Value) -> bool | None:
         t, v = term.type, term.value
+        if t == "sport":
+            return _client_ports([_numbers(part, "port", self.env.probe.protocol)], False)
         if t in ("port", "proto", "int"):
             lo, hi = _numbers(part, t, self.env.probe.protocol)
             return bool(lo <= v <= hi)
@@ -2507,6 +2589,8 @@ class _Evaluator:
                 return Term("const", "tcpflags", _TCP_FLAGS["syn"])
             if field_ == "dport":
                 return self.some(e.name)
+            if field_ == "sport":
+                return _SPORT._replace(why=f"the client's source port ({e.name})")
             return Term("unknown", why=f"the {e.name} field")
         if head in _PORT_PROTOCOLS or head == "th":
             if (head == "th" and proto not in _PORT_PROTOCOLS) or (head != "th" and proto != head):
@@ -2514,7 +2598,7 @@ class _Evaluator:
             if field_ == "dport":
                 return Term("const", "port", env.probe.port)
             if field_ == "sport":
-                return Term("unknown", why="the source port")
+                return _SPORT._replace(why=f"the client's source port ({e.name})")
             if e.name == "tcp flags":
                 return Term("const", "tcpflags", _TCP_FLAGS["syn"])
             return Term("unknown", why=f"the {e.name} field")
@@ -2592,6 +2676,8 @@ class _Evaluator:
                 return self.some(f"ct {' '.join(words)}")
             if key == "proto-dst":
                 return Term("const", "port", env.probe.port)
+            if key == "proto-src":
+                return _SPORT._replace(why=f"the client's source port (ct {' '.join(words)})")
             return Term("unknown", why=f"ct {' '.join(words)}")
         key = words[0] if words else ""
         if key == "state":

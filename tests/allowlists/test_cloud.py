@@ -414,3 +414,154 @@ def test_cli_azure_service_tags_resolved_from_the_feed(run_cli: RunCli, write: W
     code, out, _ = run_cli("explain", "203.0.113.7", "-d", "nsg.json", "-d", "azure:from=tags.json")
     # outside the tag, the default AllowVNetInBound (VirtualNetwork: not in the export) decides
     assert code == 2 and "conditional" in out and "VirtualNetwork" in out
+
+
+# --- source ports, equal priorities, numbers out of range ----------------------------------------
+
+
+def _nsg(*rules: dict[str, object], name: str = "mail-nsg") -> dict[str, object]:
+    return {"name": name, "properties": {"securityRules": list(rules)}}
+
+
+def _nsg_rule(name: str, priority: int, access: str, **extra: object) -> dict[str, object]:
+    props: dict[str, object] = {
+        "priority": priority, "access": access, "direction": "Inbound", "protocol": "Tcp",
+        "destinationPortRange": "*", "destinationAddressPrefix": "*",
+        "sourceAddressPrefix": "192.0.2.0/24",
+    }  # fmt: skip
+    props.update(extra)
+    if "sourcePortRanges" not in props:
+        props.setdefault("sourcePortRange", "*")
+    return {"name": name, "properties": props}
+
+
+def _parse_json(fmt: str, doc: object, tmp_path: Path, service: str = "tcp/25") -> RangeSet:
+    import json
+
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(doc))
+    ctx = ReadContext(str(path), "declared", service=Service.parse(service))
+    return reader_for(fmt).parse(path.read_bytes(), ctx)
+
+
+@pytest.mark.parametrize("key", ["sourcePortRange", "sourcePortRanges"])
+def test_nsg_source_port_no_client_uses_grants_and_denies_nothing(key: str, tmp_path: Path) -> None:
+    """A client connects from an ephemeral port: an Allow (or Deny) for source port 25 never
+    matches it, whatever the destination port."""
+    value: object = "25" if key == "sourcePortRange" else ["25", "100-1023"]
+    allow = _nsg_rule("AllowFromPort25", 100, "Allow", **{key: value})
+    deny_all = _nsg_rule("DenyAll", 4000, "Deny", sourceAddressPrefix="*")
+    rs = _parse_json("azure-nsg", _nsg(allow, deny_all), tmp_path)
+    outcome, text = verdict(rs, "192.0.2.1")
+    assert outcome == "drop" and "DenyAll priority 4000" in text
+    deny = _nsg_rule("DenyFromPort25", 100, "Deny", **{key: value})
+    ok = _nsg_rule("AllowMail", 200, "Allow", destinationPortRange="25")
+    rs = _parse_json("azure-nsg", _nsg(deny, ok), tmp_path)
+    assert verdict(rs, "192.0.2.1") == (
+        "accept",
+        "mail-nsg AllowMail priority 200 Allow tcp 25 from 192.0.2.0/24",
+    )
+
+
+@pytest.mark.parametrize("ports", ["0-65535", "1024-65535"])
+def test_nsg_source_port_every_client_port_matches(ports: str, tmp_path: Path) -> None:
+    rs = _parse_json(
+        "azure-nsg", _nsg(_nsg_rule("AllowAll", 100, "Allow", sourcePortRange=ports)), tmp_path
+    )
+    assert verdict(rs, "192.0.2.1")[0] == "accept"
+    assert rs.completeness is not Completeness.FAILED
+
+
+def test_nsg_source_port_some_client_ports_is_conditional(tmp_path: Path) -> None:
+    rule = _nsg_rule("AllowHigh", 100, "Allow", sourcePortRange="40000-65535")
+    rs = _parse_json("azure-nsg", _nsg(rule), tmp_path)
+    fam, value, _ = ipspace.parse_address("192.0.2.1")
+    seg = next(v for v in rs.verdicts if v.family == fam).lookup(value)
+    assert seg is not None and seg.outcome == "conditional"
+    assert "source port (sourcePortRange 40000-65535)" in seg.rule.why
+    assert rs.completeness is Completeness.PARTIAL
+
+
+def test_nsg_same_priority_and_direction_is_refused(tmp_path: Path) -> None:
+    a = _nsg_rule("AllowMail", 300, "Allow")
+    b = _nsg_rule("DenyRelays", 300, "Deny")
+    for first, second in ((a, b), (b, a)):
+        with pytest.raises(ReaderError, match="same priority 300") as info:
+            _parse_json("azure-nsg", _nsg(first, second), tmp_path)
+        msg = str(info.value)
+        assert "AllowMail" in msg and "DenyRelays" in msg
+        assert "properties.securityRules[0]" in msg and "properties.securityRules[1]" in msg
+        assert "Azure refuses" in msg
+
+
+def test_nsg_equal_priorities_in_other_directions_or_nsgs_are_fine(tmp_path: Path) -> None:
+    inbound = _nsg_rule("AllowMail", 300, "Allow")
+    outbound = _nsg_rule("AllowOut", 300, "Allow", direction="Outbound")
+    rs = _parse_json("azure-nsg", [_nsg(inbound, outbound), _nsg(inbound, name="b")], tmp_path)
+    assert verdict(rs, "192.0.2.1")[0] == "accept"
+
+
+def test_nsg_custom_priority_colliding_with_an_implied_default_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ReaderError, match="DenyAllInBound"):
+        _parse_json("azure-nsg", _nsg(_nsg_rule("Late", 65500, "Allow")), tmp_path)
+
+
+def test_cli_nsg_equal_priorities_fail_the_source(run_cli: RunCli, write: WriteFile) -> None:
+    import json
+
+    doc = _nsg(_nsg_rule("A", 300, "Allow"), _nsg_rule("B", 300, "Deny"))
+    write("nsg.json", json.dumps(doc))
+    write("expected.txt", "192.0.2.1\n")
+    code, out, err = run_cli("diff", "-e", "expected.txt", "-d", "nsg.json")
+    assert code == 2
+    assert "same priority 300" in out + err
+
+
+def test_long_number_in_an_export_is_an_error_naming_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "sg.json"
+    digits = "1" * 5001
+    path.write_text(
+        '{"SecurityGroups": [{"GroupId": "sg-1", "IpPermissions": [{"IpProtocol": "tcp", '
+        f'"FromPort": {digits}, "ToPort": 25, "IpRanges": [{{"CidrIp": "192.0.2.0/24"}}]}}]}}]}}'
+    )
+    with pytest.raises(ReaderError) as info:
+        reader_for("aws-security-group").parse(path.read_bytes(), ReadContext(str(path), "x"))
+    msg = str(info.value)
+    assert str(path) in msg
+    assert "SecurityGroups[0].IpPermissions[0].FromPort: a number of 5001 digits" in msg
+    assert info.value.hint and "0-65535" in info.value.hint
+
+
+def test_cli_long_number_is_a_failed_source_not_an_internal_error(
+    run_cli: RunCli, write: WriteFile
+) -> None:
+    write("expected.txt", "192.0.2.1\n")
+    write("list.json", f'["192.0.2.1", {"9" * 5000}]')
+    code, out, err = run_cli("diff", "-e", "expected.txt", "-d", "list.json")
+    assert code == 2
+    assert "internal error" not in out + err
+    assert "a number of 5000 digits is out of range" in out + err
+
+
+@pytest.mark.parametrize(
+    ("fmt", "doc", "path"),
+    [
+        ("azure-nsg", _nsg(_nsg_rule("Huge", 10**40, "Allow")),
+         r"properties.securityRules\[0\].properties.priority"),
+        ("azure-nsg", _nsg(_nsg_rule("Negative", -1, "Allow")),
+         r"properties.securityRules\[0\].properties.priority"),
+        ("gcp-firewall", [{"name": "x", "priority": 10**40, "allowed": [{"IPProtocol": "tcp"}]}],
+         r"\[0\].priority"),
+        ("aws-network-acl", {"NetworkAcls": [{"NetworkAclId": "acl-1", "Entries": [
+            {"Egress": False, "RuleNumber": 10**40, "RuleAction": "allow", "Protocol": "-1",
+             "CidrBlock": "0.0.0.0/0"}]}]}, r"Entries\[0\].RuleNumber"),
+        ("aws-network-acl", {"NetworkAcls": [{"NetworkAclId": "acl-1", "Entries": [
+            {"Egress": False, "RuleNumber": 100, "RuleAction": "allow", "Protocol": "6",
+             "PortRange": {"From": 25, "To": 70000}, "CidrBlock": "0.0.0.0/0"}]}]},
+         r"Entries\[0\].PortRange: From 25 .. To 70000"),
+    ],
+)  # fmt: skip
+def test_numbers_out_of_range_are_errors(fmt: str, doc: object, path: str, tmp_path: Path) -> None:
+    with pytest.raises(ReaderError, match=path) as info:
+        _parse_json(fmt, doc, tmp_path)
+    assert info.value.hint

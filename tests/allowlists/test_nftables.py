@@ -233,6 +233,23 @@ EXPECTED: dict[str, dict[str, str]] = {
         "100.64.0.1": "drop",  # conditional rules on the way, all ending in a drop
         "2001:db8::1": "drop",
     },
+    "nft_sport.nft": {
+        "192.0.2.1": "accept",  # tcp sport 25 drop denies no client
+        "198.51.100.1": "drop",  # tcp sport 25 accept grants none
+        "203.0.113.1": "drop",  # th sport 1-1023: privileged ports only
+        "10.1.0.1": "accept",  # every unprivileged port
+        "10.2.0.1": "accept",  # != 25
+        "10.3.0.1": "accept",  # two ranges that together hold every unprivileged port
+        "10.4.0.1": "drop",  # concatenation: source port 25 only
+        "10.4.0.200": "accept",  # concatenation: every unprivileged port
+        "10.5.0.1": "accept",  # ct original proto-src 25 drops none; the vmap accepts
+        "10.6.0.1": "drop",  # sport < 1024
+        "10.7.0.1": "accept",  # sport >= 1024
+        "10.8.0.1": "drop",  # udp sport never matches tcp
+        "10.9.0.1": "conditional",  # 30000-40000: some client ports
+        "2001:db8:25::1": "accept",
+        "2001:db8:1::1": "accept",
+    },
 }
 
 
@@ -857,6 +874,86 @@ def test_broken_json_is_an_error_at_its_line(doc: str, line: int, message: str) 
         read(doc, "nftables-json", name="broken.json")
     assert e.value.line == line, str(e.value)
     assert message in str(e.value)
+
+
+# --- input too deep or too large to be a ruleset --------------------------------------------
+
+_DEEP = 50_000
+_HOOK = "table inet f {\n\tchain input {\n\t\ttype filter hook input priority 0;\n\t\t"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{" * _DEEP + "\n",
+        _HOOK + "ip saddr " + "{ " * _DEEP + "192.0.2.1" + " }" * _DEEP + " accept\n\t}\n}\n",
+        _HOOK + "tcp dport " + "(" * _DEEP + "25" + ")" * _DEEP + " accept\n\t}\n}\n",
+        _HOOK + "jump { " * _DEEP + "accept" + " }" * _DEEP + "\n\t}\n}\n",
+    ],
+    ids=["braces", "anonymous-sets", "parentheses", "anonymous-chains"],
+)
+def test_deep_nesting_is_refused_as_it_is_read(text: str) -> None:
+    with pytest.raises(ReaderError, match="nested more than 64 levels deep") as e:
+        read(text, name="deep.nft")
+    assert e.value.source == "deep.nft"
+    assert e.value.line == (1 if text.startswith("{") else 4)
+    assert e.value.hint is not None and "right file" in e.value.hint
+
+
+def test_nesting_a_ruleset_uses_is_read() -> None:
+    depth = 20
+    text = _HOOK + "ip saddr " + "{ " * depth + "192.0.2.1" + " }" * depth + " accept\n\t}\n}\n"
+    assert outcome(read(text), "192.0.2.1") == "accept"
+
+
+def test_deep_json_is_refused_naming_its_path() -> None:
+    deep = '{"set": [' * 300 + '"192.0.2.1"' + "]}" * 300
+    doc = _json_ruleset(
+        _json_rule(
+            '{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}},'
+            f' "right": {deep}}}}}',
+            '{"accept": null}',
+        )
+    )
+    with pytest.raises(ReaderError, match="nested more than 64 levels deep") as e:
+        read(doc, "nftables-json", name="deep.json")
+    assert "nftables[2].rule.expr[0].match.right.set[0]" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ("tcp dport " + "9" * 5001 + " accept", "a number of 5001 digits is too large"),
+        ("tcp dport 70000 accept", "port 70000 is not 0-65535"),
+        ("meta l4proto 300 accept", "protocol 300 is not 0-255"),
+        ("tcp sport " + "1" * 5001 + " accept", "a number of 5001 digits is too large"),
+    ],
+    ids=["long-dport", "dport-range", "protocol-range", "long-sport"],
+)
+def test_numbers_out_of_range_are_errors_at_their_line(rule: str, message: str) -> None:
+    with pytest.raises(ReaderError, match=message) as e:
+        read(_HOOK + rule + "\n\t}\n}\n", name="big.nft")
+    assert e.value.line == 4
+
+
+def test_long_priority_and_index_are_errors_not_crashes() -> None:
+    text = "table inet f {\n\tchain input {\n\t\ttype filter hook input priority " + (
+        "1" * 5001 + ";\n\t}\n}\n"
+    )
+    with pytest.raises(ReaderError, match="cannot read the priority") as e:
+        read(text)
+    assert e.value.line == 3
+    ruleset = _HOOK + "accept\n\t}\n}\n"
+    rs = read(ruleset + "add rule inet f input index " + "1" * 5001 + " drop\n")
+    assert any("position taken as the end" in f.message for f in rs.findings)
+
+
+def test_long_number_in_json_is_an_error_at_its_line() -> None:
+    doc = '{"nftables": [\n{"table": {"family": "inet", "name": "f", "handle": ' + "7" * 5001
+    doc += "}}\n]}"
+    with pytest.raises(ReaderError, match="a number of 5001 digits is out of range") as e:
+        read(doc, "nftables-json", name="big.json")
+    assert e.value.line == 2
 
 
 # --- the public corpus ----------------------------------------------------------------------
