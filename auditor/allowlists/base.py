@@ -119,6 +119,21 @@ def decode_text(data: bytes, ctx: ReadContext) -> str:
     return text.removeprefix("\ufeff")
 
 
+def address_findings(text: str, parsed: ipspace.Parsed, origin: Origin) -> list[Finding]:
+    """The warnings an address earns by how it is written: host bits set (read as the
+    network), IPv4-mapped IPv6 (kept as IPv6, which covers no IPv4 sender)."""
+    out = []
+    if parsed.host_bits:
+        fixed = ipspace.format_cidr(parsed.family, parsed.first, parsed.prefixlen or 0)
+        message = f"{text!r} has host bits set; read as {fixed}"
+        out.append(Finding("host-bits", Severity.WARNING, message, origin))
+    if parsed.mapped:
+        out.append(
+            Finding("ipv4-mapped", Severity.WARNING, ipspace.mapped_note(text, parsed), origin)
+        )
+    return out
+
+
 @dataclass
 class Collector:
     """Accumulates entries and findings while a reader walks its input."""
@@ -159,16 +174,8 @@ class Collector:
         return parsed
 
     def add(self, parsed: ipspace.Parsed, text: str, origin: Origin, group: str | None) -> None:
-        if parsed.host_bits:
-            fixed = ipspace.format_cidr(parsed.family, parsed.first, parsed.prefixlen or 0)
-            self.note(
-                "host-bits",
-                Severity.WARNING,
-                f"{text!r} has host bits set; read as {fixed}",
-                origin,
-            )
-        if parsed.mapped:
-            self.note("ipv4-mapped", Severity.WARNING, ipspace.mapped_note(text, parsed), origin)
+        for finding in address_findings(text, parsed, origin):
+            self.note(finding.kind, finding.severity, finding.message, origin)
         self.entries.append(Entry(parsed.family, parsed.first, parsed.last, origin, group))
 
     def summary_findings(self) -> list[Finding]:

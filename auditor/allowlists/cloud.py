@@ -99,6 +99,7 @@ from auditor.allowlists.base import (
     ReadContext,
     Reader,
     ReaderError,
+    address_findings,
     decode_text,
     register,
 )
@@ -109,6 +110,7 @@ from auditor.allowlists.firewall import (
     RuleRef,
     Segment,
     Verdicts,
+    client_ports,
     clip,
     combine,
     complement,
@@ -117,7 +119,6 @@ from auditor.allowlists.firewall import (
     merge,
     verdicts_rangeset,
 )
-from auditor.allowlists.iptables import _client_ports
 from auditor.allowlists.json_list import load_strict
 from auditor.errors import AddressError
 from auditor.jsonutil import LongNumber
@@ -365,25 +366,7 @@ class Doc:
             parsed = ipspace.parse(text, self.ctx.host_bits)
         except AddressError as e:
             raise self.error(e.message, path, e.hint) from None
-        if parsed.host_bits:
-            fixed = ipspace.format_cidr(parsed.family, parsed.first, parsed.prefixlen or 0)
-            self.findings.append(
-                Finding(
-                    "host-bits",
-                    Severity.WARNING,
-                    f"{text!r} has host bits set; read as {fixed}",
-                    self.origin(path),
-                )
-            )
-        if parsed.mapped:
-            self.findings.append(
-                Finding(
-                    "ipv4-mapped",
-                    Severity.WARNING,
-                    ipspace.mapped_note(text, parsed),
-                    self.origin(path),
-                )
-            )
+        self.findings.extend(address_findings(text, parsed, self.origin(path)))
         return parsed.family, (parsed.first, parsed.last)
 
 
@@ -865,7 +848,7 @@ def _nsg_rule(doc: Doc, raw: Any, path: str, label: str, k: int) -> list[Rule]:
     if "*" not in sport_texts and sport_texts:
         # a client connects from a port its system picks: see iptables' --sport
         sports = [_port_range(doc, p, f"{ppath}.sourcePortRange") for p in sport_texts]
-        client = _client_ports(sports, False)
+        client = client_ports(sports, False)
         if client is False:
             return []  # no client connects from such a port: the rule never matches one
         if client is None:

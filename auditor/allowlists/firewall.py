@@ -275,3 +275,22 @@ def _objects(name: str, make: Callable[[], tuple[list[Entry], list[str]]]) -> Ca
         return Entries.from_entries(name, found, names)
 
     return entries
+
+
+_UNPRIVILEGED = (1024, 65535)
+"""The source ports a client connects from: the system picks one (Linux 32768-60999, IANA
+49152-65535, older systems from 1024), never a privileged one for an ordinary client."""
+
+
+def client_ports(ranges: Sequence[tuple[int, int]], negated: bool) -> bool | None:
+    """Whether a source port match (iptables ``--sport``, nftables ``th sport``, an Azure
+    ``sourcePortRange``) meets every port a client may connect from (True), none
+    of them (False), or only some (None: it depends on the port the client got)."""
+    low, high = _UNPRIVILEGED
+    listed = 0
+    for a, b in merge([(max(a, low), min(b, high)) for a, b in ranges if a <= high and b >= low]):
+        listed += b - a + 1
+    matched = high - low + 1 - listed if negated else listed
+    if matched == 0:
+        return False
+    return True if matched == high - low + 1 else None

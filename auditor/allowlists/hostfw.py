@@ -95,7 +95,14 @@ from typing import NamedTuple
 from xml.parsers import expat
 
 from auditor import ipspace
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text, register
+from auditor.allowlists.base import (
+    ReadContext,
+    Reader,
+    ReaderError,
+    address_findings,
+    decode_text,
+    register,
+)
 from auditor.allowlists.firewall import (
     Claim,
     FirewallResult,
@@ -296,25 +303,7 @@ def _parse_cidr(text: str, ctx: ReadContext, line: int, findings: list[Finding])
         raise ReaderError(str(e), source=ctx.name, line=line) from None
     if "-" in text:
         raise ReaderError(f"{text!r} is a range, not an address", source=ctx.name, line=line)
-    if parsed.host_bits:
-        fixed = ipspace.format_cidr(parsed.family, parsed.first, parsed.prefixlen or 0)
-        findings.append(
-            Finding(
-                "host-bits",
-                Severity.WARNING,
-                f"{text!r} has host bits set; read as {fixed}",
-                Origin(ctx.name, line),
-            )
-        )
-    if parsed.mapped:
-        findings.append(
-            Finding(
-                "ipv4-mapped",
-                Severity.WARNING,
-                ipspace.mapped_note(text, parsed),
-                Origin(ctx.name, line),
-            )
-        )
+    findings.extend(address_findings(text, parsed, Origin(ctx.name, line)))
     return parsed
 
 

@@ -73,6 +73,7 @@ from auditor.allowlists.firewall import (
     Segment,
     Stage,
     Verdicts,
+    client_ports,
     clip,
     combine,
     complement,
@@ -247,7 +248,7 @@ class Rule:
         return bool(self.ports) or (self.protocol is not None and self.protocol != "all")
 
     source_ports: list[PortTest] = field(default_factory=list)
-    """``--sport`` and the like: decided once (see :func:`_client_ports`), kept for ``-D``."""
+    """``--sport`` and the like: decided once (see :func:`client_ports`), kept for ``-D``."""
 
     def applies(self, probe: Probe) -> tuple[bool, str]:
         """Whether the rule can match a NEW connection to the probe's port (sources aside),
@@ -277,7 +278,7 @@ class Rule:
                 return False, ""  # ! --ports: neither port may be in the list
             elif not inside:
                 # the destination port is not listed: the client's source port decides
-                client = _client_ports(test.ranges, test.negated)
+                client = client_ports(test.ranges, test.negated)
                 if client is False:
                     return False, ""
                 if client is None:
@@ -669,7 +670,7 @@ class _Parser:
                 text = value()
                 test = PortTest(_ports(text, self, lineno), negate)
                 rule.source_ports.append(test)
-                client = _client_ports(test.ranges, negate)
+                client = client_ports(test.ranges, negate)
                 if client is False:
                     rule.new_ok = False  # no client connects from such a port
                 elif client is None:
@@ -870,24 +871,6 @@ def _ports(text: str, parser: _Parser, line: int) -> tuple[tuple[int, int], ...]
             ) from None
         out.append((a, b))
     return tuple(out)
-
-
-_UNPRIVILEGED = (1024, 65535)
-"""The source ports a client connects from: the system picks one (Linux 32768-60999, IANA
-49152-65535, older systems from 1024), never a privileged one for an ordinary client."""
-
-
-def _client_ports(ranges: Sequence[tuple[int, int]], negated: bool) -> bool | None:
-    """Whether a source port match meets every port a client may connect from (True), none
-    of them (False), or only some (None: it depends on the port the client got)."""
-    low, high = _UNPRIVILEGED
-    listed = 0
-    for a, b in merge([(max(a, low), min(b, high)) for a, b in ranges if a <= high and b >= low]):
-        listed += b - a + 1
-    matched = high - low + 1 - listed if negated else listed
-    if matched == 0:
-        return False
-    return True if matched == high - low + 1 else None
 
 
 def _flags(text: str, parser: _Parser, line: int) -> int:

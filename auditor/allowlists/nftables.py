@@ -95,6 +95,7 @@ from auditor.allowlists.firewall import (
     Segment,
     Stage,
     Verdicts,
+    client_ports,
     clip,
     combine,
     complement,
@@ -102,7 +103,6 @@ from auditor.allowlists.firewall import (
     merge,
     verdicts_rangeset,
 )
-from auditor.allowlists.iptables import _client_ports
 from auditor.errors import AddressError
 from auditor.jsonutil import StrictJsonError, loads_strict
 from auditor.model import Completeness, Entry, Finding, Origin, RangeSet, Severity, SourceInfo
@@ -2007,7 +2007,7 @@ class Term(NamedTuple):
 _ABSENT = Term("absent")
 _SPORT = Term("const", "sport")
 """The client's source port: one of the unprivileged ports the client's system picks, so a
-match on it holds always, never or depending on the port (see iptables' ``_client_ports``)."""
+match on it holds always, never or depending on the port (see ``firewall.client_ports``)."""
 _REMOTE = "remote"
 """The input interface of a connection from another host: not ``lo``, otherwise unknown."""
 
@@ -2516,7 +2516,7 @@ class _Evaluator:
     def client_port(
         self, term: Term, ranges: Sequence[tuple[int, int]], negated: bool, whys: list[str]
     ) -> Cond:
-        hit = _client_ports(ranges, negated)
+        hit = client_ports(ranges, negated)
         if hit is None:
             whys.append(term.why)
             return Cond([], self.full)
@@ -2525,7 +2525,7 @@ class _Evaluator:
     def const_match(self, term: Term, part: Value) -> bool | None:
         t, v = term.type, term.value
         if t == "sport":
-            return _client_ports([_numbers(part, "port", self.env.probe.protocol)], False)
+            return client_ports([_numbers(part, "port", self.env.probe.protocol)], False)
         if t in ("port", "proto", "int"):
             lo, hi = _numbers(part, t, self.env.probe.protocol)
             return bool(lo <= v <= hi)

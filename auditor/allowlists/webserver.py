@@ -49,7 +49,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from auditor import ipspace
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text, register
+from auditor.allowlists.base import (
+    ReadContext,
+    Reader,
+    ReaderError,
+    address_findings,
+    decode_text,
+    register,
+)
 from auditor.allowlists.firewall import (
     Claim,
     FirewallResult,
@@ -1030,25 +1037,7 @@ class _Apache:
             raise self.error(
                 f"ip address {text!r} appears to be invalid: {e.message}", line, e.hint
             ) from None
-        if parsed.host_bits:
-            fixed = ipspace.format_cidr(parsed.family, parsed.first, parsed.prefixlen or 0)
-            self.findings.append(
-                Finding(
-                    "host-bits",
-                    Severity.WARNING,
-                    f"{text!r} has host bits set; read as {fixed}",
-                    Origin(self.ctx.name, line),
-                )
-            )
-        if parsed.mapped:
-            self.findings.append(
-                Finding(
-                    "ipv4-mapped",
-                    Severity.WARNING,
-                    ipspace.mapped_note(text, parsed),
-                    Origin(self.ctx.name, line),
-                )
-            )
+        self.findings.extend(address_findings(text, parsed, Origin(self.ctx.name, line)))
         return parsed.family, [(parsed.first, parsed.last)]
 
     def context(self, section: _ApacheSection) -> Context:
