@@ -70,3 +70,13 @@ def finite_time(value: object) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     return float(value)
+
+
+def default_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/allowlist-auditor``, else ``~/.cache/allowlist-auditor``.
+
+    A relative ``XDG_CACHE_HOME`` is ignored, as the XDG Base Directory specification requires.
+    """
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
+    return root / "allowlist-auditor"

@@ -27,7 +27,6 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import math
-import os
 import re
 import socket
 import ssl
@@ -46,7 +45,7 @@ import urllib3.exceptions
 import auditor
 from auditor import fsutil
 from auditor.errors import InputError
-from auditor.fsutil import atomic_write
+from auditor.fsutil import atomic_write, default_cache_dir
 
 __all__ = [
     "CacheEntry",
@@ -116,16 +115,6 @@ class NetOptions:
     retries: int = 3
     max_retry_after: float = 30.0
     user_agent: str = USER_AGENT
-
-
-def default_cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/allowlist-auditor``, else ``~/.cache/allowlist-auditor``.
-
-    A relative ``XDG_CACHE_HOME`` is ignored, as the XDG Base Directory specification requires.
-    """
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    root = Path(base) if base and os.path.isabs(base) else Path.home() / ".cache"
-    return root / "allowlist-auditor"
 
 
 class _NoRedirectSession(requests.Session):

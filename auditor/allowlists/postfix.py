@@ -1064,7 +1064,7 @@ def sniff_main_cf(data: bytes) -> bool:
 # reason to set; `postconf mynetworks [mynetworks_style]` prints only those parameters, with
 # no comment and no continuation line.
 _POSTCONF_ALONE = frozenset({"mynetworks", "mynetworks_style"})
-_MAIL_VERSION = re.compile(rb"(?m)^mail_version = ")
+_MAIL_VERSION = b"mail_version = "
 POSTCONF_SNIFF_BYTES = 256 * 1024
 
 
@@ -1095,7 +1095,9 @@ def is_postconf_output(text: str, params: Iterable[str]) -> bool:
 
 def sniff_postconf(data: bytes) -> bool:
     head = data[:POSTCONF_SNIFF_BYTES]
-    if _MAIL_VERSION.search(head) and sniff_main_cf(data):
+    # a plain find, not a multi-line regex: this runs on every file whose format is sniffed
+    at_start = head.startswith(_MAIL_VERSION)
+    if (at_start or b"\n" + _MAIL_VERSION in head) and sniff_main_cf(data):
         return True
     if len(data) > 8192:
         return False

@@ -414,7 +414,7 @@ def parse_bulk(data: bytes, ctx: ReadContext) -> RangeSet | None:
     if bulk is None:
         return None
     out = Collector(ctx, "text")
-    for lineno, raw in bulk.slow:
+    for lineno, raw in bulk.slow():
         item = strip_comment(raw)
         if item:
             add_strict(out, item, out.origin(lineno))

@@ -8,7 +8,7 @@ Imported only for inputs big enough to pay for numpy (see ``text.py``).
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 # auditor._vector first: it sets numpy's thread default before numpy loads
@@ -150,8 +150,21 @@ class Bulk:
     first6: list[int]
     last6: list[int]
     line6: list[int]
-    slow: list[tuple[int, str]]
-    """(line number, line text) of every non-empty line the column parsers did not take."""
+    text: str
+    slow_index: NDArray
+    """Indexes of the lines the column parsers did not take (empty lines excluded)."""
+    starts: NDArray
+    ends: NDArray
+
+    def slow(self) -> Iterator[tuple[int, str]]:
+        """(line number, line text) of every non-empty line the column parsers did not take;
+        made one at a time, so that a file of garbage is not held twice."""
+        for k in range(0, len(self.slow_index), CHUNK):
+            index = self.slow_index[k : k + CHUNK]
+            starts = self.starts[index].tolist()
+            ends = self.ends[index].tolist()
+            for i, start, end in zip(index.tolist(), starts, ends, strict=True):
+                yield i + 1, self.text[start:end]
 
 
 def columns(data: bytes) -> Bulk | None:
@@ -194,5 +207,8 @@ def columns(data: bytes) -> Bulk | None:
         first6=first6,
         last6=last6,
         line6=[i + 1 for i in good6],
-        slow=[(i + 1, text[int(starts[i]) : int(ends[i])]) for i in np.flatnonzero(slow).tolist()],
+        text=text,
+        slow_index=np.flatnonzero(slow),
+        starts=starts,
+        ends=ends,
     )

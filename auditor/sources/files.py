@@ -166,9 +166,23 @@ def detect_format(spec: str, data: bytes) -> str:
     return "text"
 
 
+HEAD_CHECKED = 65536
+"""How much of a file is looked at to recognise formats that are not lists (as foreign.HEAD)."""
+
+# Lines of address characters (hex digits, dots, colons, slashes, dashes, brackets, blanks)
+# with # or ; comments. The head of an ordinary list matches in one pass, so the patterns of
+# auditor.sources.foreign are neither compiled nor run for it. A cut at HEAD_CHECKED may split
+# a line, which still matches.
+_LIST_LINE = rb"[0-9A-Fa-f:./\[\] \t\r-]*(?:[#;][^\n]*)?"
+_PLAIN_LIST = re.compile(rb"(?:" + _LIST_LINE + rb"\n)*" + _LIST_LINE)
+
+
 def _refuse_foreign(data: bytes, ctx: ReadContext) -> None:
     """A file taken for a plain list that is a configuration, an export or a document of a kind
     no reader reads is refused as a whole, saying what it looks like and what to give."""
+    head = data[:HEAD_CHECKED]
+    if _PLAIN_LIST.fullmatch(head.removeprefix(b"\xef\xbb\xbf")):
+        return  # only address characters and comments: nothing else to recognise
     from auditor.sources.foreign import recognise
 
     found = recognise(data)

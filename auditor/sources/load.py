@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from auditor import ipspace
+from auditor import fsutil, ipspace
 from auditor.errors import InputError, UsageError
 from auditor.ipspace import HostBitsPolicy
 from auditor.model import (
@@ -31,7 +31,7 @@ from auditor.model import (
     SourceInfo,
     reading_time,
 )
-from auditor.sources import baseline, files
+from auditor.sources import files
 from auditor.sources.base import Feed, FeedContext, FeedError, FeedParser, parser_for
 from auditor.sources.catalog import Catalog
 from auditor.sources.spec import SourceSpec, is_url, parse_spec
@@ -123,6 +123,8 @@ class SourceLoader:
             if copy.response is not None and copy.state in ("fresh", "revalidated"):
                 self.fetcher().commit(copy.response)
             elif copy.state == "file" and copy.body != copy.baseline_body:
+                from auditor.sources import baseline
+
                 baseline.write(self._cache_dir(), copy.location, copy.body, self.clock())
         self._copies.clear()
 
@@ -365,6 +367,8 @@ class SourceLoader:
                 )
             body = files.read_bytes(location, None, options.max_bytes)
             copy = _Copy(location, body, parser.parse(body, ctx), "file")
+            from auditor.sources import baseline
+
             kept = baseline.read(self._cache_dir(), location)
             if kept is not None:
                 copy.baseline_body = kept.body
@@ -530,9 +534,7 @@ class SourceLoader:
     def _cache_dir(self) -> Path:
         base = self.net_options.cache_dir if self.net_options else None
         if base is None:
-            from auditor.net import default_cache_dir
-
-            base = default_cache_dir()
+            base = fsutil.default_cache_dir()
         return Path(base)
 
     def _client_id(self) -> str:

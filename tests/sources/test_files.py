@@ -450,3 +450,50 @@ def test_an_html_page_is_still_called_html(tmp_path: Path) -> None:
     with pytest.raises(FeedError) as info:
         SourceLoader(load_catalog()).load(f"azure:from={page}", LoadOptions())
     assert "HTML page" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "recognised"),
+    [
+        (
+            b"# relays\n192.0.2.0/24\n2001:db8::/32 ; v6\n[2001:db8:1::1]\n"
+            b"198.51.100.1-198.51.100.9\n",
+            False,
+        ),
+        (b"192.0.2.0/24\naccess-list OUT permit ip any any\n", True),
+        (b"prefix,country\n192.0.2.0/24,US,,,\n", True),
+    ],
+)
+def test_the_quick_check_skips_only_plain_lists(body: bytes, recognised: bool) -> None:
+    # a list made of address characters and comments is never one of the foreign formats, so
+    # their patterns are skipped for it; anything else still goes through them
+    plain = files._PLAIN_LIST.fullmatch(body) is not None
+    assert plain is not recognised
+    if not plain:
+        assert foreign.recognise(body) is not None
+
+
+def test_a_plain_list_does_not_load_the_format_recogniser(tmp_path: Path) -> None:
+    (tmp_path / "e.txt").write_text("192.0.2.0/24\n2001:db8::/32\n")
+    probe = (
+        "import sys\n"
+        "from auditor.cli import run\n"
+        "sys.argv = ['auditor', 'fetch', 'e.txt']\n"
+        "try:\n"
+        "    run()\n"
+        "except SystemExit as e:\n"
+        "    assert e.code == 0, e.code\n"
+        "print('auditor.sources.foreign' in sys.modules)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().splitlines()[-1] == "False"
