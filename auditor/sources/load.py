@@ -25,6 +25,7 @@ from auditor.ipspace import HostBitsPolicy
 from auditor.model import (
     Completeness,
     Finding,
+    Origin,
     RangeSet,
     Role,
     Severity,
@@ -365,8 +366,14 @@ class SourceLoader:
                     f"{ctx.name}: standard input is read as a plain '-' only",
                     hint="pipe the list and give - as the source",
                 )
-            body = files.read_bytes(location, None, options.max_bytes)
-            copy = _Copy(location, body, parser.parse(body, ctx), "file")
+            body, decoded = files.utf16_to_utf8(
+                files.read_bytes(location, None, options.max_bytes), location
+            )
+            feed = parser.parse(body, ctx)
+            if decoded is not None:
+                note = Finding("encoding", Severity.INFO, f"decoded as {decoded}", Origin(location))
+                feed = replace(feed, findings=(*feed.findings, note))
+            copy = _Copy(location, body, feed, "file")
             from auditor.sources import baseline
 
             kept = baseline.read(self._cache_dir(), location)

@@ -147,6 +147,22 @@ def test_utf16_through_the_command_line(tmp_path: Path) -> None:
     assert "info: all.txt: decoded as UTF-16 LE" in proc.stderr
 
 
+@pytest.mark.parametrize("spec", ["text:feed.txt", "json:feed.json#prefixes[].ip_prefix"])
+def test_utf16_local_feeds_are_decoded_and_said_so(tmp_path: Path, spec: str) -> None:
+    # a feed kept on disk by a Windows job (text: and json: with a path, a catalog url: path)
+    body = (
+        "192.0.2.0/24\n"
+        if spec.startswith("text:")
+        else '{"prefixes":[{"ip_prefix":"192.0.2.0/24"}]}'
+    )
+    name = spec.split(":", 1)[1].split("#")[0]
+    (tmp_path / name).write_bytes(body.encode("utf-16"))
+    cache = tmp_path / "cache"
+    proc = auditor("fetch", "--cache-dir", str(cache), spec, cwd=tmp_path)
+    assert (proc.returncode, proc.stdout) == (0, "192.0.2.0/24\n"), proc.stderr
+    assert "decoded as UTF-16 LE" in proc.stderr
+
+
 def test_utf8_with_a_bom_and_plain_ascii_are_untouched(tmp_path: Path) -> None:
     path = tmp_path / "list.txt"
     path.write_bytes(codecs.BOM_UTF8 + b"192.0.2.1\n")
