@@ -290,8 +290,12 @@ def agree(
 def load_document(data: bytes, ctx: ReadContext, what: str) -> Any:
     """The export as JSON; an HTML page, duplicate keys, NaN and Infinity are errors."""
     if looks_like_html(data):
+        from auditor.sources.foreign import recognise
+
+        found = recognise(data)  # an HTML page, or which XML document
+        shown = found.what if found is not None else "an HTML or XML document"
         raise ReaderError(
-            f"this is an HTML page, not {what}",
+            f"this is {shown}, not {what}",
             source=ctx.name,
             hint="save the JSON the CLI or the API prints",
         )

@@ -565,3 +565,21 @@ def test_numbers_out_of_range_are_errors(fmt: str, doc: object, path: str, tmp_p
     with pytest.raises(ReaderError, match=path) as info:
         _parse_json(fmt, doc, tmp_path)
     assert info.value.hint
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [
+        (b'<?xml version="1.0"?>\n<SecurityGroups><item/></SecurityGroups>\n', "an XML document"),
+        (b"<html><body>sign in</body></html>", "an HTML page"),
+    ],
+)
+@pytest.mark.parametrize("fmt", ["aws-security-group", "azure-nsg", "gcp-firewall"])
+def test_markup_given_for_a_json_export_is_named_for_what_it_is(
+    fmt: str, body: bytes, named: str
+) -> None:
+    ctx = ReadContext("export.json", "declared", service=Service.parse("tcp/25"))
+    with pytest.raises(ReaderError) as e:
+        reader_for(fmt).parse(body, ctx)
+    assert f"this is {named}" in str(e.value)
+    assert "not a JSON export" in str(e.value)
