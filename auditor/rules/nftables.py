@@ -156,6 +156,15 @@ class NftablesGenerator(Generator):
     def unfixed(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[str]:
         return [u.describe() for u in self.placement(blocks, options).unfixed]
 
+    def _add_elements(self, table: str, name: str, blocks: Sequence[MissingBlock]) -> list[str]:
+        """``add element`` for a set: one CIDR a line, each with its origins as a comment."""
+        elements = []
+        for block in blocks:
+            text = sanitize.origins_comment(block.origins, self.max_comment_len, prefix="")
+            note = f' comment "{text}"' if text else ""
+            elements.append(f"\t{sanitize.cidr(block)}{note}")
+        return [f"add element {table} {name} {{", ",\n".join(elements), "}"]
+
     def render(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> str:
         self.check(options)
         ordered = sanitize.sorted_blocks(blocks)
@@ -189,14 +198,7 @@ class NftablesGenerator(Generator):
             lines.append(
                 f"add set {TABLE} {name} {{ type {SET_TYPE[family]}; flags interval; auto-merge; }}"
             )
-            elements = []
-            for block in mine:
-                text = sanitize.origins_comment(block.origins, self.max_comment_len, prefix="")
-                note = f' comment "{text}"' if text else ""
-                elements.append(f"\t{sanitize.cidr(block)}{note}")
-            lines.append(f"add element {TABLE} {name} {{")
-            lines.append(",\n".join(elements))
-            lines.append("}")
+            lines += self._add_elements(TABLE, name, mine)
             words = [f"insert rule {TABLE} {chain}", f"{SADDR[family]} @{name}", match, "accept"]
             if rule_comment:
                 words.append(f'comment "{rule_comment}"')
@@ -243,14 +245,7 @@ class NftablesGenerator(Generator):
                     f"add set {table} {name} {{ type {SET_TYPE[family]}; flags interval;"
                     " auto-merge; }"
                 )
-                elements = []
-                for block in sanitize.sorted_blocks(cidrs.values()):
-                    text = sanitize.origins_comment(block.origins, self.max_comment_len, prefix="")
-                    note = f' comment "{text}"' if text else ""
-                    elements.append(f"\t{sanitize.cidr(block)}{note}")
-                lines.append(f"add element {table} {name} {{")
-                lines.append(",\n".join(elements))
-                lines.append("}")
+                lines += self._add_elements(table, name, sanitize.sorted_blocks(cidrs.values()))
                 for placed in mine:
                     words = [
                         f"insert rule {table} {placed.target.chain}",
