@@ -622,6 +622,10 @@ def _write(text: str, output_file: Path | None) -> None:
         ) from None
 
 
+_ROWS_ONLY = frozenset({"cidr", "csv"})
+"""Outputs whose rows cannot say that the run was incomplete."""
+
+
 def _deliver(
     text: str,
     output_file: Path | None,
@@ -633,8 +637,9 @@ def _deliver(
     """Print or write a run's output. ``incomplete`` says why the run was not complete (it
     exits 2), or is None. A file others read (a firewall's include, a cron artefact) is never
     replaced by an incomplete run: it keeps its last good content. On stdout, a report that
-    states its own completeness still goes out (unless --quiet); ``cidr`` cannot, so an
-    incomplete run prints nothing rather than a list that looks complete."""
+    states its own completeness still goes out (unless --quiet); ``cidr`` and ``csv`` cannot (a
+    spreadsheet or a pipe reads their rows alone), so an incomplete run prints nothing rather
+    than a list that looks complete."""
     if output_file is not None:
         if incomplete is None:
             _write(text, output_file)
@@ -642,11 +647,11 @@ def _deliver(
         _err(f"error: not written: {incomplete}; {output_file} keeps its previous content")
     if quiet:
         return
-    if incomplete is not None and output == "cidr":
+    if incomplete is not None and output in _ROWS_ONLY:
         if output_file is None:
             _err(
-                f"error: nothing printed: {incomplete}; a cidr list cannot say it is incomplete"
-                " (-o json or -o text can)"
+                f"error: nothing printed: {incomplete}; a {output} list cannot say it is"
+                " incomplete (-o json or -o text can)"
             )
         return
     _write(text, None)

@@ -705,6 +705,10 @@ def test_cidr_on_stdout_is_empty_when_a_source_failed_or_is_partial(
     code, out, err = diff(run_cli, "-e", "exp.txt", "-d", "bad.txt")
     assert (code, out) == (2, "")
     assert "bad.txt is partial" in err
+    # csv rows cannot say it either: a spreadsheet would show every expected CIDR as missing
+    code, out, err = run_cli("diff", "-e", "exp.txt", "-d", "nonexistent.rules", "-o", "csv")
+    assert (code, out) == (2, "")
+    assert "a csv list cannot say it is incomplete" in err
     # a format that states its completeness still prints, and says so
     code, out, _ = run_cli("diff", "-e", "exp.txt", "-d", "nonexistent.rules", "-o", "json")
     assert code == 2 and '"status": "incomplete"' in out
