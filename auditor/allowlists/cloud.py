@@ -366,7 +366,7 @@ class Doc:
             raise self.error(f"is {json_type(text)}, expected an address or network", path)
         try:
             if "-" in text:
-                raise AddressError(f"{text!r} is a range, not an address or network")
+                raise AddressError(f"{_shown(text)} is a range, not an address or network")
             parsed = ipspace.parse(text, self.ctx.host_bits)
         except AddressError as e:
             raise self.error(e.message, path, e.hint) from None
@@ -388,6 +388,12 @@ def _ports_text(ports: tuple[Interval, ...] | None) -> str:
     return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in ports)
 
 
+def _shown(value: Any) -> str:
+    """A value from the export as written, cut short for a message."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _number_text(value: int) -> str:
     """An integer as written, or its length when it is too long to show."""
     text = str(value) if abs(value) < 10**30 else ""
@@ -398,11 +404,11 @@ def _port_range(doc: Doc, text: Any, path: str) -> Interval:
     if isinstance(text, int) and not isinstance(text, bool):
         text = str(text)
     if not isinstance(text, str) or not re.fullmatch(r"[0-9]{1,5}(-[0-9]{1,5})?", text):
-        raise doc.error(f"{text!r} is not a port or port range", path)
+        raise doc.error(f"{_shown(text)} is not a port or port range", path)
     lo_s, _, hi_s = text.partition("-")
     lo, hi = int(lo_s), int(hi_s or lo_s)
     if not 0 <= lo <= hi <= 65535:
-        raise doc.error(f"{text!r} is not a port range of 0-65535", path)
+        raise doc.error(f"{_shown(text)} is not a port range of 0-65535", path)
     return lo, hi
 
 
@@ -640,7 +646,7 @@ def _nacl_rules(doc: Doc, acl: dict[str, Any], path: str, label: str) -> list[Ru
             )
         action = doc.get(entry, "RuleAction", str, epath).lower()
         if action not in ("allow", "deny"):
-            raise doc.error(f"RuleAction {action!r} is neither allow nor deny", epath)
+            raise doc.error(f"RuleAction {_shown(action)} is neither allow nor deny", epath)
         proto = doc.get(entry, "Protocol", str, epath).lower()
         proto = "all" if proto in ("-1", "all") else _PROTOCOL_NUMBERS.get(proto, proto)
         ports: tuple[Interval, ...] | None = None
@@ -836,7 +842,7 @@ def _nsg_rule(doc: Doc, raw: Any, path: str, label: str, k: int) -> list[Rule]:
         return []
     access = doc.get(props, "access", str, ppath).lower()
     if access not in ("allow", "deny"):
-        raise doc.error(f"access {access!r} is neither Allow nor Deny", ppath)
+        raise doc.error(f"access {_shown(access)} is neither Allow nor Deny", ppath)
     proto = doc.get(props, "protocol", str, ppath).lower()
     proto = "all" if proto in ("*", "any") else proto
     port_texts = _strings(doc, props, "destinationPortRange", "destinationPortRanges", ppath)

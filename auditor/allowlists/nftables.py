@@ -1526,8 +1526,8 @@ class _JsonParser:
                 chain.hook = body["hook"]
                 chain.type = body.get("type")
                 prio = body.get("prio", 0)
-                if not isinstance(prio, int):
-                    raise self.error(line, f"{path}: prio {prio!r} is not a number")
+                if type(prio) is not int:
+                    raise self.error(line, f"{path}: prio {json.dumps(prio)[:40]} is not a number")
                 chain.priority = prio
                 chain.policy = body.get("policy", "accept")
                 dev = body.get("dev", ())
@@ -1602,7 +1602,8 @@ class _JsonParser:
                 return Elem(_jvalue(e[0]), _jdata(e[1]))
             return Elem(_jvalue(e))
         except (_Problem, *_MALFORMED) as p:
-            raise self.error(line, f"{path}: cannot read the element {e!r}: {p}") from None
+            shown = json.dumps(e)[:60]
+            raise self.error(line, f"{path}: cannot read the element {shown}: {p}") from None
 
     def statement(
         self, s: Any, table: Table, chain: Chain, line: int | None, path: str
@@ -1754,7 +1755,10 @@ def _jvalue(x: Any) -> Value:
         if k == "range":
             return Rng(_jvalue(v[0]), _jvalue(v[1]))
         if k == "prefix":
-            return Pfx(str(v["addr"]), int(v["len"]))
+            length = v["len"]
+            if type(length) is not int or length < 0:
+                raise _Problem(f"{json.dumps(length)[:20]} is not a prefix length")
+            return Pfx(str(v["addr"]), length)
         if k == "concat":
             return Cat(tuple(_jvalue(p) for p in v))
         if k == "|":
@@ -1841,10 +1845,16 @@ def _render_rule(items: Sequence[Item | None]) -> str:
 IV = list[tuple[int, int]]
 
 
+def _shown(v: Value) -> str:
+    """A value as written, cut short for a message."""
+    text = _render_value(v)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _text(v: Value) -> str:
     if isinstance(v, Val):
         return v.text
-    raise _Problem(f"{_render_value(v)} is not a single value")
+    raise _Problem(f"{_shown(v)} is not a single value")
 
 
 def _addresses(v: Value, family: int) -> IV:
@@ -1860,7 +1870,7 @@ def _addresses(v: Value, family: int) -> IV:
     elif isinstance(v, AnonSet):
         return merge([iv for e in v.elems for iv in _addresses(e.key, family)])
     else:
-        raise _Problem(f"{_render_value(v)} is not an address")
+        raise _Problem(f"{_shown(v)} is not an address")
     try:
         p = ipspace.parse(text, "fix")
     except AddressError as e:

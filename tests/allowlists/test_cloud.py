@@ -567,6 +567,39 @@ def test_numbers_out_of_range_are_errors(fmt: str, doc: object, path: str, tmp_p
     assert info.value.hint
 
 
+_LONG = "9" * 5001
+
+
+@pytest.mark.parametrize(
+    ("fmt", "doc", "path"),
+    [
+        ("gcp-firewall", [{"name": "x", "sourceRanges": ["192.0.2.0/24"],
+                           "allowed": [{"IPProtocol": "tcp", "ports": [_LONG]}]}],
+         r"\[0\].allowed\[0\].ports"),
+        ("azure-nsg", _nsg(_nsg_rule("LongPort", 100, "Allow", destinationPortRange=_LONG)),
+         r"properties.securityRules\[0\].properties.destinationPortRange"),
+        ("azure-nsg", _nsg(_nsg_rule("LongSource", 100, "Allow", sourcePortRange="1-" + _LONG)),
+         r"properties.securityRules\[0\].properties.sourcePortRange"),
+        ("azure-nsg", _nsg(_nsg_rule("LongAccess", 100, "A" + _LONG)),
+         r"properties.securityRules\[0\].properties"),
+        ("aws-network-acl", {"NetworkAcls": [{"NetworkAclId": "acl-1", "Entries": [
+            {"Egress": False, "RuleNumber": 100, "RuleAction": "a" + _LONG, "Protocol": "-1",
+             "CidrBlock": "0.0.0.0/0"}]}]}, r"Entries\[0\]"),
+        ("aws-security-group", {"SecurityGroups": [{"GroupId": "sg-1", "IpPermissions": [
+            {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "1" + _LONG + "-1"}]}]}]},
+         r"IpRanges\[0\].CidrIp"),
+    ],
+    ids=["gcp-port", "nsg-port", "nsg-source-port", "nsg-access", "nacl-action", "sg-cidr"],
+)  # fmt: skip
+def test_long_values_are_errors_with_a_short_message(
+    fmt: str, doc: object, path: str, tmp_path: Path
+) -> None:
+    with pytest.raises(ReaderError, match=path) as info:
+        _parse_json(fmt, doc, tmp_path)
+    assert len(str(info.value)) < 300, str(info.value)[:300]
+    assert "..." in str(info.value)
+
+
 @pytest.mark.parametrize(
     ("body", "named"),
     [

@@ -956,6 +956,45 @@ def test_long_number_in_json_is_an_error_at_its_line() -> None:
     assert e.value.line == 2
 
 
+@pytest.mark.parametrize(
+    "length",
+    ["true", "24.5", '"24"', '"x"', '"' + "9" * 5001 + '"', "-1"],
+    ids=["true", "fraction", "string", "word", "long", "negative"],
+)
+def test_json_prefix_length_that_is_not_a_whole_number_is_not_read_as_one(length: str) -> None:
+    """A prefix length must be a JSON integer: true is not /1, 24.5 is not /24; such a match
+    is not understood (the rule is conditional), and the note says why in plain words."""
+    match = (
+        '{"match": {"op": "==", "left": {"payload": {"protocol": "ip", "field": "saddr"}},'
+        f' "right": {{"prefix": {{"addr": "192.0.2.0", "len": {length}}}}}}}}}'
+    )
+    rs = read(_json_ruleset(_json_rule(match, '{"accept": null}')), "nftables-json")
+    assert outcome(rs, "192.0.2.1") == "conditional"
+    assert outcome(rs, "128.0.0.1") == "conditional"
+    notes = " ".join(f.message for f in of_kind(rs, "unsupported"))
+    assert "is not a prefix length" in notes, notes
+    assert "int()" not in notes and "set_int_max_str_digits" not in notes
+
+
+def test_json_values_in_messages_are_cut_short() -> None:
+    long = '"' + "9" * 5001 + '"'
+    doc = _json_ruleset(_json_rule('{"accept": null}')).replace('"prio": 0', f'"prio": {long}')
+    with pytest.raises(ReaderError, match="is not a number") as e:
+        read(doc, "nftables-json")
+    assert len(str(e.value)) < 300
+    with pytest.raises(ReaderError, match="is not a number"):
+        read(doc.replace(f'"prio": {long}', '"prio": true'), "nftables-json")
+    elem = '{"set": {"family": "inet", "table": "f", "name": "s", "type": "ipv4_addr", '
+    elem += '"elem": [[' + ", ".join(["[1, 2]"] * 2000) + "]]}}"
+    with pytest.raises(ReaderError, match="is not an address") as e:
+        read(_json_ruleset(elem), "nftables-json")
+    assert len(str(e.value)) < 300
+    elem = elem.replace('"elem": [[', '"elem": [{"x": [').replace("]]}}", "]}]}}")
+    with pytest.raises(ReaderError, match="cannot read the element") as e:
+        read(_json_ruleset(elem), "nftables-json")
+    assert len(str(e.value)) < 300
+
+
 # --- the public corpus ----------------------------------------------------------------------
 
 NAMED = re.compile(r"^(?P<file>[^:\s]+):(?P<line>\d+)(?: \(nftables\[\d+\][^)]*\))?: \S")
