@@ -818,8 +818,12 @@ def diff(
             blocks = _rule_blocks(audit.missing_blocks(result))
             banner = ""
             if not result.complete:
-                names = ", ".join(
-                    rs.info.name for rs in result.sources if rs.completeness.value != "complete"
+                from auditor.rules import sanitize
+
+                names = ", ".join(  # a file name may hold a newline: never a line of its own
+                    sanitize.clean(rs.info.name)
+                    for rs in result.sources
+                    if rs.completeness.value != "complete"
                 )
                 banner = (
                     f"# WARNING: made from incomplete inputs ({names}); the list of missing"

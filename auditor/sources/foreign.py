@@ -154,7 +154,9 @@ _XML_ROOTS = {
 
 _GEOFEED = re.compile(r"[0-9A-Fa-f:.]+/[0-9]+[ \t]*,[ \t]*(?:[A-Za-z]{2})?[ \t]*,")
 _CELL_ADDRESS = re.compile(
-    r"(?:^|,)\s*\"?[0-9A-Fa-f:.]*[0-9][.:][0-9A-Fa-f:.]+(?:/[0-9]+)?\"?\s*(?:,|$)"
+    # bounded: an address is at most 45 characters, and unbounded runs over the same
+    # characters would make one long line take quadratic time
+    r"(?:^|,)\s*\"?[0-9A-Fa-f:.]{0,44}[0-9][.:][0-9A-Fa-f:.]{1,44}(?:/[0-9]+)?\"?\s*(?:,|$)"
 )
 
 
