@@ -1,0 +1,1 @@
+"""The ruleset intermediate form and the one engine that evaluates it."""
