@@ -2,9 +2,9 @@
 addresses with their deciding rules, the chains a packet crosses (stages), and how complete the
 reading was, so that a change of any verdict fails here with a diff.
 
-Each case below reads one fixture through the public reader API and compares the result, written
-as stable JSON, with ``tests/golden/<reader>/<fixture>.<query>.json``. After an intended change,
-regenerate the files and review their diff::
+Each case of the table below reads one fixture through the public reader API and compares the
+result, written as stable JSON, with ``tests/golden/<reader>/<fixture>.<query>.json``. After an
+intended change, regenerate the files and review their diff::
 
     AUDITOR_REGEN_GOLDEN=1 python3 -m pytest tests/allowlists/test_golden_verdicts.py
 
@@ -36,11 +36,6 @@ FIXTURES = TESTS / "fixtures"
 GOLDEN = TESTS / "golden"
 REGEN = os.environ.get("AUDITOR_REGEN_GOLDEN") == "1"
 
-SERVER = {4: "10.255.0.1", 6: "fd00:255::1"}
-"""The server address the destination fixtures are written for."""
-
-MAIL_PORTS = "tcp/25,465,587"
-
 
 @dataclass(frozen=True)
 class Case:
@@ -68,159 +63,155 @@ class Case:
         return f"{self.reader}/{'.'.join(parts)}.json"
 
 
-def _each(reader: str, folder: str, *names: str) -> list[Case]:
-    return [Case(reader, f"{folder}/{name}") for name in names]
+CASES_TABLE = """
+# reader            fixture (in tests/fixtures)           service= chain= to= with=reader:file
+# every fixture of a ruleset reader at tcp/25
+iptables-save       firewall/ip6tables_semantics.v6
+iptables-save       firewall/ip6tables_semantics.v6       with=ipset:firewall/ipset_mail6.ipset
+iptables-save       firewall/ip6tables_ufw.v6
+iptables-save       firewall/iptables_chains.v4
+iptables-save       firewall/iptables_destination.v4
+iptables-save       firewall/iptables_docker-fail2ban.v4
+iptables-save       firewall/iptables_interfaces.v4
+iptables-save       firewall/iptables_ipset.v4
+iptables-save       firewall/iptables_ipset.v4            with=ipset:firewall/ipset_mail.ipset
+iptables-save       firewall/iptables_negation.v4
+iptables-save       firewall/iptables_policy-accept.v4
+iptables-save       firewall/iptables_ports.v4
+iptables-save       firewall/iptables_restore-syntax.v4
+iptables-save       firewall/iptables_shadow.v4
+iptables-save       firewall/iptables_sport.v4
+iptables-save       firewall/iptables_state.v4
+iptables-save       firewall/iptables_tables.v4
+iptables-save       firewall/iptables_ufw.v4
+nftables            firewall/nft_base-chains.nft
+nftables            firewall/nft_chains.nft
+nftables            firewall/nft_commands.nft
+nftables            firewall/nft_conntrack-order.nft
+nftables            firewall/nft_destination.nft
+nftables            firewall/nft_interfaces.nft
+nftables            firewall/nft_ip-only.nft
+nftables            firewall/nft_limits.nft
+nftables            firewall/nft_negation.nft
+nftables            firewall/nft_policy-accept.nft
+nftables            firewall/nft_sets.nft
+nftables            firewall/nft_shadow.nft
+nftables            firewall/nft_sport.nft
+nftables            firewall/nft_state.nft
+nftables            firewall/nft_vmap.nft
+nftables-json       firewall/nft_base-chains.nft.json
+nftables-json       firewall/nft_chains.nft.json
+nftables-json       firewall/nft_commands.nft.json
+nftables-json       firewall/nft_conntrack-order.nft.json
+nftables-json       firewall/nft_destination.nft.json
+nftables-json       firewall/nft_interfaces.nft.json
+nftables-json       firewall/nft_ip-only.nft.json
+nftables-json       firewall/nft_limits.nft.json
+nftables-json       firewall/nft_negation.nft.json
+nftables-json       firewall/nft_policy-accept.nft.json
+nftables-json       firewall/nft_sets.nft.json
+nftables-json       firewall/nft_shadow.nft.json
+nftables-json       firewall/nft_sport.nft.json
+nftables-json       firewall/nft_state.nft.json
+nftables-json       firewall/nft_vmap.nft.json
+ufw-status          hostfw/ufw_inactive.txt
+ufw-status          hostfw/ufw_ipv4_only.txt
+ufw-status          hostfw/ufw_numbered.txt
+ufw-status          hostfw/ufw_plain.txt
+ufw-status          hostfw/ufw_verbose.txt
+firewalld-zone      hostfw/zone_interface.xml
+firewalld-zone      hostfw/zone_rich.xml
+firewalld-zone      hostfw/zone_sources.xml
+firewalld-zone      hostfw/zone_unknown_service.xml
+nginx               mailserver/nginx/hooks.conf
+nginx               mailserver/nginx/include.conf
+nginx               mailserver/nginx/locations.conf
+nginx               mailserver/nginx/nginx-T.txt
+nginx               mailserver/nginx/satisfy.conf
+apache              mailserver/apache/all-granted.conf
+apache              mailserver/apache/any.conf
+apache              mailserver/apache/legacy.htaccess
+apache              mailserver/apache/mixed.conf
+apache              mailserver/apache/require.conf
+postfix-main-cf     mailserver/postfix/main.cf
+postfix-main-cf     mailserver/postfix/no-mynetworks.cf
+postfix-main-cf     mailserver/postfix/partial.cf
+postconf            mailserver/postfix/main.cf
+postconf            mailserver/postfix/partial.cf
+postfix-mynetworks  mailserver/postfix/mynetworks.extra
+postfix-cidr        mailserver/postfix/client_access.cidr
+postfix-cidr        mailserver/postfix/relays.cidr
+aws-security-group  cloud/sg.json
+aws-security-group  cloud/sg-pairs.json
+aws-security-group  cloud/sg-prefix.json
+aws-security-group  cloud/sg-prefix.json  with=aws-prefix-list:cloud/prefix-lists.json
+aws-network-acl     cloud/nacl.json
+azure-nsg           cloud/nsg.json
+azure-nsg           cloud/nsg-cli.json
+gcp-firewall        cloud/gcp.json
+# other services, chains and destinations
+iptables-save       firewall/iptables_destination.v4      to=10.255.0.1
+iptables-save       firewall/iptables_docker-fail2ban.v4  chain=FORWARD
+iptables-save       firewall/iptables_ufw.v4              chain=ufw-user-input
+iptables-save       firewall/iptables_ports.v4            service=any
+iptables-save       firewall/iptables_ports.v4            service=tcp/25,465,587
+iptables-save       firewall/iptables_ports.v4            service=tcp/20-30
+iptables-save       firewall/iptables_chains.v4           service=any
+iptables-save       firewall/iptables_tables.v4           service=any
+nftables            firewall/nft_destination.nft          to=10.255.0.1
+nftables            firewall/nft_destination.nft          to=fd00:255::1
+nftables            firewall/nft_sets.nft                 service=tcp/25,110
+nftables            firewall/nft_vmap.nft                 service=any
+nftables            firewall/nft_chains.nft               service=any
+nftables            firewall/nft_base-chains.nft          service=any
+nftables            firewall/nft_sport.nft                service=tcp/20-30
+nftables-json       firewall/nft_destination.nft.json     to=10.255.0.1
+nftables-json       firewall/nft_destination.nft.json     to=fd00:255::1
+nftables-json       firewall/nft_sets.nft.json            service=tcp/25,110
+nftables-json       firewall/nft_vmap.nft.json            service=any
+nftables-json       firewall/nft_chains.nft.json          service=any
+nftables-json       firewall/nft_base-chains.nft.json     service=any
+nftables-json       firewall/nft_sport.nft.json           service=tcp/20-30
+ufw-status          hostfw/ufw_verbose.txt                service=any
+ufw-status          hostfw/ufw_verbose.txt                service=tcp/25,465,587
+ufw-status          hostfw/ufw_numbered.txt               chain=FORWARD
+ufw-status          hostfw/ufw_numbered.txt               to=192.0.2.200
+firewalld-zone      hostfw/zone_rich.xml                  service=any
+firewalld-zone      hostfw/zone_rich.xml                  service=tcp/25,465,587
+firewalld-zone      hostfw/zone_sources.xml               service=any
+firewalld-zone      hostfw/zone_unknown_service.xml       service=tcp/587
+# (web servers and Postfix do not filter on the service: these keep it that way)
+nginx               mailserver/nginx/hooks.conf           service=any
+apache              mailserver/apache/require.conf        service=any
+postfix-main-cf     mailserver/postfix/main.cf            service=any
+postfix-cidr        mailserver/postfix/client_access.cidr service=any
+aws-security-group  cloud/sg.json                         chain=admin
+aws-security-group  cloud/sg.json                         service=any
+aws-security-group  cloud/sg.json                         service=tcp/25,465,587
+aws-network-acl     cloud/nacl.json                       chain=acl-01
+aws-network-acl     cloud/nacl.json                       chain=subnet-02
+aws-network-acl     cloud/nacl.json                       service=any
+aws-network-acl     cloud/nacl.json                       chain=acl-01 service=tcp/25,465,587
+azure-nsg           cloud/nsg.json                        chain=mail-nsg
+azure-nsg           cloud/nsg.json                        service=any
+azure-nsg           cloud/nsg.json                        service=tcp/25,587
+gcp-firewall        cloud/gcp.json                        service=any
+gcp-firewall        cloud/gcp.json                        service=tcp/25,465,587
+"""
 
 
-FW = "firewall"
-IPTABLES = (
-    "ip6tables_ufw.v6",
-    "iptables_chains.v4",
-    "iptables_destination.v4",
-    "iptables_docker-fail2ban.v4",
-    "iptables_interfaces.v4",
-    "iptables_ipset.v4",
-    "iptables_negation.v4",
-    "iptables_policy-accept.v4",
-    "iptables_ports.v4",
-    "iptables_restore-syntax.v4",
-    "iptables_shadow.v4",
-    "iptables_sport.v4",
-    "iptables_state.v4",
-    "iptables_tables.v4",
-    "iptables_ufw.v4",
-)
-NFT = (
-    "nft_base-chains.nft",
-    "nft_chains.nft",
-    "nft_commands.nft",
-    "nft_conntrack-order.nft",
-    "nft_destination.nft",
-    "nft_interfaces.nft",
-    "nft_ip-only.nft",
-    "nft_limits.nft",
-    "nft_negation.nft",
-    "nft_policy-accept.nft",
-    "nft_sets.nft",
-    "nft_shadow.nft",
-    "nft_sport.nft",
-    "nft_state.nft",
-    "nft_vmap.nft",
-)
+def _case(row: str) -> Case:
+    """A row of :data:`CASES_TABLE`: reader, fixture, then ``key=value`` fields of the query."""
+    reader, fixture, *query = row.split()
+    options = dict(item.split("=", 1) for item in query)
+    companion = None
+    if "with" in options:
+        fmt, _, path = options.pop("with").partition(":")
+        companion = (fmt, path)
+    return Case(reader, fixture, companion=companion, **options)
 
 
-def _nft_extras(reader: str, suffix: str) -> list[Case]:
-    return [
-        Case(reader, f"{FW}/nft_destination.nft{suffix}", to=SERVER[4]),
-        Case(reader, f"{FW}/nft_destination.nft{suffix}", to=SERVER[6]),
-        Case(reader, f"{FW}/nft_sets.nft{suffix}", service="tcp/25,110"),
-        Case(reader, f"{FW}/nft_vmap.nft{suffix}", service="any"),
-        Case(reader, f"{FW}/nft_chains.nft{suffix}", service="any"),
-        Case(reader, f"{FW}/nft_base-chains.nft{suffix}", service="any"),
-        Case(reader, f"{FW}/nft_sport.nft{suffix}", service="tcp/20-30"),
-    ]
-
-
-CASES: list[Case] = [
-    # iptables-save
-    *_each("iptables-save", FW, *IPTABLES),
-    Case("iptables-save", f"{FW}/ip6tables_semantics.v6"),
-    Case(
-        "iptables-save",
-        f"{FW}/ip6tables_semantics.v6",
-        companion=("ipset", f"{FW}/ipset_mail6.ipset"),
-    ),
-    Case("iptables-save", f"{FW}/iptables_ipset.v4", companion=("ipset", f"{FW}/ipset_mail.ipset")),
-    Case("iptables-save", f"{FW}/iptables_destination.v4", to=SERVER[4]),
-    Case("iptables-save", f"{FW}/iptables_docker-fail2ban.v4", chain="FORWARD"),
-    Case("iptables-save", f"{FW}/iptables_ufw.v4", chain="ufw-user-input"),
-    Case("iptables-save", f"{FW}/iptables_ports.v4", service="any"),
-    Case("iptables-save", f"{FW}/iptables_ports.v4", service=MAIL_PORTS),
-    Case("iptables-save", f"{FW}/iptables_ports.v4", service="tcp/20-30"),
-    Case("iptables-save", f"{FW}/iptables_chains.v4", service="any"),
-    Case("iptables-save", f"{FW}/iptables_tables.v4", service="any"),
-    # nftables, text and JSON
-    *_each("nftables", FW, *NFT),
-    *_nft_extras("nftables", ""),
-    *_each("nftables-json", FW, *(name + ".json" for name in NFT)),
-    *_nft_extras("nftables-json", ".json"),
-    # host firewalls
-    *_each(
-        "ufw-status",
-        "hostfw",
-        "ufw_inactive.txt",
-        "ufw_ipv4_only.txt",
-        "ufw_numbered.txt",
-        "ufw_plain.txt",
-        "ufw_verbose.txt",
-    ),
-    Case("ufw-status", "hostfw/ufw_verbose.txt", service="any"),
-    Case("ufw-status", "hostfw/ufw_verbose.txt", service=MAIL_PORTS),
-    Case("ufw-status", "hostfw/ufw_numbered.txt", chain="FORWARD"),
-    Case("ufw-status", "hostfw/ufw_numbered.txt", to="192.0.2.200"),
-    *_each(
-        "firewalld-zone",
-        "hostfw",
-        "zone_interface.xml",
-        "zone_rich.xml",
-        "zone_sources.xml",
-        "zone_unknown_service.xml",
-    ),
-    Case("firewalld-zone", "hostfw/zone_rich.xml", service="any"),
-    Case("firewalld-zone", "hostfw/zone_rich.xml", service=MAIL_PORTS),
-    Case("firewalld-zone", "hostfw/zone_sources.xml", service="any"),
-    Case("firewalld-zone", "hostfw/zone_unknown_service.xml", service="tcp/587"),
-    # web servers (the service does not change their verdicts)
-    *_each(
-        "nginx",
-        "mailserver/nginx",
-        "hooks.conf",
-        "include.conf",
-        "locations.conf",
-        "nginx-T.txt",
-        "satisfy.conf",
-    ),
-    Case("nginx", "mailserver/nginx/hooks.conf", service="any"),
-    *_each(
-        "apache",
-        "mailserver/apache",
-        "all-granted.conf",
-        "any.conf",
-        "legacy.htaccess",
-        "mixed.conf",
-        "require.conf",
-    ),
-    Case("apache", "mailserver/apache/require.conf", service="any"),
-    # postfix (main.cf reads the tables it names from its own folder)
-    *_each("postfix-main-cf", "mailserver/postfix", "main.cf", "no-mynetworks.cf", "partial.cf"),
-    Case("postfix-main-cf", "mailserver/postfix/main.cf", service="any"),
-    *_each("postconf", "mailserver/postfix", "main.cf", "partial.cf"),
-    *_each("postfix-mynetworks", "mailserver/postfix", "mynetworks.extra"),
-    *_each("postfix-cidr", "mailserver/postfix", "client_access.cidr", "relays.cidr"),
-    Case("postfix-cidr", "mailserver/postfix/client_access.cidr", service="any"),
-    # cloud
-    *_each("aws-security-group", "cloud", "sg.json", "sg-pairs.json", "sg-prefix.json"),
-    Case(
-        "aws-security-group",
-        "cloud/sg-prefix.json",
-        companion=("aws-prefix-list", "cloud/prefix-lists.json"),
-    ),
-    Case("aws-security-group", "cloud/sg.json", chain="admin"),
-    Case("aws-security-group", "cloud/sg.json", service="any"),
-    Case("aws-security-group", "cloud/sg.json", service=MAIL_PORTS),
-    Case("aws-network-acl", "cloud/nacl.json"),
-    Case("aws-network-acl", "cloud/nacl.json", chain="acl-01"),
-    Case("aws-network-acl", "cloud/nacl.json", chain="subnet-02"),
-    Case("aws-network-acl", "cloud/nacl.json", service="any"),
-    Case("aws-network-acl", "cloud/nacl.json", chain="acl-01", service=MAIL_PORTS),
-    *_each("azure-nsg", "cloud", "nsg.json", "nsg-cli.json"),
-    Case("azure-nsg", "cloud/nsg.json", chain="mail-nsg"),
-    Case("azure-nsg", "cloud/nsg.json", service="any"),
-    Case("azure-nsg", "cloud/nsg.json", service="tcp/25,587"),
-    Case("gcp-firewall", "cloud/gcp.json"),
-    Case("gcp-firewall", "cloud/gcp.json", service="any"),
-    Case("gcp-firewall", "cloud/gcp.json", service=MAIL_PORTS),
-]
+CASES = [_case(row) for row in CASES_TABLE.splitlines() if row.strip() and not row.startswith("#")]
 
 
 # --- reading ------------------------------------------------------------------------------------
