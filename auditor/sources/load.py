@@ -189,7 +189,7 @@ class SourceLoader:
             path = parse_spec(text, self.catalog).location or text
             data = files.read_bytes(path, None, options.max_bytes)
             if kinds[text] == "aws-prefix-list":
-                from auditor.allowlists.cloud import prefix_lists
+                from auditor.allowlists.cloud.aws_prefix_list import prefix_lists
 
                 found = prefix_lists(data, text)
             else:
@@ -200,7 +200,7 @@ class SourceLoader:
 
     def _service_tags(self, text: str, sets: dict[str, list[tuple[int, int, int]]]) -> None:
         """Every Azure service tag of the feed, by lower-case name, for azure-nsg rules."""
-        from auditor.allowlists.cloud import SERVICE_TAG
+        from auditor.allowlists.cloud.azure_nsg import SERVICE_TAG
 
         feed = self.load(text, LoadOptions(role="expected"))  # fails loudly if it cannot
         names: dict[str, list[str]] = {

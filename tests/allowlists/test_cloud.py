@@ -11,7 +11,7 @@ import pytest
 
 from auditor import ipspace
 from auditor.allowlists import READERS, ReadContext, ReaderError, reader_for
-from auditor.allowlists.cloud import prefix_lists
+from auditor.allowlists.cloud.aws_prefix_list import prefix_lists
 from auditor.model import Completeness, RangeSet
 from auditor.service import Service
 from auditor.sources.files import detect_format

@@ -9,7 +9,8 @@ import pytest
 
 from auditor import ipspace
 from auditor.allowlists import READERS, ReadContext, ReaderError, reader_for
-from auditor.allowlists.webserver import sniff_apache, sniff_nginx
+from auditor.allowlists.web.apache_conf import sniff_apache
+from auditor.allowlists.web.nginx_conf import sniff_nginx
 from auditor.model import Completeness, RangeSet, Severity
 from auditor.sources.files import detect_format
 

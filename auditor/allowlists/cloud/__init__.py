@@ -1,0 +1,1 @@
+"""Cloud firewall readers: AWS, Azure and Google Cloud JSON exports."""

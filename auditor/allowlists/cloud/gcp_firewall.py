@@ -1,0 +1,154 @@
+"""Google Cloud VPC firewall rules exported as JSON, evaluated for a new inbound connection to
+the service.
+
+``gcp-firewall`` (``gcloud compute firewall-rules list --format=json``)
+    Ingress rules (``direction`` ``INGRESS``, the default) by ascending ``priority`` (1000
+    when absent); at equal priority a deny rule wins over an allow rule; ``disabled`` rules
+    are ignored; an implied rule denies all ingress at priority 65535 [Google Cloud, "VPC
+    firewall rules": "Priority", "Implied rules", "Rule action"; "a deny rule overrides an
+    allow rule at the same priority"]. ``allowed``/``denied`` entries give ``IPProtocol``
+    (``tcp``, ``udp``, ``all`` or a number) and ``ports`` (``"25"``, ``"20-30"``; none: every
+    port). Sources are ``sourceRanges`` *or* ``sourceTags``/``sourceServiceAccounts``: an
+    address in the ranges matches, the tags and service accounts name instances the export
+    does not resolve (conditional); without any source the rule applies to 0.0.0.0/0.
+    ``targetTags``/``targetServiceAccounts`` make the whole rule conditional (the export does
+    not say which instances carry them); ``destinationRanges`` are checked against ``--to``,
+    else conditional.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from auditor.allowlists.base import ReadContext, Reader, ReaderError, register
+from auditor.allowlists.cloud.acl import FULL, Rule, _result, _sources, evaluate
+from auditor.allowlists.cloud.document import (
+    _PROTOCOL_NUMBERS,
+    Doc,
+    _destination_why,
+    _head,
+    _number_text,
+    _port_range,
+    _ports_text,
+    load_document,
+)
+from auditor.allowlists.firewall import Outcome, RuleRef, merge
+from auditor.model import Finding, Origin, RangeSet, Severity
+from auditor.sources.base import json_type
+
+_GCP_UNRESOLVED = (
+    "sourceTags",
+    "sourceServiceAccounts",
+    "sourceAddressGroups",
+    "sourceFqdns",
+    "sourceRegionCodes",
+    "sourceThreatIntelligences",
+)
+
+
+def _gcp_rules(doc: Doc, raw: Any, path: str, index: int) -> list[Rule]:
+    name = doc.get(raw, "name", str, path, f"rule{path}")
+    if doc.get(raw, "direction", str, path, "INGRESS").upper() != "INGRESS":
+        return []
+    if doc.get(raw, "disabled", bool, path, False):
+        doc.findings.append(
+            Finding("disabled-rule", Severity.INFO, f"{name} is disabled", doc.origin(path))
+        )
+        return []
+    priority = doc.get(raw, "priority", int, path, 1000)
+    if not 0 <= priority <= 65535:
+        raise doc.error(
+            f"priority {_number_text(priority)} is out of range",
+            f"{path}.priority",
+            "Google Cloud firewall priorities are 0-65535",
+        )
+    allowed = doc.items(raw, "allowed", path)
+    denied = doc.items(raw, "denied", path)
+    if bool(allowed) == bool(denied):
+        raise doc.error("a rule has either allowed or denied entries", path)
+    outcome: Outcome = "accept" if allowed else "drop"
+    pairs = [doc.cidr(r, p) for p, r in doc.items(raw, "sourceRanges", path)]
+    unresolved = {key: doc.get(raw, key, list, path, []) for key in _GCP_UNRESOLVED}
+    unresolved = {k: v for k, v in unresolved.items() if v}
+    if not pairs and not unresolved:
+        pairs = [(4, FULL[4][0])]  # "If you omit a source, 0.0.0.0/0 is used"
+    targets = [
+        f"{k} {', '.join(str(t) for t in v)}"
+        for k in ("targetTags", "targetServiceAccounts")
+        if (v := doc.get(raw, k, list, path, []))
+    ]
+    why = f"applies only to instances with {'; '.join(targets)}" if targets else ""
+    dests = [r for _, r in doc.items(raw, "destinationRanges", path)]
+    if dests:
+        dwhy = _destination_why(doc, dests, f"{path}.destinationRanges")
+        if dwhy == "":
+            return []
+        if dwhy:
+            why = f"{why}; {dwhy}" if why else dwhy
+    srcs = [r for _, r in doc.items(raw, "sourceRanges", path)]
+    rules = []
+    order = priority * 2 + (0 if outcome == "drop" else 1) + index / 1_000_000
+    for ppath, proto_item in allowed or denied:
+        proto_raw = doc.get(proto_item, "IPProtocol", (str, int), ppath)
+        proto = str(proto_raw).lower()
+        proto = _PROTOCOL_NUMBERS.get(proto, proto)
+        # destination ports: a VPC firewall rule has no source-port match [Google Cloud,
+        # "VPC firewall rules": "Protocols and ports" name destination ports only]
+        port_list = [p for _, p in doc.items(proto_item, "ports", ppath)]
+        ports = (
+            tuple(merge([_port_range(doc, p, f"{ppath}.ports") for p in port_list]))
+            if port_list and proto in ("tcp", "udp", "sctp")
+            else None
+        )
+        shown = "all" if proto == "all" else f"{proto}:{_ports_text(ports)}"
+        what = "allow" if outcome == "accept" else "deny"
+        said = [str(s) for s in srcs]
+        said += [f"{k} {', '.join(map(str, v))}" for k, v in unresolved.items()]
+        text = f"{name} priority {priority} {what} {shown} from {', '.join(said) or '0.0.0.0/0'}"
+        if pairs:
+            ref = RuleRef(doc.origin(path), text, why)
+            rules.append(Rule(order, outcome, proto, ports, _sources(pairs), ref))
+        if unresolved:
+            uwhy = f"the instances of {', '.join(unresolved)} are not in the export"
+            ref = RuleRef(doc.origin(path), text, f"{uwhy}; {why}" if why else uwhy)
+            rules.append(Rule(order, outcome, proto, ports, FULL, ref))
+    if unresolved:
+        doc.unsupported.append(f"{path}: {name}: {', '.join(unresolved)} (instances unknown)")
+    if targets:
+        doc.unsupported.append(f"{path}: {name}: {'; '.join(targets)} (targets unknown)")
+    return rules
+
+
+def _gcp_list(doc: Doc, top: Any) -> list[tuple[str, Any]]:
+    if isinstance(top, dict) and "items" in top:
+        return doc.items(top, "items", "")
+    if not isinstance(top, list):
+        raise doc.error(f"is {json_type(top)}, expected an array of firewall rules", "")
+    return [(f"[{i}]", v) for i, v in enumerate(top)]
+
+
+@register
+class GcpFirewallReader(Reader):
+    name = "gcp-firewall"
+    description = "Google Cloud VPC firewall rules JSON (gcloud ... --format=json): by priority"
+    ruleset = True
+
+    @staticmethod
+    def sniff(data: bytes) -> bool:
+        head = _head(data)
+        return (
+            head[:1] in (b"[", b"{")
+            and b'"IPProtocol"' in head
+            and (b'"allowed"' in head or b'"denied"' in head)
+        )
+
+    def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
+        doc = Doc(ctx, "a gcloud compute firewall-rules list --format=json export")
+        items = _gcp_list(doc, load_document(data, ctx, "a JSON export"))
+        if not items:
+            raise ReaderError("no firewall rule in the export", source=ctx.name)
+        rules = [r for i, (path, raw) in enumerate(items) for r in _gcp_rules(doc, raw, path, i)]
+        default = RuleRef(
+            Origin(ctx.name, None, "(implied)"), "implied deny ingress, priority 65535"
+        )
+        return _result(data, ctx, self.name, evaluate(rules, default, ctx.service), doc)

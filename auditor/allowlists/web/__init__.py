@@ -1,0 +1,1 @@
+"""Web server readers: nginx and Apache access rules."""

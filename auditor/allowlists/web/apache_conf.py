@@ -1,0 +1,554 @@
+"""Apache ``Require`` access rules (and the old ``Order``/``Allow``/``Deny``), evaluated for
+every source address.
+
+``apache`` (mod_authz_core, mod_authz_host, mod_access_compat)
+    ``Require ip`` (full and partial addresses such as ``10.1``, ``a/nn``, ``a/netmask``,
+    IPv6), ``Require not ip``, ``Require all granted|denied``, ``Require local`` (the
+    loopback networks), in ``<RequireAll>``, ``<RequireAny>`` and ``<RequireNone>``, with
+    the results of mod_authz_core: GRANTED, DENIED or NEUTRAL, where a negated directive can
+    never grant; directives outside a container behave as one ``<RequireAny>``, and only
+    GRANTED lets the request in. Other providers (``valid-user``, ``user``, ``group``,
+    ``host``, ``env``, ``expr``, ``method`` ...) and directives inside ``<Limit>``,
+    ``<LimitExcept>`` and ``<If>`` are conditional. ``<IfModule>`` content is read (the
+    modules are assumed loaded; a negated ``<IfModule !...>`` is skipped). The old
+    ``Order``/``Allow from``/``Deny from`` are evaluated as mod_access_compat does
+    (``Order Deny,Allow`` is the default); host names and ``env=`` there are conditional;
+    a context that mixes them with ``Require`` is conditional as a whole (Apache does not
+    support mixing them). Contexts: ``<Directory>``, ``<Location>``, ``<Files>``,
+    ``<Proxy>`` (and their ``Match`` forms) and the file's top level (a .htaccess), each
+    that has access directives of its own; section merging across contexts is not modelled.
+
+Each context is evaluated on its own; an address gets a verdict only where every context
+agrees on it (:mod:`auditor.allowlists.web.common`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+from auditor import ipspace
+from auditor.allowlists.base import (
+    ReadContext,
+    Reader,
+    ReaderError,
+    address_findings,
+    decode_text,
+    register,
+)
+from auditor.allowlists.firewall import Claim, RuleRef, Segment, complement, first_claims, merge
+from auditor.allowlists.web.common import (
+    FAMILIES,
+    Context,
+    Interval,
+    _full,
+    _intersect,
+    _minus,
+    _rangeset,
+    _union,
+)
+from auditor.errors import AddressError
+from auditor.model import Finding, Origin, RangeSet, Severity
+
+State = Literal["G", "D", "N", "C"]
+"""mod_authz_core results: GRANTED, DENIED, NEUTRAL; C: not known from the file."""
+
+
+@dataclass
+class _Node:
+    """An authorization directive or container."""
+
+    kind: str  # "require", "all", "any", "none", "limit", "if"
+    line: int
+    text: str
+    negated: bool = False
+    children: list[_Node] = field(default_factory=list)
+    provider: str = ""
+    args: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _ApacheSection:
+    label: str
+    line: int
+    kind: str
+    authz: _Node
+    order: tuple[str, int] | None = None
+    allow: list[tuple[int, str, list[str]]] = field(default_factory=list)
+    deny: list[tuple[int, str, list[str]]] = field(default_factory=list)
+    satisfy_any: bool = False
+    merging: bool = False
+
+    @property
+    def has_require(self) -> bool:
+        return bool(self.authz.children)
+
+    @property
+    def has_compat(self) -> bool:
+        return bool(self.allow or self.deny or self.order)
+
+
+_CONTEXT_SECTIONS = frozenset(
+    {"directory", "directorymatch", "location", "locationmatch", "files", "filesmatch",
+     "proxy", "proxymatch"}
+)  # fmt: skip
+_AUTHZ_CONTAINERS = {"requireall": "all", "requireany": "any", "requirenone": "none"}
+# mod_access_compat: what apr_ipsubnet_create() does not take for an address is a host name
+_COMPAT_ADDRESS = re.compile(r"[0-9.]+(/[0-9.]+)?|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*(/[0-9]+)?")
+_SECTION = re.compile(r"<\s*(/?)\s*([A-Za-z]+)\s*(.*?)\s*>\s*$")
+
+
+def _apache_words(text: str) -> list[str]:
+    """Arguments as Apache's ap_getword_conf() splits them: spaces, with quotes."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        if text[i].isspace():
+            i += 1
+            continue
+        if text[i] in "\"'":
+            q = text[i]
+            j = i + 1
+            buf = []
+            while j < n and text[j] != q:
+                if text[j] == "\\" and j + 1 < n:
+                    j += 1
+                buf.append(text[j])
+                j += 1
+            out.append("".join(buf))
+            i = j + 1
+        else:
+            j = i
+            while j < n and not text[j].isspace():
+                j += 1
+            out.append(text[i:j])
+            i = j
+    return out
+
+
+def _apache_lines(text: str) -> list[tuple[int, str]]:
+    """Logical lines: a backslash at the end of a line joins the next; ``#`` lines are
+    comments (Apache has no comment after a directive)."""
+    out: list[tuple[int, str]] = []
+    pending: tuple[int, str] | None = None
+    for lineno, raw in enumerate(text.split("\n"), 1):
+        line = raw.rstrip("\r")
+        if pending is not None:
+            start, acc = pending
+            line = acc + " " + line.strip()
+            lineno = start
+            pending = None
+        stripped = line.strip()
+        if stripped.endswith("\\"):
+            pending = (lineno, stripped[:-1])
+            continue
+        if not stripped or stripped.startswith("#"):
+            continue
+        out.append((lineno, stripped))
+    if pending is not None:
+        out.append(pending)
+    return out
+
+
+class _Apache:
+    def __init__(self, ctx: ReadContext) -> None:
+        self.ctx = ctx
+        self.findings: list[Finding] = []
+        self.unsupported: list[str] = []
+        self.sections: list[_ApacheSection] = []
+
+    def error(self, message: str, line: int, hint: str | None = None) -> ReaderError:
+        return ReaderError(message, source=self.ctx.name, line=line, hint=hint)
+
+    def parse(self, text: str) -> None:
+        top = _ApacheSection("top level (.htaccess)", 0, "", _Node("any", 0, "top level"))
+        self.sections.append(top)
+        section, nodes, skip = top, [top.authz], False
+        # per open section: its tag, its line, and the state to restore when it closes
+        stack: list[tuple[str, int, _ApacheSection, list[_Node], bool]] = []
+        for line, logical in _apache_lines(text):
+            m = _SECTION.match(logical) if logical.startswith("<") else None
+            if m is not None:
+                closing, tag, arg = m.group(1) == "/", m.group(2).lower(), m.group(3)
+                if closing:
+                    if not stack or stack[-1][0] != tag:
+                        open_tag = f"<{stack[-1][0]}> (line {stack[-1][1]})" if stack else "none"
+                        raise self.error(
+                            f"</{m.group(2)}> without matching <{m.group(2)}> section",
+                            line,
+                            hint=f"the open section is {open_tag}",
+                        )
+                    _, _, section, nodes, skip = stack.pop()
+                    continue
+                stack.append((tag, line, section, nodes, skip))
+                if not skip:
+                    section, nodes, skip = self.open(
+                        tag, arg, m.group(2), line, logical, section, nodes
+                    )
+                continue
+            if skip:
+                continue
+            self.directive(logical, line, section, nodes)
+        if stack:
+            raise self.error(f"<{stack[-1][0]}> is not closed", stack[-1][1])
+
+    def open(
+        self,
+        tag: str,
+        arg: str,
+        shown: str,
+        line: int,
+        logical: str,
+        section: _ApacheSection,
+        nodes: list[_Node],
+    ) -> tuple[_ApacheSection, list[_Node], bool]:
+        """The state inside a section that opens: (section, authz nodes, skipping)."""
+        if tag == "ifmodule" and arg.startswith("!"):
+            self.findings.append(
+                Finding(
+                    "assumed",
+                    Severity.INFO,
+                    f"<IfModule {arg}> skipped: the module is assumed loaded",
+                    Origin(self.ctx.name, line),
+                )
+            )
+            return section, nodes, True
+        if tag in _CONTEXT_SECTIONS:
+            label = f"<{shown} {arg}> (line {line})"
+            new = _ApacheSection(label, line, tag, _Node("any", line, f"<{shown} {arg}>"))
+            self.sections.append(new)
+            return new, [new.authz], False
+        if tag == "virtualhost":
+            host = _ApacheSection(f"<VirtualHost {arg}>", line, tag, _Node("any", line, ""))
+            return host, [host.authz], False
+        if tag in _AUTHZ_CONTAINERS:
+            node = _Node(_AUTHZ_CONTAINERS[tag], line, logical, negated=tag == "requirenone")
+        elif tag in ("limit", "limitexcept", "if", "elseif", "else"):
+            node = _Node("limit", line, logical)
+        else:
+            return section, nodes, False  # IfModule, IfDefine, IfVersion ...: read through
+        nodes[-1].children.append(node)
+        return section, [*nodes, node], False
+
+    def directive(
+        self, logical: str, line: int, section: _ApacheSection, nodes: list[_Node]
+    ) -> None:
+        words = _apache_words(logical)
+        name = words[0].lower()
+        args = words[1:]
+        if name == "require":
+            if section.kind == "virtualhost":
+                raise self.error(
+                    "Require not allowed here", line, hint="put it in <Directory> or <Location>"
+                )
+            nodes[-1].children.append(self.require(args, line, logical))
+        elif name == "order":
+            section.order = ("".join(args).lower(), line)
+        elif name in ("allow", "deny"):
+            if not args or args[0].lower() != "from":
+                raise self.error(f"{words[0]} must be followed by 'from'", line)
+            target = section.allow if name == "allow" else section.deny
+            target.append((line, logical, args[1:]))
+        elif name == "satisfy":
+            section.satisfy_any = bool(args) and args[0].lower() == "any"
+        elif name == "authmerging" and args and args[0].lower() != "off":
+            section.merging = True
+
+    def require(self, args: list[str], line: int, text: str) -> _Node:
+        negated = bool(args) and args[0].lower() == "not"
+        if negated:
+            args = args[1:]
+        if not args:
+            raise self.error("Require needs a provider", line, hint="e.g. Require ip 192.0.2.0/24")
+        return _Node("require", line, text, negated, provider=args[0].lower(), args=args[1:])
+
+    # -- evaluation: per family, a partition of the space into G, D, N, C --
+
+    def leaf(self, node: _Node, fam: int) -> dict[str, list[Interval]]:
+        bits = ipspace.BITS[fam]
+        full = _full(fam)
+        provider = node.provider
+        if provider == "all":
+            kind = node.args[0].lower() if node.args else ""
+            if kind not in ("granted", "denied"):
+                raise self.error("Require all takes 'granted' or 'denied'", node.line)
+            out = {"G": full if kind == "granted" else [], "D": [] if kind == "granted" else full}
+        elif provider in ("ip", "local"):
+            if provider == "local":
+                inside = self.local(fam)
+            else:
+                if not node.args:
+                    raise self.error("Require ip needs an address", node.line)
+                inside = merge(
+                    [
+                        iv
+                        for arg in node.args
+                        for f, ivs in [self.apache_address(arg, node.line)]
+                        if f == fam
+                        for iv in ivs
+                    ]
+                )
+            out = {"G": inside, "D": complement(inside, bits)}
+        else:
+            out = {"C": full}
+        result = {"G": out.get("G", []), "D": out.get("D", []), "N": [], "C": out.get("C", [])}
+        if node.negated:
+            # mod_authz_core: a negated GRANTED is DENIED, a negated DENIED is NEUTRAL
+            result = {
+                "G": [],
+                "D": result["G"],
+                "N": _union(result["D"], result["N"]),
+                "C": result["C"],
+            }
+        return result
+
+    @staticmethod
+    def local(fam: int) -> list[Interval]:
+        if fam == 4:
+            return [(0x7F000000, 0x7FFFFFFF)]
+        return [(1, 1)]
+
+    def node(self, node: _Node, fam: int, cond: str = "") -> dict[str, list[Interval]]:
+        bits = ipspace.BITS[fam]
+        if node.kind == "require":
+            result = self.leaf(node, fam)
+        else:
+            kids = [self.node(k, fam) for k in node.children]
+            if node.kind == "limit":
+                # method- or expression-dependent: whatever the children decide is uncertain
+                decided = _union(
+                    *(k["G"] for k in kids), *(k["D"] for k in kids), *(k["C"] for k in kids)
+                )
+                result = {"G": [], "D": [], "C": decided, "N": complement(decided, bits)}
+            elif node.kind == "all":
+                d = _union(*(k["D"] for k in kids))
+                c = _minus(_union(*(k["C"] for k in kids)), d, bits)
+                g = _minus(_minus(_union(*(k["G"] for k in kids)), d, bits), c, bits)
+                result = {"G": g, "D": d, "C": c, "N": complement(_union(g, d, c), bits)}
+            else:  # any, none
+                g = _union(*(k["G"] for k in kids))
+                c = _minus(_union(*(k["C"] for k in kids)), g, bits)
+                d = _minus(_minus(_union(*(k["D"] for k in kids)), g, bits), c, bits)
+                result = {"G": g, "D": d, "C": c, "N": complement(_union(g, d, c), bits)}
+            if node.negated:
+                result = {
+                    "G": [],
+                    "D": result["G"],
+                    "N": _union(result["D"], result["N"]),
+                    "C": result["C"],
+                }
+        return result
+
+    def leaves(self, node: _Node) -> list[_Node]:
+        if node.kind == "require":
+            return [node]
+        return [leaf for k in node.children for leaf in self.leaves(k)]
+
+    def evaluate_require(self, section: _ApacheSection, fam: int) -> list[Segment]:
+        result = self.node(section.authz, fam)
+        origin = Origin(self.ctx.name, section.line or None)
+        claims: list[Claim] = []
+        order = 0
+        for leaf in self.leaves(section.authz):
+            mine = self.node(leaf, fam)
+            ref = RuleRef(Origin(self.ctx.name, leaf.line), leaf.text)
+            claims.append(Claim(order, _intersect(mine["G"], result["G"]), "accept", ref))
+            claims.append(Claim(order, _intersect(mine["D"], result["D"]), "drop", ref))
+            why = f"Require {leaf.provider} is not evaluated (it depends on the request)"
+            cref = RuleRef(ref.origin, ref.text, why)
+            claims.append(Claim(order, _intersect(mine["C"], result["C"]), "conditional", cref))
+            order += 1
+        cref = RuleRef(
+            origin,
+            f"{section.label}: depends on the HTTP method or an expression",
+            "<Limit>, <LimitExcept> or <If>",
+        )
+        claims.append(Claim(order, result["C"], "conditional", cref))
+        claims.append(
+            Claim(order + 1, result["D"], "drop", RuleRef(origin, f"{section.label}: denied"))
+        )
+        nref = RuleRef(origin, f"{section.label}: no Require directive grants it")
+        claims.append(Claim(order + 1, result["N"], "drop", nref))
+        return first_claims(claims)
+
+    def evaluate_compat(self, section: _ApacheSection, fam: int) -> list[Segment]:
+        """mod_access_compat: ``Order Deny,Allow`` allows what Allow matches or Deny does not;
+        ``Allow,Deny`` and ``Mutual-failure`` allow what Allow matches and Deny does not."""
+        bits = ipspace.BITS[fam]
+        full = _full(fam)
+        order_text, order_line = section.order or ("deny,allow", 0)
+        if order_text not in ("deny,allow", "allow,deny", "mutual-failure"):
+            raise self.error(
+                f"unknown Order {order_text!r}", order_line, hint="Deny,Allow or Allow,Deny"
+            )
+
+        def sets(
+            entries: list[tuple[int, str, list[str]]],
+        ) -> tuple[list[Interval], list[Interval], list[Claim], list[Claim]]:
+            yes: list[Interval] = []
+            maybe: list[Interval] = []
+            yes_claims: list[Claim] = []
+            maybe_claims: list[Claim] = []
+            for k, (line, text, items) in enumerate(entries):
+                ref = RuleRef(Origin(self.ctx.name, line), text)
+                for item in items:
+                    low = item.lower()
+                    if low == "all":
+                        iv = full
+                    elif low.startswith("env="):
+                        why = f"{item}: depends on an environment variable"
+                        maybe.extend(full)
+                        maybe_claims.append(
+                            Claim(k, full, "conditional", RuleRef(ref.origin, ref.text, why))
+                        )
+                        continue
+                    elif _COMPAT_ADDRESS.fullmatch(item):
+                        f, iv = self.apache_address(item, line)
+                        if f != fam:
+                            continue
+                    else:
+                        why = f"{item}: a host name, matched by double reverse DNS"
+                        maybe.extend(full)
+                        maybe_claims.append(
+                            Claim(k, full, "conditional", RuleRef(ref.origin, ref.text, why))
+                        )
+                        continue
+                    yes.extend(iv)
+                    yes_claims.append(Claim(k, iv, "accept", ref))
+            return merge(yes), _minus(merge(maybe), merge(yes), bits), yes_claims, maybe_claims
+
+        a_yes, a_maybe, a_claims, a_maybe_claims = sets(section.allow)
+        d_yes, d_maybe, d_claims, d_maybe_claims = sets(section.deny)
+        a_no = complement(_union(a_yes, a_maybe), bits)
+        d_no = complement(_union(d_yes, d_maybe), bits)
+        if order_text == "deny,allow":
+            granted = _union(a_yes, d_no)
+            denied = _intersect(d_yes, a_no)
+        else:
+            granted = _intersect(a_yes, d_no)
+            denied = _union(a_no, d_yes)
+        unknown = complement(_union(granted, denied), bits)
+        origin = Origin(self.ctx.name, order_line or section.line or None)
+        claims: list[Claim] = []
+        claims += [
+            Claim(c.order, _intersect(list(c.intervals), granted), "accept", c.rule)
+            for c in a_claims
+        ]
+        claims += [
+            Claim(c.order, _intersect(list(c.intervals), denied), "drop", c.rule) for c in d_claims
+        ]
+        claims += [
+            Claim(c.order, _intersect(list(c.intervals), unknown), "conditional", c.rule)
+            for c in a_maybe_claims + d_maybe_claims
+        ]
+        order_ref = RuleRef(origin, f"Order {order_text} default")
+        claims.append(Claim(10**9, granted, "accept", order_ref))
+        claims.append(Claim(10**9, denied, "drop", order_ref))
+        claims.append(
+            Claim(
+                10**9,
+                unknown,
+                "conditional",
+                RuleRef(origin, f"Order {order_text}", "host names or env= decide"),
+            )
+        )
+        segments = first_claims(claims)
+        if section.satisfy_any:
+            why = "Satisfy Any: authentication may still let the client in"
+            segments = [
+                Segment(s.first, s.last, "conditional", RuleRef(s.rule.origin, s.rule.text, why))
+                if s.outcome == "drop"
+                else s
+                for s in segments
+            ]
+        return segments
+
+    def apache_address(self, text: str, line: int) -> tuple[int, list[Interval]]:
+        """An address as apr_ipsubnet_create() reads it: full, partial (``10.1``), with a
+        prefix length or a netmask, or IPv6."""
+        addr, slash, mask = text.partition("/")
+        if ":" not in addr and re.fullmatch(r"[0-9]+(\.[0-9]+){0,3}\.?", addr) and not slash:
+            octets = [o for o in addr.split(".") if o != ""]
+            if len(octets) < 4:
+                # a partial address: the given octets, the rest any
+                text = ".".join(octets + ["0"] * (4 - len(octets))) + f"/{8 * len(octets)}"
+                addr, slash, mask = text.partition("/")
+        if slash and "." in mask:
+            try:
+                _, value, _ = ipspace.parse_address(mask)
+            except AddressError as e:
+                raise self.error(f"invalid netmask in {text!r}: {e.message}", line) from None
+            inverted = ~value & 0xFFFFFFFF
+            if inverted & (inverted + 1):
+                raise self.error(
+                    f"{text!r} has a non-contiguous netmask, which is not a CIDR",
+                    line,
+                    hint="write the network as a/nn",
+                )
+            text = f"{addr}/{32 - inverted.bit_length()}"
+        try:
+            parsed = ipspace.parse(text, self.ctx.host_bits)
+        except AddressError as e:
+            raise self.error(
+                f"ip address {text!r} appears to be invalid: {e.message}", line, e.hint
+            ) from None
+        self.findings.extend(address_findings(text, parsed, Origin(self.ctx.name, line)))
+        return parsed.family, [(parsed.first, parsed.last)]
+
+    def context(self, section: _ApacheSection) -> Context:
+        segments: dict[int, list[Segment]] = {}
+        for fam in FAMILIES:
+            if section.has_require and section.has_compat:
+                why = "Order/Allow/Deny mixed with Require: Apache does not support mixing them"
+                ref = RuleRef(Origin(self.ctx.name, section.line or None), section.label, why)
+                segments[fam] = [Segment(0, ipspace.MAX[fam], "conditional", ref)]
+            elif section.has_require:
+                segments[fam] = self.evaluate_require(section, fam)
+            else:
+                segments[fam] = self.evaluate_compat(section, fam)
+        if section.merging:
+            self.unsupported.append(
+                f"{self.ctx.name}:{section.line}: AuthMerging in {section.label} (merging with"
+                " the enclosing sections is not modelled)"
+            )
+        return Context(section.label, segments)
+
+
+def sniff_apache(data: bytes) -> bool:
+    """Apache: a ``Require ip|all|not|host|local`` line, or ``Allow from``/``Deny from``."""
+    head = data[:16384].decode("utf-8", "replace")
+    return bool(
+        re.search(
+            r"(?im)^\s*(require\s+(not\s+)?(ip|all|host|local)\b|(allow|deny)\s+from\s+\S"
+            r"|<require(all|any|none)>)",
+            head,
+        )
+    )
+
+
+@register
+class ApacheReader(Reader):
+    name = "apache"
+    description = "Apache Require ip / RequireAll / RequireAny, and Order/Allow/Deny"
+    suffixes = (".htaccess",)
+    ruleset = True
+
+    @staticmethod
+    def sniff(data: bytes) -> bool:
+        return sniff_apache(data)
+
+    def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
+        text = decode_text(data, ctx)
+        apache = _Apache(ctx)
+        apache.parse(text)
+        sections = [s for s in apache.sections if s.has_require or s.has_compat]
+        if not sections:
+            raise ReaderError(
+                "no Require, Allow or Deny directive",
+                source=ctx.name,
+                hint="give the <Directory>/<Location> sections or the .htaccess that controls"
+                " access",
+            )
+        contexts = [apache.context(s) for s in sections]
+        return _rangeset(data, ctx, self.name, contexts, apache.findings, apache.unsupported)
