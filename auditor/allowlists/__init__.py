@@ -4,15 +4,17 @@ from auditor.allowlists import (  # noqa: F401  (registration)
     cloud,
     exchange,
     hostfw,
-    ipset,
     iptables,
-    json_list,
     nftables,
     postfix,
-    text,
     webserver,
-    yaml_list,
 )
 from auditor.allowlists.base import READERS, ReadContext, Reader, ReaderError, reader_for
+from auditor.allowlists.lists import (  # noqa: F401  (registration)
+    ipset_save,
+    json_list,
+    text,
+    yaml_list,
+)
 
 __all__ = ["READERS", "ReadContext", "Reader", "ReaderError", "reader_for"]

@@ -119,7 +119,7 @@ from auditor.allowlists.firewall import (
     merge,
     verdicts_rangeset,
 )
-from auditor.allowlists.json_list import load_strict
+from auditor.allowlists.lists.json_list import load_strict
 from auditor.errors import AddressError
 from auditor.jsonutil import LongNumber
 from auditor.model import Entries, Entry, Finding, Origin, RangeSet, Severity, SourceInfo
