@@ -2,11 +2,9 @@
 
 from auditor.allowlists import (  # noqa: F401  (registration)
     cloud,
-    exchange,
     hostfw,
     iptables,
     nftables,
-    postfix,
     webserver,
 )
 from auditor.allowlists.base import READERS, ReadContext, Reader, ReaderError, reader_for
@@ -15,6 +13,13 @@ from auditor.allowlists.lists import (  # noqa: F401  (registration)
     json_list,
     text,
     yaml_list,
+)
+from auditor.allowlists.mail import (  # noqa: F401  (registration)
+    exchange_connector,
+    postconf,
+    postfix_cidr,
+    postfix_main_cf,
+    postfix_mynetworks,
 )
 
 __all__ = ["READERS", "ReadContext", "Reader", "ReaderError", "reader_for"]
