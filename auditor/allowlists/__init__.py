@@ -1,15 +1,9 @@
 """Declared-side readers, one module per format, each registered under a kebab-case name."""
 
 from auditor.allowlists import (  # noqa: F401  (registration)
-    exchange,
     hostfw,
-    ipset,
     iptables,
-    json_list,
     nftables,
-    postfix,
-    text,
-    yaml_list,
 )
 from auditor.allowlists.base import READERS, ReadContext, Reader, ReaderError, reader_for
 from auditor.allowlists.cloud import (  # noqa: F401  (registration)
@@ -18,6 +12,19 @@ from auditor.allowlists.cloud import (  # noqa: F401  (registration)
     aws_security_group,
     azure_nsg,
     gcp_firewall,
+)
+from auditor.allowlists.lists import (  # noqa: F401  (registration)
+    ipset_save,
+    json_list,
+    text,
+    yaml_list,
+)
+from auditor.allowlists.mail import (  # noqa: F401  (registration)
+    exchange_connector,
+    postconf,
+    postfix_cidr,
+    postfix_main_cf,
+    postfix_mynetworks,
 )
 from auditor.allowlists.web import apache_conf, nginx_conf  # noqa: F401  (registration)
 

@@ -82,7 +82,7 @@ from auditor.allowlists.firewall import (
     merge,
     verdicts_rangeset,
 )
-from auditor.allowlists.ipset import other_set
+from auditor.allowlists.lists.ipset_save import other_set
 from auditor.errors import AddressError
 from auditor.model import Entry, Finding, Origin, RangeSet, Severity, SourceInfo
 

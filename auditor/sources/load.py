@@ -151,7 +151,7 @@ class SourceLoader:
         their sets resolve the ruleset's ``-m set`` rules instead of being lists of their own.
         Returns (sets by name, the remaining specs)."""
         from auditor.allowlists.base import READERS, format_name
-        from auditor.allowlists.ipset import companion_sets
+        from auditor.allowlists.lists.ipset_save import companion_sets
 
         kinds: dict[str, str] = {}
         for text in specs:

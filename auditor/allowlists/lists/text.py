@@ -407,7 +407,7 @@ def parse_bulk(data: bytes, ctx: ReadContext) -> RangeSet | None:
     exact path the rest; None when the input needs the general path."""
     import numpy as np
 
-    from auditor.allowlists import text_bulk
+    from auditor.allowlists.lists import text_bulk
     from auditor.model import Columns
 
     bulk = text_bulk.columns(data)
