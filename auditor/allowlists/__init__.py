@@ -7,12 +7,12 @@ from auditor.allowlists import (  # noqa: F401  (registration)
     ipset,
     iptables,
     json_list,
-    nftables,
     postfix,
     text,
     webserver,
     yaml_list,
 )
 from auditor.allowlists.base import READERS, ReadContext, Reader, ReaderError, reader_for
+from auditor.allowlists.nftables import nft_json, nft_text  # noqa: F401  (registration)
 
 __all__ = ["READERS", "ReadContext", "Reader", "ReaderError", "reader_for"]
