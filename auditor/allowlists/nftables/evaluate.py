@@ -45,6 +45,7 @@ from auditor.allowlists.nftables.probes import (
     _ABSENT,
     _REMOTE,
     _SPORT,
+    _UNKNOWN_WHY,
     NEVER,
     Cond,
     Term,
@@ -72,24 +73,6 @@ from auditor.allowlists.nftables.values import (
 )
 from auditor.model import Origin
 
-_UNKNOWN_WHY = {
-    "mark": "a packet mark",
-    "skuid": "the local socket's user",
-    "skgid": "the local socket's group",
-    "cpu": "the CPU",
-    "cgroup": "the control group",
-    "time": "the time",
-    "day": "the day of the week",
-    "hour": "the time of day",
-    "random": "a random number",
-    "priority": "the packet priority",
-    "secmark": "a security mark",
-    "ipsec": "IPsec processing",
-    "length": "the packet length",
-    "iifgroup": "the input interface group",
-    "oifgroup": "the output interface group",
-    "nftrace": "packet tracing",
-}
 _OUTCOMES: dict[str, Outcome] = {
     "accept": "accept",
     "drop": "drop",

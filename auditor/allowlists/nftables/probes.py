@@ -78,6 +78,26 @@ def _not(x: Cond, bits: int) -> Cond:
     return Cond(complement(_union(x.yes, x.maybe), bits), x.maybe)
 
 
+_UNKNOWN_WHY = {
+    "mark": "a packet mark",
+    "skuid": "the local socket's user",
+    "skgid": "the local socket's group",
+    "cpu": "the CPU",
+    "cgroup": "the control group",
+    "time": "the time",
+    "day": "the day of the week",
+    "hour": "the time of day",
+    "random": "a random number",
+    "priority": "the packet priority",
+    "secmark": "a security mark",
+    "ipsec": "IPsec processing",
+    "length": "the packet length",
+    "iifgroup": "the input interface group",
+    "oifgroup": "the output interface group",
+    "nftrace": "packet tracing",
+}
+
+
 class Term(NamedTuple):
     """What a selector is for the probe: a known value (``const`` of a ``type``), the source
     address (``src``), unknown (``why``), absent (the packet has no such header), or, for
