@@ -3,7 +3,6 @@
 from auditor.allowlists import (  # noqa: F401  (registration)
     hostfw,
     iptables,
-    nftables,
 )
 from auditor.allowlists.base import READERS, ReadContext, Reader, ReaderError, reader_for
 from auditor.allowlists.cloud import (  # noqa: F401  (registration)
@@ -26,6 +25,7 @@ from auditor.allowlists.mail import (  # noqa: F401  (registration)
     postfix_main_cf,
     postfix_mynetworks,
 )
+from auditor.allowlists.nftables import nft_json, nft_text  # noqa: F401  (registration)
 from auditor.allowlists.web import apache_conf, nginx_conf  # noqa: F401  (registration)
 
 __all__ = ["READERS", "ReadContext", "Reader", "ReaderError", "reader_for"]
