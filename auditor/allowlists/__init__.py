@@ -3,9 +3,7 @@
 from auditor.allowlists import (  # noqa: F401  (registration)
     cloud,
     exchange,
-    hostfw,
     ipset,
-    iptables,
     json_list,
     nftables,
     postfix,
@@ -14,5 +12,10 @@ from auditor.allowlists import (  # noqa: F401  (registration)
     yaml_list,
 )
 from auditor.allowlists.base import READERS, ReadContext, Reader, ReaderError, reader_for
+from auditor.allowlists.firewalls import (  # noqa: F401  (registration)
+    firewalld_zone,
+    iptables_save,
+    ufw_status,
+)
 
 __all__ = ["READERS", "ReadContext", "Reader", "ReaderError", "reader_for"]
