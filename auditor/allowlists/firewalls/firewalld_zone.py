@@ -1,4 +1,5 @@
-"""packets from its ``<source>`` addresses, else to packets arriving on its
+"""``firewalld-zone``: a firewalld zone file (firewalld.zone(5), firewalld.richlanguage(5)).
+A zone applies to packets from its ``<source>`` addresses, else to packets arriving on its
 ``<interface>``s (firewalld.zones(5): sources take precedence over interfaces). Within
 the zone, in firewalld's order (firewalld.richlanguage(5), "Rule priorities" and the
 ``pre``/``log``/``deny``/``allow``/``post`` chains): rich rules with a negative priority
@@ -30,6 +31,7 @@ this host; forwarding goes through policies.
 The XML is parsed with the standard library's expat, which resolves no external entity;
 a document type or entity declaration is refused outright (a zone file never needs one,
 and refusing it rules out entity expansion), since ``defusedxml`` is not a dependency.
+A ``<policy>`` file is refused with an explanation.
 
 ``--service any``: see :mod:`auditor.allowlists.firewalls.hostfw_common`.
 """

@@ -3,7 +3,6 @@
 evaluation order, the probes a service needs, and first match over the rules with the default
 filling the rest.
 
-
 ``--service any`` asks whether an address may open every connection, any protocol and port
 (as for the cloud readers: an allow counts only if it covers every protocol and port; a deny
 of anything counts). A rule that matches every connection (ufw: a ``To`` without port,

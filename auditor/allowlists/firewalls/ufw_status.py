@@ -1,4 +1,4 @@
-"""The output of ``ufw status``, ``ufw status verbose`` or ``ufw status numbered``
+"""``ufw-status``: the output of ``ufw status``, ``ufw status verbose`` or ``ufw status numbered``
 (ufw(8); the layout is ufw's own ``get_status``: ``To``, ``Action``, ``From`` columns).
 ufw puts its user rules into one chain per family (``ufw-user-input``) and evaluates them
 in the order listed, first match; what no rule matches gets the default incoming policy.
