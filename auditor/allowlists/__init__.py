@@ -1,9 +1,5 @@
 """Declared-side readers, one module per format, each registered under a kebab-case name."""
 
-from auditor.allowlists import (  # noqa: F401  (registration)
-    hostfw,
-    iptables,
-)
 from auditor.allowlists.base import READERS, ReadContext, Reader, ReaderError, reader_for
 from auditor.allowlists.cloud import (  # noqa: F401  (registration)
     aws_network_acl,
@@ -11,6 +7,11 @@ from auditor.allowlists.cloud import (  # noqa: F401  (registration)
     aws_security_group,
     azure_nsg,
     gcp_firewall,
+)
+from auditor.allowlists.firewalls import (  # noqa: F401  (registration)
+    firewalld_zone,
+    iptables_save,
+    ufw_status,
 )
 from auditor.allowlists.lists import (  # noqa: F401  (registration)
     ipset_save,
