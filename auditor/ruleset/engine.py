@@ -38,6 +38,7 @@ from auditor.ruleset.sweep import (
     client_ports,
     clip,
     combine,
+    fill_gaps,
     first_claims,
     full,
     merge,
@@ -102,10 +103,9 @@ def traffic_match(traffic: Traffic, probe: Probe) -> tuple[bool, str, bool]:
             if ports.negated:
                 return False, "", False  # ! --ports: neither port may be in the list
             continue
-        if ports.negated:
-            continue  # the destination port is outside: the match holds
-        # the destination port is not listed: the client's source port decides
-        got = client_ports(ports.ranges, False)
+        # the destination port is not listed: the client's source port decides (``!``:
+        # it must not be listed either)
+        got = client_ports(ports.ranges, ports.negated)
         if got is False:
             return False, "", False
         if got is None:
@@ -159,6 +159,8 @@ class _Chains:
         self.memo: dict[str, list[Segment]] = {}
         self.stack: list[str] = []
         self.bypass = bypass
+        self.traffic: dict[int, tuple[bool, str, bool]] = {}
+        """traffic_match per Traffic object (by id: readers share equal ones)."""
 
     def chain(self, name: str, caller: Rule | None = None) -> list[Segment]:
         """Every source's outcome in the chain (the whole space is covered: the end of a base
@@ -175,9 +177,8 @@ class _Chains:
                 "a jump or goto must name a chain of the same table",
             )
         if name in self.stack:
-            loop = " -> ".join(
-                (self.rs.chains[n].label or n) for n in (*self.stack[self.stack.index(name) :],)
-            )
+            # named from the chain the walk started in
+            loop = " -> ".join((self.rs.chains[n].label or n) for n in self.stack)
             raise RulesetError(
                 f"chain loop: {loop} -> {chain.label or name}", caller.ref if caller else None
             )
@@ -206,9 +207,15 @@ class _Chains:
     def match(self, rule: Rule) -> tuple[list[Interval], list[Interval], str, bool] | None:
         """Where the rule holds for the probe: surely, maybe; why maybe; whether it holds for
         only some connections (``--service any``). None: it never holds."""
-        holds, why, narrow = traffic_match(rule.traffic, self.probe)
+        got = self.traffic.get(id(rule.traffic))
+        if got is None:
+            got = self.traffic[id(rule.traffic)] = traffic_match(rule.traffic, self.probe)
+        holds, why, narrow = got
         if not holds:
             return None
+        if not (why or rule.whys or rule.when or rule.maybe):
+            yes = list(rule.sources) if rule.sources is not None else self.full
+            return (yes, [], "", narrow) if yes else None
         whys = list(rule.whys)
         if why:
             whys.append(why)
@@ -240,14 +247,15 @@ class _Chains:
         yes, maybe, why, narrow = got
         action = rule.action
         ref = rule.ref
-        cref = self.refs.why(ref, why or "not settled by the export")
+        cref = self.refs.why(ref, why or "not settled by the export") if maybe or narrow else ref
 
         def maybe_claim(intervals: Sequence[Interval], outcome: Outcome | None, r: RuleRef) -> None:
             if intervals:
                 lean[len(claims)] = outcome
                 claims.append(Claim(order, intervals, "conditional", r))
 
-        if action.bypass:
+        if action.bypass and not narrow:
+            # (a rewrite of some connections only leaves the later gates to decide the rest)
             self.bypass.extend(union(yes, maybe))
         if narrow:
             self.some_claims(chain, rule, order, yes, maybe, (ref, cref), claims, maybe_claim)
@@ -350,30 +358,56 @@ def settle(claims: Sequence[Claim], lean: dict[int, Outcome | None]) -> list[Seg
     chain's end is one). For each outcome the conditional claims may have, the first match
     over the definite claims and the conditional ones with that outcome shows where such a
     claim comes first; where its outcome differs from the definite one (or is unknown), the
-    address is conditional, named by the first such rule. One sweep per distinct outcome.
+    address is conditional, named by the first uncertain rule it meets (whichever its
+    outcome). One sweep per distinct outcome.
     """
     if not lean:
-        return first_claims(claims)
+        return _first_claims(claims)
     definite = [c for k, c in enumerate(claims) if k not in lean]
-    base = first_claims(definite)
+    base = _first_claims(definite)
     groups: dict[Outcome | None, list[Claim]] = {}
     for k, outcome in lean.items():
         groups.setdefault(outcome, []).append(claims[k])
     order = {id(c.rule): c.order for k in lean for c in (claims[k],)}
-    layers = [(outcome, first_claims(definite + group)) for outcome, group in groups.items()]
+    layers = [(outcome, _first_claims(definite + group)) for outcome, group in groups.items()]
     out: list[Segment] = []
     for first, last, decided, over in _overlay(base, [segs for _, segs in layers]):
         seg = Segment(first, last, decided.outcome, decided.rule)
         best: float | None = None
+        differs = False
+        named = decided.rule
         for (outcome, _), s in zip(layers, over, strict=True):
-            if s.outcome != "conditional" or outcome == decided.outcome:
+            if s.outcome != "conditional":
                 continue
+            # conditional where some uncertain rule would decide otherwise; named by the first
+            # uncertain rule the address meets
+            differs = differs or outcome != decided.outcome
             rank = order.get(id(s.rule), 0.0)
             if best is None or rank < best:
                 best = rank
-                seg = Segment(first, last, "conditional", s.rule)
+                named = s.rule
+        if differs:
+            seg = Segment(first, last, "conditional", named)
         _push(out, seg)
     return out
+
+
+def _first_claims(claims: Sequence[Claim]) -> list[Segment]:
+    """:func:`~auditor.ruleset.sweep.first_claims`, where a claim over the whole space ranked
+    after every other (a chain's end) only fills the gaps the others leave: swept with them,
+    it would make one cluster of overlapping intervals out of them all."""
+    if len(claims) < 2:
+        return first_claims(claims)
+    k = max(range(len(claims)), key=lambda i: claims[i].order)
+    end = claims[k]
+    first, top = end.intervals[0] if len(end.intervals) == 1 else (1, 0)
+    bits = top.bit_length()
+    if first != 0 or top != (1 << bits) - 1:
+        return first_claims(claims)
+    rest = [c for i, c in enumerate(claims) if i != k]
+    if any(c.order >= end.order for c in rest):
+        return first_claims(claims)
+    return fill_gaps(first_claims(rest), bits, end.outcome, end.rule)
 
 
 def _overlay(

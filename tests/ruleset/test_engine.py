@@ -331,3 +331,55 @@ def test_settle_without_conditionals_is_first_match() -> None:
         (0, 5, "accept"),
         (6, TOP, "drop"),
     ]
+
+
+def test_loop_is_named_from_the_chain_the_walk_started_in() -> None:
+    start = Chain("in", (Rule(ref("jump a"), Action("jump", "a")),), ref("end in"), "drop")
+    a = Chain("a", (Rule(ref("jump b"), Action("jump", "b")),), ref("end a"))
+    b = Chain("b", (Rule(ref("jump a"), Action("jump", "a")),), ref("end b"), label="B")
+    with pytest.raises(RulesetError, match="chain loop: in -> a -> B -> a$"):
+        evaluate(Ruleset(4, {"in": start, "a": a, "b": b}, (Gate("in"),)), None)
+
+
+def test_negated_either_ports_need_the_client_port_outside_too() -> None:
+    # ! --ports: neither port listed; tcp/25 is not, so the client's source port decides
+    def rule(ranges: tuple[tuple[int, int], ...]) -> Rule:
+        traffic = Traffic(frozenset({"tcp"}), either=(Ports(ranges, negated=True),))
+        return Rule(ref("accept"), ACCEPT, traffic=traffic)
+
+    def outcome(ranges: tuple[tuple[int, int], ...]) -> str:
+        chain = Chain("in", (rule(ranges),), ref("policy drop"), "drop")
+        return evaluate(Ruleset(4, {"in": chain}, (Gate("in"),)), None).segments[0].outcome
+
+    assert outcome(((1, 24),)) == "accept"  # no client port is listed
+    assert outcome(((25, 25),)) == "drop"  # the destination port is
+    assert outcome(((1024, 65535),)) == "drop"  # every client port is
+    assert outcome(((40000, 65535),)) == "conditional"
+
+
+def test_conditional_address_is_named_by_the_first_uncertain_rule() -> None:
+    # the first uncertain rule would drop, as the policy does; the second would accept
+    rules = (
+        Rule(ref("maybe drop"), DROP, whys=("set a",)),
+        Rule(ref("maybe accept"), ACCEPT, whys=("set b",)),
+    )
+    rs = Ruleset(4, {"in": Chain("in", rules, ref("policy drop"), "drop")}, (Gate("in"),))
+    seg = evaluate(rs, None).segments[0]
+    assert (seg.outcome, seg.rule.text) == ("conditional", "maybe drop")
+
+
+def test_a_rewrite_of_some_connections_leaves_later_drops_deciding() -> None:
+    # --service any: a DNAT of tcp/25 only; the rest of the traffic meets the later drop
+    nat = Rule(
+        ref("dnat 25"),
+        Action("opaque", unsure="rewrites the destination", bypass=True),
+        ((0, 9),),
+        traffic=Traffic(frozenset({"tcp"}), dports=(Ports(((25, 25),)),)),
+    )
+    chains = {
+        "pre": Chain("pre", (nat,), ref("policy accept pre"), "accept"),
+        "in": Chain("in", (), ref("policy drop in"), "drop"),
+    }
+    rs = Ruleset(4, chains, (Gate("pre"), Gate("in", main=True)))
+    assert outcome_at(evaluate(rs, Service.parse("any")).segments, 5) == "drop"
+    assert outcome_at(evaluate(rs, None).segments, 5) == "conditional"

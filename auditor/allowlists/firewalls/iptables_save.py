@@ -54,47 +54,12 @@ from __future__ import annotations
 import re
 
 from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text, register
-from auditor.allowlists.firewall import (
-    FirewallResult,
-    Segment,
-    Stage,
-    Verdicts,
-    combine,
-    verdicts_rangeset,
-)
-from auditor.allowlists.firewalls.iptables_eval import (
-    _BUILTIN_CHAINS,
-    _Evaluator,
-    _sequence,
-    probes,
-    scope_objects,
-)
+from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
+from auditor.allowlists.firewalls.iptables_lower import lower, scope_objects
 from auditor.allowlists.firewalls.iptables_parser import _Parser
 from auditor.model import Finding, Origin, RangeSet, Severity, SourceInfo
-
-_PRIORITIES = {"raw": -300, "mangle": -150, "nat": -100, "filter": 0, "security": 50}
-# The hooks a new inbound connection crosses, in order [netfilter: priorities of raw -300,
-# mangle -150, dstnat -100, filter 0, security 50]; nat INPUT and POSTROUTING only rewrite
-# sources, which decides nothing here.
-_PATHS = {
-    "INPUT": (
-        ("raw", "PREROUTING"),
-        ("mangle", "PREROUTING"),
-        ("nat", "PREROUTING"),
-        ("mangle", "INPUT"),
-        ("filter", "INPUT"),
-        ("security", "INPUT"),
-    ),
-    "FORWARD": (
-        ("raw", "PREROUTING"),
-        ("mangle", "PREROUTING"),
-        ("nat", "PREROUTING"),
-        ("mangle", "FORWARD"),
-        ("filter", "FORWARD"),
-        ("security", "FORWARD"),
-        ("mangle", "POSTROUTING"),
-    ),
-}
+from auditor.ruleset.engine import evaluate
+from auditor.ruleset.ir import RulesetError
 
 
 def sniff(data: bytes) -> bool:
@@ -134,34 +99,13 @@ class IptablesReader(Reader):
                 source=ctx.name,
                 hint="choose the chain with --chain (INPUT for this host, FORWARD for a gateway)",
             )
-        bits = 128 if ruleset.family == 6 else 32
-        path = [
-            (table, name)
-            for table, name in _PATHS.get(chain, (("filter", chain),))
-            if table in ruleset.tables and name in ruleset.tables[table].chains
-        ]
-        per_probe = []
-        per_stage: list[list[list[Segment]]] = [[] for _ in path]
-        for probe in probes(ctx, ruleset):
-            bypass: list[tuple[int, int]] = []
-            stages = [_Evaluator(ruleset, t, ctx, probe, bypass).builtin(n) for t, n in path]
-            main = stages[path.index(("filter", chain))]
-            per_probe.append(_sequence(stages, main, bits, bypass))
-            for k, segs in enumerate(stages):
-                per_stage[k].append(segs)
-        segments = combine(per_probe, bits)
-        placed = tuple(
-            Stage(
-                "iptables",
-                t,
-                n,
-                n.lower() if n in _BUILTIN_CHAINS else "",
-                _PRIORITIES[t],
-                "nat" if t == "nat" else "filter",
-                tuple(combine(per_stage[k], bits)),
-            )
-            for k, (t, n) in enumerate(path)
-        )
+        lowered = lower(ruleset, ctx, chain)
+        try:
+            verdicts = evaluate(lowered, ctx.service)
+        except RulesetError as e:
+            # a chain loop, named by the chains from the audited one (jumps go only to chains
+            # the table has)
+            raise ReaderError(e.message, source=ctx.name, hint=e.hint) from None
         info = SourceInfo.for_bytes(ctx.name, ctx.role, self.name, data, ctx.now)
         other = 6 if ruleset.family == 4 else 4
         findings = [
@@ -174,8 +118,6 @@ class IptablesReader(Reader):
                 Origin(ctx.name),
             ),
         ]
-        result = FirewallResult(
-            info, [Verdicts(ruleset.family, tuple(segments), placed)], findings, ruleset.unsupported
-        )
-        result.objects = lambda: scope_objects(ruleset, ctx)
+        result = FirewallResult(info, [verdicts], findings, ruleset.unsupported)
+        result.objects = lambda: scope_objects(ruleset, lowered, ctx)
         return verdicts_rangeset(result)
