@@ -258,7 +258,10 @@ class _Chains:
             # (a rewrite of some connections only leaves the later gates to decide the rest)
             self.bypass.extend(union(yes, maybe))
         if narrow:
-            self.some_claims(chain, rule, order, yes, maybe, (ref, cref), claims, maybe_claim)
+            # a rule that may refuse is named with its conditions, then why it may
+            uref = self.refs.why(ref, "; ".join(x for x in (why, action.unsure) if x))
+            refs = (ref, cref, uref)
+            self.some_claims(chain, rule, order, yes, maybe, refs, claims, maybe_claim)
             return
         kind = action.kind
         if kind == "opaque" or action.unsure:
@@ -289,7 +292,7 @@ class _Chains:
         order: float,
         yes: list[Interval],
         maybe: list[Interval],
-        refs: tuple[RuleRef, RuleRef],
+        refs: tuple[RuleRef, RuleRef, RuleRef],
         claims: list[Claim],
         maybe_claim: _MaybeClaim,
     ) -> None:
@@ -298,7 +301,7 @@ class _Chains:
         not all of them and is passed over, the address going on to the next rule (unless the
         accept itself may refuse: a rate limit); what goes back for those connections only
         (``return``, the end of a ``goto``) leaves the rest behind."""
-        ref, cref = refs
+        ref, cref, uref = refs
         action = rule.action
         kind = action.kind
         back: Outcome | None
@@ -308,11 +311,11 @@ class _Chains:
             # in a base chain a return meets the policy: a drop denies, an accept grants nothing
             back, back_ref = ("return" if chain.policy != "accept" else None), ref
         if kind == "opaque":
-            maybe_claim(union(yes, maybe), None, self.refs.why(ref, action.unsure))
+            maybe_claim(union(yes, maybe), None, uref)
             return
         if kind == "accept":
             if action.unsure:
-                maybe_claim(union(yes, maybe), "drop", self.refs.why(cref, action.unsure))
+                maybe_claim(union(yes, maybe), "drop", uref)
             return
         if kind in ("drop", "return"):
             outcome: Outcome = "drop"
@@ -322,7 +325,7 @@ class _Chains:
                     return
                 outcome, outcome_ref = back, back_ref
             if action.unsure:
-                maybe_claim(union(yes, maybe), None, self.refs.why(ref, action.unsure))
+                maybe_claim(union(yes, maybe), None, uref)
                 return
             if yes:
                 claims.append(Claim(order, yes, outcome, outcome_ref))

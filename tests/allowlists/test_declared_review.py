@@ -79,7 +79,8 @@ def test_nginx_address_checks_outside_allow_deny(run_cli: RunCli, write: WriteFi
 
 def test_service_any_counts_every_protocol_and_port(run_cli: RunCli, write: WriteFile) -> None:
     """--service any: may this source open every connection? A drop of some ports denies it;
-    an accept of some ports grants nothing; a jump of some traffic is not followed."""
+    an accept of some ports grants nothing; a jump of some traffic is followed for that traffic
+    (a drop there denies)."""
     write(
         "any.ipt",
         "*filter\n:INPUT ACCEPT [0:0]\n:SUB - [0:0]\n"
@@ -88,6 +89,7 @@ def test_service_any_counts_every_protocol_and_port(run_cli: RunCli, write: Writ
         "-A INPUT -s 12.0.0.0/8 -p tcp --dport 25 -j ACCEPT\n"
         "-A INPUT -s 12.0.0.0/8 -j DROP\n"
         "-A INPUT -s 14.0.0.0/8 -p udp -j SUB\n"
+        "-A SUB -s 14.2.0.0/16 -j DROP\n"
         "COMMIT\n",
     )
     args = ("-d", "any.ipt", "--service", "any")
@@ -95,7 +97,8 @@ def test_service_any_counts_every_protocol_and_port(run_cli: RunCli, write: Writ
     assert decision(run_cli, "11.1.1.1", *args) == (1, "denied")
     assert decision(run_cli, "12.1.1.1", *args) == (1, "denied")  # the tcp/25 accept is not all
     assert decision(run_cli, "13.1.1.1", *args) == (0, "allowed")
-    assert decision(run_cli, "14.1.1.1", *args) == (2, "conditional")
+    assert decision(run_cli, "14.1.1.1", *args) == (0, "allowed")  # SUB returns it: policy
+    assert decision(run_cli, "14.2.1.1", *args) == (1, "denied")  # SUB drops its udp
     # and for one port, the same file reads as before
     assert decision(run_cli, "12.1.1.1", "-d", "any.ipt") == (0, "allowed")
 

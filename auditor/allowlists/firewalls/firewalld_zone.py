@@ -39,27 +39,27 @@ A ``<policy>`` file is refused with an explanation.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from xml.parsers import expat
 
 from auditor import ipspace
 from auditor.allowlists.base import ReadContext, Reader, ReaderError, register
-from auditor.allowlists.firewall import Outcome, RuleRef, Segment, clip, complement, merge
+from auditor.allowlists.firewall import Outcome, RuleRef, Segment, clip, combine, complement, merge
 from auditor.allowlists.firewalls.hostfw_common import (
     FAMILIES,
     HostRule,
     Interval,
     Traffic,
+    Verdict,
     _destination,
     _full,
     _parse_cidr,
-    _Refs,
     _result,
-    evaluate,
-    probes,
+    lower,
 )
-from auditor.model import Finding, Origin, RangeSet, Severity
+from auditor.model import Finding, Origin, RangeSet, Severity, Verdicts
+from auditor.ruleset.engine import evaluate, probes
 
 _TCP = "tcp"
 _UDP = "udp"
@@ -115,7 +115,7 @@ _ZONE_IGNORED = frozenset(
     {"short", "description", "forward", "masquerade", "icmp-block", "icmp-block-inversion",
      "icmp-type", "tcp-mss-clamp"}
 )  # fmt: skip
-_RICH_ACTIONS: dict[str, Outcome] = {"accept": "accept", "reject": "drop", "drop": "drop"}
+_RICH_ACTIONS: dict[str, Verdict] = {"accept": "accept", "reject": "drop", "drop": "drop"}
 _RICH_LOGS = frozenset({"log", "audit", "nflog"})
 _TRUE = frozenset({"true", "yes"})
 
@@ -207,7 +207,7 @@ class _Zone:
         self.root = root
         self.findings: list[Finding] = []
         self.unsupported: list[str] = []
-        self.refs = _Refs()
+        self.refs: dict[tuple[RuleRef, str], RuleRef] = {}
         self.sources: dict[int, list[Interval]] = {4: [], 6: []}
         self.bindings: list[tuple[int, str]] = []
         """(line, what): interfaces, ipset and MAC sources (conditional bindings)."""
@@ -227,27 +227,26 @@ class _Zone:
         families: Iterable[int],
         sources: dict[int, tuple[Interval, ...]] | None,
         traffic: tuple[Traffic, ...] | None,
-        outcome: Outcome,
-        why: str = "",
-        known: bool = True,
+        outcome: Verdict,
+        whys: tuple[str, ...] = (),
+        unsure: str = "",
         destinations: dict[int, tuple[Interval, ...]] | None = None,
         ref: RuleRef | None = None,
-        narrow_why: str | None = None,
+        narrow: tuple[str, ...] = (),
     ) -> None:
         ref = ref or self.ref(node)
         for fam in families:
-            rule_why, rule_narrow = why, narrow_why
+            rule_whys = whys
             if destinations is not None:
                 if fam not in destinations:
                     continue
                 cond = _destination(self.ctx, fam, destinations[fam])
                 if cond is None:
                     continue
-                rule_why = "; ".join(w for w in (why, cond) if w)
-                if narrow_why is not None:
-                    rule_narrow = "; ".join(w for w in (narrow_why, cond) if w)
+                if cond:
+                    rule_whys = (*whys, cond)
             src = sources[fam] if sources is not None else _full(fam)
-            rule = HostRule(0, fam, src, traffic, outcome, ref, rule_why, known, rule_narrow)
+            rule = HostRule(fam, src, traffic, outcome, ref, rule_whys, narrow, unsure)
             self.pending.append((key, rule))
 
     def parse(self) -> None:
@@ -267,15 +266,15 @@ class _Zone:
             elif tag == "source":
                 self.zone_source(node)
             elif tag in ("service", "port", "protocol", "source-port"):
-                self.element(node, (2, 0, pos), None, FAMILIES, "accept", "")
+                self.element(node, (2, 0, pos), None, FAMILIES, "accept", ())
             elif tag == "forward-port":
-                self.element(node, (-1, 0, pos), None, FAMILIES, "accept", "")
+                self.element(node, (-1, 0, pos), None, FAMILIES, "accept", ())
             elif tag == "rule":
                 self.rich(node, pos)
             else:
                 self.unsupported.append(f"{self.ctx.name}:{node.line}: <{tag}> is not evaluated")
         self.pending.sort(key=lambda item: item[0])
-        self.rules = [replace(r, order=order) for order, (_, r) in enumerate(self.pending)]
+        self.rules = [r for _, r in self.pending]
 
     def need(self, node: _Node, name: str) -> str:
         value = node.attrib.get(name)
@@ -303,17 +302,18 @@ class _Zone:
         key: tuple[int, int, int],
         sources: dict[int, tuple[Interval, ...]] | None,
         families: Iterable[int],
-        outcome: Outcome,
-        why: str,
+        outcome: Verdict,
+        whys: tuple[str, ...],
         ref: RuleRef | None = None,
         destinations: dict[int, tuple[Interval, ...]] | None = None,
-        known: bool = True,
+        unsure: str = "",
     ) -> None:
         """A service, port, protocol, source-port or forward-port, in the zone or in a rich
         rule (with that rule's sources, destination, action and conditions). Each matches only
-        some connections: ``--service any`` reads it with :func:`for_any`."""
+        some connections (see :mod:`auditor.allowlists.firewalls.hostfw_common` for
+        ``--service any``)."""
         tag = node.tag
-        reasons = [why] if why else []
+        reasons = list(whys)
         narrow: list[str] = []  # which connections it matches: --service any does without
         traffic: tuple[Traffic, ...] | None
         if tag == "service":
@@ -339,8 +339,7 @@ class _Zone:
             if tag == "source-port":
                 narrow.append("the client's source port")
             elif tag == "forward-port":
-                reasons.append("the destination is rewritten (forward-port)")
-                known = False
+                unsure = "the destination is rewritten (forward-port)"
                 key = (-1, key[1], key[2])
         elif tag == "protocol":
             value = self.need(node, "value").lower()
@@ -354,11 +353,11 @@ class _Zone:
             sources,
             traffic,
             outcome,
-            "; ".join(reasons + narrow),
-            known,
+            tuple(reasons),
+            unsure,
             destinations,
             ref,
-            "; ".join(reasons),
+            tuple(narrow),
         )
 
     def rich(self, node: _Node, pos: int) -> None:
@@ -421,14 +420,13 @@ class _Zone:
         order = sorted(families)
         if element is not None and element.tag == "forward-port":
             key = (-1, priority, pos)
-            self.element(element, key, sources, order, "accept", "; ".join(why), ref, destinations)
+            self.element(element, key, sources, order, "accept", tuple(why), ref, destinations)
             return
         if action is None or action.tag == "mark":
             return  # logs or marks only: the packet goes on to the next rule
         outcome = _RICH_ACTIONS[action.tag]
         limited = any(c.tag == "limit" for c in action.children)
-        if limited:
-            why.append(f"a rate limit ({_limit(action)})")
+        unsure = f"a rate limit ({_limit(action)})" if limited else ""
         if priority < 0:
             bucket = 0
         elif priority > 0:
@@ -436,19 +434,16 @@ class _Zone:
         else:
             bucket = 1 if outcome == "drop" else 2
         key = (bucket, priority, pos)
-        text = "; ".join(why)
+        whys = tuple(why)
         if element is None:
-            self.add(key, node, order, sources, None, outcome, text, not limited, destinations, ref)
+            self.add(key, node, order, sources, None, outcome, whys, unsure, destinations, ref)
         else:
-            self.element(
-                element, key, sources, order, outcome, text, ref, destinations, not limited
-            )
+            self.element(element, key, sources, order, outcome, whys, ref, destinations, unsure)
 
-    def verdicts(self) -> dict[int, list[list[Segment]]]:
+    def verdicts(self) -> list[Verdicts]:
         target = self.root.attrib.get("target", "default")
         default_ref = RuleRef(Origin(self.ctx.name, self.root.line), f'zone target="{target}"')
         default: tuple[Outcome, RuleRef] = (_TARGETS[target], default_ref)
-        per_family: dict[int, list[list[Segment]]] = {}
         has_sources = any(self.sources.values())
         if not has_sources and not self.bindings:
             self.findings.append(
@@ -461,37 +456,47 @@ class _Zone:
                     Origin(self.ctx.name, self.root.line),
                 )
             )
+            return [evaluate(lower(self.rules, f, default), self.ctx.service) for f in FAMILIES]
+        out: list[Verdicts] = []
+        for fam in FAMILIES:
+            rs = lower(self.rules, fam, default)
+            per_probe = [
+                self.reached(fam, evaluate(rs, self.ctx.service, [probe]).segments)
+                for probe in probes(self.ctx.service, [rs])
+            ]
+            out.append(Verdicts(fam, tuple(combine(per_probe, ipspace.BITS[fam]))))
+        return out
+
+    def reached(self, family: int, segs: Sequence[Segment]) -> list[Segment]:
+        """The zone's verdicts for the connections that reach it: its sources surely; the rest
+        only when the connection arrives on a bound interface (or from a bound ipset or MAC
+        address), which the file does not show (conditional), else another zone decides."""
         binding_why = "the zone applies only to connections " + ", or ".join(
             what for _, what in self.bindings
         )
-        outside = RuleRef(
-            Origin(self.ctx.name, self.root.line),
-            "not a source of this zone: another zone decides",
-            binding_why if self.bindings else "",
-        )
-        for fam in FAMILIES:
-            bits = ipspace.BITS[fam]
-            per_probe = []
-            for probe in probes(self.ctx.service, self.rules):
-                segs = evaluate(self.rules, fam, probe, default, self.refs)
-                if not has_sources and not self.bindings:
-                    per_probe.append(segs)
-                    continue
-                inside = merge(self.sources[fam])
-                kept = clip(segs, inside)
-                rest_iv = complement(inside, bits) if inside else list(_full(fam))
-                if self.bindings:
-                    rest = [
-                        Segment(
-                            s.first, s.last, "conditional", self.refs.with_why(s.rule, binding_why)
-                        )
-                        for s in clip(segs, rest_iv)
-                    ]
-                else:
-                    rest = [Segment(a, b, "return", outside) for a, b in rest_iv]
-                per_probe.append(sorted(kept + rest, key=lambda s: s.first))
-            per_family[fam] = per_probe
-        return per_family
+        inside = merge(self.sources[family])
+        kept = clip(segs, inside)
+        rest_iv = complement(inside, ipspace.BITS[family]) if inside else list(_full(family))
+        if self.bindings:
+            rest = [
+                Segment(s.first, s.last, "conditional", self.with_why(s.rule, binding_why))
+                for s in clip(segs, rest_iv)
+            ]
+        else:
+            outside = RuleRef(
+                Origin(self.ctx.name, self.root.line),
+                "not a source of this zone: another zone decides",
+            )
+            rest = [Segment(a, b, "return", outside) for a, b in rest_iv]
+        return sorted(kept + rest, key=lambda s: s.first)
+
+    def with_why(self, ref: RuleRef, why: str) -> RuleRef:
+        """The rule with a further reason, one object per rule (segments of a rule merge)."""
+        got = self.refs.get((ref, why))
+        if got is None:
+            text = f"{ref.why}; {why}" if ref.why else why
+            got = self.refs[(ref, why)] = RuleRef(ref.origin, ref.text, text)
+        return got
 
 
 def _fw_ports(zone: _Zone, node: _Node) -> tuple[Traffic, ...]:

@@ -48,15 +48,15 @@ from auditor.allowlists.firewalls.hostfw_common import (
     HostRule,
     Interval,
     Traffic,
+    Verdict,
     _destination,
     _full,
     _parse_cidr,
-    _Refs,
     _result,
-    evaluate,
-    probes,
+    lower,
 )
-from auditor.model import Finding, Origin, RangeSet, Severity
+from auditor.model import Finding, Origin, RangeSet, Severity, Verdicts
+from auditor.ruleset.engine import evaluate
 
 UFW_APPS: dict[str, tuple[Traffic, ...]] = {
     # /etc/ufw/applications.d as the packages ship them (postfix, openssh-server, apache2,
@@ -77,7 +77,7 @@ UFW_APPS: dict[str, tuple[Traffic, ...]] = {
     "Dovecot Secure POP3": (Traffic("tcp", 995, 995),),
 }
 
-_UFW_ACTIONS: dict[str, Outcome] = {
+_UFW_ACTIONS: dict[str, Verdict] = {
     "ALLOW": "accept",
     "DENY": "drop",
     "REJECT": "drop",
@@ -116,7 +116,6 @@ class _UfwParser:
         self.text = text
         self.ctx = ctx
         self.findings: list[Finding] = []
-        self.refs = _Refs()
 
     def error(self, line: int, message: str, hint: str | None = None) -> ReaderError:
         return ReaderError(message, source=self.ctx.name, line=line, hint=hint)
@@ -227,8 +226,9 @@ class _UfwParser:
         family = families.pop() if families else (6 if dst.v6 or src.v6 else 4)
         ref = RuleRef(Origin(self.ctx.name, lineno), line)
         why: list[str] = []
+        unsure = ""
         if action == "LIMIT":
-            why.append(
+            unsure = (
                 "rate-limited (ufw limit: a client with 6 or more connection attempts in 30"
                 " seconds is refused)"
             )
@@ -262,21 +262,9 @@ class _UfwParser:
             traffic = (Traffic(protocol, 0, 65535),)
         else:
             traffic = None
-        restricted = traffic is not None or bool(narrow)
         sources = src.addresses if src.addresses is not None else _full(family)
-        return [
-            HostRule(
-                lineno,
-                family,
-                sources,
-                traffic,
-                _UFW_ACTIONS[action],
-                ref,
-                "; ".join(why + narrow),
-                known=action != "LIMIT",
-                narrow_why="; ".join(why) if restricted else None,
-            )
-        ]
+        outcome = _UFW_ACTIONS[action]
+        return [HostRule(family, sources, traffic, outcome, ref, tuple(why), tuple(narrow), unsure)]
 
 
 def _port_range(text: str) -> tuple[int, int]:
@@ -333,8 +321,8 @@ class UfwStatusReader(Reader):
                     Origin(ctx.name, line),
                 )
             )
-            per_family = {fam: [[Segment(0, ipspace.MAX[fam], "accept", ref)]] for fam in FAMILIES}
-            return _result(data, ctx, self.name, per_family, findings, [])
+            open_all = [Verdicts(f, (Segment(0, ipspace.MAX[f], "accept", ref),)) for f in FAMILIES]
+            return _result(data, ctx, self.name, open_all, findings, [])
         rules, policies, status_line = parser.parse()
         key = "routed" if chain == "FORWARD" else "incoming"
         default: tuple[Outcome, RuleRef]
@@ -365,7 +353,8 @@ class UfwStatusReader(Reader):
             )
         families: tuple[int, ...] = FAMILIES
         unaddressed_v4 = any(
-            r.family == 4 and r.sources == _full(4) and "destination" not in r.why for r in rules
+            r.family == 4 and r.sources == _full(4) and not any("destination" in w for w in r.whys)
+            for r in rules
         )
         if unaddressed_v4 and not any(r.family == 6 for r in rules):
             families = (4,)
@@ -378,11 +367,5 @@ class UfwStatusReader(Reader):
                     Origin(ctx.name),
                 )
             )
-        per_family = {
-            fam: [
-                evaluate(rules, fam, probe, default, parser.refs)
-                for probe in probes(ctx.service, rules)
-            ]
-            for fam in families
-        }
-        return _result(data, ctx, self.name, per_family, findings, [])
+        verdicts = [evaluate(lower(rules, fam, default), ctx.service) for fam in families]
+        return _result(data, ctx, self.name, verdicts, findings, [])
