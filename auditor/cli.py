@@ -1298,7 +1298,6 @@ def formats(debug: _DebugOpt = False) -> None:
     from auditor.allowlists.base import ALIASES as READER_ALIASES
     from auditor.reports import REPORTS
     from auditor.rules import GENERATORS
-    from auditor.rules.base import ALIASES as RULE_ALIASES
     from auditor.service import NAMED
 
     sections: list[tuple[str, dict[str, str]]] = [
@@ -1310,7 +1309,7 @@ def formats(debug: _DebugOpt = False) -> None:
         ("rule platforms (--rules)", {name: cls.description for name, cls in GENERATORS.items()}),
     ]
     width = max(len(name) for _, rows in sections for name in rows)
-    aliases = {"input formats": READER_ALIASES, "rule platforms": RULE_ALIASES}
+    aliases = {"input formats": READER_ALIASES, "rule platforms": GENERATORS.aliases}
     for title, rows in sections:
         typer.echo(f"{title}:")
         for name in sorted(rows):

@@ -29,7 +29,7 @@ from typing import Any, TypeGuard
 from auditor.errors import InputError
 from auditor.model import AuditResult, Coverage, Finding, MissingBlock, Origin, RangeSet
 from auditor.reports import view
-from auditor.reports.base import Report, ReportContext, register
+from auditor.reports.base import Report, ReportContext
 from auditor.reports.view import FAMILY_KEYS, ReportView, Tally
 
 SCHEMA_VERSION = 1
@@ -132,7 +132,6 @@ def document(v: ReportView) -> Json:
     }
 
 
-@register
 class JsonReport(Report):
     name = "json"
     description = f"a versioned JSON document (schema_version {SCHEMA_VERSION})"

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from auditor.errors import UsageError
 from auditor.model import MissingBlock, RangeSet
+from auditor.registry import Registry
 from auditor.service import Service
 
 
@@ -40,26 +40,16 @@ class Generator:
         return []
 
 
-GENERATORS: dict[str, type[Generator]] = {}
-
-
-def register(cls: type[Generator]) -> type[Generator]:
-    if cls.name in GENERATORS:
-        raise RuntimeError(f"duplicate rule generator {cls.name!r}")
-    GENERATORS[cls.name] = cls
-    return cls
-
-
-ALIASES = {"nft": "nftables", "ip6tables": "iptables"}
+GENERATORS: Registry[Generator] = Registry(
+    "rule platform",
+    {
+        "iptables": "auditor.rules.iptables:IptablesGenerator",
+        "nftables": "auditor.rules.nftables:NftablesGenerator",
+    },
+    {"nft": "nftables", "ip6tables": "iptables"},
+)
 
 
 def generator_for(name: str) -> Generator:
     """A generator by name, in any case; ``nft`` is nftables."""
-    name = name.lower()
-    try:
-        return GENERATORS[ALIASES.get(name, name)]()
-    except KeyError:
-        raise UsageError(
-            f"unknown rule platform {name!r}",
-            hint="choose one of: " + ", ".join(sorted(GENERATORS)),
-        ) from None
+    return GENERATORS.create(name)

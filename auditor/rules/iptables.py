@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, ClassVar
 from auditor.errors import UsageError
 from auditor.model import MissingBlock
 from auditor.rules import sanitize
-from auditor.rules.base import Generator, RuleOptions, register
+from auditor.rules.base import Generator, RuleOptions
 from auditor.rules.placement import Placement, Target, place, summary, warning_lines
 from auditor.service import Service
 
@@ -141,7 +141,6 @@ def _target(stage: Stage) -> Target | str:
     return Target(stage.table, stage.chain, hook=stage.hook, priority=stage.priority)
 
 
-@register
 class IptablesGenerator(Generator):
     name = "iptables"
     description = "iptables-restore files (IPv4, IPv6) and iptables/ip6tables commands"

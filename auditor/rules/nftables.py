@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 from auditor.errors import UsageError
 from auditor.model import MissingBlock
 from auditor.rules import sanitize
-from auditor.rules.base import Generator, RuleOptions, register
+from auditor.rules.base import Generator, RuleOptions
 from auditor.rules.placement import Placed, Placement, Target, place, summary, warning_lines
 from auditor.service import Service
 
@@ -107,7 +107,6 @@ def port_match(service: Service) -> str:
     return f"{service.protocol} dport {value}"
 
 
-@register
 class NftablesGenerator(Generator):
     name = "nftables"
     description = "an nft -f file: a named set per family in table inet filter, and a rule"
