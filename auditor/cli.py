@@ -1295,7 +1295,6 @@ def formats(debug: _DebugOpt = False) -> None:
       auditor diff -e nodes.txt -d file+postfix-cidr:client_access
     """
     from auditor.allowlists import READERS
-    from auditor.allowlists.base import ALIASES as READER_ALIASES
     from auditor.reports import REPORTS
     from auditor.rules import GENERATORS
     from auditor.service import NAMED
@@ -1309,7 +1308,7 @@ def formats(debug: _DebugOpt = False) -> None:
         ("rule platforms (--rules)", {name: cls.description for name, cls in GENERATORS.items()}),
     ]
     width = max(len(name) for _, rows in sections for name in rows)
-    aliases = {"input formats": READER_ALIASES, "rule platforms": GENERATORS.aliases}
+    aliases = {"input formats": READERS.aliases, "rule platforms": GENERATORS.aliases}
     for title, rows in sections:
         typer.echo(f"{title}:")
         for name in sorted(rows):

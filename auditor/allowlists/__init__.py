@@ -1,18 +1,5 @@
-"""Declared-side readers, one module per format, each registered under a kebab-case name."""
+"""Declared-side readers, one module per format; :data:`READERS` lists them by kebab-case name."""
 
-from auditor.allowlists import (  # noqa: F401  (registration)
-    cloud,
-    exchange,
-    hostfw,
-    ipset,
-    iptables,
-    json_list,
-    nftables,
-    postfix,
-    text,
-    webserver,
-    yaml_list,
-)
 from auditor.allowlists.base import READERS, ReadContext, Reader, ReaderError, reader_for
 
 __all__ = ["READERS", "ReadContext", "Reader", "ReaderError", "reader_for"]

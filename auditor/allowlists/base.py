@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import ClassVar
 
 from auditor import ipspace
-from auditor.errors import AddressError, InputError, UsageError
+from auditor.errors import AddressError, InputError
 from auditor.ipspace import HostBitsPolicy
 from auditor.model import (
     Columns,
@@ -23,6 +23,7 @@ from auditor.model import (
     Severity,
     SourceInfo,
 )
+from auditor.registry import Registry
 from auditor.service import Service
 
 # Findings of one kind kept per source before they are summarised in one line.
@@ -70,32 +71,39 @@ class Reader:
         raise NotImplementedError
 
 
-READERS: dict[str, type[Reader]] = {}
-
-
-def register(cls: type[Reader]) -> type[Reader]:
-    if cls.name in READERS:
-        raise RuntimeError(f"duplicate reader name {cls.name!r}")
-    READERS[cls.name] = cls
-    return cls
-
-
-ALIASES = {"nft": "nftables", "iptables": "iptables-save", "ip6tables-save": "iptables-save"}
-
-
-def format_name(name: str) -> str:
-    """A format's registered name, from any case or an alias (``nft`` is nftables)."""
-    name = name.lower()
-    return ALIASES.get(name, name)
+READERS: Registry[Reader] = Registry(
+    "input format",
+    {
+        "apache": "auditor.allowlists.webserver:ApacheReader",
+        "aws-network-acl": "auditor.allowlists.cloud:AwsNetworkAclReader",
+        "aws-prefix-list": "auditor.allowlists.cloud:AwsPrefixListReader",
+        "aws-security-group": "auditor.allowlists.cloud:AwsSecurityGroupReader",
+        "azure-nsg": "auditor.allowlists.cloud:AzureNsgReader",
+        "exchange-connector": "auditor.allowlists.exchange:ExchangeConnectorReader",
+        "firewalld-zone": "auditor.allowlists.hostfw:FirewalldZoneReader",
+        "gcp-firewall": "auditor.allowlists.cloud:GcpFirewallReader",
+        "ipset": "auditor.allowlists.ipset:IpsetReader",
+        "iptables-save": "auditor.allowlists.iptables:IptablesReader",
+        "json": "auditor.allowlists.json_list:JsonReader",
+        "nftables": "auditor.allowlists.nftables:NftablesReader",
+        "nftables-json": "auditor.allowlists.nftables:NftablesJsonReader",
+        "nginx": "auditor.allowlists.webserver:NginxReader",
+        "postconf": "auditor.allowlists.postfix:PostconfReader",
+        "postfix-cidr": "auditor.allowlists.postfix:PostfixCidrReader",
+        "postfix-main-cf": "auditor.allowlists.postfix:PostfixMainCfReader",
+        "postfix-mynetworks": "auditor.allowlists.postfix:PostfixMynetworksReader",
+        "text": "auditor.allowlists.text:TextReader",
+        "ufw-status": "auditor.allowlists.hostfw:UfwStatusReader",
+        "yaml": "auditor.allowlists.yaml_list:YamlReader",
+    },
+    {"nft": "nftables", "iptables": "iptables-save", "ip6tables-save": "iptables-save"},
+)
+"""Every reader, one line each: adding a format is its module plus a line here."""
 
 
 def reader_for(name: str) -> Reader:
-    try:
-        return READERS[format_name(name)]()
-    except KeyError:
-        raise UsageError(
-            f"unknown input format {name!r}", hint="choose one of: " + ", ".join(sorted(READERS))
-        ) from None
+    """A reader by name, in any case, or an alias (``nft`` is nftables)."""
+    return READERS.create(name)
 
 
 def decode_text(data: bytes, ctx: ReadContext) -> str:

@@ -101,7 +101,6 @@ from auditor.allowlists.base import (
     ReaderError,
     address_findings,
     decode_text,
-    register,
 )
 from auditor.allowlists.firewall import (
     Claim,
@@ -549,7 +548,6 @@ def _sg_default(ctx: ReadContext) -> RuleRef:
     )
 
 
-@register
 class AwsSecurityGroupReader(Reader):
     name = "aws-security-group"
     description = "AWS EC2 describe-security-groups JSON: the union of the groups' inbound rules"
@@ -608,7 +606,6 @@ def prefix_lists(data: bytes, name: str) -> dict[str, list[tuple[int, int, int]]
     return out
 
 
-@register
 class AwsPrefixListReader(Reader):
     name = "aws-prefix-list"
     description = "AWS EC2 describe-prefix-lists JSON (resolves security groups' PrefixListIds)"
@@ -681,7 +678,6 @@ def _nacl_rules(doc: Doc, acl: dict[str, Any], path: str, label: str) -> list[Ru
     return rules
 
 
-@register
 class AwsNetworkAclReader(Reader):
     name = "aws-network-acl"
     description = "AWS EC2 describe-network-acls JSON: inbound entries by rule number"
@@ -972,7 +968,6 @@ def _sniff_nsg(data: bytes) -> bool:
     )
 
 
-@register
 class AzureNsgReader(Reader):
     name = "azure-nsg"
     description = "Azure network security group JSON (ARM or az CLI): inbound rules by priority"
@@ -1098,7 +1093,6 @@ def _gcp_list(doc: Doc, top: Any) -> list[tuple[str, Any]]:
     return [(f"[{i}]", v) for i, v in enumerate(top)]
 
 
-@register
 class GcpFirewallReader(Reader):
     name = "gcp-firewall"
     description = "Google Cloud VPC firewall rules JSON (gcloud ... --format=json): by priority"

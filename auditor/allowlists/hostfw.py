@@ -101,7 +101,6 @@ from auditor.allowlists.base import (
     ReaderError,
     address_findings,
     decode_text,
-    register,
 )
 from auditor.allowlists.firewall import (
     Claim,
@@ -551,7 +550,6 @@ def _port_range(text: str) -> tuple[int, int]:
     return int(lo), int(hi or lo)
 
 
-@register
 class UfwStatusReader(Reader):
     name = "ufw-status"
     description = "ufw status [verbose|numbered] output: ufw's rules in order, first match"
@@ -1115,7 +1113,6 @@ def _show(node: _Node) -> str:
     return f"<{node.tag}{attrs}>{inner}</{node.tag}>"
 
 
-@register
 class FirewalldZoneReader(Reader):
     name = "firewalld-zone"
     description = "firewalld zone XML: sources, services, ports and rich rules in firewalld's order"

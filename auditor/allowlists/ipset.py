@@ -22,7 +22,6 @@ from auditor.allowlists.base import (
     Reader,
     ReaderError,
     decode_text,
-    register,
 )
 from auditor.errors import AddressError
 from auditor.model import RangeSet, Severity
@@ -155,7 +154,6 @@ def _most_specific_wins(
     return out
 
 
-@register
 class IpsetReader(Reader):
     name = "ipset"
     description = "ipset save output: named sets (resolves iptables -m set rules)"

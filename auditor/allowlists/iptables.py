@@ -63,7 +63,6 @@ from auditor.allowlists.base import (
     Reader,
     ReaderError,
     decode_text,
-    register,
 )
 from auditor.allowlists.firewall import (
     Claim,
@@ -1232,7 +1231,6 @@ def scope_objects(ruleset: Ruleset, ctx: ReadContext) -> tuple[list[Entry], list
     return entries, names
 
 
-@register
 class IptablesReader(Reader):
     name = "iptables-save"
     description = (

@@ -15,7 +15,6 @@ from auditor.allowlists.base import (
     Reader,
     ReaderError,
     decode_text,
-    register,
 )
 from auditor.jsonutil import StrictJsonError, loads_strict
 from auditor.model import Completeness, RangeSet, Severity
@@ -34,7 +33,6 @@ def load_strict(text: str, source: str, long_numbers: bool = False) -> Any:
         ) from None
 
 
-@register
 class JsonReader(Reader):
     name = "json"
     description = "a JSON list of strings, or an object of groups mapping to lists"

@@ -86,7 +86,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal, NamedTuple, TypeAlias
 
 from auditor import ipspace
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text, register
+from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
 from auditor.allowlists.firewall import (
     Claim,
     FirewallResult,
@@ -3057,7 +3057,6 @@ def read_ruleset(data: bytes, ctx: ReadContext, fmt: str) -> Ruleset:
     return rs
 
 
-@register
 class NftablesReader(Reader):
     name = "nftables"
     description = "nft list ruleset / nft -f file: the base chains on the input (or forward) hook"
@@ -3072,7 +3071,6 @@ class NftablesReader(Reader):
         return evaluate(read_ruleset(data, ctx, self.name), ctx, data, self.name)
 
 
-@register
 class NftablesJsonReader(Reader):
     name = "nftables-json"
     description = "nft -j list ruleset (JSON): the base chains on the input (or forward) hook"

@@ -81,7 +81,7 @@ from pathlib import Path, PurePosixPath
 from typing import Literal, NamedTuple
 
 from auditor import ipspace
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text, register
+from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
 from auditor.allowlists.firewall import (
     Claim,
     FirewallResult,
@@ -1105,7 +1105,6 @@ def sniff_postconf(data: bytes) -> bool:
     return names is not None and "mynetworks" in names and set(names) <= _POSTCONF_ALONE
 
 
-@register
 class PostfixMainCfReader(Reader):
     name = "postfix-main-cf"
     description = "Postfix main.cf: the clients mynetworks trusts (! exclusions, files, cidr:)"
@@ -1235,7 +1234,6 @@ def _client_access_findings(params: dict[str, _Param], name: str) -> list[Findin
     return out
 
 
-@register
 class PostconfReader(PostfixMainCfReader):
     name = "postconf"
     description = "postconf output (postconf -x mynetworks, or all of postconf): mynetworks"
@@ -1249,7 +1247,6 @@ class PostconfReader(PostfixMainCfReader):
         return self.read(data, ctx, printed=True)
 
 
-@register
 class PostfixMynetworksReader(Reader):
     name = "postfix-mynetworks"
     description = "Postfix mynetworks pattern file (/file/name): ! exclusions, [IPv6], cidr:"
@@ -1311,7 +1308,6 @@ def sniff_cidr(data: bytes) -> bool:
     return seen > 0
 
 
-@register
 class PostfixCidrReader(Reader):
     name = "postfix-cidr"
     description = "Postfix cidr_table (check_client_access, postscreen_access): first match"

@@ -55,7 +55,6 @@ from auditor.allowlists.base import (
     ReaderError,
     address_findings,
     decode_text,
-    register,
 )
 from auditor.allowlists.firewall import (
     Claim,
@@ -562,7 +561,6 @@ def sniff_nginx(data: bytes) -> bool:
     return bool(re.search(r"(?m)^\s*(allow|deny)\s+(all|unix:|[0-9A-Fa-f:.]+(/[0-9]+)?)\s*;", head))
 
 
-@register
 class NginxReader(Reader):
     name = "nginx"
     description = "nginx allow/deny (http and stream): first match per location"
@@ -1071,7 +1069,6 @@ def sniff_apache(data: bytes) -> bool:
     )
 
 
-@register
 class ApacheReader(Reader):
     name = "apache"
     description = "Apache Require ip / RequireAll / RequireAny, and Order/Allow/Deny"

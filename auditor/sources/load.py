@@ -150,14 +150,14 @@ class SourceLoader:
         """Split ``ipset save`` files from the other sources when a ruleset is among them:
         their sets resolve the ruleset's ``-m set`` rules instead of being lists of their own.
         Returns (sets by name, the remaining specs)."""
-        from auditor.allowlists.base import READERS, format_name
+        from auditor.allowlists.base import READERS
         from auditor.allowlists.ipset import companion_sets
 
         kinds: dict[str, str] = {}
         for text in specs:
             spec = parse_spec(text, self.catalog)
             if spec.kind == "file" and spec.fmt is not None:
-                kinds[text] = format_name(spec.fmt)  # file+FORMAT:PATH
+                kinds[text] = READERS.key(spec.fmt)  # file+FORMAT:PATH
                 continue
             if spec.kind != "file" or options.fmt is not None:
                 continue
