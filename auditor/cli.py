@@ -830,7 +830,7 @@ def diff(
                     " CIDRs may be wrong. Review before use.\n"
                 )
             placed = replace(rule_options, declared=tuple(dec))
-            rendered = [(gen.name, banner + gen.render(blocks, placed)) for gen in generators]
+            rendered = [(gen.name, banner + gen.generate(blocks, placed)) for gen in generators]
             unfixed = [(gen.name, gen.unfixed(blocks, placed)) for gen in generators]
         code = audit.exit_code(result)
         incomplete = None
@@ -932,7 +932,7 @@ def rules_cmd(
             _err("error: no rules written from an incomplete list")
             return ExitCode.TROUBLE
         blocks = _rule_blocks(audit.blocks_with_origins(sets[0].space, sets))
-        sys.stdout.write(gen.render(blocks, options))
+        sys.stdout.write(gen.generate(blocks, options))
         return ExitCode.OK
 
     raise typer.Exit(int(_guard(run)))

@@ -3,6 +3,7 @@ family's registry."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -53,7 +54,7 @@ class ReaderError(InputError):
     """The content is not valid for the reader's format."""
 
 
-class Reader:
+class Reader(ABC):
     """Base of every list reader: ``parse(data, ctx)`` is pure and returns a RangeSet."""
 
     name: ClassVar[str]
@@ -67,8 +68,9 @@ class Reader:
         """Whether the content is unmistakably this format (used when the suffix says nothing)."""
         return False
 
+    @abstractmethod
     def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
-        raise NotImplementedError
+        """The RangeSet of the content; ReaderError when it is not valid for the format."""
 
 
 READERS: Registry[Reader] = Registry(

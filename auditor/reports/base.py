@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -19,12 +20,13 @@ class ReportContext:
     """Terminal columns for rich output; None asks the terminal (100 when it cannot tell)."""
 
 
-class Report:
+class Report(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
 
+    @abstractmethod
     def render(self, result: AuditResult, ctx: ReportContext) -> str:
-        raise NotImplementedError
+        """The report as text; it only reads the result."""
 
 
 REPORTS: Registry[Report] = Registry(

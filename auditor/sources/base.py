@@ -8,6 +8,7 @@ parser and happens in :meth:`Feed.select`, which returns the RangeSet the core c
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -276,15 +277,16 @@ class _Items:
         return Entries(self.ctx.name, cols[4], cols[6], tuple(names))
 
 
-class FeedParser:
+class FeedParser(ABC):
     """Base of every feed parser. ``parse`` is pure: bytes in, a :class:`Feed` out."""
 
     name: ClassVar[str]
     description: ClassVar[str]
     filters: ClassVar[tuple[str, ...]] = ()
 
+    @abstractmethod
     def parse(self, data: bytes, ctx: FeedContext) -> Feed:
-        raise NotImplementedError
+        """Every item of the feed; FeedError when it is not what the provider publishes."""
 
 
 PARSERS: Registry[FeedParser] = Registry(
