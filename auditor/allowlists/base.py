@@ -62,6 +62,27 @@ class Reader(ABC):
     suffixes: ClassVar[tuple[str, ...]] = ()
     ruleset: ClassVar[bool] = False
     """True for readers that evaluate rules for a service (firewalls), not lists."""
+    provides: ClassVar[str | None] = None
+    """What a file of this format is to the readers beside it: ``"sets"`` for named sets that
+    rules refer to (ipset saves, AWS prefix lists). Next to a reader that needs them, such a
+    file is read with :meth:`companion` and is not a list of its own."""
+    needs: ClassVar[tuple[str, ...]] = ()
+    """The companions this format resolves references with, besides the named sets that every
+    ruleset takes (see :meth:`companions_needed`)."""
+    provider_sets: ClassVar[Mapping[str, str]] = {}
+    """Catalog providers whose feed resolves this format's references: provider name to the
+    key prefix its ``tag`` values take in :attr:`ReadContext.sets` (Azure service tags)."""
+
+    @classmethod
+    def companions_needed(cls) -> frozenset[str]:
+        """What the format reads from the files beside it: :attr:`needs`, and ``"sets"`` for
+        every ruleset (its rules may name sets given alongside, :attr:`ReadContext.sets`)."""
+        return frozenset(cls.needs) | (frozenset({"sets"}) if cls.ruleset else frozenset())
+
+    def companion(self, data: bytes, name: str) -> dict[str, list[tuple[int, int, int]]]:
+        """The named sets of a companion file, (family, first, last) members by name; only
+        for a format that :attr:`provides` them."""
+        raise NotImplementedError(f"{self.name} provides no companion sets")
 
     @staticmethod
     def sniff(data: bytes) -> bool:

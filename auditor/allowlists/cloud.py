@@ -609,6 +609,10 @@ def prefix_lists(data: bytes, name: str) -> dict[str, list[tuple[int, int, int]]
 class AwsPrefixListReader(Reader):
     name = "aws-prefix-list"
     description = "AWS EC2 describe-prefix-lists JSON (resolves security groups' PrefixListIds)"
+    provides = "sets"  # keyed by their pl- id, they resolve aws-security-group PrefixListIds
+
+    def companion(self, data: bytes, name: str) -> dict[str, list[tuple[int, int, int]]]:
+        return prefix_lists(data, name)
 
     @staticmethod
     def sniff(data: bytes) -> bool:
@@ -972,6 +976,7 @@ class AzureNsgReader(Reader):
     name = "azure-nsg"
     description = "Azure network security group JSON (ARM or az CLI): inbound rules by priority"
     ruleset = True
+    provider_sets = {"azure": SERVICE_TAG}  # the azure feed beside an NSG resolves service tags
 
     @staticmethod
     def sniff(data: bytes) -> bool:

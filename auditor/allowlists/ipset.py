@@ -158,10 +158,14 @@ class IpsetReader(Reader):
     name = "ipset"
     description = "ipset save output: named sets (resolves iptables -m set rules)"
     suffixes = (".ipset", ".ips")
+    provides = "sets"
 
     @staticmethod
     def sniff(data: bytes) -> bool:
         return sniff(data)
+
+    def companion(self, data: bytes, name: str) -> dict[str, list[tuple[int, int, int]]]:
+        return companion_sets(data.decode("utf-8", "replace"), name)
 
     def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
         text = decode_text(data, ctx)
