@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, TypeVar
 import typer
 
 from auditor import __version__
-from auditor.errors import AuditorError, ExitCode, UsageError
+from auditor.errors import STATUS_CODES, AuditorError, ExitCode, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -815,7 +815,7 @@ def diff(
         for finding in everything:
             _err(f"error: {finding.origin}: {finding.message}")
         if generators and not everything:
-            blocks = _rule_blocks(audit.missing_blocks(result))
+            blocks = _rule_blocks(result.missing_blocks)
             banner = ""
             if not result.complete:
                 from auditor.rules import sanitize
@@ -832,7 +832,7 @@ def diff(
             placed = replace(rule_options, declared=tuple(dec))
             rendered = [(gen.name, banner + gen.generate(blocks, placed)) for gen in generators]
             unfixed = [(gen.name, gen.unfixed(blocks, placed)) for gen in generators]
-        code = audit.exit_code(result)
+        code = STATUS_CODES[result.status]
         incomplete = None
         if code is ExitCode.TROUBLE:
             incomplete = _not_complete(result.sources, allow_stale, result.uncovered)
