@@ -7,36 +7,11 @@ from typing import Annotated
 
 import typer
 
+from auditor.cli import params as p
 from auditor.cli.loading import load_all, load_declared, rule_blocks
 from auditor.cli.options import Options, stdin_once
 from auditor.cli.outcome import Outcome, guard, not_complete, source_complete
 from auditor.cli.output import deliver, err
-from auditor.cli.params import (
-    REPORTS_SHOWN,
-    AcceptShrinkOpt,
-    AllowStaleOpt,
-    CaBundleOpt,
-    CacheDirOpt,
-    CatalogOpt,
-    DebugOpt,
-    DeclaredOpt,
-    ExpectedOpt,
-    FormatOpt,
-    HostBitsOpt,
-    LenientOpt,
-    MaxAgeOpt,
-    MaxBytesOpt,
-    MaxShrinkOpt,
-    NameserverOpt,
-    OfflineOpt,
-    OutputFileOpt,
-    QuietOpt,
-    RulesOpt,
-    ServiceOpt,
-    SpfViewOpt,
-    TimeoutOpt,
-    ToOpt,
-)
 from auditor.errors import UsageError
 
 _MAX_UNFIXED_SHOWN = 5
@@ -44,22 +19,22 @@ _MAX_UNFIXED_SHOWN = 5
 
 def command(
     ctx: typer.Context,
-    expected: ExpectedOpt,
-    declared: DeclaredOpt,
-    fmt: FormatOpt = None,
+    expected: p.ExpectedOpt,
+    declared: p.DeclaredOpt,
+    fmt: p.FormatOpt = None,
     output: Annotated[
         str,
         typer.Option(
             "--output",
             "-o",
-            metavar="|".join(REPORTS_SHOWN),
+            metavar="|".join(p.REPORTS_SHOWN),
             help="The report (see: auditor formats). cidr lists the missing CIDRs only and"
             " prints nothing when the run is not complete.",
         ),
     ] = "text",
-    output_file: OutputFileOpt = None,
-    rules: RulesOpt = None,
-    service: ServiceOpt = "tcp/25",
+    output_file: p.OutputFileOpt = None,
+    rules: p.RulesOpt = None,
+    service: p.ServiceOpt = "tcp/25",
     chain: Annotated[
         str,
         typer.Option(
@@ -69,7 +44,7 @@ def command(
             " for a gateway).",
         ),
     ] = "INPUT",
-    to: ToOpt = None,
+    to: p.ToOpt = None,
     scope: Annotated[
         list[str] | None,
         typer.Option(
@@ -82,8 +57,8 @@ def command(
     fail_on_extra: Annotated[
         bool, typer.Option("--fail-on-extra", help="Exit 1 when a scope has extra entries.")
     ] = False,
-    host_bits: HostBitsOpt = "fix",
-    lenient: LenientOpt = False,
+    host_bits: p.HostBitsOpt = "fix",
+    lenient: p.LenientOpt = False,
     over_broad_v4: Annotated[
         int,
         typer.Option(
@@ -95,20 +70,20 @@ def command(
     over_broad_v6: Annotated[
         int, typer.Option("--over-broad-v6", metavar="PREFIXLEN", help="The same for IPv6.")
     ] = 32,
-    max_bytes: MaxBytesOpt = 256 * 1024 * 1024,
-    quiet: QuietOpt = False,
-    timeout: TimeoutOpt = 60.0,
-    ca_bundle: CaBundleOpt = None,
-    cache_dir: CacheDirOpt = None,
-    offline: OfflineOpt = False,
-    allow_stale: AllowStaleOpt = False,
-    accept_shrink: AcceptShrinkOpt = False,
-    max_shrink: MaxShrinkOpt = 20.0,
-    max_age: MaxAgeOpt = "7d",
-    catalog: CatalogOpt = None,
-    nameserver: NameserverOpt = None,
-    spf_view: SpfViewOpt = "honoured",
-    debug: DebugOpt = False,
+    max_bytes: p.MaxBytesOpt = 256 * 1024 * 1024,
+    quiet: p.QuietOpt = False,
+    timeout: p.TimeoutOpt = 60.0,
+    ca_bundle: p.CaBundleOpt = None,
+    cache_dir: p.CacheDirOpt = None,
+    offline: p.OfflineOpt = False,
+    allow_stale: p.AllowStaleOpt = False,
+    accept_shrink: p.AcceptShrinkOpt = False,
+    max_shrink: p.MaxShrinkOpt = 20.0,
+    max_age: p.MaxAgeOpt = "7d",
+    catalog: p.CatalogOpt = None,
+    nameserver: p.NameserverOpt = None,
+    spf_view: p.SpfViewOpt = "honoured",
+    debug: p.DebugOpt = False,
 ) -> None:
     """Compare expected ranges with an allowlist: missing, partial, extra, over-broad, rules.
 

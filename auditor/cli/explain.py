@@ -7,27 +7,11 @@ from typing import Annotated
 
 import typer
 
+from auditor.cli import params as p
 from auditor.cli.loading import load_all, load_declared
 from auditor.cli.options import Options, stdin_once, to_address
 from auditor.cli.outcome import Outcome, guard
 from auditor.cli.output import clean, write
-from auditor.cli.params import (
-    CaBundleOpt,
-    CacheDirOpt,
-    CatalogOpt,
-    DebugOpt,
-    DeclaredOpt,
-    FormatOpt,
-    HostBitsOpt,
-    LenientOpt,
-    NameserverOpt,
-    OfflineOpt,
-    QuietOpt,
-    ServiceOpt,
-    TextJsonOpt,
-    TimeoutOpt,
-    ToOpt,
-)
 from auditor.errors import UsageError
 
 
@@ -39,7 +23,7 @@ def command(
             metavar="ADDRESS", help="The client address to explain (one IPv4 or IPv6 address)."
         ),
     ],
-    declared: DeclaredOpt,
+    declared: p.DeclaredOpt,
     expected: Annotated[
         list[str] | None,
         typer.Option(
@@ -49,7 +33,7 @@ def command(
             help="Whose address it may be (repeatable; any SOURCE diff takes).",
         ),
     ] = None,
-    service: ServiceOpt = "tcp/25",
+    service: p.ServiceOpt = "tcp/25",
     chain: Annotated[
         str,
         typer.Option(
@@ -58,19 +42,19 @@ def command(
             help="Chain evaluated in declared rulesets (INPUT; FORWARD for a gateway).",
         ),
     ] = "INPUT",
-    to: ToOpt = None,
-    fmt: FormatOpt = None,
-    host_bits: HostBitsOpt = "fix",
-    lenient: LenientOpt = False,
-    output: TextJsonOpt = "text",
-    quiet: QuietOpt = False,
-    timeout: TimeoutOpt = 60.0,
-    ca_bundle: CaBundleOpt = None,
-    cache_dir: CacheDirOpt = None,
-    offline: OfflineOpt = False,
-    catalog: CatalogOpt = None,
-    nameserver: NameserverOpt = None,
-    debug: DebugOpt = False,
+    to: p.ToOpt = None,
+    fmt: p.FormatOpt = None,
+    host_bits: p.HostBitsOpt = "fix",
+    lenient: p.LenientOpt = False,
+    output: p.TextJsonOpt = "text",
+    quiet: p.QuietOpt = False,
+    timeout: p.TimeoutOpt = 60.0,
+    ca_bundle: p.CaBundleOpt = None,
+    cache_dir: p.CacheDirOpt = None,
+    offline: p.OfflineOpt = False,
+    catalog: p.CatalogOpt = None,
+    nameserver: p.NameserverOpt = None,
+    debug: p.DebugOpt = False,
 ) -> None:
     """For one address: whose it is, and whether each declared source allows it, with the rule
     or entry that decides (file:line and its text). A source that does not speak for the

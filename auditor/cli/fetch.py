@@ -6,31 +6,11 @@ from typing import Annotated
 
 import typer
 
+from auditor.cli import params as p
 from auditor.cli.loading import load_all
 from auditor.cli.options import Options, stdin_once
 from auditor.cli.outcome import Outcome, guard, not_complete, source_complete
 from auditor.cli.output import deliver, err
-from auditor.cli.params import (
-    LISTINGS_SHOWN,
-    AcceptShrinkOpt,
-    AllowStaleOpt,
-    CaBundleOpt,
-    CacheDirOpt,
-    CatalogOpt,
-    DebugOpt,
-    FormatOpt,
-    HostBitsOpt,
-    LenientOpt,
-    MaxAgeOpt,
-    MaxBytesOpt,
-    MaxShrinkOpt,
-    NameserverOpt,
-    OfflineOpt,
-    OutputFileOpt,
-    QuietOpt,
-    SpfViewOpt,
-    TimeoutOpt,
-)
 from auditor.errors import UsageError
 
 
@@ -50,7 +30,7 @@ def command(
         typer.Option(
             "--output",
             "-o",
-            metavar="|".join(LISTINGS_SHOWN),
+            metavar="|".join(p.LISTINGS_SHOWN),
             help="cidr (aggregated, the default; nothing is printed when a source is not"
             " complete), json or csv (every entry with its origin).",
         ),
@@ -61,24 +41,24 @@ def command(
             "--family", metavar="all|4|6", help="all (default), 4 or 6: one address family only."
         ),
     ] = "all",
-    output_file: OutputFileOpt = None,
-    fmt: FormatOpt = None,
-    host_bits: HostBitsOpt = "fix",
-    lenient: LenientOpt = False,
-    quiet: QuietOpt = False,
-    max_bytes: MaxBytesOpt = 256 * 1024 * 1024,
-    timeout: TimeoutOpt = 60.0,
-    ca_bundle: CaBundleOpt = None,
-    cache_dir: CacheDirOpt = None,
-    offline: OfflineOpt = False,
-    allow_stale: AllowStaleOpt = False,
-    accept_shrink: AcceptShrinkOpt = False,
-    max_shrink: MaxShrinkOpt = 20.0,
-    max_age: MaxAgeOpt = "7d",
-    catalog: CatalogOpt = None,
-    nameserver: NameserverOpt = None,
-    spf_view: SpfViewOpt = "honoured",
-    debug: DebugOpt = False,
+    output_file: p.OutputFileOpt = None,
+    fmt: p.FormatOpt = None,
+    host_bits: p.HostBitsOpt = "fix",
+    lenient: p.LenientOpt = False,
+    quiet: p.QuietOpt = False,
+    max_bytes: p.MaxBytesOpt = 256 * 1024 * 1024,
+    timeout: p.TimeoutOpt = 60.0,
+    ca_bundle: p.CaBundleOpt = None,
+    cache_dir: p.CacheDirOpt = None,
+    offline: p.OfflineOpt = False,
+    allow_stale: p.AllowStaleOpt = False,
+    accept_shrink: p.AcceptShrinkOpt = False,
+    max_shrink: p.MaxShrinkOpt = 20.0,
+    max_age: p.MaxAgeOpt = "7d",
+    catalog: p.CatalogOpt = None,
+    nameserver: p.NameserverOpt = None,
+    spf_view: p.SpfViewOpt = "honoured",
+    debug: p.DebugOpt = False,
 ) -> None:
     """Load expected ranges (fetching and caching feeds) and print them.
 

@@ -7,30 +7,16 @@ from typing import Annotated
 
 import typer
 
+from auditor.cli import params as p
 from auditor.cli.loading import load_all, rule_blocks
 from auditor.cli.options import Options
 from auditor.cli.outcome import Outcome, guard, source_complete
 from auditor.cli.output import err
-from auditor.cli.params import (
-    CaBundleOpt,
-    CacheDirOpt,
-    CatalogOpt,
-    DebugOpt,
-    FormatOpt,
-    HostBitsOpt,
-    LenientOpt,
-    NameserverOpt,
-    OfflineOpt,
-    PlatformArg,
-    ServiceOpt,
-    SpfViewOpt,
-    TimeoutOpt,
-)
 
 
 def command(
     ctx: typer.Context,
-    platform: PlatformArg,
+    platform: p.PlatformArg,
     source: Annotated[
         str,
         typer.Argument(
@@ -39,21 +25,21 @@ def command(
             " SOURCE of `auditor fetch`.",
         ),
     ] = "-",
-    service: ServiceOpt = "tcp/25",
+    service: p.ServiceOpt = "tcp/25",
     chain: Annotated[
         str, typer.Option("--chain", metavar="CHAIN", help="Chain the rules go to (INPUT).")
     ] = "INPUT",
-    fmt: FormatOpt = None,
-    host_bits: HostBitsOpt = "fix",
-    lenient: LenientOpt = False,
-    timeout: TimeoutOpt = 60.0,
-    ca_bundle: CaBundleOpt = None,
-    cache_dir: CacheDirOpt = None,
-    offline: OfflineOpt = False,
-    catalog: CatalogOpt = None,
-    nameserver: NameserverOpt = None,
-    spf_view: SpfViewOpt = "honoured",
-    debug: DebugOpt = False,
+    fmt: p.FormatOpt = None,
+    host_bits: p.HostBitsOpt = "fix",
+    lenient: p.LenientOpt = False,
+    timeout: p.TimeoutOpt = 60.0,
+    ca_bundle: p.CaBundleOpt = None,
+    cache_dir: p.CacheDirOpt = None,
+    offline: p.OfflineOpt = False,
+    catalog: p.CatalogOpt = None,
+    nameserver: p.NameserverOpt = None,
+    spf_view: p.SpfViewOpt = "honoured",
+    debug: p.DebugOpt = False,
 ) -> None:
     """Rules that allow the CIDRs of a source: a text file, a saved JSON report, stdin, a
     provider, a URL or an SPF record (fetched as `auditor fetch` does).
