@@ -19,8 +19,9 @@ REPORTS_SHOWN = ("text", "json", "csv", "md", "cidr")
 """The reports of auditor.reports.REPORTS (diff --output)."""
 LISTINGS_SHOWN = ("cidr", "json", "csv")
 """The listings of auditor.reports.listing.LISTINGS (fetch --output)."""
-PLATFORMS_SHOWN = "iptables, nftables (or nft)"
-"""The rule platforms of auditor.rules.GENERATORS, with the alias people type."""
+PLATFORMS_SHOWN = ("iptables", "nftables")
+"""The rule platforms of auditor.rules.GENERATORS (help adds the alias nft)."""
+_PLATFORMS = ", ".join(PLATFORMS_SHOWN) + " (or nft)"
 
 
 def _choices(registry: Iterable[str]) -> list[str]:
@@ -226,10 +227,10 @@ RulesOpt = Annotated[
         "-r",
         metavar="PLATFORM",
         autocompletion=_complete_platform,
-        help=f"Add rules for the missing CIDRs: {PLATFORMS_SHOWN}.",
+        help=f"Add rules for the missing CIDRs: {_PLATFORMS}.",
     ),
 ]
 PlatformArg = Annotated[
     str,
-    typer.Argument(metavar="PLATFORM", help=f"{PLATFORMS_SHOWN}; see: auditor formats."),
+    typer.Argument(metavar="PLATFORM", help=f"{_PLATFORMS}; see: auditor formats."),
 ]
