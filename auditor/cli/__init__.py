@@ -14,7 +14,7 @@ import typer
 
 from auditor import __version__
 from auditor.cli import diff, explain, fetch, formats, providers, rules, spf
-from auditor.cli.options import debug_first
+from auditor.cli.params import debug_first
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 every input was read completely and nothing is missing; "

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from auditor.cli import params as p
-from auditor.cli.loading import load_all, load_declared, rule_blocks
-from auditor.cli.options import Options, stdin_once
-from auditor.cli.outcome import Outcome, guard, not_complete, source_complete
-from auditor.cli.output import deliver, err
-from auditor.errors import UsageError
+
+if TYPE_CHECKING:
+    from auditor.cli.options import Options
+    from auditor.cli.outcome import Outcome
+
 
 _MAX_UNFIXED_SHOWN = 5
 
@@ -103,12 +103,12 @@ def command(
       auditor diff -e nodes.txt -d file+postfix-cidr:client_access -o cidr -q
       auditor diff -e spf:_spf.google.com -d allowlist.yaml --scope google -o md
     """
-    opts = Options.of(ctx, locals())
-    guard(
-        lambda: _run(
+    p.start(
+        ctx,
+        locals(),
+        lambda opts: _run(
             opts, expected, declared, rules or [], fail_on_extra, over_broad_v4, over_broad_v6
         ),
-        opts.debug,
     )
 
 
@@ -122,6 +122,11 @@ def _run(
     over_broad_v6: int,
 ) -> Outcome:
     from auditor import audit
+    from auditor.cli.loading import load_all, load_declared, rule_blocks
+    from auditor.cli.options import stdin_once
+    from auditor.cli.outcome import Outcome, not_complete, source_complete
+    from auditor.cli.output import deliver, err
+    from auditor.errors import UsageError
     from auditor.model import AuditOptions
     from auditor.reports import ReportContext, report_for
     from auditor.service import Service

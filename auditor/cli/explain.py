@@ -3,16 +3,15 @@ allows it."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from auditor.cli import params as p
-from auditor.cli.loading import load_all, load_declared
-from auditor.cli.options import Options, stdin_once, to_address
-from auditor.cli.outcome import Outcome, guard
-from auditor.cli.output import clean, write
-from auditor.errors import UsageError
+
+if TYPE_CHECKING:
+    from auditor.cli.options import Options
+    from auditor.cli.outcome import Outcome
 
 
 def command(
@@ -69,14 +68,18 @@ def command(
       auditor explain 2001:db8::25 -d /etc/postfix/main.cf -e aws:service=AMAZON_SES
       auditor explain 198.51.100.7 -d nsg.json --service smtp -q && echo allowed
     """
-    opts = Options.of(ctx, locals())
-    guard(lambda: _run(opts, address, declared, expected or []), opts.debug)
+    p.start(ctx, locals(), lambda opts: _run(opts, address, declared, expected or []))
 
 
 def _run(opts: Options, address: str, declared: list[str], expected: list[str]) -> Outcome:
     import json
 
     from auditor import audit
+    from auditor.cli.loading import load_all, load_declared
+    from auditor.cli.options import stdin_once, to_address
+    from auditor.cli.outcome import Outcome
+    from auditor.cli.output import clean, write
+    from auditor.errors import UsageError
     from auditor.service import Service
 
     if opts.output not in ("text", "json"):

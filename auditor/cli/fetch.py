@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from auditor.cli import params as p
-from auditor.cli.loading import load_all
-from auditor.cli.options import Options, stdin_once
-from auditor.cli.outcome import Outcome, guard, not_complete, source_complete
-from auditor.cli.output import deliver, err
-from auditor.errors import UsageError
+
+if TYPE_CHECKING:
+    from auditor.cli.options import Options
+    from auditor.cli.outcome import Outcome
 
 
 def command(
@@ -73,12 +72,16 @@ def command(
       auditor fetch spf:_spf.google.com -o json
       auditor fetch stripe:from=ips.json --offline
     """
-    opts = Options.of(ctx, locals())
-    guard(lambda: _run(opts, sources, family), opts.debug)
+    p.start(ctx, locals(), lambda opts: _run(opts, sources, family))
 
 
 def _run(opts: Options, sources: list[str], family: str) -> Outcome:
     from auditor import audit
+    from auditor.cli.loading import load_all
+    from auditor.cli.options import stdin_once
+    from auditor.cli.outcome import Outcome, not_complete, source_complete
+    from auditor.cli.output import deliver, err
+    from auditor.errors import UsageError
     from auditor.reports import listing
 
     output = opts.output

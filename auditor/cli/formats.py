@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from auditor.cli.options import Options
-from auditor.cli.outcome import Outcome, guard
-from auditor.cli.params import DebugOpt
+from auditor.cli.params import DebugOpt, start
+
+if TYPE_CHECKING:
+    from auditor.cli.outcome import Outcome
 
 
 def command(ctx: typer.Context, debug: DebugOpt = False) -> None:
@@ -17,12 +20,13 @@ def command(ctx: typer.Context, debug: DebugOpt = False) -> None:
       auditor formats
       auditor diff -e nodes.txt -d file+postfix-cidr:client_access
     """
-    guard(_run, Options.of(ctx, {}).debug)
+    start(ctx, {}, lambda opts: _run())
 
 
 def _run() -> Outcome:
     from auditor.allowlists import READERS
     from auditor.allowlists.base import ALIASES as READER_ALIASES
+    from auditor.cli.outcome import Outcome
     from auditor.reports import REPORTS
     from auditor.rules import GENERATORS
     from auditor.rules.base import ALIASES as RULE_ALIASES

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-import typer
-
 from auditor.errors import UsageError
 
 if TYPE_CHECKING:
@@ -26,20 +24,6 @@ if TYPE_CHECKING:
 
 MAX_TIMEOUT = 3600
 """Seconds: a deadline beyond an hour is a typo, and platform timers overflow far beyond."""
-
-DEBUG = "auditor.debug"
-"""Key of --debug in the run's context (``ctx.meta``, shared by the command and its group)."""
-
-
-def debug_first(ctx: typer.Context, value: bool) -> None:
-    """--debug before the command: every run starts from what is given here."""
-    ctx.meta[DEBUG] = value
-
-
-def debug_after(ctx: typer.Context, value: bool) -> None:
-    """--debug after the command: adds to what was given before it."""
-    if value:
-        ctx.meta[DEBUG] = True
 
 
 @dataclass(frozen=True)
@@ -73,11 +57,11 @@ class Options:
     spf_view: str = "honoured"
 
     @classmethod
-    def of(cls, ctx: typer.Context, given: dict[str, Any]) -> Options:
-        """From a command's parameters: each field is taken from the parameter of its name,
-        --debug from the run's context."""
+    def of(cls, given: dict[str, Any], debug: bool) -> Options:
+        """From a command's parameters: each field is taken from the parameter of its name
+        (--debug is not one: it is given before or after the command)."""
         fields = {f: given[f] for f in cls.__dataclass_fields__ if f in given}
-        fields["debug"] = bool(ctx.meta.get(DEBUG))  # not the parameter: it is not exposed
+        fields["debug"] = debug
         fields["catalog"] = tuple(fields.get("catalog") or ())
         fields["scope"] = tuple(fields.get("scope") or ())
         return cls(**fields)

@@ -7,13 +7,15 @@ imported to render help: ``auditor --help`` stays fast).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from auditor.cli.options import debug_after
+if TYPE_CHECKING:
+    from auditor.cli.options import Options
+    from auditor.cli.outcome import Outcome
 
 REPORTS_SHOWN = ("text", "json", "csv", "md", "cidr")
 """The reports of auditor.reports.REPORTS (diff --output)."""
@@ -22,6 +24,31 @@ LISTINGS_SHOWN = ("cidr", "json", "csv")
 PLATFORMS_SHOWN = ("iptables", "nftables")
 """The rule platforms of auditor.rules.GENERATORS (help adds the alias nft)."""
 _PLATFORMS = ", ".join(PLATFORMS_SHOWN) + " (or nft)"
+
+
+DEBUG = "auditor.debug"
+"""Key of --debug in the run's context (``ctx.meta``, shared by the command and its group)."""
+
+
+def debug_first(ctx: typer.Context, value: bool) -> None:
+    """--debug before the command: every run starts from what is given here."""
+    ctx.meta[DEBUG] = value
+
+
+def debug_after(ctx: typer.Context, value: bool) -> None:
+    """--debug after the command: adds to what was given before it."""
+    if value:
+        ctx.meta[DEBUG] = True
+
+
+def start(ctx: typer.Context, given: dict[str, Any], run: Callable[[Options], Outcome]) -> NoReturn:
+    """Run a command: its options gathered once, errors and what it found mapped to the exit
+    code. The rest of the package is imported here, when a command runs, not for help."""
+    from auditor.cli.options import Options
+    from auditor.cli.outcome import guard
+
+    opts = Options.of(given, debug=bool(ctx.meta.get(DEBUG)))
+    guard(lambda: run(opts), opts.debug)
 
 
 def _choices(registry: Iterable[str]) -> list[str]:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from auditor.cli.options import Options
-from auditor.cli.outcome import Outcome, guard
-from auditor.cli.output import clean
-from auditor.cli.params import CatalogOpt, DebugOpt
-from auditor.errors import UsageError
+from auditor.cli.params import CatalogOpt, DebugOpt, start
+
+if TYPE_CHECKING:
+    from auditor.cli.options import Options
+    from auditor.cli.outcome import Outcome
 
 
 def command(
@@ -31,11 +31,13 @@ def command(
       auditor providers aws
       auditor providers --catalog my-catalog.yaml
     """
-    opts = Options.of(ctx, locals())
-    guard(lambda: _run(opts, name), opts.debug)
+    start(ctx, locals(), lambda opts: _run(opts, name))
 
 
 def _run(opts: Options, name: str | None) -> Outcome:
+    from auditor.cli.outcome import Outcome
+    from auditor.cli.output import clean
+    from auditor.errors import UsageError
     from auditor.sources.catalog import load_catalog
 
     cat = load_catalog(opts.catalog)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from auditor.cli import params as p
-from auditor.cli.loading import load_all, rule_blocks
-from auditor.cli.options import Options
-from auditor.cli.outcome import Outcome, guard, source_complete
-from auditor.cli.output import err
+
+if TYPE_CHECKING:
+    from auditor.cli.options import Options
+    from auditor.cli.outcome import Outcome
 
 
 def command(
@@ -53,12 +53,14 @@ def command(
       auditor rules iptables report.json --service smtp,submission
       auditor rules nft github:section=hooks --service https
     """
-    opts = Options.of(ctx, locals())
-    guard(lambda: _run(opts, platform, source), opts.debug)
+    p.start(ctx, locals(), lambda opts: _run(opts, platform, source))
 
 
 def _run(opts: Options, platform: str, source: str) -> Outcome:
     from auditor import audit
+    from auditor.cli.loading import load_all, rule_blocks
+    from auditor.cli.outcome import Outcome, source_complete
+    from auditor.cli.output import err
     from auditor.rules import RuleOptions, generator_for
     from auditor.service import Service
 

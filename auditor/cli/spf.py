@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from auditor.cli.options import Options
-from auditor.cli.outcome import Outcome, guard
-from auditor.cli.output import err, write
-from auditor.cli.params import DebugOpt, NameserverOpt, SpfViewOpt, TextJsonOpt
-from auditor.errors import UsageError
+from auditor.cli.params import DebugOpt, NameserverOpt, SpfViewOpt, TextJsonOpt, start
+
+if TYPE_CHECKING:
+    from auditor.cli.options import Options
+    from auditor.cli.outcome import Outcome
 
 
 def command(
@@ -41,12 +41,14 @@ def command(
       auditor spf example.com --spf-view published -o json
       auditor diff -e spf:example.com -d /etc/postfix/main.cf
     """
-    opts = Options.of(ctx, locals())
-    guard(lambda: _run(opts, domain), opts.debug)
+    start(ctx, locals(), lambda opts: _run(opts, domain))
 
 
 def _run(opts: Options, domain: str) -> Outcome:
     from auditor import audit, spf
+    from auditor.cli.outcome import Outcome
+    from auditor.cli.output import err, write
+    from auditor.errors import UsageError
     from auditor.reports import spf_report
 
     if opts.output not in ("text", "json"):
