@@ -106,16 +106,12 @@ def command(
     p.start(
         ctx,
         locals(),
-        lambda opts: _run(
-            opts, expected, declared, rules or [], fail_on_extra, over_broad_v4, over_broad_v6
-        ),
+        lambda opts: _run(opts, rules or [], fail_on_extra, over_broad_v4, over_broad_v6),
     )
 
 
 def _run(
     opts: Options,
-    expected: list[str],
-    declared: list[str],
     rules: list[str],
     fail_on_extra: bool,
     over_broad_v4: int,
@@ -132,7 +128,7 @@ def _run(
     from auditor.service import Service
 
     svc = Service.parse(opts.service)
-    stdin_once(expected + declared)
+    stdin_once([*opts.expected, *opts.declared])
     report = report_for(opts.output)
     generators = []
     if rules:  # rule generators are imported only when asked for
@@ -148,9 +144,9 @@ def _run(
     common = opts.reading()
     ruleset = opts.ruleset(svc)
     with opts.open() as loader:
-        exp = load_all(expected, loader, opts.load_options("expected", **common), opts)
+        exp = load_all(opts.expected, loader, opts.load_options("expected", **common), opts)
         dec_options = opts.load_options("declared", **common, **ruleset)
-        dec = load_declared(declared, loader, dec_options, opts)
+        dec = load_declared(opts.declared, loader, dec_options, opts)
     options = AuditOptions(
         allow_stale=opts.allow_stale,
         over_broad_v4=over_broad_v4,

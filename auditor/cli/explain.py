@@ -68,10 +68,10 @@ def command(
       auditor explain 2001:db8::25 -d /etc/postfix/main.cf -e aws:service=AMAZON_SES
       auditor explain 198.51.100.7 -d nsg.json --service smtp -q && echo allowed
     """
-    p.start(ctx, locals(), lambda opts: _run(opts, address, declared, expected or []))
+    p.start(ctx, locals(), lambda opts: _run(opts, address))
 
 
-def _run(opts: Options, address: str, declared: list[str], expected: list[str]) -> Outcome:
+def _run(opts: Options, address: str) -> Outcome:
     import json
 
     from auditor import audit
@@ -84,7 +84,7 @@ def _run(opts: Options, address: str, declared: list[str], expected: list[str]) 
 
     if opts.output not in ("text", "json"):
         raise UsageError(f"unknown output {opts.output!r}", hint="choose text or json")
-    stdin_once([*expected, *declared])
+    stdin_once([*opts.expected, *opts.declared])
     target = to_address(address, "ADDRESS")
     if target is None:
         raise UsageError("an address is needed")
@@ -93,9 +93,9 @@ def _run(opts: Options, address: str, declared: list[str], expected: list[str]) 
     common = opts.reading()
     with opts.open() as loader:
         exp_options = opts.load_options("expected", **common)
-        exp = load_all(expected, loader, exp_options, opts)
+        exp = load_all(opts.expected, loader, exp_options, opts)
         dec_options = opts.load_options("declared", **common, **ruleset)
-        dec = load_declared(declared, loader, dec_options, opts)
+        dec = load_declared(opts.declared, loader, dec_options, opts)
     result = audit.explain(target, exp, dec)
     if opts.output == "json":
         doc = {
@@ -114,7 +114,7 @@ def _run(opts: Options, address: str, declared: list[str], expected: list[str]) 
         text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
     else:
         lines = [f"{result.address} ({svc.describe()})"]
-        if expected:
+        if opts.expected:
             if result.expected:
                 lines += [f"  expected: {e.text} from {e.origin}" for e in result.expected]
             else:

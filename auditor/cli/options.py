@@ -34,6 +34,8 @@ class Options:
 
     debug: bool = False
     quiet: bool = False
+    expected: tuple[str, ...] = ()
+    declared: tuple[str, ...] = ()
     fmt: str | None = None
     host_bits: str = "fix"
     lenient: bool = False
@@ -62,8 +64,8 @@ class Options:
         (--debug is not one: it is given before or after the command)."""
         fields = {f: given[f] for f in cls.__dataclass_fields__ if f in given}
         fields["debug"] = debug
-        fields["catalog"] = tuple(fields.get("catalog") or ())
-        fields["scope"] = tuple(fields.get("scope") or ())
+        for name in ("expected", "declared", "scope", "catalog"):
+            fields[name] = tuple(fields.get(name) or ())
         return cls(**fields)
 
     @property
