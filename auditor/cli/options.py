@@ -26,11 +26,14 @@ MAX_TIMEOUT = 3600
 """Seconds: a deadline beyond an hour is a typo, and platform timers overflow far beyond."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False, eq=False)
 class Options:
     """The options of one run: what every command that reads sources shares (a command
     that lacks one gets its default). Values are kept as given; they are checked where they
-    are used, so the first error is the same whatever the command."""
+    are used, so the first error is the same whatever the command.
+
+    Built once per run and never compared or printed: no generated ``__repr__``/``__eq__``,
+    whose making is most of this module's import time."""
 
     debug: bool = False
     quiet: bool = False
