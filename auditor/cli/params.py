@@ -1,4 +1,5 @@
-"""The options and arguments the commands share, each declared once.
+"""The options and arguments the commands share, each declared once, and :func:`start`,
+how every command runs from them.
 
 Help text names the allowed values; those that come from a registry are listed here in the
 order help shows them (the test suite checks them against the registries, which are not
