@@ -359,7 +359,10 @@ def settle(claims: Sequence[Claim], lean: dict[int, Outcome | None]) -> list[Seg
     groups: dict[Outcome | None, list[Claim]] = {}
     for k, outcome in lean.items():
         groups.setdefault(outcome, []).append(claims[k])
-    order = {id(c.rule): c.order for k in lean for c in (claims[k],)}
+    order: dict[int, float] = {}  # a rule's rank: its first conditional claim
+    for k in lean:
+        c = claims[k]
+        order[id(c.rule)] = min(c.order, order.get(id(c.rule), c.order))
     layers = [(outcome, first_claims(definite + group)) for outcome, group in groups.items()]
     out: list[Segment] = []
     for first, last, decided, over in _overlay(base, [segs for _, segs in layers]):

@@ -331,3 +331,14 @@ def test_settle_without_conditionals_is_first_match() -> None:
         (0, 5, "accept"),
         (6, TOP, "drop"),
     ]
+
+
+def test_a_conditional_rule_met_twice_ranks_by_its_first_place() -> None:
+    # the same rule (equal RuleRef) twice, as a pattern listed twice: it is named before a
+    # later conditional rule that differs, whichever of them its second place follows
+    name = Rule(ref("name", 1), ACCEPT, whys=("reverse DNS",))
+    unknown = Rule(ref("unknown", 2), Action("opaque", unsure="not set"))
+    rules = (name, unknown, name)
+    rs = Ruleset(4, {"in": Chain("in", rules, ref("policy drop"), "drop")}, (Gate("in"),))
+    seg = evaluate(rs, None).segments[0]
+    assert (seg.outcome, seg.rule.text) == ("conditional", "name")
