@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from auditor import ipspace
-from auditor.allowlists import text as text_reader
+from auditor.allowlists.lists import text as text_reader
 from auditor.cli import app
 
 Net = ipaddress.IPv4Network | ipaddress.IPv6Network

@@ -1,24 +1,5 @@
-"""Declared-side readers, one module per format, each registered under a kebab-case name."""
+"""Declared-side readers, one module per format; :data:`READERS` lists them by kebab-case name."""
 
-from auditor.allowlists import (  # noqa: F401  (registration)
-    exchange,
-    hostfw,
-    ipset,
-    iptables,
-    json_list,
-    nftables,
-    postfix,
-    text,
-    yaml_list,
-)
 from auditor.allowlists.base import READERS, ReadContext, Reader, ReaderError, reader_for
-from auditor.allowlists.cloud import (  # noqa: F401  (registration)
-    aws_network_acl,
-    aws_prefix_list,
-    aws_security_group,
-    azure_nsg,
-    gcp_firewall,
-)
-from auditor.allowlists.web import apache_conf, nginx_conf  # noqa: F401  (registration)
 
 __all__ = ["READERS", "ReadContext", "Reader", "ReaderError", "reader_for"]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from auditor.allowlists import ReadContext, ReaderError, reader_for
-from auditor.allowlists.exchange import sniff
+from auditor.allowlists.mail.exchange_connector import sniff
 from auditor.model import Completeness, RangeSet, Severity
 from auditor.service import Service
 from auditor.sources.files import detect_format

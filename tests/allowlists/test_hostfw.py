@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from auditor.allowlists import READERS, ReadContext, ReaderError, reader_for
-from auditor.allowlists.hostfw import sniff_firewalld, sniff_ufw
+from auditor.allowlists.firewalls.firewalld_zone import sniff_firewalld
+from auditor.allowlists.firewalls.ufw_status import sniff_ufw
 from auditor.model import Completeness, RangeSet
 from auditor.service import Service
 from auditor.sources.files import detect_format

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from auditor.allowlists import ReadContext, ReaderError, reader_for
-from auditor.allowlists.ipset import parse_sets
-from auditor.allowlists.iptables import sniff
+from auditor.allowlists.firewalls.iptables_save import sniff
+from auditor.allowlists.lists.ipset_save import parse_sets
 from auditor.ipspace import IPSpace
 from auditor.model import Completeness, RangeSet
 from auditor.service import Service

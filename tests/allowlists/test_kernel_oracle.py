@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from auditor.allowlists import ReadContext, ReaderError, reader_for
-from auditor.allowlists.ipset import parse_sets
+from auditor.allowlists.lists.ipset_save import parse_sets
 from auditor.service import Service
 
 from . import netns

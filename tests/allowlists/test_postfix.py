@@ -11,13 +11,9 @@ import pytest
 
 from auditor import ipspace
 from auditor.allowlists import READERS, ReadContext, ReaderError, reader_for
-from auditor.allowlists.postfix import (
-    PostfixMainCfReader,
-    access_outcome,
-    parse_cidr_table,
-    sniff_cidr,
-    sniff_main_cf,
-)
+from auditor.allowlists.mail.postfix_cidr import sniff_cidr
+from auditor.allowlists.mail.postfix_common import access_outcome, parse_cidr_table
+from auditor.allowlists.mail.postfix_main_cf import PostfixMainCfReader, sniff_main_cf
 from auditor.model import Completeness, RangeSet, Severity
 from auditor.sources.files import detect_format
 

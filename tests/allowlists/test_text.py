@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from auditor.allowlists import ReadContext, ReaderError, reader_for
-from auditor.allowlists import text as text_reader
+from auditor.allowlists.lists import text as text_reader
 from auditor.ipspace import IPSpace
 from auditor.model import Completeness, RangeSet, Severity
 

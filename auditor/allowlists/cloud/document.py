@@ -13,7 +13,7 @@ from typing import Any
 
 from auditor import ipspace
 from auditor.allowlists.base import ReadContext, ReaderError, address_findings, decode_text
-from auditor.allowlists.json_list import load_strict
+from auditor.allowlists.lists.json_list import load_strict
 from auditor.errors import AddressError
 from auditor.jsonutil import LongNumber
 from auditor.model import Finding, Origin

@@ -34,7 +34,6 @@ from auditor.allowlists.base import (
     ReaderError,
     address_findings,
     decode_text,
-    register,
 )
 from auditor.allowlists.web.apache_lower import (
     AuthzNode,
@@ -422,7 +421,6 @@ def sniff_apache(data: bytes) -> bool:
     )
 
 
-@register
 class ApacheReader(Reader):
     name = "apache"
     description = "Apache Require ip / RequireAll / RequireAny, and Order/Allow/Deny"

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import cast
 
 from auditor import ipspace
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text, register
+from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
 from auditor.allowlists.web.common import FAMILIES, Context, _rangeset
 from auditor.errors import AddressError
 from auditor.model import Finding, Origin, Outcome, RangeSet, RuleRef, Severity
@@ -412,7 +412,6 @@ def sniff_nginx(data: bytes) -> bool:
     return bool(re.search(r"(?m)^\s*(allow|deny)\s+(all|unix:|[0-9A-Fa-f:.]+(/[0-9]+)?)\s*;", head))
 
 
-@register
 class NginxReader(Reader):
     name = "nginx"
     description = "nginx allow/deny (http and stream): first match per location"

@@ -1,6 +1,6 @@
 """The fast path of the strict text reader for big lists: numpy routes each line to a column
 parser (dotted-quad IPv4, or ``inet_pton`` for IPv6), and only the lines those refuse take the
-general, exact path of :mod:`auditor.allowlists.text`.
+general, exact path of :mod:`auditor.allowlists.lists.text`.
 
 Imported only for inputs big enough to pay for numpy (see ``text.py``).
 """

@@ -1,0 +1,1 @@
+"""Firewall readers: iptables-save exports, ufw status output, firewalld zone files."""

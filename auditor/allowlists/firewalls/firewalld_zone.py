@@ -1,0 +1,558 @@
+"""``firewalld-zone``: a firewalld zone file (firewalld.zone(5), firewalld.richlanguage(5)).
+A zone applies to packets from its ``<source>`` addresses, else to packets arriving on its
+``<interface>``s (firewalld.zones(5): sources take precedence over interfaces). Within
+the zone, in firewalld's order (firewalld.richlanguage(5), "Rule priorities" and the
+``pre``/``log``/``deny``/``allow``/``post`` chains): rich rules with a negative priority
+(lowest first), then priority-0 rich rules that reject or drop, then priority-0 rich rules
+that accept together with the zone's services, ports and protocols, then rich rules with a
+positive priority, then the zone target (``default`` and ``%%REJECT%%`` reject, ``DROP``,
+``ACCEPT``). A ``<forward-port>`` for the service rewrites the destination before the
+filter sees the packet (conditional).
+
+Services are the stock definitions (``smtp`` 25/tcp, ``smtps`` 465/tcp,
+``smtp-submission`` 587/tcp, ``ssh``, ``http``, ``https``, ``imap(s)``, ``pop3(s)``,
+``dns`` ...; see :data:`FIREWALLD_SERVICES`); any other name makes its rule conditional,
+since its ports are in a service file that was not given. Rich rules understand
+``family``, ``priority``, ``<source address|ipset|mac [invert]>``, ``<destination
+address [invert]>`` (evaluated with ``--to``), ``<service>``, ``<port>``,
+``<protocol>``, ``<source-port>`` (conditional), ``<forward-port>``, ``<accept/>``,
+``<reject/>``, ``<drop/>`` and ``<limit>`` under the action (conditional); a rule
+without an action only logs and decides nothing.
+
+Which connections reach the zone: its sources are certain; the rest of the address space
+is decided by another zone (outcome ``return``: not allowed here). A zone bound to
+interfaces (or to an ipset/MAC source) applies to addresses only when the connection
+arrives that way, which a zone file does not show: those verdicts are conditional. A zone
+with neither sources nor interfaces is evaluated as the zone every connection reaches
+(the default zone), and a finding says so. ``AllowZoneDrifting`` (firewalld before 1.0)
+is not modelled. ``--chain`` other than INPUT is refused: zones filter connections to
+this host; forwarding goes through policies.
+
+The XML is parsed with the standard library's expat, which resolves no external entity;
+a document type or entity declaration is refused outright (a zone file never needs one,
+and refusing it rules out entity expansion), since ``defusedxml`` is not a dependency.
+A ``<policy>`` file is refused with an explanation.
+
+``--service any``: see :mod:`auditor.allowlists.firewalls.hostfw_common`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from xml.parsers import expat
+
+from auditor import ipspace
+from auditor.allowlists.base import ReadContext, Reader, ReaderError
+from auditor.allowlists.firewall import Outcome, RuleRef, Segment, clip, complement, merge
+from auditor.allowlists.firewalls.hostfw_common import (
+    FAMILIES,
+    HostRule,
+    Interval,
+    Traffic,
+    _destination,
+    _full,
+    _parse_cidr,
+    _Refs,
+    _result,
+    evaluate,
+    probes,
+)
+from auditor.model import Finding, Origin, RangeSet, Severity
+
+_TCP = "tcp"
+_UDP = "udp"
+
+
+@dataclass(frozen=True)
+class FirewalldService:
+    traffic: tuple[Traffic, ...]
+    destinations: tuple[tuple[int, str], ...] = ()
+    """(family, network): the service only reaches these destinations, and only in these
+    families (``mdns`` to 224.0.0.251 and ff02::fb)."""
+
+
+def _svc(*ports: tuple[str, int], dest: tuple[tuple[int, str], ...] = ()) -> FirewalldService:
+    return FirewalldService(tuple(Traffic(p, n, n) for p, n in ports), dest)
+
+
+FIREWALLD_SERVICES: dict[str, FirewalldService] = {
+    # the stock service files (/usr/lib/firewalld/services/NAME.xml)
+    "smtp": _svc((_TCP, 25)),
+    "smtps": _svc((_TCP, 465)),
+    "smtp-submission": _svc((_TCP, 587)),
+    "ssh": _svc((_TCP, 22)),
+    "http": _svc((_TCP, 80)),
+    "https": _svc((_TCP, 443)),
+    "http3": _svc((_UDP, 443)),
+    "imap": _svc((_TCP, 143)),
+    "imaps": _svc((_TCP, 993)),
+    "pop3": _svc((_TCP, 110)),
+    "pop3s": _svc((_TCP, 995)),
+    "managesieve": _svc((_TCP, 4190)),
+    "dns": _svc((_TCP, 53), (_UDP, 53)),
+    "ftp": _svc((_TCP, 21)),
+    "tftp": _svc((_UDP, 69)),
+    "ntp": _svc((_UDP, 123)),
+    "cockpit": _svc((_TCP, 9090)),
+    "dhcp": _svc((_UDP, 67)),
+    "dhcpv6": _svc((_UDP, 547)),
+    "dhcpv6-client": _svc((_UDP, 546), dest=((6, "fe80::/64"),)),
+    "mdns": _svc((_UDP, 5353), dest=((4, "224.0.0.251/32"), (6, "ff02::fb/128"))),
+    "samba-client": _svc((_UDP, 137), (_UDP, 138)),
+}
+
+_TARGETS: dict[str, Outcome] = {
+    "default": "drop",
+    "%%REJECT%%": "drop",
+    "REJECT": "drop",
+    "DROP": "drop",
+    "ACCEPT": "accept",
+}
+# Zone elements that decide nothing about a new TCP/UDP connection to this host.
+_ZONE_IGNORED = frozenset(
+    {"short", "description", "forward", "masquerade", "icmp-block", "icmp-block-inversion",
+     "icmp-type", "tcp-mss-clamp"}
+)  # fmt: skip
+_RICH_ACTIONS: dict[str, Outcome] = {"accept": "accept", "reject": "drop", "drop": "drop"}
+_RICH_LOGS = frozenset({"log", "audit", "nflog"})
+_TRUE = frozenset({"true", "yes"})
+
+
+@dataclass
+class _Node:
+    tag: str
+    attrib: dict[str, str]
+    line: int
+    children: list[_Node] = field(default_factory=list)
+
+
+class _Refused(Exception):
+    def __init__(self, line: int, what: str) -> None:
+        super().__init__(what)
+        self.line = line
+        self.what = what
+
+
+_DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+def parse_xml(data: bytes, ctx: ReadContext) -> _Node:
+    """The element tree with each element's line; document type and entity declarations are
+    refused before and while parsing (a zone file has none)."""
+    m = _DECLARATION.search(data)
+    if m:
+        raise _refusal(ctx, data[: m.start()].count(b"\n") + 1, m.group(1).decode().upper())
+    parser = expat.ParserCreate()
+    stack: list[_Node] = []
+    roots: list[_Node] = []
+
+    def start(tag: str, attrib: dict[str, str]) -> None:
+        node = _Node(tag, attrib, parser.CurrentLineNumber)
+        (stack[-1].children if stack else roots).append(node)
+        stack.append(node)
+
+    def end(tag: str) -> None:
+        stack.pop()
+
+    def doctype(*_: object) -> None:
+        raise _Refused(parser.CurrentLineNumber, "DOCTYPE")
+
+    def entity(*_: object) -> None:
+        raise _Refused(parser.CurrentLineNumber, "ENTITY")
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.StartDoctypeDeclHandler = doctype
+    parser.EntityDeclHandler = entity
+    try:
+        parser.Parse(data, True)
+    except _Refused as e:
+        raise _refusal(ctx, e.line, e.what) from None
+    except expat.ExpatError as e:
+        raise ReaderError(
+            f"not well-formed XML: {expat.ErrorString(e.code)} (column {e.offset + 1})",
+            source=ctx.name,
+            line=e.lineno,
+        ) from None
+    return roots[0]
+
+
+def _refusal(ctx: ReadContext, line: int, what: str) -> ReaderError:
+    return ReaderError(
+        f"the XML has a {what} declaration, which is refused (entity expansion)",
+        source=ctx.name,
+        line=line,
+        hint="a firewalld zone file has no DOCTYPE or ENTITY declarations; remove them",
+    )
+
+
+def sniff_firewalld(data: bytes) -> bool:
+    """A firewalld zone or policy: the root element is ``<zone`` or a ``<policy`` with
+    ingress/egress zones."""
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    head = re.sub(rb"\A<\?xml[^>]*\?>\s*", b"", head)
+    head = re.sub(rb"\A(<!--.*?-->\s*)*", b"", head, flags=re.DOTALL)
+    if re.match(rb"<zone[\s>/]", head):
+        return True
+    return bool(re.match(rb"<policy[\s>/]", head)) and b"-zone " in data[:65536]
+
+
+class _Zone:
+    """One zone's rules, per family, in firewalld's evaluation order."""
+
+    def __init__(self, root: _Node, ctx: ReadContext) -> None:
+        self.ctx = ctx
+        self.root = root
+        self.findings: list[Finding] = []
+        self.unsupported: list[str] = []
+        self.refs = _Refs()
+        self.sources: dict[int, list[Interval]] = {4: [], 6: []}
+        self.bindings: list[tuple[int, str]] = []
+        """(line, what): interfaces, ipset and MAC sources (conditional bindings)."""
+        self.rules: list[HostRule] = []
+        self.pending: list[tuple[tuple[int, int, int], HostRule]] = []
+
+    def error(self, node: _Node, message: str, hint: str | None = None) -> ReaderError:
+        return ReaderError(message, source=self.ctx.name, line=node.line, hint=hint)
+
+    def ref(self, node: _Node, text: str | None = None) -> RuleRef:
+        return RuleRef(Origin(self.ctx.name, node.line), text or _show(node))
+
+    def add(
+        self,
+        key: tuple[int, int, int],
+        node: _Node,
+        families: Iterable[int],
+        sources: dict[int, tuple[Interval, ...]] | None,
+        traffic: tuple[Traffic, ...] | None,
+        outcome: Outcome,
+        why: str = "",
+        known: bool = True,
+        destinations: dict[int, tuple[Interval, ...]] | None = None,
+        ref: RuleRef | None = None,
+        narrow_why: str | None = None,
+    ) -> None:
+        ref = ref or self.ref(node)
+        for fam in families:
+            rule_why, rule_narrow = why, narrow_why
+            if destinations is not None:
+                if fam not in destinations:
+                    continue
+                cond = _destination(self.ctx, fam, destinations[fam])
+                if cond is None:
+                    continue
+                rule_why = "; ".join(w for w in (why, cond) if w)
+                if narrow_why is not None:
+                    rule_narrow = "; ".join(w for w in (narrow_why, cond) if w)
+            src = sources[fam] if sources is not None else _full(fam)
+            rule = HostRule(0, fam, src, traffic, outcome, ref, rule_why, known, rule_narrow)
+            self.pending.append((key, rule))
+
+    def parse(self) -> None:
+        target = self.root.attrib.get("target", "default")
+        if target not in _TARGETS:
+            raise self.error(
+                self.root,
+                f"unknown zone target {target!r}",
+                hint="firewalld knows default, ACCEPT, %%REJECT%% and DROP",
+            )
+        for pos, node in enumerate(self.root.children):
+            tag = node.tag
+            if tag in _ZONE_IGNORED:
+                continue
+            if tag == "interface":
+                self.bindings.append((node.line, f"arriving on {self.need(node, 'name')}"))
+            elif tag == "source":
+                self.zone_source(node)
+            elif tag in ("service", "port", "protocol", "source-port"):
+                self.element(node, (2, 0, pos), None, FAMILIES, "accept", "")
+            elif tag == "forward-port":
+                self.element(node, (-1, 0, pos), None, FAMILIES, "accept", "")
+            elif tag == "rule":
+                self.rich(node, pos)
+            else:
+                self.unsupported.append(f"{self.ctx.name}:{node.line}: <{tag}> is not evaluated")
+        self.pending.sort(key=lambda item: item[0])
+        self.rules = [replace(r, order=order) for order, (_, r) in enumerate(self.pending)]
+
+    def need(self, node: _Node, name: str) -> str:
+        value = node.attrib.get(name)
+        if not value:
+            raise self.error(node, f"<{node.tag}> needs a {name!r} attribute")
+        return value
+
+    def addresses(self, node: _Node, text: str) -> ipspace.Parsed:
+        return _parse_cidr(text, self.ctx, node.line, self.findings)
+
+    def zone_source(self, node: _Node) -> None:
+        if "address" in node.attrib:
+            parsed = self.addresses(node, node.attrib["address"])
+            self.sources[parsed.family].append((parsed.first, parsed.last))
+        elif "ipset" in node.attrib:
+            self.bindings.append((node.line, f"from ipset {node.attrib['ipset']}"))
+        elif "mac" in node.attrib:
+            self.bindings.append((node.line, f"from MAC address {node.attrib['mac']}"))
+        else:
+            raise self.error(node, "<source> needs an address, ipset or mac attribute")
+
+    def element(
+        self,
+        node: _Node,
+        key: tuple[int, int, int],
+        sources: dict[int, tuple[Interval, ...]] | None,
+        families: Iterable[int],
+        outcome: Outcome,
+        why: str,
+        ref: RuleRef | None = None,
+        destinations: dict[int, tuple[Interval, ...]] | None = None,
+        known: bool = True,
+    ) -> None:
+        """A service, port, protocol, source-port or forward-port, in the zone or in a rich
+        rule (with that rule's sources, destination, action and conditions). Each matches only
+        some connections: ``--service any`` reads it with :func:`for_any`."""
+        tag = node.tag
+        reasons = [why] if why else []
+        narrow: list[str] = []  # which connections it matches: --service any does without
+        traffic: tuple[Traffic, ...] | None
+        if tag == "service":
+            name = self.need(node, "name")
+            service = FIREWALLD_SERVICES.get(name)
+            if service is None:
+                traffic = None
+                narrow.append(
+                    f"service {name!r}: its ports are in its service file, which was not given"
+                )
+            else:
+                traffic = service.traffic
+                if service.destinations:
+                    dests: dict[int, tuple[Interval, ...]] = {}
+                    for fam, net in service.destinations:
+                        p = ipspace.parse(net)
+                        dests[fam] = ((p.first, p.last),)
+                    if destinations is not None:
+                        reasons.append("the destination address")
+                    destinations = dests
+        elif tag in ("port", "source-port", "forward-port"):
+            traffic = _fw_ports(self, node)
+            if tag == "source-port":
+                narrow.append("the client's source port")
+            elif tag == "forward-port":
+                reasons.append("the destination is rewritten (forward-port)")
+                known = False
+                key = (-1, key[1], key[2])
+        elif tag == "protocol":
+            value = self.need(node, "value").lower()
+            traffic = (Traffic(value, 0, 65535),)
+        else:
+            raise self.error(node, f"<{tag}> is not an element firewalld knows here")
+        self.add(
+            key,
+            node,
+            families,
+            sources,
+            traffic,
+            outcome,
+            "; ".join(reasons + narrow),
+            known,
+            destinations,
+            ref,
+            "; ".join(reasons),
+        )
+
+    def rich(self, node: _Node, pos: int) -> None:
+        family_attr = node.attrib.get("family")
+        if family_attr not in (None, "ipv4", "ipv6"):
+            raise self.error(node, f"unknown rich rule family {family_attr!r}")
+        try:
+            priority = int(node.attrib.get("priority", "0"))
+        except ValueError:
+            raise self.error(
+                node, f"the priority {node.attrib['priority']!r} is not a number"
+            ) from None
+        families = {4, 6} if family_attr is None else {4 if family_attr == "ipv4" else 6}
+        sources: dict[int, tuple[Interval, ...]] | None = None
+        destinations: dict[int, tuple[Interval, ...]] | None = None
+        why: list[str] = []
+        element: _Node | None = None
+        action: _Node | None = None
+        for child in node.children:
+            tag = child.tag
+            if tag in ("source", "destination"):
+                inverted = child.attrib.get("invert", "").lower() in _TRUE
+                if "address" in child.attrib:
+                    parsed = self.addresses(child, child.attrib["address"])
+                    if parsed.family not in families:
+                        raise self.error(
+                            child,
+                            f"an IPv{parsed.family} address in a rule for IPv{families.pop()} only",
+                        )
+                    families = {parsed.family}
+                    own = [(parsed.first, parsed.last)]
+                    bits = ipspace.BITS[parsed.family]
+                    picked = tuple(complement(own, bits) if inverted else own)
+                    if tag == "source":
+                        sources = {parsed.family: picked}
+                    else:
+                        destinations = {parsed.family: picked}
+                elif "ipset" in child.attrib or "mac" in child.attrib:
+                    kind = "ipset" if "ipset" in child.attrib else "mac"
+                    side = "client" if tag == "source" else "destination"
+                    why.append(
+                        f"the {side} {'not ' if inverted else ''}in {kind} {child.attrib[kind]}"
+                    )
+                else:
+                    raise self.error(child, f"<{tag}> needs an address, ipset or mac attribute")
+            elif tag in ("service", "port", "protocol", "source-port", "forward-port"):
+                element = child
+            elif tag in ("icmp-block", "icmp-type", "masquerade", "tcp-mss-clamp"):
+                return  # never decides a TCP/UDP connection to this host
+            elif tag in _RICH_LOGS:
+                continue
+            elif tag in _RICH_ACTIONS or tag == "mark":
+                action = child
+            else:
+                self.unsupported.append(
+                    f"{self.ctx.name}:{child.line}: <{tag}> in a rich rule is not evaluated"
+                )
+                return
+        ref = self.ref(node)
+        order = sorted(families)
+        if element is not None and element.tag == "forward-port":
+            key = (-1, priority, pos)
+            self.element(element, key, sources, order, "accept", "; ".join(why), ref, destinations)
+            return
+        if action is None or action.tag == "mark":
+            return  # logs or marks only: the packet goes on to the next rule
+        outcome = _RICH_ACTIONS[action.tag]
+        limited = any(c.tag == "limit" for c in action.children)
+        if limited:
+            why.append(f"a rate limit ({_limit(action)})")
+        if priority < 0:
+            bucket = 0
+        elif priority > 0:
+            bucket = 3
+        else:
+            bucket = 1 if outcome == "drop" else 2
+        key = (bucket, priority, pos)
+        text = "; ".join(why)
+        if element is None:
+            self.add(key, node, order, sources, None, outcome, text, not limited, destinations, ref)
+        else:
+            self.element(
+                element, key, sources, order, outcome, text, ref, destinations, not limited
+            )
+
+    def verdicts(self) -> dict[int, list[list[Segment]]]:
+        target = self.root.attrib.get("target", "default")
+        default_ref = RuleRef(Origin(self.ctx.name, self.root.line), f'zone target="{target}"')
+        default: tuple[Outcome, RuleRef] = (_TARGETS[target], default_ref)
+        per_family: dict[int, list[list[Segment]]] = {}
+        has_sources = any(self.sources.values())
+        if not has_sources and not self.bindings:
+            self.findings.append(
+                Finding(
+                    "zone-assumed-default",
+                    Severity.WARNING,
+                    "the zone lists no source and no interface: evaluated as the zone every"
+                    " connection reaches (DefaultZone in firewalld.conf); if it is not the"
+                    " default zone, it decides nothing here",
+                    Origin(self.ctx.name, self.root.line),
+                )
+            )
+        binding_why = "the zone applies only to connections " + ", or ".join(
+            what for _, what in self.bindings
+        )
+        outside = RuleRef(
+            Origin(self.ctx.name, self.root.line),
+            "not a source of this zone: another zone decides",
+            binding_why if self.bindings else "",
+        )
+        for fam in FAMILIES:
+            bits = ipspace.BITS[fam]
+            per_probe = []
+            for probe in probes(self.ctx.service, self.rules):
+                segs = evaluate(self.rules, fam, probe, default, self.refs)
+                if not has_sources and not self.bindings:
+                    per_probe.append(segs)
+                    continue
+                inside = merge(self.sources[fam])
+                kept = clip(segs, inside)
+                rest_iv = complement(inside, bits) if inside else list(_full(fam))
+                if self.bindings:
+                    rest = [
+                        Segment(
+                            s.first, s.last, "conditional", self.refs.with_why(s.rule, binding_why)
+                        )
+                        for s in clip(segs, rest_iv)
+                    ]
+                else:
+                    rest = [Segment(a, b, "return", outside) for a, b in rest_iv]
+                per_probe.append(sorted(kept + rest, key=lambda s: s.first))
+            per_family[fam] = per_probe
+        return per_family
+
+
+def _fw_ports(zone: _Zone, node: _Node) -> tuple[Traffic, ...]:
+    port = zone.need(node, "port")
+    protocol = zone.need(node, "protocol").lower()
+    m = re.fullmatch(r"([0-9]{1,5})(?:-([0-9]{1,5}))?", port)
+    if m is None:
+        raise zone.error(node, f"cannot read the port {port!r}", hint="a number, or low-high")
+    lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+    if not 0 <= lo <= hi <= 65535:
+        raise zone.error(node, f"the port range {port!r} is not valid")
+    return (Traffic(protocol, lo, hi),)
+
+
+def _limit(action: _Node) -> str:
+    return ", ".join(c.attrib.get("value", "?") for c in action.children if c.tag == "limit")
+
+
+def _show(node: _Node) -> str:
+    """The element as one line of XML, for the rule text (attribute values as parsed)."""
+    attrs = "".join(f' {k}="{v}"' for k, v in node.attrib.items())
+    if not node.children:
+        return f"<{node.tag}{attrs}/>"
+    inner = "".join(_show(c) for c in node.children)
+    return f"<{node.tag}{attrs}>{inner}</{node.tag}>"
+
+
+class FirewalldZoneReader(Reader):
+    name = "firewalld-zone"
+    description = "firewalld zone XML: sources, services, ports and rich rules in firewalld's order"
+    ruleset = True
+
+    @staticmethod
+    def sniff(data: bytes) -> bool:
+        return sniff_firewalld(data)
+
+    def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
+        if (ctx.chain or "INPUT") != "INPUT":
+            raise ReaderError(
+                f"a firewalld zone filters connections to this host, not the {ctx.chain} chain",
+                source=ctx.name,
+                hint="use --chain INPUT; forwarding goes through firewalld policies",
+            )
+        root = parse_xml(data, ctx)
+        if root.tag == "policy":
+            raise ReaderError(
+                "this is a firewalld policy, not a zone: policies filter traffic between"
+                " zones, which is not evaluated",
+                source=ctx.name,
+                line=root.line,
+                hint="give the zone file (/etc/firewalld/zones/NAME.xml) of the zone"
+                " connections to this host reach",
+            )
+        if root.tag != "zone":
+            raise ReaderError(
+                f"the root element is <{root.tag}>, not <zone>",
+                source=ctx.name,
+                line=root.line,
+                hint="give a firewalld zone file (/etc/firewalld/zones/NAME.xml)",
+            )
+        zone = _Zone(root, ctx)
+        zone.parse()
+        per_family = zone.verdicts()
+        return _result(data, ctx, self.name, per_family, zone.findings, zone.unsupported)

@@ -1,0 +1,1 @@
+"""Address-list readers: plain text, YAML and JSON lists, ipset save files."""

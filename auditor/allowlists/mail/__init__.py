@@ -1,0 +1,1 @@
+"""Mail server readers: Postfix configuration and tables, Exchange receive connectors."""
