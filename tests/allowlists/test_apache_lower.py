@@ -13,17 +13,8 @@ import random
 
 import pytest
 
-from auditor.allowlists.web.apache_lower import (
-    AuthzNode,
-    CompatItem,
-    Own,
-    RequireLowering,
-    Result,
-    SectionRefs,
-    leaves,
-    negate,
-    order_rules,
-)
+from auditor.allowlists.web import apache_lower
+from auditor.allowlists.web.apache_lower import AuthzNode, CompatItem, Own, Result, leaves
 from auditor.model import Origin, RuleRef, Segment
 from auditor.ruleset.engine import evaluate, first_match
 from auditor.ruleset.ir import DROP, Action
@@ -79,7 +70,7 @@ def random_tree(rng: random.Random, owns: dict[int, Own], depth: int = 0) -> Aut
         own = (("C", None),)
     if rng.random() < 0.3:
         leaf.negated = True
-        own = negate(own)
+        own = apache_lower.negate(own)
     owns[id(leaf)] = own
     return leaf
 
@@ -89,7 +80,7 @@ def test_require_tree(seed: int) -> None:
     rng = random.Random(seed)
     owns: dict[int, Own] = {}
     root = AuthzNode("any", 0, "section", children=[random_tree(rng, owns) for _ in range(3)])
-    refs = SectionRefs(
+    refs = apache_lower.SectionRefs(
         RuleRef(Origin("t"), "denied"), RuleRef(Origin("t"), "neutral"), RuleRef(Origin("t"), "?")
     )
     line = {id(leaf): leaf.line for leaf in leaves(root)}
@@ -97,7 +88,7 @@ def test_require_tree(seed: int) -> None:
         k: (RuleRef(Origin("t", line[k]), f"leaf {line[k]}"), f"why {line[k]}", o)
         for k, o in owns.items()
     }
-    got = evaluate(RequireLowering("t", 4, own, refs).ruleset(root), None).segments
+    got = evaluate(apache_lower.RequireLowering("t", 4, own, refs).ruleset(root), None).segments
     for x in POINTS:
         result = result_at(root, owns, x)
         seg = outcome_at(got, x)
@@ -160,7 +151,7 @@ def test_order_allow_deny(seed: int) -> None:
     deny = random_items(rng, rng.randint(0, 3), 20)
     end = RuleRef(Origin("t"), "default")
     for allow_wins in (True, False):
-        rules = order_rules(allow_wins, allow, deny, DROP)
+        rules = apache_lower.order_rules(allow_wins, allow, deny, DROP)
         got = first_match(rules, 4, "accept" if allow_wins else "drop", end, None).segments
         for x in POINTS:
             assert outcome_at(got, x).outcome == brute_order(allow_wins, allow, deny, x), (
@@ -171,8 +162,8 @@ def test_order_allow_deny(seed: int) -> None:
 
 
 def test_satisfy_any_makes_denials_conditional() -> None:
-    ref = RuleRef(Origin("t", 1), "Deny from 0.0.0.0/0")
-    rules = order_rules(False, [], [CompatItem(ref, 0, ((0, 9),))], Action("drop", unsure="sat"))
+    deny = [CompatItem(RuleRef(Origin("t", 1), "Deny from 0.0.0.0/28"), 0, ((0, 15),))]
+    rules = apache_lower.order_rules(False, [], deny, Action("drop", unsure="sat"))
     end = RuleRef(Origin("t"), "default", "sat")
     got = first_match(rules, 4, "conditional", end, None).segments
     assert [(s.outcome, s.rule.why) for s in got] == [("conditional", "sat")] * 2

@@ -172,27 +172,25 @@ class RequireLowering:
         kids = node.children
         steps: list[tuple[AuthzNode, Partial]] = []
 
-        def each(partial: Partial) -> None:
+        def each(**to: str) -> None:
+            partial: Partial = (to.get("G"), to.get("D"), to.get("N"), to.get("C"))
             steps.extend((kid, partial) for kid in kids)
 
         if node.kind == "limit":
-            each((c, c, None, c))
-        elif node.kind == "all":
-            each((None, d, None, None))
-            if c == g and g != n:
-                each((c, None, None, c))
-            elif not c == g == n:
-                each((None, None, None, c))
-                if g != n:
-                    each((g, None, None, None))
-        else:  # any, none
-            each((g, None, None, None))
-            if c == d and d != n:
-                each((None, c, None, c))
-            elif not c == d == n:
-                each((None, None, None, c))
-                if d != n:
-                    each((None, d, None, None))
+            each(G=c, D=c, C=c)
+            return steps, n
+        # the strongest result first (a grant in <RequireAny>, a denial in <RequireAll>),
+        # then unknown, then the weaker one
+        strong, weak = ("D", "G") if node.kind == "all" else ("G", "D")
+        target = {"G": g, "D": d}
+        w = target[weak]
+        each(**{strong: target[strong]})
+        if c == w != n:
+            each(**{weak: c, "C": c})
+        elif not c == w == n:
+            each(C=c)
+            if w != n:
+                each(**{weak: w})
         return steps, n
 
     def directive(self, leaf: AuthzNode, partial: Partial) -> list[Rule]:
