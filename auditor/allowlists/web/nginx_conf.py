@@ -24,7 +24,6 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass, field
-from typing import cast
 
 from auditor import ipspace
 from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
@@ -328,7 +327,8 @@ class _Nginx:
         deny = DROP
         if block.satisfy_any():
             deny = Action("drop", unsure="satisfy any: authentication may still let the client in")
-        allow, end, checked = ACCEPT, cast(Outcome, "accept"), ""
+        end: Outcome = "accept"
+        allow, checked = ACCEPT, ""
         if self.address_checks:
             line, text = self.address_checks[0]
             checked = f"line {line}: {text} checks the client address and is not evaluated"
