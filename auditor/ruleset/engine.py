@@ -336,6 +336,10 @@ class _Chains:
                     maybe_claim([(s.first, s.last)], None if got == "conditional" else got, cref)
 
 
+class Describe(Protocol):  # names a disagreement of the alternatives in agree()
+    def __call__(self, said: Sequence[tuple[str, Segment]]) -> RuleRef: ...
+
+
 class _MaybeClaim(Protocol):  # the shape of rule_claims' local helper
     def __call__(
         self, intervals: Sequence[Interval], outcome: Outcome | None, r: RuleRef
@@ -519,10 +523,17 @@ def first_match(
     return evaluate(rs, service)
 
 
-def agree(named: Sequence[tuple[str, Sequence[Segment]]], what: str, choose: str) -> list[Segment]:
+def agree(
+    named: Sequence[tuple[str, Sequence[Segment]]],
+    what: str,
+    choose: str,
+    describe: Describe | None = None,
+) -> list[Segment]:
     """Several alternatives of which one applies, the export does not say which (two
     security groups, server blocks): an address is decided where they all decide alike,
-    conditional elsewhere, with the reason naming what each says."""
+    conditional elsewhere, with the reason naming what each says (``describe``: the rule
+    shown for a disagreement, from each alternative's name and segment; equal rules it
+    makes are one, so the addresses they cover form one segment)."""
     if len(named) == 1:
         return list(named[0][1])
     made: dict[tuple[RuleRef, ...], RuleRef] = {}
@@ -532,6 +543,10 @@ def agree(named: Sequence[tuple[str, Sequence[Segment]]], what: str, choose: str
         segs = [head, *rest]
         if all(s.outcome == head.outcome for s in segs):
             _push(out, Segment(a, b, head.outcome, head.rule))
+            continue
+        if describe is not None:
+            shown = describe([(name, s) for (name, _), s in zip(named, segs, strict=True)])
+            _push(out, Segment(a, b, "conditional", made.setdefault((shown,), shown)))
             continue
         key = tuple(s.rule for s in segs)
         ref = made.get(key)
@@ -549,6 +564,7 @@ def agree(named: Sequence[tuple[str, Sequence[Segment]]], what: str, choose: str
 
 __all__ = [
     "DEFAULT_PROBE",
+    "Describe",
     "Probe",
     "agree",
     "evaluate",
