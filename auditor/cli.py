@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from auditor.ipspace import HostBitsPolicy
     from auditor.model import MissingBlock, RangeSet, Role
     from auditor.sources.load import LoadOptions, SourceLoader
-    from auditor.spf import DnsOptions, View
+    from auditor.spf.lookups import DnsOptions
+    from auditor.spf.result import View
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 every input was read completely and nothing is missing; "
@@ -224,7 +225,7 @@ class _FetchOptions:
         )
 
     def dns_options(self) -> DnsOptions:
-        from auditor.spf import DnsOptions, check_nameserver
+        from auditor.spf.lookups import DnsOptions, check_nameserver
 
         if self.nameserver is not None:
             check_nameserver(self.nameserver)
@@ -1190,8 +1191,9 @@ def spf_cmd(
     """
 
     def run() -> ExitCode:
-        from auditor import audit, spf
+        from auditor import audit
         from auditor.reports import spf_report
+        from auditor.spf.result import expand_domain
 
         if output not in ("text", "json"):
             raise UsageError(f"unknown output {output!r}", hint="choose text or json")
@@ -1201,7 +1203,7 @@ def spf_cmd(
             )
         fetching = _FetchOptions(timeout=timeout, nameserver=nameserver, spf_view=spf_view)
         options, view = fetching.dns_options(), fetching.view()
-        expansion = spf.expand_domain(domain, options)
+        expansion = expand_domain(domain, options)
         render = spf_report.render_json if output == "json" else spf_report.render_text
         _write(render(expansion, view), None)
         code = ExitCode.OK if spf_report.complete(expansion) else ExitCode.TROUBLE

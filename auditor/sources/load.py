@@ -40,7 +40,8 @@ from auditor.sources.spec import SourceSpec, is_url, parse_spec
 if TYPE_CHECKING:
     from auditor.net import CacheEntry, Fetcher, NetOptions, Response
     from auditor.service import Service
-    from auditor.spf import DnsOptions, View
+    from auditor.spf.lookups import DnsOptions
+    from auditor.spf.result import View
 
 DEFAULT_MAX_SHRINK = 20.0
 """Percent of a family's addresses a feed may lose since the cached copy before it is refused."""
@@ -240,7 +241,7 @@ class SourceLoader:
         return self._load_feed(spec, options)
 
     def _load_spf(self, spec: SourceSpec, options: LoadOptions) -> RangeSet:
-        from auditor import spf
+        from auditor.spf.result import expand_domain, to_rangeset
 
         if self.net_options is not None and self.net_options.offline:
             raise UsageError(
@@ -248,8 +249,8 @@ class SourceLoader:
                 hint="run without --offline, or save the expanded list with"
                 " `auditor fetch spf:... --output-file` and use that file",
             )
-        expansion = spf.expand_domain(spec.location or "", self.dns_options)
-        return spf.to_rangeset(expansion, spec.text, options.role, self.spf_view)
+        expansion = expand_domain(spec.location or "", self.dns_options)
+        return to_rangeset(expansion, spec.text, options.role, self.spf_view)
 
     # --- feeds ------------------------------------------------------------------------------
 
