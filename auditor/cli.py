@@ -194,7 +194,7 @@ class _FetchOptions:
         return cls(**fields)
 
     def loader(self, stdin: BinaryIO | None) -> SourceLoader:
-        from auditor.net import NetOptions
+        from auditor.net.session import NetOptions
         from auditor.sources.catalog import load_catalog
         from auditor.sources.load import SourceLoader
 

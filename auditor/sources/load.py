@@ -38,7 +38,9 @@ from auditor.sources.catalog import Catalog
 from auditor.sources.spec import SourceSpec, is_url, parse_spec
 
 if TYPE_CHECKING:
-    from auditor.net import CacheEntry, Fetcher, NetOptions, Response
+    from auditor.net.cache import CacheEntry, Response
+    from auditor.net.fetcher import Fetcher
+    from auditor.net.session import NetOptions
     from auditor.service import Service
     from auditor.spf.lookups import DnsOptions
     from auditor.spf.result import View
@@ -110,7 +112,8 @@ class SourceLoader:
 
     def fetcher(self) -> Fetcher:
         if self._fetcher is None:
-            from auditor.net import Fetcher, NetOptions
+            from auditor.net.fetcher import Fetcher
+            from auditor.net.session import NetOptions
 
             self._fetcher = Fetcher(
                 self.net_options or NetOptions(), clock=self.clock, progress=self.progress
@@ -385,7 +388,7 @@ class SourceLoader:
                 except FeedError:
                     copy.previous = None  # nothing readable to compare with
             return copy
-        from auditor.net import FetchError
+        from auditor.net.errors import FetchError
 
         url = location.replace("{clientrequestid}", self._client_id())
         fetcher = self.fetcher()
