@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from auditor.ipspace import HostBitsPolicy
     from auditor.model import MissingBlock, RangeSet, Role
     from auditor.sources.load import LoadOptions, SourceLoader
-    from auditor.spf.lookups import DnsOptions
+    from auditor.spf.options import DnsOptions
     from auditor.spf.result import View
 
 EXIT_CODES_HELP = (
@@ -194,7 +194,7 @@ class _FetchOptions:
         return cls(**fields)
 
     def loader(self, stdin: BinaryIO | None) -> SourceLoader:
-        from auditor.net.session import NetOptions
+        from auditor.net.options import NetOptions
         from auditor.sources.catalog import load_catalog
         from auditor.sources.load import SourceLoader
 
@@ -225,7 +225,7 @@ class _FetchOptions:
         )
 
     def dns_options(self) -> DnsOptions:
-        from auditor.spf.lookups import DnsOptions, check_nameserver
+        from auditor.spf.options import DnsOptions, check_nameserver
 
         if self.nameserver is not None:
             check_nameserver(self.nameserver)

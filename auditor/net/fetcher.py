@@ -30,7 +30,8 @@ from auditor.net.helpers import (
     _tls_error,
     _too_large,
 )
-from auditor.net.session import NetOptions, make_session
+from auditor.net.options import NetOptions
+from auditor.net.session import make_session
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 """Worth another attempt (the ``status_forcelist`` of RELIABILITY.md section 4)."""

@@ -1,31 +1,13 @@
-"""How feeds are fetched (:class:`NetOptions`) and the one HTTP session factory."""
+"""The one HTTP session factory."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from pathlib import Path
 
 import requests
 
 import auditor
+from auditor.net.options import NetOptions
 
 USER_AGENT = f"allowlist-auditor/{auditor.__version__} python-requests/{requests.__version__}"
-
-
-@dataclass(frozen=True)
-class NetOptions:
-    """How feeds are fetched. There is deliberately no switch that disables TLS verification."""
-
-    timeout: float = 60.0
-    connect_timeout: float = 10.0
-    read_timeout: float = 20.0
-    max_bytes: int = 256 * 1024 * 1024
-    ca_bundle: str | None = None
-    cache_dir: Path | None = None
-    offline: bool = False
-    retries: int = 3
-    max_retry_after: float = 30.0
-    user_agent: str = USER_AGENT
 
 
 class _NoRedirectSession(requests.Session):
@@ -49,7 +31,8 @@ def make_session(options: NetOptions) -> requests.Session:
     adapters do no retries of their own (``Fetcher`` does, within its deadline).
     """
     session = _NoRedirectSession()
-    session.headers["User-Agent"] = options.user_agent
+    user_agent = options.user_agent if options.user_agent is not None else USER_AGENT
+    session.headers["User-Agent"] = user_agent
     session.headers["Accept-Encoding"] = "gzip"
     session.verify = options.ca_bundle or True
     session.trust_env = True

@@ -40,9 +40,9 @@ from auditor.sources.spec import SourceSpec, is_url, parse_spec
 if TYPE_CHECKING:
     from auditor.net.cache import CacheEntry, Response
     from auditor.net.fetcher import Fetcher
-    from auditor.net.session import NetOptions
+    from auditor.net.options import NetOptions
     from auditor.service import Service
-    from auditor.spf.lookups import DnsOptions
+    from auditor.spf.options import DnsOptions
     from auditor.spf.result import View
 
 DEFAULT_MAX_SHRINK = 20.0
@@ -113,7 +113,7 @@ class SourceLoader:
     def fetcher(self) -> Fetcher:
         if self._fetcher is None:
             from auditor.net.fetcher import Fetcher
-            from auditor.net.session import NetOptions
+            from auditor.net.options import NetOptions
 
             self._fetcher = Fetcher(
                 self.net_options or NetOptions(), clock=self.clock, progress=self.progress

@@ -1,4 +1,4 @@
-"""DNS for an SPF expansion: the resolver, its options, and the cached, parallel lookups of
+"""DNS for an SPF expansion: the resolver and the cached, parallel lookups of
 one expansion (:class:`Dns`), with the selection of a name's one SPF record."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
-from auditor import ipspace
-from auditor.errors import AuditorError, UsageError
+from auditor.errors import UsageError
 from auditor.spf.macros import _Unlistable, expand
+from auditor.spf.options import DnsOptions, _split_nameserver
 from auditor.spf.record import (
     _DNS_TERMS,
     MAX_MX,
@@ -39,17 +39,6 @@ class Answer:
     """A void answer because the name does not exist, rather than has no such record."""
 
 
-@dataclass(frozen=True)
-class DnsOptions:
-    nameserver: str | None = None
-    """IP or IP:PORT ([IPv6]:PORT); None uses the system's resolver configuration."""
-    timeout: float = 3.0
-    """Per query, seconds."""
-    deadline: float = 20.0
-    """The whole expansion, seconds (RFC 7208 section 4.6.4 asks for at least 20)."""
-    workers: int = 16
-
-
 def make_resolver(options: DnsOptions) -> object:
     import dns.resolver
 
@@ -70,37 +59,6 @@ def make_resolver(options: DnsOptions) -> object:
     resolver.lifetime = options.timeout
     resolver.cache = None
     return resolver
-
-
-def check_nameserver(text: str) -> None:
-    """UsageError unless ``text`` is IP, IP:PORT or [IPv6]:PORT."""
-    _split_nameserver(text)
-
-
-def _split_nameserver(text: str) -> tuple[str, int]:
-    host, port = text, 53
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        if rest:
-            if not rest.startswith(":") or not rest[1:].isdigit():
-                raise UsageError(
-                    f"invalid --nameserver {text!r}", hint="IP, IP:PORT or [IPv6]:PORT"
-                )
-            port = int(rest[1:])
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-        if not port_text.isdigit():
-            raise UsageError(f"invalid --nameserver {text!r}", hint="IP, IP:PORT or [IPv6]:PORT")
-        port = int(port_text)
-    try:
-        ipspace.parse_address(host)
-    except AuditorError:
-        raise UsageError(
-            f"invalid --nameserver {text!r}: not an IP address", hint="IP, IP:PORT or [IPv6]:PORT"
-        ) from None
-    if not 0 < port < 65536:
-        raise UsageError(f"invalid --nameserver port {port}")
-    return host, port
 
 
 class Dns:

@@ -22,7 +22,8 @@ from auditor.model import (
     SourceInfo,
 )
 from auditor.spf.evaluate import Piece, _Stop, _Walk
-from auditor.spf.lookups import Answer, Dns, DnsOptions, _txt_detail
+from auditor.spf.lookups import Answer, Dns, _txt_detail
+from auditor.spf.options import DnsOptions
 from auditor.spf.record import (
     RECORD_ADVISORY,
     RECORD_WARNING,

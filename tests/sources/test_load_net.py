@@ -13,7 +13,7 @@ from httpd import FeedServer, Reply
 
 from auditor.model import Completeness, RangeSet
 from auditor.net.errors import FetchError
-from auditor.net.session import NetOptions
+from auditor.net.options import NetOptions
 from auditor.sources.base import FeedError
 from auditor.sources.catalog import load_catalog
 from auditor.sources.load import LoadOptions, SourceLoader

@@ -23,7 +23,7 @@ from auditor import ipspace
 from auditor.ipspace import IPSpace
 from auditor.model import Completeness
 from auditor.spf.evaluate import Piece
-from auditor.spf.lookups import DnsOptions
+from auditor.spf.options import DnsOptions
 from auditor.spf.record import DnsFailure, NoSpfRecord, NoSuchDomain, SpfError
 from auditor.spf.result import Expansion, FamilyResult, expand_domain, to_rangeset
 

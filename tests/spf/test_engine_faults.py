@@ -9,7 +9,8 @@ import time
 from conftest import RunCli
 from dnsd import DnsServer
 
-from auditor.spf.lookups import MAX_PREFETCH, DnsOptions
+from auditor.spf.lookups import MAX_PREFETCH
+from auditor.spf.options import DnsOptions
 from auditor.spf.result import expand_domain, to_rangeset
 
 

@@ -19,7 +19,7 @@ import yaml
 from dnsd import DnsServer, zone_from_suite
 
 from auditor import ipspace
-from auditor.spf.lookups import DnsOptions
+from auditor.spf.options import DnsOptions
 from auditor.spf.record import SpfError
 from auditor.spf.result import expand_domain
 
