@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from auditor.model import Role
     from auditor.service import Service
     from auditor.sources.load import LoadOptions, SourceLoader
-    from auditor.spf import DnsOptions, View
+    from auditor.spf.options import DnsOptions
+    from auditor.spf.result import View
 
 MAX_TIMEOUT = 3600
 """Seconds: a deadline beyond an hour is a typo, and platform timers overflow far beyond."""
@@ -87,7 +88,7 @@ class Options:
         return {"service": service, "chain": self.chain, "to": to_address(self.to)}
 
     def loader(self, stdin: BinaryIO | None) -> SourceLoader:
-        from auditor.net import NetOptions
+        from auditor.net.options import NetOptions
         from auditor.sources.catalog import load_catalog
         from auditor.sources.load import SourceLoader
 
@@ -121,7 +122,7 @@ class Options:
             )
 
     def dns_options(self) -> DnsOptions:
-        from auditor.spf import DnsOptions, check_nameserver
+        from auditor.spf.options import DnsOptions, check_nameserver
 
         if self.nameserver is not None:
             check_nameserver(self.nameserver)

@@ -45,17 +45,18 @@ def command(
 
 
 def _run(opts: Options, domain: str) -> Outcome:
-    from auditor import audit, spf
+    from auditor import audit
     from auditor.cli.outcome import Outcome
     from auditor.cli.output import err, write
     from auditor.errors import UsageError
     from auditor.reports import spf_report
+    from auditor.spf.result import expand_domain
 
     if opts.output not in ("text", "json"):
         raise UsageError(f"unknown output {opts.output!r}", hint="choose text or json")
     opts.check_timeout()
     options, view = opts.dns_options(), opts.view()
-    expansion = spf.expand_domain(domain, options)
+    expansion = expand_domain(domain, options)
     render = spf_report.render_json if opts.output == "json" else spf_report.render_text
     write(render(expansion, view), None)
     complete = spf_report.complete(expansion)

@@ -38,9 +38,12 @@ from auditor.sources.catalog import Catalog
 from auditor.sources.spec import SourceSpec, is_url, parse_spec
 
 if TYPE_CHECKING:
-    from auditor.net import CacheEntry, Fetcher, NetOptions, Response
+    from auditor.net.cache import CacheEntry, Response
+    from auditor.net.fetcher import Fetcher
+    from auditor.net.options import NetOptions
     from auditor.service import Service
-    from auditor.spf import DnsOptions, View
+    from auditor.spf.options import DnsOptions
+    from auditor.spf.result import View
 
 DEFAULT_MAX_SHRINK = 20.0
 """Percent of a family's addresses a feed may lose since the cached copy before it is refused."""
@@ -109,7 +112,8 @@ class SourceLoader:
 
     def fetcher(self) -> Fetcher:
         if self._fetcher is None:
-            from auditor.net import Fetcher, NetOptions
+            from auditor.net.fetcher import Fetcher
+            from auditor.net.options import NetOptions
 
             self._fetcher = Fetcher(
                 self.net_options or NetOptions(), clock=self.clock, progress=self.progress
@@ -233,7 +237,7 @@ class SourceLoader:
         return self._load_feed(spec, options)
 
     def _load_spf(self, spec: SourceSpec, options: LoadOptions) -> RangeSet:
-        from auditor import spf
+        from auditor.spf.result import expand_domain, to_rangeset
 
         if self.net_options is not None and self.net_options.offline:
             raise UsageError(
@@ -241,8 +245,8 @@ class SourceLoader:
                 hint="run without --offline, or save the expanded list with"
                 " `auditor fetch spf:... --output-file` and use that file",
             )
-        expansion = spf.expand_domain(spec.location or "", self.dns_options)
-        return spf.to_rangeset(expansion, spec.text, options.role, self.spf_view)
+        expansion = expand_domain(spec.location or "", self.dns_options)
+        return to_rangeset(expansion, spec.text, options.role, self.spf_view)
 
     # --- feeds ------------------------------------------------------------------------------
 
@@ -377,7 +381,7 @@ class SourceLoader:
                 except FeedError:
                     copy.previous = None  # nothing readable to compare with
             return copy
-        from auditor.net import FetchError
+        from auditor.net.errors import FetchError
 
         url = location.replace("{clientrequestid}", self._client_id())
         fetcher = self.fetcher()
