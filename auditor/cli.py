@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, TypeVar
 import typer
 
 from auditor import __version__
-from auditor.errors import AuditorError, ExitCode, UsageError
+from auditor.errors import STATUS_CODES, AuditorError, ExitCode, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -815,7 +815,7 @@ def diff(
         for finding in everything:
             _err(f"error: {finding.origin}: {finding.message}")
         if generators and not everything:
-            blocks = _rule_blocks(audit.missing_blocks(result))
+            blocks = _rule_blocks(result.missing_blocks)
             banner = ""
             if not result.complete:
                 from auditor.rules import sanitize
@@ -830,9 +830,9 @@ def diff(
                     " CIDRs may be wrong. Review before use.\n"
                 )
             placed = replace(rule_options, declared=tuple(dec))
-            rendered = [(gen.name, banner + gen.render(blocks, placed)) for gen in generators]
+            rendered = [(gen.name, banner + gen.generate(blocks, placed)) for gen in generators]
             unfixed = [(gen.name, gen.unfixed(blocks, placed)) for gen in generators]
-        code = audit.exit_code(result)
+        code = STATUS_CODES[result.status]
         incomplete = None
         if code is ExitCode.TROUBLE:
             incomplete = _not_complete(result.sources, allow_stale, result.uncovered)
@@ -932,7 +932,7 @@ def rules_cmd(
             _err("error: no rules written from an incomplete list")
             return ExitCode.TROUBLE
         blocks = _rule_blocks(audit.blocks_with_origins(sets[0].space, sets))
-        sys.stdout.write(gen.render(blocks, options))
+        sys.stdout.write(gen.generate(blocks, options))
         return ExitCode.OK
 
     raise typer.Exit(int(_guard(run)))
@@ -1295,10 +1295,8 @@ def formats(debug: _DebugOpt = False) -> None:
       auditor diff -e nodes.txt -d file+postfix-cidr:client_access
     """
     from auditor.allowlists import READERS
-    from auditor.allowlists.base import ALIASES as READER_ALIASES
     from auditor.reports import REPORTS
     from auditor.rules import GENERATORS
-    from auditor.rules.base import ALIASES as RULE_ALIASES
     from auditor.service import NAMED
 
     sections: list[tuple[str, dict[str, str]]] = [
@@ -1310,7 +1308,7 @@ def formats(debug: _DebugOpt = False) -> None:
         ("rule platforms (--rules)", {name: cls.description for name, cls in GENERATORS.items()}),
     ]
     width = max(len(name) for _, rows in sections for name in rows)
-    aliases = {"input formats": READER_ALIASES, "rule platforms": RULE_ALIASES}
+    aliases = {"input formats": READERS.aliases, "rule platforms": GENERATORS.aliases}
     for title, rows in sections:
         typer.echo(f"{title}:")
         for name in sorted(rows):

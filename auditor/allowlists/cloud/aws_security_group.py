@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, register
+from auditor.allowlists.base import ReadContext, Reader, ReaderError
 from auditor.allowlists.cloud.acl import FULL, Rule, Sources, _result, _sources, evaluate
 from auditor.allowlists.cloud.document import (
     _PROTOCOL_NUMBERS,
@@ -136,7 +136,6 @@ def _sg_default(ctx: ReadContext) -> RuleRef:
     )
 
 
-@register
 class AwsSecurityGroupReader(Reader):
     name = "aws-security-group"
     description = "AWS EC2 describe-security-groups JSON: the union of the groups' inbound rules"

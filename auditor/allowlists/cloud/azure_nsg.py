@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor import ipspace
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, register
+from auditor.allowlists.base import ReadContext, Reader, ReaderError
 from auditor.allowlists.cloud.acl import FULL, Rule, _result, _sources, agree, evaluate
 from auditor.allowlists.cloud.document import (
     _ADDRESSISH,
@@ -269,11 +269,11 @@ def _sniff_nsg(data: bytes) -> bool:
     )
 
 
-@register
 class AzureNsgReader(Reader):
     name = "azure-nsg"
     description = "Azure network security group JSON (ARM or az CLI): inbound rules by priority"
     ruleset = True
+    provider_sets = {"azure": SERVICE_TAG}  # the azure feed beside an NSG resolves service tags
 
     @staticmethod
     def sniff(data: bytes) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, register
+from auditor.allowlists.base import ReadContext, Reader, ReaderError
 from auditor.allowlists.cloud.acl import FULL, Rule, _result, _sources, evaluate
 from auditor.allowlists.cloud.document import (
     _PROTOCOL_NUMBERS,
@@ -128,7 +128,6 @@ def _gcp_list(doc: Doc, top: Any) -> list[tuple[str, Any]]:
     return [(f"[{i}]", v) for i, v in enumerate(top)]
 
 
-@register
 class GcpFirewallReader(Reader):
     name = "gcp-firewall"
     description = "Google Cloud VPC firewall rules JSON (gcloud ... --format=json): by priority"

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text, register
+from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
 from auditor.allowlists.firewall import (
     FirewallResult,
     Outcome,
@@ -74,7 +74,6 @@ def sniff_cidr(data: bytes) -> bool:
     return seen > 0
 
 
-@register
 class PostfixCidrReader(Reader):
     name = "postfix-cidr"
     description = "Postfix cidr_table (check_client_access, postscreen_access): first match"

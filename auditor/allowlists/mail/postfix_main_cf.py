@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text, register
+from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
 from auditor.allowlists.firewall import RuleRef
 from auditor.allowlists.mail.postfix_common import Step
 from auditor.allowlists.mail.postfix_lists import (
@@ -244,7 +244,6 @@ def is_postconf_output(text: str, params: Iterable[str]) -> bool:
     return _postconf_lines(text) is not None
 
 
-@register
 class PostfixMainCfReader(Reader):
     name = "postfix-main-cf"
     description = "Postfix main.cf: the clients mynetworks trusts (! exclusions, files, cidr:)"

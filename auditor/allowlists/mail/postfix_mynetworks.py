@@ -7,7 +7,7 @@ The same patterns and references as in a main.cf's ``mynetworks`` (see
 
 from __future__ import annotations
 
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text, register
+from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
 from auditor.allowlists.mail.postfix_common import Step
 from auditor.allowlists.mail.postfix_lists import (
     ReadFile,
@@ -21,7 +21,6 @@ from auditor.allowlists.mail.postfix_lists import (
 from auditor.model import RangeSet
 
 
-@register
 class PostfixMynetworksReader(Reader):
     name = "postfix-mynetworks"
     description = "Postfix mynetworks pattern file (/file/name): ! exclusions, [IPv6], cidr:"

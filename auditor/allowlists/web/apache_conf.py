@@ -35,7 +35,6 @@ from auditor.allowlists.base import (
     ReaderError,
     address_findings,
     decode_text,
-    register,
 )
 from auditor.allowlists.firewall import Claim, RuleRef, Segment, complement, first_claims, merge
 from auditor.allowlists.web.common import (
@@ -527,7 +526,6 @@ def sniff_apache(data: bytes) -> bool:
     )
 
 
-@register
 class ApacheReader(Reader):
     name = "apache"
     description = "Apache Require ip / RequireAll / RequireAny, and Order/Allow/Deny"

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 
 from auditor import ipspace
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text, register
+from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
 from auditor.allowlists.firewall import Claim, Outcome, RuleRef, Segment, first_claims
 from auditor.allowlists.web.common import FAMILIES, Context, Interval, _full, _rangeset
 from auditor.errors import AddressError
@@ -420,7 +420,6 @@ def sniff_nginx(data: bytes) -> bool:
     return bool(re.search(r"(?m)^\s*(allow|deny)\s+(all|unix:|[0-9A-Fa-f:.]+(/[0-9]+)?)\s*;", head))
 
 
-@register
 class NginxReader(Reader):
     name = "nginx"
     description = "nginx allow/deny (http and stream): first match per location"
