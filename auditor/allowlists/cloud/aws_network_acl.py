@@ -31,8 +31,7 @@ from auditor.allowlists.cloud.document import (
     _shown,
     load_document,
 )
-from auditor.allowlists.firewall import Outcome, RuleRef
-from auditor.model import RangeSet
+from auditor.model import Outcome, RangeSet, RuleRef
 
 
 def _nacl_rules(doc: Doc, acl: dict[str, Any], path: str, label: str) -> list[Rule]:
