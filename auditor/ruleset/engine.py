@@ -136,6 +136,8 @@ class _Refs:
         return got
 
 
+_ENDS = frozenset({"accept", "drop", "return"})
+
 _SOME_BACK = "only some protocols or ports go back to the calling chain (--service any)"
 
 
@@ -159,6 +161,8 @@ class _Chains:
         self.memo: dict[str, list[Segment]] = {}
         self.stack: list[str] = []
         self.bypass = bypass
+        self.traffic: dict[int, tuple[Traffic, tuple[bool, str, bool]]] = {}
+        """traffic_match per Traffic object (readers share one for rules alike)."""
 
     def chain(self, name: str, caller: Rule | None = None) -> list[Segment]:
         """Every source's outcome in the chain (the whole space is covered: the end of a base
@@ -203,12 +207,20 @@ class _Chains:
         self.memo[name] = segments
         return segments
 
-    def match(self, rule: Rule) -> tuple[list[Interval], list[Interval], str, bool] | None:
+    def match(self, rule: Rule) -> tuple[Sequence[Interval], Sequence[Interval], str, bool] | None:
         """Where the rule holds for the probe: surely, maybe; why maybe; whether it holds for
         only some connections (``--service any``). None: it never holds."""
-        holds, why, narrow = traffic_match(rule.traffic, self.probe)
+        traffic = rule.traffic
+        cached = self.traffic.get(id(traffic))
+        if cached is None or cached[0] is not traffic:
+            cached = self.traffic[id(traffic)] = (traffic, traffic_match(traffic, self.probe))
+        holds, why, narrow = cached[1]
         if not holds:
             return None
+        if not (why or rule.whys or rule.when or rule.maybe):
+            # the common case: a rule that surely matches its sources
+            yes = rule.sources if rule.sources is not None else self.full
+            return (yes, [], "", narrow) if yes else None
         whys = list(rule.whys)
         if why:
             whys.append(why)
@@ -240,6 +252,9 @@ class _Chains:
         yes, maybe, why, narrow = got
         action = rule.action
         ref = rule.ref
+        if not (maybe or narrow or action.bypass or action.unsure) and action.kind in _ENDS:
+            claims.append(Claim(order, yes, action.kind, ref))  # type: ignore[arg-type]
+            return
         cref = self.refs.why(ref, why or "not settled by the export")
 
         def maybe_claim(intervals: Sequence[Interval], outcome: Outcome | None, r: RuleRef) -> None:
@@ -279,8 +294,8 @@ class _Chains:
         chain: Chain,
         rule: Rule,
         order: float,
-        yes: list[Interval],
-        maybe: list[Interval],
+        yes: Sequence[Interval],
+        maybe: Sequence[Interval],
         refs: tuple[RuleRef, RuleRef],
         claims: list[Claim],
         maybe_claim: _MaybeClaim,
