@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 from xml.parsers import expat
 
 from auditor import ipspace
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, register
+from auditor.allowlists.base import ReadContext, Reader, ReaderError
 from auditor.allowlists.firewall import Outcome, RuleRef, Segment, clip, combine, complement, merge
 from auditor.allowlists.firewalls.hostfw_common import (
     FAMILIES,
@@ -524,7 +524,6 @@ def _show(node: _Node) -> str:
     return f"<{node.tag}{attrs}>{inner}</{node.tag}>"
 
 
-@register
 class FirewalldZoneReader(Reader):
     name = "firewalld-zone"
     description = "firewalld zone XML: sources, services, ports and rich rules in firewalld's order"

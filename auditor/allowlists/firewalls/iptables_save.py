@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import re
 
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text, register
+from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
 from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.allowlists.firewalls.iptables_lower import lower, scope_objects
 from auditor.allowlists.firewalls.iptables_parser import _Parser
@@ -76,7 +76,6 @@ def sniff(data: bytes) -> bool:
     return False
 
 
-@register
 class IptablesReader(Reader):
     name = "iptables-save"
     description = (
