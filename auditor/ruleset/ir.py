@@ -105,7 +105,7 @@ class When:
     """Why it is unknown when the gate does not say (default: the key)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a ruleset may hold 100,000 of them
 class Rule:
     ref: RuleRef
     """Where the rule is and what it says: the deciding rule shown to the user."""

@@ -138,12 +138,11 @@ class _Lowering:
             action = _TERMINAL.get(rule.target or "") or self.action(rule, table_name, table)
             if action is None:
                 continue
-            sources = rule.sources
             append(
                 ir.Rule(
                     RuleRef(Origin(source, rule.line), rule.text),
                     action,
-                    tuple(sources) if sources is not None else None,
+                    rule.sources,
                     (),
                     traffic(rule),
                     (),

@@ -24,7 +24,7 @@ class PortTest:
     either: bool = False
 
 
-@dataclass
+@dataclass(slots=True)  # an export may hold 100,000 rules
 class Rule:
     chain: str
     line: int
@@ -34,9 +34,9 @@ class Rule:
     target_args: tuple[str, ...] = ()
     protocol: str | None = None
     protocol_negated: bool = False
-    sources: list[tuple[int, int]] | None = None
+    sources: tuple[tuple[int, int], ...] | None = None
     """None: any source."""
-    destinations: list[tuple[int, int]] | None = None
+    destinations: tuple[tuple[int, int], ...] | None = None
     ports: list[PortTest] = field(default_factory=list)
     new_ok: bool = True
     """False when the rule can never match the first packet of a new connection: a state

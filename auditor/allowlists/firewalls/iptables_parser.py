@@ -23,6 +23,7 @@ from auditor.allowlists.firewalls.iptables_model import (
 from auditor.allowlists.lists.ipset_save import other_set
 from auditor.errors import AddressError
 from auditor.model import Finding, Origin, Severity
+from auditor.ruleset.sweep import intersect
 
 _CONDITIONAL_MODULES = {
     "limit": "a rate limit",
@@ -535,7 +536,7 @@ class _Parser:
                 if parsed.family != (self.family or parsed.family):
                     return None  # the general path reports it
                 self.family = parsed.family
-                rule.sources = [(parsed.first, parsed.last)]
+                rule.sources = ((parsed.first, parsed.last),)
             elif opt == "-p" and rule.protocol is None and val in ("tcp", "udp", "all"):
                 rule.protocol = val
             elif opt == "-m" and val in ("tcp", "udp"):
@@ -642,10 +643,9 @@ def _not(intervals: list[tuple[int, int]], negate: bool, bits: int) -> list[tupl
     return complement(intervals, bits) if negate else intervals
 
 
-def _and(a: list[tuple[int, int]] | None, b: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def _and(
+    a: Sequence[tuple[int, int]] | None, b: Sequence[tuple[int, int]]
+) -> tuple[tuple[int, int], ...]:
     if a is None:
-        return b
-    ia = ipspace.Intervals([x for x, _ in a], [y for _, y in a])
-    ib = ipspace.Intervals([x for x, _ in b], [y for _, y in b])
-    starts, ends = ipspace.as_lists(ipspace.intersection(ia, ib))
-    return list(zip(starts, ends, strict=True))
+        return tuple(b)
+    return tuple(intersect(a, b))
