@@ -413,3 +413,17 @@ def test_a_rewrite_of_some_connections_leaves_later_drops_deciding() -> None:
     rs = Ruleset(4, chains, (Gate("pre"), Gate("in", main=True)))
     assert outcome_at(evaluate(rs, Service.parse("any")).segments, 5) == "drop"
     assert outcome_at(evaluate(rs, None).segments, 5) == "conditional"
+
+
+def test_service_any_rule_that_may_refuse_is_named_with_its_conditions_then_why() -> None:
+    # a rate-limited accept of tcp/25 only, on one interface: a conditional deny for any
+    limited = Rule(
+        ref("limit 25"),
+        Action("accept", unsure="a rate limit"),
+        ((0, 9),),
+        traffic=Traffic(frozenset({"tcp"}), dports=(Ports(((25, 25),)),)),
+        whys=("the interface",),
+    )
+    rs = Ruleset(4, {"in": Chain("in", (limited,), ref("policy accept"), "accept")}, (Gate("in"),))
+    seg = evaluate(rs, Service.parse("any")).segments[0]
+    assert (seg.outcome, seg.rule.why) == ("conditional", "the interface; a rate limit")

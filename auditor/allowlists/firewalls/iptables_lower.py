@@ -63,8 +63,7 @@ _PATHS = {
 class _Lowering:
     """Rules of one export lowered one by one; equal matches and targets share one object."""
 
-    def __init__(self, ruleset: Ruleset, ctx: ReadContext) -> None:
-        self.ruleset = ruleset
+    def __init__(self, ctx: ReadContext) -> None:
         self.ctx = ctx
         self.traffics: dict[tuple[object, ...], ir.Traffic] = {}
         self.actions: dict[tuple[object, ...], ir.Action | None] = {}
@@ -174,7 +173,7 @@ def lower(ruleset: Ruleset, ctx: ReadContext, chain: str) -> ir.Ruleset:
     chain of each, and one gate per table's chain on the path; the filter chain is the main
     one. A user chain audited alone (ufw's ``ufw-user-input``) has no policy: what falls off
     its end is decided by the chains that call it, not shown (conditional)."""
-    lowering = _Lowering(ruleset, ctx)
+    lowering = _Lowering(ctx)
     path = audited_path(ruleset, chain)
     chains: dict[str, ir.Chain] = {}
     for table_name in dict.fromkeys(t for t, _ in path):
@@ -211,7 +210,7 @@ def scope_objects(
     entries: list[Entry] = []
     names: list[str] = []
     tests = probes(ctx.service, [lowered])
-    lowering = _Lowering(ruleset, ctx)
+    lowering = _Lowering(ctx)
     for chain, rules in ruleset.chains.items():
         names.append(chain)
         for rule in rules:
