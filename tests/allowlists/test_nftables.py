@@ -169,8 +169,9 @@ EXPECTED: dict[str, dict[str, str]] = {
         "192.0.2.1": "drop",  # iif lo, iifname "lo", { "lo" }, oifname: never
         "192.0.2.200": "conditional",  # iifname { "lo", "eth2" }
         "198.51.100.1": "accept",  # iifname != "lo"
-        "203.0.113.1": "conditional",  # iifname "eth1"
-        "203.0.113.200": "conditional",
+        # iifname "eth1" accepts it or not, and the next rule accepts it: accepted either way
+        "203.0.113.1": "accept",
+        "203.0.113.200": "conditional",  # iifname "eth1"
         "2001:db8::1": "accept",
     },
     "nft_ip-only.nft": {
