@@ -13,6 +13,7 @@ one rule with many intervals.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
@@ -41,24 +42,28 @@ from auditor.allowlists.nftables.ast import (
 from auditor.allowlists.nftables.render import _render_value
 from auditor.allowlists.nftables.selectors import (
     Field,
+    and_protocols,
     at_context,
+    check_parts,
     compare_const,
     const_match,
     field,
+    port_match,
+    port_protocol,
     port_range,
+    protocols_in,
 )
 from auditor.allowlists.nftables.values import (
     _CT_STATE,
     _PROTOCOLS,
     _TCP_FLAGS,
     _addresses,
-    _bitop,
     _bits,
     _numbers,
 )
 from auditor.model import Origin, RuleRef
 from auditor.ruleset import ir
-from auditor.ruleset.sweep import client_ports, complement, intersect, merge, union
+from auditor.ruleset.sweep import client_ports, complement, intersect, merge, minus, union
 
 Interval = tuple[int, int]
 HOOKS = ("ingress", "prerouting", "input", "forward", "output", "postrouting", "egress")
@@ -70,6 +75,8 @@ _ANY_PORT = ir.Ports(((0, 65535),))
 any``) where nothing else does."""
 _NO_PORT = ir.Ports(())
 _COMPARE = ("<", ">", "<=", ">=")
+_MAX_CLASSES = 4096
+"""Classes of connections a negated concatenation is lowered into at most."""
 _UNSETTLED = ("not settled by the export",)
 _ACTIONS = {"accept": "accept", "drop": "drop", "reject": "drop", "return": "return"}
 
@@ -314,12 +321,62 @@ class Lowering:
         alts = self.members(fields, self.atoms(table, right), whys, implied)
         if op != "!=":
             return alts
-        if all(a.protocols == implied and not (a.dports or a.when or a.whys) for a in alts):
-            yes = merge([iv for a in alts if a.sure for iv in (a.sources or self.full)])
-            maybe = merge([iv for a in alts if not a.sure for iv in (a.sources or self.full)])
-            return self.cond(complement(union(yes, maybe), self.bits), maybe, implied)
-        whys.append("a negated concatenation")
-        return unsure
+        got = self.negated(alts, implied)
+        if got is None:
+            whys.append("a negated concatenation")
+            return unsure
+        return got
+
+    def negated(self, alts: list[Alt], implied: frozenset[str] | None) -> list[Alt] | None:
+        """``!=`` on a concatenation: where no element holds, for each class of connections
+        the elements tell apart (protocols, port ranges, context values); None: too many."""
+        if any(a.whys for a in alts):
+            return None
+        kinds: dict[tuple[bool, ...], set[str]] = {}
+        for name in _PROTOCOLS:
+            sig = tuple(a.protocols is None or name in a.protocols for a in alts)
+            kinds.setdefault(sig, set()).add(name)
+        protocols: list[frozenset[str] | None] = [None]
+        if any(a.protocols != implied for a in alts):
+            protocols = [and_protocols(frozenset(names), implied) for names in kinds.values()]
+        edges = sorted(
+            {0, 65536}
+            | {e for a in alts for p in a.dports for r in p.ranges for e in (r[0], r[1] + 1)}
+        )
+        ports = [(lo, hi - 1) for lo, hi in zip(edges, edges[1:], strict=False) if lo < 65536]
+        keys = sorted({w.key for a in alts for w in a.when})
+        contexts = [
+            tuple(zip(keys, values, strict=True))
+            for values in itertools.product(
+                *(list(_CT_STATE) if k == "ct_state" else self.hooks for k in keys)
+            )
+        ]
+        if len(protocols) * len(ports) * len(contexts) > _MAX_CLASSES:
+            return None
+        out: list[Alt] = []
+        for names, (lo, hi), context in itertools.product(protocols, ports, contexts):
+            values = dict(context)
+            yes: list[Interval] = []
+            maybe: list[Interval] = []
+            for a in alts:
+                if names is not None and a.protocols is not None and not names & a.protocols:
+                    continue
+                if not all(p.holds(lo) for p in a.dports):
+                    continue
+                if not all((values[w.key] in w.values) != w.negated for w in a.when):
+                    continue
+                (yes if a.sure else maybe).extend(a.sources or self.full)
+            sure, unsure = merge(yes), merge(maybe)
+            cls = Alt(
+                protocols=names if names is not None else implied,
+                dports=(ir.Ports(((lo, hi),)),) if len(ports) > 1 else (),
+                when=tuple(ir.When(k, frozenset({v})) for k, v in context),
+            )
+            for alt in self.cond(
+                complement(union(sure, unsure), self.bits), minus(unsure, sure), None
+            ):
+                out.append(replace(cls, sources=alt.sources, sure=alt.sure))
+        return out
 
     def cond(
         self, yes: Sequence[Interval], maybe: Sequence[Interval], implied: frozenset[str] | None
@@ -368,16 +425,16 @@ class Lowering:
             (alt,) = got or [Alt(())]
             return self.cond(complement(alt.sources or (), self.bits), (), implied)
         if kind == "proto":
-            ranges = [_numbers(a, "proto", "tcp") for a in _parts(atoms, 1)]
-            return [Alt(protocols=_and_protocols(_protocols(ranges, negated), implied))]
-        proto = _port_protocol(implied)
-        ranges = [_numbers(a, "port", proto) for a in _parts(atoms, 1)]
+            ranges = [_numbers(a, "proto", "tcp") for a in check_parts(atoms, 1)]
+            return [Alt(protocols=and_protocols(protocols_in(ranges, negated), implied))]
+        proto = port_protocol(implied)
+        ranges = [_numbers(a, "port", proto) for a in check_parts(atoms, 1)]
         if kind == "dport":
-            return [Alt(protocols=implied, dports=(_ports(ranges, negated, f.mask),))]
+            return [Alt(protocols=implied, dports=(port_match(ranges, negated, f.mask),))]
         return self.source_port(f, client_ports(ranges, negated), whys, implied)
 
     def sources(self, atoms: Sequence[Value]) -> list[Alt]:
-        ivs = merge([iv for a in _parts(atoms, 1) for iv in _addresses(a, self.family)])
+        ivs = merge([iv for a in check_parts(atoms, 1) for iv in _addresses(a, self.family)])
         return [Alt(tuple(ivs))] if ivs else []
 
     def source_port(
@@ -431,7 +488,7 @@ class Lowering:
             op = "==" if op == "in" else op
         if op not in ("==", "in", "!="):
             raise _Problem(f"operator {op!r} is not understood")
-        hits = [const_match(f, a, self.family) for a in _parts(self.atoms(table, right), 1)]
+        hits = [const_match(f, a, self.family) for a in check_parts(self.atoms(table, right), 1)]
         hit = True if True in hits else None if None in hits else False
         whys.extend(f.why for h in hits if h is None)
         if op == "!=":
@@ -464,12 +521,12 @@ class Lowering:
         if kind == "proto":
             n, _ = _numbers(right, "proto", "tcp")
             lo, hi = port_range(op, n)
-            return [Alt(protocols=_and_protocols(_protocols([(lo, hi)], False), implied))]
-        n, _ = _numbers(right, "port", _port_protocol(implied))
+            return [Alt(protocols=and_protocols(protocols_in([(lo, hi)], False), implied))]
+        n, _ = _numbers(right, "port", port_protocol(implied))
         lo, hi = port_range(op, n)
         ranges = [(lo, hi)] if lo <= hi else []
         if kind == "dport":
-            return [Alt(protocols=implied, dports=(_ports(ranges, False, f.mask),))]
+            return [Alt(protocols=implied, dports=(port_match(ranges, False, f.mask),))]
         return self.source_port(f, client_ports(ranges, False), whys, implied)
 
     def atoms(self, table: Table, right: Value) -> Sequence[Value]:
@@ -493,19 +550,25 @@ class Lowering:
         element (the same protocols, ports and context), its sources merged."""
         whys.extend(f.why for f in fields if f.kind == "unknown")
         groups: dict[Alt, list[Interval]] = {}
-        for atom in _parts(atoms, len(fields)):
+        src = [k for k, f in enumerate(fields) if f.kind == "src"]
+        rest = [k for k, f in enumerate(fields) if f.kind != "src"]
+        kinds: dict[tuple[Value, ...], Alt | None] = {}
+        """What the parts other than the source ask, per distinct parts (they repeat)."""
+        for atom in check_parts(atoms, len(fields)):
             parts = atom.parts if isinstance(atom, Cat) else (atom,)
-            alt: Alt | None = Alt(protocols=implied)
-            where: Sequence[Interval] = self.full
-            for f, part in zip(fields, parts, strict=True):
-                if f.kind == "src":
-                    where = _addresses(part, self.family)
-                    continue
-                got = self.element(f, part, whys)
-                alt = _and(alt, got) if alt is not None and got is not None else None
-                if alt is None:
-                    break
+            key = tuple(parts[k] for k in rest)
+            if key in kinds:
+                alt = kinds[key]
+            else:
+                alt = Alt(protocols=implied)
+                for k in rest:
+                    got = self.element(fields[k], parts[k], whys)
+                    alt = _and(alt, got) if got is not None else None
+                    if alt is None:
+                        break
+                kinds[key] = alt
             if alt is not None:
+                where = _addresses(parts[src[0]], self.family) if src else self.full
                 groups.setdefault(alt, []).extend(where)
         return [replace(alt, sources=tuple(merge(ivs))) for alt, ivs in groups.items()]
 
@@ -518,12 +581,12 @@ class Lowering:
         if kind == "unknown":
             return Alt(sure=False)
         if kind == "proto":
-            return Alt(protocols=_protocols([_numbers(part, "proto", "tcp")], False))
+            return Alt(protocols=protocols_in([_numbers(part, "proto", "tcp")], False))
         if kind == "dport":
-            rng = _numbers(part, "port", _port_protocol(f.implies))
-            return Alt(dports=(_ports([rng], False, f.mask),))
+            rng = _numbers(part, "port", port_protocol(f.implies))
+            return Alt(dports=(port_match([rng], False, f.mask),))
         if kind in ("sport", "psrc"):
-            hit = client_ports([_numbers(part, "port", _port_protocol(f.implies))], False)
+            hit = client_ports([_numbers(part, "port", port_protocol(f.implies))], False)
             got = self.source_port(f, hit, whys, None)
             return got[0] if got else None
 
@@ -543,47 +606,3 @@ class Lowering:
             return alts[0]
         values = frozenset(v for a in alts for w in a.when for v in w.values)
         return Alt(sure=False, when=(ir.When(f.type, values),))
-
-
-def _parts(atoms: Sequence[Value], n: int) -> Sequence[Value]:
-    """The elements, each checked to have ``n`` parts."""
-    for atom in atoms:
-        got = len(atom.parts) if isinstance(atom, Cat) else 1
-        if got != n:
-            raise _Problem(f"the element {_render_value(atom)} has {got} parts for {n} fields")
-    return atoms
-
-
-def _protocols(ranges: Sequence[Interval], negated: bool) -> frozenset[str]:
-    """The names of the protocols whose numbers are in the ranges (outside them)."""
-    return frozenset(
-        name
-        for name, number in _PROTOCOLS.items()
-        if any(a <= number <= b for a, b in ranges) != negated
-    )
-
-
-def _and_protocols(names: frozenset[str], implied: frozenset[str] | None) -> frozenset[str]:
-    return names if implied is None else names & implied
-
-
-def _port_protocol(implied: frozenset[str] | None) -> str:
-    """The protocol whose service names a port name is read with."""
-    if implied is not None and len(implied) == 1 and "udp" in implied:
-        return "udp"
-    return "tcp"
-
-
-def _ports(ranges: Sequence[Interval], negated: bool, mask: tuple[str, int] | None) -> ir.Ports:
-    if mask is None:
-        return ir.Ports(tuple(merge(list(ranges))), negated)
-    op, value = mask
-    out: list[Interval] = []
-    for port in range(65536):
-        masked = _bitop(op, port, value)
-        if any(a <= masked <= b for a, b in ranges) != negated:
-            if out and out[-1][1] == port - 1:
-                out[-1] = (out[-1][0], port)
-            else:
-                out.append((port, port))
-    return ir.Ports(tuple(out))

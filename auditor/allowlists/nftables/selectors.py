@@ -6,24 +6,26 @@ selector means (:func:`const_match`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, NamedTuple
 
 from auditor.allowlists.nftables.ast import (
     _IP6_EXTHDRS,
     _OTHER_L4,
+    Cat,
     Concat,
     Expr,
     Masking,
     Value,
     _Problem,
 )
-from auditor.allowlists.nftables.render import _render_expr
+from auditor.allowlists.nftables.render import _render_expr, _render_value
 from auditor.allowlists.nftables.values import (
     _CT_STATE,
     _ETHERTYPE,
     _NFPROTO,
     _PORT_PROTOCOLS,
+    _PROTOCOLS,
     _TCP_FLAGS,
     _addresses,
     _bitop,
@@ -31,6 +33,8 @@ from auditor.allowlists.nftables.values import (
     _numbers,
     _text,
 )
+from auditor.ruleset.ir import Interval, Ports
+from auditor.ruleset.sweep import merge
 
 _UNKNOWN_WHY = {
     "mark": "a packet mark",
@@ -285,3 +289,47 @@ def compare_const(f: Field, op: str, right: Value) -> bool:
 def port_range(op: str, n: int) -> tuple[int, int]:
     """The ports ``op n`` holds for (``<``, ``>``, ``<=``, ``>=``), possibly empty."""
     return {"<": (0, n - 1), "<=": (0, n), ">": (n + 1, 65535), ">=": (n, 65535)}[op]
+
+
+def check_parts(atoms: Sequence[Value], n: int) -> Sequence[Value]:
+    """The elements, each checked to have ``n`` parts."""
+    for atom in atoms:
+        got = len(atom.parts) if isinstance(atom, Cat) else 1
+        if got != n:
+            raise _Problem(f"the element {_render_value(atom)} has {got} parts for {n} fields")
+    return atoms
+
+
+def protocols_in(ranges: Sequence[Interval], negated: bool) -> frozenset[str]:
+    """The names of the protocols whose numbers are in the ranges (outside them)."""
+    return frozenset(
+        name
+        for name, number in _PROTOCOLS.items()
+        if any(a <= number <= b for a, b in ranges) != negated
+    )
+
+
+def and_protocols(names: frozenset[str], implied: frozenset[str] | None) -> frozenset[str]:
+    return names if implied is None else names & implied
+
+
+def port_protocol(implied: frozenset[str] | None) -> str:
+    """The protocol whose service names a port name is read with."""
+    if implied is not None and len(implied) == 1 and "udp" in implied:
+        return "udp"
+    return "tcp"
+
+
+def port_match(ranges: Sequence[Interval], negated: bool, mask: tuple[str, int] | None) -> Ports:
+    if mask is None:
+        return Ports(tuple(merge(list(ranges))), negated)
+    op, value = mask
+    out: list[Interval] = []
+    for port in range(65536):
+        masked = _bitop(op, port, value)
+        if any(a <= masked <= b for a, b in ranges) != negated:
+            if out and out[-1][1] == port - 1:
+                out[-1] = (out[-1][0], port)
+            else:
+                out.append((port, port))
+    return Ports(tuple(out))
