@@ -9,7 +9,7 @@ from functools import reduce
 from typing import Literal
 
 from auditor import ipspace
-from auditor.errors import ExitCode, UsageError
+from auditor.errors import UsageError
 from auditor.ipspace import IPSpace
 from auditor.model import (
     AuditOptions,
@@ -63,6 +63,9 @@ def compare(
         + tuple(whole_space_findings(expected)),
         options=options,
         scope_groups=scope_groups,
+        make_missing_blocks=lambda r: tuple(missing_blocks(r)),
+        make_extra_blocks=lambda r: tuple(extra_blocks(r)),
+        make_partial=lambda r: tuple(partial_coverage(r)),
     )
 
 
@@ -286,13 +289,6 @@ def extra_blocks(result: AuditResult) -> Iterator[MissingBlock]:
     sets = [replace(rs, entries=rs.scope_entries) for rs in result.declared]
     groups = set(result.scope_groups or result.options.scope)
     return blocks_with_origins(result.extra, sets, groups)
-
-
-def exit_code(result: AuditResult) -> ExitCode:
-    """2 when any source is not complete, 1 on drift, 0 in sync."""
-    if not result.complete or any(f.kind == "expected-everything" for f in result.over_broad):
-        return ExitCode.TROUBLE
-    return ExitCode.OK if result.in_sync else ExitCode.DRIFT
 
 
 Decision = Literal[

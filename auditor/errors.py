@@ -20,6 +20,10 @@ class ExitCode(IntEnum):
     """A source failed or was partial or stale, bad input, bad usage, or a lock was held."""
 
 
+STATUS_CODES = {"in-sync": ExitCode.OK, "drift": ExitCode.DRIFT, "incomplete": ExitCode.TROUBLE}
+"""The exit code of an audit's outcome (``model.Status``, whose values these are)."""
+
+
 class AuditorError(Exception):
     """Root of every error the project raises on purpose."""
 

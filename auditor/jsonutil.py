@@ -3,14 +3,17 @@
 Python's json keeps the last of two equal keys (``{"prefixes":[...],"prefixes":[]}`` would
 read as empty), accepts ``NaN``/``Infinity`` and turns ``1e999`` into infinity: all three are
 refused here (RELIABILITY 3, JSON). Callers wrap :class:`StrictJsonError` into their own
-error type, naming the file or the provider.
+error type, naming the file or the provider. A saved JSON report is read back here too
+(:func:`read_missing`), below both the report that writes it and the reader that reads it.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, TypeGuard
+
+from auditor.errors import InputError
 
 
 class StrictJsonError(ValueError):
@@ -85,3 +88,49 @@ def loads_strict(text: str, long_numbers: bool = False) -> Any:
         raise StrictJsonError(f"not valid JSON: {e.msg}", e.lineno) from None
     except RecursionError:
         raise StrictJsonError("the JSON is nested too deeply to be data") from None
+
+
+REPORT_SCHEMA_VERSION = 1
+"""The ``schema_version`` of ``auditor diff --output json`` reports: the json report writes it,
+:func:`read_missing` reads it back."""
+
+
+class ReportFormatError(InputError):
+    """A document is not a JSON report of a version this program reads."""
+
+
+def is_report(doc: object) -> TypeGuard[dict[str, Any]]:
+    """Whether a parsed JSON document looks like a report (rather than a list of CIDRs)."""
+    return isinstance(doc, dict) and "schema_version" in doc
+
+
+def read_missing(doc: object, source: str = "<report>") -> list[str]:
+    """The missing CIDRs of a parsed JSON report, in report order.
+
+    For ``auditor rules`` reading a saved report; the caller parses the CIDRs again, so a
+    hand-edited report cannot smuggle anything but networks into generated rules.
+    """
+    if not is_report(doc):
+        raise ReportFormatError(
+            "not an auditor JSON report (no schema_version)",
+            source=source,
+            hint="give the output of `auditor diff --output json`",
+        )
+    version = doc["schema_version"]
+    if type(version) is not int or version != REPORT_SCHEMA_VERSION:
+        raise ReportFormatError(
+            f"report schema_version {version!r} is not supported (this program reads "
+            f"{REPORT_SCHEMA_VERSION})",
+            source=source,
+            hint="regenerate the report with this version of auditor",
+        )
+    missing = doc.get("missing")
+    if not isinstance(missing, list):
+        raise ReportFormatError("report has no 'missing' list", source=source)
+    out = []
+    for i, item in enumerate(missing):
+        cidr = item.get("cidr") if isinstance(item, dict) else None
+        if not isinstance(cidr, str):
+            raise ReportFormatError(f"missing[{i}] has no 'cidr' string", source=source)
+        out.append(cidr)
+    return out

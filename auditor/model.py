@@ -30,6 +30,17 @@ class Completeness(str, Enum):
     FAILED = "failed"
 
 
+class Status(str, Enum):
+    """The outcome of an audit; the command line maps it to the process exit code."""
+
+    IN_SYNC = "in-sync"
+    """Every source complete and nothing expected missing (nor a finding asked to fail on)."""
+    DRIFT = "drift"
+    """Something expected is missing, or another finding the run was asked to fail on."""
+    INCOMPLETE = "incomplete"
+    """A source was not complete, a family was not covered, or expected covers everything."""
+
+
 class Severity(str, Enum):
     ERROR = "error"
     WARNING = "warning"
@@ -424,6 +435,36 @@ class AuditResult:
     """Families the expected side has but no declared source covers: unknown, not missing."""
     scope_groups: tuple[str, ...] = ()
     """The groups and objects the scope names resolved to (``mail_v4`` -> ``filter/mail_v4``)."""
+    make_missing_blocks: Callable[[AuditResult], tuple[MissingBlock, ...]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    make_extra_blocks: Callable[[AuditResult], tuple[MissingBlock, ...]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    make_partial: Callable[[AuditResult], tuple[Coverage, ...]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    """The makers of :attr:`missing_blocks`, :attr:`extra_blocks` and :attr:`partial`, given
+    by the comparison: each is a sweep over every entry, made only when first read (a run
+    with ``-o cidr`` reads none of them)."""
+
+    @cached_property
+    def missing_blocks(self) -> tuple[MissingBlock, ...]:
+        """:attr:`missing` as minimal CIDRs, each with the origins of its expected entries."""
+        return () if self.make_missing_blocks is None else self.make_missing_blocks(self)
+
+    @cached_property
+    def extra_blocks(self) -> tuple[MissingBlock, ...] | None:
+        """:attr:`extra` as minimal CIDRs with the origins of the scoped declared entries;
+        None when no scope was given."""
+        if self.extra is None:
+            return None
+        return () if self.make_extra_blocks is None else self.make_extra_blocks(self)
+
+    @cached_property
+    def partial(self) -> tuple[Coverage, ...]:
+        """Expected entries the declared side allows only in part, in address order."""
+        return () if self.make_partial is None else self.make_partial(self)
 
     @property
     def sources(self) -> tuple[RangeSet, ...]:
@@ -445,3 +486,10 @@ class AuditResult:
     def in_sync(self) -> bool:
         extra = self.options.fail_on_extra and self.extra is not None and bool(self.extra)
         return not self.missing and not self.over_broad and not extra
+
+    @property
+    def status(self) -> Status:
+        """Incomplete when any source is not complete, drift when not in sync, else in sync."""
+        if not self.complete or any(f.kind == "expected-everything" for f in self.over_broad):
+            return Status.INCOMPLETE
+        return Status.IN_SYNC if self.in_sync else Status.DRIFT

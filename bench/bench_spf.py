@@ -61,7 +61,8 @@ def tree_zone() -> tuple[dict[str, list[tuple[str, object]]], str, int]:
 
 
 def time_expansion(port: int, domain: str, workers: int, repeat: int) -> tuple[float, Any]:
-    from auditor.spf import DnsOptions, expand_domain
+    from auditor.spf.options import DnsOptions
+    from auditor.spf.result import expand_domain
 
     options = DnsOptions(f"127.0.0.1:{port}", timeout=2.0, deadline=20.0, workers=workers)
     runs = []

@@ -902,3 +902,20 @@ def test_help_imports_only_what_it_uses() -> None:
         assert proc.returncode == 0
         loaded = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()}
         assert not {m for m in loaded if m.startswith(heavy)}, args
+
+
+def test_local_diff_imports_no_network_or_dns_module(write: WriteFile) -> None:
+    """A diff of local files builds its network and DNS options, but never imports HTTP or
+    DNS code: requests alone costs more than the rest of a small run's start-up."""
+    heavy = ("requests", "urllib3", "dns", "auditor.net.", "auditor.spf.")
+    light = {"auditor.net.options", "auditor.spf.options"}
+    expected = write("expected.txt", "192.0.2.0/24\n198.51.100.0/24\n")
+    declared = write("declared.txt", "192.0.2.0/24\n")
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "auditor", "diff", "-e", str(expected),
+         "-d", str(declared)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()}
+    assert {m for m in loaded if m.startswith(heavy)} - light == set()

@@ -3,13 +3,14 @@ family's registry."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
 
 from auditor import ipspace
-from auditor.errors import AddressError, InputError, UsageError
+from auditor.errors import AddressError, InputError
 from auditor.ipspace import HostBitsPolicy
 from auditor.model import (
     Columns,
@@ -23,6 +24,7 @@ from auditor.model import (
     Severity,
     SourceInfo,
 )
+from auditor.registry import Registry
 from auditor.service import Service
 
 # Findings of one kind kept per source before they are summarised in one line.
@@ -52,7 +54,7 @@ class ReaderError(InputError):
     """The content is not valid for the reader's format."""
 
 
-class Reader:
+class Reader(ABC):
     """Base of every list reader: ``parse(data, ctx)`` is pure and returns a RangeSet."""
 
     name: ClassVar[str]
@@ -60,42 +62,71 @@ class Reader:
     suffixes: ClassVar[tuple[str, ...]] = ()
     ruleset: ClassVar[bool] = False
     """True for readers that evaluate rules for a service (firewalls), not lists."""
+    provides: ClassVar[str | None] = None
+    """What a file of this format is to the readers beside it: ``"sets"`` for named sets that
+    rules refer to (ipset saves, AWS prefix lists). Next to a reader that needs them, such a
+    file is read with :meth:`companion` and is not a list of its own."""
+    needs: ClassVar[tuple[str, ...]] = ()
+    """The companions this format resolves references with, besides the named sets that every
+    ruleset takes (see :meth:`companions_needed`)."""
+    provider_sets: ClassVar[Mapping[str, str]] = {}
+    """Catalog providers whose feed resolves this format's references: provider name to the
+    key prefix its ``tag`` values take in :attr:`ReadContext.sets` (Azure service tags)."""
+
+    @classmethod
+    def companions_needed(cls) -> frozenset[str]:
+        """What the format reads from the files beside it: :attr:`needs`, and ``"sets"`` for
+        every ruleset (its rules may name sets given alongside, :attr:`ReadContext.sets`)."""
+        return frozenset(cls.needs) | (frozenset({"sets"}) if cls.ruleset else frozenset())
+
+    def companion(self, data: bytes, name: str) -> dict[str, list[tuple[int, int, int]]]:
+        """The named sets of a companion file, (family, first, last) members by name; only
+        for a format that :attr:`provides` them."""
+        raise NotImplementedError(f"{self.name} provides no companion sets")
 
     @staticmethod
     def sniff(data: bytes) -> bool:
         """Whether the content is unmistakably this format (used when the suffix says nothing)."""
         return False
 
+    @abstractmethod
     def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
-        raise NotImplementedError
+        """The RangeSet of the content; ReaderError when it is not valid for the format."""
 
 
-READERS: dict[str, type[Reader]] = {}
-
-
-def register(cls: type[Reader]) -> type[Reader]:
-    if cls.name in READERS:
-        raise RuntimeError(f"duplicate reader name {cls.name!r}")
-    READERS[cls.name] = cls
-    return cls
-
-
-ALIASES = {"nft": "nftables", "iptables": "iptables-save", "ip6tables-save": "iptables-save"}
-
-
-def format_name(name: str) -> str:
-    """A format's registered name, from any case or an alias (``nft`` is nftables)."""
-    name = name.lower()
-    return ALIASES.get(name, name)
+READERS: Registry[Reader] = Registry(
+    "input format",
+    {
+        "apache": "auditor.allowlists.web.apache_conf:ApacheReader",
+        "aws-network-acl": "auditor.allowlists.cloud.aws_network_acl:AwsNetworkAclReader",
+        "aws-prefix-list": "auditor.allowlists.cloud.aws_prefix_list:AwsPrefixListReader",
+        "aws-security-group": "auditor.allowlists.cloud.aws_security_group:AwsSecurityGroupReader",
+        "azure-nsg": "auditor.allowlists.cloud.azure_nsg:AzureNsgReader",
+        "exchange-connector": "auditor.allowlists.mail.exchange_connector:ExchangeConnectorReader",
+        "firewalld-zone": "auditor.allowlists.firewalls.firewalld_zone:FirewalldZoneReader",
+        "gcp-firewall": "auditor.allowlists.cloud.gcp_firewall:GcpFirewallReader",
+        "ipset": "auditor.allowlists.lists.ipset_save:IpsetReader",
+        "iptables-save": "auditor.allowlists.firewalls.iptables_save:IptablesReader",
+        "json": "auditor.allowlists.lists.json_list:JsonReader",
+        "nftables": "auditor.allowlists.nftables.nft_text:NftablesReader",
+        "nftables-json": "auditor.allowlists.nftables.nft_json:NftablesJsonReader",
+        "nginx": "auditor.allowlists.web.nginx_conf:NginxReader",
+        "postconf": "auditor.allowlists.mail.postconf:PostconfReader",
+        "postfix-cidr": "auditor.allowlists.mail.postfix_cidr:PostfixCidrReader",
+        "postfix-main-cf": "auditor.allowlists.mail.postfix_main_cf:PostfixMainCfReader",
+        "postfix-mynetworks": "auditor.allowlists.mail.postfix_mynetworks:PostfixMynetworksReader",
+        "text": "auditor.allowlists.lists.text:TextReader",
+        "ufw-status": "auditor.allowlists.firewalls.ufw_status:UfwStatusReader",
+        "yaml": "auditor.allowlists.lists.yaml_list:YamlReader",
+    },
+    {"nft": "nftables", "iptables": "iptables-save", "ip6tables-save": "iptables-save"},
+)
+"""Every reader, one line each: adding a format is its module plus a line here."""
 
 
 def reader_for(name: str) -> Reader:
-    try:
-        return READERS[format_name(name)]()
-    except KeyError:
-        raise UsageError(
-            f"unknown input format {name!r}", hint="choose one of: " + ", ".join(sorted(READERS))
-        ) from None
+    """A reader by name, in any case, or an alias (``nft`` is nftables)."""
+    return READERS.create(name)
 
 
 def decode_text(data: bytes, ctx: ReadContext) -> str:

@@ -1,12 +1,5 @@
-"""Reports, one module per output format."""
+"""Reports, one module per output format; :data:`REPORTS` lists them."""
 
-from auditor.reports import (  # noqa: F401  (registration)
-    cidr,
-    csv_report,
-    json_report,
-    markdown,
-    text,
-)
 from auditor.reports.base import REPORTS, Report, ReportContext, report_for
 
 __all__ = ["REPORTS", "Report", "ReportContext", "report_for"]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
-from auditor.errors import UsageError
 from auditor.model import AuditResult
+from auditor.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -19,28 +20,27 @@ class ReportContext:
     """Terminal columns for rich output; None asks the terminal (100 when it cannot tell)."""
 
 
-class Report:
+class Report(ABC):
     name: ClassVar[str]
     description: ClassVar[str]
 
+    @abstractmethod
     def render(self, result: AuditResult, ctx: ReportContext) -> str:
-        raise NotImplementedError
+        """The report as text; it only reads the result."""
 
 
-REPORTS: dict[str, type[Report]] = {}
-
-
-def register(cls: type[Report]) -> type[Report]:
-    if cls.name in REPORTS:
-        raise RuntimeError(f"duplicate report name {cls.name!r}")
-    REPORTS[cls.name] = cls
-    return cls
+REPORTS: Registry[Report] = Registry(
+    "report",
+    {
+        "cidr": "auditor.reports.cidr:CidrReport",
+        "csv": "auditor.reports.csv_report:CsvReport",
+        "json": "auditor.reports.json_report:JsonReport",
+        "md": "auditor.reports.markdown:MarkdownReport",
+        "text": "auditor.reports.text:TextReport",
+    },
+    ignore_case=False,
+)
 
 
 def report_for(name: str) -> Report:
-    try:
-        return REPORTS[name]()
-    except KeyError:
-        raise UsageError(
-            f"unknown report {name!r}", hint="choose one of: " + ", ".join(sorted(REPORTS))
-        ) from None
+    return REPORTS.create(name)

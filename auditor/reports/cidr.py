@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from auditor.model import AuditResult
-from auditor.reports.base import Report, ReportContext, register
+from auditor.reports.base import Report, ReportContext
 
 
-@register
 class CidrReport(Report):
     name = "cidr"
     description = "the missing CIDRs only, one per line"

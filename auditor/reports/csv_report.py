@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 
 from auditor.model import AuditResult, Finding, MissingBlock
 from auditor.reports import view
-from auditor.reports.base import Report, ReportContext, register
+from auditor.reports.base import Report, ReportContext
 from auditor.reports.view import FAMILY_KEYS, ReportView, clean
 
 HEADER = (
@@ -80,7 +80,6 @@ def rows(v: ReportView) -> Iterator[tuple[str, ...]]:
     yield from _findings("finding", v.findings)
 
 
-@register
 class CsvReport(Report):
     name = "csv"
     description = "one row per missing, partial, extra, over-broad and finding item"

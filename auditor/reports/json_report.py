@@ -24,15 +24,13 @@ standard library's C encoder is used only without ``indent``.
 from __future__ import annotations
 
 import json
-from typing import Any, TypeGuard
+from typing import Any
 
-from auditor.errors import InputError
+from auditor.jsonutil import REPORT_SCHEMA_VERSION
 from auditor.model import AuditResult, Coverage, Finding, MissingBlock, Origin, RangeSet
 from auditor.reports import view
-from auditor.reports.base import Report, ReportContext, register
+from auditor.reports.base import Report, ReportContext
 from auditor.reports.view import FAMILY_KEYS, ReportView, Tally
-
-SCHEMA_VERSION = 1
 
 Json = dict[str, Any]
 
@@ -100,7 +98,7 @@ def document(v: ReportView) -> Json:
     """The report as plain JSON-ready values."""
     opts = v.options
     return {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": REPORT_SCHEMA_VERSION,
         "verdict": {
             "status": v.verdict.status,
             "exit_code": v.verdict.exit_code,
@@ -132,10 +130,9 @@ def document(v: ReportView) -> Json:
     }
 
 
-@register
 class JsonReport(Report):
     name = "json"
-    description = f"a versioned JSON document (schema_version {SCHEMA_VERSION})"
+    description = f"a versioned JSON document (schema_version {REPORT_SCHEMA_VERSION})"
 
     def render(self, result: AuditResult, ctx: ReportContext) -> str:
         return dumps(document(view.build(result, ctx)))
@@ -157,44 +154,3 @@ def dumps(doc: Json) -> str:
             text = text.replace("\n", "\n  ")
         parts.append(f"  {json.dumps(key)}: {text}")
     return "{\n" + ",\n".join(parts) + "\n}\n"
-
-
-class ReportFormatError(InputError):
-    """A document is not a JSON report of a version this program reads."""
-
-
-def is_report(doc: object) -> TypeGuard[dict[str, Any]]:
-    """Whether a parsed JSON document looks like a report (rather than a list of CIDRs)."""
-    return isinstance(doc, dict) and "schema_version" in doc
-
-
-def read_missing(doc: object, source: str = "<report>") -> list[str]:
-    """The missing CIDRs of a parsed JSON report, in report order.
-
-    For ``auditor rules`` reading a saved report; the caller parses the CIDRs again, so a
-    hand-edited report cannot smuggle anything but networks into generated rules.
-    """
-    if not is_report(doc):
-        raise ReportFormatError(
-            "not an auditor JSON report (no schema_version)",
-            source=source,
-            hint="give the output of `auditor diff --output json`",
-        )
-    version = doc["schema_version"]
-    if type(version) is not int or version != SCHEMA_VERSION:
-        raise ReportFormatError(
-            f"report schema_version {version!r} is not supported (this program reads "
-            f"{SCHEMA_VERSION})",
-            source=source,
-            hint="regenerate the report with this version of auditor",
-        )
-    missing = doc.get("missing")
-    if not isinstance(missing, list):
-        raise ReportFormatError("report has no 'missing' list", source=source)
-    out = []
-    for i, item in enumerate(missing):
-        cidr = item.get("cidr") if isinstance(item, dict) else None
-        if not isinstance(cidr, str):
-            raise ReportFormatError(f"missing[{i}] has no 'cidr' string", source=source)
-        out.append(cidr)
-    return out

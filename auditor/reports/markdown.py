@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from auditor.model import AuditResult, Finding, MissingBlock, Origin
 from auditor.reports import view
-from auditor.reports.base import Report, ReportContext, register
+from auditor.reports.base import Report, ReportContext
 from auditor.reports.view import ReportView, Tally, address_count, blocks_text, clean
 
 # Origins shown per block; the JSON and CSV reports carry them all.
@@ -211,7 +211,6 @@ def render(v: ReportView) -> str:
     return "\n".join(out) + "\n"
 
 
-@register
 class MarkdownReport(Report):
     name = "md"
     description = "a Markdown attachment for a change request, with the rules to paste"

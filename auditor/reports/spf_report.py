@@ -13,7 +13,10 @@ from auditor import ipspace
 from auditor.ipspace import IPSpace
 from auditor.reports.json_report import dumps
 from auditor.reports.view import clean
-from auditor.spf import MAX_LOOKUPS, MAX_VOID, Expansion, Piece, Record, View, expand
+from auditor.spf.evaluate import Piece
+from auditor.spf.macros import expand
+from auditor.spf.record import MAX_LOOKUPS, MAX_VOID, Record
+from auditor.spf.result import Expansion, View
 
 SCHEMA_VERSION = 1
 

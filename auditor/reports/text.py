@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from auditor.model import AuditResult, Finding, MissingBlock, Origin
 from auditor.reports import view
-from auditor.reports.base import Report, ReportContext, register
+from auditor.reports.base import Report, ReportContext
 from auditor.reports.view import (
     FamilySummary,
     ReportView,
@@ -371,7 +371,6 @@ def render_rich(v: ReportView, width: int) -> str:
     return buf.getvalue()
 
 
-@register
 class TextReport(Report):
     name = "text"
     description = "a readable report: tables on a terminal, plain stable text otherwise"

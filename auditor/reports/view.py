@@ -11,8 +11,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from auditor import audit
-from auditor.errors import ExitCode
+from auditor.errors import STATUS_CODES
 from auditor.model import (
     AuditOptions,
     AuditResult,
@@ -29,7 +28,6 @@ FAMILIES = (4, 6)
 FAMILY_KEYS = {4: "ipv4", 6: "ipv6"}
 FAMILY_LABELS = {4: "IPv4", 6: "IPv6"}
 
-STATUS = {ExitCode.OK: "in-sync", ExitCode.DRIFT: "drift", ExitCode.TROUBLE: "incomplete"}
 
 _ROLE_ORDER = {"expected": 0, "declared": 1}
 
@@ -178,7 +176,7 @@ def _verdict(
     missing: Sequence[MissingBlock],
     extra: Sequence[MissingBlock] | None,
 ) -> Verdict:
-    code = audit.exit_code(result)
+    code = STATUS_CODES[result.status]
     reasons = []
     for rs in sorted(result.sources, key=_input_key):
         if rs.completeness is not Completeness.COMPLETE:
@@ -203,18 +201,18 @@ def _verdict(
     if extra:
         suffix = "" if result.options.fail_on_extra else " (not failing: no --fail-on-extra)"
         reasons.append(plural(len(extra), "extra CIDR") + " in scope" + suffix)
-    return Verdict(STATUS[code], int(code), tuple(reasons))
+    return Verdict(result.status.value, int(code), tuple(reasons))
 
 
 def build(result: AuditResult, ctx: ReportContext) -> ReportView:
-    missing = tuple(audit.missing_blocks(result))
-    extra = None if result.extra is None else tuple(audit.extra_blocks(result))
+    missing = result.missing_blocks
+    extra = result.extra_blocks
     source_findings = (f for rs in result.sources for f in rs.findings)
     return ReportView(
         inputs=tuple(sorted(result.sources, key=_input_key)),
         summary=_summary(result, missing, extra),
         missing=missing,
-        partial=tuple(audit.partial_coverage(result)),
+        partial=result.partial,
         extra=extra,
         over_broad=tuple(sorted(result.over_broad, key=finding_key)),
         findings=tuple(sorted(source_findings, key=finding_key)),

@@ -1,6 +1,5 @@
-"""Rule generators, one module per platform."""
+"""Rule generators, one module per platform; :data:`GENERATORS` lists them."""
 
-from auditor.rules import iptables, nftables
 from auditor.rules.base import GENERATORS, Generator, RuleOptions, generator_for
 
-__all__ = ["GENERATORS", "Generator", "RuleOptions", "generator_for", "iptables", "nftables"]
+__all__ = ["GENERATORS", "Generator", "RuleOptions", "generator_for"]

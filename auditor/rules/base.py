@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 from auditor.errors import UsageError
-from auditor.model import MissingBlock, RangeSet
+from auditor.model import MissingBlock, Origin, RangeSet
+from auditor.registry import Registry
+from auditor.rules import sanitize
 from auditor.service import Service
 
 
@@ -20,46 +24,100 @@ class RuleOptions:
     chains decide, and the rules go there (:mod:`auditor.rules.placement`)."""
 
 
-class Generator:
-    """One platform. Capabilities are class attributes; options are checked before rendering."""
+class Generator(ABC):
+    """One platform. Capabilities are class attributes, and the base enforces them: call
+    :meth:`generate`, which checks the options and the blocks before :meth:`render` runs."""
 
     name: ClassVar[str]
     description: ClassVar[str]
     families: ClassVar[tuple[int, ...]] = (4, 6)
+    """The address families the platform's rules can hold; a block of another is refused."""
     max_comment_len: ClassVar[int] = 0
+    """Longest comment, in UTF-8 bytes; :meth:`comment` cuts to it (0: no comments)."""
     max_name_len: ClassVar[int] = 0
+    """Longest chain or object name; a longer name given is refused, never cut, since a cut
+    name would be another chain (0: no limit)."""
+    max_entries: ClassVar[int] = 0
+    """Most CIDRs one object (a set, an object-group) holds; more of one family are refused
+    (0: no limit)."""
 
     def check(self, options: RuleOptions) -> None:
-        """Raise UsageError for an option this platform cannot express."""
+        """Raise UsageError for an option this platform cannot express: what
+        :meth:`check_options` refuses, then a chain name over :attr:`max_name_len`."""
+        self.check_options(options)
+        self.check_name("chain", options.chain)
 
+    def check_options(self, options: RuleOptions) -> None:
+        """The platform's own checks of the options (names it cannot use); none by default."""
+        return None
+
+    def check_name(self, what: str, name: str) -> None:
+        if self.max_name_len and len(name) > self.max_name_len:
+            raise UsageError(
+                f"{what} name {name!r} is {len(name)} characters long;"
+                f" {self.name} allows {self.max_name_len}",
+                hint=f"use a shorter {what} name",
+            )
+
+    def check_blocks(self, blocks: Sequence[MissingBlock]) -> None:
+        """Raise UsageError for blocks the platform cannot hold: another address family, or
+        more of one family than :attr:`max_entries`."""
+        counts = Counter(b.family for b in blocks)
+        for family in sorted(set(counts) - set(self.families)):
+            first = min((b for b in blocks if b.family == family), key=_order).cidr
+            spoken = " and ".join(f"IPv{f}" for f in self.families)
+            raise UsageError(
+                f"{self.name} rules cannot hold IPv{family} addresses ({counts[family]} missing"
+                f" CIDR(s), e.g. {first})",
+                hint=f"{self.name} writes {spoken} rules only; choose a platform for the"
+                f" IPv{family} CIDRs",
+            )
+        for family, count in sorted(counts.items()):
+            if self.max_entries and count > self.max_entries:
+                raise UsageError(
+                    f"{count} missing IPv{family} CIDRs do not fit in one {self.name} object"
+                    f" (at most {self.max_entries})",
+                    hint="narrow the expected sources with filters",
+                )
+
+    def generate(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> str:
+        """The rules for ``blocks``, once the options and the blocks passed the checks of what
+        the platform declares it can express."""
+        self.check(options)
+        self.check_blocks(blocks)
+        return self.render(blocks, options)
+
+    @abstractmethod
     def render(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> str:
-        raise NotImplementedError
+        """The rules as text (called by :meth:`generate`, after the checks)."""
+
+    def comment(self, parts: Iterable[str], prefix: str = sanitize.TAG) -> str:
+        """A sanitised comment cut to :attr:`max_comment_len` bytes (empty: omit it)."""
+        return sanitize.comment(parts, self.max_comment_len, prefix)
+
+    def origins_comment(self, origins: Iterable[Origin], prefix: str = sanitize.TAG) -> str:
+        """The origins of a block as a comment, as :meth:`comment`."""
+        return sanitize.origins_comment(origins, self.max_comment_len, prefix)
 
     def unfixed(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[str]:
         """The blocks the rules cannot let in, each with why (empty when they all can)."""
         return []
 
 
-GENERATORS: dict[str, type[Generator]] = {}
+def _order(block: MissingBlock) -> tuple[int, int]:
+    return (block.network, block.prefixlen)
 
 
-def register(cls: type[Generator]) -> type[Generator]:
-    if cls.name in GENERATORS:
-        raise RuntimeError(f"duplicate rule generator {cls.name!r}")
-    GENERATORS[cls.name] = cls
-    return cls
-
-
-ALIASES = {"nft": "nftables", "ip6tables": "iptables"}
+GENERATORS: Registry[Generator] = Registry(
+    "rule platform",
+    {
+        "iptables": "auditor.rules.iptables:IptablesGenerator",
+        "nftables": "auditor.rules.nftables:NftablesGenerator",
+    },
+    {"nft": "nftables", "ip6tables": "iptables"},
+)
 
 
 def generator_for(name: str) -> Generator:
     """A generator by name, in any case; ``nft`` is nftables."""
-    name = name.lower()
-    try:
-        return GENERATORS[ALIASES.get(name, name)]()
-    except KeyError:
-        raise UsageError(
-            f"unknown rule platform {name!r}",
-            hint="choose one of: " + ", ".join(sorted(GENERATORS)),
-        ) from None
+    return GENERATORS.create(name)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, ClassVar
 from auditor.errors import UsageError
 from auditor.model import MissingBlock
 from auditor.rules import sanitize
-from auditor.rules.base import Generator, RuleOptions, register
+from auditor.rules.base import Generator, RuleOptions
 from auditor.rules.placement import Placement, Target, place, summary, warning_lines
 from auditor.service import Service
 
@@ -85,16 +85,12 @@ class Rule:
         return shlex.join((PROGRAM[self.family], *table, *self.args))
 
 
-def check_chain(chain: str, max_len: int) -> None:
+def check_chain(chain: str) -> None:
+    """A chain name iptables can take (its length is checked by the generator's base)."""
     if not _CHAIN_NAME.fullmatch(chain):
         raise UsageError(
             f"chain name {chain!r} cannot be used for iptables",
             hint="use letters, digits, '_' and '-', starting with a letter or '_'",
-        )
-    if len(chain) > max_len:
-        raise UsageError(
-            f"chain name {chain!r} is {len(chain)} characters long; iptables allows {max_len}",
-            hint="use a shorter chain name",
         )
     if chain in _VERDICTS:
         raise UsageError(
@@ -141,7 +137,6 @@ def _target(stage: Stage) -> Target | str:
     return Target(stage.table, stage.chain, hook=stage.hook, priority=stage.priority)
 
 
-@register
 class IptablesGenerator(Generator):
     name = "iptables"
     description = "iptables-restore files (IPv4, IPv6) and iptables/ip6tables commands"
@@ -153,8 +148,8 @@ class IptablesGenerator(Generator):
     """Chain names: at most 28 characters [containernetworking/cni#168]."""
     comment_tag: ClassVar[str] = sanitize.TAG
 
-    def check(self, options: RuleOptions) -> None:
-        check_chain(options.chain, self.max_name_len)
+    def check_options(self, options: RuleOptions) -> None:
+        check_chain(options.chain)
 
     def placement(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> Placement:
         """The chains each block needs an ACCEPT in (filter ``--chain`` without a ruleset)."""
@@ -176,9 +171,7 @@ class IptablesGenerator(Generator):
             chain, table = placed.target.chain, placed.target.table
             for block in placed.blocks:
                 source = sanitize.cidr(block)
-                text = sanitize.origins_comment(
-                    block.origins, self.max_comment_len, self.comment_tag
-                )
+                text = self.origins_comment(block.origins, self.comment_tag)
                 tail: tuple[str, ...] = ("-m", "comment", "--comment", text) if text else ()
                 for match in matches:
                     args = ("-I", chain, "-s", source, *match, *tail, "-j", "ACCEPT")

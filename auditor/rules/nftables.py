@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING
 from auditor.errors import UsageError
 from auditor.model import MissingBlock
 from auditor.rules import sanitize
-from auditor.rules.base import Generator, RuleOptions, register
+from auditor.rules.base import Generator, RuleOptions
 from auditor.rules.placement import Placed, Placement, Target, place, summary, warning_lines
 from auditor.service import Service
 
@@ -107,7 +107,6 @@ def port_match(service: Service) -> str:
     return f"{service.protocol} dport {value}"
 
 
-@register
 class NftablesGenerator(Generator):
     name = "nftables"
     description = "an nft -f file: a named set per family in table inet filter, and a rule"
@@ -120,18 +119,12 @@ class NftablesGenerator(Generator):
     NFT_CHAIN_MAXNAMELEN and NFT_SET_MAXNAMELEN were 32 in older ones [linux uapi nf_tables.h];
     31 characters work on both."""
 
-    def check(self, options: RuleOptions) -> None:
+    def check_options(self, options: RuleOptions) -> None:
         chain = options.chain
         if not _CHAIN_NAME.fullmatch(chain):
             raise UsageError(
                 f"chain name {chain!r} cannot be used for nftables",
                 hint="use letters, digits, '_' and '-', starting with a letter",
-            )
-        if len(chain) > self.max_name_len:
-            raise UsageError(
-                f"chain name {chain!r} is {len(chain)} characters long; at most "
-                f"{self.max_name_len} work with every kernel",
-                hint="use a shorter chain name",
             )
         if chain_name(chain) in NFT_KEYWORDS:
             raise UsageError(
@@ -160,7 +153,7 @@ class NftablesGenerator(Generator):
         """``add element`` for a set: one CIDR a line, each with its origins as a comment."""
         elements = []
         for block in blocks:
-            text = sanitize.origins_comment(block.origins, self.max_comment_len, prefix="")
+            text = self.origins_comment(block.origins, prefix="")
             note = f' comment "{text}"' if text else ""
             elements.append(f"\t{sanitize.cidr(block)}{note}")
         return [f"add element {table} {name} {{", ",\n".join(elements), "}"]
@@ -187,7 +180,7 @@ class NftablesGenerator(Generator):
             "# The add set and add element lines can be loaded again; insert rule adds its rule",
             "# each time, so on later runs load only the add set and add element lines.",
         ]
-        rule_comment = sanitize.comment([str(service)], self.max_comment_len)
+        rule_comment = self.comment([str(service)])
         match = port_match(service)
         for family in (4, 6):
             mine = [b for b in ordered if b.family == family]
@@ -226,7 +219,7 @@ class NftablesGenerator(Generator):
                 "# The add set and add element lines can be loaded again; insert rule adds its",
                 "# rule each time, so on later runs load only the add set and add element lines.",
             ]
-        rule_comment = sanitize.comment([str(service)], self.max_comment_len)
+        rule_comment = self.comment([str(service)])
         match = port_match(service)
         by_table: dict[tuple[str, str], list[Placed]] = {}
         for placed in sorted(where.placed, key=lambda p: (p.rank, p.family, p.target)):

@@ -136,6 +136,8 @@ class _Refs:
         return got
 
 
+_ENDS = frozenset({"accept", "drop", "return"})
+
 _SOME_BACK = "only some protocols or ports go back to the calling chain (--service any)"
 
 
@@ -159,6 +161,8 @@ class _Chains:
         self.memo: dict[str, list[Segment]] = {}
         self.stack: list[str] = []
         self.bypass = bypass
+        self.traffic: dict[int, tuple[Traffic, tuple[bool, str, bool]]] = {}
+        """traffic_match per Traffic object (readers share one for rules alike)."""
 
     def chain(self, name: str, caller: Rule | None = None) -> list[Segment]:
         """Every source's outcome in the chain (the whole space is covered: the end of a base
@@ -203,12 +207,20 @@ class _Chains:
         self.memo[name] = segments
         return segments
 
-    def match(self, rule: Rule) -> tuple[list[Interval], list[Interval], str, bool] | None:
+    def match(self, rule: Rule) -> tuple[Sequence[Interval], Sequence[Interval], str, bool] | None:
         """Where the rule holds for the probe: surely, maybe; why maybe; whether it holds for
         only some connections (``--service any``). None: it never holds."""
-        holds, why, narrow = traffic_match(rule.traffic, self.probe)
+        traffic = rule.traffic
+        cached = self.traffic.get(id(traffic))
+        if cached is None or cached[0] is not traffic:
+            cached = self.traffic[id(traffic)] = (traffic, traffic_match(traffic, self.probe))
+        holds, why, narrow = cached[1]
         if not holds:
             return None
+        if not (why or rule.whys or rule.when or rule.maybe):
+            # the common case: a rule that surely matches its sources
+            yes = rule.sources if rule.sources is not None else self.full
+            return (yes, [], "", narrow) if yes else None
         whys = list(rule.whys)
         if why:
             whys.append(why)
@@ -240,6 +252,9 @@ class _Chains:
         yes, maybe, why, narrow = got
         action = rule.action
         ref = rule.ref
+        if not (maybe or narrow or action.bypass or action.unsure) and action.kind in _ENDS:
+            claims.append(Claim(order, yes, action.kind, ref))  # type: ignore[arg-type]
+            return
         cref = self.refs.why(ref, why or "not settled by the export")
 
         def maybe_claim(intervals: Sequence[Interval], outcome: Outcome | None, r: RuleRef) -> None:
@@ -279,8 +294,8 @@ class _Chains:
         chain: Chain,
         rule: Rule,
         order: float,
-        yes: list[Interval],
-        maybe: list[Interval],
+        yes: Sequence[Interval],
+        maybe: Sequence[Interval],
         refs: tuple[RuleRef, RuleRef],
         claims: list[Claim],
         maybe_claim: _MaybeClaim,
@@ -336,6 +351,10 @@ class _Chains:
                     maybe_claim([(s.first, s.last)], None if got == "conditional" else got, cref)
 
 
+class Describe(Protocol):  # names a disagreement of the alternatives in agree()
+    def __call__(self, said: Sequence[tuple[str, Segment]]) -> RuleRef: ...
+
+
 class _MaybeClaim(Protocol):  # the shape of rule_claims' local helper
     def __call__(
         self, intervals: Sequence[Interval], outcome: Outcome | None, r: RuleRef
@@ -359,7 +378,10 @@ def settle(claims: Sequence[Claim], lean: dict[int, Outcome | None]) -> list[Seg
     groups: dict[Outcome | None, list[Claim]] = {}
     for k, outcome in lean.items():
         groups.setdefault(outcome, []).append(claims[k])
-    order = {id(c.rule): c.order for k in lean for c in (claims[k],)}
+    order: dict[int, float] = {}  # a rule's rank: its first conditional claim
+    for k in lean:
+        c = claims[k]
+        order[id(c.rule)] = min(c.order, order.get(id(c.rule), c.order))
     layers = [(outcome, first_claims(definite + group)) for outcome, group in groups.items()]
     out: list[Segment] = []
     for first, last, decided, over in _overlay(base, [segs for _, segs in layers]):
@@ -516,10 +538,17 @@ def first_match(
     return evaluate(rs, service)
 
 
-def agree(named: Sequence[tuple[str, Sequence[Segment]]], what: str, choose: str) -> list[Segment]:
+def agree(
+    named: Sequence[tuple[str, Sequence[Segment]]],
+    what: str,
+    choose: str,
+    describe: Describe | None = None,
+) -> list[Segment]:
     """Several alternatives of which one applies, the export does not say which (two
     security groups, server blocks): an address is decided where they all decide alike,
-    conditional elsewhere, with the reason naming what each says."""
+    conditional elsewhere, with the reason naming what each says (``describe``: the rule
+    shown for a disagreement, from each alternative's name and segment; equal rules it
+    makes are one, so the addresses they cover form one segment)."""
     if len(named) == 1:
         return list(named[0][1])
     made: dict[tuple[RuleRef, ...], RuleRef] = {}
@@ -529,6 +558,10 @@ def agree(named: Sequence[tuple[str, Sequence[Segment]]], what: str, choose: str
         segs = [head, *rest]
         if all(s.outcome == head.outcome for s in segs):
             _push(out, Segment(a, b, head.outcome, head.rule))
+            continue
+        if describe is not None:
+            shown = describe([(name, s) for (name, _), s in zip(named, segs, strict=True)])
+            _push(out, Segment(a, b, "conditional", made.setdefault((shown,), shown)))
             continue
         key = tuple(s.rule for s in segs)
         ref = made.get(key)
@@ -546,6 +579,7 @@ def agree(named: Sequence[tuple[str, Sequence[Segment]]], what: str, choose: str
 
 __all__ = [
     "DEFAULT_PROBE",
+    "Describe",
     "Probe",
     "agree",
     "evaluate",

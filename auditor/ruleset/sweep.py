@@ -35,8 +35,23 @@ def first_claims(claims: Iterable[Claim]) -> list[Segment]:
 
     Intervals are sorted by start; a run of intervals that do not overlap (most rules of a
     real chain) is emitted as is, and only clusters of overlapping intervals go through a
-    sweep with a heap of the active claims: O(n log n) in all.
+    sweep with a heap of the active claims: O(n log n) in all. A last claim that covers
+    everything from address 0 and ranks after all the others (a chain's end) only fills the
+    gaps: it would otherwise overlap every interval and make the whole chain one cluster.
     """
+    claims = list(claims)
+    if len(claims) > 1:
+        last = claims[-1]
+        if (
+            len(last.intervals) == 1
+            and last.intervals[0][0] == 0
+            and all(c.order < last.order for c in claims[:-1])
+        ):
+            return _fill(_first(claims[:-1]), last.intervals[0][1], last.outcome, last.rule)
+    return _first(claims)
+
+
+def _first(claims: Sequence[Claim]) -> list[Segment]:
     items: list[tuple[int, int, float, int]] = []
     table: list[Claim] = []
     for claim in claims:
@@ -108,14 +123,18 @@ def fill_gaps(
     segments: Sequence[Segment], bits: int, outcome: Outcome, rule: RuleRef
 ) -> list[Segment]:
     """The segments, with every address they leave out given ``outcome`` (a chain's policy)."""
+    return _fill(segments, (1 << bits) - 1, outcome, rule)
+
+
+def _fill(segments: Sequence[Segment], top: int, outcome: Outcome, rule: RuleRef) -> list[Segment]:
+    """The segments, with every address up to ``top`` they leave out given ``outcome``."""
     out: list[Segment] = []
     start = 0
     for seg in segments:
         if seg.first > start:
-            _append(out, Segment(start, seg.first - 1, outcome, rule))
+            _append(out, Segment(start, min(seg.first - 1, top), outcome, rule))
         _append(out, seg)
         start = seg.last + 1
-    top = (1 << bits) - 1
     if start <= top:
         _append(out, Segment(start, top, outcome, rule))
     return out

@@ -8,6 +8,7 @@ parser and happens in :meth:`Feed.select`, which returns the RangeSet the core c
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -27,6 +28,7 @@ from auditor.model import (
     Severity,
     SourceInfo,
 )
+from auditor.registry import Registry
 
 Tags = tuple[tuple[str, str], ...]
 """Sorted (key, value) pairs; a key with several values (Atlassian products) repeats."""
@@ -275,42 +277,42 @@ class _Items:
         return Entries(self.ctx.name, cols[4], cols[6], tuple(names))
 
 
-class FeedParser:
+class FeedParser(ABC):
     """Base of every feed parser. ``parse`` is pure: bytes in, a :class:`Feed` out."""
 
     name: ClassVar[str]
     description: ClassVar[str]
     filters: ClassVar[tuple[str, ...]] = ()
 
+    @abstractmethod
     def parse(self, data: bytes, ctx: FeedContext) -> Feed:
-        raise NotImplementedError
+        """Every item of the feed; FeedError when it is not what the provider publishes."""
 
 
-PARSERS: dict[str, type[FeedParser]] = {}
-
-
-def register(cls: type[FeedParser]) -> type[FeedParser]:
-    if cls.name in PARSERS:
-        raise RuntimeError(f"duplicate feed parser name {cls.name!r}")
-    PARSERS[cls.name] = cls
-    return cls
-
-
-def load_parsers() -> dict[str, type[FeedParser]]:
-    """The registry, with every parser module imported (importing registers them)."""
-    from auditor.sources import feeds  # noqa: F401
-
-    return PARSERS
+PARSERS: Registry[FeedParser] = Registry(
+    "feed parser",
+    {
+        "atlassian": "auditor.sources.feeds.atlassian:AtlassianParser",
+        "aws": "auditor.sources.feeds.aws:AwsParser",
+        "azure": "auditor.sources.feeds.azure:AzureParser",
+        "datadog": "auditor.sources.feeds.datadog:DatadogParser",
+        "fastly": "auditor.sources.feeds.fastly:FastlyParser",
+        "github": "auditor.sources.feeds.github:GithubParser",
+        "google": "auditor.sources.feeds.google:GoogleParser",
+        "json": "auditor.sources.feeds.json_feed:JsonParser",
+        "m365": "auditor.sources.feeds.m365:M365Parser",
+        "okta": "auditor.sources.feeds.okta:OktaParser",
+        "oracle": "auditor.sources.feeds.oracle:OracleParser",
+        "stripe": "auditor.sources.feeds.stripe:StripeParser",
+        "text": "auditor.sources.feeds.text:TextParser",
+        "zscaler": "auditor.sources.feeds.zscaler:ZscalerParser",
+    },
+    ignore_case=False,
+)
 
 
 def parser_for(name: str) -> FeedParser:
-    load_parsers()
-    try:
-        return PARSERS[name]()
-    except KeyError:
-        raise UsageError(
-            f"unknown feed parser {name!r}", hint="choose one of: " + ", ".join(sorted(PARSERS))
-        ) from None
+    return PARSERS.create(name)
 
 
 # --- helpers shared by the JSON parsers ---------------------------------------------------

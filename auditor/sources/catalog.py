@@ -72,9 +72,8 @@ def load_catalog(extra: Sequence[str | Path] = ()) -> Catalog:
 
 
 def _merge(providers: dict[str, Provider], doc: Any, source: str, base: Path | None) -> None:
-    from auditor.sources.base import load_parsers
+    from auditor.sources.base import PARSERS
 
-    parsers = load_parsers()
     if (
         not isinstance(doc, dict)
         or set(doc) != {"providers"}
@@ -120,11 +119,11 @@ def _merge(providers: dict[str, Provider], doc: Any, source: str, base: Path | N
             new = replace(new, urls=_urls(fields["url"], where, source, base))
         if "parser" in fields:
             parser = _string(fields["parser"], where, source)
-            if parser not in parsers:
+            if parser not in PARSERS:
                 raise InputError(
                     f"{where}: unknown parser {parser!r}",
                     source=source,
-                    hint="parsers: " + ", ".join(sorted(parsers)),
+                    hint="parsers: " + ", ".join(PARSERS.names()),
                 )
             new = replace(new, parser=parser)
         if "filters" in fields:
@@ -137,7 +136,7 @@ def _merge(providers: dict[str, Provider], doc: Any, source: str, base: Path | N
             if isinstance(refresh, bool) or not isinstance(refresh, int) or refresh < 0:
                 raise InputError(f"{where}.refresh must be seconds (0 or more)", source=source)
             new = replace(new, refresh=float(refresh))
-        offered = parsers[new.parser].filters
+        offered = PARSERS[new.parser].filters
         if not set(new.filters) <= set(offered):
             bad = ", ".join(sorted(set(new.filters) - set(offered)))
             raise InputError(

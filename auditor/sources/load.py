@@ -38,9 +38,12 @@ from auditor.sources.catalog import Catalog
 from auditor.sources.spec import SourceSpec, is_url, parse_spec
 
 if TYPE_CHECKING:
-    from auditor.net import CacheEntry, Fetcher, NetOptions, Response
+    from auditor.net.cache import CacheEntry, Response
+    from auditor.net.fetcher import Fetcher
+    from auditor.net.options import NetOptions
     from auditor.service import Service
-    from auditor.spf import DnsOptions, View
+    from auditor.spf.options import DnsOptions
+    from auditor.spf.result import View
 
 DEFAULT_MAX_SHRINK = 20.0
 """Percent of a family's addresses a feed may lose since the cached copy before it is refused."""
@@ -109,7 +112,8 @@ class SourceLoader:
 
     def fetcher(self) -> Fetcher:
         if self._fetcher is None:
-            from auditor.net import Fetcher, NetOptions
+            from auditor.net.fetcher import Fetcher
+            from auditor.net.options import NetOptions
 
             self._fetcher = Fetcher(
                 self.net_options or NetOptions(), clock=self.clock, progress=self.progress
@@ -147,17 +151,18 @@ class SourceLoader:
     def companions(
         self, specs: Sequence[str], options: LoadOptions
     ) -> tuple[dict[str, list[tuple[int, int, int]]], list[str]]:
-        """Split ``ipset save`` files from the other sources when a ruleset is among them:
-        their sets resolve the ruleset's ``-m set`` rules instead of being lists of their own.
-        Returns (sets by name, the remaining specs)."""
-        from auditor.allowlists.base import READERS, format_name
-        from auditor.allowlists.lists.ipset_save import companion_sets
+        """Split companion files (ipset saves, AWS prefix lists) from the other sources when a
+        reader among them needs what they provide: their sets resolve the readers' references
+        (``-m set``, PrefixListIds) instead of being lists of their own; and so is a catalog
+        provider whose feed a reader takes for its references (Azure service tags next to an
+        NSG). Returns (sets by name, the remaining specs)."""
+        from auditor.allowlists.base import READERS
 
         kinds: dict[str, str] = {}
         for text in specs:
             spec = parse_spec(text, self.catalog)
             if spec.kind == "file" and spec.fmt is not None:
-                kinds[text] = format_name(spec.fmt)  # file+FORMAT:PATH
+                kinds[text] = READERS.key(spec.fmt)  # file+FORMAT:PATH
                 continue
             if spec.kind != "file" or options.fmt is not None:
                 continue
@@ -166,49 +171,41 @@ class SourceLoader:
             except InputError:
                 continue  # reported when it is loaded
             kinds[text] = files.detect_format(spec.location or text, data)
-        rulesets = [
-            t for t, k in kinds.items() if k in READERS and getattr(READERS[k], "ruleset", False)
-        ]
-        # AWS prefix lists (describe-prefix-lists) are companions too: keyed by their pl- id,
-        # they resolve the PrefixListIds of aws-security-group rules
-        ipsets = [t for t, k in kinds.items() if k in ("ipset", "aws-prefix-list")]
-        # and so is the azure provider next to an NSG: its feed resolves service tags
-        azure = [
-            t
+        readers = {t: READERS[k] for t, k in kinds.items() if k in READERS}
+        needed = {need for cls in readers.values() for need in cls.companions_needed()}
+        companions = [t for t, cls in readers.items() if cls.provides in needed]
+        tag_prefixes = {p: key for cls in readers.values() for p, key in cls.provider_sets.items()}
+        providers = {
+            t: tag_prefixes[s.provider]
             for t in specs
-            if "azure-nsg" in kinds.values()
+            if tag_prefixes
             and (s := parse_spec(t, self.catalog)).kind == "provider"
-            and s.provider == "azure"
-        ]
-        if not rulesets or not (ipsets or azure):
+            and s.provider in tag_prefixes
+        }
+        if not (companions or providers):
             return {}, list(specs)
         sets: dict[str, list[tuple[int, int, int]]] = {}
-        for text in azure:
-            self._service_tags(text, sets)
-        for text in ipsets:
+        for text, prefix in providers.items():
+            self._provider_sets(text, prefix, sets)
+        for text in companions:
             path = parse_spec(text, self.catalog).location or text
             data = files.read_bytes(path, None, options.max_bytes)
-            if kinds[text] == "aws-prefix-list":
-                from auditor.allowlists.cloud.aws_prefix_list import prefix_lists
-
-                found = prefix_lists(data, text)
-            else:
-                found = companion_sets(data.decode("utf-8", "replace"), text)
-            for name, members in found.items():
+            for name, members in readers[text]().companion(data, text).items():
                 sets.setdefault(name, []).extend(members)
-        return sets, [t for t in specs if t not in ipsets and t not in azure]
+        return sets, [t for t in specs if t not in companions and t not in providers]
 
-    def _service_tags(self, text: str, sets: dict[str, list[tuple[int, int, int]]]) -> None:
-        """Every Azure service tag of the feed, by lower-case name, for azure-nsg rules."""
-        from auditor.allowlists.cloud.azure_nsg import SERVICE_TAG
-
+    def _provider_sets(
+        self, text: str, prefix: str, sets: dict[str, list[tuple[int, int, int]]]
+    ) -> None:
+        """Every tag of a provider's feed (Azure service tags), by lower-case name after the
+        reader's key prefix."""
         feed = self.load(text, LoadOptions(role="expected"))  # fails loudly if it cannot
         names: dict[str, list[str]] = {
             label: [v for k, v in tags if k == "tag"] for label, tags in feed.tags.items()
         }
         for entry in feed.entries:
             for name in names.get(entry.group or "", []):
-                key = SERVICE_TAG + name.lower()
+                key = prefix + name.lower()
                 sets.setdefault(key, []).append((entry.family, entry.first, entry.last))
 
     def load(self, text: str, options: LoadOptions) -> RangeSet:
@@ -240,7 +237,7 @@ class SourceLoader:
         return self._load_feed(spec, options)
 
     def _load_spf(self, spec: SourceSpec, options: LoadOptions) -> RangeSet:
-        from auditor import spf
+        from auditor.spf.result import expand_domain, to_rangeset
 
         if self.net_options is not None and self.net_options.offline:
             raise UsageError(
@@ -248,8 +245,8 @@ class SourceLoader:
                 hint="run without --offline, or save the expanded list with"
                 " `auditor fetch spf:... --output-file` and use that file",
             )
-        expansion = spf.expand_domain(spec.location or "", self.dns_options)
-        return spf.to_rangeset(expansion, spec.text, options.role, self.spf_view)
+        expansion = expand_domain(spec.location or "", self.dns_options)
+        return to_rangeset(expansion, spec.text, options.role, self.spf_view)
 
     # --- feeds ------------------------------------------------------------------------------
 
@@ -384,7 +381,7 @@ class SourceLoader:
                 except FeedError:
                     copy.previous = None  # nothing readable to compare with
             return copy
-        from auditor.net import FetchError
+        from auditor.net.errors import FetchError
 
         url = location.replace("{clientrequestid}", self._client_id())
         fetcher = self.fetcher()

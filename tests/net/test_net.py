@@ -28,16 +28,12 @@ from httpd import FeedServer, Reply, connect_proxy, serve
 
 import auditor
 from auditor.errors import AuditorError, ExitCode
-from auditor.net import (
-    CacheEntry,
-    CacheError,
-    Fetcher,
-    FetchError,
-    NetOptions,
-    Response,
-    default_cache_dir,
-    make_session,
-)
+from auditor.fsutil import default_cache_dir
+from auditor.net.cache import CacheEntry, Response
+from auditor.net.errors import CacheError, FetchError
+from auditor.net.fetcher import Fetcher
+from auditor.net.options import NetOptions
+from auditor.net.session import make_session
 
 FEED = b'{"syncToken": "1700000000", "prefixes": [{"ip_prefix": "192.0.2.0/24"}]}\n'
 LAST_MODIFIED = "Tue, 07 Jan 2025 10:00:00 GMT"

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from auditor import ipspace
+from auditor.jsonutil import REPORT_SCHEMA_VERSION, ReportFormatError, read_missing
 from auditor.model import AuditResult
 from auditor.reports import ReportContext, report_for
-from auditor.reports.json_report import SCHEMA_VERSION, ReportFormatError, read_missing
 
 from .helpers import (
     HOSTILE_NAMES,
@@ -69,7 +69,7 @@ def test_schema_rejects_what_it_should(validator: jsonschema.Draft202012Validato
 def test_document_shape() -> None:
     result = small_case()
     doc = render(result, RULES)
-    assert doc["schema_version"] == SCHEMA_VERSION == 1
+    assert doc["schema_version"] == REPORT_SCHEMA_VERSION == 1
     assert doc["verdict"] == {
         "status": "drift",
         "exit_code": 1,

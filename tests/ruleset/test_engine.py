@@ -331,3 +331,33 @@ def test_settle_without_conditionals_is_first_match() -> None:
         (0, 5, "accept"),
         (6, TOP, "drop"),
     ]
+
+
+def test_a_conditional_rule_met_twice_ranks_by_its_first_place() -> None:
+    # the same rule (equal RuleRef) twice, as a pattern listed twice: it is named before a
+    # later conditional rule that differs, whichever of them its second place follows
+    name = Rule(ref("name", 1), ACCEPT, whys=("reverse DNS",))
+    unknown = Rule(ref("unknown", 2), Action("opaque", unsure="not set"))
+    rules = (name, unknown, name)
+    rs = Ruleset(4, {"in": Chain("in", rules, ref("policy drop"), "drop")}, (Gate("in"),))
+    seg = evaluate(rs, None).segments[0]
+    assert (seg.outcome, seg.rule.text) == ("conditional", "name")
+
+
+def test_agree_describe_names_a_disagreement_and_equal_names_merge() -> None:
+    one = first_match([Rule(ref("allow"), ACCEPT, ((0, 9),))], 4, "drop", ref("deny"), None)
+    other = first_match([Rule(ref("allow 5"), ACCEPT, ((5, 5),))], 4, "drop", ref("d2"), None)
+
+    def describe(said: Sequence[tuple[str, Segment]]) -> RuleRef:
+        return RuleRef(Origin("test"), "several", ", ".join(f"{n}: {s.outcome}" for n, s in said))
+
+    both = agree([("a", one.segments), ("b", other.segments)], "", "", describe=describe)
+    assert [(s.first, s.last, s.outcome) for s in both] == [
+        (0, 4, "conditional"),
+        (5, 5, "accept"),
+        (6, 9, "conditional"),
+        (10, TOP, "drop"),
+    ]
+    assert both[0].rule is both[2].rule  # one rule for every piece it describes
+    assert both[0].rule.why == "a: accept, b: drop"
+    assert both[1].rule.text == "allow"  # decided: the first alternative's rule

@@ -12,7 +12,8 @@ import pytest
 from httpd import FeedServer, Reply
 
 from auditor.model import Completeness, RangeSet
-from auditor.net import FetchError, NetOptions
+from auditor.net.errors import FetchError
+from auditor.net.options import NetOptions
 from auditor.sources.base import FeedError
 from auditor.sources.catalog import load_catalog
 from auditor.sources.load import LoadOptions, SourceLoader

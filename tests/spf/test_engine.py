@@ -1,4 +1,4 @@
-"""The SPF engine (auditor/spf.py) against a real DNS server on 127.0.0.1 (tests/dnsd.py).
+"""The SPF engine (auditor/spf/) against a real DNS server on 127.0.0.1 (tests/dnsd.py).
 
 The RFC 7208 suite (test_rfc7208_suite.py) checks one client at a time; these tests check
 what only an enumerating engine can get wrong: the whole authorised set and the include chain
@@ -22,18 +22,10 @@ from dnsd import DnsServer, zone_from_blaze_cache
 from auditor import ipspace
 from auditor.ipspace import IPSpace
 from auditor.model import Completeness
-from auditor.spf import (
-    DnsFailure,
-    DnsOptions,
-    Expansion,
-    FamilyResult,
-    NoSpfRecord,
-    NoSuchDomain,
-    Piece,
-    SpfError,
-    expand_domain,
-    to_rangeset,
-)
+from auditor.spf.evaluate import Piece
+from auditor.spf.options import DnsOptions
+from auditor.spf.record import DnsFailure, NoSpfRecord, NoSuchDomain, SpfError
+from auditor.spf.result import Expansion, FamilyResult, expand_domain, to_rangeset
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "spf"
 

@@ -9,7 +9,9 @@ import time
 from conftest import RunCli
 from dnsd import DnsServer
 
-from auditor.spf import MAX_PREFETCH, DnsOptions, expand_domain, to_rangeset
+from auditor.spf.lookups import MAX_PREFETCH
+from auditor.spf.options import DnsOptions
+from auditor.spf.result import expand_domain, to_rangeset
 
 
 def options(server: DnsServer, deadline: float = 10.0, timeout: float = 1.0) -> DnsOptions:

@@ -19,7 +19,9 @@ import yaml
 from dnsd import DnsServer, zone_from_suite
 
 from auditor import ipspace
-from auditor.spf import DnsOptions, SpfError, expand_domain
+from auditor.spf.options import DnsOptions
+from auditor.spf.record import SpfError
+from auditor.spf.result import expand_domain
 
 SUITE = (
     Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "spf" / "rfc7208-tests.yml"

@@ -19,7 +19,7 @@ from conftest import RunCli, WriteFile
 from dnsd import DnsServer
 
 from auditor.errors import UsageError
-from auditor.spf import check_nameserver
+from auditor.spf.options import check_nameserver
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORT_SCHEMA = json.loads((ROOT / "data" / "report.schema.json").read_text())

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, register
+from auditor.allowlists.base import ReadContext, Reader, ReaderError
 from auditor.allowlists.cloud.acl import Rule, _result, _sources, agree, evaluate
 from auditor.allowlists.cloud.document import (
     _PROTOCOL_NUMBERS,
@@ -31,8 +31,7 @@ from auditor.allowlists.cloud.document import (
     _shown,
     load_document,
 )
-from auditor.allowlists.firewall import Outcome, RuleRef
-from auditor.model import RangeSet
+from auditor.model import Outcome, RangeSet, RuleRef
 
 
 def _nacl_rules(doc: Doc, acl: dict[str, Any], path: str, label: str) -> list[Rule]:
@@ -84,7 +83,6 @@ def _nacl_rules(doc: Doc, acl: dict[str, Any], path: str, label: str) -> list[Ru
     return rules
 
 
-@register
 class AwsNetworkAclReader(Reader):
     name = "aws-network-acl"
     description = "AWS EC2 describe-network-acls JSON: inbound entries by rule number"

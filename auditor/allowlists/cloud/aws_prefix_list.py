@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from auditor import ipspace
-from auditor.allowlists.base import Collector, ReadContext, Reader, register
+from auditor.allowlists.base import Collector, ReadContext, Reader
 from auditor.allowlists.cloud.document import Doc, _head, load_document
 from auditor.model import Entry, Origin, RangeSet
 
@@ -37,10 +37,13 @@ def prefix_lists(data: bytes, name: str) -> dict[str, list[tuple[int, int, int]]
     return out
 
 
-@register
 class AwsPrefixListReader(Reader):
     name = "aws-prefix-list"
     description = "AWS EC2 describe-prefix-lists JSON (resolves security groups' PrefixListIds)"
+    provides = "sets"  # keyed by their pl- id, they resolve aws-security-group PrefixListIds
+
+    def companion(self, data: bytes, name: str) -> dict[str, list[tuple[int, int, int]]]:
+        return prefix_lists(data, name)
 
     @staticmethod
     def sniff(data: bytes) -> bool:

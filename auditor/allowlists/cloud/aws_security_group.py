@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, register
+from auditor.allowlists.base import ReadContext, Reader, ReaderError
 from auditor.allowlists.cloud.acl import FULL, Rule, Sources, _result, _sources, evaluate
 from auditor.allowlists.cloud.document import (
     _PROTOCOL_NUMBERS,
@@ -38,8 +38,7 @@ from auditor.allowlists.cloud.document import (
     _ports_text,
     load_document,
 )
-from auditor.allowlists.firewall import RuleRef
-from auditor.model import Finding, Origin, RangeSet, Severity
+from auditor.model import Finding, Origin, RangeSet, RuleRef, Severity
 
 
 def _aws_protocol(
@@ -124,8 +123,8 @@ def parse_security_groups(doc: Doc, top: Any, sets: Mapping[str, Any]) -> list[S
                 order += 1
                 desc = doc.get(item, "Description", str, rpath, "")
                 text = f"{label} {shown} from {src}" + (f" {desc!r}" if desc else "")
-                ref = RuleRef(doc.origin(rpath), text, why)
-                rules.append(Rule(order, "accept", proto, ports, sources, ref, gid))
+                ref = RuleRef(doc.origin(rpath), text)
+                rules.append(Rule(order, "accept", proto, ports, sources, ref, why))
         out.append(SecurityGroup(gid, gname, tuple(rules)))
     return out
 
@@ -137,7 +136,6 @@ def _sg_default(ctx: ReadContext) -> RuleRef:
     )
 
 
-@register
 class AwsSecurityGroupReader(Reader):
     name = "aws-security-group"
     description = "AWS EC2 describe-security-groups JSON: the union of the groups' inbound rules"

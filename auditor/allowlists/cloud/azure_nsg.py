@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from auditor import ipspace
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, register
+from auditor.allowlists.base import ReadContext, Reader, ReaderError
 from auditor.allowlists.cloud.acl import FULL, Rule, _result, _sources, agree, evaluate
 from auditor.allowlists.cloud.document import (
     _ADDRESSISH,
@@ -49,8 +49,8 @@ from auditor.allowlists.cloud.document import (
     _shown,
     load_document,
 )
-from auditor.allowlists.firewall import Outcome, RuleRef, client_ports, merge
-from auditor.model import RangeSet
+from auditor.model import Outcome, RangeSet, RuleRef
+from auditor.ruleset.sweep import client_ports, complement, merge
 from auditor.sources.base import json_type
 
 _PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
@@ -58,8 +58,6 @@ _PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "f
 
 def _public_pairs() -> list[tuple[int, tuple[int, int]]]:
     """Every address outside the private ranges, per family."""
-    from auditor.allowlists.firewall import complement
-
     out: list[tuple[int, tuple[int, int]]] = []
     for fam, bits in ((4, 32), (6, 128)):
         private = []
@@ -202,14 +200,14 @@ def _nsg_rule(doc: Doc, raw: Any, path: str, label: str, k: int) -> list[Rule]:
     order = priority + k / 1_000_000
     rules = []
     if pairs:
-        ref = RuleRef(doc.origin(path), text, why)
-        rules.append(Rule(order, outcome, proto, ports, _sources(pairs), ref))
+        ref = RuleRef(doc.origin(path), text)
+        rules.append(Rule(order, outcome, proto, ports, _sources(pairs), ref, why))
     if tags:
         tag_why = f"the addresses of {', '.join(tags)} are not in the export" + (
             f"; {why}" if why else ""
         )
-        ref = RuleRef(doc.origin(path), text, tag_why)
-        rules.append(Rule(order, outcome, proto, ports, FULL, ref))
+        ref = RuleRef(doc.origin(path), text)
+        rules.append(Rule(order, outcome, proto, ports, FULL, ref, tag_why))
         doc.unsupported.append(f"{path}: {', '.join(tags)} (service tag or group, unresolved)")
     return rules
 
@@ -271,11 +269,11 @@ def _sniff_nsg(data: bytes) -> bool:
     )
 
 
-@register
 class AzureNsgReader(Reader):
     name = "azure-nsg"
     description = "Azure network security group JSON (ARM or az CLI): inbound rules by priority"
     ruleset = True
+    provider_sets = {"azure": SERVICE_TAG}  # the azure feed beside an NSG resolves service tags
 
     @staticmethod
     def sniff(data: bytes) -> bool:

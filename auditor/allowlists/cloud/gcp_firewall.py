@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, register
+from auditor.allowlists.base import ReadContext, Reader, ReaderError
 from auditor.allowlists.cloud.acl import FULL, Rule, _result, _sources, evaluate
 from auditor.allowlists.cloud.document import (
     _PROTOCOL_NUMBERS,
@@ -32,8 +32,8 @@ from auditor.allowlists.cloud.document import (
     _ports_text,
     load_document,
 )
-from auditor.allowlists.firewall import Outcome, RuleRef, merge
-from auditor.model import Finding, Origin, RangeSet, Severity
+from auditor.model import Finding, Origin, Outcome, RangeSet, RuleRef, Severity
+from auditor.ruleset.sweep import merge
 from auditor.sources.base import json_type
 
 _GCP_UNRESOLVED = (
@@ -106,12 +106,13 @@ def _gcp_rules(doc: Doc, raw: Any, path: str, index: int) -> list[Rule]:
         said += [f"{k} {', '.join(map(str, v))}" for k, v in unresolved.items()]
         text = f"{name} priority {priority} {what} {shown} from {', '.join(said) or '0.0.0.0/0'}"
         if pairs:
-            ref = RuleRef(doc.origin(path), text, why)
-            rules.append(Rule(order, outcome, proto, ports, _sources(pairs), ref))
+            ref = RuleRef(doc.origin(path), text)
+            rules.append(Rule(order, outcome, proto, ports, _sources(pairs), ref, why))
         if unresolved:
             uwhy = f"the instances of {', '.join(unresolved)} are not in the export"
-            ref = RuleRef(doc.origin(path), text, f"{uwhy}; {why}" if why else uwhy)
-            rules.append(Rule(order, outcome, proto, ports, FULL, ref))
+            ref = RuleRef(doc.origin(path), text)
+            uwhy = f"{uwhy}; {why}" if why else uwhy
+            rules.append(Rule(order, outcome, proto, ports, FULL, ref, uwhy))
     if unresolved:
         doc.unsupported.append(f"{path}: {name}: {', '.join(unresolved)} (instances unknown)")
     if targets:
@@ -127,7 +128,6 @@ def _gcp_list(doc: Doc, top: Any) -> list[tuple[str, Any]]:
     return [(f"[{i}]", v) for i, v in enumerate(top)]
 
 
-@register
 class GcpFirewallReader(Reader):
     name = "gcp-firewall"
     description = "Google Cloud VPC firewall rules JSON (gcloud ... --format=json): by priority"

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field, replace
 from xml.parsers import expat
 
 from auditor import ipspace
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, register
+from auditor.allowlists.base import ReadContext, Reader, ReaderError
 from auditor.allowlists.firewall import Outcome, RuleRef, Segment, clip, complement, merge
 from auditor.allowlists.firewalls.hostfw_common import (
     FAMILIES,
@@ -519,7 +519,6 @@ def _show(node: _Node) -> str:
     return f"<{node.tag}{attrs}>{inner}</{node.tag}>"
 
 
-@register
 class FirewalldZoneReader(Reader):
     name = "firewalld-zone"
     description = "firewalld zone XML: sources, services, ports and rich rules in firewalld's order"

@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import re
 
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text, register
+from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
 from auditor.allowlists.firewall import (
     FirewallResult,
     Segment,
@@ -111,7 +111,6 @@ def sniff(data: bytes) -> bool:
     return False
 
 
-@register
 class IptablesReader(Reader):
     name = "iptables-save"
     description = (

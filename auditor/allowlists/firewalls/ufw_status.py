@@ -41,7 +41,7 @@ import re
 from dataclasses import dataclass
 
 from auditor import ipspace
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text, register
+from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
 from auditor.allowlists.firewall import Outcome, RuleRef, Segment
 from auditor.allowlists.firewalls.hostfw_common import (
     FAMILIES,
@@ -284,7 +284,6 @@ def _port_range(text: str) -> tuple[int, int]:
     return int(lo), int(hi or lo)
 
 
-@register
 class UfwStatusReader(Reader):
     name = "ufw-status"
     description = "ufw status [verbose|numbered] output: ufw's rules in order, first match"

@@ -22,7 +22,6 @@ from auditor.allowlists.base import (
     Reader,
     ReaderError,
     decode_text,
-    register,
 )
 from auditor.errors import AddressError
 from auditor.model import RangeSet, Severity
@@ -155,15 +154,18 @@ def _most_specific_wins(
     return out
 
 
-@register
 class IpsetReader(Reader):
     name = "ipset"
     description = "ipset save output: named sets (resolves iptables -m set rules)"
     suffixes = (".ipset", ".ips")
+    provides = "sets"
 
     @staticmethod
     def sniff(data: bytes) -> bool:
         return sniff(data)
+
+    def companion(self, data: bytes, name: str) -> dict[str, list[tuple[int, int, int]]]:
+        return companion_sets(data.decode("utf-8", "replace"), name)
 
     def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
         text = decode_text(data, ctx)

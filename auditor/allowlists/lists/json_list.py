@@ -15,9 +15,8 @@ from auditor.allowlists.base import (
     Reader,
     ReaderError,
     decode_text,
-    register,
 )
-from auditor.jsonutil import StrictJsonError, loads_strict
+from auditor.jsonutil import StrictJsonError, loads_strict, read_missing
 from auditor.model import Completeness, RangeSet, Severity
 
 
@@ -34,7 +33,6 @@ def load_strict(text: str, source: str, long_numbers: bool = False) -> Any:
         ) from None
 
 
-@register
 class JsonReader(Reader):
     name = "json"
     description = "a JSON list of strings, or an object of groups mapping to lists"
@@ -45,8 +43,6 @@ class JsonReader(Reader):
         out = Collector(ctx, self.name)
         if isinstance(doc, dict) and "schema_version" in doc:
             # A saved `auditor diff --output json` report: its missing CIDRs, parsed again.
-            from auditor.reports.json_report import read_missing
-
             cidrs = read_missing(doc, ctx.name)
             self._walk(list(cidrs), out, "$.missing", None)
             rs = out.result(data, explicit_empty=True, detail="missing CIDRs of a report")

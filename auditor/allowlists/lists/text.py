@@ -28,7 +28,6 @@ from auditor.allowlists.base import (
     ReaderError,
     columns_result,
     decode_text,
-    register,
 )
 from auditor.errors import AddressError
 from auditor.model import Origin, RangeSet, Severity
@@ -436,7 +435,6 @@ def parse_bulk(data: bytes, ctx: ReadContext) -> RangeSet | None:
     return columns_result(data, ctx, "text", v4, v6, rest.findings, rest.reasons)
 
 
-@register
 class TextReader(Reader):
     name = "text"
     description = "one address, CIDR or a-b range per line; # and ; comments"

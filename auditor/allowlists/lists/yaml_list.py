@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from auditor.allowlists.base import Collector, ReadContext, Reader, ReaderError, register
+from auditor.allowlists.base import Collector, ReadContext, Reader, ReaderError
 from auditor.model import RangeSet, Severity
 
 if TYPE_CHECKING:
@@ -67,7 +67,6 @@ def _mark(node: yaml.Node) -> int:
     return int(node.start_mark.line) + 1
 
 
-@register
 class YamlReader(Reader):
     name = "yaml"
     description = "a YAML list, or groups (scopes) mapping to lists"

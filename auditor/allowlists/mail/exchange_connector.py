@@ -34,7 +34,6 @@ from auditor.allowlists.base import (
     Reader,
     ReaderError,
     decode_text,
-    register,
 )
 from auditor.errors import AddressError
 from auditor.model import Completeness, Origin, RangeSet, Severity
@@ -160,7 +159,6 @@ def sniff(data: bytes) -> bool:
     return bool(re.search(rb"(?m)^\s*RemoteIPRanges\s*:", data[:65536]))
 
 
-@register
 class ExchangeConnectorReader(Reader):
     name = "exchange-connector"
     description = "Exchange Get-ReceiveConnector | Format-List: RemoteIPRanges per connector"

@@ -12,7 +12,7 @@ set mynetworks can be audited. Recognised by content under any file name (``.pos
 
 from __future__ import annotations
 
-from auditor.allowlists.base import ReadContext, register
+from auditor.allowlists.base import ReadContext
 from auditor.allowlists.mail.postfix_main_cf import (
     _POSTCONF_ALONE,
     PostfixMainCfReader,
@@ -37,7 +37,6 @@ def sniff_postconf(data: bytes) -> bool:
     return names is not None and "mynetworks" in names and set(names) <= _POSTCONF_ALONE
 
 
-@register
 class PostconfReader(PostfixMainCfReader):
     name = "postconf"
     description = "postconf output (postconf -x mynetworks, or all of postconf): mynetworks"

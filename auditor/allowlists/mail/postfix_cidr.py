@@ -18,25 +18,22 @@ from __future__ import annotations
 
 import re
 
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text, register
-from auditor.allowlists.firewall import (
-    FirewallResult,
-    Outcome,
-    RuleRef,
-    Verdicts,
-    verdicts_rangeset,
-)
+from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
+from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.allowlists.mail.postfix_common import (
     _CODE,
     CidrRule,
     _split_first,
+    access_action,
     access_outcome,
+    first_match,
     parse_cidr_table,
     table_findings,
-    table_matches,
     table_objects,
+    table_rules,
 )
-from auditor.model import Finding, Origin, RangeSet, Severity, SourceInfo
+from auditor.model import Finding, Origin, RangeSet, RuleRef, Severity, SourceInfo, Verdicts
+from auditor.ruleset.ir import Action
 
 # --- cidr_table(5) as an access table ----------------------------------------------------------
 
@@ -74,7 +71,6 @@ def sniff_cidr(data: bytes) -> bool:
     return seen > 0
 
 
-@register
 class PostfixCidrReader(Reader):
     name = "postfix-cidr"
     description = "Postfix cidr_table (check_client_access, postscreen_access): first match"
@@ -110,11 +106,12 @@ class PostfixCidrReader(Reader):
                     )
                 )
 
-        def decide(rule: CidrRule) -> tuple[Outcome, RuleRef]:
-            outcome, why = access_outcome(rule.value)
-            return outcome, RuleRef(Origin(ctx.name, rule.line), rule.text, why)
+        def decide(rule: CidrRule) -> tuple[Action, RuleRef]:
+            return access_action(rule.value), RuleRef(Origin(ctx.name, rule.line), rule.text)
 
-        verdicts = [Verdicts(f, tuple(table_matches(table, f, decide))) for f in (4, 6)]
+        verdicts = [
+            Verdicts(f, tuple(first_match(table_rules(table, f, decide), f, None))) for f in (4, 6)
+        ]
         info = SourceInfo.for_bytes(ctx.name, ctx.role, self.name, data, ctx.now)
         result = FirewallResult(info, verdicts, findings)
         result.objects = lambda: (

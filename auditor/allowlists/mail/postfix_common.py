@@ -7,8 +7,8 @@ A cidr_table(5) file is ``pattern result`` lines with ``if``/``endif`` blocks, s
 order; its rules, the warnings Postfix gives when it opens it, and the first rule that
 matches each address are computed here for both of its uses (an access table read with
 ``postfix-cidr``, a ``cidr:`` table named in a match list). ``access_outcome`` says what an
-access(5) result does; ``evaluate`` runs the steps of a match list (first match, with
-patterns that may or may not match).
+access(5) result does. A match list and an access table are lowered to rules of the ruleset
+intermediate form (:mod:`auditor.ruleset.ir`) and evaluated by its engine (:func:`first_match`).
 """
 
 from __future__ import annotations
@@ -16,19 +16,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
 
 from auditor import ipspace
-from auditor.allowlists.firewall import (
-    Claim,
-    Outcome,
-    RuleRef,
-    Segment,
-    complement,
-    first_claims,
-)
 from auditor.errors import AddressError
-from auditor.model import Entry, Finding, Origin, Severity
+from auditor.model import Entry, Finding, Origin, Outcome, RuleRef, Segment, Severity
+from auditor.ruleset import engine
+from auditor.ruleset.ir import ACCEPT, DROP, RETURN, Action, Chain, Gate, Rule, Ruleset
+from auditor.ruleset.sweep import complement, intersect
 
 Interval = tuple[int, int]
 
@@ -87,22 +81,6 @@ def parse_pattern(text: str) -> Pattern:
             hint=f"perhaps you should use {fixed} instead",
         )
     return Pattern(parsed.family, parsed.first, parsed.last, parsed.mapped)
-
-
-def _intersect(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
-    """Two sorted, disjoint interval lists intersected (two pointers)."""
-    out: list[Interval] = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        lo = max(a[i][0], b[j][0])
-        hi = min(a[i][1], b[j][1])
-        if lo <= hi:
-            out.append((lo, hi))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
 
 
 def _matched(pattern: Pattern, negated: bool) -> tuple[Interval, ...]:
@@ -212,7 +190,7 @@ def parse_cidr_table(text: str) -> CidrTable:
         if mapped:
             table.mapped.append(lineno)
         for _, gfam, giv in guards:
-            iv = tuple(_intersect(iv, giv)) if gfam == fam else ()
+            iv = tuple(intersect(iv, giv)) if gfam == fam else ()
         table.rules.append(CidrRule(lineno, " ".join(logical.split()), rest, fam, iv))
     table.unclosed = [line for line, _, _ in guards]
     return table
@@ -301,17 +279,17 @@ def table_objects(
     return out
 
 
-def table_matches(
-    table: CidrTable, family: int, decide: Callable[[CidrRule], tuple[Outcome, RuleRef]]
-) -> list[Segment]:
-    """For each address of the family, the first rule that matches it, with the outcome and
-    reference ``decide`` gives that rule (what a match means depends on who looks it up)."""
-    claims = []
-    for order, rule in enumerate(table.rules):
+def table_rules(
+    table: CidrTable, family: int, decide: Callable[[CidrRule], tuple[Action, RuleRef]]
+) -> list[Rule]:
+    """The table's rules for one address family, in order, each with the action and reference
+    ``decide`` gives it (what a match means depends on who looks it up)."""
+    out = []
+    for rule in table.rules:
         if rule.family == family and rule.intervals:
-            outcome, ref = decide(rule)
-            claims.append(Claim(order, rule.intervals, outcome, ref))
-    return first_claims(claims)
+            action, ref = decide(rule)
+            out.append(Rule(ref, action, rule.intervals))
+    return out
 
 
 _ACCEPT_WORDS = frozenset({"OK", "RELAY", "PERMIT"})
@@ -342,73 +320,49 @@ def access_outcome(value: str) -> tuple[Outcome, str]:
     return "conditional", f"{word!r} is a restriction or class that is not evaluated"
 
 
-# --- mynetworks: items and their evaluation -------------------------------------------------
+def access_action(value: str) -> Action:
+    """A check_client_access / postscreen_access_list result as an action: accept, drop,
+    return (``DUNNO``: the restrictions after the table decide), or an outcome that the
+    table alone does not settle."""
+    outcome, why = access_outcome(value)
+    if outcome == "conditional":
+        return Action("opaque", unsure=why)
+    return {"accept": ACCEPT, "drop": DROP, "return": RETURN}[outcome]
 
 
-StepKind = Literal["decide", "maybe-in", "maybe-out", "unknown"]
+# --- match lists and access tables as rules --------------------------------------------------
+
+MatchRule = tuple[int | None, Rule]
+"""A rule of a match list and the address family it is for (None: both)."""
 
 
-@dataclass(frozen=True)
-class Step:
-    """One pattern of a match list, ready for evaluation.
-
-    ``decide``: the pattern's addresses are decided (``parts``); ``maybe-in`` / ``maybe-out``:
-    the pattern may match addresses that cannot be known (a name, a table that was not
-    given) and, when it does, puts them in (out of) the list; ``unknown``: the pattern could
-    be anything (an unknown ``$parameter``), so every address after it is conditional.
-    """
-
-    kind: StepKind
-    ref: RuleRef
-    parts: tuple[tuple[int, tuple[Interval, ...], Outcome, RuleRef], ...] = ()
+def listed(out_of: bool) -> Action:
+    """What a match does in a match list: puts the address in, or (``!pattern``) out."""
+    return DROP if out_of else ACCEPT
 
 
-def evaluate(steps: Sequence[Step], family: int) -> list[Segment]:
-    """First match over the steps for one family, folded from the last step back, so that a
-    ``maybe`` step can look at what the patterns after it decide."""
-    bits = ipspace.BITS[family]
-    full = [(0, (1 << bits) - 1)]
-    current: list[Segment] = []
-    i = len(steps)
-    while i > 0:
-        j = i
-        while j > 0 and steps[j - 1].kind == "decide":
-            j -= 1
-        if j < i:
-            claims: list[Claim] = []
-            for k, step in enumerate(steps[j:i]):
-                claims.extend(
-                    Claim(k, iv, outcome, ref)
-                    for fam, iv, outcome, ref in step.parts
-                    if fam == family and iv
-                )
-            tail = i - j
-            claims.extend(Claim(tail, [(s.first, s.last)], s.outcome, s.rule) for s in current)
-            current = first_claims(claims)
-            i = j
-            continue
-        step = steps[i - 1]
-        if step.kind == "unknown":
-            current = [Segment(0, full[0][1], "conditional", step.ref)]
-        elif step.kind == "maybe-in":
-            # a match puts the address in; no match leaves it to the later patterns, so
-            # only what they accept stays certain
-            keep = [Claim(0, [(s.first, s.last)], s.outcome, s.rule) for s in current]
-            keep = [c for c in keep if c.outcome == "accept"]
-            current = first_claims([*keep, Claim(1, full, "conditional", step.ref)])
-        else:
-            # a match takes the address out: what the later patterns accept becomes
-            # conditional, the rest stays as it is
-            claims = [
-                Claim(0, [(s.first, s.last)], "conditional", step.ref)
-                for s in current
-                if s.outcome == "accept"
-            ]
-            claims.extend(
-                Claim(1, [(s.first, s.last)], s.outcome, s.rule)
-                for s in current
-                if s.outcome != "accept"
-            )
-            current = first_claims(claims)
-        i -= 1
-    return current
+def maybe_listed(out_of: bool, ref: RuleRef, why: str) -> MatchRule:
+    """A pattern that may match addresses that cannot be known (a name, a table that was not
+    given): a match puts them in (takes them out, ``out_of``) of the list, so it decides
+    nothing where the patterns after it give that outcome anyway."""
+    return None, Rule(ref, listed(out_of), whys=(why,))
+
+
+def anything(ref: RuleRef, why: str) -> MatchRule:
+    """A pattern that could be anything (an unknown ``$parameter``): every address it reaches
+    is conditional."""
+    return None, Rule(ref, Action("opaque", unsure=why))
+
+
+_END = RuleRef(Origin("", None), "(no pattern matches)")
+
+
+def first_match(rules: Sequence[Rule], family: int, end: Outcome | None) -> list[Segment]:
+    """First match over the rules for one family, addresses that no rule decides left out: not
+    in the list (``end`` ``drop``: a pattern that may take an address out decides nothing
+    then), or for the restrictions after an access table (None)."""
+    chain = Chain("rules", tuple(rules), _END, policy=end)
+    ruleset = Ruleset(family, {chain.name: chain}, (Gate(chain.name, main=True),))
+    # a match list does not look at the service
+    verdicts = engine.evaluate(ruleset, None)
+    return [s for s in verdicts.segments if s.rule is not _END]

@@ -1,5 +1,6 @@
 """Postfix match lists (match_list(3)): the patterns of ``mynetworks`` and of the pattern
-files it names, turned into steps, with the files and tables they refer to read.
+files it names, lowered to rules (:mod:`auditor.ruleset.ir`), with the files and tables
+they refer to read.
 
 The list is searched left to right and the first pattern that matches decides, so
 ``!pattern`` before a network carves a hole in it and after it does nothing. What is
@@ -38,33 +39,27 @@ from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
 from auditor import ipspace
-from auditor.allowlists.base import ReadContext, ReaderError, decode_text
-from auditor.allowlists.firewall import (
-    FirewallResult,
-    Outcome,
-    RuleRef,
-    Verdicts,
-    verdicts_rangeset,
-)
+from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
+from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.allowlists.mail.postfix_common import (
     CidrRule,
-    Interval,
+    MatchRule,
     PatternError,
-    Step,
-    StepKind,
     _split_first,
-    evaluate,
+    anything,
+    first_match,
+    listed,
     logical_lines,
+    maybe_listed,
     parse_cidr_table,
     parse_pattern,
     table_findings,
-    table_matches,
     table_objects,
+    table_rules,
 )
 from auditor.errors import AddressError
-from auditor.model import Entry, Finding, Origin, RangeSet, Severity, SourceInfo
-
-FULL: dict[int, tuple[Interval, ...]] = {4: ((0, ipspace.MAX[4]),), 6: ((0, ipspace.MAX[6]),)}
+from auditor.model import Entry, Finding, Origin, RangeSet, RuleRef, Severity, SourceInfo, Verdicts
+from auditor.ruleset.ir import Rule
 
 # A referenced table or pattern file bigger than this is refused (a read, not a hang).
 MAX_REFERENCED_BYTES = 64 * 1024 * 1024
@@ -155,15 +150,12 @@ class _Via:
     """``cidr:/etc/postfix/relays.cidr -> `` (and more for nested files)."""
 
 
-Part = tuple[int, tuple[Interval, ...], Outcome, RuleRef]
-
-
 @dataclass
 class _Lists:
-    """Turns the patterns of a match list into steps, reading what they refer to."""
+    """Turns the patterns of a match list into rules, reading what they refer to."""
 
     main: str
-    """The source the steps are reported against (the file given on the command line)."""
+    """The source the rules are reported against (the file given on the command line)."""
     directory: Path | None
     read_file: ReadFile
     findings: list[Finding] = field(default_factory=list)
@@ -171,11 +163,13 @@ class _Lists:
     objects: list[Entry] = field(default_factory=list)
     """The cidr tables read, as scopes named by their path as written."""
     object_names: list[str] = field(default_factory=list)
+    patterns: int = 0
+    """How many patterns take part in the match (one that never matches a client does not)."""
 
-    def ref(self, text: str, source: str, line: int, via: _Via | None, why: str = "") -> RuleRef:
+    def ref(self, text: str, source: str, line: int, via: _Via | None) -> RuleRef:
         if via is None:
-            return RuleRef(Origin(source, line), text, why)
-        return RuleRef(via.origin, f"{via.prefix}{source}:{line}: {text}", why)
+            return RuleRef(Origin(source, line), text)
+        return RuleRef(via.origin, f"{via.prefix}{source}:{line}: {text}")
 
     def note(self, kind: str, severity: Severity, message: str, origin: Origin) -> None:
         self.findings.append(Finding(kind, severity, message, origin))
@@ -186,7 +180,7 @@ class _Lists:
             return Origin(source, line), ""
         return via.origin, f"{source}:{line}: "
 
-    def steps(
+    def rules(
         self,
         tokens: Sequence[Token],
         source: str,
@@ -194,8 +188,8 @@ class _Lists:
         via: _Via | None = None,
         negated: bool = False,
         depth: int = 0,
-    ) -> list[Step]:
-        out: list[Step] = []
+    ) -> list[MatchRule]:
+        out: list[MatchRule] = []
         for k, token in enumerate(tokens):
             where, prefix = self.at(source, token.line, via)
             if token.unknown:
@@ -203,7 +197,8 @@ class _Lists:
                     f"{token.text} is not set in this file: its value comes from Postfix's"
                     " defaults or master.cf"
                 )
-                out.append(Step("unknown", self.ref(token.text, source, token.line, via, why)))
+                self.patterns += 1
+                out.append(anything(self.ref(token.text, source, token.line, via), why))
                 continue
             if token.text.startswith("#"):
                 rest = " ".join(t.text for t in tokens[k:])
@@ -220,7 +215,7 @@ class _Lists:
 
     def item(
         self, token: str, line: int, source: str, via: _Via | None, negated: bool, depth: int
-    ) -> list[Step]:
+    ) -> list[MatchRule]:
         bangs = len(token) - len(token.lstrip("!"))
         body = token[bangs:]
         out_of = negated != (bangs % 2 == 1)
@@ -246,11 +241,12 @@ class _Lists:
             return []
         why = f"matches clients whose verified reverse-DNS name is {body} (or, with"
         why += " parent_domain_matches_subdomains, a name below it)"
-        return [Step(_maybe(out_of), self.ref(token, source, line, via, why))]
+        self.patterns += 1
+        return [maybe_listed(out_of, self.ref(token, source, line, via), why)]
 
     def network(
         self, token: str, body: str, line: int, source: str, via: _Via | None, out_of: bool
-    ) -> list[Step]:
+    ) -> list[MatchRule]:
         where, prefix = self.at(source, line, via)
         if set(body) <= _DOTTED:
             try:
@@ -280,43 +276,40 @@ class _Lists:
                 where,
             )
             return []
+        self.patterns += 1
         ref = self.ref(token, source, line, via)
-        outcome: Outcome = "drop" if out_of else "accept"
-        return [
-            Step("decide", ref, ((pattern.family, ((pattern.first, pattern.last),), outcome, ref),))
-        ]
+        return [(pattern.family, Rule(ref, listed(out_of), ((pattern.first, pattern.last),)))]
 
     def table(
         self, token: str, body: str, line: int, source: str, via: _Via | None, out_of: bool
-    ) -> list[Step]:
+    ) -> list[MatchRule]:
         kind, _, name = body.partition(":")
         while kind == "proxy":
             kind, _, name = name.partition(":")
-        maybe = _maybe(out_of)
-        outcome: Outcome = "drop" if out_of else "accept"
+        action = listed(out_of)
+        ref = self.ref(token, source, line, via)
+        if kind not in _TABLE_TYPES and _HEXLIKE.fullmatch(kind):
+            raise ReaderError(
+                f"{token!r} reads as a lookup table of type {kind!r}: IPv6 must be in"
+                " brackets in a list",
+                source=source,
+                line=line,
+                hint="write [2001:db8::]/32 (Postfix IPV6_README)",
+            )
+        self.patterns += 1
         if kind not in _TABLE_TYPES:
-            if _HEXLIKE.fullmatch(kind):
-                raise ReaderError(
-                    f"{token!r} reads as a lookup table of type {kind!r}: IPv6 must be in"
-                    " brackets in a list",
-                    source=source,
-                    line=line,
-                    hint="write [2001:db8::]/32 (Postfix IPV6_README)",
-                )
             self.unsupported.append(f"{source}:{line}: {token} (unknown table type {kind})")
-            why = f"table type {kind!r} is unknown"
-            return [Step(maybe, self.ref(token, source, line, via, why))]
+            return [maybe_listed(out_of, ref, f"table type {kind!r} is unknown")]
         if kind == "static":
-            ref = self.ref(token, source, line, via)
-            return [Step("decide", ref, tuple((f, FULL[f], outcome, ref) for f in (4, 6)))]
+            return [(None, Rule(ref, action))]
         if kind not in _KEYED_TABLES and kind != "cidr":
             why = f"{kind}: tables are looked up on the server and cannot be read here"
             self.unsupported.append(f"{source}:{line}: {token} ({kind}: lookups not evaluated)")
-            return [Step(maybe, self.ref(token, source, line, via, why))]
+            return [maybe_listed(out_of, ref, why)]
         data, why = self.fetch(name)
         if data is None:
             self.unsupported.append(f"{source}:{line}: {token} ({why})")
-            return [Step(maybe, self.ref(token, source, line, via, why))]
+            return [maybe_listed(out_of, ref, why)]
         shown = self.shown(name)
         inner = self.inner(token, source, line, via)
         text = self.decode(data, shown)
@@ -332,22 +325,22 @@ class _Lists:
                     return Origin(at.source, at.line, f"{shown}:{r.line}: {r.text}")
 
                 self.objects.extend(table_objects(table, name, where, accepting=False))
-            parts: list[Part] = []
+            rules: list[MatchRule] = []
             for fam in (4, 6):
                 # in a match list any result is a match (match_hostaddr() ignores the value)
-                segs = table_matches(
-                    table, fam, lambda r: (outcome, self.ref(r.text, shown, r.line, inner))
+                got = table_rules(
+                    table, fam, lambda r: (action, self.ref(r.text, shown, r.line, inner))
                 )
-                parts.extend((fam, ((s.first, s.last),), s.outcome, s.rule) for s in segs)
-            return [Step("decide", self.ref(token, source, line, via), tuple(parts))]
-        return self.keyed(token, text, shown, inner, outcome, self.ref(token, source, line, via))
+                rules.extend((fam, rule) for rule in got)
+            return rules
+        return self.keyed(text, shown, inner, out_of, ref)
 
     def keyed(
-        self, token: str, text: str, shown: str, inner: _Via, outcome: Outcome, ref: RuleRef
-    ) -> list[Step]:
+        self, text: str, shown: str, inner: _Via, out_of: bool, ref: RuleRef
+    ) -> list[MatchRule]:
         """A hash-style table through its postmap source: match_hostaddr() looks the client
         address up as a whole, match_hostname() its name and parent domains."""
-        parts: list[Part] = []
+        rules: list[MatchRule] = []
         names: list[str] = []
         lines, _ = logical_lines(text)
         for key_line, logical in lines:
@@ -386,12 +379,11 @@ class _Lists:
                 )
                 continue
             rule = self.ref(logical, shown, key_line, inner)
-            parts.append((fam, ((addr, addr),), outcome, rule))
-        steps = [Step("decide", ref, tuple(parts))]
+            rules.append((fam, Rule(rule, listed(out_of), ((addr, addr),))))
         if names:
             why = f"{shown} also lists names ({', '.join(names[:3])}), matched by reverse DNS"
-            steps.append(Step(_maybe(outcome == "drop"), RuleRef(ref.origin, ref.text, why)))
-        return steps
+            rules.append(maybe_listed(out_of, ref, why))
+        return rules
 
     def pattern_file(
         self,
@@ -402,7 +394,7 @@ class _Lists:
         via: _Via | None,
         out_of: bool,
         depth: int,
-    ) -> list[Step]:
+    ) -> list[MatchRule]:
         if depth >= MAX_DEPTH:
             raise ReaderError(
                 f"{token}: pattern files nest deeper than {MAX_DEPTH} (a loop?)",
@@ -412,16 +404,17 @@ class _Lists:
         data, why = self.fetch(path)
         if data is None:
             self.unsupported.append(f"{source}:{line}: {token} ({why})")
-            return [Step(_maybe(out_of), self.ref(token, source, line, via, why))]
+            self.patterns += 1
+            return [maybe_listed(out_of, self.ref(token, source, line, via), why)]
         shown = self.shown(path)
         inner = self.inner(token, source, line, via)
-        out: list[Step] = []
+        out: list[MatchRule] = []
         # match_list(3): the file's lines are patterns too; a line starting with # is skipped
         for file_line, raw in enumerate(self.decode(data, shown).split("\n"), 1):
             if raw.startswith("#"):
                 continue
             tokens = [Token(t, n) for t, n in split_list([(file_line, raw)])]
-            out.extend(self.steps(tokens, shown, via=inner, negated=out_of, depth=depth + 1))
+            out.extend(self.rules(tokens, shown, via=inner, negated=out_of, depth=depth + 1))
         return out
 
     def inner(self, token: str, source: str, line: int, via: _Via | None) -> _Via:
@@ -454,21 +447,36 @@ class _Lists:
     def decode(self, data: bytes, shown: str) -> str:
         return decode_text(data, ReadContext(shown, "declared"))
 
+    def result(
+        self,
+        data: bytes,
+        ctx: ReadContext,
+        fmt: str,
+        rules: Sequence[MatchRule],
+        findings: Iterable[Finding],
+    ) -> RangeSet:
+        """The list's verdicts: the first pattern that matches decides; an address that no
+        pattern matches is not in the list."""
+        info = SourceInfo.for_bytes(ctx.name, ctx.role, fmt, data, ctx.now)
+        end = next((k for k, (_, r) in enumerate(rules) if r.action.kind == "opaque"), None)
+        if end is not None:
+            # a pattern that could be anything matches every address: none after it is met
+            rules = rules[: end + 1]
+        verdicts = []
+        for fam in (4, 6):
+            chosen = [r for f, r in rules if f in (None, fam)]
+            verdicts.append(Verdicts(fam, tuple(first_match(chosen, fam, "drop"))))
+        result = FirewallResult(info, verdicts, list(findings), list(self.unsupported))
+        result.objects = lambda: (self.objects, self.object_names)
+        return verdicts_rangeset(result)
 
-def _maybe(out_of: bool) -> StepKind:
-    return "maybe-out" if out_of else "maybe-in"
 
+class MatchListReader(Reader):
+    """A reader of a Postfix match list, reading the files its patterns name with
+    ``read_file``."""
 
-def _result(
-    data: bytes,
-    ctx: ReadContext,
-    fmt: str,
-    steps: Sequence[Step],
-    findings: Iterable[Finding],
-    lists: _Lists,
-) -> RangeSet:
-    info = SourceInfo.for_bytes(ctx.name, ctx.role, fmt, data, ctx.now)
-    verdicts = [Verdicts(fam, tuple(evaluate(steps, fam))) for fam in (4, 6)]
-    result = FirewallResult(info, verdicts, list(findings), list(lists.unsupported))
-    result.objects = lambda: (lists.objects, lists.object_names)
-    return verdicts_rangeset(result)
+    def __init__(self, read_file: ReadFile = read_referenced) -> None:
+        self.read_file = read_file
+
+    def lists(self, ctx: ReadContext) -> _Lists:
+        return _Lists(ctx.name, source_directory(ctx.name), self.read_file)

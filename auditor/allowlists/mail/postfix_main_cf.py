@@ -26,19 +26,10 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text, register
-from auditor.allowlists.firewall import RuleRef
-from auditor.allowlists.mail.postfix_common import Step
-from auditor.allowlists.mail.postfix_lists import (
-    ReadFile,
-    Token,
-    _Lists,
-    _result,
-    read_referenced,
-    source_directory,
-    split_list,
-)
-from auditor.model import Finding, Origin, RangeSet, Severity
+from auditor.allowlists.base import ReadContext, ReaderError, decode_text
+from auditor.allowlists.mail.postfix_common import MatchRule, anything
+from auditor.allowlists.mail.postfix_lists import MatchListReader, Token, split_list
+from auditor.model import Finding, Origin, RangeSet, RuleRef, Severity
 
 _DEFAULTS = {"config_directory": "/etc/postfix"}
 
@@ -244,14 +235,10 @@ def is_postconf_output(text: str, params: Iterable[str]) -> bool:
     return _postconf_lines(text) is not None
 
 
-@register
-class PostfixMainCfReader(Reader):
+class PostfixMainCfReader(MatchListReader):
     name = "postfix-main-cf"
     description = "Postfix main.cf: the clients mynetworks trusts (! exclusions, files, cidr:)"
     suffixes = (".cf",)
-
-    def __init__(self, read_file: ReadFile = read_referenced) -> None:
-        self.read_file = read_file
 
     @staticmethod
     def sniff(data: bytes) -> bool:
@@ -279,14 +266,14 @@ class PostfixMainCfReader(Reader):
                 hint="give the main.cf (a mysql:/ldap: table definition is not one), or"
                 " choose the format with file+FORMAT:PATH or --format",
             )
-        lists = _Lists(ctx.name, source_directory(ctx.name), self.read_file)
+        lists = self.lists(ctx)
         findings += _client_access_findings(params, ctx.name)
         mynetworks = params.get("mynetworks")
         if mynetworks is None:
-            steps = [_default_mynetworks(params, ctx.name)]
+            rules = [_default_mynetworks(params, ctx.name)]
         else:
             tokens = _Expander(params, ctx.name).tokens(mynetworks)
-            steps = lists.steps(tokens, ctx.name)
+            rules = lists.rules(tokens, ctx.name)
             if printed:
                 findings.append(_postconf_finding(mynetworks, tokens, ctx.name))
             if not tokens:
@@ -300,7 +287,7 @@ class PostfixMainCfReader(Reader):
                 )
         findings += lists.findings
         fmt = "postconf" if printed else self.name
-        return _result(data, ctx, fmt, steps, findings, lists)
+        return lists.result(data, ctx, fmt, rules, findings)
 
 
 def _postconf_finding(mynetworks: _Param, tokens: Sequence[Token], name: str) -> Finding:
@@ -316,7 +303,7 @@ def _postconf_finding(mynetworks: _Param, tokens: Sequence[Token], name: str) ->
     return Finding("postconf-output", Severity.INFO, message, Origin(name, mynetworks.line))
 
 
-def _default_mynetworks(params: dict[str, _Param], name: str) -> Step:
+def _default_mynetworks(params: dict[str, _Param], name: str) -> MatchRule:
     """Without mynetworks, Postfix computes it from mynetworks_style and the interfaces."""
     style_param = params.get("mynetworks_style")
     level_param = params.get("compatibility_level")
@@ -336,7 +323,7 @@ def _default_mynetworks(params: dict[str, _Param], name: str) -> Step:
         " `postconf -x mynetworks > mynetworks.postconf` and give that file instead: it holds"
         " the networks Postfix computed"
     )
-    return Step("unknown", RuleRef(Origin(name, line or None), "mynetworks (not set)", why))
+    return anything(RuleRef(Origin(name, line or None), "mynetworks (not set)"), why)
 
 
 def _client_access_findings(params: dict[str, _Param], name: str) -> list[Finding]:

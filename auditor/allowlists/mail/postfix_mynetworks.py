@@ -7,41 +7,29 @@ The same patterns and references as in a main.cf's ``mynetworks`` (see
 
 from __future__ import annotations
 
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text, register
-from auditor.allowlists.mail.postfix_common import Step
-from auditor.allowlists.mail.postfix_lists import (
-    ReadFile,
-    Token,
-    _Lists,
-    _result,
-    read_referenced,
-    source_directory,
-    split_list,
-)
+from auditor.allowlists.base import ReadContext, ReaderError, decode_text
+from auditor.allowlists.mail.postfix_common import MatchRule
+from auditor.allowlists.mail.postfix_lists import MatchListReader, Token, split_list
 from auditor.model import RangeSet
 
 
-@register
-class PostfixMynetworksReader(Reader):
+class PostfixMynetworksReader(MatchListReader):
     name = "postfix-mynetworks"
     description = "Postfix mynetworks pattern file (/file/name): ! exclusions, [IPv6], cidr:"
 
-    def __init__(self, read_file: ReadFile = read_referenced) -> None:
-        self.read_file = read_file
-
     def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
         text = decode_text(data, ctx)
-        lists = _Lists(ctx.name, source_directory(ctx.name), self.read_file)
-        steps: list[Step] = []
+        lists = self.lists(ctx)
+        rules: list[MatchRule] = []
         for lineno, raw in enumerate(text.split("\n"), 1):
             if raw.startswith("#"):
                 continue
             tokens = [Token(t, n) for t, n in split_list([(lineno, raw)])]
-            steps.extend(lists.steps(tokens, ctx.name))
-        if not steps:
+            rules.extend(lists.rules(tokens, ctx.name))
+        if not lists.patterns:
             raise ReaderError(
                 "no pattern",
                 source=ctx.name,
                 hint="a mynetworks file lists networks such as 192.0.2.0/24 and [2001:db8::]/32",
             )
-        return _result(data, ctx, self.name, steps, lists.findings, lists)
+        return lists.result(data, ctx, self.name, rules, lists.findings)

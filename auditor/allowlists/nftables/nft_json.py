@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from auditor.allowlists.base import ReadContext, Reader, register
+from auditor.allowlists.base import ReadContext, Reader
 from auditor.allowlists.nftables.ruleset import evaluate, read_ruleset
 from auditor.model import RangeSet
 
@@ -20,7 +20,6 @@ def sniff_json(data: bytes) -> bool:
     return re.match(rb'\s*\{\s*"nftables"\s*:', data[:4096].lstrip(b"\xef\xbb\xbf")) is not None
 
 
-@register
 class NftablesJsonReader(Reader):
     name = "nftables-json"
     description = "nft -j list ruleset (JSON): the base chains on the input (or forward) hook"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from auditor.allowlists.base import ReadContext, Reader, register
+from auditor.allowlists.base import ReadContext, Reader
 from auditor.allowlists.nftables.ruleset import evaluate, read_ruleset
 from auditor.model import RangeSet
 
@@ -39,7 +39,6 @@ def sniff_text(data: bytes) -> bool:
     return False
 
 
-@register
 class NftablesReader(Reader):
     name = "nftables"
     description = "nft list ruleset / nft -f file: the base chains on the input (or forward) hook"

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Literal
 
 from auditor import ipspace
 from auditor.allowlists.base import (
@@ -35,37 +34,24 @@ from auditor.allowlists.base import (
     ReaderError,
     address_findings,
     decode_text,
-    register,
 )
-from auditor.allowlists.firewall import Claim, RuleRef, Segment, complement, first_claims, merge
-from auditor.allowlists.web.common import (
-    FAMILIES,
-    Context,
-    Interval,
-    _full,
-    _intersect,
-    _minus,
-    _rangeset,
-    _union,
+from auditor.allowlists.web.apache_lower import (
+    AuthzNode,
+    CompatItem,
+    Own,
+    RequireLowering,
+    Result,
+    SectionRefs,
+    leaves,
+    negate,
+    order_rules,
 )
+from auditor.allowlists.web.common import FAMILIES, Context, _rangeset, evaluate
 from auditor.errors import AddressError
-from auditor.model import Finding, Origin, RangeSet, Severity
-
-State = Literal["G", "D", "N", "C"]
-"""mod_authz_core results: GRANTED, DENIED, NEUTRAL; C: not known from the file."""
-
-
-@dataclass
-class _Node:
-    """An authorization directive or container."""
-
-    kind: str  # "require", "all", "any", "none", "limit", "if"
-    line: int
-    text: str
-    negated: bool = False
-    children: list[_Node] = field(default_factory=list)
-    provider: str = ""
-    args: list[str] = field(default_factory=list)
+from auditor.model import Finding, Origin, Outcome, RangeSet, RuleRef, Segment, Severity
+from auditor.ruleset.engine import first_match
+from auditor.ruleset.ir import DROP, Action, Interval
+from auditor.ruleset.sweep import complement, merge
 
 
 @dataclass
@@ -73,7 +59,7 @@ class _ApacheSection:
     label: str
     line: int
     kind: str
-    authz: _Node
+    authz: AuthzNode
     order: tuple[str, int] | None = None
     allow: list[tuple[int, str, list[str]]] = field(default_factory=list)
     deny: list[tuple[int, str, list[str]]] = field(default_factory=list)
@@ -162,11 +148,11 @@ class _Apache:
         return ReaderError(message, source=self.ctx.name, line=line, hint=hint)
 
     def parse(self, text: str) -> None:
-        top = _ApacheSection("top level (.htaccess)", 0, "", _Node("any", 0, "top level"))
+        top = _ApacheSection("top level (.htaccess)", 0, "", AuthzNode("any", 0, "top level"))
         self.sections.append(top)
         section, nodes, skip = top, [top.authz], False
         # per open section: its tag, its line, and the state to restore when it closes
-        stack: list[tuple[str, int, _ApacheSection, list[_Node], bool]] = []
+        stack: list[tuple[str, int, _ApacheSection, list[AuthzNode], bool]] = []
         for line, logical in _apache_lines(text):
             m = _SECTION.match(logical) if logical.startswith("<") else None
             if m is not None:
@@ -201,8 +187,8 @@ class _Apache:
         line: int,
         logical: str,
         section: _ApacheSection,
-        nodes: list[_Node],
-    ) -> tuple[_ApacheSection, list[_Node], bool]:
+        nodes: list[AuthzNode],
+    ) -> tuple[_ApacheSection, list[AuthzNode], bool]:
         """The state inside a section that opens: (section, authz nodes, skipping)."""
         if tag == "ifmodule" and arg.startswith("!"):
             self.findings.append(
@@ -216,23 +202,23 @@ class _Apache:
             return section, nodes, True
         if tag in _CONTEXT_SECTIONS:
             label = f"<{shown} {arg}> (line {line})"
-            new = _ApacheSection(label, line, tag, _Node("any", line, f"<{shown} {arg}>"))
+            new = _ApacheSection(label, line, tag, AuthzNode("any", line, f"<{shown} {arg}>"))
             self.sections.append(new)
             return new, [new.authz], False
         if tag == "virtualhost":
-            host = _ApacheSection(f"<VirtualHost {arg}>", line, tag, _Node("any", line, ""))
+            host = _ApacheSection(f"<VirtualHost {arg}>", line, tag, AuthzNode("any", line, ""))
             return host, [host.authz], False
         if tag in _AUTHZ_CONTAINERS:
-            node = _Node(_AUTHZ_CONTAINERS[tag], line, logical, negated=tag == "requirenone")
+            node = AuthzNode(_AUTHZ_CONTAINERS[tag], line, logical, negated=tag == "requirenone")
         elif tag in ("limit", "limitexcept", "if", "elseif", "else"):
-            node = _Node("limit", line, logical)
+            node = AuthzNode("limit", line, logical)
         else:
             return section, nodes, False  # IfModule, IfDefine, IfVersion ...: read through
         nodes[-1].children.append(node)
         return section, [*nodes, node], False
 
     def directive(
-        self, logical: str, line: int, section: _ApacheSection, nodes: list[_Node]
+        self, logical: str, line: int, section: _ApacheSection, nodes: list[AuthzNode]
     ) -> None:
         words = _apache_words(logical)
         name = words[0].lower()
@@ -255,213 +241,119 @@ class _Apache:
         elif name == "authmerging" and args and args[0].lower() != "off":
             section.merging = True
 
-    def require(self, args: list[str], line: int, text: str) -> _Node:
+    def require(self, args: list[str], line: int, text: str) -> AuthzNode:
         negated = bool(args) and args[0].lower() == "not"
         if negated:
             args = args[1:]
         if not args:
             raise self.error("Require needs a provider", line, hint="e.g. Require ip 192.0.2.0/24")
-        return _Node("require", line, text, negated, provider=args[0].lower(), args=args[1:])
+        return AuthzNode("require", line, text, negated, provider=args[0].lower(), args=args[1:])
 
-    # -- evaluation: per family, a partition of the space into G, D, N, C --
+    # -- lowering: per family, the section's rules in the ruleset intermediate form --
 
-    def leaf(self, node: _Node, fam: int) -> dict[str, list[Interval]]:
-        bits = ipspace.BITS[fam]
-        full = _full(fam)
-        provider = node.provider
+    def own(self, leaf: AuthzNode) -> dict[int, Own]:
+        """A directive's own result per family (its ``not`` included); its addresses are
+        read here, once."""
+        provider = leaf.provider
+        out: dict[int, Own]
         if provider == "all":
-            kind = node.args[0].lower() if node.args else ""
+            kind = leaf.args[0].lower() if leaf.args else ""
             if kind not in ("granted", "denied"):
-                raise self.error("Require all takes 'granted' or 'denied'", node.line)
-            out = {"G": full if kind == "granted" else [], "D": [] if kind == "granted" else full}
+                raise self.error("Require all takes 'granted' or 'denied'", leaf.line)
+            result: Result = "G" if kind == "granted" else "D"
+            out = dict.fromkeys(FAMILIES, ((result, None),))
         elif provider in ("ip", "local"):
             if provider == "local":
-                inside = self.local(fam)
+                inside = {4: [(0x7F000000, 0x7FFFFFFF)], 6: [(1, 1)]}  # the loopback networks
             else:
-                if not node.args:
-                    raise self.error("Require ip needs an address", node.line)
-                inside = merge(
-                    [
-                        iv
-                        for arg in node.args
-                        for f, ivs in [self.apache_address(arg, node.line)]
-                        if f == fam
-                        for iv in ivs
-                    ]
-                )
-            out = {"G": inside, "D": complement(inside, bits)}
-        else:
-            out = {"C": full}
-        result = {"G": out.get("G", []), "D": out.get("D", []), "N": [], "C": out.get("C", [])}
-        if node.negated:
-            # mod_authz_core: a negated GRANTED is DENIED, a negated DENIED is NEUTRAL
-            result = {
-                "G": [],
-                "D": result["G"],
-                "N": _union(result["D"], result["N"]),
-                "C": result["C"],
-            }
-        return result
-
-    @staticmethod
-    def local(fam: int) -> list[Interval]:
-        if fam == 4:
-            return [(0x7F000000, 0x7FFFFFFF)]
-        return [(1, 1)]
-
-    def node(self, node: _Node, fam: int, cond: str = "") -> dict[str, list[Interval]]:
-        bits = ipspace.BITS[fam]
-        if node.kind == "require":
-            result = self.leaf(node, fam)
-        else:
-            kids = [self.node(k, fam) for k in node.children]
-            if node.kind == "limit":
-                # method- or expression-dependent: whatever the children decide is uncertain
-                decided = _union(
-                    *(k["G"] for k in kids), *(k["D"] for k in kids), *(k["C"] for k in kids)
-                )
-                result = {"G": [], "D": [], "C": decided, "N": complement(decided, bits)}
-            elif node.kind == "all":
-                d = _union(*(k["D"] for k in kids))
-                c = _minus(_union(*(k["C"] for k in kids)), d, bits)
-                g = _minus(_minus(_union(*(k["G"] for k in kids)), d, bits), c, bits)
-                result = {"G": g, "D": d, "C": c, "N": complement(_union(g, d, c), bits)}
-            else:  # any, none
-                g = _union(*(k["G"] for k in kids))
-                c = _minus(_union(*(k["C"] for k in kids)), g, bits)
-                d = _minus(_minus(_union(*(k["D"] for k in kids)), g, bits), c, bits)
-                result = {"G": g, "D": d, "C": c, "N": complement(_union(g, d, c), bits)}
-            if node.negated:
-                result = {
-                    "G": [],
-                    "D": result["G"],
-                    "N": _union(result["D"], result["N"]),
-                    "C": result["C"],
+                if not leaf.args:
+                    raise self.error("Require ip needs an address", leaf.line)
+                parsed = [self.apache_address(arg, leaf.line) for arg in leaf.args]
+                inside = {
+                    fam: merge([iv for f, ivs in parsed if f == fam for iv in ivs])
+                    for fam in FAMILIES
                 }
-        return result
+            out = {}
+            for fam in FAMILIES:
+                parts: tuple[tuple[Result, list[Interval]], ...] = (
+                    ("G", inside[fam]),
+                    ("D", complement(inside[fam], ipspace.BITS[fam])),
+                )
+                out[fam] = tuple((result, tuple(part)) for result, part in parts if part)
+        else:
+            out = dict.fromkeys(FAMILIES, (("C", None),))
+        return {fam: negate(o) for fam, o in out.items()} if leaf.negated else out
 
-    def leaves(self, node: _Node) -> list[_Node]:
-        if node.kind == "require":
-            return [node]
-        return [leaf for k in node.children for leaf in self.leaves(k)]
-
-    def evaluate_require(self, section: _ApacheSection, fam: int) -> list[Segment]:
-        result = self.node(section.authz, fam)
-        origin = Origin(self.ctx.name, section.line or None)
-        claims: list[Claim] = []
-        order = 0
-        for leaf in self.leaves(section.authz):
-            mine = self.node(leaf, fam)
-            ref = RuleRef(Origin(self.ctx.name, leaf.line), leaf.text)
-            claims.append(Claim(order, _intersect(mine["G"], result["G"]), "accept", ref))
-            claims.append(Claim(order, _intersect(mine["D"], result["D"]), "drop", ref))
+    def evaluate_require(self, section: _ApacheSection) -> dict[int, list[Segment]]:
+        """``Require``: the tree as chains (:class:`RequireLowering`), per family."""
+        source = self.ctx.name
+        directives: dict[int, tuple[RuleRef, str, dict[int, Own]]] = {}
+        for leaf in leaves(section.authz):
+            ref = RuleRef(Origin(source, leaf.line), leaf.text)
             why = f"Require {leaf.provider} is not evaluated (it depends on the request)"
-            cref = RuleRef(ref.origin, ref.text, why)
-            claims.append(Claim(order, _intersect(mine["C"], result["C"]), "conditional", cref))
-            order += 1
-        cref = RuleRef(
-            origin,
-            f"{section.label}: depends on the HTTP method or an expression",
-            "<Limit>, <LimitExcept> or <If>",
+            directives[id(leaf)] = (ref, why, self.own(leaf))
+        origin = Origin(source, section.line or None)
+        refs = SectionRefs(
+            denied=RuleRef(origin, f"{section.label}: denied"),
+            neutral=RuleRef(origin, f"{section.label}: no Require directive grants it"),
+            unknown=RuleRef(
+                origin,
+                f"{section.label}: depends on the HTTP method or an expression",
+                "<Limit>, <LimitExcept> or <If>",
+            ),
         )
-        claims.append(Claim(order, result["C"], "conditional", cref))
-        claims.append(
-            Claim(order + 1, result["D"], "drop", RuleRef(origin, f"{section.label}: denied"))
-        )
-        nref = RuleRef(origin, f"{section.label}: no Require directive grants it")
-        claims.append(Claim(order + 1, result["N"], "drop", nref))
-        return first_claims(claims)
+        segments = {}
+        for fam in FAMILIES:
+            own = {k: (ref, why, per[fam]) for k, (ref, why, per) in directives.items()}
+            rs = RequireLowering(source, fam, own, refs).ruleset(section.authz)
+            segments[fam] = evaluate(rs, source)
+        return segments
 
-    def evaluate_compat(self, section: _ApacheSection, fam: int) -> list[Segment]:
+    def evaluate_compat(self, section: _ApacheSection) -> dict[int, list[Segment]]:
         """mod_access_compat: ``Order Deny,Allow`` allows what Allow matches or Deny does not;
-        ``Allow,Deny`` and ``Mutual-failure`` allow what Allow matches and Deny does not."""
-        bits = ipspace.BITS[fam]
-        full = _full(fam)
+        ``Allow,Deny`` and ``Mutual-failure`` allow what Allow matches and Deny does not
+        (:func:`order_rules`)."""
         order_text, order_line = section.order or ("deny,allow", 0)
         if order_text not in ("deny,allow", "allow,deny", "mutual-failure"):
             raise self.error(
                 f"unknown Order {order_text!r}", order_line, hint="Deny,Allow or Allow,Deny"
             )
-
-        def sets(
-            entries: list[tuple[int, str, list[str]]],
-        ) -> tuple[list[Interval], list[Interval], list[Claim], list[Claim]]:
-            yes: list[Interval] = []
-            maybe: list[Interval] = []
-            yes_claims: list[Claim] = []
-            maybe_claims: list[Claim] = []
-            for k, (line, text, items) in enumerate(entries):
+        items: dict[int, tuple[list[CompatItem], list[CompatItem]]] = {
+            fam: ([], []) for fam in FAMILIES
+        }
+        for side, entries in enumerate((section.allow, section.deny)):
+            for k, (line, text, words) in enumerate(entries):
                 ref = RuleRef(Origin(self.ctx.name, line), text)
-                for item in items:
+                for item in words:
                     low = item.lower()
                     if low == "all":
-                        iv = full
+                        found = [(fam, CompatItem(ref, k)) for fam in FAMILIES]
                     elif low.startswith("env="):
                         why = f"{item}: depends on an environment variable"
-                        maybe.extend(full)
-                        maybe_claims.append(
-                            Claim(k, full, "conditional", RuleRef(ref.origin, ref.text, why))
-                        )
-                        continue
+                        found = [(fam, CompatItem(ref, k, None, why)) for fam in FAMILIES]
                     elif _COMPAT_ADDRESS.fullmatch(item):
                         f, iv = self.apache_address(item, line)
-                        if f != fam:
-                            continue
+                        found = [(f, CompatItem(ref, k, tuple(iv)))]
                     else:
                         why = f"{item}: a host name, matched by double reverse DNS"
-                        maybe.extend(full)
-                        maybe_claims.append(
-                            Claim(k, full, "conditional", RuleRef(ref.origin, ref.text, why))
-                        )
-                        continue
-                    yes.extend(iv)
-                    yes_claims.append(Claim(k, iv, "accept", ref))
-            return merge(yes), _minus(merge(maybe), merge(yes), bits), yes_claims, maybe_claims
-
-        a_yes, a_maybe, a_claims, a_maybe_claims = sets(section.allow)
-        d_yes, d_maybe, d_claims, d_maybe_claims = sets(section.deny)
-        a_no = complement(_union(a_yes, a_maybe), bits)
-        d_no = complement(_union(d_yes, d_maybe), bits)
-        if order_text == "deny,allow":
-            granted = _union(a_yes, d_no)
-            denied = _intersect(d_yes, a_no)
-        else:
-            granted = _intersect(a_yes, d_no)
-            denied = _union(a_no, d_yes)
-        unknown = complement(_union(granted, denied), bits)
+                        found = [(fam, CompatItem(ref, k, None, why)) for fam in FAMILIES]
+                    for fam, it in found:
+                        items[fam][side].append(it)
         origin = Origin(self.ctx.name, order_line or section.line or None)
-        claims: list[Claim] = []
-        claims += [
-            Claim(c.order, _intersect(list(c.intervals), granted), "accept", c.rule)
-            for c in a_claims
-        ]
-        claims += [
-            Claim(c.order, _intersect(list(c.intervals), denied), "drop", c.rule) for c in d_claims
-        ]
-        claims += [
-            Claim(c.order, _intersect(list(c.intervals), unknown), "conditional", c.rule)
-            for c in a_maybe_claims + d_maybe_claims
-        ]
-        order_ref = RuleRef(origin, f"Order {order_text} default")
-        claims.append(Claim(10**9, granted, "accept", order_ref))
-        claims.append(Claim(10**9, denied, "drop", order_ref))
-        claims.append(
-            Claim(
-                10**9,
-                unknown,
-                "conditional",
-                RuleRef(origin, f"Order {order_text}", "host names or env= decide"),
-            )
-        )
-        segments = first_claims(claims)
+        end_ref = RuleRef(origin, f"Order {order_text} default")
+        allow_wins = order_text == "deny,allow"
+        end: Outcome = "accept" if allow_wins else "drop"
+        drop = DROP
         if section.satisfy_any:
             why = "Satisfy Any: authentication may still let the client in"
-            segments = [
-                Segment(s.first, s.last, "conditional", RuleRef(s.rule.origin, s.rule.text, why))
-                if s.outcome == "drop"
-                else s
-                for s in segments
-            ]
+            drop = Action("drop", unsure=why)
+            if not allow_wins:
+                end, end_ref = "conditional", RuleRef(end_ref.origin, end_ref.text, why)
+        segments = {}
+        for fam in FAMILIES:
+            allow, deny = items[fam]
+            rules = order_rules(allow_wins, allow, deny, drop)
+            segments[fam] = list(first_match(rules, fam, end, end_ref, None).segments)
         return segments
 
     def apache_address(self, text: str, line: int) -> tuple[int, list[Interval]]:
@@ -497,16 +389,18 @@ class _Apache:
         return parsed.family, [(parsed.first, parsed.last)]
 
     def context(self, section: _ApacheSection) -> Context:
-        segments: dict[int, list[Segment]] = {}
-        for fam in FAMILIES:
-            if section.has_require and section.has_compat:
-                why = "Order/Allow/Deny mixed with Require: Apache does not support mixing them"
-                ref = RuleRef(Origin(self.ctx.name, section.line or None), section.label, why)
-                segments[fam] = [Segment(0, ipspace.MAX[fam], "conditional", ref)]
-            elif section.has_require:
-                segments[fam] = self.evaluate_require(section, fam)
-            else:
-                segments[fam] = self.evaluate_compat(section, fam)
+        segments: dict[int, list[Segment]]
+        if section.has_require and section.has_compat:
+            why = "Order/Allow/Deny mixed with Require: Apache does not support mixing them"
+            ref = RuleRef(Origin(self.ctx.name, section.line or None), section.label, why)
+            segments = {
+                fam: list(first_match([], fam, "conditional", ref, None).segments)
+                for fam in FAMILIES
+            }
+        elif section.has_require:
+            segments = self.evaluate_require(section)
+        else:
+            segments = self.evaluate_compat(section)
         if section.merging:
             self.unsupported.append(
                 f"{self.ctx.name}:{section.line}: AuthMerging in {section.label} (merging with"
@@ -527,7 +421,6 @@ def sniff_apache(data: bytes) -> bool:
     )
 
 
-@register
 class ApacheReader(Reader):
     name = "apache"
     description = "Apache Require ip / RequireAll / RequireAny, and Order/Allow/Deny"

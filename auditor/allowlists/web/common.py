@@ -2,13 +2,13 @@
 ``Order``/``Allow``/``Deny``), evaluated for every source address.
 
 A web server applies different rules to different URLs, so a file has several *contexts*
-(an nginx ``location``, an Apache ``<Directory>``). Each context is evaluated on its own;
+(an nginx ``location``, an Apache ``<Directory>``). Each context is lowered to the ruleset
+intermediate form (:mod:`auditor.ruleset.ir`) and evaluated on its own by the ruleset engine;
 an address gets a verdict only where every context agrees on it (allowed for every URL,
 denied for every URL) and is conditional where they differ ("depends on the URL"), with
 the contexts named. Nothing is taken from one context and applied to another.
 
-This module holds what both readers share: the contexts, their agreement and the interval
-helpers.
+This module holds what both readers share: the contexts, their evaluation and agreement.
 """
 
 from __future__ import annotations
@@ -16,47 +16,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from auditor import ipspace
-from auditor.allowlists.base import ReadContext
-from auditor.allowlists.firewall import (
-    FirewallResult,
+from auditor.allowlists.base import ReadContext, ReaderError
+from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
+from auditor.model import (
+    Finding,
+    Origin,
+    RangeSet,
     RuleRef,
     Segment,
+    Severity,
+    SourceInfo,
     Verdicts,
-    complement,
-    merge,
-    verdicts_rangeset,
 )
-from auditor.model import Finding, Origin, RangeSet, Severity, SourceInfo
+from auditor.ruleset import engine
+from auditor.ruleset.ir import Ruleset, RulesetError
 
-Interval = tuple[int, int]
 FAMILIES = (4, 6)
-
-
-def _full(family: int) -> list[Interval]:
-    return [(0, ipspace.MAX[family])]
-
-
-def _intersect(a: Sequence[Interval], b: Sequence[Interval]) -> list[Interval]:
-    out: list[Interval] = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        lo, hi = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
-        if lo <= hi:
-            out.append((lo, hi))
-        if a[i][1] < b[j][1]:
-            i += 1
-        else:
-            j += 1
-    return out
-
-
-def _union(*parts: Sequence[Interval]) -> list[Interval]:
-    return merge([iv for part in parts for iv in part])
-
-
-def _minus(a: Sequence[Interval], b: Sequence[Interval], bits: int) -> list[Interval]:
-    return _intersect(a, complement(list(b), bits))
 
 
 @dataclass(frozen=True)
@@ -68,40 +43,32 @@ class Context:
     """Per family, segments covering the whole address space."""
 
 
+def evaluate(rs: Ruleset, source: str) -> list[Segment]:
+    """Every address's verdict under a context's rules (the web rules do not depend on the
+    port: the engine's default probe)."""
+    try:
+        return list(engine.evaluate(rs, None).segments)
+    except RulesetError as e:
+        line = e.ref.origin.line if e.ref is not None else None
+        raise ReaderError(e.message, source=source, line=line, hint=e.hint) from None
+
+
+def _depends_on_the_url(source: str) -> engine.Describe:
+    def describe(said: Sequence[tuple[str, Segment]]) -> RuleRef:
+        shown = [f"{label}: {s.outcome} ({s.rule.origin})" for label, s in said]
+        why = "depends on the URL: " + "; ".join(shown[:3])
+        if len(shown) > 3:
+            why += f"; {len(shown) - 3} more"
+        return RuleRef(Origin(source), "several contexts", why)
+
+    return describe
+
+
 def agree(contexts: Sequence[Context], family: int, source: str) -> list[Segment]:
     """One verdict per address where every context gives the same outcome (the first
     context's rule names it); conditional where they differ, naming the contexts."""
-    lists = [c.segments[family] for c in contexts]
-    if len(lists) == 1:
-        return list(lists[0])
-    points = sorted({p for segs in lists for s in segs for p in (s.first, s.last + 1)})
-    idx = [0] * len(lists)
-    out: list[Segment] = []
-    for a, nxt in zip(points, points[1:], strict=False):
-        here: list[Segment] = []
-        for k, segs in enumerate(lists):
-            while idx[k] < len(segs) and segs[idx[k]].last < a:
-                idx[k] += 1
-            here.append(segs[idx[k]])
-        outcomes = {s.outcome for s in here}
-        if len(outcomes) == 1:
-            seg = Segment(a, nxt - 1, here[0].outcome, here[0].rule)
-        else:
-            shown = [
-                f"{c.label}: {s.outcome} ({s.rule.origin})"
-                for c, s in zip(contexts, here, strict=True)
-            ]
-            why = "depends on the URL: " + "; ".join(shown[:3])
-            if len(shown) > 3:
-                why += f"; {len(shown) - 3} more"
-            ref = RuleRef(Origin(source), "several contexts", why)
-            seg = Segment(a, nxt - 1, "conditional", ref)
-        last = out[-1] if out else None
-        if last and last.rule == seg.rule and last.outcome == seg.outcome:
-            out[-1] = Segment(last.first, seg.last, seg.outcome, seg.rule)
-        else:
-            out.append(seg)
-    return out
+    named = [(c.label, c.segments[family]) for c in contexts]
+    return engine.agree(named, "context", "", describe=_depends_on_the_url(source))
 
 
 def _rangeset(

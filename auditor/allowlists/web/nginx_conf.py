@@ -26,11 +26,12 @@ import re
 from dataclasses import dataclass, field
 
 from auditor import ipspace
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text, register
-from auditor.allowlists.firewall import Claim, Outcome, RuleRef, Segment, first_claims
-from auditor.allowlists.web.common import FAMILIES, Context, Interval, _full, _rangeset
+from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
+from auditor.allowlists.web.common import FAMILIES, Context, _rangeset
 from auditor.errors import AddressError
-from auditor.model import Finding, Origin, RangeSet, Severity
+from auditor.model import Finding, Origin, Outcome, RangeSet, RuleRef, Severity
+from auditor.ruleset.engine import first_match
+from auditor.ruleset.ir import ACCEPT, DROP, Action, Interval, Rule
 
 
 @dataclass
@@ -316,63 +317,54 @@ class _Nginx:
             self.contexts.append(child)
 
     def evaluate(self, block: _NginxBlock) -> Context:
+        """The block's rules lowered to one ordered list per family: ``allow`` accepts,
+        ``deny`` drops, the end accepts (the access phase declines and the request goes
+        through). ``satisfy any`` leaves a deny unsure (authentication may still let the
+        client in); an unresolved include may hold rules, so the addresses that reach it are
+        conditional; a geo map or an ``if ($remote_addr ...)`` may return 403 to any client
+        the rules let in, so every accept is unsure."""
         owner, rules = block.effective()
-        lenient_drop = block.satisfy_any()
-        segments: dict[int, list[Segment]] = {}
-        for fam in FAMILIES:
-            claims: list[Claim] = []
-            for order, d in enumerate(rules):
-                ref = RuleRef(Origin(self.ctx.name, d.line), d.text)
-                if d.name == "include":
-                    why = f"include {' '.join(d.args)} may hold allow/deny rules"
-                    claims.append(
-                        Claim(order, _full(fam), "conditional", RuleRef(ref.origin, ref.text, why))
-                    )
-                    break
-                target = self.address(d)
-                if target is None:
-                    continue
-                tfam, iv = target
-                if tfam not in (0, fam):
-                    continue
-                outcome: Outcome = "accept" if d.name == "allow" else "drop"
-                if outcome == "drop" and lenient_drop:
-                    why = "satisfy any: authentication may still let the client in"
-                    claims.append(
-                        Claim(
-                            order,
-                            iv or _full(fam),
-                            "conditional",
-                            RuleRef(ref.origin, ref.text, why),
-                        )
-                    )
-                else:
-                    claims.append(Claim(order, iv or _full(fam), outcome, ref))
-            end = RuleRef(
-                Origin(self.ctx.name, owner.line or None),
-                f"end of the allow/deny rules of {owner.label}",
-                "",
+        deny = DROP
+        if block.satisfy_any():
+            deny = Action("drop", unsure="satisfy any: authentication may still let the client in")
+        end: Outcome = "accept"
+        allow, checked = ACCEPT, ""
+        if self.address_checks:
+            line, text = self.address_checks[0]
+            checked = f"line {line}: {text} checks the client address and is not evaluated"
+            allow, end = Action("accept", unsure=checked), "conditional"
+        end_ref = RuleRef(
+            Origin(self.ctx.name, owner.line or None),
+            f"end of the allow/deny rules of {owner.label}",
+            "",
+        )
+        if not rules:
+            end_ref = RuleRef(
+                Origin(self.ctx.name, block.line or None),
+                f"no allow/deny applies to {block.label}: nginx lets every client in",
             )
-            if not rules:
-                end = RuleRef(
-                    Origin(self.ctx.name, block.line or None),
-                    f"no allow/deny applies to {block.label}: nginx lets every client in",
-                )
-            claims.append(Claim(len(rules), _full(fam), "accept", end))
-            segments[fam] = first_claims(claims)
-            if self.address_checks:
-                # a geo map or an `if ($remote_addr ...)` may return 403 to any client the
-                # allow/deny rules let in: those clients are conditional, never allowed
-                line, text = self.address_checks[0]
-                why = f"line {line}: {text} checks the client address and is not evaluated"
-                segments[fam] = [
-                    Segment(
-                        s.first, s.last, "conditional", RuleRef(s.rule.origin, s.rule.text, why)
-                    )
-                    if s.outcome == "accept"
-                    else s
-                    for s in segments[fam]
-                ]
+        if checked:
+            end_ref = RuleRef(end_ref.origin, end_ref.text, checked)
+        lowered: dict[int, list[Rule]] = {fam: [] for fam in FAMILIES}
+        for d in rules:
+            ref = RuleRef(Origin(self.ctx.name, d.line), d.text)
+            if d.name == "include":
+                why = f"include {' '.join(d.args)} may hold allow/deny rules"
+                for fam in FAMILIES:
+                    lowered[fam].append(Rule(ref, Action("opaque", unsure=why)))
+                break  # every address that reaches it is conditional: the rest decide nothing
+            target = self.address(d)
+            if target is None:
+                continue
+            tfam, iv = target
+            action = allow if d.name == "allow" else deny
+            for fam in FAMILIES:
+                if tfam in (0, fam):
+                    lowered[fam].append(Rule(ref, action, tuple(iv) if iv else None))
+        segments = {
+            fam: list(first_match(lowered[fam], fam, end, end_ref, None).segments)
+            for fam in FAMILIES
+        }
         return Context(block.label, segments)
 
     def address(self, d: Directive) -> tuple[int, list[Interval]] | None:
@@ -420,7 +412,6 @@ def sniff_nginx(data: bytes) -> bool:
     return bool(re.search(r"(?m)^\s*(allow|deny)\s+(all|unix:|[0-9A-Fa-f:.]+(/[0-9]+)?)\s*;", head))
 
 
-@register
 class NginxReader(Reader):
     name = "nginx"
     description = "nginx allow/deny (http and stream): first match per location"

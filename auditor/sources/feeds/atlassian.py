@@ -20,7 +20,6 @@ from auditor.sources.base import (
     FeedParser,
     FeedVersion,
     load_json,
-    register,
     require,
 )
 from auditor.sources.feeds._common import digits, list_tags, object_at, optional
@@ -28,7 +27,6 @@ from auditor.sources.feeds._common import digits, list_tags, object_at, optional
 _LIST_TAGS = ("product", "direction", "region")
 
 
-@register
 class AtlassianParser(FeedParser):
     name = "atlassian"
     description = "Atlassian ip-ranges JSON (ip-ranges.atlassian.com)"

@@ -15,14 +15,12 @@ from auditor.sources.base import (
     FeedParser,
     FeedVersion,
     load_json,
-    register,
     require,
 )
 
 _TAGS = ("service", "region", "network_border_group")
 
 
-@register
 class AwsParser(FeedParser):
     name = "aws"
     description = "AWS ip-ranges.json"

@@ -23,13 +23,11 @@ from auditor.sources.base import (
     FeedParser,
     FeedVersion,
     load_json,
-    register,
     require,
 )
 from auditor.sources.feeds._common import digits, object_at, strings
 
 
-@register
 class AzureParser(FeedParser):
     name = "azure"
     description = "Azure Service Tags JSON (ServiceTags_*.json or the discovery API)"

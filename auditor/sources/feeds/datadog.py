@@ -20,7 +20,6 @@ from auditor.sources.base import (
     FeedParser,
     FeedVersion,
     load_json,
-    register,
     require,
 )
 from auditor.sources.feeds._common import digits, key_path, object_at, strings
@@ -28,7 +27,6 @@ from auditor.sources.feeds._common import digits, key_path, object_at, strings
 _LISTS = ("prefixes_ipv4", "prefixes_ipv6")
 
 
-@register
 class DatadogParser(FeedParser):
     name = "datadog"
     description = "Datadog ip-ranges JSON (ip-ranges.datadoghq.com)"

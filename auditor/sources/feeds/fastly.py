@@ -12,7 +12,6 @@ from auditor.sources.base import (
     FeedContext,
     FeedParser,
     load_json,
-    register,
     require,
 )
 from auditor.sources.feeds._common import object_at, strings
@@ -20,7 +19,6 @@ from auditor.sources.feeds._common import object_at, strings
 _KEYS = ("addresses", "ipv6_addresses")
 
 
-@register
 class FastlyParser(FeedParser):
     name = "fastly"
     description = "Fastly public-ip-list JSON"

@@ -28,7 +28,6 @@ from auditor.sources.base import (
     FeedContext,
     FeedParser,
     load_json,
-    register,
 )
 from auditor.sources.feeds._common import key_path, object_at, strings
 
@@ -47,7 +46,6 @@ def looks_like_address(item: Any) -> bool:
     return chars <= _ADDRESS_CHARS and bool(chars & _DIGITS) and bool(chars & {".", ":"})
 
 
-@register
 class GithubParser(FeedParser):
     name = "github"
     description = "GitHub meta API JSON (api.github.com/meta)"

@@ -23,7 +23,6 @@ from auditor.sources.base import (
     FeedParser,
     FeedVersion,
     load_json,
-    register,
     require,
 )
 from auditor.sources.feeds._common import digits, object_at, optional
@@ -32,7 +31,6 @@ _FIELDS = ("ipv4Prefix", "ipv6Prefix")
 _TAGS = ("service", "scope")
 
 
-@register
 class GoogleParser(FeedParser):
     name = "google"
     description = "Google cloud.json, goog.json, googlebot.json and user-triggered-fetchers.json"

@@ -41,7 +41,6 @@ from auditor.sources.base import (
     FeedParser,
     json_type,
     load_json,
-    register,
 )
 from auditor.sources.feeds._common import key_path
 
@@ -79,7 +78,6 @@ def parse_selector(selector: str) -> tuple[Step, ...]:
 Node = tuple[Any, str]
 
 
-@register
 class JsonParser(FeedParser):
     name = "json"
     description = "any JSON feed; the items are picked by a selector (json:LOCATION#SELECTOR)"

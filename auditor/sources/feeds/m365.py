@@ -23,13 +23,11 @@ from auditor.sources.base import (
     FeedParser,
     json_type,
     load_json,
-    register,
     require,
 )
 from auditor.sources.feeds._common import strings
 
 
-@register
 class M365Parser(FeedParser):
     name = "m365"
     description = "Microsoft 365 endpoints web service JSON (/endpoints/worldwide)"

@@ -13,13 +13,11 @@ from auditor.sources.base import (
     FeedContext,
     FeedParser,
     load_json,
-    register,
     require,
 )
 from auditor.sources.feeds._common import key_path, object_at, strings
 
 
-@register
 class OktaParser(FeedParser):
     name = "okta"
     description = "Okta ip_ranges.json (cell -> ip_ranges)"

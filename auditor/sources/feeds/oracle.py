@@ -17,13 +17,11 @@ from auditor.sources.base import (
     FeedParser,
     FeedVersion,
     load_json,
-    register,
     require,
 )
 from auditor.sources.feeds._common import object_at, strings
 
 
-@register
 class OracleParser(FeedParser):
     name = "oracle"
     description = "Oracle Cloud public_ip_ranges.json"

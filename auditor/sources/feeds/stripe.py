@@ -15,12 +15,10 @@ from auditor.sources.base import (
     FeedContext,
     FeedParser,
     load_json,
-    register,
 )
 from auditor.sources.feeds._common import key_path, object_at, strings
 
 
-@register
 class StripeParser(FeedParser):
     name = "stripe"
     description = "Stripe ips_webhooks.json / ips_api.json"

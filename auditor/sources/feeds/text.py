@@ -21,7 +21,6 @@ from auditor.sources.base import (
     FeedParser,
     looks_like_html,
     not_html_but_xml,
-    register,
 )
 
 _COMMENT_MARKS = ("#", ";")
@@ -52,7 +51,6 @@ def decode(data: bytes, ctx: FeedContext) -> str:
     return text.removeprefix("\ufeff")
 
 
-@register
 class TextParser(FeedParser):
     name = "text"
     description = "plain text, one address or CIDR per line; # and ; comments"

@@ -25,7 +25,6 @@ from auditor.sources.base import (
     FeedError,
     FeedParser,
     load_json,
-    register,
     require,
 )
 from auditor.sources.feeds._common import array_at, key_path, object_at, strings
@@ -51,7 +50,6 @@ def _is_cenr_cloud(value: Any) -> bool:
     )
 
 
-@register
 class ZscalerParser(FeedParser):
     name = "zscaler"
     description = "Zscaler hub prefixes or cloud enforcement node ranges (CENR) JSON"

@@ -1,62 +1,37 @@
-"""The one HTTP session factory and the feed cache.
-
-Every feed download in the project goes through :class:`Fetcher`, so the rules of
-RELIABILITY.md section 4 hold in one place:
-
-- Only ``https://``; certificate verification is always on (``ca_bundle`` only adds trust).
-  Redirects are followed by hand so an https->http hop can be refused: requests would follow
-  it and has no option against it.
-- One monotonic deadline per :meth:`Fetcher.get` covers connecting, every retry and backoff,
-  and streaming the body. requests' read timeout bounds the wait *between* bytes only, so a
-  server dripping one byte at a time would otherwise keep the run alive indefinitely.
-- The body is read raw, with at most one socket read per call (``read1``), and gzip is decoded
-  here, incrementally, with ``max_length``: the size cap counts *decoded* bytes, so a gzip bomb
-  stops at the cap instead of filling memory. Content-Length is not trusted.
-- Retries (429/500/502/503/504 and connection failures) are ours, not urllib3's: urllib3 sleeps
-  the full ``Retry-After`` even when it is a day, and would sleep past the deadline.
-- Not under the deadline: DNS resolution (``getaddrinfo`` takes no timeout) and a server that
-  trickles its *headers*; each of those reads still waits at most ``min(read_timeout, time
-  left)``. The run's overall ``--max-runtime`` is the backstop for both.
-- :meth:`Fetcher.get` never writes the cache. The caller validates the body (a captive portal
-  answers 200 with HTML) and only then calls :meth:`Fetcher.commit`, so the last good copy is
-  never replaced by junk.
-"""
+"""The fetcher: conditional requests, redirects followed by hand, retries, and the body read
+under one deadline and a size cap; the rules are those of the :mod:`auditor.net` package."""
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
-import math
-import re
-import socket
-import ssl
 import time
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from types import TracebackType
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
 import urllib3.exceptions
 
-import auditor
-from auditor import fsutil
-from auditor.errors import InputError
 from auditor.fsutil import atomic_write, default_cache_dir
-
-__all__ = [
-    "CacheEntry",
-    "CacheError",
-    "FetchError",
-    "Fetcher",
-    "NetOptions",
-    "Response",
-    "default_cache_dir",
-    "make_session",
-]
+from auditor.net.cache import CacheEntry, Response, _from_cache, _parse_entry, _render_entry
+from auditor.net.decode import CHUNK, _GzipDecoder
+from auditor.net.errors import CacheError, FetchError
+from auditor.net.helpers import (
+    _content_length,
+    _host,
+    _rate_limit_until,
+    _reason,
+    _require_https,
+    _retry_after_seconds,
+    _socket_of,
+    _status_hint,
+    _tls_error,
+    _too_large,
+)
+from auditor.net.options import NetOptions
+from auditor.net.session import make_session
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 """Worth another attempt (the ``status_forcelist`` of RELIABILITY.md section 4)."""
@@ -65,120 +40,6 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
 BACKOFF_BASE = 0.5
 BACKOFF_MAX = 8.0
-CHUNK = 64 * 1024
-"""Largest raw read and largest decoded piece: memory above the body itself stays this small."""
-
-_CACHE_FORMAT = 1
-_DIGITS = re.compile(r"[0-9]+")
-
-
-class FetchError(InputError):
-    """A feed could not be fetched (or served from the cache); ``url`` is the URL asked for.
-
-    An :class:`InputError` (a stream that could not be read), so a source can treat a failed
-    fetch and a rejected body alike, e.g. by falling back to the cached copy.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        url: str | None = None,
-        status: int | None = None,
-        source: str | None = None,
-        line: int | None = None,
-        hint: str | None = None,
-    ) -> None:
-        super().__init__(message, source=source, line=line, hint=hint)
-        self.url = url
-        self.status = status
-
-
-class CacheError(FetchError):
-    """The cache could not be written (a full disk, a read-only or foreign ``cache_dir``)."""
-
-
-USER_AGENT = f"allowlist-auditor/{auditor.__version__} python-requests/{requests.__version__}"
-
-
-@dataclass(frozen=True)
-class NetOptions:
-    """How feeds are fetched. There is deliberately no switch that disables TLS verification."""
-
-    timeout: float = 60.0
-    connect_timeout: float = 10.0
-    read_timeout: float = 20.0
-    max_bytes: int = 256 * 1024 * 1024
-    ca_bundle: str | None = None
-    cache_dir: Path | None = None
-    offline: bool = False
-    retries: int = 3
-    max_retry_after: float = 30.0
-    user_agent: str = USER_AGENT
-
-
-class _NoRedirectSession(requests.Session):
-    """A session that never follows a redirect and never reads a 3xx body.
-
-    With ``allow_redirects=False`` requests still computes the next hop for ``Response.next``,
-    and that reads the whole 3xx body first, with no size cap and no deadline
-    (``Session.resolve_redirects``). With no redirect target there is nothing to compute.
-    """
-
-    def get_redirect_target(self, resp: requests.Response) -> str | None:
-        return None
-
-
-def make_session(options: NetOptions) -> requests.Session:
-    """The one session factory: User-Agent, verification, proxies from the environment.
-
-    ``trust_env`` stays on so ``HTTPS_PROXY``/``NO_PROXY`` work as in every other tool on the
-    host. The session never follows redirects (a 3xx comes back as it is): :class:`Fetcher`
-    follows them itself so it can refuse an https->http hop, which requests would take. The
-    adapters do no retries of their own (``Fetcher`` does, within its deadline).
-    """
-    session = _NoRedirectSession()
-    session.headers["User-Agent"] = options.user_agent
-    session.headers["Accept-Encoding"] = "gzip"
-    session.verify = options.ca_bundle or True
-    session.trust_env = True
-    adapter = requests.adapters.HTTPAdapter(max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
-
-
-@dataclass(frozen=True)
-class CacheEntry:
-    """A cached body and what the origin said about it.
-
-    ``retrieved_at`` is when the origin last vouched for this body: a 200, or a 304 revalidation.
-    """
-
-    url: str
-    body: bytes
-    etag: str | None
-    last_modified: str | None
-    retrieved_at: float
-
-
-@dataclass(frozen=True)
-class Response:
-    """The outcome of :meth:`Fetcher.get`.
-
-    ``state`` is ``"fresh"`` (a 200 with a new body), ``"revalidated"`` (a 304: ``body`` is the
-    cached one) or ``"cached"`` (no network: offline, or younger than ``refresh``; ``final_url``
-    is then ``url``). ``previous`` is the valid cache entry that existed before the call.
-    """
-
-    url: str
-    final_url: str
-    body: bytes
-    state: str
-    retrieved_at: float
-    etag: str | None
-    last_modified: str | None
-    previous: CacheEntry | None
 
 
 @dataclass(frozen=True)
@@ -621,211 +482,3 @@ class Fetcher:
 
     def _cache_path(self, url: str) -> Path:
         return self.cache_dir / "feeds" / hashlib.sha256(url.encode("utf-8")).hexdigest()
-
-
-class _GzipDecoder:
-    """Incremental gzip (RFC 1952) decoding with bounded output per call.
-
-    ``zlib``'s ``max_length`` keeps each piece at most :data:`CHUNK` bytes whatever the
-    compression ratio (about 1000:1 for zeros), so the caller can stop at its cap without ever
-    holding more. Concatenated members are decoded as one stream and garbage after a complete
-    member is ignored, as gzip(1) does.
-    """
-
-    def __init__(self) -> None:
-        self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self._members = 0
-        self._in_member = False
-        self._trailing_garbage = False
-
-    def feed(self, url: str, data: bytes) -> Iterator[bytes]:
-        while data and not self._trailing_garbage:
-            self._in_member = True
-            try:
-                out = self._zlib.decompress(data, CHUNK)
-            except zlib.error as e:
-                if self._members:
-                    self._trailing_garbage = True
-                    return
-                raise FetchError(
-                    f"{url}: the gzip-encoded body is corrupt ({e})",
-                    url=url,
-                    hint="the transfer was damaged or a proxy rewrote it; try again later",
-                ) from e
-            if out:
-                yield out
-            if self._zlib.eof:
-                self._members += 1
-                self._in_member = False
-                data = self._zlib.unused_data
-                self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            else:
-                data = self._zlib.unconsumed_tail
-
-    def finish(self, url: str) -> None:
-        """A gzip stream that stops before a member's trailer is a truncated body."""
-        if self._members == 0 or (self._in_member and not self._trailing_garbage):
-            raise FetchError(
-                f"{url}: the gzip-encoded body ends early (truncated transfer)",
-                url=url,
-                hint="the transfer was cut short; try again later",
-            )
-
-
-# -- helpers --------------------------------------------------------------------------------------
-
-
-def _require_https(url: str, target: str) -> None:
-    try:
-        parts = urlsplit(target)
-        host = parts.hostname
-    except ValueError as e:  # an unbalanced [ in an IPv6 host, a bad port
-        raise FetchError(f"{url}: invalid URL {target!r}: {e}", url=url) from None
-    if parts.scheme.lower() != "https" or not host:
-        if target == url:
-            raise FetchError(
-                f"{url}: only https:// URLs are fetched",
-                url=url,
-                hint="use the provider's https URL; plain http can be altered on the way",
-            )
-        raise FetchError(
-            f"{url}: refused a redirect to {target} (not https)",
-            url=url,
-            hint="a redirect off https can be altered on the way; report it to the provider",
-        )
-
-
-def _from_cache(entry: CacheEntry) -> Response:
-    return Response(
-        url=entry.url,
-        final_url=entry.url,
-        body=entry.body,
-        state="cached",
-        retrieved_at=entry.retrieved_at,
-        etag=entry.etag,
-        last_modified=entry.last_modified,
-        previous=entry,
-    )
-
-
-def _render_entry(entry: CacheEntry) -> bytes:
-    header: dict[str, object] = {
-        "format": _CACHE_FORMAT,
-        "url": entry.url,
-        "etag": entry.etag,
-        "last_modified": entry.last_modified,
-        "retrieved_at": entry.retrieved_at,
-    }
-    return fsutil.headed(header, entry.body)
-
-
-def _parse_entry(url: str, data: bytes) -> CacheEntry | None:
-    read = fsutil.read_headed(data, _CACHE_FORMAT)
-    if read is None:
-        return None
-    header, body = read
-    etag = header.get("etag")
-    last_modified = header.get("last_modified")
-    retrieved_at = fsutil.finite_time(header.get("retrieved_at"))
-    if (
-        header.get("url") != url
-        or not isinstance(etag, (str, type(None)))
-        or not isinstance(last_modified, (str, type(None)))
-        or retrieved_at is None
-    ):
-        return None
-    return CacheEntry(url, body, etag, last_modified, retrieved_at)
-
-
-def _retry_after_seconds(value: str | None, now: float) -> float | None:
-    """Seconds asked for by ``Retry-After`` (delay-seconds or HTTP-date), or None if unusable."""
-    if value is None:
-        return None
-    value = value.strip()
-    if _DIGITS.fullmatch(value):
-        return float(int(value))
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, when.timestamp() - now)
-
-
-def _rate_limit_until(resp: requests.Response, now: float) -> str:
-    """' until <UTC time>, in N min' from GitHub's ``X-RateLimit-Reset`` (epoch seconds)."""
-    reset = resp.headers.get("X-RateLimit-Reset", "").strip()
-    if not _DIGITS.fullmatch(reset):
-        return ""
-    when = int(reset)
-    try:
-        text = datetime.fromtimestamp(when, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    except (OverflowError, OSError, ValueError):
-        return ""
-    minutes = max(0, math.ceil((when - now) / 60))
-    return f" until {text}, in {minutes} min"
-
-
-def _status_hint(status: int) -> str:
-    if status in (404, 410):
-        return "check the URL; the provider may have moved the feed"
-    if status in (401, 403, 407):
-        return "the server refused access; check the URL, credentials and proxy"
-    if 400 <= status < 500:
-        return "the server rejected the request; check the URL"
-    return "the provider has a problem; run again later"
-
-
-def _tls_error(url: str, current: str, e: Exception) -> FetchError:
-    reason = _reason(e)
-    if "mismatch" in reason or "doesn't match" in reason:
-        hint = (
-            f"the certificate is not valid for {_host(current)}: check the URL; "
-            "a TLS-intercepting proxy also causes this"
-        )
-    else:
-        hint = "if the server uses a private CA, pass its PEM bundle with --ca-bundle"
-    return FetchError(f"{url}: TLS verification failed: {reason}", url=url, hint=hint)
-
-
-def _reason(e: BaseException) -> str:
-    """The innermost, most specific message behind requests' and urllib3's wrappers."""
-    current: BaseException = e
-    for _ in range(12):
-        if isinstance(current, urllib3.exceptions.MaxRetryError) and current.reason is not None:
-            inner: BaseException | None = current.reason
-        elif current.__cause__ is not None:
-            inner = current.__cause__
-        else:
-            inner = next((a for a in reversed(current.args) if isinstance(a, BaseException)), None)
-        if inner is None or inner is current:
-            break
-        current = inner
-    if isinstance(current, ssl.SSLCertVerificationError) and current.verify_message:
-        return str(current.verify_message)
-    return str(current) or type(current).__name__
-
-
-def _host(url: str) -> str:
-    return urlsplit(url).netloc or url
-
-
-def _content_length(value: str | None) -> int | None:
-    if value is None or not _DIGITS.fullmatch(value.strip()):
-        return None
-    return int(value.strip())
-
-
-def _socket_of(raw: object) -> socket.socket | None:
-    """The socket under a streaming urllib3 response, to bound each read by the deadline."""
-    sock = getattr(getattr(raw, "connection", None), "sock", None)
-    return sock if isinstance(sock, socket.socket) else None
-
-
-def _too_large(url: str, cap: int, what: str) -> FetchError:
-    return FetchError(
-        f"{url}: {what} is larger than the {cap}-byte limit",
-        url=url,
-        hint="a compressed or oversized answer; raise the size limit only if the feed is this big",
-    )

@@ -1,0 +1,202 @@
+"""``auditor diff``: compare expected ranges with an allowlist."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from auditor.cli import params as p
+
+if TYPE_CHECKING:
+    from auditor.cli.options import Options
+    from auditor.cli.outcome import Outcome
+
+
+_MAX_UNFIXED_SHOWN = 5
+
+
+def command(
+    ctx: typer.Context,
+    expected: p.ExpectedOpt,
+    declared: p.DeclaredOpt,
+    fmt: p.FormatOpt = None,
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="|".join(p.REPORTS_SHOWN),
+            help="The report (see: auditor formats). cidr lists the missing CIDRs only and"
+            " prints nothing when the run is not complete.",
+        ),
+    ] = "text",
+    output_file: p.OutputFileOpt = None,
+    rules: p.RulesOpt = None,
+    service: p.ServiceOpt = "tcp/25",
+    chain: Annotated[
+        str,
+        typer.Option(
+            "--chain",
+            metavar="CHAIN",
+            help="Chain evaluated in declared rulesets and given to the rules (INPUT; FORWARD"
+            " for a gateway).",
+        ),
+    ] = "INPUT",
+    to: p.ToOpt = None,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            metavar="GROUP",
+            help="Declared group(s) put there for this "
+            "provider; entries outside expected are reported as extra.",
+        ),
+    ] = None,
+    fail_on_extra: Annotated[
+        bool, typer.Option("--fail-on-extra", help="Exit 1 when a scope has extra entries.")
+    ] = False,
+    host_bits: p.HostBitsOpt = "fix",
+    lenient: p.LenientOpt = False,
+    over_broad_v4: Annotated[
+        int,
+        typer.Option(
+            "--over-broad-v4",
+            metavar="PREFIXLEN",
+            help="Declared IPv4 entries broader than this prefix length are findings.",
+        ),
+    ] = 8,
+    over_broad_v6: Annotated[
+        int, typer.Option("--over-broad-v6", metavar="PREFIXLEN", help="The same for IPv6.")
+    ] = 32,
+    max_bytes: p.MaxBytesOpt = 256 * 1024 * 1024,
+    quiet: p.QuietOpt = False,
+    timeout: p.TimeoutOpt = 60.0,
+    ca_bundle: p.CaBundleOpt = None,
+    cache_dir: p.CacheDirOpt = None,
+    offline: p.OfflineOpt = False,
+    allow_stale: p.AllowStaleOpt = False,
+    accept_shrink: p.AcceptShrinkOpt = False,
+    max_shrink: p.MaxShrinkOpt = 20.0,
+    max_age: p.MaxAgeOpt = "7d",
+    catalog: p.CatalogOpt = None,
+    nameserver: p.NameserverOpt = None,
+    spf_view: p.SpfViewOpt = "honoured",
+    debug: p.DebugOpt = False,
+) -> None:
+    """Compare expected ranges with an allowlist: missing, partial, extra, over-broad, rules.
+
+    A SOURCE is a file; file+FORMAT:PATH (that file in FORMAT, whatever --format says;
+    file+FORMAT:- for stdin); -; an https URL; a provider of the catalog with filters
+    (aws:service=EC2,region=eu-west-1; see: auditor providers); text:URL-OR-PATH;
+    json:URL-OR-PATH#SELECTOR; or spf:DOMAIN.
+
+    Exit codes: 0 in sync and complete, 1 drift, 2 trouble (a source failed, was partial
+    or stale, bad input, bad usage). A run that exits 2 never replaces --output-file, and
+    -o cidr then prints nothing.
+
+    \b
+    Examples:
+      auditor diff -e aws:service=AMAZON_SES,region=eu-west-1 -d /etc/postfix/main.cf
+      auditor diff -e nodes.txt -d iptables.rules -d ip6tables.rules -r iptables
+      auditor diff -e nodes.txt -d file+postfix-cidr:client_access -o cidr -q
+      auditor diff -e spf:_spf.google.com -d allowlist.yaml --scope google -o md
+    """
+    p.start(
+        ctx,
+        locals(),
+        lambda opts: _run(opts, rules or [], fail_on_extra, over_broad_v4, over_broad_v6),
+    )
+
+
+def _run(
+    opts: Options,
+    rules: list[str],
+    fail_on_extra: bool,
+    over_broad_v4: int,
+    over_broad_v6: int,
+) -> Outcome:
+    from auditor import audit
+    from auditor.cli.loading import load_all, load_declared, rule_blocks
+    from auditor.cli.options import stdin_once
+    from auditor.cli.outcome import Outcome, not_complete, source_complete
+    from auditor.cli.output import deliver, err
+    from auditor.errors import UsageError
+    from auditor.model import AuditOptions
+    from auditor.reports import ReportContext, report_for
+    from auditor.service import Service
+
+    svc = Service.parse(opts.service)
+    stdin_once([*opts.expected, *opts.declared])
+    report = report_for(opts.output)
+    generators = []
+    if rules:  # rule generators are imported only when asked for
+        from auditor.rules import RuleOptions, generator_for
+
+        generators = [generator_for(name) for name in rules]
+        rule_options = RuleOptions(service=svc, chain=opts.chain)
+        for gen in generators:
+            gen.check(rule_options)
+    for limit, bits in ((over_broad_v4, 32), (over_broad_v6, 128)):
+        if not 0 <= limit <= bits:
+            raise UsageError(f"over-broad prefix length {limit} is not in 0..{bits}")
+    common = opts.reading()
+    ruleset = opts.ruleset(svc)
+    with opts.open() as loader:
+        exp = load_all(opts.expected, loader, opts.load_options("expected", **common), opts)
+        dec_options = opts.load_options("declared", **common, **ruleset)
+        dec = load_declared(opts.declared, loader, dec_options, opts)
+    options = AuditOptions(
+        allow_stale=opts.allow_stale,
+        over_broad_v4=over_broad_v4,
+        over_broad_v6=over_broad_v6,
+        scope=opts.scope,
+        fail_on_extra=fail_on_extra,
+        service=str(svc),
+    )
+    result = audit.compare(exp, dec, options)
+    rendered = []
+    unfixed: list[tuple[str, list[str]]] = []
+    everything = [f for f in result.over_broad if f.kind == "expected-everything"]
+    for finding in everything:
+        err(f"error: {finding.origin}: {finding.message}")
+    if generators and not everything:
+        blocks = rule_blocks(result.missing_blocks)
+        banner = ""
+        if not result.complete:
+            from auditor.rules import sanitize
+
+            names = ", ".join(  # a file name may hold a newline: never a line of its own
+                sanitize.clean(rs.info.name)
+                for rs in result.sources
+                if rs.completeness.value != "complete"
+            )
+            banner = (
+                f"# WARNING: made from incomplete inputs ({names}); the list of missing"
+                " CIDRs may be wrong. Review before use.\n"
+            )
+        placed = replace(rule_options, declared=tuple(dec))
+        rendered = [(gen.name, banner + gen.generate(blocks, placed)) for gen in generators]
+        unfixed = [(gen.name, gen.unfixed(blocks, placed)) for gen in generators]
+    incomplete = None
+    if not result.complete or everything:
+        incomplete = not_complete(result.sources, opts.allow_stale, result.uncovered)
+    not_fixed = sum(len(problems) for _, problems in unfixed)
+    if not_fixed:
+        # rules known not to take effect: the run did not produce what was asked
+        incomplete = incomplete or f"the rules cannot let in {not_fixed} missing CIDR(s)"
+    ctx = ReportContext(rules=tuple(rendered), color=opts.color)
+    text = report.render(result, ctx)
+    deliver(text, opts.output_file, output=opts.output, quiet=opts.quiet, incomplete=incomplete)
+    for fam in result.uncovered:
+        err(f"error: no declared source covers IPv{fam}; its expected addresses are unknown")
+    for rs in result.sources:
+        # failed sources were reported as they were read; say what the others lacked
+        source_complete(rs, opts.allow_stale)
+    for name, problems in unfixed:
+        for problem in problems[:_MAX_UNFIXED_SHOWN]:
+            err(f"error: {name} rules cannot let in {problem}")
+        if len(problems) > _MAX_UNFIXED_SHOWN:
+            err(f"error: {name} rules cannot let in {len(problems) - _MAX_UNFIXED_SHOWN} more")
+    return Outcome(complete=incomplete is None, drift=not result.in_sync)

@@ -1,0 +1,105 @@
+"""Loading the sources of a run, each failure said on stderr as it happens."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from auditor.cli.output import err
+from auditor.errors import AuditorError, UsageError
+
+if TYPE_CHECKING:
+    from auditor.cli.options import Options
+    from auditor.model import MissingBlock, RangeSet
+    from auditor.sources.load import LoadOptions, SourceLoader
+
+
+def load_all(
+    specs: Sequence[str],
+    loader: SourceLoader,
+    options: LoadOptions,
+    run: Options,
+) -> list[RangeSet]:
+    """Load every source; one that fails is kept as a failed set so the others still count."""
+    from auditor.model import Completeness, Entries, RangeSet, SourceInfo
+
+    quiet = run.quiet
+    out: list[RangeSet] = []
+    later: list[tuple[int, str]] = []
+    for spec in specs:
+        name = "<stdin>" if spec == "-" else spec
+        try:
+            rs = loader.load(spec, options)
+        except UsageError:
+            raise  # a wrong option or filter stops the run: nothing useful can follow
+        except AuditorError as e:
+            if run.debug:
+                traceback.print_exc()
+            err(f"error: {e}")
+            rs = RangeSet(
+                SourceInfo(name, options.role, options.fmt or "unknown"),
+                Entries(name),
+                Completeness.FAILED,
+                (str(e),),
+            )
+        else:
+            for finding in rs.findings:
+                if quiet and finding.severity.value == "info":
+                    continue  # --quiet: warnings and errors only (the report still has them)
+                where = f"{finding.origin}: " if finding.origin else ""
+                line = f"{finding.severity.value}: {where}{finding.message}"
+                if finding.kind == "family-not-covered":
+                    later.append((len(out), line))  # unless another source covers it
+                else:
+                    err(line)
+            if rs.info.cache in ("cached", "stale") and rs.info.retrieved_at and not quiet:
+                err(f"info: {rs.info.name}: from the cache, retrieved {rs.info.retrieved_at}")
+        out.append(rs)
+    for i, line in later:
+        if not _covered_elsewhere(out, i):
+            err(line)
+    return [
+        replace(rs, findings=tuple(f for f in rs.findings if f.kind != "family-not-covered"))
+        if _covered_elsewhere(out, i)
+        else rs
+        for i, rs in enumerate(out)
+    ]
+
+
+def load_declared(
+    specs: Sequence[str], loader: SourceLoader, options: LoadOptions, run: Options
+) -> list[RangeSet]:
+    """The declared sources, with the companion files they need (ipset saves and the like)."""
+    sets, declared_specs = loader.companions(specs, options)
+    return load_all(declared_specs, loader, replace(options, sets=sets), run)
+
+
+def _covered_elsewhere(sets: Sequence[RangeSet], i: int) -> bool:
+    """The families source ``i`` does not speak for are all spoken for by another source (an
+    iptables export given with its ip6tables twin): its "IPv6 needs its own" is moot."""
+    from auditor.model import Completeness
+
+    others = {
+        f
+        for j, rs in enumerate(sets)
+        if j != i and rs.completeness is not Completeness.FAILED
+        for f in rs.families
+    }
+    return {4, 6} - set(sets[i].families) <= others
+
+
+def rule_blocks(blocks: Iterable[MissingBlock]) -> list[MissingBlock]:
+    """Blocks for rules; a whole address family is refused (RELIABILITY 2.11)."""
+    from auditor.errors import InputError
+
+    out = list(blocks)
+    for block in out:
+        if block.prefixlen == 0:
+            where = ", ".join(str(o) for o in block.origins[:3]) or "the input"
+            raise InputError(
+                f"refusing to write a rule that allows {block.cidr} (from {where})",
+                hint="a source that lists every address is broken; check it",
+            )
+    return out

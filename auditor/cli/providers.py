@@ -1,0 +1,82 @@
+"""``auditor providers``: the provider catalog."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from auditor.cli.params import CatalogOpt, DebugOpt, start
+
+if TYPE_CHECKING:
+    from auditor.cli.options import Options
+    from auditor.cli.outcome import Outcome
+
+
+def command(
+    ctx: typer.Context,
+    name: Annotated[
+        str | None,
+        typer.Argument(metavar="[NAME]", help="Show one provider in full (in any case)."),
+    ] = None,
+    catalog: CatalogOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """The provider catalog: names, filters, feed URLs and where each provider documents them.
+
+    \b
+    Examples:
+      auditor providers
+      auditor providers aws
+      auditor providers --catalog my-catalog.yaml
+    """
+    start(ctx, locals(), lambda opts: _run(opts, name))
+
+
+def _run(opts: Options, name: str | None) -> Outcome:
+    from auditor.cli.outcome import Outcome
+    from auditor.cli.output import clean
+    from auditor.errors import UsageError
+    from auditor.sources.catalog import load_catalog
+
+    cat = load_catalog(opts.catalog)
+    if name is not None:
+        if name.lower() not in cat:
+            raise UsageError(
+                f"unknown provider {name!r}", hint="providers: " + ", ".join(cat.names())
+            )
+        p = cat.get(name.lower())
+        lines = [
+            f"name:        {p.name}",
+            f"description: {p.description}",
+            f"parser:      {p.parser}",
+            f"filters:     {', '.join(p.filters) or '-'}",
+            *(f"url:         {u}" for u in p.urls or ("- (give one with from=)",)),
+            f"docs:        {p.docs or '-'}",
+            f"refresh:     {int(p.refresh)} s" if p.refresh else "refresh:     -",
+            f"defined in:  {p.defined_in}",
+        ]
+        if p.notes:
+            lines.append(f"notes:       {p.notes}")
+        lines.append(f"example:     auditor fetch {_example(p.name, p.filters)}")
+        typer.echo("\n".join(clean(line) for line in lines))
+        return Outcome()
+    for n in cat.names():
+        p = cat.get(n)
+        filters = ", ".join(p.filters) or "-"
+        typer.echo(clean(f"{n:<11} {p.description}"))
+        typer.echo(clean(f"{'':<11} filters: {filters}"))
+        for url in p.urls or ("(no fixed address: give one with from=)",):
+            typer.echo(clean(f"{'':<11} {url}"))
+    typer.echo(
+        "\nSpec: NAME or NAME:KEY=VALUE[,KEY=VALUE...] (NAME in any case); VALUE may be"
+        " a|b; from=FILE-OR-URL reads the feed from elsewhere. Also: https URLs,"
+        " text:URL-OR-PATH, json:URL-OR-PATH#SELECTOR, spf:DOMAIN, files,"
+        " file+FORMAT:PATH, -."
+    )
+    return Outcome()
+
+
+def _example(name: str, filters: Sequence[str]) -> str:
+    return f"{name}:{filters[0]}=VALUE" if filters else name

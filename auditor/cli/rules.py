@@ -1,0 +1,78 @@
+"""``auditor rules``: rules that allow the CIDRs of a source."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from auditor.cli import params as p
+
+if TYPE_CHECKING:
+    from auditor.cli.options import Options
+    from auditor.cli.outcome import Outcome
+
+
+def command(
+    ctx: typer.Context,
+    platform: p.PlatformArg,
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="[SOURCE]",
+            help="CIDRs: a text file, a JSON report of `auditor diff`, - (the default), or any"
+            " SOURCE of `auditor fetch`.",
+        ),
+    ] = "-",
+    service: p.ServiceOpt = "tcp/25",
+    chain: Annotated[
+        str, typer.Option("--chain", metavar="CHAIN", help="Chain the rules go to (INPUT).")
+    ] = "INPUT",
+    fmt: p.FormatOpt = None,
+    host_bits: p.HostBitsOpt = "fix",
+    lenient: p.LenientOpt = False,
+    timeout: p.TimeoutOpt = 60.0,
+    ca_bundle: p.CaBundleOpt = None,
+    cache_dir: p.CacheDirOpt = None,
+    offline: p.OfflineOpt = False,
+    catalog: p.CatalogOpt = None,
+    nameserver: p.NameserverOpt = None,
+    spf_view: p.SpfViewOpt = "honoured",
+    debug: p.DebugOpt = False,
+) -> None:
+    """Rules that allow the CIDRs of a source: a text file, a saved JSON report, stdin, a
+    provider, a URL or an SPF record (fetched as `auditor fetch` does).
+
+    Exit codes: 0 rules written; 2 the source failed or was partial or stale (no rules are
+    written from an incomplete list), bad input, bad usage.
+
+    \b
+    Examples:
+      auditor diff -e nodes.txt -d allow.txt -o cidr | auditor rules nftables
+      auditor rules iptables report.json --service smtp,submission
+      auditor rules nft github:section=hooks --service https
+    """
+    p.start(ctx, locals(), lambda opts: _run(opts, platform, source))
+
+
+def _run(opts: Options, platform: str, source: str) -> Outcome:
+    from auditor import audit
+    from auditor.cli.loading import load_all, rule_blocks
+    from auditor.cli.outcome import Outcome, source_complete
+    from auditor.cli.output import err
+    from auditor.rules import RuleOptions, generator_for
+    from auditor.service import Service
+
+    gen = generator_for(platform)
+    options = RuleOptions(service=Service.parse(opts.service), chain=opts.chain)
+    gen.check(options)
+    load_options = opts.load_options("expected", **opts.reading())
+    with opts.open() as loader:
+        sets = load_all([source], loader, load_options, opts)
+    if not source_complete(sets[0], allow_stale=False):
+        err("error: no rules written from an incomplete list")
+        return Outcome(complete=False)
+    blocks = rule_blocks(audit.blocks_with_origins(sets[0].space, sets))
+    sys.stdout.write(gen.generate(blocks, options))
+    return Outcome()
