@@ -310,6 +310,7 @@ def protocols_in(ranges: Sequence[Interval], negated: bool) -> frozenset[str]:
 
 
 def and_protocols(names: frozenset[str], implied: frozenset[str] | None) -> frozenset[str]:
+    """The protocols of both (``implied`` None: every protocol)."""
     return names if implied is None else names & implied
 
 
@@ -321,6 +322,8 @@ def port_protocol(implied: frozenset[str] | None) -> str:
 
 
 def port_match(ranges: Sequence[Interval], negated: bool, mask: tuple[str, int] | None) -> Ports:
+    """A destination-port match; under a mask (``tcp dport & 0xff00 == 0``), the ports whose
+    masked value is in the ranges, found by trying every port."""
     if mask is None:
         return Ports(tuple(merge(list(ranges))), negated)
     op, value = mask
