@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from auditor import ipspace
+from auditor import ipspace, plugins
 from auditor.errors import AddressError, InputError, UsageError
 from auditor.ipspace import HostBitsPolicy
 from auditor.jsonutil import StrictJsonError, loads_strict
@@ -289,26 +289,8 @@ class FeedParser(ABC):
         """Every item of the feed; FeedError when it is not what the provider publishes."""
 
 
-PARSERS: Registry[FeedParser] = Registry(
-    "feed parser",
-    {
-        "atlassian": "auditor.sources.feeds.atlassian:AtlassianParser",
-        "aws": "auditor.sources.feeds.aws:AwsParser",
-        "azure": "auditor.sources.feeds.azure:AzureParser",
-        "datadog": "auditor.sources.feeds.datadog:DatadogParser",
-        "fastly": "auditor.sources.feeds.fastly:FastlyParser",
-        "github": "auditor.sources.feeds.github:GithubParser",
-        "google": "auditor.sources.feeds.google:GoogleParser",
-        "json": "auditor.sources.feeds.json_feed:JsonParser",
-        "m365": "auditor.sources.feeds.m365:M365Parser",
-        "okta": "auditor.sources.feeds.okta:OktaParser",
-        "oracle": "auditor.sources.feeds.oracle:OracleParser",
-        "stripe": "auditor.sources.feeds.stripe:StripeParser",
-        "text": "auditor.sources.feeds.text:TextParser",
-        "zscaler": "auditor.sources.feeds.zscaler:ZscalerParser",
-    },
-    ignore_case=False,
-)
+PARSERS: Registry[FeedParser] = plugins.PARSERS
+"""Every feed parser, one line each in :mod:`auditor.plugins`."""
 
 
 def parser_for(name: str) -> FeedParser:
