@@ -14,12 +14,11 @@ from pathlib import Path
 import pytest
 
 from auditor.allowlists import READERS, ReadContext, ReaderError, reader_for
-from auditor.allowlists.firewall import Verdicts
 from auditor.allowlists.nftables.ast import NotUnderstood
 from auditor.allowlists.nftables.nft_json import sniff_json
 from auditor.allowlists.nftables.nft_text import sniff_text
 from auditor.allowlists.nftables.ruleset import read_ruleset
-from auditor.model import Completeness, RangeSet
+from auditor.model import Completeness, RangeSet, Verdicts
 from auditor.service import Service
 from auditor.sources.files import detect_format
 

@@ -79,13 +79,7 @@ from dataclasses import dataclass, replace
 
 from auditor import ipspace
 from auditor.allowlists.base import ReadContext, ReaderError, decode_text
-from auditor.allowlists.firewall import (
-    FirewallResult,
-    Segment,
-    Stage,
-    Verdicts,
-    verdicts_rangeset,
-)
+from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.allowlists.nftables.ast import Chain, Ruleset, Table, _Problem
 from auditor.allowlists.nftables.json_parser import _JsonParser
 from auditor.allowlists.nftables.lower import Lowering
@@ -93,7 +87,18 @@ from auditor.allowlists.nftables.text_parser import _TextParser
 from auditor.allowlists.nftables.validate import _validate
 from auditor.allowlists.nftables.values import _addresses
 from auditor.errors import AddressError
-from auditor.model import Completeness, Entry, Finding, Origin, RangeSet, Severity, SourceInfo
+from auditor.model import (
+    Completeness,
+    Entry,
+    Finding,
+    Origin,
+    RangeSet,
+    Segment,
+    Severity,
+    SourceInfo,
+    Stage,
+    Verdicts,
+)
 from auditor.ruleset import engine
 from auditor.ruleset.ir import Gate, RulesetError
 from auditor.ruleset.ir import Ruleset as Ruleset_
