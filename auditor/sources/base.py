@@ -341,16 +341,22 @@ def not_html_but_xml(data: bytes, ctx: FeedContext, expected: str) -> None:
     raise FeedError(f"{ctx.provider}: this is {what}, not {expected}", source=ctx.name, hint=hint)
 
 
-def load_json(data: bytes, ctx: FeedContext) -> Any:
-    """The feed as JSON: XML, HTML (a captive portal or a login page served with 200),
-    duplicate keys, NaN and Infinity are errors naming the provider."""
-    not_html_but_xml(data, ctx, "the JSON feed")
+def refuse_markup(data: bytes, ctx: FeedContext, expected: str, page: str) -> None:
+    """XML or HTML (a captive portal or a login page served with 200) where the feed should be
+    is an error naming what came: ``expected`` and ``page`` say what was wanted instead."""
+    not_html_but_xml(data, ctx, expected)
     if looks_like_html(data):
         raise FeedError(
-            f"{ctx.provider}: got an HTML page, not the feed",
+            f"{ctx.provider}: got an HTML page, not {page}",
             source=ctx.name,
             hint="a proxy, captive portal or login page answered; check the URL and the network",
         )
+
+
+def load_json(data: bytes, ctx: FeedContext) -> Any:
+    """The feed as JSON: XML, HTML (a captive portal or a login page served with 200),
+    duplicate keys, NaN and Infinity are errors naming the provider."""
+    refuse_markup(data, ctx, "the JSON feed", "the feed")
     try:
         return loads_strict(data.decode("utf-8-sig"))
     except UnicodeDecodeError as e:
