@@ -468,3 +468,44 @@ class FeedBuilder:
             findings=tuple(self.findings),
             filters=self.filters,
         )
+
+
+def merge_feeds(feeds: Sequence[Feed], locations: Sequence[str]) -> Feed:
+    """One feed from several documents (Cloudflare's v4 and v6 lists); each item's path says
+    which document it came from."""
+    if len(feeds) == 1:
+        return feeds[0]
+    texts: list[str] = []
+    paths: list[str] = []
+    lines: list[int] = []
+    tag_ids: list[int] = []
+    tagsets: list[tuple[tuple[str, str], ...]] = []
+    index: dict[tuple[tuple[str, str], ...], int] = {}
+    findings: list[Finding] = []
+    filters: list[str] = []
+    for feed, location in zip(feeds, locations, strict=True):
+        short = location.rstrip("/").rsplit("/", 1)[-1] or location
+        remap = []
+        for tags in feed.tagsets:
+            if tags not in index:
+                index[tags] = len(tagsets)
+                tagsets.append(tags)
+            remap.append(index[tags])
+        texts.extend(feed.texts)
+        paths.extend(f"{short} {p}".rstrip() for p in feed.paths)
+        lines.extend(feed.lines)
+        tag_ids.extend(remap[t] if t >= 0 else -1 for t in feed.tag_ids)
+        findings.extend(feed.findings)
+        filters.extend(f for f in feed.filters if f not in filters)
+    versions = [f.version for f in feeds if f.version is not None]
+    return Feed(
+        parser=feeds[0].parser,
+        texts=texts,
+        paths=paths,
+        lines=lines,
+        tag_ids=tag_ids,
+        tagsets=tuple(tagsets),
+        version=versions[0] if versions else None,
+        findings=tuple(findings),
+        filters=tuple(filters),
+    )
