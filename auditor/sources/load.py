@@ -93,6 +93,17 @@ class _Copy:
     """A local feed's last accepted bytes (None when there were none), for the commit."""
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """How every location of one feed spec is read: its parser and context, how often it is
+    refetched, the load options."""
+
+    parser: FeedParser
+    ctx: FeedContext
+    refresh: float
+    options: LoadOptions
+
+
 @dataclass
 class SourceLoader:
     """Loads source specs. The network is only touched (and ``requests`` only imported) when
@@ -237,7 +248,8 @@ class SourceLoader:
             host_bits=options.host_bits,
             selector=spec.selector,
         )
-        copies = [self._copy(loc, parser, ctx, refresh, options) for loc in locations]
+        reading = _Reading(parser, ctx, refresh, options)
+        copies = [self._copy(loc, reading) for loc in locations]
         feed = merge_feeds([c.feed for c in copies], locations)
         filters = spec.filter_map
         info = self._info(spec, options.role, parser_name, copies, feed)
@@ -277,15 +289,9 @@ class SourceLoader:
             findings=tuple(findings),
         )
 
-    def _copy(
-        self,
-        location: str,
-        parser: FeedParser,
-        ctx: FeedContext,
-        refresh: float,
-        options: LoadOptions,
-    ) -> _Copy:
+    def _copy(self, location: str, reading: _Reading) -> _Copy:
         """The location's copy for this run: obtained and checked once, then shared."""
+        parser, ctx, options = reading.parser, reading.ctx, reading.options
         key = (location, parser.name)
         known = self._copies.get(key)
         if isinstance(known, InputError):
@@ -293,7 +299,7 @@ class SourceLoader:
         if known is not None:
             return known
         try:
-            copy = self._obtain(location, parser, ctx, refresh, options)
+            copy = self._obtain(location, reading)
             self._check_whole(copy, parser, ctx, options)
         except InputError as e:
             self._copies[key] = e
@@ -301,16 +307,10 @@ class SourceLoader:
         self._copies[key] = copy
         return copy
 
-    def _obtain(
-        self,
-        location: str,
-        parser: FeedParser,
-        ctx: FeedContext,
-        refresh: float,
-        options: LoadOptions,
-    ) -> _Copy:
+    def _obtain(self, location: str, reading: _Reading) -> _Copy:
         """The location's bytes, parsed; a failed fetch or a rejected new copy falls back to
         a valid cached copy no older than --max-age, marked stale."""
+        parser, ctx, options = reading.parser, reading.ctx, reading.options
         if not is_url(location):
             if location == "-":
                 raise UsageError(
@@ -340,7 +340,7 @@ class SourceLoader:
         url = location.replace("{clientrequestid}", self._client_id())
         fetcher = self.fetcher()
         try:
-            response = fetcher.get(url, refresh=refresh)
+            response = fetcher.get(url, refresh=reading.refresh)
         except FetchError as e:
             return self._fallback(url, parser, ctx, e, fetcher.cached(url), options)
         try:
