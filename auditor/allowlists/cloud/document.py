@@ -96,7 +96,7 @@ class Doc:
     ) -> int:
         """The integer ``obj[key]`` (a priority, a rule number); outside ``bounds`` it is an
         error, with ``hint`` saying what the range is."""
-        value = self.get(obj, key, int, path, default)
+        value: int = self.get(obj, key, int, path, default)
         low, high = bounds
         if not low <= value <= high:
             raise self.error(f"{key} {_number_text(value)} is out of range", f"{path}.{key}", hint)
