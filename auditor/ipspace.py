@@ -19,7 +19,7 @@ from __future__ import annotations
 import bisect
 import re
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal, NamedTuple
 
 from auditor.errors import AddressError
@@ -289,17 +289,31 @@ def as_lists(iv: Intervals) -> tuple[list[int], list[int]]:
     return list(iv.starts), list(iv.ends)
 
 
+Sweep = Callable[[list[int], list[int], list[int], list[int]], Intervals]
+"""A set operation over plain lists: (starts, ends) of a, then of b."""
+
+
+def _binary(a: Intervals, b: Intervals, op: str, sweep: Sweep) -> Intervals:
+    """``op`` of two non-empty interval sets: by the numpy backend when either is held by it
+    or the pair is large, else by ``sweep`` over plain lists."""
+    if _vectorize(a, b):
+        from auditor import _vector
+
+        return _vector.combine_any(a, b, op)
+    sa, ea = as_lists(a)
+    sb, eb = as_lists(b)
+    return sweep(sa, ea, sb, eb)
+
+
 def union(a: Intervals, b: Intervals) -> Intervals:
     if not len(b):
         return a
     if not len(a):
         return b
-    if _vectorize(a, b):
-        from auditor import _vector
+    return _binary(a, b, "union", _union_lists)
 
-        return _vector.combine_any(a, b, "union")
-    sa, ea = as_lists(a)
-    sb, eb = as_lists(b)
+
+def _union_lists(sa: list[int], ea: list[int], sb: list[int], eb: list[int]) -> Intervals:
     # Concatenating two sorted runs: the sort in normalize() is linear on them.
     return normalize(sa + sb, ea + eb)
 
@@ -311,12 +325,10 @@ def _vectorize(a: Intervals, b: Intervals) -> bool:
 def intersection(a: Intervals, b: Intervals) -> Intervals:
     if not len(a) or not len(b):
         return EMPTY
-    if _vectorize(a, b):
-        from auditor import _vector
+    return _binary(a, b, "intersection", _intersection_lists)
 
-        return _vector.combine_any(a, b, "intersection")
-    sa, ea = as_lists(a)
-    sb, eb = as_lists(b)
+
+def _intersection_lists(sa: list[int], ea: list[int], sb: list[int], eb: list[int]) -> Intervals:
     out_s: list[int] = []
     out_e: list[int] = []
     i = j = 0
@@ -336,12 +348,10 @@ def intersection(a: Intervals, b: Intervals) -> Intervals:
 def difference(a: Intervals, b: Intervals) -> Intervals:
     if not len(a) or not len(b):
         return a
-    if _vectorize(a, b):
-        from auditor import _vector
+    return _binary(a, b, "difference", _difference_lists)
 
-        return _vector.combine_any(a, b, "difference")
-    sa, ea = as_lists(a)
-    sb, eb = as_lists(b)
+
+def _difference_lists(sa: list[int], ea: list[int], sb: list[int], eb: list[int]) -> Intervals:
     out_s: list[int] = []
     out_e: list[int] = []
     j = 0

@@ -3,7 +3,7 @@
 An entry is a kebab-case name and a lazy ``"module:Class"`` reference: the module is imported
 the first time the class is asked for, so listing the names (``--help``, ``auditor formats``,
 shell completion, catalog validation) imports nothing, and a run imports only the plugins it
-uses. Adding a format is one new module plus one line in its family's registry.
+uses. Adding a format is one new module plus one line in its family's table in auditor.plugins.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ T = TypeVar("T")
 class Registry(Generic[T]):
     """Named plugin classes of one family, with aliases; lookups ignore case unless told not to.
 
-    ``names()`` and iteration are sorted; ``get`` returns the class and ``create`` an instance;
-    an unknown name is a :class:`UsageError` listing the choices. A name or alias given twice
-    is refused, when the registry is built and on :meth:`add`.
+    ``names()`` and iteration are sorted (``listed()`` keeps the table's order); ``get``
+    returns the class and ``create`` an instance; an unknown name is a :class:`UsageError`
+    listing the choices. A name or alias given twice is refused, when the registry is built
+    and on :meth:`add`.
     """
 
     def __init__(
@@ -74,6 +75,11 @@ class Registry(Generic[T]):
     def names(self) -> list[str]:
         """Every registered name (aliases not included), sorted; nothing is imported."""
         return sorted(self._targets)
+
+    def listed(self) -> list[str]:
+        """Every registered name in the order of the table (help lists them so, the default
+        first); nothing is imported."""
+        return list(self._targets)
 
     def key(self, name: str) -> str:
         """The registered name for a name (in any case, unless case matters) or an alias; an

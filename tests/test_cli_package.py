@@ -3,6 +3,8 @@ that names what the registries hold, and no state carried from one run to the ne
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import RunCli
 
@@ -58,13 +60,48 @@ def test_one_completeness_policy(
 
 
 def test_choices_in_help_are_the_registries() -> None:
-    from auditor.reports import REPORTS, listing
+    from auditor import plugins
+    from auditor.allowlists import READERS
+    from auditor.reports import REPORTS
     from auditor.rules import GENERATORS
 
-    assert sorted(params.REPORTS_SHOWN) == params._choices(REPORTS)
-    assert params.LISTINGS_SHOWN == tuple(listing.LISTINGS)
-    assert sorted(params.PLATFORMS_SHOWN) == params._choices(GENERATORS)
+    assert (READERS, REPORTS, GENERATORS) == (plugins.READERS, plugins.REPORTS, plugins.GENERATORS)
+    assert sorted(params.REPORTS_METAVAR.split("|")) == REPORTS.names()
+    assert tuple(params.LISTINGS_METAVAR.split("|")) == plugins.LISTINGS
+    assert sorted(params.PLATFORMS_METAVAR.split("|")) == GENERATORS.names()
     assert GENERATORS.aliases["nft"] == "nftables"
+
+
+def test_help_lists_every_format_and_platform(run_cli: RunCli) -> None:
+    from auditor.allowlists import READERS
+    from auditor.rules import GENERATORS
+
+    out = " ".join(re.sub(r"-\n *", "-", run_cli("diff", "-h")[1]).split())
+    assert all(name in out for name in READERS.names())
+    assert "-r, --rules " + "|".join(sorted(GENERATORS)) in out
+    assert "nftables (or nft)" in out and "iptables (or ip6tables)" in out
+
+
+def test_shared_options_close_each_command_with_the_defaults_of_options() -> None:
+    import inspect
+
+    from auditor.cli import diff, explain, fetch, rules
+    from auditor.cli.options import Options
+
+    fetching = [*params.FETCHING, *params.FRESHNESS, *params.LOOKUP, "spf_view", "debug"]
+    looking_up = [*params.FETCHING, *params.LOOKUP]
+    for command, tail in (
+        (diff.command, fetching),
+        (fetch.command, fetching),
+        (explain.command, [*looking_up, "debug"]),
+        (rules.command, [*looking_up, "spf_view", "debug"]),
+    ):
+        names = list(inspect.signature(command).parameters)  # what Typer reads
+        assert names[0] == "ctx" and names[-len(tail) :] == tail and "shared" not in names
+    for name, param in params._CLOSING.items():
+        if name != "debug":
+            given = Options.of({name: param.default}, debug=False)
+            assert getattr(given, name) == getattr(Options(), name), name
 
 
 def test_debug_is_not_carried_to_the_next_run(run_cli: RunCli) -> None:

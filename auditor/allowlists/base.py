@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import ClassVar
 
-from auditor import ipspace
+from auditor import ipspace, plugins
 from auditor.errors import AddressError, InputError
 from auditor.ipspace import HostBitsPolicy
 from auditor.model import (
@@ -94,34 +94,9 @@ class Reader(ABC):
         """The RangeSet of the content; ReaderError when it is not valid for the format."""
 
 
-READERS: Registry[Reader] = Registry(
-    "input format",
-    {
-        "apache": "auditor.allowlists.web.apache_conf:ApacheReader",
-        "aws-network-acl": "auditor.allowlists.cloud.aws_network_acl:AwsNetworkAclReader",
-        "aws-prefix-list": "auditor.allowlists.cloud.aws_prefix_list:AwsPrefixListReader",
-        "aws-security-group": "auditor.allowlists.cloud.aws_security_group:AwsSecurityGroupReader",
-        "azure-nsg": "auditor.allowlists.cloud.azure_nsg:AzureNsgReader",
-        "exchange-connector": "auditor.allowlists.mail.exchange_connector:ExchangeConnectorReader",
-        "firewalld-zone": "auditor.allowlists.firewalls.firewalld_zone:FirewalldZoneReader",
-        "gcp-firewall": "auditor.allowlists.cloud.gcp_firewall:GcpFirewallReader",
-        "ipset": "auditor.allowlists.lists.ipset_save:IpsetReader",
-        "iptables-save": "auditor.allowlists.firewalls.iptables_save:IptablesReader",
-        "json": "auditor.allowlists.lists.json_list:JsonReader",
-        "nftables": "auditor.allowlists.nftables.nft_text:NftablesReader",
-        "nftables-json": "auditor.allowlists.nftables.nft_json:NftablesJsonReader",
-        "nginx": "auditor.allowlists.web.nginx_conf:NginxReader",
-        "postconf": "auditor.allowlists.mail.postconf:PostconfReader",
-        "postfix-cidr": "auditor.allowlists.mail.postfix_cidr:PostfixCidrReader",
-        "postfix-main-cf": "auditor.allowlists.mail.postfix_main_cf:PostfixMainCfReader",
-        "postfix-mynetworks": "auditor.allowlists.mail.postfix_mynetworks:PostfixMynetworksReader",
-        "text": "auditor.allowlists.lists.text:TextReader",
-        "ufw-status": "auditor.allowlists.firewalls.ufw_status:UfwStatusReader",
-        "yaml": "auditor.allowlists.lists.yaml_list:YamlReader",
-    },
-    {"nft": "nftables", "iptables": "iptables-save", "ip6tables-save": "iptables-save"},
-)
-"""Every reader, one line each: adding a format is its module plus a line here."""
+READERS: Registry[Reader] = plugins.READERS
+"""Every reader, one line each in :mod:`auditor.plugins`: adding a format is its module plus a
+line there."""
 
 
 def reader_for(name: str) -> Reader:

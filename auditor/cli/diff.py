@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 _MAX_UNFIXED_SHOWN = 5
 
 
+@p.takes(*p.FETCHING, *p.FRESHNESS, *p.LOOKUP, "spf_view")
 def command(
     ctx: typer.Context,
     expected: p.ExpectedOpt,
@@ -27,7 +28,7 @@ def command(
         typer.Option(
             "--output",
             "-o",
-            metavar="|".join(p.REPORTS_SHOWN),
+            metavar=p.REPORTS_METAVAR,
             help="The report (see: auditor formats). cidr lists the missing CIDRs only and"
             " prints nothing when the run is not complete.",
         ),
@@ -37,11 +38,9 @@ def command(
     service: p.ServiceOpt = "tcp/25",
     chain: Annotated[
         str,
-        typer.Option(
-            "--chain",
-            metavar="CHAIN",
-            help="Chain evaluated in declared rulesets and given to the rules (INPUT; FORWARD"
-            " for a gateway).",
+        p.chain(
+            "Chain evaluated in declared rulesets and given to the rules (INPUT; FORWARD for a"
+            " gateway)."
         ),
     ] = "INPUT",
     to: p.ToOpt = None,
@@ -72,18 +71,7 @@ def command(
     ] = 32,
     max_bytes: p.MaxBytesOpt = 256 * 1024 * 1024,
     quiet: p.QuietOpt = False,
-    timeout: p.TimeoutOpt = 60.0,
-    ca_bundle: p.CaBundleOpt = None,
-    cache_dir: p.CacheDirOpt = None,
-    offline: p.OfflineOpt = False,
-    allow_stale: p.AllowStaleOpt = False,
-    accept_shrink: p.AcceptShrinkOpt = False,
-    max_shrink: p.MaxShrinkOpt = 20.0,
-    max_age: p.MaxAgeOpt = "7d",
-    catalog: p.CatalogOpt = None,
-    nameserver: p.NameserverOpt = None,
-    spf_view: p.SpfViewOpt = "honoured",
-    debug: p.DebugOpt = False,
+    **shared: Any,
 ) -> None:
     """Compare expected ranges with an allowlist: missing, partial, extra, over-broad, rules.
 
@@ -118,7 +106,7 @@ def _run(
     over_broad_v6: int,
 ) -> Outcome:
     from auditor import audit
-    from auditor.cli.loading import load_all, load_declared, rule_blocks
+    from auditor.cli.loading import load_both, rule_blocks
     from auditor.cli.options import stdin_once
     from auditor.cli.outcome import Outcome, not_complete, source_complete
     from auditor.cli.output import deliver, err
@@ -141,12 +129,7 @@ def _run(
     for limit, bits in ((over_broad_v4, 32), (over_broad_v6, 128)):
         if not 0 <= limit <= bits:
             raise UsageError(f"over-broad prefix length {limit} is not in 0..{bits}")
-    common = opts.reading()
-    ruleset = opts.ruleset(svc)
-    with opts.open() as loader:
-        exp = load_all(opts.expected, loader, opts.load_options("expected", **common), opts)
-        dec_options = opts.load_options("declared", **common, **ruleset)
-        dec = load_declared(opts.declared, loader, dec_options, opts)
+    exp, dec = load_both(opts, svc)
     options = AuditOptions(
         allow_stale=opts.allow_stale,
         over_broad_v4=over_broad_v4,

@@ -3,7 +3,7 @@ allows it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from auditor.cli.outcome import Outcome
 
 
+@p.takes(*p.FETCHING, *p.LOOKUP)
 def command(
     ctx: typer.Context,
     address: Annotated[
@@ -34,12 +35,7 @@ def command(
     ] = None,
     service: p.ServiceOpt = "tcp/25",
     chain: Annotated[
-        str,
-        typer.Option(
-            "--chain",
-            metavar="CHAIN",
-            help="Chain evaluated in declared rulesets (INPUT; FORWARD for a gateway).",
-        ),
+        str, p.chain("Chain evaluated in declared rulesets (INPUT; FORWARD for a gateway).")
     ] = "INPUT",
     to: p.ToOpt = None,
     fmt: p.FormatOpt = None,
@@ -47,13 +43,7 @@ def command(
     lenient: p.LenientOpt = False,
     output: p.TextJsonOpt = "text",
     quiet: p.QuietOpt = False,
-    timeout: p.TimeoutOpt = 60.0,
-    ca_bundle: p.CaBundleOpt = None,
-    cache_dir: p.CacheDirOpt = None,
-    offline: p.OfflineOpt = False,
-    catalog: p.CatalogOpt = None,
-    nameserver: p.NameserverOpt = None,
-    debug: p.DebugOpt = False,
+    **shared: Any,
 ) -> None:
     """For one address: whose it is, and whether each declared source allows it, with the rule
     or entry that decides (file:line and its text). A source that does not speak for the
@@ -75,7 +65,7 @@ def _run(opts: Options, address: str) -> Outcome:
     import json
 
     from auditor import audit
-    from auditor.cli.loading import load_all, load_declared
+    from auditor.cli.loading import load_both
     from auditor.cli.options import stdin_once, to_address
     from auditor.cli.outcome import Outcome
     from auditor.cli.output import clean, write
@@ -89,13 +79,7 @@ def _run(opts: Options, address: str) -> Outcome:
     if target is None:
         raise UsageError("an address is needed")
     svc = Service.parse(opts.service)
-    ruleset = opts.ruleset(svc)
-    common = opts.reading()
-    with opts.open() as loader:
-        exp_options = opts.load_options("expected", **common)
-        exp = load_all(opts.expected, loader, exp_options, opts)
-        dec_options = opts.load_options("declared", **common, **ruleset)
-        dec = load_declared(opts.declared, loader, dec_options, opts)
+    exp, dec = load_both(opts, svc)
     result = audit.explain(target, exp, dec)
     if opts.output == "json":
         doc = {

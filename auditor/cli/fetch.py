@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from auditor.cli.outcome import Outcome
 
 
+@p.takes(*p.FETCHING, *p.FRESHNESS, *p.LOOKUP, "spf_view")
 def command(
     ctx: typer.Context,
     sources: Annotated[
@@ -29,7 +30,7 @@ def command(
         typer.Option(
             "--output",
             "-o",
-            metavar="|".join(p.LISTINGS_SHOWN),
+            metavar=p.LISTINGS_METAVAR,
             help="cidr (aggregated, the default; nothing is printed when a source is not"
             " complete), json or csv (every entry with its origin).",
         ),
@@ -46,18 +47,7 @@ def command(
     lenient: p.LenientOpt = False,
     quiet: p.QuietOpt = False,
     max_bytes: p.MaxBytesOpt = 256 * 1024 * 1024,
-    timeout: p.TimeoutOpt = 60.0,
-    ca_bundle: p.CaBundleOpt = None,
-    cache_dir: p.CacheDirOpt = None,
-    offline: p.OfflineOpt = False,
-    allow_stale: p.AllowStaleOpt = False,
-    accept_shrink: p.AcceptShrinkOpt = False,
-    max_shrink: p.MaxShrinkOpt = 20.0,
-    max_age: p.MaxAgeOpt = "7d",
-    catalog: p.CatalogOpt = None,
-    nameserver: p.NameserverOpt = None,
-    spf_view: p.SpfViewOpt = "honoured",
-    debug: p.DebugOpt = False,
+    **shared: Any,
 ) -> None:
     """Load expected ranges (fetching and caching feeds) and print them.
 
@@ -82,13 +72,12 @@ def _run(opts: Options, sources: list[str], family: str) -> Outcome:
     from auditor.cli.outcome import Outcome, not_complete, source_complete
     from auditor.cli.output import deliver, err
     from auditor.errors import UsageError
+    from auditor.plugins import LISTINGS
     from auditor.reports import listing
 
     output = opts.output
-    if output not in listing.LISTINGS:
-        raise UsageError(
-            f"unknown output {output!r}", hint="choose one of: " + ", ".join(listing.LISTINGS)
-        )
+    if output not in LISTINGS:
+        raise UsageError(f"unknown output {output!r}", hint="choose one of: " + ", ".join(LISTINGS))
     if family not in ("all", "4", "6"):
         raise UsageError(f"invalid --family {family!r}", hint="choose all, 4 or 6")
     stdin_once(sources)

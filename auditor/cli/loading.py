@@ -13,6 +13,7 @@ from auditor.errors import AuditorError, UsageError
 if TYPE_CHECKING:
     from auditor.cli.options import Options
     from auditor.model import MissingBlock, RangeSet
+    from auditor.service import Service
     from auditor.sources.load import LoadOptions, SourceLoader
 
 
@@ -74,6 +75,18 @@ def load_declared(
     """The declared sources, with the companion files they need (ipset saves and the like)."""
     sets, declared_specs = loader.companions(specs, options)
     return load_all(declared_specs, loader, replace(options, sets=sets), run)
+
+
+def load_both(run: Options, service: Service) -> tuple[list[RangeSet], list[RangeSet]]:
+    """The expected and the declared sources of a run, read with one loader; declared
+    rulesets are evaluated for ``service``."""
+    common = run.reading()
+    ruleset = run.ruleset(service)
+    with run.open() as loader:
+        exp = load_all(run.expected, loader, run.load_options("expected", **common), run)
+        dec_options = run.load_options("declared", **common, **ruleset)
+        dec = load_declared(run.declared, loader, dec_options, run)
+    return exp, dec
 
 
 def _covered_elsewhere(sets: Sequence[RangeSet], i: int) -> bool:

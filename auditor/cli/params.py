@@ -1,30 +1,48 @@
-"""The options and arguments the commands share, each declared once, and :func:`start`,
-how every command runs from them.
+"""The options and arguments the commands share, each declared once, :func:`takes`, which adds
+those that close a command's list, and :func:`start`, how every command runs from them.
 
-Help text names the allowed values; those that come from a registry are listed here in the
-order help shows them (the test suite checks them against the registries, which are not
-imported to render help: ``auditor --help`` stays fast).
+Help text names the allowed values from the registries of :mod:`auditor.plugins`, which list
+names without importing a plugin: ``auditor --help`` stays fast.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
+
+from auditor import plugins
 
 if TYPE_CHECKING:
     from auditor.cli.options import Options
     from auditor.cli.outcome import Outcome
+    from auditor.registry import Registry
 
-REPORTS_SHOWN = ("text", "json", "csv", "md", "cidr")
-"""The reports of auditor.reports.REPORTS (diff --output)."""
-LISTINGS_SHOWN = ("cidr", "json", "csv")
-"""The listings of auditor.reports.listing.LISTINGS (fetch --output)."""
-PLATFORMS_SHOWN = ("iptables", "nftables")
-"""The rule platforms of auditor.rules.GENERATORS (help adds the alias nft)."""
-_PLATFORMS = ", ".join(PLATFORMS_SHOWN) + " (or nft)"
+Command = TypeVar("Command", bound=Callable[..., None])
+
+
+def _aliased(registry: Registry[Any]) -> str:
+    """The names of a registry for help, each with its aliases: ``nftables (or nft)``."""
+    aliases: dict[str, list[str]] = {}
+    for alias, name in registry.aliases.items():
+        aliases.setdefault(name, []).append(alias)
+    return ", ".join(
+        f"{name} (or {', '.join(aliases[name])})" if name in aliases else name
+        for name in registry.listed()
+    )
+
+
+REPORTS_METAVAR = "|".join(plugins.REPORTS.listed())
+"""diff --output: ``text|json|csv|md|cidr``."""
+LISTINGS_METAVAR = "|".join(plugins.LISTINGS)
+"""fetch --output: ``cidr|json|csv``."""
+PLATFORMS_METAVAR = "|".join(plugins.GENERATORS.listed())
+"""--rules: ``iptables|nftables``."""
+_PLATFORMS = _aliased(plugins.GENERATORS)
+_FORMATS = ", ".join(plugins.READERS.listed())
 
 
 DEBUG = "auditor.debug"
@@ -43,31 +61,28 @@ def debug_after(ctx: typer.Context, value: bool) -> None:
 
 
 def start(ctx: typer.Context, given: dict[str, Any], run: Callable[[Options], Outcome]) -> NoReturn:
-    """Run a command: its options gathered once, errors and what it found mapped to the exit
-    code. The rest of the package is imported here, when a command runs, not for help."""
+    """Run a command: its options gathered once (its parameters, and those :func:`takes` gave
+    it in ``shared``), errors and what it found mapped to the exit code. The rest of the
+    package is imported here, when a command runs, not for help."""
     from auditor.cli.options import Options
     from auditor.cli.outcome import guard
 
-    opts = Options.of(given, debug=bool(ctx.meta.get(DEBUG)))
+    opts = Options.of({**given, **given.get("shared", {})}, debug=bool(ctx.meta.get(DEBUG)))
     guard(lambda: run(opts), opts.debug)
 
 
-def _choices(registry: Iterable[str]) -> list[str]:
-    """The names of a registry, sorted."""
-    return sorted(registry)
+def _completer(registry: Registry[Any]) -> Callable[[str], list[str]]:
+    """Shell completion of a registry's names (sorted): listed without importing a plugin."""
+
+    def complete(incomplete: str) -> list[str]:
+        return [name for name in registry.names() if name.startswith(incomplete)]
+
+    return complete
 
 
-def _complete_format(incomplete: str) -> list[str]:
-    """Shell completion of --format: the readers are imported only when completing."""
-    from auditor.allowlists import READERS
-
-    return [name for name in _choices(READERS) if name.startswith(incomplete)]
-
-
-def _complete_platform(incomplete: str) -> list[str]:
-    from auditor.rules import GENERATORS
-
-    return [name for name in _choices(GENERATORS) if name.startswith(incomplete)]
+def chain(help: str) -> Any:
+    """--chain, which each command explains in its own words (its default is INPUT)."""
+    return typer.Option("--chain", metavar="CHAIN", help=help)
 
 
 DebugOpt = Annotated[
@@ -193,9 +208,10 @@ FormatOpt = Annotated[
         "--format",
         "-f",
         metavar="FORMAT",
-        autocompletion=_complete_format,
+        autocompletion=_completer(plugins.READERS),
         help="Input format of the files and - given without one of their own"
-        " (file+FORMAT:PATH); default: by suffix and content (see: auditor formats).",
+        f" (file+FORMAT:PATH): {_FORMATS}; default: by suffix and content (see: auditor"
+        " formats).",
     ),
 ]
 ServiceOpt = Annotated[
@@ -253,8 +269,8 @@ RulesOpt = Annotated[
     typer.Option(
         "--rules",
         "-r",
-        metavar="PLATFORM",
-        autocompletion=_complete_platform,
+        metavar=PLATFORMS_METAVAR,
+        autocompletion=_completer(plugins.GENERATORS),
         help=f"Add rules for the missing CIDRs: {_PLATFORMS}.",
     ),
 ]
@@ -262,3 +278,54 @@ PlatformArg = Annotated[
     str,
     typer.Argument(metavar="PLATFORM", help=f"{_PLATFORMS}; see: auditor formats."),
 ]
+
+
+def _closing(name: str, annotation: object, default: object) -> inspect.Parameter:
+    return inspect.Parameter(
+        name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+    )
+
+
+_CLOSING = {
+    param.name: param
+    for param in (
+        _closing("timeout", TimeoutOpt, 60.0),
+        _closing("ca_bundle", CaBundleOpt, None),
+        _closing("cache_dir", CacheDirOpt, None),
+        _closing("offline", OfflineOpt, False),
+        _closing("allow_stale", AllowStaleOpt, False),
+        _closing("accept_shrink", AcceptShrinkOpt, False),
+        _closing("max_shrink", MaxShrinkOpt, 20.0),
+        _closing("max_age", MaxAgeOpt, "7d"),
+        _closing("catalog", CatalogOpt, None),
+        _closing("nameserver", NameserverOpt, None),
+        _closing("spf_view", SpfViewOpt, "honoured"),
+        _closing("debug", DebugOpt, False),
+    )
+}
+"""The options that close the list of the commands that read sources, in help's order, with
+their defaults (those of :class:`auditor.cli.options.Options`)."""
+FETCHING = ("timeout", "ca_bundle", "cache_dir", "offline")
+"""How sources are fetched."""
+FRESHNESS = ("allow_stale", "accept_shrink", "max_shrink", "max_age")
+"""What a copy from the cache, or a feed that shrank, may be."""
+LOOKUP = ("catalog", "nameserver")
+"""Where providers and SPF records are looked up."""
+
+
+def takes(*names: str) -> Callable[[Command], Command]:
+    """A command takes these shared options (and then --debug) after its own parameters.
+
+    Typer reads a command's options from its signature: the signature it reads is the
+    command's own parameters followed by these, which the command receives as ``**shared``
+    and hands to :func:`start` with the rest (``locals()``)."""
+    closing = [_CLOSING[name] for name in (*names, "debug")]
+
+    def add(command: Command) -> Command:
+        own = inspect.signature(command, eval_str=True)
+        params = [q for q in own.parameters.values() if q.kind is not q.VAR_KEYWORD]
+        signature = own.replace(parameters=[*params, *closing])
+        command.__signature__ = signature  # type: ignore[attr-defined]
+        return command
+
+    return add

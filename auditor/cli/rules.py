@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from auditor.cli.outcome import Outcome
 
 
+@p.takes(*p.FETCHING, *p.LOOKUP, "spf_view")
 def command(
     ctx: typer.Context,
     platform: p.PlatformArg,
@@ -26,20 +27,11 @@ def command(
         ),
     ] = "-",
     service: p.ServiceOpt = "tcp/25",
-    chain: Annotated[
-        str, typer.Option("--chain", metavar="CHAIN", help="Chain the rules go to (INPUT).")
-    ] = "INPUT",
+    chain: Annotated[str, p.chain("Chain the rules go to (INPUT).")] = "INPUT",
     fmt: p.FormatOpt = None,
     host_bits: p.HostBitsOpt = "fix",
     lenient: p.LenientOpt = False,
-    timeout: p.TimeoutOpt = 60.0,
-    ca_bundle: p.CaBundleOpt = None,
-    cache_dir: p.CacheDirOpt = None,
-    offline: p.OfflineOpt = False,
-    catalog: p.CatalogOpt = None,
-    nameserver: p.NameserverOpt = None,
-    spf_view: p.SpfViewOpt = "honoured",
-    debug: p.DebugOpt = False,
+    **shared: Any,
 ) -> None:
     """Rules that allow the CIDRs of a source: a text file, a saved JSON report, stdin, a
     provider, a URL or an SPF record (fetched as `auditor fetch` does).

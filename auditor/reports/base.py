@@ -6,6 +6,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
+from auditor import plugins
 from auditor.model import AuditResult
 from auditor.registry import Registry
 
@@ -29,17 +30,8 @@ class Report(ABC):
         """The report as text; it only reads the result."""
 
 
-REPORTS: Registry[Report] = Registry(
-    "report",
-    {
-        "cidr": "auditor.reports.cidr:CidrReport",
-        "csv": "auditor.reports.csv_report:CsvReport",
-        "json": "auditor.reports.json_report:JsonReport",
-        "md": "auditor.reports.markdown:MarkdownReport",
-        "text": "auditor.reports.text:TextReport",
-    },
-    ignore_case=False,
-)
+REPORTS: Registry[Report] = plugins.REPORTS
+"""Every report, one line each in :mod:`auditor.plugins`."""
 
 
 def report_for(name: str) -> Report:

@@ -13,7 +13,6 @@ from auditor.model import Completeness, Entry, RangeSet
 from auditor.reports.csv_report import cell
 from auditor.reports.json_report import dumps, source_document
 
-LISTINGS = ("cidr", "json", "csv")
 SCHEMA_VERSION = 1
 
 

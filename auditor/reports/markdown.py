@@ -67,6 +67,14 @@ def _blocks_heading(blocks: Sequence[MissingBlock]) -> str:
     return blocks_text(blocks) + "."
 
 
+def _blocks_section(title: str, blocks: Sequence[MissingBlock]) -> list[str]:
+    """A section of missing or extra blocks, or ``None.`` when there are none."""
+    out = ["", f"## {title}", ""]
+    if blocks:
+        return out + [_blocks_heading(blocks), "", *_blocks(blocks)]
+    return out + ["None."]
+
+
 def _origin(f: Finding) -> str:
     return code(str(f.origin)) if f.origin is not None else ""
 
@@ -155,11 +163,7 @@ def render(v: ReportView) -> str:
             cells += _tally(s.extra, total)
         out.append(_row(cells))
 
-    out += ["", "## Missing", ""]
-    if v.missing:
-        out += [_blocks_heading(v.missing), "", *_blocks(v.missing)]
-    else:
-        out.append("None.")
+    out += _blocks_section("Missing", v.missing)
 
     out += ["", "## Partial coverage", ""]
     if v.partial:
@@ -181,11 +185,7 @@ def render(v: ReportView) -> str:
         out.append("None.")
 
     if v.extra is not None:
-        out += ["", "## Extra in scope", ""]
-        if v.extra:
-            out += [_blocks_heading(v.extra), "", *_blocks(v.extra)]
-        else:
-            out.append("None.")
+        out += _blocks_section("Extra in scope", v.extra)
 
     out += ["", "## Over-broad declared entries", ""]
     if v.over_broad:

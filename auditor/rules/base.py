@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from auditor import plugins
 from auditor.errors import UsageError
 from auditor.model import MissingBlock, Origin, RangeSet
 from auditor.registry import Registry
@@ -108,14 +109,8 @@ def _order(block: MissingBlock) -> tuple[int, int]:
     return (block.network, block.prefixlen)
 
 
-GENERATORS: Registry[Generator] = Registry(
-    "rule platform",
-    {
-        "iptables": "auditor.rules.iptables:IptablesGenerator",
-        "nftables": "auditor.rules.nftables:NftablesGenerator",
-    },
-    {"nft": "nftables", "ip6tables": "iptables"},
-)
+GENERATORS: Registry[Generator] = plugins.GENERATORS
+"""Every rule platform, one line each in :mod:`auditor.plugins`."""
 
 
 def generator_for(name: str) -> Generator:

@@ -34,7 +34,7 @@ from auditor.rules.placement import Placement, Target, place, summary, warning_l
 from auditor.service import Service
 
 if TYPE_CHECKING:
-    from auditor.allowlists.firewall import Stage
+    from auditor.model import Stage
 
 PROGRAM = {4: "iptables", 6: "ip6tables"}
 RESTORE = {4: "iptables-restore", 6: "ip6tables-restore"}

@@ -42,7 +42,7 @@ from auditor.rules.placement import Placed, Placement, Target, place, summary, w
 from auditor.service import Service
 
 if TYPE_CHECKING:
-    from auditor.allowlists.firewall import Stage
+    from auditor.model import Stage
 
 TABLE = "inet filter"
 BASE_CHAINS = {"INPUT": "input", "FORWARD": "forward"}

@@ -33,7 +33,7 @@ from auditor.model import MissingBlock, RangeSet
 from auditor.rules import sanitize
 
 if TYPE_CHECKING:
-    from auditor.allowlists.firewall import RuleRef, Segment, Stage
+    from auditor.model import RuleRef, Segment, Stage
 
 
 @dataclass(frozen=True, order=True)

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from auditor import ipspace
+from auditor import ipspace, plugins
 from auditor.errors import AddressError, InputError, UsageError
 from auditor.ipspace import HostBitsPolicy
 from auditor.jsonutil import StrictJsonError, loads_strict
@@ -289,26 +289,8 @@ class FeedParser(ABC):
         """Every item of the feed; FeedError when it is not what the provider publishes."""
 
 
-PARSERS: Registry[FeedParser] = Registry(
-    "feed parser",
-    {
-        "atlassian": "auditor.sources.feeds.atlassian:AtlassianParser",
-        "aws": "auditor.sources.feeds.aws:AwsParser",
-        "azure": "auditor.sources.feeds.azure:AzureParser",
-        "datadog": "auditor.sources.feeds.datadog:DatadogParser",
-        "fastly": "auditor.sources.feeds.fastly:FastlyParser",
-        "github": "auditor.sources.feeds.github:GithubParser",
-        "google": "auditor.sources.feeds.google:GoogleParser",
-        "json": "auditor.sources.feeds.json_feed:JsonParser",
-        "m365": "auditor.sources.feeds.m365:M365Parser",
-        "okta": "auditor.sources.feeds.okta:OktaParser",
-        "oracle": "auditor.sources.feeds.oracle:OracleParser",
-        "stripe": "auditor.sources.feeds.stripe:StripeParser",
-        "text": "auditor.sources.feeds.text:TextParser",
-        "zscaler": "auditor.sources.feeds.zscaler:ZscalerParser",
-    },
-    ignore_case=False,
-)
+PARSERS: Registry[FeedParser] = plugins.PARSERS
+"""Every feed parser, one line each in :mod:`auditor.plugins`."""
 
 
 def parser_for(name: str) -> FeedParser:
@@ -341,16 +323,22 @@ def not_html_but_xml(data: bytes, ctx: FeedContext, expected: str) -> None:
     raise FeedError(f"{ctx.provider}: this is {what}, not {expected}", source=ctx.name, hint=hint)
 
 
-def load_json(data: bytes, ctx: FeedContext) -> Any:
-    """The feed as JSON: XML, HTML (a captive portal or a login page served with 200),
-    duplicate keys, NaN and Infinity are errors naming the provider."""
-    not_html_but_xml(data, ctx, "the JSON feed")
+def refuse_markup(data: bytes, ctx: FeedContext, expected: str, page: str) -> None:
+    """XML or HTML (a captive portal or a login page served with 200) where the feed should be
+    is an error naming what came: ``expected`` and ``page`` say what was wanted instead."""
+    not_html_but_xml(data, ctx, expected)
     if looks_like_html(data):
         raise FeedError(
-            f"{ctx.provider}: got an HTML page, not the feed",
+            f"{ctx.provider}: got an HTML page, not {page}",
             source=ctx.name,
             hint="a proxy, captive portal or login page answered; check the URL and the network",
         )
+
+
+def load_json(data: bytes, ctx: FeedContext) -> Any:
+    """The feed as JSON: XML, HTML (a captive portal or a login page served with 200),
+    duplicate keys, NaN and Infinity are errors naming the provider."""
+    refuse_markup(data, ctx, "the JSON feed", "the feed")
     try:
         return loads_strict(data.decode("utf-8-sig"))
     except UnicodeDecodeError as e:
@@ -462,3 +450,44 @@ class FeedBuilder:
             findings=tuple(self.findings),
             filters=self.filters,
         )
+
+
+def merge_feeds(feeds: Sequence[Feed], locations: Sequence[str]) -> Feed:
+    """One feed from several documents (Cloudflare's v4 and v6 lists); each item's path says
+    which document it came from."""
+    if len(feeds) == 1:
+        return feeds[0]
+    texts: list[str] = []
+    paths: list[str] = []
+    lines: list[int] = []
+    tag_ids: list[int] = []
+    tagsets: list[tuple[tuple[str, str], ...]] = []
+    index: dict[tuple[tuple[str, str], ...], int] = {}
+    findings: list[Finding] = []
+    filters: list[str] = []
+    for feed, location in zip(feeds, locations, strict=True):
+        short = location.rstrip("/").rsplit("/", 1)[-1] or location
+        remap = []
+        for tags in feed.tagsets:
+            if tags not in index:
+                index[tags] = len(tagsets)
+                tagsets.append(tags)
+            remap.append(index[tags])
+        texts.extend(feed.texts)
+        paths.extend(f"{short} {p}".rstrip() for p in feed.paths)
+        lines.extend(feed.lines)
+        tag_ids.extend(remap[t] if t >= 0 else -1 for t in feed.tag_ids)
+        findings.extend(feed.findings)
+        filters.extend(f for f in feed.filters if f not in filters)
+    versions = [f.version for f in feeds if f.version is not None]
+    return Feed(
+        parser=feeds[0].parser,
+        texts=texts,
+        paths=paths,
+        lines=lines,
+        tag_ids=tag_ids,
+        tagsets=tuple(tagsets),
+        version=versions[0] if versions else None,
+        findings=tuple(findings),
+        filters=tuple(filters),
+    )

@@ -32,8 +32,8 @@ from auditor.model import (
     SourceInfo,
     reading_time,
 )
-from auditor.sources import files
-from auditor.sources.base import Feed, FeedContext, FeedError, FeedParser, parser_for
+from auditor.sources import companions, files
+from auditor.sources.base import Feed, FeedContext, FeedError, FeedParser, merge_feeds, parser_for
 from auditor.sources.catalog import Catalog
 from auditor.sources.spec import SourceSpec, is_url, parse_spec
 
@@ -91,6 +91,17 @@ class _Copy:
     """True once a spec refused this copy: it is never committed."""
     baseline_body: bytes | None = None
     """A local feed's last accepted bytes (None when there were none), for the commit."""
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """How every location of one feed spec is read: its parser and context, how often it is
+    refetched, the load options."""
+
+    parser: FeedParser
+    ctx: FeedContext
+    refresh: float
+    options: LoadOptions
 
 
 @dataclass
@@ -151,62 +162,16 @@ class SourceLoader:
     def companions(
         self, specs: Sequence[str], options: LoadOptions
     ) -> tuple[dict[str, list[tuple[int, int, int]]], list[str]]:
-        """Split companion files (ipset saves, AWS prefix lists) from the other sources when a
-        reader among them needs what they provide: their sets resolve the readers' references
-        (``-m set``, PrefixListIds) instead of being lists of their own; and so is a catalog
-        provider whose feed a reader takes for its references (Azure service tags next to an
-        NSG). Returns (sets by name, the remaining specs)."""
-        from auditor.allowlists.base import READERS
-
-        kinds: dict[str, str] = {}
-        for text in specs:
-            spec = parse_spec(text, self.catalog)
-            if spec.kind == "file" and spec.fmt is not None:
-                kinds[text] = READERS.key(spec.fmt)  # file+FORMAT:PATH
-                continue
-            if spec.kind != "file" or options.fmt is not None:
-                continue
-            try:
-                data = files.read_bytes(spec.location or text, None, options.max_bytes)
-            except InputError:
-                continue  # reported when it is loaded
-            kinds[text] = files.detect_format(spec.location or text, data)
-        readers = {t: READERS[k] for t, k in kinds.items() if k in READERS}
-        needed = {need for cls in readers.values() for need in cls.companions_needed()}
-        companions = [t for t, cls in readers.items() if cls.provides in needed]
-        tag_prefixes = {p: key for cls in readers.values() for p, key in cls.provider_sets.items()}
-        providers = {
-            t: tag_prefixes[s.provider]
-            for t in specs
-            if tag_prefixes
-            and (s := parse_spec(t, self.catalog)).kind == "provider"
-            and s.provider in tag_prefixes
-        }
-        if not (companions or providers):
-            return {}, list(specs)
-        sets: dict[str, list[tuple[int, int, int]]] = {}
-        for text, prefix in providers.items():
-            self._provider_sets(text, prefix, sets)
-        for text in companions:
-            path = parse_spec(text, self.catalog).location or text
-            data = files.read_bytes(path, None, options.max_bytes)
-            for name, members in readers[text]().companion(data, text).items():
-                sets.setdefault(name, []).extend(members)
-        return sets, [t for t in specs if t not in companions and t not in providers]
-
-    def _provider_sets(
-        self, text: str, prefix: str, sets: dict[str, list[tuple[int, int, int]]]
-    ) -> None:
-        """Every tag of a provider's feed (Azure service tags), by lower-case name after the
-        reader's key prefix."""
-        feed = self.load(text, LoadOptions(role="expected"))  # fails loudly if it cannot
-        names: dict[str, list[str]] = {
-            label: [v for k, v in tags if k == "tag"] for label, tags in feed.tags.items()
-        }
-        for entry in feed.entries:
-            for name in names.get(entry.group or "", []):
-                key = prefix + name.lower()
-                sets.setdefault(key, []).append((entry.family, entry.first, entry.last))
+        """Split companion files (ipset saves, AWS prefix lists) and the catalog providers whose
+        feed a reader takes for its references from the other sources (see
+        :func:`auditor.sources.companions.split`). Returns (sets by name, the remaining specs)."""
+        return companions.split(
+            specs,
+            self.catalog,
+            options.fmt,
+            options.max_bytes,
+            lambda text: self.load(text, LoadOptions(role="expected")),  # fails loudly if it cannot
+        )
 
     def load(self, text: str, options: LoadOptions) -> RangeSet:
         """One source; raises InputError/FetchError/FeedError/UsageError when it cannot be read."""
@@ -283,7 +248,8 @@ class SourceLoader:
             host_bits=options.host_bits,
             selector=spec.selector,
         )
-        copies = [self._copy(loc, parser, ctx, refresh, options) for loc in locations]
+        reading = _Reading(parser, ctx, refresh, options)
+        copies = [self._copy(loc, reading) for loc in locations]
         feed = merge_feeds([c.feed for c in copies], locations)
         filters = spec.filter_map
         info = self._info(spec, options.role, parser_name, copies, feed)
@@ -323,15 +289,9 @@ class SourceLoader:
             findings=tuple(findings),
         )
 
-    def _copy(
-        self,
-        location: str,
-        parser: FeedParser,
-        ctx: FeedContext,
-        refresh: float,
-        options: LoadOptions,
-    ) -> _Copy:
+    def _copy(self, location: str, reading: _Reading) -> _Copy:
         """The location's copy for this run: obtained and checked once, then shared."""
+        parser, ctx, options = reading.parser, reading.ctx, reading.options
         key = (location, parser.name)
         known = self._copies.get(key)
         if isinstance(known, InputError):
@@ -339,7 +299,7 @@ class SourceLoader:
         if known is not None:
             return known
         try:
-            copy = self._obtain(location, parser, ctx, refresh, options)
+            copy = self._obtain(location, reading)
             self._check_whole(copy, parser, ctx, options)
         except InputError as e:
             self._copies[key] = e
@@ -347,16 +307,10 @@ class SourceLoader:
         self._copies[key] = copy
         return copy
 
-    def _obtain(
-        self,
-        location: str,
-        parser: FeedParser,
-        ctx: FeedContext,
-        refresh: float,
-        options: LoadOptions,
-    ) -> _Copy:
+    def _obtain(self, location: str, reading: _Reading) -> _Copy:
         """The location's bytes, parsed; a failed fetch or a rejected new copy falls back to
         a valid cached copy no older than --max-age, marked stale."""
+        parser, ctx, options = reading.parser, reading.ctx, reading.options
         if not is_url(location):
             if location == "-":
                 raise UsageError(
@@ -386,7 +340,7 @@ class SourceLoader:
         url = location.replace("{clientrequestid}", self._client_id())
         fetcher = self.fetcher()
         try:
-            response = fetcher.get(url, refresh=refresh)
+            response = fetcher.get(url, refresh=reading.refresh)
         except FetchError as e:
             return self._fallback(url, parser, ctx, e, fetcher.cached(url), options)
         try:
@@ -615,44 +569,3 @@ def describe_age(seconds: float) -> str:
     if seconds < 2 * 86400:
         return f"{seconds // 3600} h"
     return f"{seconds // 86400} days"
-
-
-def merge_feeds(feeds: Sequence[Feed], locations: Sequence[str]) -> Feed:
-    """One feed from several documents (Cloudflare's v4 and v6 lists); each item's path says
-    which document it came from."""
-    if len(feeds) == 1:
-        return feeds[0]
-    texts: list[str] = []
-    paths: list[str] = []
-    lines: list[int] = []
-    tag_ids: list[int] = []
-    tagsets: list[tuple[tuple[str, str], ...]] = []
-    index: dict[tuple[tuple[str, str], ...], int] = {}
-    findings: list[Finding] = []
-    filters: list[str] = []
-    for feed, location in zip(feeds, locations, strict=True):
-        short = location.rstrip("/").rsplit("/", 1)[-1] or location
-        remap = []
-        for tags in feed.tagsets:
-            if tags not in index:
-                index[tags] = len(tagsets)
-                tagsets.append(tags)
-            remap.append(index[tags])
-        texts.extend(feed.texts)
-        paths.extend(f"{short} {p}".rstrip() for p in feed.paths)
-        lines.extend(feed.lines)
-        tag_ids.extend(remap[t] if t >= 0 else -1 for t in feed.tag_ids)
-        findings.extend(feed.findings)
-        filters.extend(f for f in feed.filters if f not in filters)
-    versions = [f.version for f in feeds if f.version is not None]
-    return Feed(
-        parser=feeds[0].parser,
-        texts=texts,
-        paths=paths,
-        lines=lines,
-        tag_ids=tag_ids,
-        tagsets=tuple(tagsets),
-        version=versions[0] if versions else None,
-        findings=tuple(findings),
-        filters=tuple(filters),
-    )

@@ -14,12 +14,11 @@ from pathlib import Path
 import pytest
 
 from auditor.allowlists import READERS, ReadContext, ReaderError, reader_for
-from auditor.allowlists.firewall import Verdicts
 from auditor.allowlists.nftables.ast import NotUnderstood
 from auditor.allowlists.nftables.nft_json import sniff_json
 from auditor.allowlists.nftables.nft_text import sniff_text
 from auditor.allowlists.nftables.ruleset import read_ruleset
-from auditor.model import Completeness, RangeSet
+from auditor.model import Completeness, RangeSet, Verdicts
 from auditor.service import Service
 from auditor.sources.files import detect_format
 
@@ -169,8 +168,9 @@ EXPECTED: dict[str, dict[str, str]] = {
         "192.0.2.1": "drop",  # iif lo, iifname "lo", { "lo" }, oifname: never
         "192.0.2.200": "conditional",  # iifname { "lo", "eth2" }
         "198.51.100.1": "accept",  # iifname != "lo"
-        "203.0.113.1": "conditional",  # iifname "eth1"
-        "203.0.113.200": "conditional",
+        # iifname "eth1" accepts it or not, and the next rule accepts it: accepted either way
+        "203.0.113.1": "accept",
+        "203.0.113.200": "conditional",  # iifname "eth1"
         "2001:db8::1": "accept",
     },
     "nft_ip-only.nft": {

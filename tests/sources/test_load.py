@@ -10,9 +10,9 @@ import pytest
 
 from auditor.errors import UsageError
 from auditor.model import Completeness
-from auditor.sources.base import FeedError
+from auditor.sources.base import FeedError, merge_feeds
 from auditor.sources.catalog import load_catalog
-from auditor.sources.load import LoadOptions, SourceLoader, merge_feeds
+from auditor.sources.load import LoadOptions, SourceLoader
 
 
 def _item(key: str, prefix: str, region: str, service: str) -> dict[str, str]:

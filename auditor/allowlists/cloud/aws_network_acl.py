@@ -39,13 +39,13 @@ def _nacl_rules(doc: Doc, acl: dict[str, Any], path: str, label: str) -> list[Ru
     for epath, entry in doc.items(acl, "Entries", path):
         if doc.get(entry, "Egress", bool, epath):
             continue
-        number = doc.get(entry, "RuleNumber", int, epath)
-        if not 1 <= number <= 32768:
-            raise doc.error(
-                f"RuleNumber {_number_text(number)} is out of range",
-                f"{epath}.RuleNumber",
-                "network ACL rule numbers are 1-32766 (32767 and 32768 are the default rules)",
-            )
+        number = doc.number(
+            entry,
+            "RuleNumber",
+            epath,
+            (1, 32768),
+            "network ACL rule numbers are 1-32766 (32767 and 32768 are the default rules)",
+        )
         action = doc.get(entry, "RuleAction", str, epath).lower()
         if action not in ("allow", "deny"):
             raise doc.error(f"RuleAction {_shown(action)} is neither allow nor deny", epath)

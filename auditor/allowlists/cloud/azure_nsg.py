@@ -43,7 +43,6 @@ from auditor.allowlists.cloud.document import (
     _destination_why,
     _head,
     _join,
-    _number_text,
     _port_range,
     _ports_text,
     _shown,
@@ -122,13 +121,13 @@ def _nsg_head(doc: Doc, raw: Any, path: str) -> NsgRuleHead:
     props = props if props is not None else raw
     name = doc.get(raw, "name", str, path, "") or doc.get(props, "name", str, ppath, "")
     direction = doc.get(props, "direction", str, ppath).lower()
-    priority = doc.get(props, "priority", int, ppath)
-    if not 0 <= priority <= 65535:
-        raise doc.error(
-            f"priority {_number_text(priority)} is out of range",
-            f"{ppath}.priority",
-            "Azure priorities are 100-4096 for the rules you add, 65000-65500 for the defaults",
-        )
+    priority = doc.number(
+        props,
+        "priority",
+        ppath,
+        (0, 65535),
+        "Azure priorities are 100-4096 for the rules you add, 65000-65500 for the defaults",
+    )
     return NsgRuleHead(props, ppath, name, direction, priority)
 
 

@@ -85,6 +85,23 @@ class Doc:
             raise self.error(f"is {json_type(value)}, expected {names}", where)
         return value
 
+    def number(
+        self,
+        obj: Any,
+        key: str,
+        path: str,
+        bounds: tuple[int, int],
+        hint: str,
+        default: Any = _MISSING,
+    ) -> int:
+        """The integer ``obj[key]`` (a priority, a rule number); outside ``bounds`` it is an
+        error, with ``hint`` saying what the range is."""
+        value: int = self.get(obj, key, int, path, default)
+        low, high = bounds
+        if not low <= value <= high:
+            raise self.error(f"{key} {_number_text(value)} is out of range", f"{path}.{key}", hint)
+        return value
+
     def items(self, obj: Any, key: str, path: str) -> list[tuple[str, Any]]:
         """The elements of an optional array with their paths."""
         values = self.get(obj, key, list, path, [])

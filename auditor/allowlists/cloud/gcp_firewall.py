@@ -27,7 +27,6 @@ from auditor.allowlists.cloud.document import (
     Doc,
     _destination_why,
     _head,
-    _number_text,
     _port_range,
     _ports_text,
     load_document,
@@ -55,13 +54,9 @@ def _gcp_rules(doc: Doc, raw: Any, path: str, index: int) -> list[Rule]:
             Finding("disabled-rule", Severity.INFO, f"{name} is disabled", doc.origin(path))
         )
         return []
-    priority = doc.get(raw, "priority", int, path, 1000)
-    if not 0 <= priority <= 65535:
-        raise doc.error(
-            f"priority {_number_text(priority)} is out of range",
-            f"{path}.priority",
-            "Google Cloud firewall priorities are 0-65535",
-        )
+    priority = doc.number(
+        raw, "priority", path, (0, 65535), "Google Cloud firewall priorities are 0-65535", 1000
+    )
     allowed = doc.items(raw, "allowed", path)
     denied = doc.items(raw, "denied", path)
     if bool(allowed) == bool(denied):

@@ -14,7 +14,7 @@ intermediate form (:mod:`auditor.ruleset.ir`) and evaluated by its engine (:func
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from auditor import ipspace
@@ -98,18 +98,26 @@ def _matched(pattern: Pattern, negated: bool) -> tuple[Interval, ...]:
 # --- logical lines (readlline(3)) ----------------------------------------------------------------
 
 
+def content_lines(text: str) -> Iterator[tuple[int, str, bool]]:
+    """(line, stripped text, whether it continues the line before) of each physical line that
+    is not empty and whose first non-blank is not ``#``; a line starting with whitespace
+    continues the one before it."""
+    for lineno, raw in enumerate(text.split("\n"), 1):
+        line = raw.rstrip("\r")
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        yield lineno, stripped, line[0] in " \t"
+
+
 def logical_lines(text: str) -> tuple[list[tuple[int, str]], list[int]]:
     """(line, text) of each logical line: a line starting with whitespace continues the one
     before it; empty lines and lines whose first non-blank is ``#`` are skipped. Also returns
     the lines that start with whitespace but have nothing to continue."""
     out: list[tuple[int, str]] = []
     orphans: list[int] = []
-    for lineno, raw in enumerate(text.split("\n"), 1):
-        line = raw.rstrip("\r")
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        if line[0] in " \t":
+    for lineno, stripped, continues in content_lines(text):
+        if continues:
             if out:
                 out[-1] = (out[-1][0], out[-1][1] + " " + stripped)
                 continue

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from auditor.allowlists.base import ReadContext, ReaderError, decode_text
-from auditor.allowlists.mail.postfix_common import MatchRule, anything
+from auditor.allowlists.mail.postfix_common import MatchRule, anything, content_lines
 from auditor.allowlists.mail.postfix_lists import MatchListReader, Token, split_list
 from auditor.model import Finding, Origin, RangeSet, RuleRef, Severity
 
@@ -56,12 +56,8 @@ def parse_main_cf(text: str, name: str) -> tuple[dict[str, _Param], list[Finding
     params: dict[str, _Param] = {}
     findings: list[Finding] = []
     current: _Param | None = None
-    for lineno, raw in enumerate(text.split("\n"), 1):
-        line = raw.rstrip("\r")
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        if line[0] in " \t":
+    for lineno, stripped, continues in content_lines(text):
+        if continues:
             if current is None:
                 raise ReaderError(
                     "a line that starts with whitespace continues a parameter, but none is open",

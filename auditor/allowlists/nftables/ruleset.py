@@ -79,25 +79,29 @@ from dataclasses import dataclass, replace
 
 from auditor import ipspace
 from auditor.allowlists.base import ReadContext, ReaderError, decode_text
-from auditor.allowlists.firewall import (
-    FirewallResult,
-    RuleRef,
-    Segment,
-    Stage,
-    Verdicts,
-    clip,
-    combine,
-    verdicts_rangeset,
-)
+from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.allowlists.nftables.ast import Chain, Ruleset, Table, _Problem
-from auditor.allowlists.nftables.evaluate import _Evaluator
 from auditor.allowlists.nftables.json_parser import _JsonParser
-from auditor.allowlists.nftables.probes import _ct_state, _Env, _Shared, probes
+from auditor.allowlists.nftables.lower import Lowering
 from auditor.allowlists.nftables.text_parser import _TextParser
 from auditor.allowlists.nftables.validate import _validate
 from auditor.allowlists.nftables.values import _addresses
 from auditor.errors import AddressError
-from auditor.model import Completeness, Entry, Finding, Origin, RangeSet, Severity, SourceInfo
+from auditor.model import (
+    Completeness,
+    Entry,
+    Finding,
+    Origin,
+    RangeSet,
+    Segment,
+    Severity,
+    SourceInfo,
+    Stage,
+    Verdicts,
+)
+from auditor.ruleset import engine
+from auditor.ruleset.ir import Gate, RulesetError
+from auditor.ruleset.ir import Ruleset as Ruleset_
 
 _HOOK_RANK = {"ingress": 0, "prerouting": 1, "input": 2, "forward": 2}
 
@@ -203,7 +207,8 @@ def evaluate(rs: Ruleset, ctx: ReadContext, data: bytes, fmt: str) -> RangeSet:
         to = (fam, value)
     spec = (ctx.chain or "INPUT").strip()
     hook = spec.lower() if spec.lower() in ("input", "forward") else None
-    shared = _Shared(rs, name, _dynamic_sets(rs))
+    dynamic = _dynamic_sets(rs)
+    hooks = sorted({c.hook for t in rs.tables.values() for c in t.chains.values() if c.hook})
     verdicts: list[Verdicts] = []
     findings: list[Finding] = []
     for table in rs.tables.values():
@@ -219,13 +224,15 @@ def evaluate(rs: Ruleset, ctx: ReadContext, data: bytes, fmt: str) -> RangeSet:
     if hook is None:
         table, chain = _chain_spec(rs, spec, name)
         for family in _table_families(table):
-            alone: list[list[Segment]] = []
-            for probe in probes(ctx, rs):
-                env = _Env(family, probe, chain.hook or "input", to, _ct_state(chain))
-                segs = _Evaluator(shared, env).chain(table, chain.name)
-                alone.append([_end_accepts(s) for s in segs])
-            segments = tuple(combine(alone, ipspace.BITS[family]))
-            verdicts.append(Verdicts(family, segments, (_placed(table, chain, segments),)))
+            lowering = Lowering(family, name, to, dynamic, hooks)
+            gate = Gate(
+                lowering.reach(table, chain),
+                _context(chain, chain.hook or "input"),
+                main=True,
+                alone=("accept", None),
+                place=_placed(table, chain, ()),
+            )
+            verdicts.append(_run(Ruleset_(family, lowering.chains, (gate,)), ctx))
     else:
         for family in (4, 6):
             stages, covered = _stages(rs, family, hook)
@@ -241,34 +248,7 @@ def evaluate(rs: Ruleset, ctx: ReadContext, data: bytes, fmt: str) -> RangeSet:
                     )
                 )
                 continue
-            bits = ipspace.BITS[family]
-            per_probe: list[list[Segment]] = []
-            seen: list[list[list[Segment]]] = [[] for _ in stages]
-            for probe in probes(ctx, rs):
-                evaluators: dict[tuple[str, str], _Evaluator] = {}
-                per_stage: list[list[Segment]] = []
-                main: list[Segment] | None = None
-                main_hook = ""
-                for stage in stages:
-                    h = stage.chain.hook or hook
-                    key = (h, _ct_state(stage.chain))
-                    if key not in evaluators:
-                        env = _Env(family, probe, h, to, key[1])
-                        evaluators[key] = _Evaluator(shared, env)
-                    segs = evaluators[key].chain(stage.table, stage.chain.name)
-                    if stage.why:
-                        segs = [_only_some(s, stage.why) for s in segs]
-                    elif main is None or (h == hook and main_hook != hook):
-                        main, main_hook = segs, h
-                    per_stage.append(segs)
-                    seen[len(per_stage) - 1].append(segs)
-                assert main is not None  # noqa: S101 (covered means a chain without a why)
-                per_probe.append(_sequence(per_stage, main, bits))
-            placed = tuple(
-                _placed(st.table, st.chain, tuple(combine(segs, bits)))
-                for st, segs in zip(stages, seen, strict=True)
-            )
-            verdicts.append(Verdicts(family, tuple(combine(per_probe, bits)), placed))
+            verdicts.append(_run(_gates(stages, family, hook, name, to, dynamic, hooks), ctx))
         if not verdicts:
             raise ReaderError(
                 f"no base chain on the {hook} or prerouting hook in an ip, ip6 or inet table",
@@ -286,6 +266,58 @@ def evaluate(rs: Ruleset, ctx: ReadContext, data: bytes, fmt: str) -> RangeSet:
         )
         out = replace(out, completeness=Completeness.PARTIAL, reasons=out.reasons + reasons)
     return out
+
+
+def _gates(
+    stages: Sequence[_Stage],
+    family: int,
+    hook: str,
+    name: str,
+    to: tuple[int, int] | None,
+    dynamic: frozenset[tuple[str, str, str]],
+    hooks: Sequence[str],
+) -> Ruleset_:
+    """The base chains a packet passes, lowered, as gates: the audited one is the first on the
+    audited hook that sees every packet (else the first that does)."""
+    lowering = Lowering(family, name, to, dynamic, hooks)
+    whole = [k for k, st in enumerate(stages) if not st.why]
+    main = next((k for k in whole if stages[k].chain.hook == hook), whole[0])
+    gates = tuple(
+        Gate(
+            lowering.reach(st.table, st.chain),
+            _context(st.chain, st.chain.hook or hook),
+            only_some=st.why,
+            main=k == main,
+            place=_placed(st.table, st.chain, ()),
+        )
+        for k, st in enumerate(stages)
+    )
+    return Ruleset_(family, lowering.chains, gates)
+
+
+def _context(chain: Chain, hook: str) -> tuple[tuple[str, str], ...]:
+    """What ``ct state`` and the hook read in a base chain."""
+    return (("ct_state", _ct_state(chain)), ("hook", hook))
+
+
+_CONNTRACK_PRIORITY = -200
+"""NF_IP_PRI_CONNTRACK: prerouting chains below it run before conntrack, where ``ct state``
+reads ``invalid`` (nf_tables' nft_ct_get_eval without a conntrack entry); on ingress always."""
+
+
+def _ct_state(chain: Chain) -> str:
+    hook = chain.hook or "input"
+    if hook == "ingress" or (hook == "prerouting" and chain.priority < _CONNTRACK_PRIORITY):
+        return "invalid"
+    return "new"
+
+
+def _run(rs: Ruleset_, ctx: ReadContext) -> Verdicts:
+    try:
+        return engine.evaluate(rs, ctx.service)
+    except RulesetError as e:
+        line = e.ref.origin.line if e.ref is not None else None
+        raise ReaderError(e.message, source=ctx.name, line=line, hint=e.hint) from None
 
 
 def _set_family(type_: str) -> int:
@@ -322,21 +354,6 @@ def set_objects(rs: Ruleset, name: str) -> tuple[list[Entry], list[str]]:
     return entries, names
 
 
-def _sequence(stages: Sequence[list[Segment]], main: list[Segment], bits: int) -> list[Segment]:
-    """Base chains one after the other, in the order a packet meets them: a drop anywhere stops
-    it (the first dropping chain's rule is shown), else a conditional anywhere leaves it open,
-    else it is accepted, and the rule shown is the first audited-hook chain's."""
-    if len(stages) == 1:
-        return list(main)
-    out: list[Segment] = []
-    for seg in combine(stages, bits):
-        if seg.outcome == "accept":
-            out.extend(clip(main, [(seg.first, seg.last)]))
-        else:
-            out.append(seg)
-    return out
-
-
 def _placed(table: Table, chain: Chain, segments: tuple[Segment, ...]) -> Stage:
     return Stage(
         "nftables",
@@ -348,20 +365,6 @@ def _placed(table: Table, chain: Chain, segments: tuple[Segment, ...]) -> Stage:
         segments,
         table.family,
     )
-
-
-def _end_accepts(s: Segment) -> Segment:
-    """A chain evaluated alone: falling off its end lets the packet go on."""
-    if s.outcome != "return":
-        return s
-    return Segment(s.first, s.last, "accept", s.rule)
-
-
-def _only_some(s: Segment, why: str) -> Segment:
-    if s.outcome != "drop":
-        return s
-    rule = RuleRef(s.rule.origin, s.rule.text, "; ".join(x for x in (s.rule.why, why) if x))
-    return Segment(s.first, s.last, "conditional", rule)
 
 
 def read_ruleset(data: bytes, ctx: ReadContext, fmt: str) -> Ruleset:

@@ -7,12 +7,10 @@ import re
 import socket
 
 from auditor import ipspace
-from auditor.allowlists.firewall import (
-    merge,
-)
 from auditor.allowlists.nftables.ast import AnonSet, Bits, Pfx, Rng, Val, Value, _Problem
 from auditor.allowlists.nftables.render import _render_value
 from auditor.errors import AddressError
+from auditor.ruleset.sweep import merge
 
 # /etc/services names nft accepts for ports; the most common, so that the result does not depend
 # on the host's services file (which is consulted for the rest).

@@ -1,13 +1,25 @@
-"""Helpers the JSON feed parsers share: how a path is spelt, and typed reads that name the path
-of whatever is wrong."""
+"""Helpers the JSON feed parsers share: the parse of a feed whose top level is an object, how a
+path is spelt, and typed reads that name the path of whatever is wrong."""
 
 from __future__ import annotations
 
 import json
 import re
+from abc import abstractmethod
 from typing import Any
 
-from auditor.sources.base import FeedContext, FeedError, json_type, require
+from auditor.model import Finding, Origin, Severity
+from auditor.sources.base import (
+    Feed,
+    FeedBuilder,
+    FeedContext,
+    FeedError,
+    FeedParser,
+    FeedVersion,
+    json_type,
+    load_json,
+    require,
+)
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
 
@@ -81,3 +93,33 @@ def digits(value: Any, ctx: FeedContext, where: str) -> str:
         return value
     shown = json.dumps(value)[:40] if isinstance(value, str) else json_type(value)
     raise FeedError(f"{ctx.provider}: {where} is {shown}, expected a number", source=ctx.name)
+
+
+class ObjectFeedParser(FeedParser):
+    """A JSON feed whose top level is an object: the document is checked and a builder made
+    here; :meth:`read` adds the items."""
+
+    def parse(self, data: bytes, ctx: FeedContext) -> Feed:
+        doc = object_at(load_json(data, ctx), ctx, "")
+        out = FeedBuilder(self.name, self.filters)
+        version = self.read(doc, out, ctx)
+        return out.feed(ctx, version)
+
+    @abstractmethod
+    def read(self, doc: dict[str, Any], out: FeedBuilder, ctx: FeedContext) -> FeedVersion | None:
+        """Adds every item of the document to ``out``; returns the feed's version, if any."""
+
+
+def add_strings(
+    out: FeedBuilder, value: Any, ctx: FeedContext, path: str, tag_id: int = -1
+) -> None:
+    """Each string of the JSON array ``value`` as an item at ``path[j]``; a FeedError names the
+    first element that is not a string."""
+    add = out.add
+    for j, text in enumerate(strings(value, ctx, path)):
+        add(text, f"{path}[{j}]", tag_id)
+
+
+def info(out: FeedBuilder, kind: str, message: str, ctx: FeedContext) -> None:
+    """An info finding about the feed as a whole."""
+    out.findings.append(Finding(kind, Severity.INFO, message, Origin(ctx.name)))

@@ -13,30 +13,22 @@ See https://support.atlassian.com/organization-administration/docs/ip-addresses-
 
 from __future__ import annotations
 
-from auditor.sources.base import (
-    Feed,
-    FeedBuilder,
-    FeedContext,
-    FeedParser,
-    FeedVersion,
-    load_json,
-    require,
-)
-from auditor.sources.feeds._common import digits, list_tags, object_at, optional
+from typing import Any
+
+from auditor.sources.base import FeedBuilder, FeedContext, FeedVersion, require
+from auditor.sources.feeds._common import ObjectFeedParser, digits, list_tags, optional
 
 _LIST_TAGS = ("product", "direction", "region")
 
 
-class AtlassianParser(FeedParser):
+class AtlassianParser(ObjectFeedParser):
     name = "atlassian"
     description = "Atlassian ip-ranges JSON (ip-ranges.atlassian.com)"
     filters = ("product", "direction", "region", "perimeter")
 
-    def parse(self, data: bytes, ctx: FeedContext) -> Feed:
-        doc = object_at(load_json(data, ctx), ctx, "")
+    def read(self, doc: dict[str, Any], out: FeedBuilder, ctx: FeedContext) -> FeedVersion:
         token = digits(require(doc, "syncToken", (int, str), ctx, ""), ctx, "syncToken")
         created = require(doc, "creationDate", str, ctx, "")
-        out = FeedBuilder(self.name, self.filters)
         for i, item in enumerate(require(doc, "items", list, ctx, "")):
             path = f"items[{i}]"
             text = require(item, "cidr", str, ctx, path)
@@ -47,4 +39,4 @@ class AtlassianParser(FeedParser):
             if perimeter:
                 pairs.append(("perimeter", perimeter))
             out.add(text, f"{path}.cidr", out.tags(pairs) if pairs else -1)
-        return out.feed(ctx, FeedVersion("syncToken", token, created))
+        return FeedVersion("syncToken", token, created)

@@ -16,29 +16,20 @@ See https://learn.microsoft.com/azure/virtual-network/service-tags-overview#disc
 
 from __future__ import annotations
 
-from auditor.sources.base import (
-    Feed,
-    FeedBuilder,
-    FeedContext,
-    FeedParser,
-    FeedVersion,
-    load_json,
-    require,
-)
-from auditor.sources.feeds._common import digits, object_at, strings
+from typing import Any
+
+from auditor.sources.base import FeedBuilder, FeedContext, FeedVersion, require
+from auditor.sources.feeds._common import ObjectFeedParser, add_strings, digits
 
 
-class AzureParser(FeedParser):
+class AzureParser(ObjectFeedParser):
     name = "azure"
     description = "Azure Service Tags JSON (ServiceTags_*.json or the discovery API)"
     filters = ("tag", "region", "systemService")
 
-    def parse(self, data: bytes, ctx: FeedContext) -> Feed:
-        doc = object_at(load_json(data, ctx), ctx, "")
+    def read(self, doc: dict[str, Any], out: FeedBuilder, ctx: FeedContext) -> FeedVersion:
         change = digits(require(doc, "changeNumber", int, ctx, ""), ctx, "changeNumber")
         cloud = require(doc, "cloud", str, ctx, "")
-        out = FeedBuilder(self.name, self.filters)
-        add = out.add
         for i, value in enumerate(require(doc, "values", list, ctx, "")):
             path = f"values[{i}]"
             tag = require(value, "name", str, ctx, path)
@@ -46,14 +37,11 @@ class AzureParser(FeedParser):
             ppath = f"{path}.properties"
             region = require(props, "region", str, ctx, ppath)
             service = require(props, "systemService", str, ctx, ppath)
-            base = f"{ppath}.addressPrefixes"
-            prefixes = strings(require(props, "addressPrefixes", list, ctx, ppath), ctx, base)
+            prefixes = require(props, "addressPrefixes", list, ctx, ppath)
             pairs = [("tag", tag)]
             if region:
                 pairs.append(("region", region))
             if service:
                 pairs.append(("systemService", service))
-            tid = out.tags(pairs)
-            for j, text in enumerate(prefixes):
-                add(text, f"{base}[{j}]", tid)
-        return out.feed(ctx, FeedVersion(f"changeNumber ({cloud})", change))
+            add_strings(out, prefixes, ctx, f"{ppath}.addressPrefixes", out.tags(pairs))
+        return FeedVersion(f"changeNumber ({cloud})", change)

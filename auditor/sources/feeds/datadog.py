@@ -13,37 +13,27 @@ See https://docs.datadoghq.com/api/latest/ip-ranges/
 
 from __future__ import annotations
 
-from auditor.sources.base import (
-    Feed,
-    FeedBuilder,
-    FeedContext,
-    FeedParser,
-    FeedVersion,
-    load_json,
-    require,
-)
-from auditor.sources.feeds._common import digits, key_path, object_at, strings
+from typing import Any
+
+from auditor.sources.base import FeedBuilder, FeedContext, FeedVersion, require
+from auditor.sources.feeds._common import ObjectFeedParser, add_strings, digits, key_path
 
 _LISTS = ("prefixes_ipv4", "prefixes_ipv6")
 
 
-class DatadogParser(FeedParser):
+class DatadogParser(ObjectFeedParser):
     name = "datadog"
     description = "Datadog ip-ranges JSON (ip-ranges.datadoghq.com)"
     filters = ("section",)
 
-    def parse(self, data: bytes, ctx: FeedContext) -> Feed:
-        doc = object_at(load_json(data, ctx), ctx, "")
+    def read(self, doc: dict[str, Any], out: FeedBuilder, ctx: FeedContext) -> FeedVersion:
         version = digits(require(doc, "version", int, ctx, ""), ctx, "version")
         modified = require(doc, "modified", str, ctx, "")
-        out = FeedBuilder(self.name, self.filters)
         for section, entry in doc.items():
             if not isinstance(entry, dict):
                 continue
             spath = key_path("", section)
             tid = out.tags([("section", section)])
             for key in _LISTS:
-                path = f"{spath}.{key}"
-                for j, text in enumerate(strings(require(entry, key, list, ctx, spath), ctx, path)):
-                    out.add(text, f"{path}[{j}]", tid)
-        return out.feed(ctx, FeedVersion("version", version, modified))
+                add_strings(out, require(entry, key, list, ctx, spath), ctx, f"{spath}.{key}", tid)
+        return FeedVersion("version", version, modified)

@@ -6,27 +6,18 @@ See https://www.fastly.com/documentation/reference/api/utils/public-ip-list/
 
 from __future__ import annotations
 
-from auditor.sources.base import (
-    Feed,
-    FeedBuilder,
-    FeedContext,
-    FeedParser,
-    load_json,
-    require,
-)
-from auditor.sources.feeds._common import object_at, strings
+from typing import Any
+
+from auditor.sources.base import FeedBuilder, FeedContext, require
+from auditor.sources.feeds._common import ObjectFeedParser, add_strings
 
 _KEYS = ("addresses", "ipv6_addresses")
 
 
-class FastlyParser(FeedParser):
+class FastlyParser(ObjectFeedParser):
     name = "fastly"
     description = "Fastly public-ip-list JSON"
 
-    def parse(self, data: bytes, ctx: FeedContext) -> Feed:
-        doc = object_at(load_json(data, ctx), ctx, "")
-        out = FeedBuilder(self.name)
+    def read(self, doc: dict[str, Any], out: FeedBuilder, ctx: FeedContext) -> None:
         for key in _KEYS:
-            for j, text in enumerate(strings(require(doc, key, list, ctx, ""), ctx, key)):
-                out.add(text, f"{key}[{j}]")
-        return out.feed(ctx)
+            add_strings(out, require(doc, key, list, ctx, ""), ctx, key)

@@ -21,15 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from auditor.model import Finding, Origin, Severity
-from auditor.sources.base import (
-    Feed,
-    FeedBuilder,
-    FeedContext,
-    FeedParser,
-    load_json,
-)
-from auditor.sources.feeds._common import key_path, object_at, strings
+from auditor.sources.base import FeedBuilder, FeedContext
+from auditor.sources.feeds._common import ObjectFeedParser, add_strings, info, key_path
 
 NOT_ADDRESSES = frozenset(
     {"verifiable_password_authentication", "ssh_key_fingerprints", "ssh_keys", "domains"}
@@ -46,14 +39,12 @@ def looks_like_address(item: Any) -> bool:
     return chars <= _ADDRESS_CHARS and bool(chars & _DIGITS) and bool(chars & {".", ":"})
 
 
-class GithubParser(FeedParser):
+class GithubParser(ObjectFeedParser):
     name = "github"
     description = "GitHub meta API JSON (api.github.com/meta)"
     filters = ("section",)
 
-    def parse(self, data: bytes, ctx: FeedContext) -> Feed:
-        doc = object_at(load_json(data, ctx), ctx, "")
-        out = FeedBuilder(self.name, self.filters)
+    def read(self, doc: dict[str, Any], out: FeedBuilder, ctx: FeedContext) -> None:
         skipped = []
         for key, value in doc.items():
             if key in NOT_ADDRESSES or not isinstance(value, list) or not value:
@@ -61,18 +52,12 @@ class GithubParser(FeedParser):
             if not any(looks_like_address(item) for item in value):
                 skipped.append(key)
                 continue
-            path = key_path("", key)
-            tid = out.tags([("section", key)])
-            for j, text in enumerate(strings(value, ctx, path)):
-                out.add(text, f"{path}[{j}]", tid)
+            add_strings(out, value, ctx, key_path("", key), out.tags([("section", key)]))
         if skipped:
-            out.findings.append(
-                Finding(
-                    "ignored-key",
-                    Severity.INFO,
-                    f"{len(skipped)} list(s) without addresses not read: "
-                    + ", ".join(key_path("", k) for k in skipped),
-                    Origin(ctx.name),
-                )
+            info(
+                out,
+                "ignored-key",
+                f"{len(skipped)} list(s) without addresses not read: "
+                + ", ".join(key_path("", k) for k in skipped),
+                ctx,
             )
-        return out.feed(ctx)

@@ -15,36 +15,27 @@ https://developers.google.com/search/docs/crawling-indexing/verifying-googlebot
 
 from __future__ import annotations
 
-from auditor.sources.base import (
-    Feed,
-    FeedBuilder,
-    FeedContext,
-    FeedError,
-    FeedParser,
-    FeedVersion,
-    load_json,
-    require,
-)
-from auditor.sources.feeds._common import digits, object_at, optional
+from typing import Any
+
+from auditor.sources.base import FeedBuilder, FeedContext, FeedError, FeedVersion, require
+from auditor.sources.feeds._common import ObjectFeedParser, digits, object_at, optional
 
 _FIELDS = ("ipv4Prefix", "ipv6Prefix")
 _TAGS = ("service", "scope")
 
 
-class GoogleParser(FeedParser):
+class GoogleParser(ObjectFeedParser):
     name = "google"
     description = "Google cloud.json, goog.json, googlebot.json and user-triggered-fetchers.json"
     filters = _TAGS
 
-    def parse(self, data: bytes, ctx: FeedContext) -> Feed:
-        doc = object_at(load_json(data, ctx), ctx, "")
+    def read(self, doc: dict[str, Any], out: FeedBuilder, ctx: FeedContext) -> FeedVersion:
         created = require(doc, "creationTime", str, ctx, "")
         token = optional(doc, "syncToken", str, ctx, "")
         if token is not None:
             version = FeedVersion("syncToken", digits(token, ctx, "syncToken"), created)
         else:
             version = FeedVersion("creationTime", created)
-        out = FeedBuilder(self.name, self.filters)
         for i, item in enumerate(require(doc, "prefixes", list, ctx, "")):
             path = f"prefixes[{i}]"
             item = object_at(item, ctx, path)
@@ -64,4 +55,4 @@ class GoogleParser(FeedParser):
                 if value:
                     tags.append((tag, value))
             out.add(text, f"{path}.{key}", out.tags(tags) if tags else -1)
-        return out.feed(ctx, version)
+        return version

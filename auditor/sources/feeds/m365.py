@@ -14,7 +14,6 @@ See https://learn.microsoft.com/microsoft-365/enterprise/microsoft-365-ip-web-se
 
 from __future__ import annotations
 
-from auditor.model import Finding, Origin, Severity
 from auditor.sources.base import (
     Feed,
     FeedBuilder,
@@ -25,7 +24,7 @@ from auditor.sources.base import (
     load_json,
     require,
 )
-from auditor.sources.feeds._common import strings
+from auditor.sources.feeds._common import add_strings, info
 
 
 class M365Parser(FeedParser):
@@ -52,7 +51,7 @@ class M365Parser(FeedParser):
             if "ips" not in item:
                 url_only += 1
                 continue
-            ips = strings(require(item, "ips", list, ctx, path), ctx, f"{path}.ips")
+            ips = require(item, "ips", list, ctx, path)
             tid = out.tags(
                 [
                     ("id", str(ident)),
@@ -61,16 +60,13 @@ class M365Parser(FeedParser):
                     ("required", "true" if required else "false"),
                 ]
             )
-            for j, text in enumerate(ips):
-                out.add(text, f"{path}.ips[{j}]", tid)
+            add_strings(out, ips, ctx, f"{path}.ips", tid)
         if url_only:
-            out.findings.append(
-                Finding(
-                    "url-only",
-                    Severity.INFO,
-                    f"{url_only} of {len(doc)} endpoint sets list only URLs, no IP ranges; "
-                    "skipped as URL-only",
-                    Origin(ctx.name),
-                )
+            info(
+                out,
+                "url-only",
+                f"{url_only} of {len(doc)} endpoint sets list only URLs, no IP ranges; "
+                "skipped as URL-only",
+                ctx,
             )
         return out.feed(ctx)

@@ -7,30 +7,19 @@ See https://help.okta.com/en-us/content/topics/security/ip-address-allow-listing
 
 from __future__ import annotations
 
-from auditor.sources.base import (
-    Feed,
-    FeedBuilder,
-    FeedContext,
-    FeedParser,
-    load_json,
-    require,
-)
-from auditor.sources.feeds._common import key_path, object_at, strings
+from typing import Any
+
+from auditor.sources.base import FeedBuilder, FeedContext, require
+from auditor.sources.feeds._common import ObjectFeedParser, add_strings, key_path, object_at
 
 
-class OktaParser(FeedParser):
+class OktaParser(ObjectFeedParser):
     name = "okta"
     description = "Okta ip_ranges.json (cell -> ip_ranges)"
     filters = ("cell",)
 
-    def parse(self, data: bytes, ctx: FeedContext) -> Feed:
-        doc = object_at(load_json(data, ctx), ctx, "")
-        out = FeedBuilder(self.name, self.filters)
+    def read(self, doc: dict[str, Any], out: FeedBuilder, ctx: FeedContext) -> None:
         for cell, entry in doc.items():
             cpath = key_path("", cell)
             ranges = require(object_at(entry, ctx, cpath), "ip_ranges", list, ctx, cpath)
-            path = f"{cpath}.ip_ranges"
-            tid = out.tags([("cell", cell)])
-            for j, text in enumerate(strings(ranges, ctx, path)):
-                out.add(text, f"{path}[{j}]", tid)
-        return out.feed(ctx)
+            add_strings(out, ranges, ctx, f"{cpath}.ip_ranges", out.tags([("cell", cell)]))

@@ -10,27 +10,19 @@ See https://docs.oracle.com/iaas/Content/General/Concepts/addressranges.htm
 
 from __future__ import annotations
 
-from auditor.sources.base import (
-    Feed,
-    FeedBuilder,
-    FeedContext,
-    FeedParser,
-    FeedVersion,
-    load_json,
-    require,
-)
-from auditor.sources.feeds._common import object_at, strings
+from typing import Any
+
+from auditor.sources.base import FeedBuilder, FeedContext, FeedVersion, require
+from auditor.sources.feeds._common import ObjectFeedParser, strings
 
 
-class OracleParser(FeedParser):
+class OracleParser(ObjectFeedParser):
     name = "oracle"
     description = "Oracle Cloud public_ip_ranges.json"
     filters = ("region", "tag")
 
-    def parse(self, data: bytes, ctx: FeedContext) -> Feed:
-        doc = object_at(load_json(data, ctx), ctx, "")
+    def read(self, doc: dict[str, Any], out: FeedBuilder, ctx: FeedContext) -> FeedVersion:
         stamp = require(doc, "last_updated_timestamp", str, ctx, "")
-        out = FeedBuilder(self.name, self.filters)
         for i, entry in enumerate(require(doc, "regions", list, ctx, "")):
             rpath = f"regions[{i}]"
             region = require(entry, "region", str, ctx, rpath)
@@ -40,4 +32,4 @@ class OracleParser(FeedParser):
                 tags = strings(require(item, "tags", list, ctx, path), ctx, f"{path}.tags")
                 pairs = [("region", region)] + [("tag", t) for t in tags]
                 out.add(text, f"{path}.cidr", out.tags(pairs))
-        return out.feed(ctx, FeedVersion("last_updated_timestamp", stamp))
+        return FeedVersion("last_updated_timestamp", stamp)

@@ -9,27 +9,17 @@ See https://docs.stripe.com/ips
 
 from __future__ import annotations
 
-from auditor.sources.base import (
-    Feed,
-    FeedBuilder,
-    FeedContext,
-    FeedParser,
-    load_json,
-)
-from auditor.sources.feeds._common import key_path, object_at, strings
+from typing import Any
+
+from auditor.sources.base import FeedBuilder, FeedContext
+from auditor.sources.feeds._common import ObjectFeedParser, add_strings, key_path
 
 
-class StripeParser(FeedParser):
+class StripeParser(ObjectFeedParser):
     name = "stripe"
     description = "Stripe ips_webhooks.json / ips_api.json"
     filters = ("section",)
 
-    def parse(self, data: bytes, ctx: FeedContext) -> Feed:
-        doc = object_at(load_json(data, ctx), ctx, "")
-        out = FeedBuilder(self.name, self.filters)
+    def read(self, doc: dict[str, Any], out: FeedBuilder, ctx: FeedContext) -> None:
         for key, value in doc.items():
-            path = key_path("", key)
-            tid = out.tags([("section", key.lower())])
-            for j, text in enumerate(strings(value, ctx, path)):
-                out.add(text, f"{path}[{j}]", tid)
-        return out.feed(ctx)
+            add_strings(out, value, ctx, key_path("", key), out.tags([("section", key.lower())]))

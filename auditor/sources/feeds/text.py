@@ -19,8 +19,7 @@ from auditor.sources.base import (
     FeedContext,
     FeedError,
     FeedParser,
-    looks_like_html,
-    not_html_but_xml,
+    refuse_markup,
 )
 
 _COMMENT_MARKS = ("#", ";")
@@ -29,13 +28,7 @@ _JSON_OPENERS = ("{", '["', "[\n", "[\r", "[ ", "[\t", "[]")
 
 def decode(data: bytes, ctx: FeedContext) -> str:
     """The body as text: UTF-8 with an optional BOM, no NUL bytes, not HTML or XML."""
-    not_html_but_xml(data, ctx, "a list of ranges")
-    if looks_like_html(data):
-        raise FeedError(
-            f"{ctx.provider}: got an HTML page, not a list of ranges",
-            source=ctx.name,
-            hint="a proxy, captive portal or login page answered; check the URL and the network",
-        )
+    refuse_markup(data, ctx, "a list of ranges", "a list of ranges")
     if b"\x00" in data:
         raise FeedError(
             f"{ctx.provider}: the feed is not text (it contains NUL bytes)", source=ctx.name

@@ -27,7 +27,7 @@ from auditor.sources.base import (
     load_json,
     require,
 )
-from auditor.sources.feeds._common import array_at, key_path, object_at, strings
+from auditor.sources.feeds._common import add_strings, array_at, key_path, object_at
 
 _CENR_FILTERS = ("continent", "city")
 
@@ -72,9 +72,7 @@ class ZscalerParser(FeedParser):
 
     def _hubs(self, doc: dict[str, Any], ctx: FeedContext) -> Feed:
         out = FeedBuilder(self.name)
-        prefixes = strings(require(doc, "hubPrefixes", list, ctx, ""), ctx, "hubPrefixes")
-        for j, text in enumerate(prefixes):
-            out.add(text, f"hubPrefixes[{j}]")
+        add_strings(out, require(doc, "hubPrefixes", list, ctx, ""), ctx, "hubPrefixes")
         return out.feed(ctx)
 
     def _cenr(self, doc: dict[str, Any], clouds: list[str], ctx: FeedContext) -> Feed:
