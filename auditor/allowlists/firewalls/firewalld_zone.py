@@ -45,7 +45,6 @@ from xml.parsers import expat
 
 from auditor import ipspace
 from auditor.allowlists.base import ReadContext, Reader, ReaderError
-from auditor.allowlists.firewall import Outcome, RuleRef, Segment, clip, combine, complement, merge
 from auditor.allowlists.firewalls.hostfw_common import (
     FAMILIES,
     HostRule,
@@ -58,8 +57,9 @@ from auditor.allowlists.firewalls.hostfw_common import (
     _result,
     lower,
 )
-from auditor.model import Finding, Origin, RangeSet, Severity, Verdicts
+from auditor.model import Finding, Origin, Outcome, RangeSet, RuleRef, Segment, Severity, Verdicts
 from auditor.ruleset.engine import evaluate, probes
+from auditor.ruleset.sweep import clip, combine, complement, merge
 
 _TCP = "tcp"
 _UDP = "udp"

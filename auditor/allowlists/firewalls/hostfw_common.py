@@ -26,9 +26,9 @@ from typing import Literal, NamedTuple
 
 from auditor import ipspace
 from auditor.allowlists.base import ReadContext, ReaderError, address_findings
-from auditor.allowlists.firewall import FirewallResult, Outcome, RuleRef, verdicts_rangeset
+from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.errors import AddressError
-from auditor.model import Finding, Origin, RangeSet, SourceInfo, Verdicts
+from auditor.model import Finding, Origin, Outcome, RangeSet, RuleRef, SourceInfo, Verdicts
 from auditor.ruleset import ir
 
 Interval = tuple[int, int]

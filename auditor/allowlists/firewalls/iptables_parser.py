@@ -12,7 +12,6 @@ from collections.abc import Sequence
 
 from auditor import ipspace
 from auditor.allowlists.base import MAX_FINDINGS_PER_KIND, ReadContext, ReaderError
-from auditor.allowlists.firewall import client_ports, complement, merge
 from auditor.allowlists.firewalls.iptables_model import (
     _OTHER_PROTOCOLS,
     PortTest,
@@ -23,7 +22,7 @@ from auditor.allowlists.firewalls.iptables_model import (
 from auditor.allowlists.lists.ipset_save import other_set
 from auditor.errors import AddressError
 from auditor.model import Finding, Origin, Severity
-from auditor.ruleset.sweep import intersect
+from auditor.ruleset.sweep import client_ports, complement, intersect, merge
 
 _CONDITIONAL_MODULES = {
     "limit": "a rate limit",

@@ -42,7 +42,6 @@ from dataclasses import dataclass
 
 from auditor import ipspace
 from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
-from auditor.allowlists.firewall import Outcome, RuleRef, Segment
 from auditor.allowlists.firewalls.hostfw_common import (
     FAMILIES,
     HostRule,
@@ -55,7 +54,7 @@ from auditor.allowlists.firewalls.hostfw_common import (
     _result,
     lower,
 )
-from auditor.model import Finding, Origin, RangeSet, Severity, Verdicts
+from auditor.model import Finding, Origin, Outcome, RangeSet, RuleRef, Segment, Severity, Verdicts
 from auditor.ruleset.engine import evaluate
 
 UFW_APPS: dict[str, tuple[Traffic, ...]] = {
