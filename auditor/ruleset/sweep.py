@@ -53,11 +53,15 @@ def first_claims(claims: Iterable[Claim]) -> list[Segment]:
 
 def _first(claims: Sequence[Claim]) -> list[Segment]:
     items: list[tuple[int, int, float, int]] = []
-    table: list[Claim] = []
-    for claim in claims:
-        k = len(table)
-        table.append(claim)
-        items.extend((a, b, claim.order, k) for a, b in claim.intervals)
+    add = items.append
+    for k, claim in enumerate(claims):
+        order = claim.order
+        intervals = claim.intervals
+        if len(intervals) == 1:
+            a, b = intervals[0]
+            add((a, b, order, k))
+        else:
+            items.extend((a, b, order, k) for a, b in intervals)
     items.sort()
     out: list[Segment] = []
     i = 0
@@ -70,10 +74,17 @@ def _first(claims: Sequence[Claim]) -> list[Segment]:
             top = max(top, items[j][1])
             j += 1
         if j == i + 1:
-            c = table[k]
-            _append(out, Segment(a, b, c.outcome, c.rule))
+            c = claims[k]
+            rule, outcome = c.rule, c.outcome
+            if out:
+                last = out[-1]
+                if last.last == a - 1 and last.rule is rule and last.outcome == outcome:
+                    out[-1] = Segment(last.first, b, outcome, rule)
+                    i = j
+                    continue
+            out.append(Segment(a, b, outcome, rule))
         else:
-            _sweep(items[i:j], table, out)
+            _sweep(items[i:j], claims, out)
         i = j
     return out
 
@@ -129,11 +140,24 @@ def fill_gaps(
 def _fill(segments: Sequence[Segment], top: int, outcome: Outcome, rule: RuleRef) -> list[Segment]:
     """The segments, with every address up to ``top`` they leave out given ``outcome``."""
     out: list[Segment] = []
+    add = out.append
     start = 0
     for seg in segments:
-        if seg.first > start:
-            _append(out, Segment(start, min(seg.first - 1, top), outcome, rule))
-        _append(out, seg)
+        first = seg.first
+        if first > start:
+            gap_end = min(first - 1, top)
+            if (
+                out
+                and out[-1].last == start - 1
+                and out[-1].rule is rule
+                and out[-1].outcome == outcome
+            ):
+                out[-1] = Segment(out[-1].first, gap_end, outcome, rule)
+            else:
+                add(Segment(start, gap_end, outcome, rule))
+            add(seg)  # it starts after a gap: nothing to merge with
+        else:
+            _append(out, seg)
         start = seg.last + 1
     if start <= top:
         _append(out, Segment(start, top, outcome, rule))
@@ -156,6 +180,12 @@ def complement(intervals: Sequence[tuple[int, int]], bits: int) -> list[tuple[in
 
 def clip(segments: Sequence[Segment], intervals: Sequence[tuple[int, int]]) -> list[Segment]:
     """The segments cut to the given sorted, disjoint intervals."""
+    if not segments or not intervals:
+        return []
+    if len(intervals) == 1:
+        a, b = intervals[0]
+        if a <= segments[0].first and segments[-1].last <= b:
+            return list(segments)  # a jump every source takes: the whole chain as it is
     out = []
     j = 0
     for a, b in intervals:
