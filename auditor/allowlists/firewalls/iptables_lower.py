@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from auditor.allowlists.base import ReadContext
 from auditor.allowlists.firewalls.iptables_model import _OTHER_PROTOCOLS, Rule, Ruleset, Table
-from auditor.allowlists.firewalls.iptables_parser import _tokens
+from auditor.allowlists.firewalls.iptables_words import _tokens
 from auditor.model import Entry, Origin, Outcome, RuleRef, Stage
 from auditor.ruleset import ir
 from auditor.ruleset.engine import probes, traffic_match
