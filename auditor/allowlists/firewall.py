@@ -1,23 +1,11 @@
-"""What firewall readers share: first-match evaluation over the source address space.
+"""What every ruleset reader hands back, and how its verdicts become a RangeSet.
 
-A ruleset does not list an allowlist; it decides, for each packet, a verdict. The readers
-answer the question an admin asks, "which source addresses can open a connection to this
-service", by evaluating the rules in order for every source address at once:
-
-- A chain is a list of *claims*: the source intervals a rule matches for the service, in
-  rule order, each with the rule's outcome. For every address the first claim wins (first
-  match), computed for all addresses in one sweep (:func:`first_claims`), so a 50,000-rule
-  chain costs a sort, not 50,000 set differences.
-- Outcomes: ``accept``, ``drop`` (DROP and REJECT), ``return`` (back to the calling chain;
-  at the end of a built-in chain, its policy) and ``conditional`` (the deciding rule depends
-  on something the export does not show: an interface, an ipset whose members were not
-  given, a rate limit, a time). Conditional addresses are never counted as allowed.
-- A service with several ports (``tcp/25,465,587``) is evaluated once per port; an address
-  is allowed only when every port accepts it (:func:`combine`).
-
-The result is a :class:`Verdicts` per family: disjoint segments, each with the rule that
-decided it (file:line and the rule's text), which :func:`verdicts_rangeset` turns into the
-RangeSet the core compares (the allowed part) plus what ``auditor explain`` shows.
+A ruleset reader parses its format, lowers it to :mod:`auditor.ruleset.ir` and has
+:mod:`auditor.ruleset.engine` evaluate it: per family, disjoint segments of the address space,
+each allowed, denied or conditional with the rule that decided it. :func:`verdicts_rangeset`
+turns them into the RangeSet the core compares: the allowed part as entries (their origin the
+accepting rule), conditional addresses making the source partial, with the rules that made them
+so; ``auditor explain`` and rule placement read the verdicts themselves.
 """
 
 from __future__ import annotations
@@ -31,42 +19,12 @@ from auditor.model import (
     Entry,
     Finding,
     Origin,
-    Outcome,
     RangeSet,
     RuleRef,
-    Segment,
     Severity,
     SourceInfo,
-    Stage,
     Verdicts,
 )
-from auditor.ruleset.sweep import (
-    Claim,
-    client_ports,
-    clip,
-    combine,
-    complement,
-    fill_gaps,
-    first_claims,
-    merge,
-)
-
-__all__ = [  # their homes are auditor.model and auditor.ruleset.sweep
-    "Claim",
-    "Outcome",
-    "RuleRef",
-    "Segment",
-    "Stage",
-    "Verdicts",
-    "clip",
-    "client_ports",
-    "combine",
-    "complement",
-    "fill_gaps",
-    "first_claims",
-    "merge",
-]
-
 
 MAX_REASONS = 5
 

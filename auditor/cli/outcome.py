@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, NoReturn
 import typer
 
 from auditor.cli.output import err
-from auditor.errors import AuditorError, ExitCode
+from auditor.errors import STATUS_CODES, AuditorError, ExitCode
 
 if TYPE_CHECKING:
     from auditor.model import RangeSet
@@ -38,9 +38,9 @@ def exit_code(outcome: Outcome | BaseException) -> ExitCode:
         return outcome.exit_code
     if isinstance(outcome, BaseException):
         return ExitCode.TROUBLE
-    if not outcome.complete:
-        return ExitCode.TROUBLE
-    return ExitCode.DRIFT if outcome.drift else ExitCode.OK
+    # the same table the reports read for an audit's status
+    status = "incomplete" if not outcome.complete else "drift" if outcome.drift else "in-sync"
+    return STATUS_CODES[status]
 
 
 def guard(fn: Callable[[], Outcome], debug: bool) -> NoReturn:

@@ -1,7 +1,7 @@
 """Where an accept must go to take effect: the chains of the declared ruleset that decide.
 
 A firewall reader hands back, with its verdicts, every chain a packet crosses on its path
-(:class:`auditor.allowlists.firewall.Stage`): an iptables table's built-in chain (raw
+(:class:`auditor.model.Stage`): an iptables table's built-in chain (raw
 PREROUTING, mangle PREROUTING, ..., filter INPUT) or an nftables base chain (ingress,
 prerouting, input, in priority order). An accept ends only the chain it is in; the packet then
 meets the next one, where a drop is still final. So an address comes in only when every stage

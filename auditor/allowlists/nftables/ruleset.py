@@ -12,7 +12,7 @@ The question is the one the iptables reader answers ("which sources can open a c
   priority order within a hook. ``accept`` ends only the chain it is in; the packet goes on to the
   next base chain, and a ``drop`` in any of them is final. So the verdicts of the base chains are
   combined as "accepted only if every one accepts": a drop anywhere wins, then conditional
-  (:func:`auditor.allowlists.firewall.combine`). A chain bound to a device (``ingress``) or a
+  (:func:`auditor.ruleset.sweep.combine`). A chain bound to a device (``ingress``) or a
   bridge (``bridge`` family) only sees packets arriving there, which the export does not say:
   what it drops is conditional, never a definite drop.
 - In a chain the first rule that decides wins; ``jump`` returns to the next rule when the called
