@@ -8,6 +8,7 @@ here each case names the rule that must decide, so a right verdict for a wrong r
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 
 import pytest
@@ -829,3 +830,21 @@ def test_a_user_chain_audited_alone_leaves_its_end_to_the_caller() -> None:
     assert verdict(rs, "192.0.2.1") == ("accept", 3)
     assert verdict(rs, "198.51.100.1") == ("drop", 4)
     assert verdict(rs, "203.0.113.1")[0] == "conditional"
+
+
+@pytest.mark.parametrize(
+    ("ports", "said"),
+    [
+        ("--dport 70000", "70000"),
+        ("--dport 25:99999999999999999999", "99999999999999999999"),
+        ("-m multiport --dports 25,65536", "65536"),
+        ("--dport 30:20", "30:20"),
+        ("--sport 1024:70000", "70000"),
+    ],
+)
+def test_a_port_iptables_restore_refuses_is_an_error(ports: str, said: str) -> None:
+    # iptables-restore refuses these lines; read as a match they would grant or deny
+    # something the kernel never sees
+    text = HEADER + f"-A INPUT -p tcp -m tcp {ports} -j ACCEPT\nCOMMIT\n"
+    with pytest.raises(ReaderError, match=rf"rules.v4:5: .*{re.escape(said)}"):
+        read(text)

@@ -424,7 +424,13 @@ class _Parser:
                 rule.protocol = val
             elif opt == "-m" and val in ("tcp", "udp"):
                 continue
-            elif opt == "--dport" and not rule.ports and val.isdigit():
+            elif (
+                opt == "--dport"
+                and not rule.ports
+                and val.isascii()
+                and val.isdigit()
+                and len(val) < 5
+            ):
                 rule.ports = [PortTest(((int(val), int(val)),))]
             else:
                 return None
@@ -497,16 +503,29 @@ def _range(text: str) -> str:
 
 
 def _ports(text: str, parser: _Parser, line: int) -> tuple[tuple[int, int], ...]:
+    """``25``, ``1024:65535``, ``:1023``, ``1024:`` or such, joined by commas; a port over
+    65535 or a range whose start is past its end is refused, as iptables-restore does."""
     out = []
     for part in text.split(","):
         lo, sep, hi = part.partition(":")
-        try:
-            a = int(lo) if lo else 0
-            b = int(hi) if sep and hi else (65535 if sep else a)
-        except ValueError:
+        if not all(x == "" or (x.isascii() and x.isdigit()) for x in (lo, hi)) or (
+            not lo and not sep
+        ):
+            raise parser.error(line, f"cannot read the port {part!r}", hint="a number, or a:b")
+        a = int(lo) if lo else 0
+        b = int(hi) if sep and hi else (65535 if sep else a)
+        if a > 65535 or b > 65535:
             raise parser.error(
-                line, f"cannot read the port {part!r}", hint="a number, or a:b"
-            ) from None
+                line,
+                f"port {part!r} is out of range (0-65535)",
+                hint="iptables-restore refuses this rule; correct the export",
+            )
+        if a > b:
+            raise parser.error(
+                line,
+                f"port range {part!r} starts after it ends",
+                hint="iptables-restore refuses this rule; write it low:high",
+            )
         out.append((a, b))
     return tuple(out)
 
