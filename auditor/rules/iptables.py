@@ -222,9 +222,10 @@ class IptablesGenerator(Generator):
             restore = RESTORE[family]
             tables = list(dict.fromkeys(r.table for r in rules))
             lines = self._header(family, rules, options, where)
-            emptied = "the filter table"
-            if tables and tables != ["filter"]:
-                emptied = "the " + ", ".join(tables[:-1]) + f" and {tables[-1]} tables"
+            named = tables or ["filter"]
+            emptied = f"the {named[0]} table"
+            if len(named) > 1:
+                emptied = "the " + ", ".join(named[:-1]) + f" and {named[-1]} tables"
             lines += [
                 f"# Load with: {restore} --noflush FILE (test first with --test --noflush).",
                 f"# Without --noflush, {restore} empties every chain of {emptied} first.",

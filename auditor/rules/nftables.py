@@ -109,7 +109,10 @@ def port_match(service: Service) -> str:
 
 class NftablesGenerator(Generator):
     name = "nftables"
-    description = "an nft -f file: a named set per family in table inet filter, and a rule"
+    description = (
+        "an nft -f file: a named set per family and a rule, in the tables the declared ruleset"
+        " uses (inet filter otherwise)"
+    )
     families = (4, 6)
     max_comment_len = 128
     """Rule and element comments: at most 128 bytes, and ``"`` cannot be escaped; one bad

@@ -280,3 +280,21 @@ def test_the_multi_table_restore_file_passes_both_backends(
         assert done.returncode == 0, (argv, done.stderr)
     saved = netns.run([f"{program}-save"], check=True).stdout
     assert "-A PREROUTING -s 10.50.0.0/24 -p tcp -m tcp --dport 25" in saved
+
+
+def test_a_file_for_one_other_table_names_it(run_cli: RunCli, write: WriteFile) -> None:
+    # only mangle PREROUTING drops the missing address; filter INPUT accepts everything
+    declared = write(
+        "mangle.v4",
+        "*mangle\n:PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+        ":OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n"
+        "-A PREROUTING -s 10.50.2.0/24 -j DROP\nCOMMIT\n"
+        "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n",
+    )
+    exp = write("exp.txt", "10.50.2.0/24\n")
+    code, rules, err = _diff(run_cli, exp, declared, "iptables")
+    assert code == 1, err
+    text = _restore_file(rules, 4)
+    assert "*mangle\n-I PREROUTING -s 10.50.2.0/24 " in text
+    assert "*filter" not in text
+    assert "empties every chain of the mangle table first." in text
