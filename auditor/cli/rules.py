@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -31,6 +30,7 @@ def command(
     fmt: p.FormatOpt = None,
     host_bits: p.HostBitsOpt = "fix",
     lenient: p.LenientOpt = False,
+    output_file: p.OutputFileOpt = None,
     **shared: Any,
 ) -> None:
     """Rules that allow the CIDRs of a source: a text file, a saved JSON report, stdin, a
@@ -44,6 +44,7 @@ def command(
       auditor diff -e nodes.txt -d allow.txt -o cidr | auditor rules nftables
       auditor rules iptables report.json --service smtp,submission
       auditor rules nft github:section=hooks --service https
+      auditor rules nft nodes.txt --output-file /etc/nftables.d/allow-mail.nft
     """
     p.start(ctx, locals(), lambda opts: _run(opts, platform, source))
 
@@ -52,7 +53,7 @@ def _run(opts: Options, platform: str, source: str) -> Outcome:
     from auditor import audit
     from auditor.cli.loading import load_all, rule_blocks
     from auditor.cli.outcome import Outcome, source_complete
-    from auditor.cli.output import err
+    from auditor.cli.output import deliver, err
     from auditor.rules import RuleOptions, generator_for
     from auditor.service import Service
 
@@ -64,7 +65,10 @@ def _run(opts: Options, platform: str, source: str) -> Outcome:
         sets = load_all([source], loader, load_options, opts)
     if not source_complete(sets[0], allow_stale=False):
         err("error: no rules written from an incomplete list")
+        if opts.output_file is not None:
+            err(f"error: not written: {opts.output_file} keeps its previous content")
         return Outcome(complete=False)
     blocks = rule_blocks(audit.blocks_with_origins(sets[0].space, sets))
-    sys.stdout.write(gen.generate(blocks, options))
+    text = gen.generate(blocks, options)
+    deliver(text, opts.output_file, output="rules", quiet=False, incomplete=None)
     return Outcome()

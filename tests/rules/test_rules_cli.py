@@ -65,3 +65,19 @@ def test_diff_with_rules(tmp_path: Path, cidrs: Path, platform: str) -> None:
         elements = nft_elements(rules)
         assert [c for c, _ in elements["auditor_v4_tcp_25"]] == ["198.51.100.7/32"]
         assert [c for c, _ in elements["auditor_v6_tcp_25"]] == ["2001:db8::/32"]
+
+
+def test_rules_output_file_is_written_and_kept_on_an_incomplete_source(
+    tmp_path: Path, cidrs: Path
+) -> None:
+    out = tmp_path / "allow.nft"
+    result = CliRunner().invoke(app, ["rules", "nft", str(cidrs), "--output-file", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    written = out.read_text()
+    assert "192.0.2.0/24" in written and "2001:db8::/32" in written
+    missing = tmp_path / "gone.txt"
+    result = CliRunner().invoke(app, ["rules", "nft", str(missing), "--output-file", str(out)])
+    assert result.exit_code == 2
+    assert out.read_text() == written  # a failed run never replaces the file
+    assert "keeps its previous content" in result.stderr
