@@ -102,7 +102,9 @@ def parse_spec(text: str, catalog: Catalog) -> SourceSpec:
     fmt = None
     if sep and prefix.startswith("file+"):
         fmt = prefix[len("file+") :]
-        if not _FORMAT.fullmatch(fmt):
+        if _FORMAT.fullmatch(fmt.lower()):
+            fmt = fmt.lower()  # format names are read in any case, as --format reads them
+        else:
             raise UsageError(
                 f"{text}: cannot read the format name {fmt!r}",
                 hint="write file+FORMAT:PATH with a name from auditor formats,"

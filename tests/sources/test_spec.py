@@ -137,6 +137,7 @@ def test_existing_file_with_a_plain_name_is_a_file(
     ("text", "kind", "location", "fmt"),
     [
         ("file+postfix-cidr:client_access", "file", "client_access", "postfix-cidr"),
+        ("file+POSTFIX-CIDR:client_access", "file", "client_access", "postfix-cidr"),
         ("file+text:/etc/x.cidr", "file", "/etc/x.cidr", "text"),
         ("file+iptables-save:///etc/rules.v4", "file", "/etc/rules.v4", "iptables-save"),
         ("file+nftables:-", "stdin", None, "nftables"),
