@@ -187,9 +187,21 @@ def to_address(text: str | None, what: str = "--to") -> str | None:
     """One address, normalised; ``what`` names the argument it came from in the error."""
     if text is None:
         return None
+    import re
+
     from auditor.errors import AddressError
     from auditor.ipspace import format_address, parse_address
 
+    with_port = re.fullmatch(
+        r"(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})|\[([0-9A-Fa-f:.]+)\]:(\d{1,5})", text
+    )
+    if with_port:
+        address = with_port.group(1) or with_port.group(3)
+        port = with_port.group(2) or with_port.group(4)
+        raise UsageError(
+            f"invalid {what} {text!r}: it has a port",
+            hint=f"give the address alone ({address}); the port goes in --service tcp/{port}",
+        )
     try:
         family, value, _ = parse_address(text)
     except AddressError as e:
