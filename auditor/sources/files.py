@@ -96,7 +96,12 @@ def read_bytes(spec: str, stdin: BinaryIO | None, max_bytes: int = DEFAULT_MAX_B
     return data
 
 
-_UTF16_BOMS = ((b"\xff\xfe", "utf-16-le", "UTF-16 LE"), (b"\xfe\xff", "utf-16-be", "UTF-16 BE"))
+_WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le", "UTF-32 LE"),  # before UTF-16 LE: it starts alike
+    (b"\x00\x00\xfe\xff", "utf-32-be", "UTF-32 BE"),
+    (b"\xff\xfe", "utf-16-le", "UTF-16 LE"),
+    (b"\xfe\xff", "utf-16-be", "UTF-16 BE"),
+)
 
 
 def _utf16_without_bom(data: bytes) -> tuple[str, str] | None:
@@ -115,11 +120,10 @@ def _utf16_without_bom(data: bytes) -> tuple[str, str] | None:
 
 
 def utf16_to_utf8(data: bytes, source: str) -> tuple[bytes, str | None]:
-    """UTF-16 text (Windows PowerShell 5.1 writes it with ``>`` and ``Out-File``) as UTF-8,
-    with what it was read as; any other input is returned as it is, with None."""
-    if data.startswith(b"\xff\xfe\x00\x00"):
-        return data, None  # UTF-32 LE: refused later as a file with NUL bytes
-    with_bom = [(bom, codec, label) for bom, codec, label in _UTF16_BOMS if data.startswith(bom)]
+    """UTF-16 text (Windows PowerShell 5.1 writes it with ``>`` and ``Out-File``), or UTF-32
+    with a byte order mark (``Out-File -Encoding UTF32``), as UTF-8, with what it was read as;
+    any other input is returned as it is, with None."""
+    with_bom = [(bom, codec, label) for bom, codec, label in _WIDE_BOMS if data.startswith(bom)]
     if with_bom:
         bom, codec, label = with_bom[0]
         body, label = data[len(bom) :], label + " text (it starts with a byte order mark)"
@@ -132,12 +136,14 @@ def utf16_to_utf8(data: bytes, source: str) -> tuple[bytes, str | None]:
     try:
         text = body.decode(codec)
     except UnicodeDecodeError as e:
-        line = body[: e.start - e.start % 2].decode(codec, "replace").count("\n") + 1
+        unit = 4 if "32" in codec else 2
+        line = body[: e.start - e.start % unit].decode(codec, "replace").count("\n") + 1
         raise InputError(
             f"invalid {label.split(' text')[0]} at byte {e.start + len(data) - len(body)}",
             source=source,
             line=line,
-            hint="the file looks like UTF-16 but is damaged or truncated; save it as UTF-8",
+            hint=f"the file looks like {label.split(' ')[0]} but is damaged or truncated; save it"
+            " as UTF-8",
         ) from None
     return text.encode("utf-8"), label
 

@@ -98,6 +98,8 @@ def _load(path: Path, fmt: str | None = None) -> RangeSet:
         pytest.param("utf-16-be", codecs.BOM_UTF16_BE, "UTF-16 BE", id="be-bom"),
         pytest.param("utf-16-le", b"", "UTF-16 LE", id="le-no-bom"),
         pytest.param("utf-16-be", b"", "UTF-16 BE", id="be-no-bom"),
+        pytest.param("utf-32-le", codecs.BOM_UTF32_LE, "UTF-32 LE", id="utf32-le-bom"),
+        pytest.param("utf-32-be", codecs.BOM_UTF32_BE, "UTF-32 BE", id="utf32-be-bom"),
     ],
 )
 def test_utf16_text_lists_are_decoded_and_said_so(
