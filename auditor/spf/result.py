@@ -92,7 +92,11 @@ def expand_domain(
         if isinstance(root, DnsFailure):
             raise DnsFailure(
                 f"{domain}: DNS failure, its SPF record could not be read: {root.message}",
-                hint="try again, or pin a resolver with --nameserver",
+                hint=(
+                    f"try again, or check the resolver {options.nameserver}"
+                    if options.nameserver
+                    else "try again, or pin a resolver with --nameserver"
+                ),
             )
         if isinstance(root, SpfError):
             raise root

@@ -461,3 +461,10 @@ def test_a_control_character_in_the_domain_argument_is_escaped(run_cli: RunCli, 
     assert code == 2
     assert "\x1b" not in out + err
     assert "\\x1b" in err
+
+
+def test_a_dns_failure_with_a_pinned_resolver_names_it(run_cli: RunCli, ns: str) -> None:
+    code, _, err = run_cli("spf", "sf.example.com", "--nameserver", ns)
+    assert code == 2
+    assert "pin a resolver" not in err  # it is pinned already
+    assert f"the resolver {ns}" in err
