@@ -325,3 +325,13 @@ def test_billion_laughs_is_bounded(as_key: bool) -> None:
     seconds, longest = proc.stdout.decode().split()
     assert float(seconds) < 10
     assert int(longest) < 10_000  # no message spells out the expansion
+
+
+def test_a_kubernetes_manifest_is_named_with_how_to_list_its_cidrs() -> None:
+    err = yaml_error(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: mail\n"
+        "spec:\n  ingress:\n  - from:\n    - ipBlock:\n        cidr: 192.0.2.0/24\n"
+    )
+    assert "a Kubernetes NetworkPolicy manifest" in str(err)
+    assert err.line == 1
+    assert "ipBlock.cidr" in (err.hint or "")

@@ -94,6 +94,7 @@ class YamlReader(Reader):
             self._walk_list(root, out, "", None)
         elif isinstance(root, yaml.MappingNode):
             _check_tag(root, _MAP, "the document", ctx)
+            _refuse_manifest(root, ctx)
             for key, value in self._pairs(root, out, ""):
                 out.group(key)
                 self._walk_list(value, out, key, key)
@@ -180,3 +181,25 @@ class YamlReader(Reader):
                 " custom tags such as !!python/object are refused"
             )
         out.note("bad-entry", Severity.ERROR, message, origin)
+
+
+def _refuse_manifest(root: yaml.MappingNode, ctx: ReadContext) -> None:
+    """A Kubernetes manifest (``apiVersion`` and ``kind`` at the top) is not a mapping of
+    groups to lists: its ipBlock rules are a policy with selectors and ports, which this
+    reader does not evaluate."""
+    top = {
+        str(k.value): v
+        for k, v in root.value
+        if getattr(k, "value", None) in ("apiVersion", "kind")
+    }
+    if len(top) < 2:
+        return
+    kind = str(getattr(top["kind"], "value", "")) or "resource"
+    raise ReaderError(
+        f"this looks like a Kubernetes {kind} manifest, not an allowlist",
+        source=ctx.name,
+        line=_mark(root.value[0][0]),
+        hint="give its source ranges as a list: kubectl get networkpolicy NAME -o"
+        " jsonpath='{..ipBlock.cidr}' | tr ' ' '\\n'; its except: ranges and ports are not"
+        " in that list",
+    )
