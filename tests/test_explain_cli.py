@@ -52,6 +52,22 @@ def test_explain_without_the_ipset_is_conditional(run_cli: RunCli, write: WriteF
     assert "ipset relays" in doc["declared"][0]["where"]
 
 
+def test_explain_with_a_failed_source_is_unknown_not_denied(
+    run_cli: RunCli, write: WriteFile
+) -> None:
+    write("nodes.txt", "192.0.2.0/24\n")
+    code, out, _ = run_cli("explain", "192.0.2.1", "-e", "nodes.txt", "-d", "gone.txt")
+    assert code == 2
+    assert "gone.txt: failed: " in out and "no such file" in out
+    assert "denied" not in out
+    code, out, _ = run_cli(
+        "explain", "192.0.2.1", "-e", "nodes.txt", "-d", "gone.txt", "-o", "json"
+    )
+    doc = json.loads(out)
+    assert code == 2 and doc["certain"] is False
+    assert [d["decision"] for d in doc["declared"]] == ["failed"]
+
+
 def test_explain_other_services_and_lists(run_cli: RunCli, write: WriteFile) -> None:
     write("fw.rules", RULES)
     write("allow.yaml", "- 149.96.0.0/16\n")

@@ -122,6 +122,8 @@ def document(v: ReportView) -> Json:
             for s in v.summary
         },
         "missing": [_block(b) for b in v.missing],
+        "missing_verified": not v.unverified,
+        "unverified_because": list(v.unverified),
         "partial": [_partial(c) for c in v.partial],
         "extra": None if v.extra is None else [_block(b) for b in v.extra],
         "over_broad": [_finding(f) for f in v.over_broad],

@@ -75,6 +75,15 @@ def _blocks_section(title: str, blocks: Sequence[MissingBlock]) -> list[str]:
     return out + ["None."]
 
 
+def _missing_title(v: ReportView) -> str:
+    """``Missing``, or, when a declared source failed, why it is only unverified."""
+    if not v.unverified:
+        return "Missing"
+    names = ", ".join(code(n, cell=False) for n in v.unverified)
+    noun = "declared source" if len(v.unverified) == 1 else "declared sources"
+    return f"Not shown allowed (unverified: {noun} {names} failed)"
+
+
 def _origin(f: Finding) -> str:
     return code(str(f.origin)) if f.origin is not None else ""
 
@@ -139,14 +148,15 @@ def render(v: ReportView) -> str:
 
     out += ["", "## Summary", ""]
     scoped = v.extra is not None
+    missing = "Unverified" if v.unverified else "Missing"
     headers = [
         "Family",
         "Expected entries",
         "Expected addresses",
         "Declared entries",
         "Declared addresses",
-        "Missing CIDRs",
-        "Missing addresses",
+        f"{missing} CIDRs",
+        f"{missing} addresses",
     ]
     if scoped:
         headers += ["Extra CIDRs", "Extra addresses"]
@@ -163,7 +173,7 @@ def render(v: ReportView) -> str:
             cells += _tally(s.extra, total)
         out.append(_row(cells))
 
-    out += _blocks_section("Missing", v.missing)
+    out += _blocks_section(_missing_title(v), v.missing)
 
     out += ["", "## Partial coverage", ""]
     if v.partial:

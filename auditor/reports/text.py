@@ -49,10 +49,12 @@ _WRAPPING = {
 }
 
 
-def _summary_rows(summary: Sequence[FamilySummary]) -> list[tuple[str, str, str, str]]:
+def _summary_rows(
+    summary: Sequence[FamilySummary], missing: str = "missing"
+) -> list[tuple[str, str, str, str]]:
     rows = []
     for fam in summary:
-        sets = [("expected", fam.expected), ("declared", fam.declared), ("missing", fam.missing)]
+        sets = [("expected", fam.expected), ("declared", fam.declared), (missing, fam.missing)]
         if fam.extra is not None:
             sets.append(("extra", fam.extra))
         for name, tally in sets:
@@ -104,6 +106,11 @@ def _blocks_title(name: str, blocks: Sequence[MissingBlock]) -> str:
     return f"{name}: {blocks_text(blocks) if blocks else 'none'}"
 
 
+def _missing_set(v: ReportView) -> str:
+    """The missing row of the summary: ``unverified`` when a declared source failed."""
+    return "unverified" if v.unverified else "missing"
+
+
 def _scope_text(v: ReportView) -> str:
     return ", ".join(clean(s) for s in v.options.scope)
 
@@ -135,11 +142,13 @@ def render_plain(v: ReportView) -> str:
             out.append(f"    detail: {clean(info.detail)}")
 
     out += ["", "summary"]
-    out += text_table(["family", "set", "count", "addresses"], _summary_rows(v.summary), (2, 3))
-    out.append("  (count: entries for expected and declared; minimal CIDRs for missing, extra)")
+    missing = _missing_set(v)
+    summary = _summary_rows(v.summary, missing)
+    out += text_table(["family", "set", "count", "addresses"], summary, (2, 3))
+    out.append(f"  (count: entries for expected and declared; minimal CIDRs for {missing}, extra)")
     out.append("  (addresses: per family; an IPv4 and an IPv6 address count never add up)")
 
-    out += ["", _blocks_title("missing", v.missing)]
+    out += ["", _blocks_title(clean(v.missing_title), v.missing)]
     if v.missing:
         out += text_table(["cidr", "addresses", "origins"], _block_rows(v.missing), (1,))
 
@@ -314,11 +323,15 @@ def render_rich(v: ReportView, width: int) -> str:
     console.print(_inputs_table(v, width))
 
     capped(
-        table("summary", ["family", "set", "count", "addresses"], (2, 3)), _summary_rows(v.summary)
+        table("summary", ["family", "set", "count", "addresses"], (2, 3)),
+        _summary_rows(v.summary, _missing_set(v)),
     )
 
     console.print(
-        Text(_blocks_title("missing", v.missing), style="bold yellow" if v.missing else "green")
+        Text(
+            _blocks_title(clean(v.missing_title), v.missing),
+            style="bold yellow" if v.missing else "green",
+        )
     )
     # Source names in origins are cut from the left, as in the inputs table, and cells that
     # describe one item are stacked, so that no table needs more than four columns.

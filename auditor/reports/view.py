@@ -76,6 +76,14 @@ class ReportView:
     verdict: Verdict
     options: AuditOptions
     rules: tuple[tuple[str, str], ...]
+    unverified: tuple[str, ...] = ()
+    """The declared sources that failed, in input order. Unread, any of them may allow what
+    the others do not, so :attr:`missing` is then only not shown allowed: unverified."""
+
+    @property
+    def missing_title(self) -> str:
+        """What :attr:`missing` is called: ``missing``, or why it is only unverified."""
+        return unverified_text(self.unverified) or "missing"
 
 
 def origin_key(origin: Origin | None) -> tuple[str, int, str]:
@@ -171,10 +179,25 @@ def blocks_text(blocks: Sequence[MissingBlock], adjective: str = "") -> str:
     return f"{plural(len(blocks), noun)} ({parts})"
 
 
+def unverified_sources(result: AuditResult) -> tuple[str, ...]:
+    """The declared sources that failed: with one unread, nothing is known to be missing."""
+    failed = (rs for rs in result.declared if rs.completeness is Completeness.FAILED)
+    return tuple(rs.info.name for rs in sorted(failed, key=_input_key))
+
+
+def unverified_text(names: Sequence[str]) -> str:
+    """``not shown allowed (unverified: declared source X failed)``; "" for no source."""
+    if not names:
+        return ""
+    noun = "declared source" if len(names) == 1 else "declared sources"
+    return f"not shown allowed (unverified: {noun} {', '.join(names)} failed)"
+
+
 def _verdict(
     result: AuditResult,
     missing: Sequence[MissingBlock],
     extra: Sequence[MissingBlock] | None,
+    unverified: Sequence[str] = (),
 ) -> Verdict:
     code = STATUS_CODES[result.status]
     reasons = []
@@ -190,7 +213,9 @@ def _verdict(
             f"no declared source covers IPv{fam}: the expected IPv{fam} addresses are unknown,"
             " not missing (give a declared source for that family)"
         )
-    if missing:
+    if missing and unverified:
+        reasons.append(f"{blocks_text(missing)} {unverified_text(unverified)}")
+    elif missing:
         reasons.append(blocks_text(missing, "missing"))
     if result.over_broad:
         reasons.append(
@@ -208,6 +233,7 @@ def build(result: AuditResult, ctx: ReportContext) -> ReportView:
     missing = result.missing_blocks
     extra = result.extra_blocks
     source_findings = (f for rs in result.sources for f in rs.findings)
+    unverified = unverified_sources(result)
     return ReportView(
         inputs=tuple(sorted(result.sources, key=_input_key)),
         summary=_summary(result, missing, extra),
@@ -216,9 +242,10 @@ def build(result: AuditResult, ctx: ReportContext) -> ReportView:
         extra=extra,
         over_broad=tuple(sorted(result.over_broad, key=finding_key)),
         findings=tuple(sorted(source_findings, key=finding_key)),
-        verdict=_verdict(result, missing, extra),
+        verdict=_verdict(result, missing, extra, unverified),
         options=result.options,
         rules=ctx.rules,
+        unverified=unverified,
     )
 
 

@@ -119,6 +119,96 @@ def test_nftables_reads_mapped_as_ipv6_only() -> None:
         parse("nftables", table.format(rule="ip saddr ::ffff:203.0.113.0/120 accept"), "a.nft")
 
 
+# As `nft list ruleset` prints it: a mapped address in a set, in a rule, in a rule's own set.
+NFT_MAPPED = """\
+table inet filter {
+\tset mapped {
+\t\ttype ipv6_addr
+\t\tflags interval
+\t\telements = { ::ffff:198.51.100.0/120,
+\t\t\t     2001:db8::/32 }
+\t}
+
+\tchain input {
+\t\ttype filter hook input priority filter; policy drop;
+\t\tip6 saddr ::ffff:192.0.2.0/120 tcp dport 25 accept
+\t\tip6 saddr @mapped tcp dport 25 accept
+\t\tip6 saddr { ::ffff:203.0.113.7, 2001:db8:1::1 } tcp dport 25 accept
+\t}
+}
+"""
+# The same ruleset as `nft -j list ruleset` prints it (one line: no line numbers).
+NFT_MAPPED_JSON = (
+    '{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json'
+    '_schema_version": 1}}, {"table": {"family": "inet", "name": "filter", "handle": 1}}, {"s'
+    'et": {"family": "inet", "name": "mapped", "table": "filter", "type": "ipv6_addr", "handl'
+    'e": 2, "flags": ["interval"], "elem": [{"prefix": {"addr": "::ffff:198.51.100.0", "len":'
+    ' 120}}, {"prefix": {"addr": "2001:db8::", "len": 32}}]}}, {"chain": {"family": "inet", "'
+    'table": "filter", "name": "input", "handle": 1, "type": "filter", "hook": "input", "prio'
+    '": 0, "policy": "drop"}}, {"rule": {"family": "inet", "table": "filter", "chain": "input'
+    '", "handle": 3, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip6", '
+    '"field": "saddr"}}, "right": {"prefix": {"addr": "::ffff:192.0.2.0", "len": 120}}}}, {"m'
+    'atch": {"op": "==", "left": {"payload": {"protocol": "tcp", "field": "dport"}}, "right":'
+    ' 25}}, {"accept": null}]}}, {"rule": {"family": "inet", "table": "filter", "chain": "inp'
+    'ut", "handle": 4, "expr": [{"match": {"op": "==", "left": {"payload": {"protocol": "ip6"'
+    ', "field": "saddr"}}, "right": "@mapped"}}, {"match": {"op": "==", "left": {"payload": {'
+    '"protocol": "tcp", "field": "dport"}}, "right": 25}}, {"accept": null}]}}, {"rule": {"fa'
+    'mily": "inet", "table": "filter", "chain": "input", "handle": 6, "expr": [{"match": {"op'
+    '": "==", "left": {"payload": {"protocol": "ip6", "field": "saddr"}}, "right": {"set": ["'
+    '::ffff:203.0.113.7", "2001:db8:1::1"]}}}, {"match": {"op": "==", "left": {"payload": {"p'
+    'rotocol": "tcp", "field": "dport"}}, "right": 25}}, {"accept": null}]}}]}'
+)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "data", "where"),
+    [
+        pytest.param("nftables", NFT_MAPPED, [(5, None), (11, None), (13, None)], id="text"),
+        pytest.param(
+            "nftables-json",
+            NFT_MAPPED_JSON,
+            [(None, "nftables[2].elem[0]"), (None, "nftables[4]"), (None, "nftables[6]")],
+            id="json",
+        ),
+    ],
+)
+def test_nftables_warns_once_per_mapped_address(
+    fmt: str, data: str, where: list[tuple[int | None, str | None]]
+) -> None:
+    """Each address written mapped is named once, with where it is and the IPv4 form, however
+    often it is evaluated (an inet table is read for both families, a set by every rule that
+    names it)."""
+    rs = parse(fmt, data, "fw.nft")
+    for address in ("::ffff:192.0.2.1", "::ffff:198.51.100.1", MAPPED):
+        assert allowed(rs, address)
+    for address in ("192.0.2.1", "198.51.100.1", SENDER):
+        assert not allowed(rs, address)
+    warnings = sorted(
+        (f for f in rs.findings if f.kind == "ipv4-mapped"),
+        key=lambda f: (f.origin.line or 0, f.origin.path or "") if f.origin else (0, ""),
+    )
+    assert [(f.origin.line, f.origin.path) for f in warnings if f.origin] == where
+    assert all(f.origin and f.origin.source == "fw.nft" for f in warnings)
+    assert all(f.severity is Severity.WARNING for f in warnings)
+    assert [m.split(" if IPv4")[0].rsplit("; ", 1)[1] for m in (f.message for f in warnings)] == [
+        "write 198.51.100.0/24",
+        "write 192.0.2.0/24",
+        "write 203.0.113.7/32",
+    ]
+
+
+def test_nftables_mapped_warning_on_the_command_line(run_cli: RunCli, write: WriteFile) -> None:
+    write("nodes.txt", "192.0.2.0/24\n")
+    write("fw.nft", NFT_MAPPED)
+    code, _, err = run_cli("diff", "-e", "nodes.txt", "-d", "fw.nft")
+    assert code == 1
+    assert (
+        "warning: fw.nft:11: '::ffff:192.0.2.0/120' is IPv4-mapped IPv6: kept as IPv6, as"
+        " written, so it does not cover the IPv4 sender 192.0.2.0/24; write 192.0.2.0/24 if"
+        " IPv4 is meant"
+    ) in err
+
+
 def test_the_postfix_reading_agrees_mapped_patterns_match_no_client() -> None:
     rs = parse("postfix-mynetworks", "[::ffff:203.0.113.0]/120 [2001:db8::]/32\n", "mynetworks")
     assert not allowed(rs, SENDER) and not allowed(rs, MAPPED)

@@ -8,7 +8,15 @@ from pathlib import Path
 
 from auditor import audit
 from auditor.allowlists import ReadContext, reader_for
-from auditor.model import AuditOptions, AuditResult, RangeSet, Role
+from auditor.model import (
+    AuditOptions,
+    AuditResult,
+    Completeness,
+    Entries,
+    RangeSet,
+    Role,
+    SourceInfo,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "fixtures" / "reports"
@@ -83,6 +91,37 @@ def partial_source_case() -> AuditResult:
     return compare(
         [load("nodes.txt", "expected", "192.0.2.0/24\n")],
         [load("allow.txt", "declared", "192.0.2.0/24\nnot-an-address\n")],
+    )
+
+
+def failed(name: str, role: Role) -> RangeSet:
+    """A source that could not be read, kept as the command line keeps it."""
+    return RangeSet(
+        SourceInfo(name, role, "unknown"),
+        Entries(name),
+        Completeness.FAILED,
+        (f"{name}: no such file",),
+    )
+
+
+def failed_declared_case() -> AuditResult:
+    """One declared source read, one failed: what it would allow is unknown."""
+    return compare(
+        [load("nodes.txt", "expected", NODES)],
+        [load("allow.yaml", "declared", ALLOW, "yaml"), failed("gone.txt", "declared")],
+    )
+
+
+# What failed_declared_case() has not shown allowed, and why.
+UNVERIFIED_CIDRS = "11 CIDRs (IPv4: 10 CIDRs, 321 addresses; IPv6: 1 CIDR, 2^80 addresses)"
+UNVERIFIED = "not shown allowed (unverified: declared source gone.txt failed)"
+
+
+def failed_expected_case() -> AuditResult:
+    """An expected source failed: what the others expect is still known to be missing."""
+    return compare(
+        [load("nodes.txt", "expected", NODES), failed("gone.txt", "expected")],
+        [load("allow.yaml", "declared", ALLOW, "yaml")],
     )
 
 

@@ -97,6 +97,32 @@ def test_a_failed_source_is_in_the_report(files: tuple[str, str], tmp_path: Path
     assert doc["verdict"]["status"] == "incomplete"  # type: ignore[index]
 
 
+@pytest.mark.parametrize("fmt", ["text", "md", "json"])
+def test_a_failed_declared_source_makes_missing_unverified(tmp_path: Path, fmt: str) -> None:
+    """Unread, the declared source may allow the expected CIDRs: not called missing."""
+    nodes = tmp_path / "e.txt"
+    nodes.write_text("192.0.2.0/24\n", encoding="utf-8")
+    gone = str(tmp_path / "nonexistent.txt")
+    code, out = diff("-e", str(nodes), "-d", gone, "-o", fmt)
+    assert code == 2
+    reason = (
+        f"1 IPv4 CIDR (256 addresses) not shown allowed (unverified: declared source {gone} failed)"
+    )
+    if fmt == "json":
+        doc = validate(out)
+        assert doc["verdict"]["reasons"] == [  # type: ignore[index]
+            f"declared source {gone} is failed: {gone}: no such file",
+            reason,
+        ]
+        assert doc["missing_verified"] is False
+        assert doc["unverified_because"] == [gone]
+        assert [b["cidr"] for b in doc["missing"]] == ["192.0.2.0/24"]  # type: ignore[attr-defined]
+        return
+    assert reason in out
+    assert "missing" not in out.lower()
+    assert "192.0.2.0/24" in out
+
+
 def test_output_file_gets_the_same_report(files: tuple[str, str], tmp_path: Path) -> None:
     nodes, allow = files
     target = tmp_path / "report.md"

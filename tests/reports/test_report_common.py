@@ -18,8 +18,12 @@ from .helpers import (
     GOLDEN,
     ROOT,
     RULES,
+    UNVERIFIED,
+    UNVERIFIED_CIDRS,
     Case,
     compare,
+    failed_declared_case,
+    failed_expected_case,
     hostile_case,
     in_sync_case,
     load,
@@ -48,7 +52,10 @@ def test_golden(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(FORMATS))
-@pytest.mark.parametrize("case", [small_case, hostile_case, in_sync_case, partial_source_case])
+@pytest.mark.parametrize(
+    "case",
+    [small_case, hostile_case, in_sync_case, partial_source_case, failed_declared_case],
+)
 def test_same_inputs_same_bytes(name: str, case: Case) -> None:
     report = report_for(name)
     ctx = ReportContext(rules=RULES)
@@ -102,6 +109,28 @@ def test_incomplete_verdict_names_the_source_and_its_reason() -> None:
     assert v.verdict.reasons[0] == (
         "declared source allow.txt is partial: 1 line(s) could not be read"
     )
+
+
+def test_a_failed_declared_source_leaves_the_missing_unverified() -> None:
+    """The unread source may allow what the others do not: not "missing", but not shown
+    allowed, and the verdict says which source makes it unknown."""
+    result = failed_declared_case()
+    v = report_view.build(result, ReportContext())
+    assert v.unverified == ("gone.txt",)
+    assert (v.verdict.status, v.verdict.exit_code) == ("incomplete", 2)
+    assert v.verdict.reasons[:2] == (
+        "declared source gone.txt is failed: gone.txt: no such file",
+        f"{UNVERIFIED_CIDRS} {UNVERIFIED}",
+    )
+    assert not any("missing" in r for r in v.verdict.reasons)
+    assert len(v.missing) == 11
+
+
+def test_a_failed_expected_source_leaves_the_missing_known() -> None:
+    """What the sources that were read expect and nothing declared allows is missing."""
+    v = report_view.build(failed_expected_case(), ReportContext())
+    assert v.unverified == ()
+    assert "11 missing CIDRs" in v.verdict.reasons[1]
 
 
 def test_summary_counts_entries_cidrs_and_addresses() -> None:

@@ -19,8 +19,12 @@ from .helpers import (
     HOSTILE_NAMES,
     RULES,
     SCHEMA,
+    UNVERIFIED,
+    UNVERIFIED_CIDRS,
     Case,
     compare,
+    failed_declared_case,
+    failed_expected_case,
     hostile_case,
     in_sync_case,
     load,
@@ -42,7 +46,10 @@ def render(result: AuditResult, rules: tuple[tuple[str, str], ...] = ()) -> dict
     return doc
 
 
-@pytest.mark.parametrize("case", [small_case, hostile_case, in_sync_case, partial_source_case])
+@pytest.mark.parametrize(
+    "case",
+    [small_case, hostile_case, in_sync_case, partial_source_case, failed_declared_case],
+)
 def test_reports_validate_against_the_schema(
     case: Case, validator: jsonschema.Draft202012Validator
 ) -> None:
@@ -57,6 +64,8 @@ def test_schema_rejects_what_it_should(validator: jsonschema.Draft202012Validato
         (("summary", "ipv4", "missing", "addresses"), 321.0),
         (("verdict", "status"), "ok"),
         (("missing", 0, "cidr"), "192.0.2.0/26; rm -rf /"),
+        (("missing_verified",), "yes"),
+        (("unverified_because",), [1]),
     ]:
         broken = json.loads(json.dumps(doc))
         target = broken
@@ -107,6 +116,22 @@ def test_document_shape() -> None:
     assert doc["over_broad"][0]["kind"] == "over-broad"
     assert doc["findings"][0]["kind"] == "host-bits"
     assert doc["rules"] == [{"platform": p, "text": t} for p, t in RULES]
+
+
+def test_missing_is_marked_unverified_when_a_declared_source_failed() -> None:
+    doc = render(failed_declared_case())
+    assert doc["missing_verified"] is False
+    assert doc["unverified_because"] == ["gone.txt"]
+    # the key stays for consumers that read it, with the same rows
+    assert len(doc["missing"]) == doc["summary"]["total"]["missing"]["cidrs"] == 11
+    assert doc["verdict"]["reasons"][1] == f"{UNVERIFIED_CIDRS} {UNVERIFIED}"
+
+
+@pytest.mark.parametrize("case", [small_case, in_sync_case, failed_expected_case])
+def test_missing_is_verified_when_every_declared_source_was_read(case: Case) -> None:
+    doc = render(case())
+    assert doc["missing_verified"] is True
+    assert doc["unverified_because"] == []
 
 
 def test_extra_is_null_without_a_scope() -> None:

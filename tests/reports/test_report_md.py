@@ -10,7 +10,16 @@ from auditor.model import AuditResult
 from auditor.reports import ReportContext, report_for
 from auditor.reports.markdown import code
 
-from .helpers import HOSTILE_NAMES, RULES, hostile_case, in_sync_case, small_case
+from .helpers import (
+    HOSTILE_NAMES,
+    RULES,
+    UNVERIFIED,
+    UNVERIFIED_CIDRS,
+    failed_declared_case,
+    hostile_case,
+    in_sync_case,
+    small_case,
+)
 
 markdown_it = pytest.importorskip("markdown_it")
 
@@ -84,6 +93,17 @@ def test_sections_in_order() -> None:
     ]
     assert "**Verdict:** drift (exit code 1)" in md
     assert md.endswith("```\n")
+
+
+def test_a_failed_declared_source_leaves_the_missing_unverified() -> None:
+    md = render(failed_declared_case())
+    lines = md.split("\n")
+    assert "## Not shown allowed (unverified: declared source `gone.txt` failed)" in lines
+    assert f"- `{UNVERIFIED_CIDRS} {UNVERIFIED}`" in lines
+    assert "## Missing" not in lines
+    header = next(row for row in parsed(md).rows if row[0] == "Family")
+    assert header[-2:] == ["Unverified CIDRs", "Unverified addresses"]
+    assert "192.0.2.128/25" in md
 
 
 def test_tables_render_with_the_right_cells() -> None:

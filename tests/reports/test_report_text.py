@@ -22,7 +22,10 @@ from .helpers import (
     NODES,
     ROOT,
     RULES,
+    UNVERIFIED,
+    UNVERIFIED_CIDRS,
     compare,
+    failed_declared_case,
     hostile_case,
     load,
     small_case,
@@ -145,6 +148,23 @@ def test_rich_never_wraps_rules() -> None:
     ctx = ReportContext(rules=(("iptables", line + "\n" + line + "\n"),), color=True, width=40)
     visible = _ANSI.sub("", report_for("text").render(small_case(), ctx))
     assert visible.endswith(f"\n{line}\n{line}\n")
+
+
+def test_plain_text_says_missing_is_unverified_when_a_declared_source_failed() -> None:
+    text = plain(failed_declared_case())
+    lines = text.split("\n")
+    assert f"  - {UNVERIFIED_CIDRS} {UNVERIFIED}" in lines
+    assert f"{UNVERIFIED}: {UNVERIFIED_CIDRS}" in lines
+    assert "  IPv4    unverified     10        321" in lines
+    assert not any(line.startswith("missing") for line in lines)
+    assert not any("missing" in line for line in lines[: lines.index("inputs")])
+    assert "192.0.2.128/25" in text
+
+
+def test_rich_says_missing_is_unverified_when_a_declared_source_failed() -> None:
+    visible = _ANSI.sub("", rich(failed_declared_case()))
+    assert f"{UNVERIFIED}: {UNVERIFIED_CIDRS}" in visible
+    assert "\nmissing:" not in visible
 
 
 def test_rich_and_plain_agree_on_the_verdict() -> None:

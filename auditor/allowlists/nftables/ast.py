@@ -75,6 +75,10 @@ class Verdict:
 class Elem:
     key: Value
     data: Value | Verdict | None = None
+    line: int | None = field(default=None, compare=False)
+    """Where the element is written, for findings about it (its JSON object's line)."""
+    path: str | None = field(default=None, compare=False)
+    """In nft JSON: the element's path, ``nftables[2].elem[0]``."""
 
 
 @dataclass(frozen=True)

@@ -179,14 +179,14 @@ class _JsonParser:
             nset = table.sets.setdefault(name, NamedSet(name, kind, line=line))
             nset.type = type_text
             nset.flags = frozenset(flags if isinstance(flags, list) else [flags])
-            nset.elems.extend(self.elem(e, line, path) for e in body.get("elem", []))
+            nset.elems.extend(self.elems(body, line, path))
         elif kind == "element":
             table = self.table_of(body, line, path)
             name = self.need(body, "name", line, path)
             into = table.sets.get(name)
             if into is None:
                 raise self.error(line, f"{path}: set {name} is not declared")
-            into.elems.extend(self.elem(e, line, path) for e in body.get("elem", []))
+            into.elems.extend(self.elems(body, line, path))
         elif kind in ("flowtable", "counter", "quota", "ct helper", "ct timeout",
                       "ct expectation", "limit", "secmark", "synproxy"):  # fmt: skip
             return
@@ -217,11 +217,15 @@ class _JsonParser:
         else:
             self.note(line, path, "only whole tables are deleted here")
 
-    def elem(self, e: Any, line: int | None, path: str) -> Elem:
+    def elems(self, body: Any, line: int | None, path: str) -> list[Elem]:
+        return [self.elem(e, line, path, k) for k, e in enumerate(body.get("elem", []))]
+
+    def elem(self, e: Any, line: int | None, path: str, index: int) -> Elem:
+        where = f"{path}.elem[{index}]"
         try:
             if isinstance(e, list) and len(e) == 2:
-                return Elem(_jvalue(e[0]), _jdata(e[1]))
-            return Elem(_jvalue(e))
+                return Elem(_jvalue(e[0]), _jdata(e[1]), line, where)
+            return Elem(_jvalue(e), None, line, where)
         except (_Problem, *_MALFORMED) as p:
             shown = json.dumps(e)[:60]
             raise self.error(line, f"{path}: cannot read the element {shown}: {p}") from None

@@ -83,6 +83,7 @@ from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.allowlists.nftables.ast import Chain, Ruleset, Table, _Problem
 from auditor.allowlists.nftables.json_parser import _JsonParser
 from auditor.allowlists.nftables.lower import Lowering
+from auditor.allowlists.nftables.mapped import mapped_findings
 from auditor.allowlists.nftables.text_parser import _TextParser
 from auditor.allowlists.nftables.validate import _validate
 from auditor.allowlists.nftables.values import _addresses
@@ -221,6 +222,7 @@ def evaluate(rs: Ruleset, ctx: ReadContext, data: bytes, fmt: str) -> RangeSet:
                     Origin(name, table.line),
                 )
             )
+    findings += mapped_findings(rs, name)
     if hook is None:
         table, chain = _chain_spec(rs, spec, name)
         for family in _table_families(table):

@@ -558,7 +558,7 @@ class _TextParser:
                 data = Verdict(kind, target if kind in ("jump", "goto") else None)
             else:
                 data = self.value(_Cursor(data_toks), commas=False)
-        return Elem(key, data)
+        return Elem(key, data, line=key_toks[0].line)
 
     def value(self, cur: _Cursor, commas: bool, concat: bool = True) -> Value:
         """One right-hand value: literal, ``a-b``, ``{ set }``, ``@set``, ``(a | b)``, flag lists
