@@ -253,6 +253,22 @@ def test_partial_source_never_exits_0_even_when_nothing_is_missing(
 
 
 @pytest.mark.usefixtures("inputs")
+@pytest.mark.parametrize("lenient", [[], ["--lenient"]], ids=["strict", "lenient"])
+def test_an_abbreviation_or_a_glob_is_a_bad_entry_never_a_silent_drop(
+    run_cli: RunCli, write: WriteFile, lenient: list[str]
+) -> None:
+    # the author meant 10.0.0.0/8 and 172.16.0.0/16: the list is partial, the run is not clean
+    write("wild.txt", "10/8\n172.16.*\n192.0.2.0/24\n")
+    code, out, err = diff(run_cli, "-e", "half.txt", "-d", "wild.txt", *lenient)
+    assert code == 2
+    assert out == ""
+    assert "no address" not in err
+    assert "wild.txt:1: " in err and "write 10.0.0.0/8" in err
+    assert "wild.txt:2: " in err and "write 172.16.0.0/16" in err
+    assert "wild.txt: source is partial: 2 line(s) could not be read" in err
+
+
+@pytest.mark.usefixtures("inputs")
 def test_host_bits_fixed_with_a_warning_or_rejected(run_cli: RunCli, write: WriteFile) -> None:
     write("hb.txt", "192.0.2.1/24\n198.51.100.0/24\n")
     code, out, err = diff(run_cli, "-e", "exp.txt", "-d", "hb.txt")

@@ -29,6 +29,38 @@ def _is_open_stream(spec: str) -> bool:
     return _OPEN_STREAMS.fullmatch(spec) is not None
 
 
+# A pipe can be read only once, and a run may read a source twice (its format is looked at
+# before it is loaded): what an open stream that is not a regular file gave, or why it gave
+# nothing, is kept for the run, by the pipe's identity (device and inode), with the limit it
+# was read with.
+_STREAMS: dict[tuple[int, int], tuple[bytes | InputError, int]] = {}
+
+
+def _read_stream(spec: str, fd: int, st: os.stat_result, max_bytes: int) -> bytes:
+    """The whole of an open pipe (at most ``max_bytes`` + 1 bytes), read once per run."""
+    key = (st.st_dev, st.st_ino)
+    if key in _STREAMS:
+        os.close(fd)
+        kept, limit = _STREAMS[key]
+    else:
+        limit = max_bytes
+        with os.fdopen(fd, "rb") as fh:
+            try:
+                kept = fh.read(max_bytes + 1)
+            except OSError as e:
+                kept = InputError(f"cannot read: {e.strerror}", source=spec)
+        _STREAMS[key] = (kept, limit)
+    if isinstance(kept, InputError):
+        raise kept
+    if len(kept) > min(limit, max_bytes):
+        raise InputError(
+            f"input is over the limit of {min(limit, max_bytes)} bytes",
+            source=spec,
+            hint="is this the right file? raise the limit with --max-bytes",
+        )
+    return kept
+
+
 def _open(spec: str) -> int:
     """A read-only descriptor; other paths than open streams are opened without blocking, so
     that a FIFO without a writer cannot hang the run before it is refused."""
@@ -76,8 +108,10 @@ def read_bytes(spec: str, stdin: BinaryIO | None, max_bytes: int = DEFAULT_MAX_B
                 source=spec,
                 hint="give a file, or pipe the data and give - to read standard input",
             )
+        if not stat.S_ISREG(st.st_mode):
+            return _read_stream(spec, fd, st, max_bytes)
         with os.fdopen(fd, "rb") as fh:
-            if st.st_size > max_bytes and stat.S_ISREG(st.st_mode):
+            if st.st_size > max_bytes:
                 raise InputError(
                     f"file is {st.st_size} bytes, over the limit of {max_bytes}",
                     source=spec,

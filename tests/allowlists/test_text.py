@@ -695,6 +695,80 @@ def test_strict_says_what_to_write_for_other_notations(line: str, what: str, wri
     assert rs.completeness is Completeness.PARTIAL
 
 
+# Attempts at an address in a notation no mode reads: (line, what to write instead).
+ATTEMPTS = [
+    pytest.param("10/8", "write 10.0.0.0/8", id="abbrev-one-octet"),
+    pytest.param("10/16", "write 10.0.0.0/16", id="abbrev-long-prefix"),
+    pytest.param("172.16.*", "write 172.16.0.0/16", id="glob-two-octets"),
+    pytest.param("10.*", "write 10.0.0.0/8", id="glob-one-octet"),
+    pytest.param("10.*.*", "write 10.0.0.0/8", id="glob-three-parts"),
+    pytest.param("1.*.3.*", "a CIDR or a range", id="glob-inner"),
+    pytest.param("192.168.*.1", "a CIDR or a range", id="glob-inner-last"),
+    pytest.param("192.168.1.0/*", "a CIDR or a range", id="glob-prefix"),
+]
+
+
+def _with_filler(line: str, big: bool) -> tuple[bytes, int]:
+    """A list with the line in it (its line number is returned); big: over the size from which
+    the strict reader takes the vectorised path."""
+    lines = ["192.0.2.0/24", line]
+    if big:
+        lines = [f"10.{i >> 8}.{i & 255}.0/24" for i in range(20_000)] + lines
+    data = ("\n".join(lines) + "\n").encode()
+    assert (len(data) > 64 * 1024) is big
+    return data, len(lines)
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["small", "big"])
+@pytest.mark.parametrize(("line", "write"), ATTEMPTS)
+def test_strict_says_what_to_write_for_abbreviations_and_globs(
+    line: str, write: str, big: bool
+) -> None:
+    data, lineno = _with_filler(line, big)
+    rs = read("text", data, name="allow.txt")
+    (error,) = of_kind(rs, "bad-entry")
+    assert str(error.origin) == f"allow.txt:{lineno}"
+    assert error.severity is Severity.ERROR
+    assert repr(line) in error.message
+    assert write in error.message
+    assert "192.0.2.0/24" in [str(c) for c in rs.space.cidrs_text()]
+    assert rs.completeness is Completeness.PARTIAL
+
+
+@pytest.mark.parametrize("big", [False, True], ids=["small", "big"])
+@pytest.mark.parametrize(("line", "write"), ATTEMPTS)
+def test_lenient_never_drops_an_abbreviation_or_a_glob_as_no_address(
+    line: str, write: str, big: bool
+) -> None:
+    data, lineno = _with_filler(line, big)
+    rs = read("text", data, name="paste.txt", lenient=True)
+    assert of_kind(rs, "ignored-line") == []
+    (error,) = of_kind(rs, "bad-entry")
+    assert str(error.origin) == f"paste.txt:{lineno}"
+    assert repr(line) in error.message
+    assert write in error.message
+    assert "192.0.2.0/24" in [str(c) for c in rs.space.cidrs_text()]
+    assert rs.completeness is Completeness.PARTIAL
+
+
+def test_lenient_reads_an_abbreviation_by_its_line() -> None:
+    rs = read(
+        "text",
+        "Office\t10/8\n"  # 1: nothing else in the line: an attempt at 10.0.0.0/8
+        "10/8, 172.16/12\n"  # 2: a list of networks, no words: an attempt too
+        "Updated 192.0.2.0/24 on 10/8\n"  # 3: an address and words: a date
+        "TLS 1.2 or 1.3 only\n"  # 4: prose with no address-like word
+        "Data Center\tRegion\n",  # 5: headings
+        lenient=True,
+    )
+    assert rs.space == space("172.16.0.0/12", "192.0.2.0/24")
+    errors = of_kind(rs, "bad-entry")
+    assert lines_of(errors) == [1, 2]
+    assert all("write 10.0.0.0/8" in e.message for e in errors)
+    assert lines_of(of_kind(rs, "ignored-line")) == [4, 5]
+    assert rs.completeness is Completeness.PARTIAL
+
+
 @pytest.mark.parametrize("lenient", [False, True], ids=["strict", "lenient"])
 def test_bracketed_ipv6_as_postfix_writes_it_is_read(lenient: bool) -> None:
     rs = read("text", "[2001:db8::1]\n[2001:db8:100::]/40\n[192.0.2.1]\n", lenient=lenient)

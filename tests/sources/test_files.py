@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -80,6 +81,60 @@ def test_process_substitution_and_dev_stdin_are_still_read(tmp_path: Path) -> No
         ["bash", "-c", cmd], capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False
     )
     assert (proc.returncode, proc.stdout, proc.stderr) == (0, "", "")
+
+
+IPTABLES = Path(__file__).parent.parent / "fixtures" / "firewall" / "iptables_chains.v4"
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash for <(...)")
+@pytest.mark.parametrize(
+    "command",
+    [
+        pytest.param("{auditor} -d <(cat {list})", id="process-substitution"),
+        pytest.param("cat {list} | {auditor} -d /dev/stdin", id="pipe-on-dev-stdin"),
+    ],
+)
+@pytest.mark.parametrize("listed", ["half.txt", str(IPTABLES)], ids=["text", "iptables"])
+def test_a_pipe_given_for_declared_is_read_once_and_whole(
+    tmp_path: Path, command: str, listed: str
+) -> None:
+    # the format of a declared source is looked at before it is loaded: a pipe can be read
+    # only once, so a second read saw nothing ("file is empty")
+    (tmp_path / "exp.txt").write_text(EXPECTED)
+    (tmp_path / "half.txt").write_text("192.0.2.0/24\n")
+    diff = f"{sys.executable} -m auditor diff -o json -e exp.txt"
+
+    def run(cmd: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-c", cmd],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+            check=False,
+        )
+
+    direct = run(f"{diff} -d {listed}")
+    proc = run(command.format(auditor=diff, list=listed))
+    assert "empty" not in proc.stderr
+    assert proc.returncode == direct.returncode
+    assert json.loads(proc.stdout)["missing"] == json.loads(direct.stdout)["missing"]
+    assert json.loads(proc.stdout)["missing"]  # not everything is allowed: a real comparison
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash for a pipe")
+def test_a_pipe_on_dev_stdin_keeps_the_size_limit(tmp_path: Path) -> None:
+    (tmp_path / "exp.txt").write_text(EXPECTED)
+    (tmp_path / "all.txt").write_text(ALL * 10)
+    cmd = (
+        f"cat all.txt | {sys.executable} -m auditor diff -o cidr -e exp.txt -d /dev/stdin"
+        " --max-bytes 100"
+    )
+    proc = subprocess.run(
+        ["bash", "-c", cmd], capture_output=True, text=True, cwd=tmp_path, timeout=60, check=False
+    )
+    assert proc.returncode == 2
+    assert "/dev/stdin: input is over the limit of 100 bytes" in proc.stderr
 
 
 # --- text encodings ----------------------------------------------------------------------------

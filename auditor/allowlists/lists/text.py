@@ -13,6 +13,11 @@ address followed by a netmask (``10.0.1.0 255.255.255.0``) or a contiguous wildc
 is reported with its line, never guessed: a mask of 0.0.0.0 or 255.255.255.255 (one address as
 one kind of mask, every address as the other), a mask on its own, and two lone addresses side
 by side (a range, or two hosts?).
+
+An attempt at a network in a notation neither mode reads (``10/8``, ``172.16.*``, ``1.*.3.*``,
+``192.168.1.0/*``) is a bad entry in both modes, with the CIDR to write when there is one; in
+lenient mode a lone number with a prefix or one wildcard (``10/8``, ``1.*``) in a sentence that
+also holds an address is a date or a version, and only there is it left out.
 """
 
 from __future__ import annotations
@@ -51,6 +56,11 @@ _SLASH_MASK = re.compile(rf"({_DOTTED})/({_DOTTED})")
 _SPACE_MASK = re.compile(rf"({_DOTTED})[ \t]+({_DOTTED})")
 _GLOB = re.compile(rf"(?:{_OCTET}\.){{0,3}}\*(?:\.\*){{0,3}}")
 _ABBREV = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{1,2}}/(?:0|[1-9][0-9]?)")
+# Attempts at a network no mode reads: a glob netaddr does not take (172.16.*, 1.*.3.*,
+# 192.168.1.0/*) and an abbreviated network whose prefix does not fit its octets (10/8, 10.1/24).
+_GLOB_LIKE = re.compile(r"(?:[0-9]{1,3}|\*)(?:\.(?:[0-9]{1,3}|\*)){0,3}(?:/(?:[0-9]{1,2}|\*))?")
+_SHORT = re.compile(r"([0-9]{1,3}(?:\.[0-9]{1,3}){0,2})/(0|[1-9][0-9]?)")
+_PROSE = re.compile(r"[A-Za-z]{2}")
 # [2001:db8::1], [2001:db8::]/32 (Postfix), [2001:db8::1]:25 (an endpoint)
 _BRACKETED = re.compile(r"\[([0-9A-Fa-f:.]+)\](/[0-9]+)?(?::([0-9]+))?")
 
@@ -69,6 +79,8 @@ class _Item:
     """How it was read, when that is worth saying (a mask, a glob)."""
     error: str | None = None
     """Why it cannot be read; the item is then reported, never added."""
+    doubtful: bool = False
+    """An attempt at a network that may as well be a date or a version (10/8, 1.*)."""
 
 
 def _v4_value(text: str) -> int | None:
@@ -153,6 +165,39 @@ def _other_notation(word: str) -> tuple[str | None, str] | None:
     return None
 
 
+def _octets(parts: list[str]) -> int | None:
+    """The leading octets of an IPv4 address (strict syntax) as its value, or None."""
+    if not all(re.fullmatch(_OCTET, p) and int(p) <= 255 for p in parts):
+        return None
+    return int.from_bytes(bytes([*map(int, parts), 0, 0, 0][:4]), "big")
+
+
+def _attempt(word: str) -> tuple[str, str, bool] | None:
+    """A word that tries to be an IPv4 network in a notation no mode reads: (what is wrong,
+    what to write, whether it is doubtful: a lone number with a prefix or one wildcard may be
+    a date or a version); None when the word is no such attempt."""
+    if "*" in word and _GLOB_LIKE.fullmatch(word) and any(c.isdigit() for c in word):
+        parts = word.split(".")
+        given = [p for p in parts if p != "*"]
+        hint = "write each network it stands for as a CIDR or a range, one per line"
+        trailing = "/" not in word and parts[: len(given)] == given  # only whole last octets
+        if trailing and (value := _octets(given)) is not None:
+            hint = f"write {ipspace.format_cidr(4, value, 8 * len(given))}"  # 172.16.0.0/16
+        doubtful = "/" not in word and len(parts) == 2  # 1.* may be a version
+        return f"{word!r} is a wildcard pattern, not a CIDR", hint, doubtful
+    m = _SHORT.fullmatch(word)
+    if m is None:
+        return None
+    value = _octets(m.group(1).split("."))
+    prefix = int(m.group(2))
+    if value is None or prefix > 32:
+        return None
+    hint = "write the network as a CIDR or a range"
+    if not value & ((1 << (32 - prefix)) - 1):
+        hint = f"write {ipspace.format_cidr(4, value, prefix)}"  # 10/8 is 10.0.0.0/8
+    return f"{word!r} is an abbreviated network, not a CIDR", hint, True
+
+
 def _address_like(word: str) -> bool:
     if _V4_LIKE.fullmatch(word):
         return True
@@ -217,6 +262,12 @@ def _found(words: list[str], ports: dict[str, str]) -> list[_Item]:
         if other is not None:
             cidr, how = other
             items.append(_Item(cidr or word, i, note=how) if cidr else _Item(word, i, error=how))
+            i += 1
+            continue
+        attempt = _attempt(word) if ("*" in word or "/" in word) else None
+        if attempt is not None:
+            what, hint, doubtful = attempt
+            items.append(_Item(word, i, error=f"{what}; {hint}", doubtful=doubtful))
             i += 1
             continue
         for dash in _DASHES[:3]:
@@ -309,7 +360,15 @@ def _side_by_side(items: list[_Item]) -> list[_Item]:
 def _lenient_items(line: str) -> list[_Item]:
     """Everything address-like in a line of free text, as it is read (or why it is not)."""
     words, ports = _words(line)
-    return _side_by_side(_with_masks(_found(words, ports)))
+    items = _found(words, ports)
+    if (
+        any(item.doubtful for item in items)
+        and not all(item.doubtful for item in items)
+        and any(_PROSE.search(w) and not _address_like(_unwrap(w)[0]) for w in words)
+    ):
+        # "192.0.2.0/24 since 10/8": a sentence with an address in it; 10/8 is a date there
+        items = [item for item in items if not item.doubtful]
+    return _side_by_side(_with_masks(items))
 
 
 def _strict_problem(item: str) -> tuple[str, str | None] | None:
@@ -338,6 +397,9 @@ def _strict_problem(item: str) -> tuple[str, str | None] | None:
         other = _other_notation(item)
         if other is not None and other[0] is not None:
             return f"{item!r} is not a CIDR", f"write {_network(other[0])}"
+        attempt = _attempt(item)
+        if attempt is not None:
+            return attempt[0], attempt[1]
     return None
 
 
