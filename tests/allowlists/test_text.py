@@ -705,6 +705,8 @@ ATTEMPTS = [
     pytest.param("1.*.3.*", "a CIDR or a range", id="glob-inner"),
     pytest.param("192.168.*.1", "a CIDR or a range", id="glob-inner-last"),
     pytest.param("192.168.1.0/*", "a CIDR or a range", id="glob-prefix"),
+    pytest.param("10/33", "a CIDR or a range", id="abbrev-prefix-too-long"),
+    pytest.param("010/8", "a CIDR or a range", id="abbrev-leading-zero"),
 ]
 
 

@@ -190,9 +190,9 @@ def _attempt(word: str) -> tuple[str, str, bool] | None:
         return None
     value = _octets(m.group(1).split("."))
     prefix = int(m.group(2))
-    if value is None or prefix > 32:
-        return None
     hint = "write the network as a CIDR or a range"
+    if value is None or prefix > 32:  # 010/8, 10/33: no network at all, still an attempt
+        return f"{word!r} is not a network", hint, True
     if not value & ((1 << (32 - prefix)) - 1):
         hint = f"write {ipspace.format_cidr(4, value, prefix)}"  # 10/8 is 10.0.0.0/8
     return f"{word!r} is an abbreviated network, not a CIDR", hint, True
