@@ -20,15 +20,16 @@ def split(
     specs: Sequence[str],
     catalog: Catalog,
     fmt: str | None,
-    max_bytes: int,
+    read: Callable[[str, bool], bytes],
     load_provider: Callable[[str], RangeSet],
 ) -> tuple[Sets, list[str]]:
     """Split companion files (ipset saves, AWS prefix lists) from the other sources when a
     reader among them needs what they provide: their sets resolve the readers' references
     (``-m set``, PrefixListIds) instead of being lists of their own; and so is a catalog
     provider whose feed a reader takes for its references (Azure service tags next to an
-    NSG). ``fmt`` is the format forced for every file, ``load_provider`` loads a provider's
-    feed. Returns (sets by name, the remaining specs)."""
+    NSG). ``fmt`` is the format forced for every file; ``read(path, again)`` reads a file
+    (``again``: it is loaded later, and read once for both); ``load_provider`` loads a
+    provider's feed. Returns (sets by name, the remaining specs)."""
     from auditor.allowlists.base import READERS
 
     kinds: dict[str, str] = {}
@@ -40,7 +41,7 @@ def split(
         if spec.kind != "file" or fmt is not None:
             continue
         try:
-            data = files.read_bytes(spec.location or text, None, max_bytes)
+            data = read(spec.location or text, True)
         except InputError:
             continue  # reported when it is loaded
         kinds[text] = files.detect_format(spec.location or text, data)
@@ -62,7 +63,7 @@ def split(
         provider_sets(load_provider(text), prefix, sets)
     for text in companions:
         path = parse_spec(text, catalog).location or text
-        data = files.read_bytes(path, None, max_bytes)
+        data = read(path, False)
         for name, members in readers[text]().companion(data, text).items():
             sets.setdefault(name, []).extend(members)
     return sets, [t for t in specs if t not in companions and t not in providers]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -25,47 +26,17 @@ DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 _OPEN_STREAMS = re.compile(r"/dev/stdin|/dev/fd/[0-9]+|/proc/self/fd/[0-9]+")
 
 
-def _is_open_stream(spec: str) -> bool:
+def is_open_stream(spec: str) -> bool:
+    """``/dev/stdin``, ``/dev/fd/N`` (``<(cmd)``): a descriptor the shell opened, which may be
+    a pipe that can be read only once."""
     return _OPEN_STREAMS.fullmatch(spec) is not None
-
-
-# A pipe can be read only once, and a run may read a source twice (its format is looked at
-# before it is loaded): what an open stream that is not a regular file gave, or why it gave
-# nothing, is kept for the run, by the pipe's identity (device and inode), with the limit it
-# was read with.
-_STREAMS: dict[tuple[int, int], tuple[bytes | InputError, int]] = {}
-
-
-def _read_stream(spec: str, fd: int, st: os.stat_result, max_bytes: int) -> bytes:
-    """The whole of an open pipe (at most ``max_bytes`` + 1 bytes), read once per run."""
-    key = (st.st_dev, st.st_ino)
-    if key in _STREAMS:
-        os.close(fd)
-        kept, limit = _STREAMS[key]
-    else:
-        limit = max_bytes
-        with os.fdopen(fd, "rb") as fh:
-            try:
-                kept = fh.read(max_bytes + 1)
-            except OSError as e:
-                kept = InputError(f"cannot read: {e.strerror}", source=spec)
-        _STREAMS[key] = (kept, limit)
-    if isinstance(kept, InputError):
-        raise kept
-    if len(kept) > min(limit, max_bytes):
-        raise InputError(
-            f"input is over the limit of {min(limit, max_bytes)} bytes",
-            source=spec,
-            hint="is this the right file? raise the limit with --max-bytes",
-        )
-    return kept
 
 
 def _open(spec: str) -> int:
     """A read-only descriptor; other paths than open streams are opened without blocking, so
     that a FIFO without a writer cannot hang the run before it is refused."""
     flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
-    if not _is_open_stream(spec):
+    if not is_open_stream(spec):
         flags |= getattr(os, "O_NONBLOCK", 0)
     return os.open(spec, flags)
 
@@ -101,17 +72,15 @@ def read_bytes(spec: str, stdin: BinaryIO | None, max_bytes: int = DEFAULT_MAX_B
         if stat.S_ISDIR(st.st_mode):
             os.close(fd)
             raise InputError("is a directory, not a file", source=spec)
-        if not stat.S_ISREG(st.st_mode) and not _is_open_stream(spec):
+        if not stat.S_ISREG(st.st_mode) and not is_open_stream(spec):
             os.close(fd)
             raise InputError(
                 f"is {_kind(st.st_mode)}, not a regular file",
                 source=spec,
                 hint="give a file, or pipe the data and give - to read standard input",
             )
-        if not stat.S_ISREG(st.st_mode):
-            return _read_stream(spec, fd, st, max_bytes)
         with os.fdopen(fd, "rb") as fh:
-            if st.st_size > max_bytes:
+            if stat.S_ISREG(st.st_mode) and st.st_size > max_bytes:
                 raise InputError(
                     f"file is {st.st_size} bytes, over the limit of {max_bytes}",
                     source=spec,
@@ -243,13 +212,15 @@ def load(
     fmt: str | None = None,
     stdin: BinaryIO | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    read: Callable[[str], bytes] | None = None,
 ) -> RangeSet:
-    """Read and parse one list. Raises InputError (with file and line) on failure."""
+    """Read and parse one list. Raises InputError (with file and line) on failure. ``read``
+    gives a path's bytes when the caller has read them already (a run reads each file once)."""
     from auditor.allowlists import reader_for
 
     if fmt is not None:
         reader = reader_for(fmt)  # an unknown name is a usage error before any reading
-    raw = read_bytes(spec, stdin, max_bytes)
+    raw = read(spec) if read is not None and spec != "-" else read_bytes(spec, stdin, max_bytes)
     data, encoding = utf16_to_utf8(raw, ctx.name)
     if fmt is None:
         detected = detect_format(spec, data)

@@ -120,6 +120,9 @@ class SourceLoader:
     spf_view: View = "honoured"
     _fetcher: Fetcher | None = field(default=None, repr=False)
     _copies: dict[tuple[str, str], _Copy | InputError] = field(default_factory=dict, repr=False)
+    _read: dict[tuple[str, int], bytes | InputError] = field(default_factory=dict, repr=False)
+    """Files read to recognise their format, kept for the load that follows: a run reads each
+    file once (a pipe, ``<(cmd)``, can be read only once)."""
 
     def fetcher(self) -> Fetcher:
         if self._fetcher is None:
@@ -159,6 +162,25 @@ class SourceLoader:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def read(self, path: str, max_bytes: int, *, again: bool = True) -> bytes:
+        """A local file's bytes, read once per run. ``again``: the run will ask for them once
+        more (they are kept until then); a regular file's bytes are dropped at that second
+        ask, a pipe's are kept for the whole run."""
+        key = (path, max_bytes)
+        got = self._read.get(key)
+        if got is None:
+            try:
+                got = files.read_bytes(path, None, max_bytes)
+            except InputError as e:
+                got = e
+            if again:
+                self._read[key] = got
+        elif not again and not files.is_open_stream(path):
+            del self._read[key]
+        if isinstance(got, InputError):
+            raise got
+        return got
+
     def companions(
         self, specs: Sequence[str], options: LoadOptions
     ) -> tuple[dict[str, list[tuple[int, int, int]]], list[str]]:
@@ -169,7 +191,7 @@ class SourceLoader:
             specs,
             self.catalog,
             options.fmt,
-            options.max_bytes,
+            lambda path, again: self.read(path, options.max_bytes, again=again),
             lambda text: self.load(text, LoadOptions(role="expected")),  # fails loudly if it cannot
         )
 
@@ -196,6 +218,7 @@ class SourceLoader:
                 fmt=spec.fmt or options.fmt,
                 stdin=self.stdin,
                 max_bytes=options.max_bytes,
+                read=lambda path: self.read(path, options.max_bytes, again=False),
             )
         if spec.kind == "spf":
             return self._load_spf(spec, options)
