@@ -285,15 +285,6 @@ def origin_text(origin: Origin | None) -> str:
     return clean(str(origin)) if origin is not None else ""
 
 
-def origins_text(origins: Sequence[Origin], limit: int | None = None) -> str:
-    """Origins joined for one table cell; beyond ``limit`` only a count, the rest is in JSON."""
-    shown = origins if limit is None else origins[:limit]
-    text = ", ".join(origin_text(o) for o in shown)
-    if limit is not None and len(origins) > limit:
-        text += f" (+{len(origins) - limit} more)"
-    return text
-
-
 def percent_number(covered: int, total: int) -> str:
     """Coverage in percent with two decimals, rounded down: a partial entry never reads as
     100.00, and the digits are exact for IPv6 sizes that a float would blur."""

@@ -130,13 +130,6 @@ def _sweep(
         pos = point
 
 
-def fill_gaps(
-    segments: Sequence[Segment], bits: int, outcome: Outcome, rule: RuleRef
-) -> list[Segment]:
-    """The segments, with every address they leave out given ``outcome`` (a chain's policy)."""
-    return _fill(segments, (1 << bits) - 1, outcome, rule)
-
-
 def _fill(segments: Sequence[Segment], top: int, outcome: Outcome, rule: RuleRef) -> list[Segment]:
     """The segments, with every address up to ``top`` they leave out given ``outcome``."""
     out: list[Segment] = []
