@@ -91,7 +91,7 @@ def test_an_address_with_a_port_says_where_the_port_goes(
     code, _, err = run_cli("explain", given, "-d", "fw.rules")
     port = given.rsplit(":", 1)[1]
     assert code == 2
-    assert "has a port" in err and f"--service tcp/{port}" in err and f"({address})" in err
+    assert "has a port" in err and f"--service tcp/{port}" in err and f"alone, {address}," in err
 
 
 def test_diff_with_a_ruleset_uses_its_verdicts(run_cli: RunCli, write: WriteFile) -> None:

@@ -200,7 +200,7 @@ def to_address(text: str | None, what: str = "--to") -> str | None:
         port = with_port.group(2) or with_port.group(4)
         raise UsageError(
             f"invalid {what} {text!r}: it has a port",
-            hint=f"give the address alone ({address}); the port goes in --service tcp/{port}",
+            hint=f"give the address alone, {address}, and the port as --service tcp/{port}",
         )
     try:
         family, value, _ = parse_address(text)
