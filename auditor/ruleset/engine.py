@@ -119,7 +119,7 @@ def traffic_match(traffic: Traffic, probe: Probe) -> tuple[bool, str, bool]:
 
 
 @dataclass
-class _Refs:
+class Refs:
     """One RuleRef per (rule, reason), so segments of one rule merge and reasons dedupe."""
 
     cache: dict[tuple[RuleRef, str], RuleRef] = field(default_factory=dict)
@@ -148,7 +148,7 @@ class _Chains:
         rs: Ruleset,
         probe: Probe,
         context: tuple[tuple[str, str], ...],
-        refs: _Refs,
+        refs: Refs,
         bypass: list[Interval],
     ) -> None:
         self.rs = rs
@@ -486,7 +486,7 @@ def sequence(
     return out
 
 
-def _gate_segments(gate: Gate, segs: list[Segment], refs: _Refs) -> list[Segment]:
+def _gate_segments(gate: Gate, segs: list[Segment], refs: Refs) -> list[Segment]:
     if gate.alone is not None:
         end, end_ref = gate.alone
         segs = [
@@ -511,7 +511,7 @@ def evaluate(
     if not rs.gates:
         raise RulesetError("the ruleset has no chain a packet passes")
     bits = ipspace.BITS[rs.family]
-    refs = _Refs()
+    refs = Refs()
     per_probe: list[list[Segment]] = []
     per_gate: list[list[list[Segment]]] = [[] for _ in rs.gates]
     for probe in points if points is not None else probes(service, [rs]):

@@ -58,7 +58,7 @@ from auditor.allowlists.firewalls.hostfw_common import (
     lower,
 )
 from auditor.model import Finding, Origin, Outcome, RangeSet, RuleRef, Segment, Severity, Verdicts
-from auditor.ruleset.engine import evaluate, probes
+from auditor.ruleset.engine import Refs, evaluate, probes
 from auditor.ruleset.sweep import clip, combine, complement, merge
 
 _TCP = "tcp"
@@ -207,7 +207,7 @@ class _Zone:
         self.root = root
         self.findings: list[Finding] = []
         self.unsupported: list[str] = []
-        self.refs: dict[tuple[RuleRef, str], RuleRef] = {}
+        self.refs = Refs()
         self.sources: dict[int, list[Interval]] = {4: [], 6: []}
         self.bindings: list[tuple[int, str]] = []
         """(line, what): interfaces, ipset and MAC sources (conditional bindings)."""
@@ -479,7 +479,7 @@ class _Zone:
         rest_iv = complement(inside, ipspace.BITS[family]) if inside else list(_full(family))
         if self.bindings:
             rest = [
-                Segment(s.first, s.last, "conditional", self.with_why(s.rule, binding_why))
+                Segment(s.first, s.last, "conditional", self.refs.why(s.rule, binding_why))
                 for s in clip(segs, rest_iv)
             ]
         else:
@@ -489,14 +489,6 @@ class _Zone:
             )
             rest = [Segment(a, b, "return", outside) for a, b in rest_iv]
         return sorted(kept + rest, key=lambda s: s.first)
-
-    def with_why(self, ref: RuleRef, why: str) -> RuleRef:
-        """The rule with a further reason, one object per rule (segments of a rule merge)."""
-        got = self.refs.get((ref, why))
-        if got is None:
-            text = f"{ref.why}; {why}" if ref.why else why
-            got = self.refs[(ref, why)] = RuleRef(ref.origin, ref.text, text)
-        return got
 
 
 def _fw_ports(zone: _Zone, node: _Node) -> tuple[Traffic, ...]:
