@@ -177,6 +177,8 @@ def _markup(text: str) -> Foreign | None:
     if not rest.startswith("<"):
         return None
     m = _ROOT.match(rest)
+    if m is None and not rest.startswith(("<?", "<!")):
+        return None  # "<" and no element, declaration or comment: not markup
     root = m.group(1).lower() if m else ""
     line = text[:skipped].count("\n") + 1
     if root in ("html", "head", "body") or text[:1024].lower().find("<!doctype html") >= 0:
@@ -215,8 +217,14 @@ def _table(lines: list[tuple[int, str]]) -> Foreign | None:
 
 
 def recognise(data: bytes) -> Foreign | None:
-    """What the file looks like when it is a known format that no reader reads, else None."""
-    text = data[:HEAD].decode("utf-8", "replace").removeprefix("\ufeff")
+    """What the file looks like when it is a known format that no reader reads, else None.
+    Binary data (NUL bytes) is none of them, whatever its first byte happens to be: the text
+    reader says it is not a text file. (Bytes that are not UTF-8 alone do not make it binary:
+    a configuration saved in Latin-1 is still recognised.)"""
+    head = data[:HEAD]
+    if b"\0" in head:
+        return None
+    text = head.decode("utf-8", "replace").removeprefix("\ufeff")
     found = _markup(text)
     if found is not None:
         return found

@@ -414,6 +414,26 @@ def test_plain_lists_are_not_taken_for_other_formats() -> None:
         assert foreign.recognise(text.encode()) is None, text
 
 
+@pytest.mark.parametrize("first", [b"<", b"<?", b"<!", b"<x", b"{", b"access-list "])
+def test_binary_data_is_never_taken_for_a_document(first: bytes, tmp_path: Path) -> None:
+    # Random bytes that happen to begin like markup or a configuration are binary, not XML:
+    # the error says it is not a text file, whatever the first bytes are.
+    data = first + bytes(range(256)) * 64
+    assert foreign.recognise(data) is None
+    path = tmp_path / "blob.txt"
+    path.write_bytes(data)
+    with pytest.raises(InputError) as info:
+        files.load(str(path), ReadContext("blob.txt", "declared"))
+    assert "not a text file" in str(info.value)
+    assert "looks like" not in str(info.value)
+
+
+def test_a_lone_angle_bracket_is_not_markup() -> None:
+    assert foreign.recognise(b"< 192.0.2.1\n") is None
+    found = foreign.recognise(b"<?xml version='1.0'?>\n<config/>\n")
+    assert found is not None and "XML" in found.what
+
+
 def _corpus() -> Path | None:
     """The shared corpus, next to the repository or one of its parents (a worktree)."""
     here = Path(__file__).resolve().parents[2]
