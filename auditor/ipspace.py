@@ -397,6 +397,14 @@ def wide_intervals(iv: Intervals, min_size: int) -> list[tuple[int, int]]:
     return [(s, e) for s, e in zip(iv.starts, iv.ends, strict=True) if e - s + 1 >= min_size]
 
 
+def is_whole(iv: Intervals, family: int) -> bool:
+    """Whether merged intervals hold every address of the family: one interval, 0 to MAX."""
+    if len(iv.starts) != 1:
+        return False
+    starts, ends = as_lists(iv)
+    return starts[0] == 0 and ends[0] == MAX[family]
+
+
 def size(iv: Intervals) -> int:
     if is_vector(iv.starts):
         from auditor import _vector

@@ -35,12 +35,13 @@ DEFAULT_OUT = HERE / "out"
 DEFAULT_SIZES = "1000,10000,100000,1000000"
 DEFAULT_SEED = 20240601
 # Bump when the generator changes so that cached files are not reused.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 V4_SHARE = 0.8
-COPY_SHARE = 0.6  # declared entries copied verbatim from expected
-NEAR_SHARE = 0.1  # declared entries that are a supernet or subnet of an expected entry
-# The rest of the declared side (30 %) is fresh random entries.
+DECLARED_RATIO = 1.3  # the declared side has 1.3 entries for each expected one
+COPY_SHARE = 0.6  # of N: declared entries copied verbatim from expected
+NEAR_SHARE = 0.1  # of N: declared entries that are a supernet or subnet of an expected entry
+# The rest of the declared side (0.6 N) is fresh random entries.
 
 # IPv6 prefix lengths for the 80 % that are not /128: (length, weight).
 V6_PREFIXES = ((32, 2), (36, 3), (40, 5), (44, 10), (48, 30), (52, 5), (56, 20), (60, 5), (64, 20))
@@ -167,7 +168,8 @@ def _format_v6(items: Iterable[tuple[int, int]]) -> list[str]:
 
 
 def generate(n: int, seed: int) -> tuple[list[str], list[str]]:
-    """Expected and declared lines, ``n`` each, shuffled so that the families are mixed."""
+    """``n`` expected and ``DECLARED_RATIO * n`` declared lines, shuffled so that the
+    families are mixed."""
     rng = np.random.default_rng([seed, n])
     n4 = round(n * V4_SHARE)
     n6 = n - n4
@@ -179,7 +181,8 @@ def generate(n: int, seed: int) -> tuple[list[str], list[str]]:
         order = rng.permutation(count)
         n_copy = round(count * COPY_SHARE)
         n_near = round(count * NEAR_SHARE)
-        return order[:n_copy], order[n_copy : n_copy + n_near], count - n_copy - n_near
+        n_fresh = round(count * DECLARED_RATIO) - n_copy - n_near
+        return order[:n_copy], order[n_copy : n_copy + n_near], n_fresh
 
     copy4, near4, fresh4 = split(n4)
     f4_net, f4_plen = _v4_family(rng, fresh4)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
+import random
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from auditor.audit import compare, covers_family
 from auditor.cli import app
+from auditor.model import AuditOptions
+from tests.reports.helpers import load
 
 
 def run(*args: str) -> tuple[int, str, str]:
@@ -100,3 +106,58 @@ def test_an_unwritable_output_file_is_a_clear_error(tmp_path: Path) -> None:
     assert code == 2
     assert "cannot write the report" in err
     assert "internal error" not in err
+
+
+def _brute_over_broad(lines: list[str], limit: int) -> list[str]:
+    """The over-broad messages by the definition: every entry broader than the limit, then
+    every merged run broader than the limit that no such entry holds."""
+    nets = [ipaddress.ip_network(x) for x in lines]
+    flagged = [n for n in nets if n.prefixlen < limit]
+    out = [
+        f"{n} allows every IPv4 address" if n.prefixlen == 0 else f"{n} is broader than /{limit}"
+        for n in flagged
+    ]
+    merged: list[list[int]] = []
+    for n in sorted(nets, key=lambda n: int(n.network_address)):
+        a, b = int(n.network_address), int(n.broadcast_address)
+        if merged and a <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    for a, b in merged:
+        if b - a + 1 <= 1 << (32 - limit):
+            continue
+        if any(int(n.network_address) <= a and b <= int(n.broadcast_address) for n in flagged):
+            continue
+        out.append(f"entries together allow {b - a + 1}")
+    return out
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_over_broad_and_whole_family_checks_agree_with_their_definition(seed: int) -> None:
+    rng = random.Random(seed)
+    limit = rng.choice([8, 12, 16])
+    lines = set()
+    for _ in range(rng.randint(1, 60)):
+        plen = rng.choice([0, 1, 4, 8, 9, 12, 14, 16, 17, 20, 24]) if rng.random() < 0.9 else 0
+        base = rng.choice([10, 11, 12, 100, 101]) << 24 | rng.getrandbits(24)
+        lines.add(str(ipaddress.ip_network((base >> (32 - plen) << (32 - plen), plen))))
+    declared = load("allow.txt", "declared", "\n".join(sorted(lines)) + "\n")
+    options = AuditOptions(over_broad_v4=limit)
+    result = compare([load("nodes.txt", "expected", "192.0.2.0/24\n")], [declared], options)
+    got = []
+    for f in result.over_broad:
+        if f.message.startswith("entries together allow"):
+            got.append("entries together allow " + f.message.split("(")[1].split()[0])
+        else:
+            got.append(f.message)
+    assert sorted(got) == sorted(_brute_over_broad(sorted(lines), limit))
+    whole = (
+        sum(
+            int(n.num_addresses)
+            for n in ipaddress.collapse_addresses(ipaddress.ip_network(x) for x in lines)
+        )
+        == 1 << 32
+    )
+    assert covers_family(declared.space, 4) is whole
+    assert covers_family(declared.space, 6) is False
