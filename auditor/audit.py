@@ -191,8 +191,7 @@ def covers_family(space: IPSpace, family: int) -> bool:
 
 
 def _ints(column: Sequence[int]) -> list[int]:
-    tolist = getattr(column, "tolist", None)
-    return list(tolist()) if tolist else list(column)
+    return ipspace.as_list(column)
 
 
 def partial_coverage(result: AuditResult) -> list[Coverage]:
@@ -342,8 +341,11 @@ def _entries_at(rs: RangeSet, family: int, value: int) -> list[Entry]:
     if not rs.space.covered(family, value, value):
         return []
     col = rs.entries.family(family)
+    first, last = _ints(col.first), _ints(col.last)
     return [
-        rs.entries.entry(family, i) for i in range(len(col)) if col.first[i] <= value <= col.last[i]
+        rs.entries.entry(family, i)
+        for i, (a, b) in enumerate(zip(first, last, strict=True))
+        if a <= value <= b
     ]
 
 

@@ -257,6 +257,8 @@ def is_vector(x: Any) -> bool:
 
 def normalize(starts: Ints, ends: Ints) -> Intervals:
     """Sort and merge overlapping or adjacent intervals (sort + one sweep)."""
+    if not len(starts):
+        return EMPTY
     if is_vector(starts) or len(starts) > VECTOR_THRESHOLD:
         from auditor import _vector
 
@@ -279,6 +281,24 @@ def normalize(starts: Ints, ends: Ints) -> Intervals:
         out_s.append(cur_s)
         out_e.append(cur_e)
     return Intervals(out_s, out_e)
+
+
+def value_at(column: Ints, index: int) -> int:
+    """One value of a column (a list, an int64 array or a wide (high, low) array) as an int."""
+    if is_vector(column):
+        from auditor import _vector
+
+        return _vector.at(column, index)
+    return int(column[index])
+
+
+def as_list(column: Ints) -> list[int]:
+    """A column's values as ints, whatever holds it."""
+    if is_vector(column):
+        from auditor import _vector
+
+        return _vector.to_list(column)
+    return list(column)
 
 
 def as_lists(iv: Intervals) -> tuple[list[int], list[int]]:

@@ -166,8 +166,8 @@ class Entries:
             group = self.groups[int(col.group[index])]
         return Entry(
             family,
-            int(col.first[index]),
-            int(col.last[index]),
+            ipspace.value_at(col.first, index),
+            ipspace.value_at(col.last, index),
             Origin(self.source, line or None, path or None),
             group,
         )
@@ -190,6 +190,7 @@ class Entries:
             col = self.family(fam)
             first, last = col.first, col.last
             if group is not None:
+                first, last = ipspace.as_list(first), ipspace.as_list(last)
                 gid = self.groups.index(group)
                 keep = [i for i in range(len(col)) if col.group is not None and col.group[i] == gid]
                 first = [first[i] for i in keep]

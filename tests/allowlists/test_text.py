@@ -536,11 +536,45 @@ _v6ish = st.builds(
     st.booleans(),
     st.sampled_from(["", "/0", "/64", "/128", "/129", "/064", "/96", "/"]),
 )
+_v6_written = st.builds(
+    # the forms an address is written in: compressed anywhere, mixed case, mapped, and the
+    # broken ones next to them (':::' , a lone colon at either end, a fifth hex digit)
+    lambda value, plen, style, extra: _v6_text(value, plen, style, extra),
+    st.one_of(
+        st.integers(0, (1 << 128) - 1),
+        st.integers(0, (1 << 64) - 1).map(lambda v: v << 64),
+        st.integers(0, (1 << 32) - 1).map(lambda v: 0xFFFF << 32 | v),
+        st.sampled_from([0, 1, 1 << 64, (1 << 64) - 1, (1 << 128) - 1, 0x20010DB8 << 96]),
+    ),
+    st.sampled_from([None, 0, 1, 32, 48, 63, 64, 65, 96, 127, 128]),
+    st.sampled_from(["short", "long", "upper", "lead", "trail", "triple", "five"]),
+    st.booleans(),
+)
+
+
+def _v6_text(value: int, plen: int | None, style: str, clear_host_bits: bool) -> str:
+    if plen is not None and clear_host_bits:
+        value &= ~((1 << (128 - plen)) - 1)
+    address = ipaddress.IPv6Address(value)
+    text = {
+        "short": address.compressed,
+        "long": address.exploded,
+        "upper": address.compressed.upper(),
+        "lead": ":" + address.exploded,
+        "trail": address.exploded + ":",
+        "triple": address.compressed.replace("::", ":::")
+        if "::" in address.compressed
+        else address.compressed,
+        "five": address.exploded.replace(":", ":0", 1),
+    }[style]
+    return text if plen is None else f"{text}/{plen}"
+
+
 _noise = st.text(alphabet="0123456789./:-# ", max_size=20)
-_line = st.one_of(_noise, _v4ish, _v6ish)
+_line = st.one_of(_noise, _v4ish, _v6ish, _v6_written)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     lines=st.lists(_line, min_size=1, max_size=8),
     crlf=st.booleans(),
@@ -824,3 +858,33 @@ def test_netaddr_is_imported_only_for_the_notations_that_need_it(tmp_path: Path)
 
     assert netaddr_loaded("plain.txt") == "False"
     assert netaddr_loaded("masked.txt") == "True"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_a_big_ipv6_list_reads_as_the_per_line_parser_reads_it(seed: int) -> None:
+    # every way an IPv6 address is written, valid and not, with and without host bits, at
+    # the size that takes the column parser; each line compared with the per-line parser
+    rng = random.Random(seed)
+    styles = ["short", "short", "long", "upper", "lead", "trail", "triple", "five"]
+    lines = []
+    for _ in range(20_000):
+        kind = rng.random()
+        if kind < 0.5:
+            value = rng.getrandbits(128)
+        elif kind < 0.7:
+            value = rng.getrandbits(rng.choice([16, 32, 48, 64])) << rng.choice([0, 64, 80])
+        elif kind < 0.8:
+            value = 0xFFFF << 32 | rng.getrandbits(32)
+        else:
+            value = rng.choice([0, 1, 1 << 64, (1 << 64) - 1, (1 << 128) - 1])
+        value &= (1 << 128) - 1
+        plen = rng.choice([None, 0, 8, 32, 48, 56, 63, 64, 65, 100, 127, 128])
+        lines.append(_v6_text(value, plen, rng.choice(styles), rng.random() < 0.9))
+    data = "\n".join(lines).encode("ascii")
+    assert len(data) >= BIG
+    ctx = ReadContext("six.txt", "declared")
+    fast = text_reader.parse_bulk(data, ctx)
+    assert fast is not None
+    exact = _exact_in_chunks(data, ctx)
+    assert _rows(fast) == exact.rows  # the findings are compared on small inputs above
+    assert fast.space == IPSpace.from_intervals((f, a, b) for f, a, b, _ in exact.rows)

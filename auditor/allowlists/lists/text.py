@@ -468,6 +468,7 @@ def parse_bulk(data: bytes, ctx: ReadContext) -> RangeSet | None:
     exact path the rest; None when the input needs the general path."""
     import numpy as np
 
+    from auditor import _vector
     from auditor.allowlists.lists import text_bulk
     from auditor.model import Columns
 
@@ -479,7 +480,7 @@ def parse_bulk(data: bytes, ctx: ReadContext) -> RangeSet | None:
         item = strip_comment(raw)
         if item:
             add_strict(out, item, out.origin(lineno))
-    if not len(bulk.first4) and not bulk.first6 and not out.entries:
+    if not len(bulk.first4) and not len(bulk.first6) and not out.entries:
         return None  # the general path words the error
     rest = out.result(data, explicit_empty=True)
     v4_extra = rest.entries.v4
@@ -490,9 +491,9 @@ def parse_bulk(data: bytes, ctx: ReadContext) -> RangeSet | None:
     )
     v6_extra = rest.entries.v6
     v6 = Columns(
-        first=bulk.first6 + list(v6_extra.first),
-        last=bulk.last6 + list(v6_extra.last),
-        line=bulk.line6 + list(v6_extra.line),
+        first=_vector.wide_concat(bulk.first6, v6_extra.first),
+        last=_vector.wide_concat(bulk.last6, v6_extra.last),
+        line=np.concatenate((bulk.line6, np.asarray(v6_extra.line, dtype=np.int64))),
     )
     return columns_result(data, ctx, "text", v4, v6, rest.findings, rest.reasons)
 

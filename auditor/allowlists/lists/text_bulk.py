@@ -7,14 +7,15 @@ Imported only for inputs big enough to pay for numpy (see ``text.py``).
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 # auditor._vector first: it sets numpy's thread default before numpy loads
+from auditor import _vector
 from auditor._vector import CHUNK, NDArray, np
 
 _WIDTH = 18  # len("255.255.255.255/32")
+_COLS4 = np.arange(_WIDTH, dtype=np.int64)[:, None]
 
 
 def _chunked(
@@ -23,121 +24,180 @@ def _chunked(
     starts: NDArray,
     lengths: NDArray,
 ) -> tuple[NDArray, ...]:
-    """Run a column parser over slices of lines, so its temporaries stay small and warm."""
+    """Run a column parser over slices of lines, so its temporaries stay small and warm; the
+    slices go to the machine's cores (numpy releases the interpreter lock in its loops)."""
     if len(starts) <= CHUNK:
         return parse(buf, starts, lengths)
-    parts = [
-        parse(buf, starts[i : i + CHUNK], lengths[i : i + CHUNK])
-        for i in range(0, len(starts), CHUNK)
-    ]
+    slices = range(0, len(starts), CHUNK)
+    parts = _vector.parallel_map(
+        lambda i: parse(buf, starts[i : i + CHUNK], lengths[i : i + CHUNK]), slices
+    )
     return tuple(np.concatenate(cols) for cols in zip(*parts, strict=True))
 
 
-def _simple_v4(buf: NDArray, starts: NDArray, lengths: NDArray) -> tuple[NDArray, ...]:
+def _down(mat: NDArray, k: int) -> NDArray:
+    """Column-major matrix moved k rows down: row c holds what row c - k held, zero filled
+    (for a line: the character k places to the left)."""
+    out = np.zeros_like(mat)
+    out[k:] = mat[:-k]
+    return out
+
+
+def _up(mat: NDArray, k: int) -> NDArray:
+    """Row c holds what row c + k held (the character k places to the right), zero filled."""
+    out = np.zeros_like(mat)
+    out[:-k] = mat[k:]
+    return out
+
+
+def _running(mat: NDArray, dtype: type) -> NDArray:
+    """Running count down the rows (np.cumsum along axis 0 walks each line with a stride;
+    adding whole rows is contiguous and several times faster)."""
+    out = mat.astype(dtype)
+    for c in range(1, len(out)):
+        out[c] += out[c - 1]
+    return out
+
+
+def _simple_v4(win: NDArray, starts: NDArray, lengths: NDArray) -> tuple[NDArray, ...]:
     """Parse lines that are only digits, dots and a slash, all at once.
 
     Returns (ok, address, prefixlen). Lines that are not strictly valid (leading zeros, octet
     over 255, missing parts, ...) get ok=False and are re-read by the exact parser, which
-    also words the error. The separators of a valid line are exactly three dots and at most
-    one slash after them, so their columns give every field's start and length.
+    also words the error. The lines are the columns of a character matrix (row c holds every
+    line's character c), so each step is a comparison or an add of whole rows: a field's
+    value is read at its last digit from the two characters before it, and its place from
+    the number of separators before it.
     """
-    n = len(starts)
-    cols = np.arange(_WIDTH, dtype=np.int64)
-    idx = starts[:, None] + cols
-    np.minimum(idx, len(buf) - 1, out=idx)
-    mat = buf[idx]
-    pad = cols[None, :] >= lengths[:, None]
-    mat[pad] = 0
+    inside = _COLS4 < lengths[None, :]
+    mat = np.ascontiguousarray(win[starts].T) * inside  # bytes after the line are zeroed
+    d = mat - np.uint8(48)  # digits 0-9; every other byte wraps to 10 or more
+    dig = d < 10
     dot = mat == 46
     slash = mat == 47
-    digit = (mat >= 48) & (mat <= 57)
-    ok = (digit | dot | slash | pad).all(axis=1)
-    ndot = dot.sum(axis=1)
-    nslash = slash.sum(axis=1)
-    ok &= (ndot == 3) & (nslash <= 1)
-    has_prefix = nslash == 1
-    # Separator columns in order, four per line: lines without a slash get one at their end.
     sep = dot | slash
-    sep[np.arange(n), np.minimum(lengths, _WIDTH - 1)] |= ~has_prefix
-    ok &= sep.sum(axis=1) == 4  # e.g. a line ending in '.' exactly at the width
-    sep &= ok[:, None]
-    rows, where = np.nonzero(sep)
-    good = np.flatnonzero(ok)
-    pos = where.reshape(-1, 4)
-    # the slash, when present, must come after the last dot
-    last_is_slash = mat[good, pos[:, 3]] == 47
-    okg = last_is_slash | ~has_prefix[good]
-    begin = np.concatenate((np.zeros((len(good), 1), dtype=np.int64), pos + 1), axis=1)
-    end = np.concatenate((pos, lengths[good, None]), axis=1)
-    width = end - begin  # five fields: four octets and the prefix (0 wide when absent)
-    okg &= ((width[:, :4] >= 1) & (width[:, :4] <= 3)).all(axis=1)
-    okg &= np.where(has_prefix[good], (width[:, 4] >= 1) & (width[:, 4] <= 2), True)
-    digits = mat[good].astype(np.int64) - 48
-    r = np.arange(len(good))[:, None]
-
-    def at(k: NDArray) -> NDArray:
-        return digits[r, np.minimum(k, _WIDTH - 1)]
-
-    d0, d1, d2 = at(begin), at(begin + 1), at(begin + 2)
-    value = np.where(width == 1, d0, np.where(width == 2, d0 * 10 + d1, d0 * 100 + d1 * 10 + d2))
-    okg &= ~((width > 1) & (d0 == 0)).any(axis=1)  # leading zeros are refused
-    okg &= (value[:, :4] <= 255).all(axis=1)
-    plen = np.where(has_prefix[good], value[:, 4], 32)
-    okg &= plen <= 32
-    addr_g = (value[:, 0] << 24) | (value[:, 1] << 16) | (value[:, 2] << 8) | value[:, 3]
-    ok[good] = okg
-    addr = np.zeros(n, dtype=np.int64)
-    prefix = np.full(n, 32, dtype=np.int64)
-    addr[good] = addr_g
-    prefix[good] = plen
-    return ok, addr, prefix
+    left, right = _down(dig, 1), _up(dig, 1)
+    # separators before each character: dot, dot, dot, then a slash
+    field = _running(sep, np.uint8)
+    before = field - sep
+    end = dig & ~right
+    d16 = (d * dig).astype(np.uint16)
+    value = d16 + _down(d16, 1) * np.uint16(10) + _down(d16, 2) * (left * np.uint16(100))
+    octet = end & (field < 4)
+    bad = inside & ~(dig | sep)  # a character that is not a digit, dot or slash
+    bad |= sep & ~(left & right)  # an empty field: a separator at an end or beside another
+    bad |= _down(dig, 3) & _down(dig, 2) & left & dig  # four digits in a row
+    bad |= dig & ~left & (d == 0) & right  # a leading zero
+    bad |= slash & (before != 3)
+    bad |= dot & (before >= 3)
+    bad |= octet & (value > 255)
+    nsep = field[-1]
+    ok = ~bad.any(axis=0) & dig[0] & ((nsep == 3) | (nsep == 4))
+    shift = (np.uint8(3) - np.minimum(field, 3)).astype(np.uint32) * np.uint32(8)
+    addr = ((value * octet).astype(np.uint32) << shift).sum(axis=0, dtype=np.uint32)
+    prefix = (value * (end & (field == 4))).sum(axis=0, dtype=np.uint16)
+    plen = np.where(nsep == 4, prefix, 32).astype(np.int64)
+    ok &= plen <= 32
+    return ok, addr.astype(np.int64), plen
 
 
-_C_COLON, _C_OTHER, _C_HEX, _C_DOT = (np.uint8(x) for x in (1, 2, 4, 8))
-_CLASS = np.full(256, _C_OTHER, dtype=np.uint8)
-_CLASS[list(b"0123456789/\r\n")] = 0
-_CLASS[list(b"abcdefABCDEF")] = _C_HEX
-_CLASS[ord(".")] = _C_DOT
-_CLASS[ord(":")] = _C_COLON
 _WIDTH6 = 43  # len("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128")
 
 
-def _v6_columns(
-    text: str, starts: NDArray, ends: NDArray, index: NDArray
-) -> tuple[list[int], list[int], list[int]]:
-    """Parse the candidate IPv6 lines; returns (accepted line indexes, firsts, lasts).
+_U64 = np.uint64
+_ONES = _U64(0xFFFFFFFFFFFFFFFF)
+_COLS6 = np.arange(_WIDTH6, dtype=np.int64)[:, None]
 
-    A tight loop over inet_pton beats a column parser here: IPv6 lines are long (up to 43
-    characters) and few. Same contract as the IPv4 column parser: a line with host bits, an
-    IPv4-mapped address or anything not strictly valid is left to the exact path.
+
+def _simple_v6(win: NDArray, starts: NDArray, lengths: NDArray) -> tuple[NDArray, ...]:
+    """Parse lines of hex digits and colons with an optional /prefix, all at once.
+
+    Returns (ok, high, low, prefixlen), the address as two uint64 halves. Same contract and
+    layout as the IPv4 column parser. Groups are the runs of one to four hex digits; a
+    group's place is its rank in the line, or, after a '::', its rank counted from the end
+    of the address; each place is then gathered from the whole matrix at once.
     """
-    pton, af, from_bytes = socket.inet_pton, socket.AF_INET6, int.from_bytes
-    ok: list[int] = []
-    first: list[int] = []
-    last: list[int] = []
-    rows = zip(index.tolist(), starts[index].tolist(), ends[index].tolist(), strict=True)
-    for i, s, e in rows:
-        addr, slash, prefix = text[s:e].partition("/")
-        try:
-            value = from_bytes(pton(af, addr), "big")
-        except OSError:
-            continue
-        if slash:
-            # ASCII digits only on this path; no sign, no leading zero (RELIABILITY 2.3)
-            if not prefix.isdigit() or len(prefix) > 3 or (prefix[:1] == "0" and prefix != "0"):
-                continue
-            plen = int(prefix)
-            if plen > 128:
-                continue
-        else:
-            plen = 128
-        mask = (1 << (128 - plen)) - 1
-        if value & mask or value >> 32 == 0xFFFF:
-            continue
-        ok.append(i)
-        first.append(value)
-        last.append(value | mask)
-    return ok, first, last
+    n = len(starts)
+    inside = _COLS6 < lengths[None, :]
+    mat = np.ascontiguousarray(win[starts].T) * inside
+    slash = mat == 47
+    has_prefix = slash.any(axis=0)
+    cut = np.where(has_prefix, slash.argmax(axis=0), lengths)  # where the address ends
+    addr = _COLS6 < cut[None, :]
+    d = mat - np.uint8(48)
+    digit = d < 10
+    lower = (mat | np.uint8(0x20)) - np.uint8(97)
+    letter = lower < 6
+    ishex = (digit | letter) & addr
+    hexval = (d * digit + (lower + np.uint8(10)) * letter).astype(np.uint16)
+    colon = (mat == 58) & addr
+    bad = addr & ~(ishex | colon)
+    # the prefix: one to three ASCII digits, no leading zero, at most 128
+    bad |= inside & ~addr & (_COLS6 != cut[None, :]) & ~digit
+    plen_len = lengths - cut - 1
+    r = np.arange(n)
+    p0, p1, p2 = (mat[np.minimum(cut + k, _WIDTH6 - 1), r].astype(np.int64) - 48 for k in (1, 2, 3))
+    two = p0 * 10 + p1
+    plen = np.where(plen_len == 1, p0, np.where(plen_len == 2, two, two * 10 + p2))
+    plen = np.where(has_prefix, plen, 128)
+    ok = ~has_prefix | ((plen_len >= 1) & (plen_len <= 3) & ((plen_len == 1) | (p0 != 0)))
+    ok &= plen <= 128
+    # colons: at most one '::' and no ':::'; a single colon stands between two groups
+    left, right = _down(ishex, 1), _up(ishex, 1)
+    colon_left, colon_right = _down(colon, 1), _up(colon, 1)
+    bad |= colon & ~colon_left & ~colon_right & ~(left & right)
+    double = colon & colon_right
+    ndouble = double.sum(axis=0, dtype=np.uint8)
+    ok &= ndouble <= 1
+    gap = np.where(ndouble == 1, double.argmax(axis=0), _WIDTH6)
+    # groups: one to four hex digits, valued at their last digit
+    left2 = left & _down(ishex, 2)
+    left3 = left2 & _down(ishex, 3)
+    bad |= ishex & left3 & _down(ishex, 4)
+    end = ishex & ~right
+    value = (
+        hexval
+        + (_down(hexval, 1) << np.uint16(4))
+        + ((_down(hexval, 2) * left2) << np.uint16(8))
+        + ((_down(hexval, 3) * left3) << np.uint16(12))
+    )
+    rank = _running(end, np.int16)
+    groups = rank[-1]
+    ok &= np.where(ndouble == 1, groups <= 7, groups == 8)
+    ok &= ~bad.any(axis=0)
+    at, row = np.nonzero(end)  # every group's last digit
+    ordinal = rank[at, row] - 1
+    place = np.where(at > gap[row], ordinal + 8 - groups[row], ordinal)
+    table = np.zeros((n, 8), dtype=np.uint64)
+    table[row, np.clip(place, 0, 7)] = value[at, row]  # a valid line has one group a place
+    high = (table[:, 0] << _U64(48)) | (table[:, 1] << _U64(32)) | (table[:, 2] << _U64(16))
+    low = (table[:, 4] << _U64(48)) | (table[:, 5] << _U64(32)) | (table[:, 6] << _U64(16))
+    return ok, high | table[:, 3], low | table[:, 7], plen
+
+
+def _v6_columns(
+    win: NDArray, starts: NDArray, lengths: NDArray, index: NDArray
+) -> tuple[NDArray, NDArray, NDArray]:
+    """Parse the candidate IPv6 lines; returns (accepted line indexes, firsts, lasts), the
+    values as (high, low) uint64 pairs. A line with host bits, an IPv4-mapped address or
+    anything not strictly valid is left to the exact path."""
+    ok, high, low, plen = _chunked(_simple_v6, win, starts[index], lengths[index])
+    bits = (128 - plen).astype(np.uint64)
+    # the host part: all of low and some of high when the prefix is shorter than /64
+    low_mask = np.where(bits >= 64, _ONES, (_U64(1) << np.minimum(bits, _U64(63))) - _U64(1))
+    high_mask = np.where(
+        bits > 64, (_U64(1) << (np.maximum(bits, _U64(64)) - _U64(64))) - _U64(1), _U64(0)
+    )
+    high_mask = np.where(bits == 128, _ONES, high_mask)
+    ok &= ((high & high_mask) == 0) & ((low & low_mask) == 0)
+    ok &= ~((high == 0) & ((low >> _U64(32)) == _U64(0xFFFF)))  # mapped: the exact path
+    first = np.empty((int(ok.sum()), 2), dtype=np.uint64)
+    first[:, 0] = high[ok]
+    first[:, 1] = low[ok]
+    last = np.empty_like(first)
+    last[:, 0] = high[ok] | high_mask[ok]
+    last[:, 1] = low[ok] | low_mask[ok]
+    return index[ok], first, last
 
 
 @dataclass
@@ -147,9 +207,10 @@ class Bulk:
     first4: NDArray
     last4: NDArray
     line4: NDArray
-    first6: list[int]
-    last6: list[int]
-    line6: list[int]
+    first6: NDArray
+    """(high, low) uint64 halves, one row per entry."""
+    last6: NDArray
+    line6: NDArray
     text: str
     slow_index: NDArray
     """Indexes of the lines the column parsers did not take (empty lines excluded)."""
@@ -181,20 +242,26 @@ def columns(data: bytes) -> Bulk | None:
     cr = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)
     ends = ends - cr
     lengths = ends - starts
-    # One class byte per character, OR-ed over each line: which parser may take the line.
-    # The column parsers re-check every byte, so this only routes lines.
-    flags = np.bitwise_or.reduceat(_CLASS[buf], starts) if len(buf) else starts * 0
-    flags = np.asarray(flags, dtype=np.uint8)
-    flags[lengths == 0] = 0
-    plain = ((flags & (_C_COLON | _C_OTHER | _C_HEX)) == 0) & (lengths >= 7) & (lengths <= _WIDTH)
-    plain6 = (flags & (_C_OTHER | _C_DOT) == 0) & (flags & _C_COLON > 0) & (lengths <= _WIDTH6)
     text = data_view.decode("ascii")
-    good6, first6, last6 = _v6_columns(text, starts, ends, np.flatnonzero(plain6))
-    fast_idx = np.flatnonzero(plain)
-    ok, addr, plen = _chunked(_simple_v4, buf, starts[fast_idx], lengths[fast_idx])
+    # every line as a row of a character matrix, gathered through a sliding window over the
+    # buffer (zero padded at its end so the last line has a full row); each column parser
+    # checks every character, so a line is simply offered to the IPv4 parser when it is short
+    # enough, then to the IPv6 parser, then left to the exact path
+    padded = np.concatenate((buf, np.zeros(_WIDTH6, dtype=np.uint8)))
+    window = np.lib.stride_tricks.sliding_window_view
+    fast_idx = np.flatnonzero((lengths >= 7) & (lengths <= _WIDTH))
+    ok, addr, plen = _chunked(
+        _simple_v4, window(padded, _WIDTH), starts[fast_idx], lengths[fast_idx]
+    )
     hostmask = (np.int64(1) << (32 - plen)) - 1
     ok &= (addr & hostmask) == 0  # host bits set: the exact path reports them
     good = fast_idx[ok]
+    rest = np.ones(len(starts), dtype=bool)
+    rest[good] = False
+    rest &= (lengths >= 2) & (lengths <= _WIDTH6)
+    good6, first6, last6 = _v6_columns(
+        window(padded, _WIDTH6), starts, lengths, np.flatnonzero(rest)
+    )
 
     slow = np.ones(len(starts), dtype=bool)
     slow[good] = False
@@ -206,7 +273,7 @@ def columns(data: bytes) -> Bulk | None:
         line4=good + 1,
         first6=first6,
         last6=last6,
-        line6=[i + 1 for i in good6],
+        line6=good6 + 1,
         text=text,
         slow_index=np.flatnonzero(slow),
         starts=starts,
