@@ -427,12 +427,6 @@ CHUNK = 1 << 15
 """Rows per slice of the bulk text routines: big enough to amortise numpy, small enough that
 their buffers stay in cache."""
 
-_DEC = [str(i).encode() for i in range(256)]
-_DEC_LEN = np.array([len(d) for d in _DEC], dtype=np.int64)
-_DEC_CHARS = np.zeros((256, 3), dtype=np.uint8)
-for _i, _d in enumerate(_DEC):
-    _DEC_CHARS[_i, : len(_d)] = np.frombuffer(_d, dtype=np.uint8)
-
 
 def cidr_lines_v4(iv: Intervals) -> str:
     """The minimal CIDRs, one per line (each ending in a newline), formatted all at once.
@@ -442,27 +436,36 @@ def cidr_lines_v4(iv: Intervals) -> str:
     """
     net, plen = _blocks(iv)
     return "".join(
-        _v4_text(net[i : i + CHUNK], plen[i : i + CHUNK]) for i in range(0, len(net), CHUNK)
+        parallel_map(
+            lambda i: _v4_text(net[i : i + CHUNK], plen[i : i + CHUNK]), range(0, len(net), CHUNK)
+        )
     )
 
 
 def _v4_text(net: NDArray, plen: NDArray) -> str:
-    fields = [(net >> 24) & 255, (net >> 16) & 255, (net >> 8) & 255, net & 255, plen]
-    seps = [46, 46, 46, 47, 10]  # . . . / newline
-    widths = [_DEC_LEN[f] for f in fields]
-    line_len = sum(widths) + len(seps)
-    start = np.concatenate(([0], np.cumsum(line_len)[:-1]))
-    out = np.empty(int(line_len.sum()), dtype=np.uint8)
-    pos = start
-    for f, width, sep in zip(fields, widths, seps, strict=True):
-        chars = _DEC_CHARS[f]
-        for k in range(3):
-            has = width > k
-            out[(pos + k)[has]] = chars[has, k]
-        pos = pos + width
-        out[pos] = sep
-        pos = pos + 1
-    return out.tobytes().decode("ascii")
+    """Lines of octet '.' octet '.' octet '.' octet '/' prefix: every character has a fixed
+    slot (three per octet, two for the prefix), the digits come from divisions of whole
+    rows, and the slots a line does not use (leading zeros) are squeezed out at the end."""
+    n = len(net)
+    chars = np.empty((19, n), dtype=np.uint8)
+    keep = np.ones((19, n), dtype=bool)
+    for k, shift in enumerate((24, 16, 8, 0)):
+        octet = ((net >> shift) & 255).astype(np.uint8)
+        tens = octet // np.uint8(10)
+        row = 4 * k
+        chars[row] = octet // np.uint8(100) + np.uint8(48)
+        chars[row + 1] = tens % np.uint8(10) + np.uint8(48)
+        chars[row + 2] = octet - tens * np.uint8(10) + np.uint8(48)
+        chars[row + 3] = 46 if k < 3 else 47  # . . . /
+        keep[row] = octet >= 100
+        keep[row + 1] = octet >= 10
+    p = plen.astype(np.uint8)
+    chars[16] = p // np.uint8(10) + np.uint8(48)
+    chars[17] = p % np.uint8(10) + np.uint8(48)
+    chars[18] = 10
+    keep[16] = p >= 10
+    text: str = chars.T[keep.T].tobytes().decode("ascii")
+    return text
 
 
 def _bitlen64(x: NDArray) -> NDArray:
@@ -528,9 +531,6 @@ def _blocks_wide(iv: Intervals) -> tuple[NDArray, NDArray, NDArray]:
     return hi[order], lo[order], plen[order]
 
 
-_HEXCHARS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-
-
 def cidr_lines_v6(iv: Intervals) -> str:
     """The minimal CIDRs of 128-bit intervals, one per line, in RFC 5952 text, all at once.
 
@@ -541,62 +541,74 @@ def cidr_lines_v6(iv: Intervals) -> str:
     # in slices, so that the character buffers are reused warm rather than faulted in
     step = CHUNK
     return "".join(
-        _v6_text(hi[i : i + step], lo[i : i + step], plen[i : i + step])
-        for i in range(0, len(hi), step)
+        parallel_map(
+            lambda i: _v6_text(hi[i : i + step], lo[i : i + step], plen[i : i + step]),
+            range(0, len(hi), step),
+        )
     )
 
 
 def _v6_text(hi: NDArray, lo: NDArray, plen: NDArray) -> str:
+    """RFC 5952 lines, every character in a fixed slot, then the unused slots squeezed out.
+
+    Per group two slots for colons and four for hex digits (right-aligned), then '/', three
+    prefix digits and a newline: 53 slots. Rows are slots and columns are lines, so every
+    step works on whole contiguous rows.
+    """
     n = len(hi)
-    groups = np.empty((n, 8), dtype=np.int64)
+    groups = np.empty((8, n), dtype=np.uint16)
     for k in range(4):
         shift = np.uint64(48 - 16 * k)
-        groups[:, k] = ((hi >> shift) & np.uint64(0xFFFF)).astype(np.int64)
-        groups[:, 4 + k] = ((lo >> shift) & np.uint64(0xFFFF)).astype(np.int64)
-    zero = groups == 0
-    run = np.zeros((n, 8), dtype=np.int64)
-    run[:, 0] = zero[:, 0]
-    for k in range(1, 8):
-        run[:, k] = (run[:, k - 1] + 1) * zero[:, k]
-    best = run.max(axis=1)
-    end = run.argmax(axis=1)  # the first position reaching the longest run
+        groups[k] = (hi >> shift) & np.uint64(0xFFFF)
+        groups[4 + k] = (lo >> shift) & np.uint64(0xFFFF)
+    # the longest run of zero groups (the first one on a tie), if two or more long
+    run = np.zeros(n, dtype=np.uint8)
+    best = np.zeros(n, dtype=np.uint8)
+    end = np.zeros(n, dtype=np.uint8)
+    for k in range(8):
+        run = (run + np.uint8(1)) * (groups[k] == 0)
+        longer = run > best
+        best = np.where(longer, run, best)
+        end = np.where(longer, np.uint8(k), end)
     has_run = best >= 2
-    start = np.where(has_run, end - best + 1, 99)
-    end = np.where(has_run, end, -99)
-    hexlen = 1 + (groups > 0xF) + (groups > 0xFF) + (groups > 0xFFF)
-    cols = np.arange(8)[None, :]
-    in_run = (cols >= start[:, None]) & (cols <= end[:, None])
-    pre = np.where(cols == start[:, None], 2, np.where(in_run | (cols == end[:, None] + 1), 0, 1))
-    pre[:, 0] = np.where(start == 0, 2, 0)
-    digits = np.where(in_run, 0, hexlen)
-    # Fixed slots per line: per group two for colons and four for digits (right-aligned),
-    # then '/', three prefix digits and a newline; a keep mask squeezes the unused slots out.
-    # slot-major: each slot is a contiguous row, so the writes below are sequential
-    chars = np.zeros((53, n), dtype=np.uint8)
-    keep = np.zeros((53, n), dtype=bool)
+    start = np.where(has_run, end + np.uint8(1) - best, np.uint8(99))
+    end = np.where(has_run, end, np.uint8(99))
+    chars = np.empty((53, n), dtype=np.uint8)
+    keep = np.empty((53, n), dtype=bool)
     for k in range(8):
         base = 6 * k
+        g = groups[k]
+        at_start = start == k
+        in_run = has_run & (start <= k) & (k <= end)
         chars[base] = 58
         chars[base + 1] = 58
-        keep[base] = pre[:, k] >= 1
-        keep[base + 1] = pre[:, k] == 2
-        g = np.ascontiguousarray(groups[:, k])
-        d = np.ascontiguousarray(digits[:, k])
+        if k == 0:
+            keep[base] = at_start
+        else:
+            # one colon before a group, two where the run begins, none inside it or just after
+            keep[base] = at_start | ~(in_run | (end + np.uint8(1) == k))
+        keep[base + 1] = at_start
+        shown = ~in_run
         for j in range(4):
-            chars[base + 2 + j] = _HEXCHARS[(g >> (12 - 4 * j)) & 0xF]
-            keep[base + 2 + j] = d >= 4 - j
+            nibble = ((g >> np.uint16(12 - 4 * j)) & np.uint16(0xF)).astype(np.uint8)
+            chars[base + 2 + j] = nibble + np.uint8(48) + (nibble > 9) * np.uint8(39)
+            if j < 3:
+                keep[base + 2 + j] = shown & (g >= np.uint16(1 << (4 * (3 - j))))
+            else:
+                keep[base + 2 + j] = shown
+    p = plen.astype(np.uint8)
+    tens = p // np.uint8(10)
     chars[48] = 47
     keep[48] = True
-    plen_len = _DEC_LEN[plen]
-    dec = _DEC_CHARS[plen]
-    for j in range(3):
-        chars[49 + j] = dec[:, j]
-        keep[49 + j] = plen_len > j
+    chars[49] = p // np.uint8(100) + np.uint8(48)
+    chars[50] = tens % np.uint8(10) + np.uint8(48)
+    chars[51] = p - tens * np.uint8(10) + np.uint8(48)
+    keep[49] = p >= 100
+    keep[50] = p >= 10
+    keep[51] = True
     chars[52] = 10
     keep[52] = True
-    chars = chars.T
-    keep = keep.T
-    text: str = chars[keep].tobytes().decode("ascii")
+    text: str = chars.T[keep.T].tobytes().decode("ascii")
     return text
 
 
