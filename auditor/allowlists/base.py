@@ -247,10 +247,12 @@ def columns_result(
     v6: Columns,
     findings: tuple[Finding, ...] = (),
     reasons: tuple[str, ...] = (),
+    info: SourceInfo | None = None,
 ) -> RangeSet:
-    """A RangeSet from columns built in bulk (the fast path of big text lists)."""
+    """A RangeSet from columns built in bulk (the fast path of big text lists); ``info`` when
+    the caller has described (and hashed) the data already."""
     return RangeSet(
-        info=SourceInfo.for_bytes(ctx.name, ctx.role, fmt, data, ctx.now),
+        info=info or SourceInfo.for_bytes(ctx.name, ctx.role, fmt, data, ctx.now),
         entries=Entries(ctx.name, v4, v6),
         completeness=Completeness.PARTIAL if reasons else Completeness.COMPLETE,
         reasons=reasons,

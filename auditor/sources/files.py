@@ -205,6 +205,9 @@ def _refuse_foreign(data: bytes, ctx: ReadContext) -> None:
     )
 
 
+_SOMETHING = re.compile(rb"[^\xef\xbb\xbf \t\r\n]")
+
+
 def load(
     spec: str,
     ctx: ReadContext,
@@ -227,7 +230,7 @@ def load(
         if detected == "text":
             _refuse_foreign(data, ctx)
         reader = reader_for(detected)
-    if not data.strip(b"\xef\xbb\xbf \t\r\n"):
+    if not _SOMETHING.search(data):  # a search, not a strip: a big file is not copied
         raise InputError(
             "file is empty",
             source=ctx.name,

@@ -495,7 +495,7 @@ def parse_bulk(data: bytes, ctx: ReadContext) -> RangeSet | None:
         last=_vector.wide_concat(bulk.last6, v6_extra.last),
         line=np.concatenate((bulk.line6, np.asarray(v6_extra.line, dtype=np.int64))),
     )
-    return columns_result(data, ctx, "text", v4, v6, rest.findings, rest.reasons)
+    return columns_result(data, ctx, "text", v4, v6, rest.findings, rest.reasons, rest.info)
 
 
 class TextReader(Reader):

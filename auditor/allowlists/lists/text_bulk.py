@@ -232,7 +232,7 @@ def columns(data: bytes) -> Bulk | None:
     """The column parse of a big strict list; None when the input needs the general path."""
     data_view = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
     buf = np.frombuffer(data_view, dtype=np.uint8)
-    if (buf >= 0x80).any() or (buf == 0).any():
+    if len(buf) and (buf.max() >= 0x80 or buf.min() == 0):
         return None  # non-ASCII or binary: the general path gives the exact message
     nl = np.flatnonzero(buf == 10)
     starts = np.concatenate(([0], nl + 1))
