@@ -113,3 +113,15 @@ def test_help_imports_no_command_and_no_typer(tmp_path: Path, args: list[str]) -
         "auditor.cli",
         "auditor.cli.commands",
     ]
+
+
+def test_a_catalog_of_the_users_own_is_still_read_up_front(tmp_path: Path) -> None:
+    # the built-in catalog waits for a provider spec; one given with --catalog is checked
+    # whatever the sources are, so a broken one is said even when no spec needs it
+    (tmp_path / "a.txt").write_text("192.0.2.0/24\n")
+    (tmp_path / "mine.yaml").write_text("providers: [not, a, mapping]\n")
+    code, modules = imported(
+        "diff", "-e", "a.txt", "-d", "a.txt", "--catalog", "mine.yaml", cwd=tmp_path
+    )
+    assert code == 2
+    assert "auditor.sources.catalog" in modules
