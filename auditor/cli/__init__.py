@@ -9,6 +9,7 @@ commands, so that starting stays fast.
 
 from __future__ import annotations
 
+import os
 import sys
 
 TYPE_CHECKING = False  # typing itself is not imported: it costs more than this whole path
@@ -45,3 +46,23 @@ def run() -> None:
 
     name = command_named(sys.argv[1:])
     application(None if name is None else [name])(prog_name="auditor")
+
+
+def main() -> None:
+    """The program (``auditor``, ``python -m auditor``): :func:`run`, then out without the
+    interpreter's teardown, which would free every object of the run one by one (a third of
+    a 10,000-line diff). Everything is done by then: reports written and renamed, the cache
+    committed, the loader closed; only the standard streams still hold output, and they are
+    flushed first. When they cannot be, the usual exit says so, as it always did."""
+    try:
+        run()
+    except SystemExit as end:
+        code = 0 if end.code is None else end.code
+        if not isinstance(code, int):
+            raise
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            raise end from None
+        os._exit(code)
