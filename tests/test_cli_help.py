@@ -124,3 +124,22 @@ def test_version_and_the_options_before_a_command(run_cli: RunCli, tmp_path: Pat
         [*run, "dif"], capture_output=True, text=True, env=env, timeout=60, check=False
     )
     assert proc.returncode == 2 and "No such command 'dif'" in proc.stderr
+
+
+@pytest.mark.parametrize("args", [["--help"], ["--version"]])
+def test_a_reader_that_goes_away_ends_the_help_silently(args: list[str]) -> None:
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "auditor", *args],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert (proc.returncode, proc.stderr) == (1, "")

@@ -34,7 +34,6 @@ def run() -> None:
 
     code = answer(sys.argv[1:])
     if code is not None:
-        sys.stdout.flush()
         raise SystemExit(code)
     import gc
 

@@ -97,15 +97,25 @@ def answer(args: list[str]) -> int | None:
     if _COMPLETION in os.environ:
         return None
     if args == ["--version"]:
-        sys.stdout.write(f"auditor {__version__}\n")
-        return 0
+        return _say(f"auditor {__version__}\n", 0)
     if args in _HELP_ARGS:
-        sys.stdout.write(render_help(width()))
-        return 0
+        return _say(render_help(width()), 0)
     if not args:
         sys.stderr.write(render_help(width()))
         return 2
     return None
+
+
+def _say(text: str, code: int) -> int:
+    """Print on stdout; a reader that went away (``| head``) ends the run with 1, silently,
+    as Typer does."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silences the flush at exit
+        return 1
+    return code
 
 
 def width() -> int:

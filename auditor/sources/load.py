@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from auditor import fsutil, ipspace
+from auditor import ipspace
 from auditor.errors import InputError, UsageError
 from auditor.ipspace import HostBitsPolicy
 from auditor.model import (
@@ -550,11 +549,15 @@ class SourceLoader:
     def _cache_dir(self) -> Path:
         base = self.net_options.cache_dir if self.net_options else None
         if base is None:
+            from auditor import fsutil  # json and tempfile: not for a run of local lists
+
             base = fsutil.default_cache_dir()
         return Path(base)
 
     def _client_id(self) -> str:
         """A GUID per cache directory, as the Microsoft 365 web service asks of its clients."""
+        import uuid
+
         path = self._cache_dir() / "client-id"
         try:
             text = path.read_text().strip()
