@@ -1,3 +1,3 @@
-from auditor.cli import run
+from auditor.cli import main
 
-run()
+main()

@@ -73,9 +73,7 @@ def command(
     quiet: p.QuietOpt = False,
     **shared: Any,
 ) -> None:
-    """Compare expected ranges with an allowlist: missing, partial, extra, over-broad, rules.
-
-    A SOURCE is a file; file+FORMAT:PATH (that file in FORMAT, whatever --format says;
+    """A SOURCE is a file; file+FORMAT:PATH (that file in FORMAT, whatever --format says;
     file+FORMAT:- for stdin); -; an https URL; a provider of the catalog with filters
     (aws:service=EC2,region=eu-west-1; see: auditor providers); text:URL-OR-PATH;
     json:URL-OR-PATH#SELECTOR; or spf:DOMAIN.

@@ -45,9 +45,8 @@ def command(
     quiet: p.QuietOpt = False,
     **shared: Any,
 ) -> None:
-    """For one address: whose it is, and whether each declared source allows it, with the rule
-    or entry that decides (file:line and its text). A source that does not speak for the
-    address's family (an iptables export for an IPv6 address) has no say when another does.
+    """A source that does not speak for the address's family (an iptables export for an IPv6
+    address) has no say when another does.
 
     Exit codes: 0 every declared source that has a say allows it; 1 one does not; 2 a source
     could not say (conditional, failed), or no source covers the address's family.

@@ -49,9 +49,7 @@ def command(
     max_bytes: p.MaxBytesOpt = 256 * 1024 * 1024,
     **shared: Any,
 ) -> None:
-    """Load expected ranges (fetching and caching feeds) and print them.
-
-    Exit codes: 0 every source complete; 2 a source failed, was partial, or was stale
+    """Exit codes: 0 every source complete; 2 a source failed, was partial, or was stale
     (unless --allow-stale). A run that exits 2 never replaces --output-file, and -o cidr
     then prints nothing.
 

@@ -13,9 +13,7 @@ if TYPE_CHECKING:
 
 
 def command(ctx: typer.Context, debug: DebugOpt = False) -> None:
-    """What is built in: input formats, reports and rule platforms, and their aliases.
-
-    \b
+    """\b
     Examples:
       auditor formats
       auditor diff -e nodes.txt -d file+postfix-cidr:client_access

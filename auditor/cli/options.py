@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from auditor.ipspace import HostBitsPolicy
     from auditor.model import Role
     from auditor.service import Service
-    from auditor.sources.load import LoadOptions, SourceLoader
+    from auditor.sources.catalog import Catalog
+    from auditor.sources.load import LazyCatalog, LoadOptions, SourceLoader
     from auditor.spf.options import DnsOptions
     from auditor.spf.result import View
 
@@ -89,8 +90,7 @@ class Options:
 
     def loader(self, stdin: BinaryIO | None) -> SourceLoader:
         from auditor.net.options import NetOptions
-        from auditor.sources.catalog import load_catalog
-        from auditor.sources.load import SourceLoader
+        from auditor.sources.load import LazyCatalog, SourceLoader
 
         self.check_timeout()
         if self.max_bytes <= 0:
@@ -106,8 +106,13 @@ class Options:
             offline=self.offline,
             max_bytes=self.max_bytes,
         )
+        catalog: Catalog | LazyCatalog = LazyCatalog()
+        if self.catalog:  # the user's own: read now, a broken one fails the run up front
+            from auditor.sources.catalog import load_catalog
+
+            catalog = load_catalog(self.catalog)
         return SourceLoader(
-            load_catalog(self.catalog),
+            catalog,
             net,
             stdin,
             progress=_progress(self.quiet),

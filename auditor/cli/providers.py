@@ -23,9 +23,7 @@ def command(
     catalog: CatalogOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """The provider catalog: names, filters, feed URLs and where each provider documents them.
-
-    \b
+    """\b
     Examples:
       auditor providers
       auditor providers aws

@@ -33,10 +33,7 @@ def command(
     output_file: p.OutputFileOpt = None,
     **shared: Any,
 ) -> None:
-    """Rules that allow the CIDRs of a source: a text file, a saved JSON report, stdin, a
-    provider, a URL or an SPF record (fetched as `auditor fetch` does).
-
-    Exit codes: 0 rules written; 2 the source failed or was partial or stale (no rules are
+    """Exit codes: 0 rules written; 2 the source failed or was partial or stale (no rules are
     written from an incomplete list), bad input, bad usage.
 
     \b

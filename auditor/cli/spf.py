@@ -29,10 +29,7 @@ def command(
     spf_view: SpfViewOpt = "honoured",
     debug: DebugOpt = False,
 ) -> None:
-    """The SPF include tree of a domain, its lookup counts, what cannot be listed, and the
-    addresses it authorises, each with its include chain.
-
-    Exit codes: 0 the record was expanded completely; 2 it was not (over the lookup limit, a
+    """Exit codes: 0 the record was expanded completely; 2 it was not (over the lookup limit, a
     permerror, a term that depends on the client, a DNS failure).
 
     \b

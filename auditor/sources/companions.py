@@ -9,8 +9,7 @@ from collections.abc import Callable, Sequence
 from auditor.errors import InputError
 from auditor.model import RangeSet
 from auditor.sources import files
-from auditor.sources.catalog import Catalog
-from auditor.sources.spec import parse_spec
+from auditor.sources.spec import ProviderNames, parse_spec
 
 Sets = dict[str, list[tuple[int, int, int]]]
 """Named sets: (family, first, last) members by name."""
@@ -18,7 +17,7 @@ Sets = dict[str, list[tuple[int, int, int]]]
 
 def split(
     specs: Sequence[str],
-    catalog: Catalog,
+    catalog: ProviderNames,
     fmt: str | None,
     read: Callable[[str, bool], bytes],
     load_provider: Callable[[str], RangeSet],

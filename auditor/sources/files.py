@@ -151,6 +151,21 @@ def utf16_to_utf8(data: bytes, source: str) -> tuple[bytes, str | None]:
     return text.encode("utf-8"), label
 
 
+# Lines of one address-like word at most (hex digits, dots, colons, slashes, dashes,
+# brackets), with # or ; comments, but no #! line. No reader claims such a head by its content:
+# each looks for a keyword, a second column (an access action, a chain's policy, an ipset
+# type), a #! line naming nft, or text a comment hides after a lone carriage return (which
+# splits lines for some). A plain list's format is therefore found without importing the
+# other readers (tests hold every reader's sniff to this).
+_LONE_LINE = rb"[ \t]*(?:[0-9A-Fa-f:./\[\]-]+[ \t]*)?(?:(?:#(?:[^!\r\n][^\r\n]*)?|;[^\r\n]*))?\r?"
+_LONE_WORDS = re.compile(rb"(?:" + _LONE_LINE + rb"\n)*" + _LONE_LINE)
+
+
+def lone_words(data: bytes) -> bool:
+    """The head of ``data`` is lines of one address-like word at most, and comments."""
+    return _LONE_WORDS.fullmatch(data[:HEAD_CHECKED].removeprefix(b"\xef\xbb\xbf")) is not None
+
+
 def detect_format(spec: str, data: bytes) -> str:
     """The reader for a file: by suffix, else by content (JSON starts with [ or {), else text."""
     suffix = Path(spec).suffix.lower() if spec != "-" else ""
@@ -160,12 +175,15 @@ def detect_format(spec: str, data: bytes) -> str:
     from auditor.allowlists import READERS
 
     generic = ("text", "json")  # .txt, .conf, .json say little about what is inside
-    for name, cls in sorted(READERS.items()):
-        if suffix and suffix in cls.suffixes and name not in generic:
-            return name
-    for name, cls in sorted(READERS.items()):
-        if cls.sniff(data):
-            return name
+    # a list's suffix (or none) and a head no reader claims: neither loop below can answer,
+    # and their readers are not imported (no other reader takes the text suffixes)
+    if not (lone_words(data) and (not suffix or suffix in READERS["text"].suffixes)):
+        for name, cls in sorted(READERS.items()):
+            if suffix and suffix in cls.suffixes and name not in generic:
+                return name
+        for name, cls in sorted(READERS.items()):
+            if cls.sniff(data):
+                return name
     for name in generic:
         if suffix and suffix in READERS[name].suffixes:
             return name

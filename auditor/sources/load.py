@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from auditor import fsutil, ipspace
+from auditor import ipspace
 from auditor.errors import InputError, UsageError
 from auditor.ipspace import HostBitsPolicy
 from auditor.model import (
@@ -33,8 +32,6 @@ from auditor.model import (
     reading_time,
 )
 from auditor.sources import companions, files
-from auditor.sources.base import Feed, FeedContext, FeedError, FeedParser, merge_feeds, parser_for
-from auditor.sources.catalog import Catalog
 from auditor.sources.spec import SourceSpec, is_url, parse_spec
 
 if TYPE_CHECKING:
@@ -42,6 +39,8 @@ if TYPE_CHECKING:
     from auditor.net.fetcher import Fetcher
     from auditor.net.options import NetOptions
     from auditor.service import Service
+    from auditor.sources.base import Feed, FeedContext, FeedParser
+    from auditor.sources.catalog import Catalog, Provider
     from auditor.spf.options import DnsOptions
     from auditor.spf.result import View
 
@@ -104,13 +103,38 @@ class _Reading:
     options: LoadOptions
 
 
+class LazyCatalog:
+    """The built-in provider catalog, read the first time a spec may name a provider: a run
+    of local files (``./list.txt``, ``/etc/postfix/main.cf``) never parses its YAML. A
+    catalog of the user's own is read up front instead, so a broken one is always said."""
+
+    def __init__(self) -> None:
+        self._catalog: Catalog | None = None
+
+    def load(self) -> Catalog:
+        if self._catalog is None:
+            from auditor.sources.catalog import load_catalog
+
+            self._catalog = load_catalog()
+        return self._catalog
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.load()
+
+    def get(self, name: str) -> Provider:
+        return self.load().get(name)
+
+    def names(self) -> list[str]:
+        return self.load().names()
+
+
 @dataclass
 class SourceLoader:
     """Loads source specs. The network is only touched (and ``requests`` only imported) when
     a spec needs it. Fetched copies are committed to the cache by :meth:`close`, once every
     spec of the run has checked them."""
 
-    catalog: Catalog
+    catalog: Catalog | LazyCatalog
     net_options: NetOptions | None = None
     stdin: BinaryIO | None = None
     progress: Callable[[str, int, int | None], None] | None = None
@@ -262,6 +286,8 @@ class SourceLoader:
         return parser, (location,), 0.0, location
 
     def _load_feed(self, spec: SourceSpec, options: LoadOptions) -> RangeSet:
+        from auditor.sources.base import FeedContext, merge_feeds, parser_for  # feeds only
+
         parser_name, locations, refresh, provider = self._plan(spec)
         parser = parser_for(parser_name)
         ctx = FeedContext(
@@ -333,6 +359,8 @@ class SourceLoader:
     def _obtain(self, location: str, reading: _Reading) -> _Copy:
         """The location's bytes, parsed; a failed fetch or a rejected new copy falls back to
         a valid cached copy no older than --max-age, marked stale."""
+        from auditor.sources.base import FeedError
+
         parser, ctx, options = reading.parser, reading.ctx, reading.options
         if not is_url(location):
             if location == "-":
@@ -391,6 +419,8 @@ class SourceLoader:
         cached: CacheEntry | None,
         options: LoadOptions,
     ) -> _Copy:
+        from auditor.sources.base import FeedError
+
         if cached is None:
             raise error
         age = self.clock() - cached.retrieved_at
@@ -447,6 +477,8 @@ class SourceLoader:
     ) -> list[Finding]:
         """The same shrink check on what the filters select: a slice can vanish while the
         whole feed grows."""
+        from auditor.sources.base import merge_feeds
+
         if not filters or not any(c.previous is not None for c in copies):
             return []
         old = merge_feeds([c.previous or c.feed for c in copies], locations)
@@ -486,6 +518,8 @@ class SourceLoader:
                 f"({old_size} -> {new_size}), over the limit of {options.max_shrink:g}%"
             )
             if not options.accept_shrink:
+                from auditor.sources.base import FeedError
+
                 raise FeedError(
                     message,
                     source=ctx.name,
@@ -515,11 +549,15 @@ class SourceLoader:
     def _cache_dir(self) -> Path:
         base = self.net_options.cache_dir if self.net_options else None
         if base is None:
+            from auditor import fsutil  # json and tempfile: not for a run of local lists
+
             base = fsutil.default_cache_dir()
         return Path(base)
 
     def _client_id(self) -> str:
         """A GUID per cache directory, as the Microsoft 365 web service asks of its clients."""
+        import uuid
+
         path = self._cache_dir() / "client-id"
         try:
             text = path.read_text().strip()

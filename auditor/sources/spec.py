@@ -27,11 +27,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 from urllib.parse import urlsplit
 
 from auditor.errors import UsageError
-from auditor.sources.catalog import Catalog
 
 Kind = Literal["stdin", "url", "file", "text", "json", "spf", "provider"]
 
@@ -39,6 +38,16 @@ _PROVIDER = re.compile(r"([a-z][a-z0-9-]{0,31})(?::(.*))?", re.DOTALL)
 _FORMAT = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 _STDIN_IN_FORMAT = re.compile(r"file\+[^:]*:-")
 _KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
+
+
+class ProviderNames(Protocol):
+    """What a spec is read against: the names of the catalog's providers
+    (:class:`auditor.sources.catalog.Catalog`, or a loader's catalog that is read only when a
+    spec may name a provider)."""
+
+    def __contains__(self, name: object) -> bool: ...
+
+    def names(self) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -94,7 +103,7 @@ def _location(text: str, spec: str) -> str:
     return _check_url(text, spec) if is_url(text) else text
 
 
-def parse_spec(text: str, catalog: Catalog) -> SourceSpec:
+def parse_spec(text: str, catalog: ProviderNames) -> SourceSpec:
     """Read one spec; UsageError with the valid choices when it cannot be read."""
     if text == "-":
         return SourceSpec(text, "stdin")
