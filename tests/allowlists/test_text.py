@@ -458,9 +458,15 @@ def test_big_file_takes_the_fast_path_and_reads_exactly(
     assert rs.reasons == (f"{len(big.bad)} line(s) could not be read",)
 
 
-def test_big_file_matches_the_per_line_parser(big: BigList) -> None:
+@pytest.mark.parametrize("engine", [None, "columns", "lines"])
+def test_big_file_matches_the_per_line_parser(big: BigList, engine: str | None) -> None:
     ctx = ReadContext("big.txt", "expected")
-    rs = reader_for("text").parse(big.data, ctx)
+    if engine is None:
+        rs = reader_for("text").parse(big.data, ctx)
+    else:
+        fast = text_reader.parse_bulk(big.data, ctx, engine)
+        assert fast is not None
+        rs = fast
     exact = _exact_in_chunks(big.data, ctx)
     assert _rows(rs) == exact.rows
     fast_findings = sorted((f.kind, f.origin.line or 0, f.message) for f in rs.findings if f.origin)
@@ -507,9 +513,14 @@ def test_big_file_without_a_valid_line_is_an_error() -> None:
 # --- fast and exact paths agree on any input ---------------------------------------------------
 
 
-def _outcome(data: bytes, ctx: ReadContext, fast: bool) -> tuple[str, object] | None:
+def _outcome(
+    data: bytes, ctx: ReadContext, fast: bool, engine: str = "columns"
+) -> tuple[str, object] | None:
     try:
-        rs = text_reader.parse_bulk(data, ctx) if fast else reader_for("text").parse(data, ctx)
+        if fast:
+            rs = text_reader.parse_bulk(data, ctx, engine)
+        else:
+            rs = reader_for("text").parse(data, ctx)
     except ReaderError as e:
         return ("error", str(e))
     if rs is None:
@@ -583,11 +594,12 @@ _line = st.one_of(_noise, _v4ish, _v6ish, _v6_written)
 def test_fast_and_exact_paths_agree(lines: list[str], crlf: bool, reject: bool) -> None:
     data = ("\r\n" if crlf else "\n").join(lines).encode("ascii")
     ctx = ReadContext("f.txt", "declared", "reject" if reject else "fix")
-    fast = _outcome(data, ctx, fast=True)
     exact = _outcome(data, ctx, fast=False)
-    if fast is None:  # the fast parser hands over to the general path
-        return
-    assert fast == exact
+    for engine in ("columns", "lines"):
+        fast = _outcome(data, ctx, fast=True, engine=engine)
+        if fast is None:  # the fast parser hands over to the general path
+            continue
+        assert fast == exact, engine
 
 
 def test_lenient_reads_sentences_and_refuses_half_ranges() -> None:
@@ -860,8 +872,9 @@ def test_netaddr_is_imported_only_for_the_notations_that_need_it(tmp_path: Path)
     assert netaddr_loaded("masked.txt") == "True"
 
 
+@pytest.mark.parametrize("engine", ["columns", "lines"])
 @pytest.mark.parametrize("seed", range(3))
-def test_a_big_ipv6_list_reads_as_the_per_line_parser_reads_it(seed: int) -> None:
+def test_a_big_ipv6_list_reads_as_the_per_line_parser_reads_it(seed: int, engine: str) -> None:
     # every way an IPv6 address is written, valid and not, with and without host bits, at
     # the size that takes the column parser; each line compared with the per-line parser
     rng = random.Random(seed)
@@ -883,7 +896,7 @@ def test_a_big_ipv6_list_reads_as_the_per_line_parser_reads_it(seed: int) -> Non
     data = "\n".join(lines).encode("ascii")
     assert len(data) >= BIG
     ctx = ReadContext("six.txt", "declared")
-    fast = text_reader.parse_bulk(data, ctx)
+    fast = text_reader.parse_bulk(data, ctx, engine)
     assert fast is not None
     exact = _exact_in_chunks(data, ctx)
     assert _rows(fast) == exact.rows  # the findings are compared on small inputs above

@@ -23,7 +23,9 @@ also holds an address is a date or a version, and only there is it left out.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from auditor import ipspace
 from auditor.allowlists.base import (
@@ -36,6 +38,9 @@ from auditor.allowlists.base import (
 )
 from auditor.errors import AddressError
 from auditor.model import Origin, RangeSet, Severity
+
+if TYPE_CHECKING:
+    from auditor.allowlists.lists import text_bulk, text_lines
 
 # Lenient mode cuts a line into words, then keeps the words that look like an address: four
 # dotted numbers (with an optional /prefix), or IPv6 with '::' or at least six colons (so
@@ -443,8 +448,11 @@ def add_strict(out: Collector, item: str, origin: Origin) -> ipspace.Parsed | No
 # A file whose first this many entries are all invalid is refused as a whole.
 GIVE_UP_AFTER = 1000
 
-# Above this size the strict reader tries the vectorised parser first.
+# Above this size the strict reader tries its fast parsers first.
 VECTOR_BYTES = 64 * 1024
+# From this size the fast parsers are numpy's column parsers (a file this big pays for the
+# import of numpy); below it, a pattern per line, unless numpy is loaded already.
+NUMPY_BYTES = 1024 * 1024
 
 
 def strip_comment(line: str) -> str:
@@ -463,18 +471,33 @@ def split_lines(text: str) -> list[str]:
     return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
-def parse_bulk(data: bytes, ctx: ReadContext) -> RangeSet | None:
-    """The strict reader for big files: numpy's column parsers take the plain lines and the
-    exact path the rest; None when the input needs the general path."""
-    import numpy as np
+def parse_bulk(data: bytes, ctx: ReadContext, engine: str | None = None) -> RangeSet | None:
+    """The strict reader for big files: fast parsers take the plain lines and the exact path
+    the rest; None when the input needs the general path. ``engine``: "columns" (numpy's
+    column parsers), "lines" (a pattern per line, no numpy) or None to choose by size: the
+    column parsers when the file is big enough to pay for numpy's import or numpy is loaded
+    already."""
+    if engine is None:
+        big = len(data) >= NUMPY_BYTES or "numpy" in sys.modules
+        engine = "columns" if big else "lines"
+    if engine == "lines":
+        from auditor.allowlists.lists import text_lines
 
-    from auditor import _vector
+        lines = text_lines.columns(data)
+        return None if lines is None else _bulk_result(data, ctx, lines, arrays=False)
     from auditor.allowlists.lists import text_bulk
-    from auditor.model import Columns
 
     bulk = text_bulk.columns(data)
-    if bulk is None:
-        return None
+    return None if bulk is None else _bulk_result(data, ctx, bulk, arrays=True)
+
+
+def _bulk_result(
+    data: bytes, ctx: ReadContext, bulk: text_lines.Lines | text_bulk.Bulk, *, arrays: bool
+) -> RangeSet | None:
+    """The RangeSet from a fast parse (its columns numpy ``arrays`` or lists) and the exact
+    path's reading of the lines it left."""
+    from auditor.model import Columns
+
     out = Collector(ctx, "text")
     for lineno, raw in bulk.slow():
         item = strip_comment(raw)
@@ -483,18 +506,33 @@ def parse_bulk(data: bytes, ctx: ReadContext) -> RangeSet | None:
     if not len(bulk.first4) and not len(bulk.first6) and not out.entries:
         return None  # the general path words the error
     rest = out.result(data, explicit_empty=True)
-    v4_extra = rest.entries.v4
-    v4 = Columns(
-        first=np.concatenate((bulk.first4, np.asarray(v4_extra.first, dtype=np.int64))),
-        last=np.concatenate((bulk.last4, np.asarray(v4_extra.last, dtype=np.int64))),
-        line=np.concatenate((bulk.line4, np.asarray(v4_extra.line, dtype=np.int64))),
-    )
-    v6_extra = rest.entries.v6
-    v6 = Columns(
-        first=_vector.wide_concat(bulk.first6, v6_extra.first),
-        last=_vector.wide_concat(bulk.last6, v6_extra.last),
-        line=np.concatenate((bulk.line6, np.asarray(v6_extra.line, dtype=np.int64))),
-    )
+    v4_extra, v6_extra = rest.entries.v4, rest.entries.v6
+    if not arrays:
+        v4 = Columns(
+            first=bulk.first4 + list(v4_extra.first),
+            last=bulk.last4 + list(v4_extra.last),
+            line=bulk.line4 + list(v4_extra.line),
+        )
+        v6 = Columns(
+            first=bulk.first6 + list(v6_extra.first),
+            last=bulk.last6 + list(v6_extra.last),
+            line=bulk.line6 + list(v6_extra.line),
+        )
+    else:
+        import numpy as np
+
+        from auditor._vector import wide_concat as wide
+
+        v4 = Columns(
+            first=np.concatenate((bulk.first4, np.asarray(v4_extra.first, dtype=np.int64))),
+            last=np.concatenate((bulk.last4, np.asarray(v4_extra.last, dtype=np.int64))),
+            line=np.concatenate((bulk.line4, np.asarray(v4_extra.line, dtype=np.int64))),
+        )
+        v6 = Columns(
+            first=wide(bulk.first6, v6_extra.first),
+            last=wide(bulk.last6, v6_extra.last),
+            line=np.concatenate((bulk.line6, np.asarray(v6_extra.line, dtype=np.int64))),
+        )
     return columns_result(data, ctx, "text", v4, v6, rest.findings, rest.reasons, rest.info)
 
 
