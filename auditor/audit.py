@@ -202,7 +202,7 @@ def partial_coverage(result: AuditResult) -> list[Coverage]:
             col = rs.entries.family(fam)
             declared = result.declared_space.family(fam)
             vector = ipspace.is_vector(col.first) or ipspace.is_vector(declared.starts)
-            if fam == 4 and (vector or len(col) > ipspace.VECTOR_THRESHOLD):
+            if fam == 4 and (vector or ipspace.vectorise(len(col))):
                 from auditor import _vector
 
                 counts = _vector.coverage_many(declared, col.first, col.last).tolist()

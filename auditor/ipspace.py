@@ -19,6 +19,7 @@ from __future__ import annotations
 import bisect
 import re
 import socket
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal, NamedTuple
 
@@ -36,8 +37,16 @@ _DIGITS = re.compile(r"0|[1-9][0-9]{0,2}")
 _V4 = re.compile(r"([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})")
 _V6_CHARS = re.compile(r"[0-9A-Fa-f:.]+")
 
-# Above this many intervals, IPv4 set operations run on numpy arrays.
+# Above this many intervals, set operations run on numpy arrays when numpy is loaded already
+# (a big file was read with it); from VECTOR_ALWAYS on, even when that means importing it.
 VECTOR_THRESHOLD = 20_000
+VECTOR_ALWAYS = 100_000
+
+
+def vectorise(n: int) -> bool:
+    """Whether work on ``n`` intervals should go to numpy: its import costs as much as some
+    fifty thousand intervals of work in Python."""
+    return n > VECTOR_THRESHOLD and (n > VECTOR_ALWAYS or "numpy" in sys.modules)
 
 
 def _show(text: object, limit: int = 60) -> str:
@@ -259,7 +268,7 @@ def normalize(starts: Ints, ends: Ints) -> Intervals:
     """Sort and merge overlapping or adjacent intervals (sort + one sweep)."""
     if not len(starts):
         return EMPTY
-    if is_vector(starts) or len(starts) > VECTOR_THRESHOLD:
+    if is_vector(starts) or vectorise(len(starts)):
         from auditor import _vector
 
         if _vector.fits(starts, ends):
@@ -339,7 +348,7 @@ def _union_lists(sa: list[int], ea: list[int], sb: list[int], eb: list[int]) -> 
 
 
 def _vectorize(a: Intervals, b: Intervals) -> bool:
-    return is_vector(a.starts) or is_vector(b.starts) or len(a) + len(b) > VECTOR_THRESHOLD
+    return is_vector(a.starts) or is_vector(b.starts) or vectorise(len(a) + len(b))
 
 
 def intersection(a: Intervals, b: Intervals) -> Intervals:
@@ -528,7 +537,7 @@ class IPSpace:
     def cidrs_text(self, family: int | None = None) -> Iterator[str]:
         for fam in (4, 6) if family is None else (family,):
             iv = self.family(fam)
-            if is_vector(iv.starts) or len(iv) > VECTOR_THRESHOLD:
+            if is_vector(iv.starts) or vectorise(len(iv)):
                 from auditor import _vector
 
                 yield from _vector.cidr_lines(fam, iv).splitlines()
@@ -541,7 +550,7 @@ class IPSpace:
         parts = []
         for fam in (4, 6):
             iv = self.family(fam)
-            if is_vector(iv.starts) or len(iv) > VECTOR_THRESHOLD:
+            if is_vector(iv.starts) or vectorise(len(iv)):
                 from auditor import _vector
 
                 parts.append(_vector.cidr_lines(fam, iv))

@@ -125,3 +125,33 @@ def test_a_catalog_of_the_users_own_is_still_read_up_front(tmp_path: Path) -> No
     )
     assert code == 2
     assert "auditor.sources.catalog" in modules
+
+
+def _list_of(n: int, seed: int) -> str:
+    """n distinct /32s and /24s, one per line (about 17 bytes a line)."""
+    out = []
+    for i in range(n):
+        a, b, c = (seed + i) % 200 + 1, i // 256 % 256, i % 256
+        out.append(f"{a}.{b}.{c}.0/24" if i % 3 else f"{a}.{b}.{c}.{seed % 250 + 1}")
+    return "\n".join(out) + "\n"
+
+
+def test_a_diff_of_mid_size_lists_does_not_import_numpy(tmp_path: Path) -> None:
+    # some ten thousand lines a side, past the size from which the reader takes its fast
+    # parsers: a pattern per line reads them, because numpy's import alone costs more
+    (tmp_path / "a.txt").write_text(_list_of(10_000, 1))
+    (tmp_path / "b.txt").write_text(_list_of(13_000, 2))
+    assert (tmp_path / "b.txt").stat().st_size > 64 * 1024
+    code, modules = imported("diff", "-e", "a.txt", "-d", "b.txt", "-o", "cidr", cwd=tmp_path)
+    assert code == 1
+    assert under(modules, ("numpy", "auditor._vector", "auditor.allowlists.lists.text_bulk")) == []
+    assert "auditor.allowlists.lists.text_lines" in modules
+
+
+def test_a_diff_of_big_lists_takes_the_column_parsers(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text(_list_of(80_000, 1))
+    (tmp_path / "b.txt").write_text(_list_of(1000, 2))
+    assert (tmp_path / "a.txt").stat().st_size > 1024 * 1024
+    code, modules = imported("diff", "-e", "a.txt", "-d", "b.txt", "-o", "cidr", cwd=tmp_path)
+    assert code == 1
+    assert {"numpy", "auditor.allowlists.lists.text_bulk"} <= modules

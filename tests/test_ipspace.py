@@ -59,6 +59,7 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
     every example of the test, which is what is wanted here)."""
     if request.param == "vector":
         monkeypatch.setattr(ipspace, "VECTOR_THRESHOLD", 0)
+        monkeypatch.setattr(ipspace, "VECTOR_ALWAYS", 0)
     return str(request.param)
 
 
