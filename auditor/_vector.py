@@ -12,6 +12,7 @@ to find runs gives the result. Everything is O(n log n) in one sort.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -29,6 +30,7 @@ _LIMIT = 1 << 62
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 _POOL: ThreadPoolExecutor | None = None
+_POOL_NAME = "auditor-bulk"
 
 
 def workers() -> int:
@@ -45,10 +47,12 @@ def parallel_map(fn: Callable[[_T], _R], items: Iterable[_T]) -> list[_R]:
     releases the interpreter lock in its loops. In order; the first exception is raised."""
     global _POOL
     todo = list(items)
-    if len(todo) < 2 or workers() < 2:
+    # inside a task of the pool itself, waiting on the pool could wait forever: run here
+    nested = threading.current_thread().name.startswith(_POOL_NAME)
+    if len(todo) < 2 or workers() < 2 or nested:
         return [fn(x) for x in todo]
     if _POOL is None:
-        _POOL = ThreadPoolExecutor(workers(), thread_name_prefix="auditor-bulk")
+        _POOL = ThreadPoolExecutor(workers(), thread_name_prefix=_POOL_NAME)
     return list(_POOL.map(fn, todo))
 
 

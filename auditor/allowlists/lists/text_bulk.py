@@ -106,7 +106,7 @@ _WIDTH6 = 43  # len("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128")
 
 _U64 = np.uint64
 _ONES = _U64(0xFFFFFFFFFFFFFFFF)
-_COLS6 = np.arange(_WIDTH6, dtype=np.int64)[:, None]
+_SHORT6 = 24  # most written IPv6 prefixes fit (2001:db8:1234:5600::/56): half the matrix
 
 
 def _simple_v6(win: NDArray, starts: NDArray, lengths: NDArray) -> tuple[NDArray, ...]:
@@ -118,12 +118,14 @@ def _simple_v6(win: NDArray, starts: NDArray, lengths: NDArray) -> tuple[NDArray
     of the address; each place is then gathered from the whole matrix at once.
     """
     n = len(starts)
-    inside = _COLS6 < lengths[None, :]
+    width = win.shape[1]
+    cols = np.arange(width, dtype=np.int64)[:, None]
+    inside = cols < lengths[None, :]
     mat = np.ascontiguousarray(win[starts].T) * inside
     slash = mat == 47
     has_prefix = slash.any(axis=0)
     cut = np.where(has_prefix, slash.argmax(axis=0), lengths)  # where the address ends
-    addr = _COLS6 < cut[None, :]
+    addr = cols < cut[None, :]
     d = mat - np.uint8(48)
     digit = d < 10
     lower = (mat | np.uint8(0x20)) - np.uint8(97)
@@ -133,10 +135,10 @@ def _simple_v6(win: NDArray, starts: NDArray, lengths: NDArray) -> tuple[NDArray
     colon = (mat == 58) & addr
     bad = addr & ~(ishex | colon)
     # the prefix: one to three ASCII digits, no leading zero, at most 128
-    bad |= inside & ~addr & (_COLS6 != cut[None, :]) & ~digit
+    bad |= inside & ~addr & (cols != cut[None, :]) & ~digit
     plen_len = lengths - cut - 1
     r = np.arange(n)
-    p0, p1, p2 = (mat[np.minimum(cut + k, _WIDTH6 - 1), r].astype(np.int64) - 48 for k in (1, 2, 3))
+    p0, p1, p2 = (mat[np.minimum(cut + k, width - 1), r].astype(np.int64) - 48 for k in (1, 2, 3))
     two = p0 * 10 + p1
     plen = np.where(plen_len == 1, p0, np.where(plen_len == 2, two, two * 10 + p2))
     plen = np.where(has_prefix, plen, 128)
@@ -149,7 +151,7 @@ def _simple_v6(win: NDArray, starts: NDArray, lengths: NDArray) -> tuple[NDArray
     double = colon & colon_right
     ndouble = double.sum(axis=0, dtype=np.uint8)
     ok &= ndouble <= 1
-    gap = np.where(ndouble == 1, double.argmax(axis=0), _WIDTH6)
+    gap = np.where(ndouble == 1, double.argmax(axis=0), width)
     # groups: one to four hex digits, valued at their last digit
     left2 = left & _down(ishex, 2)
     left3 = left2 & _down(ishex, 3)
@@ -176,12 +178,25 @@ def _simple_v6(win: NDArray, starts: NDArray, lengths: NDArray) -> tuple[NDArray
 
 
 def _v6_columns(
-    win: NDArray, starts: NDArray, lengths: NDArray, index: NDArray
+    padded: NDArray, starts: NDArray, lengths: NDArray, index: NDArray
 ) -> tuple[NDArray, NDArray, NDArray]:
     """Parse the candidate IPv6 lines; returns (accepted line indexes, firsts, lasts), the
     values as (high, low) uint64 pairs. A line with host bits, an IPv4-mapped address or
-    anything not strictly valid is left to the exact path."""
-    ok, high, low, plen = _chunked(_simple_v6, win, starts[index], lengths[index])
+    anything not strictly valid is left to the exact path. Short lines are parsed in a
+    narrower matrix than long ones; the results are put back in line order."""
+    n = len(index)
+    ok = np.zeros(n, dtype=bool)
+    high = np.zeros(n, dtype=np.uint64)
+    low = np.zeros(n, dtype=np.uint64)
+    plen = np.zeros(n, dtype=np.int64)
+    short = lengths[index] <= _SHORT6
+    for part, width in ((short, _SHORT6), (~short, _WIDTH6)):
+        rows = index[part]
+        if not len(rows):
+            continue
+        win = np.lib.stride_tricks.sliding_window_view(padded, width)
+        got = _chunked(_simple_v6, win, starts[rows], lengths[rows])
+        ok[part], high[part], low[part], plen[part] = got
     bits = (128 - plen).astype(np.uint64)
     # the host part: all of low and some of high when the prefix is shorter than /64
     low_mask = np.where(bits >= 64, _ONES, (_U64(1) << np.minimum(bits, _U64(63))) - _U64(1))
@@ -259,9 +274,7 @@ def columns(data: bytes) -> Bulk | None:
     rest = np.ones(len(starts), dtype=bool)
     rest[good] = False
     rest &= (lengths >= 2) & (lengths <= _WIDTH6)
-    good6, first6, last6 = _v6_columns(
-        window(padded, _WIDTH6), starts, lengths, np.flatnonzero(rest)
-    )
+    good6, first6, last6 = _v6_columns(padded, starts, lengths, np.flatnonzero(rest))
 
     slow = np.ones(len(starts), dtype=bool)
     slow[good] = False
