@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -94,3 +96,48 @@ def test_big_diff_matches_ipaddress(
     # deterministic order: IPv4 first, then IPv6, numeric
     keys = [(n.version, int(n.network_address)) for n in map(ipaddress.ip_network, got)]
     assert keys == sorted(keys)
+
+
+def test_big_local_files_read_at_once_say_their_messages_in_order(tmp_path: Path) -> None:
+    # Both sides big local files: the declared side is read on a second core. Messages come
+    # out as in a run that reads one file after the other (--debug reads them in turn), and
+    # the output is the same.
+    rng = random.Random(7)
+    expected = random_lines(rng, 40_000, [])
+    declared = random_lines(rng, 40_000, expected)
+    expected[123] = "192.0.2.300"  # one bad line each: an error message from each side
+    declared[456] = "198.51.100.0/33"
+    (tmp_path / "exp.txt").write_text("\n".join(expected) + "\n", encoding="ascii")
+    (tmp_path / "dec.txt").write_text("\n".join(declared) + "\n", encoding="ascii")
+    assert (tmp_path / "exp.txt").stat().st_size + (tmp_path / "dec.txt").stat().st_size > 1 << 20
+    runs = []
+    for extra in ([], ["--debug"]):
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "auditor",
+                "diff",
+                "-e",
+                "exp.txt",
+                "-d",
+                "dec.txt",
+                "-o",
+                "cidr",
+                *extra,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=300,
+            check=False,
+        )
+        runs.append(proc)
+    together, one_by_one = runs
+    assert together.returncode == one_by_one.returncode == 2  # partial: bad lines
+    assert together.stdout == one_by_one.stdout
+    lines = together.stderr.splitlines()
+    assert lines == one_by_one.stderr.splitlines()
+    first = next(i for i, line in enumerate(lines) if "exp.txt:124" in line)
+    second = next(i for i, line in enumerate(lines) if "dec.txt:457" in line)
+    assert first < second

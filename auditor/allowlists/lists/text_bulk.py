@@ -59,6 +59,42 @@ def _running(mat: NDArray, dtype: type) -> NDArray:
     return out
 
 
+def _by_rows(
+    parse: Callable[[NDArray, NDArray, NDArray], tuple[NDArray, ...]],
+    buf: NDArray,
+    width: int,
+    starts: NDArray,
+    lengths: NDArray,
+) -> tuple[NDArray, ...]:
+    """Run a column parser on lines given by their starts: a line's row of characters is a
+    row of a sliding window over the buffer (no copy of it); the last lines, closer than
+    ``width`` to its end, get their rows from a small zero-padded copy of the tail."""
+    edge = len(buf) - width
+    body = starts <= edge
+    if edge >= 0 and body.all():
+        return _chunked(parse, _window(buf, width), starts, lengths)
+    cut = max(edge, 0)
+    tail = np.concatenate((buf[cut:], np.zeros(width, dtype=np.uint8)))
+    if not body.any():
+        return _chunked(parse, _window(tail, width), starts - cut, lengths)
+    outs = []
+    for part, source, offset in ((body, buf, 0), (~body, tail, cut)):
+        rows = _chunked(parse, _window(source, width), starts[part] - offset, lengths[part])
+        outs.append((part, rows))
+    n = len(starts)
+    merged = []
+    for k in range(len(outs[0][1])):
+        column = np.empty(n, dtype=outs[0][1][k].dtype)
+        for part, got in outs:
+            column[part] = got[k]
+        merged.append(column)
+    return tuple(merged)
+
+
+def _window(buf: NDArray, width: int) -> NDArray:
+    return np.lib.stride_tricks.sliding_window_view(buf, width)
+
+
 def _simple_v4(win: NDArray, starts: NDArray, lengths: NDArray) -> tuple[NDArray, ...]:
     """Parse lines that are only digits, dots and a slash, all at once.
 
@@ -178,7 +214,7 @@ def _simple_v6(win: NDArray, starts: NDArray, lengths: NDArray) -> tuple[NDArray
 
 
 def _v6_columns(
-    padded: NDArray, starts: NDArray, lengths: NDArray, index: NDArray
+    buf: NDArray, starts: NDArray, lengths: NDArray, index: NDArray
 ) -> tuple[NDArray, NDArray, NDArray]:
     """Parse the candidate IPv6 lines; returns (accepted line indexes, firsts, lasts), the
     values as (high, low) uint64 pairs. A line with host bits, an IPv4-mapped address or
@@ -194,8 +230,7 @@ def _v6_columns(
         rows = index[part]
         if not len(rows):
             continue
-        win = np.lib.stride_tricks.sliding_window_view(padded, width)
-        got = _chunked(_simple_v6, win, starts[rows], lengths[rows])
+        got = _by_rows(_simple_v6, buf, width, starts[rows], lengths[rows])
         ok[part], high[part], low[part], plen[part] = got
     bits = (128 - plen).astype(np.uint64)
     # the host part: all of low and some of high when the prefix is shorter than /64
@@ -226,7 +261,8 @@ class Bulk:
     """(high, low) uint64 halves, one row per entry."""
     last6: NDArray
     line6: NDArray
-    text: str
+    data: bytes
+    """The file's bytes (ASCII), without a byte order mark."""
     slow_index: NDArray
     """Indexes of the lines the column parsers did not take (empty lines excluded)."""
     starts: NDArray
@@ -240,7 +276,7 @@ class Bulk:
             starts = self.starts[index].tolist()
             ends = self.ends[index].tolist()
             for i, start, end in zip(index.tolist(), starts, ends, strict=True):
-                yield i + 1, self.text[start:end]
+                yield i + 1, self.data[start:end].decode("ascii")
 
 
 def columns(data: bytes) -> Bulk | None:
@@ -249,32 +285,29 @@ def columns(data: bytes) -> Bulk | None:
     buf = np.frombuffer(data_view, dtype=np.uint8)
     if len(buf) and (buf.max() >= 0x80 or buf.min() == 0):
         return None  # non-ASCII or binary: the general path gives the exact message
-    nl = np.flatnonzero(buf == 10)
-    starts = np.concatenate(([0], nl + 1))
-    ends = np.concatenate((nl, [len(buf)]))
+    # line bounds as int32 (the reader refuses files anywhere near 2 GiB): half the memory
+    nl = np.flatnonzero(buf == 10).astype(np.int32)
+    starts = np.empty(len(nl) + 1, dtype=np.int32)
+    starts[0] = 0
+    starts[1:] = nl + 1
+    ends = np.append(nl, np.int32(len(buf)))
+    del nl
     if ends[-1] == starts[-1]:
         starts, ends = starts[:-1], ends[:-1]
-    cr = (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)
-    ends = ends - cr
+    ends -= (ends > starts) & (buf[np.maximum(ends - 1, 0)] == 13)  # a CR before the LF
     lengths = ends - starts
-    text = data_view.decode("ascii")
-    # every line as a row of a character matrix, gathered through a sliding window over the
-    # buffer (zero padded at its end so the last line has a full row); each column parser
-    # checks every character, so a line is simply offered to the IPv4 parser when it is short
-    # enough, then to the IPv6 parser, then left to the exact path
-    padded = np.concatenate((buf, np.zeros(_WIDTH6, dtype=np.uint8)))
-    window = np.lib.stride_tricks.sliding_window_view
+    # every line as a row of a character matrix; each column parser checks every character,
+    # so a line is simply offered to the IPv4 parser when it is short enough, then to the
+    # IPv6 parser, then left to the exact path
     fast_idx = np.flatnonzero((lengths >= 7) & (lengths <= _WIDTH))
-    ok, addr, plen = _chunked(
-        _simple_v4, window(padded, _WIDTH), starts[fast_idx], lengths[fast_idx]
-    )
+    ok, addr, plen = _by_rows(_simple_v4, buf, _WIDTH, starts[fast_idx], lengths[fast_idx])
     hostmask = (np.int64(1) << (32 - plen)) - 1
     ok &= (addr & hostmask) == 0  # host bits set: the exact path reports them
     good = fast_idx[ok]
     rest = np.ones(len(starts), dtype=bool)
     rest[good] = False
     rest &= (lengths >= 2) & (lengths <= _WIDTH6)
-    good6, first6, last6 = _v6_columns(padded, starts, lengths, np.flatnonzero(rest))
+    good6, first6, last6 = _v6_columns(buf, starts, lengths, np.flatnonzero(rest))
 
     slow = np.ones(len(starts), dtype=bool)
     slow[good] = False
@@ -287,7 +320,7 @@ def columns(data: bytes) -> Bulk | None:
         first6=first6,
         last6=last6,
         line6=good6 + 1,
-        text=text,
+        data=data_view,
         slow_index=np.flatnonzero(slow),
         starts=starts,
         ends=ends,
