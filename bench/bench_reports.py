@@ -8,9 +8,8 @@ Run from the repository root::
 
 The expected list comes from bench/bench.py's generator (80 % IPv4, 20 % IPv6, realistic
 prefixes, none shorter than /22) without the entries nested in others, so that N lines give
-about N missing CIDRs;
-the declared list is 2 % of its lines. The files are
-generated once into ``<out>/data/``. See bench/README.md.
+about N missing CIDRs; the declared list is 2 % of its lines. The files are generated once
+into ``<out>/data/``. See bench/README.md.
 """
 
 from __future__ import annotations
@@ -196,7 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     import auditor
 
     compileall.compile_dir(str(Path(auditor.__file__).parent), quiet=1)
-    cmd = core.auditor_command()
+    # the package this interpreter imports (a checkout on PYTHONPATH, else the installed one);
+    # an installed console script may have been made for another version of the package
+    cmd = [sys.executable, "-m", "auditor"]
     log(f"auditor command: {' '.join(cmd)}")
     rows = [bench_size(n, args, cmd) for n in sizes]
     verdicts = print_report(rows, args.outputs)
