@@ -168,7 +168,7 @@ def _run(
         # rules known not to take effect: the run did not produce what was asked
         incomplete = incomplete or f"the rules cannot let in {not_fixed} missing CIDR(s)"
     ctx = ReportContext(rules=tuple(rendered), color=opts.color)
-    text = report.render(result, ctx)
+    text = report.stream(result, ctx)  # made as it is written
     deliver(text, opts.output_file, output=opts.output, quiet=opts.quiet, incomplete=incomplete)
     for fam in result.uncovered:
         err(f"error: no declared source covers IPv{fam}; its expected addresses are unknown")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 _CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {
@@ -27,16 +28,20 @@ def is_terminal() -> bool:
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
-def write(text: str, output_file: Path | None) -> None:
+def write(text: str | Iterable[str], output_file: Path | None) -> None:
+    """Write ``text``, or its pieces as they are made: to stdout, or to a file, atomically (a
+    temporary file renamed over it once complete)."""
+    pieces = [text] if isinstance(text, str) else text
     if output_file is None:
-        sys.stdout.write(text)
+        for piece in pieces:
+            sys.stdout.write(piece)
         sys.stdout.flush()
         return
     from auditor.errors import InputError
     from auditor.fsutil import atomic_write
 
     try:
-        atomic_write(output_file, text.encode("utf-8"))
+        atomic_write(output_file, (piece.encode("utf-8") for piece in pieces))
     except OSError as e:
         raise InputError(
             f"cannot write the report: {e.strerror}",
@@ -50,7 +55,7 @@ _ROWS_ONLY = frozenset({"cidr", "csv"})
 
 
 def deliver(
-    text: str,
+    text: str | Iterable[str],
     output_file: Path | None,
     *,
     output: str,
@@ -62,7 +67,7 @@ def deliver(
     replaced by an incomplete run: it keeps its last good content. On stdout, a report that
     states its own completeness still goes out (unless --quiet); ``cidr`` and ``csv`` cannot (a
     spreadsheet or a pipe reads their rows alone), so an incomplete run prints nothing rather
-    than a list that looks complete."""
+    than a list that looks complete. ``text`` may come in pieces, made only if written."""
     if output_file is not None:
         if incomplete is None:
             write(text, output_file)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -28,6 +29,11 @@ class Report(ABC):
     @abstractmethod
     def render(self, result: AuditResult, ctx: ReportContext) -> str:
         """The report as text; it only reads the result."""
+
+    def stream(self, result: AuditResult, ctx: ReportContext) -> Iterator[str]:
+        """The report in pieces that join to :meth:`render`'s text, made as they are read:
+        reports that list every CIDR write a million of them without holding them all."""
+        yield self.render(result, ctx)
 
 
 REPORTS: Registry[Report] = plugins.REPORTS

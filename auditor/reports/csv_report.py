@@ -17,11 +17,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from itertools import chain
 
+from auditor.ipspace import BITS
 from auditor.model import AuditResult, Finding, MissingBlock
+from auditor.reports import blocks as report_blocks
 from auditor.reports import view
 from auditor.reports.base import Report, ReportContext
+from auditor.reports.blocks import Fields, origin_str
 from auditor.reports.view import FAMILY_KEYS, ReportView, clean
 
 HEADER = (
@@ -60,6 +64,14 @@ def _findings(kind: str, findings: Sequence[Finding]) -> Iterator[tuple[str, ...
 def rows(v: ReportView) -> Iterator[tuple[str, ...]]:
     """Raw rows, before neutralising; the order of :data:`HEADER`."""
     yield from _blocks("missing", v.missing)
+    yield from _partial_rows(v)
+    if v.extra is not None:
+        yield from _blocks("extra", v.extra)
+    yield from _findings("over-broad", v.over_broad)
+    yield from _findings("finding", v.findings)
+
+
+def _partial_rows(v: ReportView) -> Iterator[tuple[str, ...]]:
     for c in v.partial:
         e = c.entry
         yield (
@@ -74,10 +86,6 @@ def rows(v: ReportView) -> Iterator[tuple[str, ...]]:
             str(e.origin),
             "",
         )
-    if v.extra is not None:
-        yield from _blocks("extra", v.extra)
-    yield from _findings("over-broad", v.over_broad)
-    yield from _findings("finding", v.findings)
 
 
 class CsvReport(Report):
@@ -85,8 +93,51 @@ class CsvReport(Report):
     description = "one row per missing, partial, extra, over-broad and finding item"
 
     def render(self, result: AuditResult, ctx: ReportContext) -> str:
+        return "".join(self.stream(result, ctx))
+
+    def stream(self, result: AuditResult, ctx: ReportContext) -> Iterator[str]:
+        """The rows of :func:`rows`, the blocks' written as they are read."""
+        v = view.build(result, ctx, lazy=True)
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-        writer.writerow(HEADER)
-        writer.writerows([cell(c) for c in row] for row in rows(view.build(result, ctx)))
-        return buf.getvalue()
+
+        def written(items: Iterable[tuple[str, ...]]) -> str:
+            buf.seek(0)
+            buf.truncate()
+            writer.writerows([cell(c) for c in row] for row in items)
+            return buf.getvalue()
+
+        yield written([HEADER])
+        yield from _block_lines("missing", v.missing, written)
+        yield written(_partial_rows(v))
+        if v.extra is not None:
+            yield from _block_lines("extra", v.extra, written)
+        yield written(
+            chain(_findings("over-broad", v.over_broad), _findings("finding", v.findings))
+        )
+
+
+def _block_lines(
+    kind: str, blocks: Sequence[MissingBlock], written: Callable[[Iterable[tuple[str, ...]]], str]
+) -> Iterator[str]:
+    """What :func:`_blocks` gives the csv writer, formatted directly a batch at a time: only
+    the origins cell may need neutralising or quoting, and it is shared by runs of blocks."""
+    heads: dict[tuple[int, int], str] = {}
+    last: tuple[Fields, ...] | None = None
+    tail = ""
+    lines: list[str] = []
+    for cidr, fam, _, plen, origins in report_blocks.block_rows(blocks):
+        if origins is not last:
+            last = origins
+            # the origins cell as the writer quotes it, followed by the empty message cell
+            tail = written([("; ".join(origin_str(o) for o in origins), "")])
+        head = heads.get((fam, plen))
+        if head is None:
+            size = 1 << (BITS[fam] - plen)
+            head = heads[(fam, plen)] = f"{kind},{FAMILY_KEYS[fam]},"
+            heads[(fam, -plen - 1)] = f",{size},,,,,"
+        lines.append(f"{head}{cidr}{heads[(fam, -plen - 1)]}{tail}")
+        if len(lines) >= 4096:
+            yield "".join(lines)
+            lines = []
+    yield "".join(lines)

@@ -24,12 +24,17 @@ standard library's C encoder is used only without ``indent``.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from typing import Any
 
+from auditor import ipspace
 from auditor.jsonutil import REPORT_SCHEMA_VERSION
 from auditor.model import AuditResult, Coverage, Finding, MissingBlock, Origin, RangeSet
+from auditor.reports import blocks as report_blocks
 from auditor.reports import view
 from auditor.reports.base import Report, ReportContext
+from auditor.reports.blocks import Fields
 from auditor.reports.view import FAMILY_KEYS, ReportView, Tally
 
 Json = dict[str, Any]
@@ -65,13 +70,48 @@ def _tally(t: Tally, unit: str) -> Json:
     return {unit: t.count, "addresses": str(t.addresses)}
 
 
-def _block(b: MissingBlock) -> Json:
-    return {
-        "cidr": b.cidr,
-        "family": FAMILY_KEYS[b.family],
-        "addresses": str(b.size),
-        "origins": [_origin(o) for o in b.origins],
-    }
+class Rows:
+    """A top-level list given as its rows, each already one line of compact JSON, written as
+    they are made."""
+
+    def __init__(self, count: int, rows: Iterable[str]) -> None:
+        self.count = count
+        self.rows = rows
+
+
+def _block_rows(blocks: Sequence[MissingBlock]) -> Rows:
+    """What ``_compact`` makes of each block's document (``cidr``, ``family``, ``addresses``,
+    ``origins``), formatted directly: the CIDRs, families and counts are ASCII of our own
+    making, and the origins' strings go through the JSON encoder once each."""
+    strings: dict[str | None, str] = {None: "null"}
+
+    def string(text: str | None) -> str:
+        out = strings.get(text)
+        if out is None:
+            out = strings[text] = json.dumps(text)
+        return out
+
+    def rows() -> Iterator[str]:
+        heads: dict[tuple[int, int], str] = {}
+        last: tuple[Fields, ...] | None = None
+        tail = ""
+        for cidr, fam, _, plen, origins in report_blocks.block_rows(blocks):
+            if origins is not last:
+                last = origins
+                tail = ", ".join(
+                    f'{{"line": {"null" if line is None else line}, "path": {string(path)},'
+                    f' "source": {string(source)}}}'
+                    for source, line, path in origins
+                )
+            head = heads.get((fam, plen))
+            if head is None:
+                size = 1 << (ipspace.BITS[fam] - plen)
+                head = heads[(fam, plen)] = f'{{"addresses": "{size}", "cidr": "'
+                family = f'", "family": "{FAMILY_KEYS[fam]}", "origins": ['
+                heads[(fam, -1)] = family
+            yield f"{head}{cidr}{heads[(fam, -1)]}{tail}]}}"
+
+    return Rows(len(blocks), rows())
 
 
 def _partial(c: Coverage) -> Json:
@@ -95,7 +135,7 @@ def _finding(f: Finding) -> Json:
 
 
 def document(v: ReportView) -> Json:
-    """The report as plain JSON-ready values."""
+    """The report as JSON-ready values, its lists of blocks as :class:`Rows`."""
     opts = v.options
     return {
         "schema_version": REPORT_SCHEMA_VERSION,
@@ -121,11 +161,11 @@ def document(v: ReportView) -> Json:
             }
             for s in v.summary
         },
-        "missing": [_block(b) for b in v.missing],
+        "missing": _block_rows(v.missing),
         "missing_verified": not v.unverified,
         "unverified_because": list(v.unverified),
         "partial": [_partial(c) for c in v.partial],
-        "extra": None if v.extra is None else [_block(b) for b in v.extra],
+        "extra": None if v.extra is None else _block_rows(v.extra),
         "over_broad": [_finding(f) for f in v.over_broad],
         "findings": [_finding(f) for f in v.findings],
         "rules": [{"platform": p, "text": t} for p, t in v.rules],
@@ -137,7 +177,10 @@ class JsonReport(Report):
     description = f"a versioned JSON document (schema_version {REPORT_SCHEMA_VERSION})"
 
     def render(self, result: AuditResult, ctx: ReportContext) -> str:
-        return dumps(document(view.build(result, ctx)))
+        return "".join(self.stream(result, ctx))
+
+    def stream(self, result: AuditResult, ctx: ReportContext) -> Iterator[str]:
+        return chunks(document(view.build(result, ctx, lazy=True)))
 
 
 def _compact(value: object) -> str:
@@ -146,13 +189,28 @@ def _compact(value: object) -> str:
 
 def dumps(doc: Json) -> str:
     """The document with top-level keys on their own lines and one line per list row."""
-    parts = []
+    return "".join(chunks(doc))
+
+
+def chunks(doc: Json, batch: int = 4096) -> Iterator[str]:
+    """:func:`dumps` in pieces, the rows of a :class:`Rows` written a batch at a time."""
+    sep = "{\n"
     for key, value in sorted(doc.items()):
+        head = f"{sep}  {json.dumps(key)}: "
+        sep = ",\n"
         if isinstance(value, list) and value:
-            rows = ",\n".join("    " + _compact(row) for row in value)
-            text = f"[\n{rows}\n  ]"
-        else:
-            text = json.dumps(value, sort_keys=True, ensure_ascii=True, indent=2)
-            text = text.replace("\n", "\n  ")
-        parts.append(f"  {json.dumps(key)}: {text}")
-    return "{\n" + ",\n".join(parts) + "\n}\n"
+            value = Rows(len(value), map(_compact, value))
+        if isinstance(value, Rows):
+            if not value.count:
+                yield head + "[]"
+                continue
+            rows = iter(value.rows)
+            lead = head + "[\n    "
+            while part := list(islice(rows, batch)):
+                yield lead + ",\n    ".join(part)
+                lead = ",\n    "
+            yield "\n  ]"
+            continue
+        text = json.dumps(value, sort_keys=True, ensure_ascii=True, indent=2)
+        yield head + text.replace("\n", "\n  ")
+    yield "\n}\n"

@@ -12,11 +12,15 @@ What is left to neutralise: backticks (the span's fence is made longer than any 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
-from auditor.model import AuditResult, Finding, MissingBlock, Origin
+from auditor.ipspace import BITS
+from auditor.model import AuditResult, Finding, MissingBlock
+from auditor.reports import blocks as report_blocks
 from auditor.reports import view
 from auditor.reports.base import Report, ReportContext
+from auditor.reports.blocks import Fields, origin_str
+from auditor.reports.text import lines_to_chunks
 from auditor.reports.view import ReportView, Tally, address_count, blocks_text, clean
 
 # Origins shown per block; the JSON and CSV reports carry them all.
@@ -50,29 +54,41 @@ def _table(headers: Sequence[str], right: Sequence[int] = ()) -> list[str]:
     return [_row(headers), "|" + "|".join(rule) + "|"]
 
 
-def _origins(origins: Sequence[Origin]) -> str:
-    text = ", ".join(code(str(o)) for o in origins[:MAX_ORIGINS])
+def _origins(origins: Sequence[Fields]) -> str:
+    text = ", ".join(code(origin_str(o)) for o in origins[:MAX_ORIGINS])
     if len(origins) > MAX_ORIGINS:
         text += f" (+{len(origins) - MAX_ORIGINS} more)"
     return text
 
 
-def _blocks(blocks: Sequence[MissingBlock]) -> list[str]:
-    out = _table(["CIDR", "Addresses", "Origins"], (1,))
-    out += [_row([b.cidr, address_count(b.size), _origins(b.origins)]) for b in blocks]
-    return out
+def _blocks(blocks: Sequence[MissingBlock]) -> Iterator[str]:
+    """The table of blocks, a row at a time as the blocks are read."""
+    yield from _table(["CIDR", "Addresses", "Origins"], (1,))
+    counts: dict[tuple[int, int], str] = {}
+    last: tuple[Fields, ...] | None = None
+    text = ""
+    for cidr, fam, _, plen, origins in report_blocks.block_rows(blocks):
+        if origins is not last:
+            last = origins
+            text = _origins(origins)
+        count = counts.get((fam, plen))
+        if count is None:
+            count = counts[(fam, plen)] = address_count(1 << (BITS[fam] - plen))
+        yield f"| {cidr} | {count} | {text} |"
 
 
 def _blocks_heading(blocks: Sequence[MissingBlock]) -> str:
     return blocks_text(blocks) + "."
 
 
-def _blocks_section(title: str, blocks: Sequence[MissingBlock]) -> list[str]:
+def _blocks_section(title: str, blocks: Sequence[MissingBlock]) -> Iterator[str]:
     """A section of missing or extra blocks, or ``None.`` when there are none."""
-    out = ["", f"## {title}", ""]
+    yield from ["", f"## {title}", ""]
     if blocks:
-        return out + [_blocks_heading(blocks), "", *_blocks(blocks)]
-    return out + ["None."]
+        yield from [_blocks_heading(blocks), ""]
+        yield from _blocks(blocks)
+    else:
+        yield "None."
 
 
 def _missing_title(v: ReportView) -> str:
@@ -101,6 +117,10 @@ def _fence(text: str) -> str:
 
 
 def render(v: ReportView) -> str:
+    return "".join(lines_to_chunks(_lines(v)))
+
+
+def _lines(v: ReportView) -> Iterator[str]:
     out = [f"# Allowlist audit: {v.verdict.status}", ""]
     out.append(f"**Verdict:** {v.verdict.status} (exit code {v.verdict.exit_code})")
     out.append("")
@@ -173,7 +193,9 @@ def render(v: ReportView) -> str:
             cells += _tally(s.extra, total)
         out.append(_row(cells))
 
-    out += _blocks_section(_missing_title(v), v.missing)
+    yield from out
+    yield from _blocks_section(_missing_title(v), v.missing)
+    out = []
 
     out += ["", "## Partial coverage", ""]
     if v.partial:
@@ -195,7 +217,9 @@ def render(v: ReportView) -> str:
         out.append("None.")
 
     if v.extra is not None:
-        out += _blocks_section("Extra in scope", v.extra)
+        yield from out
+        yield from _blocks_section("Extra in scope", v.extra)
+        out = []
 
     out += ["", "## Over-broad declared entries", ""]
     if v.over_broad:
@@ -218,7 +242,7 @@ def render(v: ReportView) -> str:
         out += ["", f"## Rules: {code(platform, cell=False)}", "", fence]
         out += rules.rstrip("\n").split("\n")
         out.append(fence)
-    return "\n".join(out) + "\n"
+    yield from out
 
 
 class MarkdownReport(Report):
@@ -226,4 +250,7 @@ class MarkdownReport(Report):
     description = "a Markdown attachment for a change request, with the rules to paste"
 
     def render(self, result: AuditResult, ctx: ReportContext) -> str:
-        return render(view.build(result, ctx))
+        return "".join(self.stream(result, ctx))
+
+    def stream(self, result: AuditResult, ctx: ReportContext) -> Iterator[str]:
+        return lines_to_chunks(_lines(view.build(result, ctx, lazy=True)))

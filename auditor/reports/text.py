@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import io
 import shutil
-from collections.abc import Sequence
-from itertools import chain
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain, islice
 from typing import TYPE_CHECKING
 
+from auditor.ipspace import BITS
 from auditor.model import AuditResult, Finding, MissingBlock, Origin
+from auditor.reports import blocks as report_blocks
 from auditor.reports import view
 from auditor.reports.base import Report, ReportContext
+from auditor.reports.blocks import Fields, origin_str
 from auditor.reports.view import (
     FamilySummary,
     ReportView,
@@ -116,6 +119,46 @@ def _scope_text(v: ReportView) -> str:
 
 
 def render_plain(v: ReportView) -> str:
+    return "".join(plain_chunks(v))
+
+
+def plain_chunks(v: ReportView) -> Iterator[str]:
+    """The plain report in pieces of whole lines, its tables of blocks written as they are
+    read."""
+    return lines_to_chunks(_plain_lines(v))
+
+
+def lines_to_chunks(lines: Iterable[str], batch: int = 4096) -> Iterator[str]:
+    """Lines, each ending in a newline, joined a batch at a time."""
+    it = iter(lines)
+    while chunk := list(islice(it, batch)):
+        yield "\n".join(chunk) + "\n"
+
+
+def _block_table(blocks: Sequence[MissingBlock]) -> Iterator[str]:
+    """``text_table(["cidr", "addresses", "origins"], _block_rows(blocks), (1,))``, a line at
+    a time: the widths of the first two columns come from the longest CIDR and the sizes
+    present; the last column is never padded, as a line ends without trailing spaces."""
+    counts = {size: address_count(size) for size in report_blocks.sizes(blocks)}
+    cidr_width = max(len("cidr"), report_blocks.cidr_width(blocks))
+    count_width = max(len("addresses"), *(len(c) for c in counts.values()))
+    yield f"  {'cidr':<{cidr_width}}  {'addresses':>{count_width}}  origins"
+    padded: dict[tuple[int, int], str] = {}
+    last: tuple[Fields, ...] | None = None
+    text = ""
+    for cidr, fam, _, plen, origins in report_blocks.block_rows(blocks):
+        if origins is not last:
+            last = origins
+            text = ", ".join(clean(origin_str(o)) for o in origins[:MAX_ORIGINS])
+            if len(origins) > MAX_ORIGINS:
+                text += f" (+{len(origins) - MAX_ORIGINS} more)"
+        count = padded.get((fam, plen))
+        if count is None:
+            count = padded[(fam, plen)] = f"{counts[1 << (BITS[fam] - plen)]:>{count_width}}"
+        yield f"  {cidr:<{cidr_width}}  {count}  {text}".rstrip()
+
+
+def _plain_lines(v: ReportView) -> Iterator[str]:
     out: list[str] = ["allowlist-auditor report", ""]
     out.append(f"verdict: {v.verdict.status} (exit {v.verdict.exit_code})")
     out.extend(f"  - {clean(r)}" for r in v.verdict.reasons)
@@ -150,7 +193,9 @@ def render_plain(v: ReportView) -> str:
 
     out += ["", _blocks_title(clean(v.missing_title), v.missing)]
     if v.missing:
-        out += text_table(["cidr", "addresses", "origins"], _block_rows(v.missing), (1,))
+        yield from out
+        yield from _block_table(v.missing)
+        out = []
 
     if v.partial:
         out += ["", f"partial: {plural(len(v.partial), 'entry', 'entries')}"]
@@ -162,7 +207,9 @@ def render_plain(v: ReportView) -> str:
     if v.extra is not None:
         out += ["", _blocks_title(f"extra in scope {_scope_text(v)}", v.extra)]
         if v.extra:
-            out += text_table(["cidr", "addresses", "origins"], _block_rows(v.extra), (1,))
+            yield from out
+            yield from _block_table(v.extra)
+            out = []
 
     out += ["", f"over-broad: {len(v.over_broad) or 'none'}"]
     if v.over_broad:
@@ -178,7 +225,7 @@ def render_plain(v: ReportView) -> str:
     for platform, rules in v.rules:
         out += ["", f"rules: {clean(platform)}"]
         out += rules.rstrip("\n").split("\n")
-    return "\n".join(out) + "\n"
+    yield from out
 
 
 def abbreviate(text: str, width: int) -> str:
@@ -389,11 +436,14 @@ class TextReport(Report):
     description = "a readable report: tables on a terminal, plain stable text otherwise"
 
     def render(self, result: AuditResult, ctx: ReportContext) -> str:
-        v = view.build(result, ctx)
+        return "".join(self.stream(result, ctx))
+
+    def stream(self, result: AuditResult, ctx: ReportContext) -> Iterator[str]:
         if ctx.color:
             width = ctx.width or shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
-            return render_rich(v, width)
-        return render_plain(v)
+            yield render_rich(view.build(result, ctx), width)
+            return
+        yield from plain_chunks(view.build(result, ctx, lazy=True))
 
 
 def _partial_rows(v: ReportView, name_width: int | None = None) -> list[tuple[str, ...]]:

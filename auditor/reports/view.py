@@ -22,6 +22,7 @@ from auditor.model import (
     Origin,
     RangeSet,
 )
+from auditor.reports import blocks as report_blocks
 from auditor.reports.base import ReportContext
 
 FAMILIES = (4, 6)
@@ -67,9 +68,9 @@ class ReportView:
     inputs: tuple[RangeSet, ...]
     summary: tuple[FamilySummary, ...]
     """IPv4, IPv6, then the total."""
-    missing: tuple[MissingBlock, ...]
+    missing: Sequence[MissingBlock]
     partial: tuple[Coverage, ...]
-    extra: tuple[MissingBlock, ...] | None
+    extra: Sequence[MissingBlock] | None
     over_broad: tuple[Finding, ...]
     findings: tuple[Finding, ...]
     """Findings of the readers (host-bits, bad-entry, ignored-line, ...), not over-broad."""
@@ -102,8 +103,7 @@ def _input_key(rs: RangeSet) -> tuple[int, str]:
 
 
 def _tally(blocks: Sequence[MissingBlock], family: int | None) -> Tally:
-    mine = [b for b in blocks if family is None or b.family == family]
-    return Tally(len(mine), sum(b.size for b in mine))
+    return Tally(*report_blocks.tally(blocks, family))
 
 
 def _summary(
@@ -229,9 +229,16 @@ def _verdict(
     return Verdict(result.status.value, int(code), tuple(reasons))
 
 
-def build(result: AuditResult, ctx: ReportContext) -> ReportView:
-    missing = result.missing_blocks
-    extra = result.extra_blocks
+def build(result: AuditResult, ctx: ReportContext, *, lazy: bool = False) -> ReportView:
+    """The view of a result; ``lazy`` for reports that write every block as it comes: its
+    blocks are then a :class:`~auditor.reports.blocks.BlockList`, whose origins are found as
+    the blocks are read, rather than the result's blocks, all made first."""
+    if lazy:
+        missing: Sequence[MissingBlock] = report_blocks.missing(result)
+        extra: Sequence[MissingBlock] | None = report_blocks.extra_in_scope(result)
+    else:
+        missing = result.missing_blocks
+        extra = result.extra_blocks
     source_findings = (f for rs in result.sources for f in rs.findings)
     unverified = unverified_sources(result)
     return ReportView(
