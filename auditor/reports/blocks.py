@@ -42,8 +42,7 @@ def origin_str(o: Fields) -> str:
 
 
 def _ints(column: Any) -> list[int]:
-    tolist = getattr(column, "tolist", None)
-    return list(tolist()) if tolist else list(column)
+    return ipspace.as_list(column)  # lists, int64 arrays and wide (high, low) arrays alike
 
 
 @dataclass(frozen=True)
