@@ -23,6 +23,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from auditor import intervals
 from auditor.intervals import Intervals, Ints
 
 _LIMIT = 1 << 62
@@ -237,7 +238,7 @@ def combine_wide(a: Intervals, b: Intervals, op: str) -> Intervals:
         rn = rank[offset + n : offset + 2 * n]
         ranked.append(Intervals(rs, rn - 1))
         offset += 2 * n
-    res = combine(ranked[0], ranked[1], op)
+    res = difference(*ranked) if op == "difference" else combine(ranked[0], ranked[1], op)
     rs = np.asarray(res.starts, dtype=np.int64)
     rn = np.asarray(res.ends, dtype=np.int64) + 1  # the rank of end + 1
     ehi, elo = uhi[rn], ulo[rn]
@@ -278,8 +279,30 @@ def combine_any(a: Intervals, b: Intervals, op: str) -> Intervals:
     """combine() on int64 when both operands fit, else on 128-bit pairs."""
     narrow = not is_wide(a.starts) and not is_wide(b.starts)
     if narrow and fits(a.starts, a.ends) and fits(b.starts, b.ends):
-        return combine(a, b, op)
+        return difference(a, b) if op == "difference" else combine(a, b, op)
     return combine_wide(a, b, op)
+
+
+def difference(a: Intervals, b: Intervals) -> Intervals:
+    """a - b for normalised int64 intervals, without merging their bounds into one sorted
+    array: two bisections per interval of a find the intervals of b inside it, and the gaps
+    between those are the pieces that are left (each piece one row, made all at once)."""
+    sa, ea = _arrays(a)
+    sb, eb = _arrays(b)
+    if not len(sa) or not len(sb):
+        return Intervals(sa, ea)
+    lo: NDArray = np.searchsorted(eb, sa, "left")  # the first of b that ends at or after s
+    cnt: NDArray = np.searchsorted(sb, ea, "right") - lo  # of b from lo on, those before e
+    size = cnt + 1  # pieces: before the first of b, between them, after the last
+    offsets = np.cumsum(size) - size
+    rep = np.repeat(np.arange(len(sa)), size)
+    k = np.arange(int(size.sum())) - offsets[rep]
+    j = lo[rep] + k
+    top = len(sb) - 1
+    start = np.where(k == 0, sa[rep], eb[np.clip(j - 1, 0, top)] + 1)
+    end = np.where(k == cnt[rep], ea[rep], sb[np.clip(j, 0, top)] - 1)
+    keep = start <= end
+    return Intervals(start[keep], end[keep])
 
 
 def combine(a: Intervals, b: Intervals, op: str) -> Intervals:
@@ -481,6 +504,9 @@ def _bitlen64(x: NDArray) -> NDArray:
     return np.where(high > 0, 32 + eh, el).astype(np.int64)
 
 
+_FEW = 64
+
+
 def _blocks_wide(iv: Intervals) -> tuple[NDArray, NDArray, NDArray]:
     """Minimal CIDR decomposition for 128-bit intervals as (high, low) uint64 halves.
 
@@ -525,6 +551,20 @@ def _blocks_wide(iv: Intervals) -> tuple[NDArray, NDArray, NDArray]:
         wrapped = (nhi < chi) | ((nhi == chi) & (add_hi > 0))  # passed the top of the space
         more = ~wrapped & (k < 128) & ((nhi < ehi) | ((nhi == ehi) & (nlo <= elo)))
         chi, clo, ehi, elo = nhi[more], nlo[more], ehi[more], elo[more]
+        if 0 < len(chi) <= _FEW:
+            # a few long intervals left (wide IPv6 gaps take up to 2 x 128 blocks): each
+            # numpy step would cost more than finishing them one by one
+            nets: list[int] = []
+            plens: list[int] = []
+            starts, ends = to_list(_pack(chi, clo)), to_list(_pack(ehi, elo))
+            for first, last in zip(starts, ends, strict=True):
+                for block, length in intervals.cidr_blocks(128, first, last):
+                    nets.append(block)
+                    plens.append(length)
+            out_hi.append(np.array([n >> 64 for n in nets], dtype=np.uint64))
+            out_lo.append(np.array([n & _M64 for n in nets], dtype=np.uint64))
+            out_plen.append(np.array(plens, dtype=np.int64))
+            break
     if not out_hi:
         empty = np.empty(0, dtype=np.uint64)
         return empty, empty, np.empty(0, dtype=np.int64)

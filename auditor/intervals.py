@@ -4,6 +4,7 @@ module at load time."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 # A column of integers: a list, or an int64 numpy array for big IPv4 sets (see _vector).
@@ -18,3 +19,15 @@ class Intervals(NamedTuple):
 
     def __len__(self) -> int:
         return len(self.starts)
+
+
+def cidr_blocks(bits: int, first: int, last: int) -> Iterator[tuple[int, int]]:
+    """The minimal list of (network, prefixlen) covering [first, last] exactly, in an
+    address space of ``bits`` bits."""
+    while first <= last:
+        size = (first & -first) if first else 1 << bits
+        span = last - first + 1
+        while size > span:
+            size >>= 1
+        yield first, bits - (size.bit_length() - 1)
+        first += size

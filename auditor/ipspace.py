@@ -23,6 +23,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal, NamedTuple
 
+from auditor import intervals
 from auditor.errors import AddressError
 from auditor.intervals import Intervals, Ints
 
@@ -231,14 +232,7 @@ def format_low_v6(value: int) -> str:
 
 def cidr_blocks(family: int, first: int, last: int) -> Iterator[tuple[int, int]]:
     """The minimal list of (network, prefixlen) covering [first, last] exactly."""
-    bits = BITS[family]
-    while first <= last:
-        size = (first & -first) if first else 1 << bits
-        span = last - first + 1
-        while size > span:
-            size >>= 1
-        yield first, bits - (size.bit_length() - 1)
-        first += size
+    return intervals.cidr_blocks(BITS[family], first, last)
 
 
 def format_cidr(family: int, network: int, prefixlen: int) -> str:

@@ -15,6 +15,10 @@ from auditor import _vector
 from auditor._vector import CHUNK, NDArray, np
 
 _WIDTH = 18  # len("255.255.255.255/32")
+ROWS = 8192
+"""Lines per slice of the column parsers: their character matrices (up to 43 x ROWS bytes) and
+the temporaries made from them stay in the core's cache, which measured faster than bigger
+slices even though it takes more numpy calls."""
 _COLS4 = np.arange(_WIDTH, dtype=np.int64)[:, None]
 
 
@@ -26,11 +30,11 @@ def _chunked(
 ) -> tuple[NDArray, ...]:
     """Run a column parser over slices of lines, so its temporaries stay small and warm; the
     slices go to the machine's cores (numpy releases the interpreter lock in its loops)."""
-    if len(starts) <= CHUNK:
+    if len(starts) <= ROWS:
         return parse(buf, starts, lengths)
-    slices = range(0, len(starts), CHUNK)
+    slices = range(0, len(starts), ROWS)
     parts = _vector.parallel_map(
-        lambda i: parse(buf, starts[i : i + CHUNK], lengths[i : i + CHUNK]), slices
+        lambda i: parse(buf, starts[i : i + ROWS], lengths[i : i + ROWS]), slices
     )
     return tuple(np.concatenate(cols) for cols in zip(*parts, strict=True))
 
