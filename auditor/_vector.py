@@ -286,11 +286,24 @@ def combine_any(a: Intervals, b: Intervals, op: str) -> Intervals:
 def difference(a: Intervals, b: Intervals) -> Intervals:
     """a - b for normalised int64 intervals, without merging their bounds into one sorted
     array: two bisections per interval of a find the intervals of b inside it, and the gaps
-    between those are the pieces that are left (each piece one row, made all at once)."""
+    between those are the pieces that are left (made all at once, a slice of a at a time so
+    that the temporaries stay small)."""
     sa, ea = _arrays(a)
     sb, eb = _arrays(b)
     if not len(sa) or not len(sb):
         return Intervals(sa, ea)
+    parts = [
+        _minus(sa[i : i + _SLICE], ea[i : i + _SLICE], sb, eb) for i in range(0, len(sa), _SLICE)
+    ]
+    if len(parts) == 1:
+        return Intervals(*parts[0])
+    return Intervals(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+
+
+_SLICE = 1 << 17
+
+
+def _minus(sa: NDArray, ea: NDArray, sb: NDArray, eb: NDArray) -> tuple[NDArray, NDArray]:
     lo: NDArray = np.searchsorted(eb, sa, "left")  # the first of b that ends at or after s
     cnt: NDArray = np.searchsorted(sb, ea, "right") - lo  # of b from lo on, those before e
     size = cnt + 1  # pieces: before the first of b, between them, after the last
@@ -302,7 +315,7 @@ def difference(a: Intervals, b: Intervals) -> Intervals:
     start = np.where(k == 0, sa[rep], eb[np.clip(j - 1, 0, top)] + 1)
     end = np.where(k == cnt[rep], ea[rep], sb[np.clip(j, 0, top)] - 1)
     keep = start <= end
-    return Intervals(start[keep], end[keep])
+    return start[keep], end[keep]
 
 
 def combine(a: Intervals, b: Intervals, op: str) -> Intervals:

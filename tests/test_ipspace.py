@@ -229,3 +229,23 @@ def test_mapped_stays_ipv6_like_ipaddress(value: int, plen: int) -> None:
     assert ipspace.parse_address(address) == (6, MAPPED | value, True)
     v4 = ipaddress.IPv4Network((value, plen), strict=False)
     assert f"the IPv4 sender {v4}; write {v4} if IPv4 is meant" in ipspace.mapped_note("x", p)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_difference_by_bisection_equals_the_merge_of_bounds(seed: int) -> None:
+    # more intervals than one slice of the bisection, so slices meet in the middle of b
+    np = pytest.importorskip("numpy")
+    from auditor import _vector
+
+    rng = np.random.default_rng(seed)
+
+    def random_set(n: int) -> ipspace.Intervals:
+        starts = rng.integers(0, 1 << 32, n)
+        return _vector.normalize(starts, starts + rng.integers(0, 1 << rng.integers(1, 16), n))
+
+    a, b = random_set(300_000), random_set(260_000)
+    fast = _vector.difference(a, b)
+    merged = _vector.combine(a, b, "difference")
+    assert np.array_equal(fast.starts, merged.starts)
+    assert np.array_equal(fast.ends, merged.ends)
+    assert len(fast.starts) > _vector._SLICE

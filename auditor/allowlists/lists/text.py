@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from auditor import ipspace
 from auditor.allowlists.base import (
@@ -523,15 +524,19 @@ def _bulk_result(
 
         from auditor._vector import wide_concat as wide
 
+        def join(column: Any, extra: Sequence[int], dtype: Any) -> Any:
+            # most big files have no line for the exact path: no copy then
+            return column if not len(extra) else np.concatenate((column, np.asarray(extra, dtype)))
+
         v4 = Columns(
-            first=np.concatenate((bulk.first4, np.asarray(v4_extra.first, dtype=np.int64))),
-            last=np.concatenate((bulk.last4, np.asarray(v4_extra.last, dtype=np.int64))),
-            line=np.concatenate((bulk.line4, np.asarray(v4_extra.line, dtype=np.int64))),
+            first=join(bulk.first4, v4_extra.first, np.int64),
+            last=join(bulk.last4, v4_extra.last, np.int64),
+            line=join(bulk.line4, v4_extra.line, np.int32),
         )
         v6 = Columns(
             first=wide(bulk.first6, v6_extra.first),
             last=wide(bulk.last6, v6_extra.last),
-            line=np.concatenate((bulk.line6, np.asarray(v6_extra.line, dtype=np.int64))),
+            line=join(bulk.line6, v6_extra.line, np.int32),
         )
     return columns_result(data, ctx, "text", v4, v6, rest.findings, rest.reasons, rest.info)
 
