@@ -235,6 +235,26 @@ def cidr_blocks(family: int, first: int, last: int) -> Iterator[tuple[int, int]]
     return intervals.cidr_blocks(BITS[family], first, last)
 
 
+_OCTETS = [str(i) for i in range(256)]
+
+
+def _v4_cidrs_text(iv: Intervals) -> Iterator[str]:
+    """The minimal IPv4 CIDRs of intervals held in lists, as text: the blocks cut inline and
+    each octet's text taken from a table (several times faster than formatting each)."""
+    o = _OCTETS
+    for first, last in zip(iv.starts, iv.ends, strict=True):
+        while first <= last:
+            size = (first & -first) if first else 1 << 32
+            span = last - first + 1
+            while size > span:
+                size >>= 1
+            yield (
+                f"{o[first >> 24]}.{o[(first >> 16) & 255]}.{o[(first >> 8) & 255]}"
+                f".{o[first & 255]}/{33 - size.bit_length()}"
+            )
+            first += size
+
+
 def format_cidr(family: int, network: int, prefixlen: int) -> str:
     return f"{format_address(family, network)}/{prefixlen}"
 
@@ -545,6 +565,9 @@ class IPSpace:
                 from auditor import _vector
 
                 yield from _vector.cidr_lines(fam, iv).splitlines()
+                continue
+            if fam == 4:
+                yield from _v4_cidrs_text(iv)
                 continue
             for _, net, plen in self.cidrs(fam):
                 yield format_cidr(fam, net, plen)

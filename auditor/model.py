@@ -6,7 +6,6 @@ million lines does not become a million objects; :class:`Entry` values are made 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -250,7 +249,25 @@ class SourceInfo:
         cls, name: str, role: Role, fmt: str, data: bytes, now: datetime | None = None
     ) -> SourceInfo:
         when = (now or reading_time()).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return cls(name, role, fmt, hashlib.sha256(data).hexdigest(), len(data), when)
+        return cls(name, role, fmt, sha256(data), len(data), when)
+
+
+def sha256(data: bytes) -> str:
+    """The SHA-256 of ``data`` in hex. For small data the interpreter's own implementation:
+    loading OpenSSL for hashlib costs more than hashing some hundred kilobytes."""
+    if len(data) < 1 << 20:
+        try:
+            from _sha2 import sha256 as small  # type: ignore[import-not-found]  # 3.12 on
+        except ImportError:
+            try:
+                from _sha256 import sha256 as small  # type: ignore[import-not-found]
+            except ImportError:
+                small = None
+        if small is not None:
+            return small(data).hexdigest()  # type: ignore[no-any-return]
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
 
 
 Outcome = Literal["accept", "drop", "return", "conditional"]
