@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import chain, islice
+from itertools import chain
 from typing import TYPE_CHECKING
 
 from auditor.ipspace import BITS
@@ -129,33 +129,37 @@ def plain_chunks(v: ReportView) -> Iterator[str]:
 
 
 def lines_to_chunks(lines: Iterable[str], batch: int = 4096) -> Iterator[str]:
-    """Lines, each ending in a newline, joined a batch at a time."""
-    it = iter(lines)
-    while chunk := list(islice(it, batch)):
+    """Lines, each ending in a newline, joined a batch at a time (a "line" may be many lines
+    joined by newlines already: a piece of a table of blocks)."""
+    for chunk in report_blocks.batches(lines, batch):
         yield "\n".join(chunk) + "\n"
 
 
 def _block_table(blocks: Sequence[MissingBlock]) -> Iterator[str]:
-    """``text_table(["cidr", "addresses", "origins"], _block_rows(blocks), (1,))``, a line at
-    a time: the widths of the first two columns come from the longest CIDR and the sizes
+    """``text_table(["cidr", "addresses", "origins"], _block_rows(blocks), (1,))``, in pieces
+    of lines: the widths of the first two columns come from the longest CIDR and the sizes
     present; the last column is never padded, as a line ends without trailing spaces."""
     counts = {size: address_count(size) for size in report_blocks.sizes(blocks)}
     cidr_width = max(len("cidr"), report_blocks.cidr_width(blocks))
     count_width = max(len("addresses"), *(len(c) for c in counts.values()))
     yield f"  {'cidr':<{cidr_width}}  {'addresses':>{count_width}}  origins"
-    padded: dict[tuple[int, int], str] = {}
-    last: tuple[Fields, ...] | None = None
-    text = ""
-    for cidr, fam, _, plen, origins in report_blocks.block_rows(blocks):
-        if origins is not last:
-            last = origins
-            text = ", ".join(clean(origin_str(o)) for o in origins[:MAX_ORIGINS])
-            if len(origins) > MAX_ORIGINS:
-                text += f" (+{len(origins) - MAX_ORIGINS} more)"
-        count = padded.get((fam, plen))
-        if count is None:
-            count = padded[(fam, plen)] = f"{counts[1 << (BITS[fam] - plen)]:>{count_width}}"
-        yield f"  {cidr:<{cidr_width}}  {count}  {text}".rstrip()
+
+    def origins(origins: tuple[Fields, ...]) -> str:
+        text = ", ".join(clean(origin_str(o)) for o in origins[:MAX_ORIGINS])
+        if len(origins) > MAX_ORIGINS:
+            text += f" (+{len(origins) - MAX_ORIGINS} more)"
+        return f"  {text}".rstrip()  # the count before it never ends in a space
+
+    yield from report_blocks.lines(
+        blocks,
+        report_blocks.RowFormat(
+            head=lambda fam, plen: "  ",
+            mid=lambda fam, plen: f"  {counts[1 << (BITS[fam] - plen)]:>{count_width}}",
+            origins=origins,
+            sep="\n",
+            pad=cidr_width,
+        ),
+    )
 
 
 def _plain_lines(v: ReportView) -> Iterator[str]:
