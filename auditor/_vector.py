@@ -637,7 +637,7 @@ def byte_table(strings: Sequence[bytes]) -> tuple[NDArray, NDArray]:
 
 def slots(lens: NDArray, width: int) -> NDArray:
     """Which of ``width`` slots each row uses: the first ``lens`` of them."""
-    return np.arange(width, dtype=np.int64) < lens[:, None]  # type: ignore[no-any-return]
+    return np.arange(width, dtype=np.int64) < lens[:, None]
 
 
 def digit_slots(values: NDArray) -> tuple[NDArray, NDArray]:

@@ -20,12 +20,15 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import accumulate, repeat
 from operator import sub
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from auditor import ipspace
 from auditor.audit import MAX_ORIGINS
 from auditor.ipspace import IPSpace
 from auditor.model import AuditResult, MissingBlock, Origin, RangeSet
+
+if TYPE_CHECKING:
+    from auditor.reports.bulk import Blocks
 
 Fields = tuple[str, int | None, str | None]
 """An origin as (source, line, path): what :class:`auditor.model.Origin` holds, made cheaply."""
@@ -157,7 +160,7 @@ class BlockList(Sequence[MissingBlock]):
         self._sets = sorted(sets, key=lambda rs: rs.info.name)  # origins in name order
         self._groups = groups
         self._columns: dict[int, tuple[Any, Any]] = {}
-        self.bulk: dict[int, Any] | None = None
+        self.bulk: dict[int, Blocks] | None = None
         """For a big set, what :mod:`auditor.reports.bulk` words the rows from, per family."""
         self._made: dict[int, list[str]] = {}
         if _bulk(space):

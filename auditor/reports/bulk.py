@@ -157,8 +157,8 @@ def _find(bl: BlockList, blocks: Blocks) -> _Found | None:
     new[1:] = (first[1:] != first[:-1]) | (last[1:] != last[:-1])
     start = np.append(np.flatnonzero(new), len(first))
     rf, rl = first[new], last[new]
-    hi = np.searchsorted(rf, end, "right")
-    lo = np.searchsorted(np.maximum.accumulate(rl), net, "left")
+    hi: NDArray = np.searchsorted(rf, end, "right")
+    lo: NDArray = np.searchsorted(np.maximum.accumulate(rl), net, "left")
     if int((hi - lo).sum()) > 4 * n + 1000:
         return None
     single = hi - lo == 1
