@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import chain
+from itertools import chain, islice
 from typing import TYPE_CHECKING
 
 from auditor.ipspace import BITS
@@ -78,12 +78,13 @@ def _origin_cell(origin: Origin | None, name_width: int | None = None) -> str:
 
 
 def _block_rows(
-    blocks: Sequence[MissingBlock], name_width: int | None = None
+    blocks: Sequence[MissingBlock], name_width: int | None = None, limit: int | None = None
 ) -> list[tuple[str, str, str]]:
+    """The rows of ``blocks`` (the first ``limit`` of them when given)."""
     # neighbouring blocks of one big entry share one origins tuple: word it once
     memo: dict[int, str] = {}
     rows = []
-    for b in blocks:
+    for b in islice(blocks, limit):
         key = id(b.origins)
         text = memo.get(key)
         if text is None:
@@ -340,7 +341,14 @@ def render_rich(v: ReportView, width: int) -> str:
             )
         return t
 
-    def capped(t: Table, rows: Sequence[Sequence[str]], styles: Sequence[str] = ()) -> None:
+    def capped(
+        t: Table,
+        rows: Sequence[Sequence[str]],
+        styles: Sequence[str] = (),
+        total: int | None = None,
+    ) -> None:
+        """The first rows of a table; ``total`` counts the rows when only those were made."""
+        total = len(rows) if total is None else total
         # Text() keeps rich from reading input-controlled cells as console markup.
         for row in rows[:MAX_TERMINAL_ROWS]:
             t.add_row(
@@ -350,10 +358,10 @@ def render_rich(v: ReportView, width: int) -> str:
                 )
             )
         console.print(t)
-        if len(rows) > MAX_TERMINAL_ROWS:
+        if total > MAX_TERMINAL_ROWS:
             console.print(
                 Text(
-                    f"... {len(rows) - MAX_TERMINAL_ROWS} more, use --output cidr "
+                    f"... {total - MAX_TERMINAL_ROWS} more, use --output cidr "
                     "(or json, csv) for the full list",
                     style="dim",
                 )
@@ -390,8 +398,9 @@ def render_rich(v: ReportView, width: int) -> str:
     if v.missing:
         capped(
             table("", ["cidr", "addresses", "origins"], (1,)),
-            _block_rows(v.missing, names),
+            _block_rows(v.missing, names, MAX_TERMINAL_ROWS),
             ("yellow",),
+            len(v.missing),
         )
     if v.partial:
         rows = [
@@ -408,7 +417,11 @@ def render_rich(v: ReportView, width: int) -> str:
     if v.extra is not None:
         console.print(Text(_blocks_title(f"extra in scope {_scope_text(v)}", v.extra)))
         if v.extra:
-            capped(table("", ["cidr", "addresses", "origins"], (1,)), _block_rows(v.extra, names))
+            capped(
+                table("", ["cidr", "addresses", "origins"], (1,)),
+                _block_rows(v.extra, names, MAX_TERMINAL_ROWS),
+                total=len(v.extra),
+            )
     if v.over_broad:
         capped(
             table(f"over-broad: {len(v.over_broad)}", ["severity", "origin", "message"]),
@@ -445,7 +458,8 @@ class TextReport(Report):
     def stream(self, result: AuditResult, ctx: ReportContext) -> Iterator[str]:
         if ctx.color:
             width = ctx.width or shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
-            yield render_rich(view.build(result, ctx), width)
+            # only the rows shown are made: the view's blocks are read as they come
+            yield render_rich(view.build(result, ctx, lazy=True), width)
             return
         yield from plain_chunks(view.build(result, ctx, lazy=True))
 

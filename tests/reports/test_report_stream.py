@@ -342,3 +342,14 @@ def test_big_v6_partial_and_sizes(big_v6: AuditResult) -> None:
     for space in (big_v6.expected_space, big_v6.missing, big_v6.declared_space):
         starts, ends = ipspace.as_lists(space.family(6))
         assert space.size(6) == sum(e - s + 1 for s, e in zip(starts, ends, strict=True))
+
+
+@pytest.mark.parametrize("case", ["big", "big_v6"])
+def test_terminal_form_shows_the_same_rows(case: str, request: pytest.FixtureRequest) -> None:
+    """The rich form makes only the rows it shows, from blocks read as they come: the same
+    text as from the result's own blocks, the count of the rows not shown included."""
+    result: AuditResult = request.getfixturevalue(case)
+    ctx = ReportContext(color=True, width=120)
+    want = text.render_rich(view.build(result, ctx), 120)
+    assert f"... {result.missing.count_cidrs() - text.MAX_TERMINAL_ROWS} more" in want
+    assert streamed("text", result, ctx) == want
