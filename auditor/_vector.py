@@ -389,8 +389,7 @@ def coverage_many(iv: Intervals, firsts: Ints, lasts: Ints) -> NDArray:
 
 def size(iv: Intervals) -> int:
     if is_wide(iv.starts):
-        starts, ends = to_list(iv.starts), to_list(iv.ends)
-        return sum(e - s + 1 for s, e in zip(starts, ends, strict=True))
+        return wide_size(iv)
     s, e = _arrays(iv)
     return int((e - s + 1).sum())
 
@@ -675,3 +674,97 @@ def cidr_lines(family: int, iv: Intervals) -> str:
             iv = Intervals(*_arrays(iv))
         return cidr_lines_v4(iv)
     return cidr_lines_v6(iv)
+
+
+# --- rows of text built in bulk ---------------------------------------------------------------
+
+
+def byte_table(strings: Sequence[bytes]) -> tuple[NDArray, NDArray]:
+    """Byte strings as a (count, width) uint8 matrix, each left-aligned and padded with zero
+    bytes to the longest, and their lengths."""
+    lens = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+    width = int(lens.max()) if len(strings) else 0
+    buf = np.frombuffer(b"".join(s.ljust(width, b"\0") for s in strings), dtype=np.uint8)
+    return buf.reshape(len(strings), width), lens
+
+
+def slots(lens: NDArray, width: int) -> NDArray:
+    """Which of ``width`` slots each row uses: the first ``lens`` of them."""
+    return np.arange(width, dtype=np.int64) < lens[:, None]
+
+
+def digit_slots(values: NDArray) -> tuple[NDArray, NDArray]:
+    """Decimal digits of non-negative values, right-aligned in (count, width) uint8 rows, and
+    the slots each value uses (at least one: 0 is ``0``)."""
+    rest = np.asarray(values, dtype=np.int64)
+    width = len(str(int(rest.max()))) if len(rest) else 1
+    chars = np.empty((width, len(rest)), dtype=np.uint8)
+    keep = np.empty((width, len(rest)), dtype=bool)
+    for j in range(width - 1, -1, -1):
+        chars[j] = rest % 10 + 48
+        keep[j] = rest > 0
+        rest = rest // 10
+    keep[width - 1] = True
+    return chars.T, keep.T
+
+
+def join_slots(columns: Sequence[tuple[NDArray, NDArray]]) -> tuple[NDArray, NDArray]:
+    """Rows made of columns of (chars, keep) matrices, one row each: the kept bytes of every
+    row, row after row, and where each row ends in them."""
+    chars = np.concatenate([c for c, _ in columns], axis=1)
+    keep = np.concatenate([k for _, k in columns], axis=1)
+    return chars[keep], np.cumsum(keep.sum(axis=1))
+
+
+def cidr_text(family: int, *columns: NDArray) -> str:
+    """:func:`cidr_lines` of blocks already made: (network, prefixlen) for IPv4, (network high,
+    network low, prefixlen) for IPv6, as :func:`_blocks` and :func:`_blocks_wide` give them."""
+    text = _v4_text if family == 4 else _v6_text
+    step = CHUNK
+    return "".join(
+        parallel_map(
+            lambda i: text(*(c[i : i + step] for c in columns)), range(0, len(columns[0]), step)
+        )
+    )
+
+
+def ranks128(pairs: Sequence[tuple[NDArray, NDArray]]) -> list[NDArray]:
+    """For columns of 128-bit values as (high, low) uint64 halves, each value's rank among
+    all the distinct values of all the columns (int64): the ranks order as the values do."""
+    sizes = [len(hi) for hi, _ in pairs]
+    hi = np.concatenate([h for h, _ in pairs]) if pairs else np.empty(0, np.uint64)
+    lo = np.concatenate([x for _, x in pairs]) if pairs else np.empty(0, np.uint64)
+    rank = np.empty(len(hi), dtype=np.int64)
+    if len(hi):
+        order = np.lexsort((lo, hi))
+        h, x = hi[order], lo[order]
+        new = np.ones(len(order), dtype=bool)
+        new[1:] = (h[1:] != h[:-1]) | (x[1:] != x[:-1])
+        rank[order] = np.cumsum(new) - 1
+    return np.split(rank, np.cumsum(sizes)[:-1]) if pairs else []
+
+
+def wide_size(iv: Intervals) -> int:
+    """:func:`size` of 128-bit intervals: the differences end - start as (high, low) halves,
+    summed a 32-bit quarter at a time (exact below 2**32 intervals), plus one per interval."""
+    shi, slo = _wide(iv.starts)
+    ehi, elo = _wide(iv.ends)
+    dlo = elo - slo
+    dhi = ehi - shi - (elo < slo).astype(np.uint64)
+    total = len(shi)
+    for half, shift in ((dlo, 0), (dhi, 64)):
+        total += int((half & _LOW32).sum(dtype=np.uint64)) << shift
+        total += int((half >> np.uint64(32)).sum(dtype=np.uint64)) << (shift + 32)
+    return total
+
+
+def partly_held(iv: Intervals, firsts: Ints, lasts: Ints) -> NDArray:
+    """Indexes of the ranges [first, last] of which the normalised intervals hold some
+    addresses but not all, for values up to 128 bits: found on ranks, without sizes."""
+    if not len(iv.starts):
+        return np.empty(0, dtype=np.int64)
+    s, e, a, b = ranks128([_wide(iv.starts), _wide(iv.ends), _wide(firsts), _wide(lasts)])
+    k = np.searchsorted(s, a, "right") - 1  # the last interval that starts at or before a
+    end = np.where(k >= 0, e[np.maximum(k, 0)], -1)
+    starts_inside = np.searchsorted(s, b, "right") - 1 > k  # one starts in (a, b]
+    return np.flatnonzero(((end >= a) | starts_inside) & (end < b))

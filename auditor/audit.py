@@ -206,6 +206,16 @@ def partial_coverage(result: AuditResult) -> list[Coverage]:
                 from auditor import _vector
 
                 counts = _vector.coverage_many(declared, col.first, col.last).tolist()
+            elif vector or ipspace.vectorise(len(col)):  # IPv6: count only what is held in part
+                from auditor import _vector
+
+                held = ipspace.Intervals(*ipspace.as_lists(declared))
+                for i in _vector.partly_held(declared, col.first, col.last).tolist():
+                    a, b = _vector.at(col.first, i), _vector.at(col.last, i)
+                    n = ipspace.covered(held, a, b)
+                    if 0 < n < b - a + 1 and (fam, a, b) not in out:
+                        out[(fam, a, b)] = Coverage(rs.entries.entry(fam, i), n)
+                continue
             else:
                 if ipspace.is_vector(declared.starts):  # wide IPv6: bisect on lists is faster
                     declared = ipspace.Intervals(*ipspace.as_lists(declared))

@@ -14,17 +14,21 @@ entries that overlap the block, by source name, then by position in the source, 
 from __future__ import annotations
 
 import heapq
+import sys
 from bisect import bisect_left, bisect_right
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import accumulate, repeat
 from operator import sub
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from auditor import ipspace
 from auditor.audit import MAX_ORIGINS
 from auditor.ipspace import IPSpace
 from auditor.model import AuditResult, MissingBlock, Origin, RangeSet
+
+if TYPE_CHECKING:
+    from auditor.reports.bulk import Blocks
 
 Fields = tuple[str, int | None, str | None]
 """An origin as (source, line, path): what :class:`auditor.model.Origin` holds, made cheaply."""
@@ -132,6 +136,19 @@ def _sort_order(firsts: list[int], lasts: list[int], family: int) -> list[int]:
     return order
 
 
+BULK_MIN = ipspace.VECTOR_THRESHOLD
+"""Blocks (as intervals of the set) above which a :class:`BlockList` words its rows in bulk,
+when numpy is loaded or the set is big enough to pay for its import."""
+
+
+def _bulk(space: IPSpace) -> bool:
+    ivs = [space.family(f) for f in (4, 6)]
+    if any(ipspace.is_vector(iv.starts) for iv in ivs):
+        return True
+    n = sum(len(iv) for iv in ivs)
+    return n > BULK_MIN and (n > ipspace.VECTOR_ALWAYS or "numpy" in sys.modules)
+
+
 class BlockList(Sequence[MissingBlock]):
     """The minimal CIDRs of a set, with the origins of the entries of ``sets`` (only those of
     ``groups`` when given) that overlap each; IPv4 first, then IPv6, by address."""
@@ -142,8 +159,23 @@ class BlockList(Sequence[MissingBlock]):
         self._space = space
         self._sets = sorted(sets, key=lambda rs: rs.info.name)  # origins in name order
         self._groups = groups
-        self._texts = {f: list(space.cidrs_text(f)) for f in (4, 6)}
         self._columns: dict[int, tuple[Any, Any]] = {}
+        self.bulk: dict[int, Blocks] | None = None
+        """For a big set, what :mod:`auditor.reports.bulk` words the rows from, per family."""
+        self._made: dict[int, list[str]] = {}
+        if _bulk(space):
+            from auditor.reports import bulk
+
+            self.bulk = {f: bulk.Blocks.of(f, space.family(f)) for f in (4, 6)}
+        else:
+            self._made = {f: list(space.cidrs_text(f)) for f in (4, 6)}
+
+    @property
+    def _texts(self) -> dict[int, list[str]]:
+        """The CIDR text of each block, by family."""
+        if self.bulk is not None and not self._made:
+            self._made = {f: self.bulk[f].texts() for f in (4, 6)}
+        return self._made
 
     def columns(self, family: int) -> tuple[Any, Any]:
         """(networks, prefix lengths) of one family's blocks: arrays for a big IPv4 set."""
@@ -161,25 +193,35 @@ class BlockList(Sequence[MissingBlock]):
         return self._columns[family]
 
     def prefixlens(self, family: int) -> set[int]:
+        if self.bulk is not None:
+            return self.bulk[family].prefixlens()
         plens = self.columns(family)[1]
         tolist = getattr(plens, "tolist", None)
         return set(tolist() if tolist else plens)
 
     def cidr_width(self) -> int:
         """The length of the longest CIDR text."""
+        if self.bulk is not None:
+            return max(self.bulk[f].width() for f in (4, 6))
         return max((len(t) for f in (4, 6) for t in self._texts[f]), default=0)
+
+    def cidr_count(self, family: int) -> int:
+        """The CIDRs of one family."""
+        if self.bulk is not None:
+            return len(self.bulk[family])
+        return len(self._texts[family])
 
     def tally(self, family: int) -> tuple[int, int]:
         """(CIDRs, addresses) of one family."""
-        return len(self._texts[family]), self._space.size(family)
+        return self.cidr_count(family), self._space.size(family)
 
     def __len__(self) -> int:
-        return len(self._texts[4]) + len(self._texts[6])
+        return self.cidr_count(4) + self.cidr_count(6)
 
     def rows(self) -> Iterator[Row]:
         """Every block as a :data:`Row`, its origins found as it comes."""
         for fam in (4, 6):
-            if self._texts[fam]:
+            if self.cidr_count(fam):
                 yield from self._sweep(fam)
 
     def _sweep(self, fam: int) -> Iterator[Row]:
@@ -341,6 +383,65 @@ def extra_in_scope(result: AuditResult) -> BlockList | None:
     # the entries of scoped objects (a ruleset's sets and chains) tell where an extra is
     sets = [replace(rs, entries=rs.scope_entries) for rs in result.declared]
     return BlockList(result.extra, sets, set(result.scope_groups or result.options.scope))
+
+
+@dataclass(frozen=True)
+class RowFormat:
+    """How a report words the line of each block: ``head + cidr + mid + origins``, the CIDR
+    left-aligned in ``pad`` columns; lines are joined by ``sep``. ``origins`` words a block's
+    origins; a line number in it must appear as its digits, as ``str`` gives them."""
+
+    head: Callable[[int, int], str]
+    """(family, prefix length) to what comes before the CIDR."""
+    mid: Callable[[int, int], str]
+    """(family, prefix length) to what comes between the CIDR and the origins."""
+    origins: Callable[[tuple[Fields, ...]], str]
+    sep: str
+    pad: int = 0
+
+
+def lines(blocks: Sequence[MissingBlock], fmt: RowFormat, batch: int = 4096) -> Iterator[str]:
+    """The lines of ``blocks`` as ``fmt`` words them, in pieces of many lines joined by
+    ``fmt.sep`` (a piece does not end with it): in bulk for a big :class:`BlockList`."""
+    if isinstance(blocks, BlockList) and blocks.bulk is not None:
+        from auditor.reports import bulk
+
+        yield from bulk.lines(blocks, fmt)
+        return
+    words: dict[tuple[int, int], tuple[str, str]] = {}
+    last: tuple[Fields, ...] | None = None
+    text = ""
+    out: list[str] = []
+    pad = fmt.pad
+    for cidr, fam, _, plen, origins in block_rows(blocks):
+        if origins is not last:
+            last = origins
+            text = fmt.origins(origins)
+        around = words.get((fam, plen))
+        if around is None:
+            around = words[(fam, plen)] = (fmt.head(fam, plen), fmt.mid(fam, plen))
+        out.append(f"{around[0]}{cidr:<{pad}}{around[1]}{text}")
+        if len(out) >= batch:
+            yield fmt.sep.join(out)
+            out = []
+    if out:
+        yield fmt.sep.join(out)
+
+
+def batches(items: Iterable[str], batch: int = 4096, size: int = 1 << 18) -> Iterator[list[str]]:
+    """``items`` in lists of at most ``batch`` items, cut early after about ``size``
+    characters: some items are pieces of thousands of lines already."""
+    out: list[str] = []
+    held = 0
+    for item in items:
+        out.append(item)
+        held += len(item)
+        if len(out) >= batch or held >= size:
+            yield out
+            out = []
+            held = 0
+    if out:
+        yield out
 
 
 def cidr_width(blocks: Sequence[MissingBlock]) -> int:

@@ -41,6 +41,7 @@ HEADER = (
     "message",
 )
 
+_CRLF = "\r\n"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -120,24 +121,18 @@ class CsvReport(Report):
 def _block_lines(
     kind: str, blocks: Sequence[MissingBlock], written: Callable[[Iterable[tuple[str, ...]]], str]
 ) -> Iterator[str]:
-    """What :func:`_blocks` gives the csv writer, formatted directly a batch at a time: only
+    """What :func:`_blocks` gives the csv writer, formatted directly in pieces of lines: only
     the origins cell may need neutralising or quoting, and it is shared by runs of blocks."""
-    heads: dict[tuple[int, int], str] = {}
-    last: tuple[Fields, ...] | None = None
-    tail = ""
-    lines: list[str] = []
-    for cidr, fam, _, plen, origins in report_blocks.block_rows(blocks):
-        if origins is not last:
-            last = origins
-            # the origins cell as the writer quotes it, followed by the empty message cell
-            tail = written([("; ".join(origin_str(o) for o in origins), "")])
-        head = heads.get((fam, plen))
-        if head is None:
-            size = 1 << (BITS[fam] - plen)
-            head = heads[(fam, plen)] = f"{kind},{FAMILY_KEYS[fam]},"
-            heads[(fam, -plen - 1)] = f",{size},,,,,"
-        lines.append(f"{head}{cidr}{heads[(fam, -plen - 1)]}{tail}")
-        if len(lines) >= 4096:
-            yield "".join(lines)
-            lines = []
-    yield "".join(lines)
+
+    def origins(origins: tuple[Fields, ...]) -> str:
+        # the origins cell as the writer quotes it, then the empty message cell
+        return written([("; ".join(origin_str(o) for o in origins), "")])[: -len(_CRLF)]
+
+    fmt = report_blocks.RowFormat(
+        head=lambda fam, plen: f"{kind},{FAMILY_KEYS[fam]},",
+        mid=lambda fam, plen: f",{1 << (BITS[fam] - plen)},,,,,",
+        origins=origins,
+        sep=_CRLF,
+    )
+    for piece in report_blocks.lines(blocks, fmt):
+        yield piece + _CRLF

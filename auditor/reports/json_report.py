@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from itertools import islice
 from typing import Any
 
 from auditor import ipspace
@@ -70,9 +69,12 @@ def _tally(t: Tally, unit: str) -> Json:
     return {unit: t.count, "addresses": str(t.addresses)}
 
 
+_ROW_SEP = ",\n    "
+
+
 class Rows:
-    """A top-level list given as its rows, each already one line of compact JSON, written as
-    they are made."""
+    """A top-level list given as its rows, each already one line of compact JSON (or pieces
+    of such lines joined as :func:`chunks` joins them), written as they are made."""
 
     def __init__(self, count: int, rows: Iterable[str]) -> None:
         self.count = count
@@ -81,8 +83,8 @@ class Rows:
 
 def _block_rows(blocks: Sequence[MissingBlock]) -> Rows:
     """What ``_compact`` makes of each block's document (``cidr``, ``family``, ``addresses``,
-    ``origins``), formatted directly: the CIDRs, families and counts are ASCII of our own
-    making, and the origins' strings go through the JSON encoder once each."""
+    ``origins``), formatted directly, in pieces of rows: the CIDRs, families and counts are
+    ASCII of our own making, and the origins' strings go through the JSON encoder once each."""
     strings: dict[str | None, str] = {None: "null"}
 
     def string(text: str | None) -> str:
@@ -91,27 +93,23 @@ def _block_rows(blocks: Sequence[MissingBlock]) -> Rows:
             out = strings[text] = json.dumps(text)
         return out
 
-    def rows() -> Iterator[str]:
-        heads: dict[tuple[int, int], str] = {}
-        last: tuple[Fields, ...] | None = None
-        tail = ""
-        for cidr, fam, _, plen, origins in report_blocks.block_rows(blocks):
-            if origins is not last:
-                last = origins
-                tail = ", ".join(
-                    f'{{"line": {"null" if line is None else line}, "path": {string(path)},'
-                    f' "source": {string(source)}}}'
-                    for source, line, path in origins
-                )
-            head = heads.get((fam, plen))
-            if head is None:
-                size = 1 << (ipspace.BITS[fam] - plen)
-                head = heads[(fam, plen)] = f'{{"addresses": "{size}", "cidr": "'
-                family = f'", "family": "{FAMILY_KEYS[fam]}", "origins": ['
-                heads[(fam, -1)] = family
-            yield f"{head}{cidr}{heads[(fam, -1)]}{tail}]}}"
+    def origins(origins: tuple[Fields, ...]) -> str:
+        return (
+            ", ".join(
+                f'{{"line": {"null" if line is None else line}, "path": {string(path)},'
+                f' "source": {string(source)}}}'
+                for source, line, path in origins
+            )
+            + "]}"
+        )
 
-    return Rows(len(blocks), rows())
+    fmt = report_blocks.RowFormat(
+        head=lambda fam, plen: f'{{"addresses": "{1 << (ipspace.BITS[fam] - plen)}", "cidr": "',
+        mid=lambda fam, plen: f'", "family": "{FAMILY_KEYS[fam]}", "origins": [',
+        origins=origins,
+        sep=_ROW_SEP,
+    )
+    return Rows(len(blocks), report_blocks.lines(blocks, fmt))
 
 
 def _partial(c: Coverage) -> Json:
@@ -204,11 +202,10 @@ def chunks(doc: Json, batch: int = 4096) -> Iterator[str]:
             if not value.count:
                 yield head + "[]"
                 continue
-            rows = iter(value.rows)
             lead = head + "[\n    "
-            while part := list(islice(rows, batch)):
-                yield lead + ",\n    ".join(part)
-                lead = ",\n    "
+            for part in report_blocks.batches(value.rows, batch):
+                yield lead + _ROW_SEP.join(part)
+                lead = _ROW_SEP
             yield "\n  ]"
             continue
         text = json.dumps(value, sort_keys=True, ensure_ascii=True, indent=2)

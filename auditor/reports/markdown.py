@@ -62,19 +62,17 @@ def _origins(origins: Sequence[Fields]) -> str:
 
 
 def _blocks(blocks: Sequence[MissingBlock]) -> Iterator[str]:
-    """The table of blocks, a row at a time as the blocks are read."""
+    """The table of blocks, in pieces of rows as the blocks are read."""
     yield from _table(["CIDR", "Addresses", "Origins"], (1,))
-    counts: dict[tuple[int, int], str] = {}
-    last: tuple[Fields, ...] | None = None
-    text = ""
-    for cidr, fam, _, plen, origins in report_blocks.block_rows(blocks):
-        if origins is not last:
-            last = origins
-            text = _origins(origins)
-        count = counts.get((fam, plen))
-        if count is None:
-            count = counts[(fam, plen)] = address_count(1 << (BITS[fam] - plen))
-        yield f"| {cidr} | {count} | {text} |"
+    yield from report_blocks.lines(
+        blocks,
+        report_blocks.RowFormat(
+            head=lambda fam, plen: "| ",
+            mid=lambda fam, plen: f" | {address_count(1 << (BITS[fam] - plen))} | ",
+            origins=lambda origins: f"{_origins(origins)} |",
+            sep="\n",
+        ),
+    )
 
 
 def _blocks_heading(blocks: Sequence[MissingBlock]) -> str:

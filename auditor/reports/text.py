@@ -78,12 +78,13 @@ def _origin_cell(origin: Origin | None, name_width: int | None = None) -> str:
 
 
 def _block_rows(
-    blocks: Sequence[MissingBlock], name_width: int | None = None
+    blocks: Sequence[MissingBlock], name_width: int | None = None, limit: int | None = None
 ) -> list[tuple[str, str, str]]:
+    """The rows of ``blocks`` (the first ``limit`` of them when given)."""
     # neighbouring blocks of one big entry share one origins tuple: word it once
     memo: dict[int, str] = {}
     rows = []
-    for b in blocks:
+    for b in islice(blocks, limit):
         key = id(b.origins)
         text = memo.get(key)
         if text is None:
@@ -129,33 +130,37 @@ def plain_chunks(v: ReportView) -> Iterator[str]:
 
 
 def lines_to_chunks(lines: Iterable[str], batch: int = 4096) -> Iterator[str]:
-    """Lines, each ending in a newline, joined a batch at a time."""
-    it = iter(lines)
-    while chunk := list(islice(it, batch)):
+    """Lines, each ending in a newline, joined a batch at a time (a "line" may be many lines
+    joined by newlines already: a piece of a table of blocks)."""
+    for chunk in report_blocks.batches(lines, batch):
         yield "\n".join(chunk) + "\n"
 
 
 def _block_table(blocks: Sequence[MissingBlock]) -> Iterator[str]:
-    """``text_table(["cidr", "addresses", "origins"], _block_rows(blocks), (1,))``, a line at
-    a time: the widths of the first two columns come from the longest CIDR and the sizes
+    """``text_table(["cidr", "addresses", "origins"], _block_rows(blocks), (1,))``, in pieces
+    of lines: the widths of the first two columns come from the longest CIDR and the sizes
     present; the last column is never padded, as a line ends without trailing spaces."""
     counts = {size: address_count(size) for size in report_blocks.sizes(blocks)}
     cidr_width = max(len("cidr"), report_blocks.cidr_width(blocks))
     count_width = max(len("addresses"), *(len(c) for c in counts.values()))
     yield f"  {'cidr':<{cidr_width}}  {'addresses':>{count_width}}  origins"
-    padded: dict[tuple[int, int], str] = {}
-    last: tuple[Fields, ...] | None = None
-    text = ""
-    for cidr, fam, _, plen, origins in report_blocks.block_rows(blocks):
-        if origins is not last:
-            last = origins
-            text = ", ".join(clean(origin_str(o)) for o in origins[:MAX_ORIGINS])
-            if len(origins) > MAX_ORIGINS:
-                text += f" (+{len(origins) - MAX_ORIGINS} more)"
-        count = padded.get((fam, plen))
-        if count is None:
-            count = padded[(fam, plen)] = f"{counts[1 << (BITS[fam] - plen)]:>{count_width}}"
-        yield f"  {cidr:<{cidr_width}}  {count}  {text}".rstrip()
+
+    def origins(origins: tuple[Fields, ...]) -> str:
+        text = ", ".join(clean(origin_str(o)) for o in origins[:MAX_ORIGINS])
+        if len(origins) > MAX_ORIGINS:
+            text += f" (+{len(origins) - MAX_ORIGINS} more)"
+        return f"  {text}".rstrip()  # the count before it never ends in a space
+
+    yield from report_blocks.lines(
+        blocks,
+        report_blocks.RowFormat(
+            head=lambda fam, plen: "  ",
+            mid=lambda fam, plen: f"  {counts[1 << (BITS[fam] - plen)]:>{count_width}}",
+            origins=origins,
+            sep="\n",
+            pad=cidr_width,
+        ),
+    )
 
 
 def _plain_lines(v: ReportView) -> Iterator[str]:
@@ -336,7 +341,14 @@ def render_rich(v: ReportView, width: int) -> str:
             )
         return t
 
-    def capped(t: Table, rows: Sequence[Sequence[str]], styles: Sequence[str] = ()) -> None:
+    def capped(
+        t: Table,
+        rows: Sequence[Sequence[str]],
+        styles: Sequence[str] = (),
+        total: int | None = None,
+    ) -> None:
+        """The first rows of a table; ``total`` counts the rows when only those were made."""
+        total = len(rows) if total is None else total
         # Text() keeps rich from reading input-controlled cells as console markup.
         for row in rows[:MAX_TERMINAL_ROWS]:
             t.add_row(
@@ -346,10 +358,10 @@ def render_rich(v: ReportView, width: int) -> str:
                 )
             )
         console.print(t)
-        if len(rows) > MAX_TERMINAL_ROWS:
+        if total > MAX_TERMINAL_ROWS:
             console.print(
                 Text(
-                    f"... {len(rows) - MAX_TERMINAL_ROWS} more, use --output cidr "
+                    f"... {total - MAX_TERMINAL_ROWS} more, use --output cidr "
                     "(or json, csv) for the full list",
                     style="dim",
                 )
@@ -386,8 +398,9 @@ def render_rich(v: ReportView, width: int) -> str:
     if v.missing:
         capped(
             table("", ["cidr", "addresses", "origins"], (1,)),
-            _block_rows(v.missing, names),
+            _block_rows(v.missing, names, MAX_TERMINAL_ROWS),
             ("yellow",),
+            len(v.missing),
         )
     if v.partial:
         rows = [
@@ -404,7 +417,11 @@ def render_rich(v: ReportView, width: int) -> str:
     if v.extra is not None:
         console.print(Text(_blocks_title(f"extra in scope {_scope_text(v)}", v.extra)))
         if v.extra:
-            capped(table("", ["cidr", "addresses", "origins"], (1,)), _block_rows(v.extra, names))
+            capped(
+                table("", ["cidr", "addresses", "origins"], (1,)),
+                _block_rows(v.extra, names, MAX_TERMINAL_ROWS),
+                total=len(v.extra),
+            )
     if v.over_broad:
         capped(
             table(f"over-broad: {len(v.over_broad)}", ["severity", "origin", "message"]),
@@ -441,7 +458,8 @@ class TextReport(Report):
     def stream(self, result: AuditResult, ctx: ReportContext) -> Iterator[str]:
         if ctx.color:
             width = ctx.width or shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
-            yield render_rich(view.build(result, ctx), width)
+            # only the rows shown are made: the view's blocks are read as they come
+            yield render_rich(view.build(result, ctx, lazy=True), width)
             return
         yield from plain_chunks(view.build(result, ctx, lazy=True))
 

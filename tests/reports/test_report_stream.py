@@ -241,3 +241,115 @@ def test_cli_writes_big_reports_as_before(tmp_path: Path) -> None:
     run = subprocess.run([*cmd, "-o", "json"], capture_output=True, env=env)
     assert run.returncode == 1, run.stderr
     assert run.stdout == (tmp_path / "report.json").read_bytes()
+
+
+def names_case() -> AuditResult:
+    """Source names that a report words around a line number in unusual ways: a backtick or a
+    space at either end (Markdown pads the span), a formula start, a comma and a quote (CSV
+    quotes the cell), a trailing digit, a name past the slot width, non-ASCII characters."""
+    names = ("`tick", " lead", "trail ", "=sum", 'co,ma"q', "feed7", "x" * 700, "名前.txt")
+    expected = [
+        load(name, "expected", f"192.0.2.{i}\n2001:db8::{i:x}\n198.51.{i}.0/24\n")
+        for i, name in enumerate(names, 1)
+    ]
+    return compare(expected, [load("allow.txt", "declared", "198.51.3.0/25\n")])
+
+
+@pytest.mark.parametrize("case", [*CASES, names_case])
+@pytest.mark.parametrize("name", FORMATS)
+def test_bulk_lines_equal_made_first(name: str, case: Case) -> None:
+    """Every case worded by the bulk path (numpy slots), whatever its size."""
+    import numpy  # noqa: F401 - the bulk path is taken only with numpy loaded
+
+    result = case()
+    ctx = ReportContext(rules=RULES)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(blocks, "BULK_MIN", -1)
+        lazy = blocks.missing(result)
+        assert lazy.bulk is not None
+        assert streamed(name, result, ctx) == made_first(name, result, ctx)
+
+
+def v6_case(n: int, seed: int) -> AuditResult:
+    """Mostly IPv6: three text sources and a YAML one (origins with paths) that share lines,
+    wide entries over narrow ones, one address on 25 lines of a source; declared cuts and a
+    scope with IPv6 in it."""
+    rng = random.Random(seed)
+    shared = [_v6(rng, (128, 120, 64)) for _ in range(n // 10)]
+    wide = [_v6(rng, (32, 40)) for _ in range(6)]
+    inner = [str(ipaddress.IPv6Network(w).network_address + rng.getrandbits(40)) for w in wide] * 25
+    sources = []
+    nets = []
+    for k in range(3):
+        lines = [_v6(rng, (128, 126, 64, 56, 48)) for _ in range(n if k == 0 else n // 3)]
+        nets += [x for x in lines if not x.endswith(("/128", "/126"))]
+        lines += [_v4(rng, (32, 24)) for _ in range(n // 50)]
+        lines += shared + (wide if k == 1 else inner if k == 2 else [])
+        rng.shuffle(lines)
+        sources.append(load(f"v6-{k}.txt", "expected", "\n".join(lines) + "\n"))
+    groups = {f"g{g}": [_v6(rng, (64, 128)) for _ in range(n // 40)] for g in range(3)}
+    groups["g1"] += shared[:50]
+    yaml = "".join(f"{g}:\n" + "".join(f"  - {x}\n" for x in xs) for g, xs in groups.items())
+    sources.append(load("groups.yaml", "expected", yaml, "yaml"))
+    cuts = [f"  - {rng.choice(shared)}" for _ in range(n // 40)]
+    cuts += [f"  - {_v6(rng, (60, 124))}" for _ in range(n // 40)]
+    for net in rng.sample(nets, n // 40):  # a piece of an expected network: held in part
+        cuts.append(f"  - {ipaddress.IPv6Network(net).network_address + rng.getrandbits(8)}/124")
+    cuts += [f"  - {ipaddress.IPv6Network(w).network_address + (1 << 80)}/48" for w in wide]
+    scoped = [f"  - {_v6(rng, (48,))}" for _ in range(20)] + [f"  - {groups['g2'][0]}"]
+    allow = "mail:\n" + "\n".join(scoped) + "\nother:\n" + "\n".join(cuts) + "\n"
+    return compare(sources, [load("allow.yaml", "declared", allow, "yaml")], scope=("mail",))
+
+
+@pytest.fixture(scope="module")
+def big_v6() -> AuditResult:
+    """Above the bulk threshold in IPv6 with numpy loaded: the IPv6 rows are worded in bulk."""
+    import numpy  # noqa: F401 - loaded, as it is in a big run
+
+    result = v6_case(30_000, 7)
+    assert result.missing.count_cidrs(6) > blocks.BULK_MIN
+    return result
+
+
+def test_big_v6_block_rows_and_reports(big_v6: AuditResult) -> None:
+    lazy = blocks.missing(big_v6)
+    assert lazy.bulk is not None
+    rows = as_rows(big_v6.missing_blocks)
+    assert list(lazy.rows()) == rows
+    assert any(len(origins) == audit.MAX_ORIGINS for *_, origins in rows)
+    assert any(path for *_, origins in rows for _, _, path in origins)  # YAML paths
+    assert sum(fam == 6 for _, fam, *_ in rows) > 0.9 * len(rows)
+    for name in FORMATS:
+        ctx = ReportContext(rules=RULES)
+        assert streamed(name, big_v6, ctx) == made_first(name, big_v6, ctx), name
+
+
+def test_big_v6_partial_and_sizes(big_v6: AuditResult) -> None:
+    """IPv6 partial coverage found in bulk is what counting every entry finds; IPv6 sizes
+    summed in bulk are the sums of the intervals' sizes."""
+    columns = [rs.entries.family(6) for rs in big_v6.expected]
+    assert any(ipspace.is_vector(c.first) or ipspace.vectorise(len(c)) for c in columns)
+    declared = ipspace.Intervals(*ipspace.as_lists(big_v6.declared_space.family(6)))
+    want: dict[tuple[int, int], int] = {}
+    for rs in big_v6.expected:
+        col = rs.entries.family(6)
+        for a, b in zip(ipspace.as_list(col.first), ipspace.as_list(col.last), strict=True):
+            n = ipspace.covered(declared, a, b)
+            if 0 < n < b - a + 1:
+                want.setdefault((a, b), n)
+    got = {(c.entry.first, c.entry.last): c.covered for c in big_v6.partial if c.entry.family == 6}
+    assert len(want) > 200 and got == want
+    for space in (big_v6.expected_space, big_v6.missing, big_v6.declared_space):
+        starts, ends = ipspace.as_lists(space.family(6))
+        assert space.size(6) == sum(e - s + 1 for s, e in zip(starts, ends, strict=True))
+
+
+@pytest.mark.parametrize("case", ["big", "big_v6"])
+def test_terminal_form_shows_the_same_rows(case: str, request: pytest.FixtureRequest) -> None:
+    """The rich form makes only the rows it shows, from blocks read as they come: the same
+    text as from the result's own blocks, the count of the rows not shown included."""
+    result: AuditResult = request.getfixturevalue(case)
+    ctx = ReportContext(color=True, width=120)
+    want = text.render_rich(view.build(result, ctx), 120)
+    assert f"... {result.missing.count_cidrs() - text.MAX_TERMINAL_ROWS} more" in want
+    assert streamed("text", result, ctx) == want
