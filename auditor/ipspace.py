@@ -562,9 +562,9 @@ class IPSpace:
         for fam in (4, 6) if family is None else (family,):
             iv = self.family(fam)
             if is_vector(iv.starts) or vectorise(len(iv)):
-                from auditor import _vector
+                from auditor import _vector_text
 
-                yield from _vector.cidr_lines(fam, iv).splitlines()
+                yield from _vector_text.cidr_lines(fam, iv).splitlines()
                 continue
             if fam == 4:
                 yield from _v4_cidrs_text(iv)
@@ -578,9 +578,9 @@ class IPSpace:
         for fam in (4, 6):
             iv = self.family(fam)
             if is_vector(iv.starts) or vectorise(len(iv)):
-                from auditor import _vector
+                from auditor import _vector_text
 
-                parts.append(_vector.cidr_lines(fam, iv))
+                parts.append(_vector_text.cidr_lines(fam, iv))
             else:
                 parts.extend(f"{c}\n" for c in self.cidrs_text(fam))
         return "".join(parts)

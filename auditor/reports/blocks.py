@@ -16,65 +16,26 @@ from __future__ import annotations
 import heapq
 import sys
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import replace
 from itertools import accumulate, repeat
 from operator import sub
 from typing import TYPE_CHECKING, Any, overload
 
 from auditor import ipspace
-from auditor.audit import MAX_ORIGINS
 from auditor.ipspace import IPSpace
 from auditor.model import AuditResult, MissingBlock, Origin, RangeSet
+from auditor.reports.rows import INDEX, Fields, Row, RowFormat, Source, origins_of
 
 if TYPE_CHECKING:
     from auditor.reports.bulk import Blocks
-
-Fields = tuple[str, int | None, str | None]
-"""An origin as (source, line, path): what :class:`auditor.model.Origin` holds, made cheaply."""
-
-Row = tuple[str, int, int, int, tuple[Fields, ...]]
-"""(cidr, family, network, prefixlen, origins) of one block."""
-
-
-def origin_str(o: Fields) -> str:
-    """``str(Origin(*o))``."""
-    source, line, path = o
-    if line is not None:
-        source = f"{source}:{line}"
-    return f"{source} ({path})" if path else source
 
 
 def _ints(column: Any) -> list[int]:
     return ipspace.as_list(column)  # lists, int64 arrays and wide (high, low) arrays alike
 
 
-@dataclass(frozen=True)
-class _Source:
-    name: str
-    lines: list[int]
-    paths: list[str] | None
-
-    def origin(self, i: int) -> Fields:
-        path = self.paths[i] if self.paths is not None else None
-        return (self.name, self.lines[i] or None, path or None)
-
-
-_INDEX = (1 << 40) - 1
-"""A reference to an entry is (source << 40) | index: one int sorts as the pair."""
-
-_Rows = tuple[list[int], list[int], list[int], list[int], list[_Source]]
-
-
-def _origins(
-    over: Sequence[int], start: list[int], refs: list[int], sources: list[_Source]
-) -> tuple[Fields, ...]:
-    """The origins of the entries of rows ``over``: by source and position, repeats once."""
-    picked = sorted(
-        key for r in over for key in refs[start[r] : min(start[r + 1], start[r] + MAX_ORIGINS)]
-    )
-    found = {sources[key >> 40].origin(key & _INDEX): None for key in picked[:MAX_ORIGINS]}
-    return tuple(found)
+_Rows = tuple[list[int], list[int], list[int], list[int], list[Source]]
 
 
 def _entry_rows(sets: Sequence[RangeSet], family: int, groups: Collection[str] | None) -> _Rows:
@@ -88,7 +49,7 @@ def _entry_rows(sets: Sequence[RangeSet], family: int, groups: Collection[str] |
         col = rs.entries.family(family)
         first, last = _ints(col.first), _ints(col.last)
         lines = _ints(col.line) if len(col.line) else [0] * len(first)
-        sources.append(_Source(rs.entries.source, lines, list(col.path) if col.path else None))
+        sources.append(Source(rs.entries.source, lines, list(col.path) if col.path else None))
         index: Sequence[int] = range(len(first))
         if groups is not None:
             wanted = {rs.entries.groups.index(g) for g in groups if g in rs.entries.groups}
@@ -252,14 +213,14 @@ class BlockList(Sequence[MissingBlock]):
                     last = (a, 1)
                     if start[a + 1] - start[a] == 1:
                         key = refs[start[a]]
-                        origins = (sources[key >> 40].origin(key & _INDEX),)
+                        origins = (sources[key >> 40].origin(key & INDEX),)
                     else:
-                        origins = _origins([a], start, refs, sources)
+                        origins = origins_of([a], start, refs, sources)
             else:
                 net = nets[i]
                 over = [r for r in range(a, b) if rl[r] >= net]
                 last = (-1, -1)
-                origins = _origins(over, start, refs, sources)
+                origins = origins_of(over, start, refs, sources)
             yield text[i], fam, nets[i], plens[i], origins
 
     def _sweep_v4(self) -> Iterator[Row]:
@@ -274,7 +235,7 @@ class BlockList(Sequence[MissingBlock]):
             first = np.asarray(col.first, dtype=np.int64)
             index = np.arange(len(first), dtype=np.int64)
             lines = _ints(col.line) if len(col.line) else [0] * len(first)
-            sources.append(_Source(rs.entries.source, lines, list(col.path) if col.path else None))
+            sources.append(Source(rs.entries.source, lines, list(col.path) if col.path else None))
             if self._groups is not None:
                 groups = rs.entries.groups
                 wanted = [groups.index(g) for g in self._groups if g in groups]
@@ -311,11 +272,11 @@ class BlockList(Sequence[MissingBlock]):
             if ref >= 0:
                 if ref != last:
                     last = ref
-                    origins = (sources[ref >> 40].origin(ref & _INDEX),)
+                    origins = (sources[ref >> 40].origin(ref & INDEX),)
             else:
                 last = -1
                 over = [r for r in range(low, high) if rl_list[r] >= a]
-                origins = _origins(over, start_list, refs, sources)
+                origins = origins_of(over, start_list, refs, sources)
             yield text, 4, a, p, origins
 
     def _heap_sweep(self, fam: int, rows: _Rows) -> Iterator[Row]:
@@ -339,7 +300,7 @@ class BlockList(Sequence[MissingBlock]):
                 changed = True
             if changed:
                 changed = False
-                origins = _origins([r for _, r in active], start, refs, sources)
+                origins = origins_of([r for _, r in active], start, refs, sources)
             yield text, fam, net, plen, origins
 
     def __iter__(self) -> Iterator[MissingBlock]:
@@ -385,28 +346,15 @@ def extra_in_scope(result: AuditResult) -> BlockList | None:
     return BlockList(result.extra, sets, set(result.scope_groups or result.options.scope))
 
 
-@dataclass(frozen=True)
-class RowFormat:
-    """How a report words the line of each block: ``head + cidr + mid + origins``, the CIDR
-    left-aligned in ``pad`` columns; lines are joined by ``sep``. ``origins`` words a block's
-    origins; a line number in it must appear as its digits, as ``str`` gives them."""
-
-    head: Callable[[int, int], str]
-    """(family, prefix length) to what comes before the CIDR."""
-    mid: Callable[[int, int], str]
-    """(family, prefix length) to what comes between the CIDR and the origins."""
-    origins: Callable[[tuple[Fields, ...]], str]
-    sep: str
-    pad: int = 0
-
-
 def lines(blocks: Sequence[MissingBlock], fmt: RowFormat, batch: int = 4096) -> Iterator[str]:
     """The lines of ``blocks`` as ``fmt`` words them, in pieces of many lines joined by
     ``fmt.sep`` (a piece does not end with it): in bulk for a big :class:`BlockList`."""
     if isinstance(blocks, BlockList) and blocks.bulk is not None:
         from auditor.reports import bulk
 
-        yield from bulk.lines(blocks, fmt)
+        yield from bulk.lines(
+            blocks.bulk, bulk.Listing(blocks._sets, blocks._groups, blocks._sweep), fmt
+        )
         return
     words: dict[tuple[int, int], tuple[str, str]] = {}
     last: tuple[Fields, ...] | None = None

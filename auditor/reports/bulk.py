@@ -1,6 +1,6 @@
 """The lines of a big report made in bulk (numpy): the origins of every block found by array
 searches over the blocks and the sources' entries, and every line put together from fixed
-character slots (:func:`auditor._vector.join_slots`), one slice of rows at a time.
+character slots (:func:`auditor._vector_text.join_slots`), one slice of rows at a time.
 
 A block inside exactly one entry (nearly every block of a big list of disjoint entries) has
 one origin: its source's name and a line number. A report words such an origin the same way
@@ -16,16 +16,27 @@ order as the addresses do.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from auditor import _vector
+from auditor import _vector, _vector_text
 from auditor.intervals import Intervals
 from auditor.ipspace import BITS
-from auditor.reports.blocks import _INDEX, BlockList, Fields, RowFormat, _origins, _Source
+from auditor.model import RangeSet
+from auditor.reports.rows import INDEX, Fields, Row, RowFormat, Source, origins_of
+
+
+class Listing(NamedTuple):
+    """What the rows of a list of blocks are found from: the sources and the groups whose
+    entries count, and the heap sweep of :mod:`auditor.reports.blocks` for deep nesting."""
+
+    sets: Sequence[RangeSet]
+    groups: Collection[str] | None
+    sweep: Callable[[int], Iterable[Row]]
+
 
 NDArray = Any
 
@@ -53,11 +64,11 @@ class Blocks:
         if family == 4:
             net, plen = _vector._blocks(iv)
             nets: tuple[NDArray, ...] = (net,)
-            text = _vector.cidr_text(4, net, plen)
+            text = _vector_text.cidr_text(4, net, plen)
         else:
             hi, lo, plen = _vector._blocks_wide(iv)
             nets = (hi, lo)
-            text = _vector.cidr_text(6, hi, lo, plen)
+            text = _vector_text.cidr_text(6, hi, lo, plen)
         buf = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
         ends = np.flatnonzero(buf == 10)
         starts = np.zeros(len(ends), dtype=np.int64)
@@ -98,25 +109,25 @@ class _Found:
     """That origin's line (0: none)."""
     other: dict[int, tuple[Fields, ...]]
     """The origins of the other blocks, by row."""
-    sources: Sequence[_Source]
+    sources: Sequence[Source]
 
 
-def _entries(bl: BlockList, fam: int) -> tuple[list[NDArray], list[Any], list[Any], list[_Source]]:
+def _entries(bl: Listing, fam: int) -> tuple[list[NDArray], list[Any], list[Any], list[Source]]:
     """Per source, the wanted entries: (key, line, has a path) columns, firsts, lasts."""
     columns: list[NDArray] = []
     firsts: list[Any] = []
     lasts: list[Any] = []
     sources = []
-    for k, rs in enumerate(bl._sets):
+    for k, rs in enumerate(bl.sets):
         col = rs.entries.family(fam)
         n = len(col.first)
         line = np.asarray(col.line, dtype=np.int64) if len(col.line) else np.zeros(n, np.int64)
         paths = list(col.path) if col.path else None
-        sources.append(_Source(rs.entries.source, line.tolist(), paths))
+        sources.append(Source(rs.entries.source, line.tolist(), paths))
         index = np.arange(n, dtype=np.int64)
-        if bl._groups is not None:
+        if bl.groups is not None:
             groups = rs.entries.groups
-            wanted = [groups.index(g) for g in bl._groups if g in groups]
+            wanted = [groups.index(g) for g in bl.groups if g in groups]
             gid = np.full(n, -1, np.int64) if col.group is None else np.asarray(col.group)
             index = index[np.isin(gid, wanted)]
         pathful = np.zeros(n, dtype=bool)
@@ -133,9 +144,10 @@ def _entries(bl: BlockList, fam: int) -> tuple[list[NDArray], list[Any], list[An
     return columns, firsts, lasts, sources
 
 
-def _find(bl: BlockList, blocks: Blocks) -> _Found | None:
-    """The origins of every block, as :meth:`BlockList.rows` finds them, by the same two
-    searches a block, on arrays; None when entries nest so deep that the heap sweep is due."""
+def _find(bl: Listing, blocks: Blocks) -> _Found | None:
+    """The origins of every block, as the row sweep of :mod:`auditor.reports.blocks` finds
+    them, by the same two searches a block, on arrays; None when entries nest so deep that
+    the heap sweep is due."""
     columns, firsts, lasts, sources = _entries(bl, blocks.family)
     n = len(blocks)
     if not sum(len(c[0]) for c in columns):  # no entry: no origins
@@ -173,7 +185,7 @@ def _find(bl: BlockList, blocks: Blocks) -> _Found | None:
         bounds = (lo[rest].tolist(), hi[rest].tolist(), net[rest].tolist())
         for r, a, b, at in zip(rest.tolist(), *bounds, strict=True):
             over = [j for j in range(a, b) if reach[j] >= at]
-            other[r] = _origins(over, starts, refs, sources)
+            other[r] = origins_of(over, starts, refs, sources)
     return _Found(ref, np.where(single, line[pos], 0), other, sources)
 
 
@@ -194,22 +206,22 @@ def _split(fmt: RowFormat, name: str, has_line: bool) -> tuple[bytes, bytes] | N
 
 
 def _table(strings: Sequence[bytes]) -> tuple[NDArray, NDArray]:
-    return _vector.byte_table(strings)
+    return _vector_text.byte_table(strings)
 
 
-def lines(bl: BlockList, fmt: RowFormat) -> Iterator[str]:
-    """:func:`auditor.reports.blocks.lines` for a big :class:`BlockList`."""
-    for blocks in (bl.bulk or {}).values():  # IPv4, then IPv6
+def lines(bulk: dict[int, Blocks], bl: Listing, fmt: RowFormat) -> Iterator[str]:
+    """:func:`auditor.reports.blocks.lines` for a big list of blocks."""
+    for blocks in bulk.values():  # IPv4, then IPv6
         if len(blocks):
             yield from _family_lines(bl, blocks, fmt)
 
 
-def _family_lines(bl: BlockList, blocks: Blocks, fmt: RowFormat) -> Iterator[str]:
+def _family_lines(bl: Listing, blocks: Blocks, fmt: RowFormat) -> Iterator[str]:
     n = len(blocks)
     fam = blocks.family
     found = _find(bl, blocks)
     if found is None:  # entries nested deep: the heap sweep's origins, row by row
-        rows = bl._sweep(fam)
+        rows = bl.sweep(fam)
         other = {i: origins for i, (*_, origins) in enumerate(rows)}
         found = _Found(np.full(n, -1), np.zeros(n, np.int64), other, [])
     heads, mids = [b""] * (BITS[fam] + 1), [b""] * (BITS[fam] + 1)
@@ -226,7 +238,7 @@ def _family_lines(bl: BlockList, blocks: Blocks, fmt: RowFormat) -> Iterator[str
     other = dict(found.other)
     for r, ref in zip(np.flatnonzero(~simple).tolist(), found.ref[~simple].tolist(), strict=True):
         if ref >= 0:  # one origin whose source's words have no slot
-            other[r] = (found.sources[ref >> 40].origin(ref & _INDEX),)
+            other[r] = (found.sources[ref >> 40].origin(ref & INDEX),)
     spliced = np.array(sorted(other), dtype=np.int64)
     said: dict[tuple[Fields, ...], bytes] = {}
     head, mid = _table(heads), _table(mids)
@@ -240,20 +252,20 @@ def _family_lines(bl: BlockList, blocks: Blocks, fmt: RowFormat) -> Iterator[str
         m = len(plen)
         cidr = text[blocks.starts[part, None] + np.arange(width)]
         if fmt.pad:
-            cidr = np.where(_vector.slots(lens, width), cidr, np.uint8(32))
+            cidr = np.where(_vector_text.slots(lens, width), cidr, np.uint8(32))
             lens = np.maximum(lens, fmt.pad)
-        digits, shown = _vector.digit_slots(found.line[part])
+        digits, shown = _vector_text.digit_slots(found.line[part])
         shown = shown & (simple[part] & (found.line[part] != 0))[:, None]
         columns = [
-            (head[0][plen], _vector.slots(head[1][plen], head[0].shape[1])),
-            (cidr, _vector.slots(lens, width)),
-            (mid[0][plen], _vector.slots(mid[1][plen], mid[0].shape[1])),
-            (before[0][w], _vector.slots(before[1][w], before[0].shape[1])),
+            (head[0][plen], _vector_text.slots(head[1][plen], head[0].shape[1])),
+            (cidr, _vector_text.slots(lens, width)),
+            (mid[0][plen], _vector_text.slots(mid[1][plen], mid[0].shape[1])),
+            (before[0][w], _vector_text.slots(before[1][w], before[0].shape[1])),
             (digits, shown),
-            (after[0][w], _vector.slots(after[1][w], after[0].shape[1])),
+            (after[0][w], _vector_text.slots(after[1][w], after[0].shape[1])),
             (np.broadcast_to(sep_row, (m, len(sep))), np.ones((m, len(sep)), dtype=bool)),
         ]
-        data, ends = _vector.join_slots(columns)
+        data, ends = _vector_text.join_slots(columns)
         here = spliced[np.searchsorted(spliced, c) : np.searchsorted(spliced, c + m)].tolist()
         pieces = []
         at = 0

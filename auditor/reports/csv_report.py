@@ -25,7 +25,7 @@ from auditor.model import AuditResult, Finding, MissingBlock
 from auditor.reports import blocks as report_blocks
 from auditor.reports import view
 from auditor.reports.base import Report, ReportContext
-from auditor.reports.blocks import Fields, origin_str
+from auditor.reports.rows import Fields, RowFormat, origin_str
 from auditor.reports.view import FAMILY_KEYS, ReportView, clean
 
 HEADER = (
@@ -128,7 +128,7 @@ def _block_lines(
         # the origins cell as the writer quotes it, then the empty message cell
         return written([("; ".join(origin_str(o) for o in origins), "")])[: -len(_CRLF)]
 
-    fmt = report_blocks.RowFormat(
+    fmt = RowFormat(
         head=lambda fam, plen: f"{kind},{FAMILY_KEYS[fam]},",
         mid=lambda fam, plen: f",{1 << (BITS[fam] - plen)},,,,,",
         origins=origins,

@@ -33,7 +33,7 @@ from auditor.model import AuditResult, Coverage, Finding, MissingBlock, Origin, 
 from auditor.reports import blocks as report_blocks
 from auditor.reports import view
 from auditor.reports.base import Report, ReportContext
-from auditor.reports.blocks import Fields
+from auditor.reports.rows import Fields, RowFormat
 from auditor.reports.view import FAMILY_KEYS, ReportView, Tally
 
 Json = dict[str, Any]
@@ -103,7 +103,7 @@ def _block_rows(blocks: Sequence[MissingBlock]) -> Rows:
             + "]}"
         )
 
-    fmt = report_blocks.RowFormat(
+    fmt = RowFormat(
         head=lambda fam, plen: f'{{"addresses": "{1 << (ipspace.BITS[fam] - plen)}", "cidr": "',
         mid=lambda fam, plen: f'", "family": "{FAMILY_KEYS[fam]}", "origins": [',
         origins=origins,

@@ -19,7 +19,7 @@ from auditor.model import AuditResult, Finding, MissingBlock
 from auditor.reports import blocks as report_blocks
 from auditor.reports import view
 from auditor.reports.base import Report, ReportContext
-from auditor.reports.blocks import Fields, origin_str
+from auditor.reports.rows import Fields, RowFormat, origin_str
 from auditor.reports.text import lines_to_chunks
 from auditor.reports.view import ReportView, Tally, address_count, blocks_text, clean
 
@@ -66,7 +66,7 @@ def _blocks(blocks: Sequence[MissingBlock]) -> Iterator[str]:
     yield from _table(["CIDR", "Addresses", "Origins"], (1,))
     yield from report_blocks.lines(
         blocks,
-        report_blocks.RowFormat(
+        RowFormat(
             head=lambda fam, plen: "| ",
             mid=lambda fam, plen: f" | {address_count(1 << (BITS[fam] - plen))} | ",
             origins=lambda origins: f"{_origins(origins)} |",

@@ -19,7 +19,7 @@ from auditor.model import AuditResult, Finding, MissingBlock, Origin
 from auditor.reports import blocks as report_blocks
 from auditor.reports import view
 from auditor.reports.base import Report, ReportContext
-from auditor.reports.blocks import Fields, origin_str
+from auditor.reports.rows import Fields, RowFormat, origin_str
 from auditor.reports.view import (
     FamilySummary,
     ReportView,
@@ -153,7 +153,7 @@ def _block_table(blocks: Sequence[MissingBlock]) -> Iterator[str]:
 
     yield from report_blocks.lines(
         blocks,
-        report_blocks.RowFormat(
+        RowFormat(
             head=lambda fam, plen: "  ",
             mid=lambda fam, plen: f"  {counts[1 << (BITS[fam] - plen)]:>{count_width}}",
             origins=origins,
