@@ -234,7 +234,11 @@ def dataset(out: Path, n: int, seed: int) -> tuple[Path, Path]:
 
 
 def auditor_command() -> list[str]:
-    """The installed console script next to this interpreter (no shim), else ``-m auditor``."""
+    """The installed console script next to this interpreter (no shim), else ``-m auditor``.
+    With AUDITOR_BENCH_MODULE=1, always ``python -m auditor``: the package found on the path,
+    e.g. a checkout given with PYTHONPATH, to measure two trees with the same script."""
+    if os.environ.get("AUDITOR_BENCH_MODULE") == "1":
+        return [sys.executable, "-m", "auditor"]
     beside = Path(sys.executable).parent / "auditor"
     if beside.is_file() and os.access(beside, os.X_OK):
         return [str(beside)]
