@@ -83,6 +83,8 @@ def test_a_diff_of_two_plain_lists_imports_no_network_catalog_or_other_reader(
     assert under(modules, CATALOG) == []
     assert under(modules, OTHER_READERS) == []
     assert under(modules, FEEDS) == []
+    # the plainest diff is read without Typer (auditor.cli.quick)
+    assert under(modules, ("typer", "click", "rich")) == []
     # the commands other than diff, the other reports and the rule generators are not loaded
     others = ("explain", "fetch", "formats", "providers", "rules", "spf")
     assert under(modules, tuple(f"auditor.cli.{name}" for name in others)) == []
@@ -155,3 +157,18 @@ def test_a_diff_of_big_lists_takes_the_column_parsers(tmp_path: Path) -> None:
     code, modules = imported("diff", "-e", "a.txt", "-d", "b.txt", "-o", "cidr", cwd=tmp_path)
     assert code == 1
     assert {"numpy", "auditor.allowlists.lists.text_bulk"} <= modules
+
+
+def test_a_diff_with_more_options_goes_through_typer(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("192.0.2.0/24\n")
+    (tmp_path / "b.txt").write_text("192.0.2.0/24\n")
+    args = ("diff", "-e", "a.txt", "-d", "b.txt", "--service", "tcp/587")
+    code, modules = imported(*args, cwd=tmp_path)
+    assert code == 0
+    assert "typer" in modules
+    assert under(modules, NETWORK + CATALOG + OTHER_READERS) == [
+        "auditor.net",
+        "auditor.net.options",
+        "auditor.spf",
+        "auditor.spf.options",
+    ]

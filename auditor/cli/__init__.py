@@ -41,6 +41,9 @@ def run() -> None:
     # and then exits; the cyclic collector's default thresholds would walk them over and over
     # (half the time of a 50,000-rule export). Collect rarely instead.
     gc.set_threshold(200_000, 50, 100)
+    from auditor.cli import quick
+
+    quick.run(sys.argv[1:])  # the plainest diff, without Typer: ends the run when it is one
     from auditor.cli.group import application, command_named
 
     name = command_named(sys.argv[1:])

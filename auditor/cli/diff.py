@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
+from auditor.cli import diffing
 from auditor.cli import params as p
-
-if TYPE_CHECKING:
-    from auditor.cli.options import Options
-    from auditor.cli.outcome import Outcome
-
-
-_MAX_UNFIXED_SHOWN = 5
 
 
 @p.takes(*p.FETCHING, *p.FRESHNESS, *p.LOOKUP, "spf_view")
@@ -65,10 +58,10 @@ def command(
             metavar="PREFIXLEN",
             help="Declared IPv4 entries broader than this prefix length are findings.",
         ),
-    ] = 8,
+    ] = diffing.OVER_BROAD_V4,
     over_broad_v6: Annotated[
         int, typer.Option("--over-broad-v6", metavar="PREFIXLEN", help="The same for IPv6.")
-    ] = 32,
+    ] = diffing.OVER_BROAD_V6,
     max_bytes: p.MaxBytesOpt = 256 * 1024 * 1024,
     quiet: p.QuietOpt = False,
     **shared: Any,
@@ -92,92 +85,5 @@ def command(
     p.start(
         ctx,
         locals(),
-        lambda opts: _run(opts, rules or [], fail_on_extra, over_broad_v4, over_broad_v6),
+        lambda opts: diffing.run(opts, rules or [], fail_on_extra, over_broad_v4, over_broad_v6),
     )
-
-
-def _run(
-    opts: Options,
-    rules: list[str],
-    fail_on_extra: bool,
-    over_broad_v4: int,
-    over_broad_v6: int,
-) -> Outcome:
-    from auditor import audit
-    from auditor.cli.loading import load_both, rule_blocks
-    from auditor.cli.options import stdin_once
-    from auditor.cli.outcome import Outcome, not_complete, source_complete
-    from auditor.cli.output import deliver, err
-    from auditor.errors import UsageError
-    from auditor.model import AuditOptions
-    from auditor.reports import ReportContext, report_for
-    from auditor.service import Service
-
-    svc = Service.parse(opts.service)
-    stdin_once([*opts.expected, *opts.declared])
-    report = report_for(opts.output)
-    generators = []
-    if rules:  # rule generators are imported only when asked for
-        from auditor.rules import RuleOptions, generator_for
-
-        generators = [generator_for(name) for name in rules]
-        rule_options = RuleOptions(service=svc, chain=opts.chain)
-        for gen in generators:
-            gen.check(rule_options)
-    for limit, bits in ((over_broad_v4, 32), (over_broad_v6, 128)):
-        if not 0 <= limit <= bits:
-            raise UsageError(f"over-broad prefix length {limit} is not in 0..{bits}")
-    exp, dec = load_both(opts, svc)
-    options = AuditOptions(
-        allow_stale=opts.allow_stale,
-        over_broad_v4=over_broad_v4,
-        over_broad_v6=over_broad_v6,
-        scope=opts.scope,
-        fail_on_extra=fail_on_extra,
-        service=str(svc),
-    )
-    result = audit.compare(exp, dec, options)
-    rendered = []
-    unfixed: list[tuple[str, list[str]]] = []
-    everything = [f for f in result.over_broad if f.kind == "expected-everything"]
-    for finding in everything:
-        err(f"error: {finding.origin}: {finding.message}")
-    if generators and not everything:
-        blocks = rule_blocks(result.missing_blocks)
-        banner = ""
-        if not result.complete:
-            from auditor.rules import sanitize
-
-            names = ", ".join(  # a file name may hold a newline: never a line of its own
-                sanitize.clean(rs.info.name)
-                for rs in result.sources
-                if rs.completeness.value != "complete"
-            )
-            banner = (
-                f"# WARNING: made from incomplete inputs ({names}); the list of missing"
-                " CIDRs may be wrong. Review before use.\n"
-            )
-        placed = replace(rule_options, declared=tuple(dec))
-        rendered = [(gen.name, banner + gen.generate(blocks, placed)) for gen in generators]
-        unfixed = [(gen.name, gen.unfixed(blocks, placed)) for gen in generators]
-    incomplete = None
-    if not result.complete or everything:
-        incomplete = not_complete(result.sources, opts.allow_stale, result.uncovered)
-    not_fixed = sum(len(problems) for _, problems in unfixed)
-    if not_fixed:
-        # rules known not to take effect: the run did not produce what was asked
-        incomplete = incomplete or f"the rules cannot let in {not_fixed} missing CIDR(s)"
-    ctx = ReportContext(rules=tuple(rendered), color=opts.color)
-    text = report.stream(result, ctx)  # made as it is written
-    deliver(text, opts.output_file, output=opts.output, quiet=opts.quiet, incomplete=incomplete)
-    for fam in result.uncovered:
-        err(f"error: no declared source covers IPv{fam}; its expected addresses are unknown")
-    for rs in result.sources:
-        # failed sources were reported as they were read; say what the others lacked
-        source_complete(rs, opts.allow_stale)
-    for name, problems in unfixed:
-        for problem in problems[:_MAX_UNFIXED_SHOWN]:
-            err(f"error: {name} rules cannot let in {problem}")
-        if len(problems) > _MAX_UNFIXED_SHOWN:
-            err(f"error: {name} rules cannot let in {len(problems) - _MAX_UNFIXED_SHOWN} more")
-    return Outcome(complete=incomplete is None, drift=not result.in_sync)

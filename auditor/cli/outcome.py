@@ -11,8 +11,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn
 
-import typer
-
 from auditor.cli.output import err
 from auditor.errors import STATUS_CODES, AuditorError, ExitCode
 
@@ -43,9 +41,10 @@ def exit_code(outcome: Outcome | BaseException) -> ExitCode:
     return STATUS_CODES[status]
 
 
-def guard(fn: Callable[[], Outcome], debug: bool) -> NoReturn:
+def guard(fn: Callable[[], Outcome], debug: bool, *, plain: bool = False) -> NoReturn:
     """Run a command: the one place that maps errors to messages, and ends the process with
-    the exit code of what it found or raised."""
+    the exit code of what it found or raised: through Typer, or, ``plain``, with SystemExit
+    (a command run without Typer)."""
     try:
         outcome: Outcome | BaseException = fn()
     except AuditorError as e:
@@ -53,8 +52,6 @@ def guard(fn: Callable[[], Outcome], debug: bool) -> NoReturn:
             traceback.print_exc()
         err(f"error: {e}")
         outcome = e
-    except typer.Exit:
-        raise
     except BrokenPipeError as e:
         # the reader went away (| head): nothing more can be said on stdout; not a success
         try:
@@ -66,11 +63,21 @@ def guard(fn: Callable[[], Outcome], debug: bool) -> NoReturn:
         err("error: interrupted")
         outcome = e
     except Exception as e:  # noqa: BLE001 - the last line of defence: never exit 0 or 1
+        if type(e).__name__ == "Exit" and "typer" in sys.modules:
+            import typer
+
+            if isinstance(e, typer.Exit):
+                raise  # Typer's own way out (a command that ends early): not an error
         if debug:
             traceback.print_exc()
         err(f"error: internal error: {type(e).__name__}: {e} (run with --debug for details)")
         outcome = e
-    raise typer.Exit(int(exit_code(outcome)))
+    code = int(exit_code(outcome))
+    if plain:
+        raise SystemExit(code)
+    import typer
+
+    raise typer.Exit(code)
 
 
 def usable(rs: RangeSet, allow_stale: bool) -> bool:
