@@ -39,6 +39,11 @@ COMMANDS: tuple[tuple[str, str], ...] = (
         "The provider catalog: names, filters, feed URLs and where each provider documents them.",
     ),
     ("formats", "What is built in: input formats, reports and rule platforms, and their aliases."),
+    (
+        "probe",
+        "Connect to a mail server as a sending relay does (smtp HOST[:PORT]) and say how it"
+        " ended: ok, refused, timeout, eof, rejected, tempfail, tls-failed, dns-failed.",
+    ),
 )
 """(name, summary) of every command, in help's order; the command is ``command`` in the module
 ``auditor.cli.NAME``, whose docstring continues the summary."""
