@@ -38,6 +38,8 @@ class Script:
 
     banner: str | None = "220 mx.test ESMTP ready"
     close_after_banner: bool = False
+    silent: bool = False
+    """Accept, then say nothing until the client goes away (a tarpit, a stuck proxy)."""
     replies: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -95,6 +97,9 @@ class SmtpServer:
                     sock.close()
 
     def _talk(self, sock: socket.socket, opened: list[socket.socket]) -> None:
+        if self.script.silent:
+            sock.recv(1)  # until the client closes (or stop() shuts the connection down)
+            return
         if self.script.banner is None:
             return
         sock.sendall(self.script.banner.encode() + b"\r\n")

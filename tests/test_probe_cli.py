@@ -184,7 +184,25 @@ def _netns_unavailable() -> str | None:
     return f"not installed: {', '.join(missing)}" if missing else None
 
 
-def test_a_firewall_that_drops_is_a_timeout() -> None:
+def test_a_server_that_accepts_and_says_nothing_is_a_timeout(run_cli: RunCli) -> None:
+    with smtp_server(Script(silent=True)) as server:
+        code, out, _ = run_cli("probe", "smtp", server.target, "-o", "json", "--timeout", "0.5")
+    assert code == 1
+    [p] = json.loads(out)["probes"]
+    assert p["outcome"] == "timeout"
+    assert p["detail"] == "connected, but no banner in time"
+    assert [s["step"] for s in p["steps"]] == ["connect", "banner"]
+
+
+@pytest.mark.parametrize(
+    ("rule", "outcome"),
+    [
+        (["-j", "DROP"], "timeout"),
+        (["-j", "REJECT", "--reject-with", "tcp-reset"], "refused"),
+        (["-j", "REJECT", "--reject-with", "icmp-admin-prohibited"], "unreachable"),
+    ],
+)
+def test_what_a_firewall_does_to_the_syn_is_told_apart(rule: list[str], outcome: str) -> None:
     reason = _netns_unavailable()
     if reason is not None:
         pytest.skip(reason)
@@ -196,7 +214,7 @@ def test_a_firewall_that_drops_is_a_timeout() -> None:
         for argv in (
             ["ip", "-n", ns, "link", "set", "lo", "up"],
             ["ip", "netns", "exec", ns, "iptables", "-A", "INPUT", "-p", "tcp"]
-            + ["--dport", "2525", "-j", "DROP"],
+            + ["--dport", "2525", *rule],
         ):
             subprocess.run(argv, check=True, capture_output=True, timeout=60)
         done = subprocess.run(
@@ -211,9 +229,12 @@ def test_a_firewall_that_drops_is_a_timeout() -> None:
         subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=60)
     assert done.returncode == 1, done.stderr
     [p] = json.loads(done.stdout)["probes"]
-    assert p["outcome"] == "timeout"
-    assert 1.4 <= p["seconds"] < 10
+    assert p["outcome"] == outcome
     assert [s["step"] for s in p["steps"]] == ["connect"]
+    if outcome == "timeout":
+        assert 1.4 <= p["seconds"] < 10
+    else:
+        assert p["seconds"] < 1
 
 
 def test_a_probe_imports_no_http_dns_or_catalog(tmp_path: Path) -> None:

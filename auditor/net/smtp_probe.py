@@ -224,7 +224,7 @@ class _Session:
             raise _Ended(e.outcome, f"{e.detail} {where}") from None
         except TimeoutError:
             self.steps.append(Step(name, time.monotonic() - began))
-            what = "the banner" if name == "banner" else f"a reply to {name}"
+            what = "banner" if name == "banner" else f"reply to {name}"
             raise _Ended("timeout", f"connected, but no {what} in time") from None
         except OSError as e:
             self.steps.append(Step(name, time.monotonic() - began))
