@@ -69,7 +69,8 @@ def command(
     insecure: Annotated[
         bool,
         typer.Option(
-            "--insecure", help="STARTTLS without checking the certificate (the handshake still)."
+            "--insecure",
+            help="STARTTLS without checking the certificate at all (the handshake must work).",
         ),
     ] = False,
     debug: DebugOpt = False,
