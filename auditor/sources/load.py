@@ -287,7 +287,10 @@ class SourceLoader:
                 expansion = expand_domain(record, self.dns_options)
                 part = to_rangeset(expansion, spec.text, options.role, self.spf_view)
             except InputError as e:
-                e.message = f"{provider.name}: SPF record {record}: {e.message}"
+                # as spf:NAME says it, with the record named, for the provider
+                if not e.message.startswith((f"{record}:", f"{record} ")):
+                    e.message = f"{record}: {e.message}"
+                e.message = f"SPF record {e.message}"
                 e.source = spec.text if e.source is None else e.source
                 raise
             parts.append((record, expansion, part))

@@ -30,6 +30,10 @@ ZONE: dict[Any, list[tuple[str, Any]]] = {
     "broken.relays.example": [("TXT", "v=spf1 ip4:203.0.113.64/26 include:sf.relays.example")],
     "sf.relays.example": [("TXT", "v=spf1 ip4:203.0.113.128/25 -all")],
     "macro.relays.example": [("TXT", "v=spf1 ip4:203.0.113.200 exists:%{i}.x.relays.example")],
+    # twelve a: terms: the 11th is over the lookup limit
+    "over.relays.example": [
+        ("TXT", "v=spf1 " + " ".join(f"a:h{i}.relays.example" for i in range(1, 13)) + " -all")
+    ],
     # the built-in servicenow provider's records, served locally
     "b.spf.service-now.com": [("TXT", "v=spf1 ip4:192.0.2.64/27 -all")],
     "c.spf.service-now.com": [("TXT", "v=spf1 ip4:192.0.2.96/27 -all")],
@@ -55,7 +59,13 @@ providers:
   macro:
     description: the second record cannot be listed
     spf: [b.spf.relays.example, macro.relays.example]
+  over:
+    description: the second record is over the lookup limit
+    spf: [b.spf.relays.example, over.relays.example]
 """
+
+for _i in range(1, 13):
+    ZONE[f"h{_i}.relays.example"] = [("A", f"198.51.100.{200 + _i}")]
 
 RELAYS = ["192.0.2.0/28", "198.51.100.0/25", "203.0.113.8/29", "2001:db8:a::/48"]
 
@@ -119,7 +129,7 @@ def test_a_single_record_given_as_a_string(run_cli: RunCli, ns: str, catalog: st
     ("name", "says"),
     [
         ("broken", "broken: SPF record broken.relays.example: "),
-        ("gone", "gone: SPF record nx.relays.example: nx.relays.example does not exist"),
+        ("gone", "gone: SPF record nx.relays.example does not exist (NXDOMAIN)"),
     ],
 )
 def test_a_failing_record_fails_the_provider(
@@ -171,6 +181,23 @@ def test_a_partial_record_makes_the_provider_partial(
         for r in source["reasons"]
     ), source["reasons"]
     assert doc["cidrs"] == ["203.0.113.8/29", "203.0.113.200/32"]
+
+
+@pytest.mark.parametrize(("view", "hosts"), [("honoured", 10), ("published", 12)])
+def test_the_spf_view_applies_to_every_record(
+    run_cli: RunCli, ns: str, catalog: str, view: str, hosts: int
+) -> None:
+    code, out, err = run_cli(
+        "fetch", "over", "--catalog", catalog, "--nameserver", ns, "--spf-view", view,
+        "-o", "json",
+    )  # fmt: skip
+    assert code == 2  # over the limit is partial in either view
+    doc = json.loads(out)
+    (source,) = doc["sources"]
+    assert source["completeness"] == "partial"
+    assert any(r.startswith("over.relays.example: IPv4: ") for r in source["reasons"])
+    assert len(doc["entries"]) == 1 + hosts
+    assert "a:h11.relays.example" in err
 
 
 def test_diff_reports_missing_ranges_with_the_record_and_chain(
