@@ -7,6 +7,7 @@ PyYAML's ``safe_load`` keeps the last of two equal keys without a word; a catalo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import yaml
@@ -49,3 +50,24 @@ def load_yaml(data: bytes, source: str) -> Any:
         ) from None
     except yaml.YAMLError as e:
         raise InputError(f"invalid YAML: {e}", source=source) from None
+
+
+def key_line(data: bytes, path: Sequence[Any]) -> int | None:
+    """The line (1-based) of the key at ``path`` in a document :func:`load_yaml` read: each
+    step a mapping key; a step that is None or absent ends the walk at the deepest key found
+    (None when not even the first is). For errors only: the document is composed again."""
+    try:
+        node = yaml.compose(data, Loader=yaml.SafeLoader)  # noqa: S506 - the safe loader
+    except yaml.YAMLError:
+        return None
+    line = None
+    for step in path:
+        if step is None or not isinstance(node, yaml.MappingNode):
+            break
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.value == str(step):
+                line, node = key_node.start_mark.line + 1, value_node
+                break
+        else:
+            break
+    return line

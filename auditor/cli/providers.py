@@ -45,12 +45,17 @@ def _run(opts: Options, name: str | None) -> Outcome:
                 f"unknown provider {name!r}", hint="providers: " + ", ".join(cat.names())
             )
         p = cat.get(name.lower())
-        lines = [
-            f"name:        {p.name}",
-            f"description: {p.description}",
+        feed = [
             f"parser:      {p.parser}",
             f"filters:     {', '.join(p.filters) or '-'}",
             *(f"url:         {u}" for u in p.urls or ("- (give one with from=)",)),
+        ]
+        if p.spf:  # read from DNS on every run: no feed, no filters, nothing cached
+            feed = [f"spf:         {record}" for record in p.spf]
+        lines = [
+            f"name:        {p.name}",
+            f"description: {p.description}",
+            *feed,
             f"docs:        {p.docs or '-'}",
             f"refresh:     {int(p.refresh)} s" if p.refresh else "refresh:     -",
             f"defined in:  {p.defined_in}",
@@ -64,6 +69,9 @@ def _run(opts: Options, name: str | None) -> Outcome:
         p = cat.get(n)
         filters = ", ".join(p.filters) or "-"
         typer.echo(clean(f"{n:<11} {p.description}"))
+        if p.spf:
+            typer.echo(clean(f"{'':<11} SPF records: {', '.join(p.spf)}"))
+            continue
         typer.echo(clean(f"{'':<11} filters: {filters}"))
         for url in p.urls or ("(no fixed address: give one with from=)",):
             typer.echo(clean(f"{'':<11} {url}"))

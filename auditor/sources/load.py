@@ -23,6 +23,7 @@ from auditor.errors import InputError, UsageError
 from auditor.ipspace import HostBitsPolicy
 from auditor.model import (
     Completeness,
+    Entries,
     Finding,
     Origin,
     RangeSet,
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from auditor.sources.base import Feed, FeedContext, FeedParser
     from auditor.sources.catalog import Catalog, Provider
     from auditor.spf.options import DnsOptions
-    from auditor.spf.result import View
+    from auditor.spf.result import Expansion, View
 
 DEFAULT_MAX_SHRINK = 20.0
 """Percent of a family's addresses a feed may lose since the cached copy before it is refused."""
@@ -246,19 +247,72 @@ class SourceLoader:
             )
         if spec.kind == "spf":
             return self._load_spf(spec, options)
+        if spec.kind == "provider" and self.catalog.get(spec.provider or "").spf:
+            return self._load_spf_provider(spec, options)
         return self._load_feed(spec, options)
 
     def _load_spf(self, spec: SourceSpec, options: LoadOptions) -> RangeSet:
         from auditor.spf.result import expand_domain, to_rangeset
 
-        if self.net_options is not None and self.net_options.offline:
-            raise UsageError(
-                f"{spec.text}: SPF records are read from DNS, which --offline does not allow",
-                hint="run without --offline, or save the expanded list with"
-                " `auditor fetch spf:... --output-file` and use that file",
-            )
+        self._check_online(spec.text, "spf:...")
         expansion = expand_domain(spec.location or "", self.dns_options)
         return to_rangeset(expansion, spec.text, options.role, self.spf_view)
+
+    def _check_online(self, name: str, example: str) -> None:
+        if self.net_options is not None and self.net_options.offline:
+            raise UsageError(
+                f"{name}: SPF records are read from DNS, which --offline does not allow",
+                hint="run without --offline, or save the expanded list with"
+                f" `auditor fetch {example} --output-file` and use that file",
+            )
+
+    def _load_spf_provider(self, spec: SourceSpec, options: LoadOptions) -> RangeSet:
+        """A provider of SPF records: the union of every record's expansion, as ``spf:NAME``
+        reads each one. A record that fails fails the provider (never a smaller set that looks
+        whole); a partial one makes it partial, with the record named in each reason."""
+        from auditor.spf.result import expand_domain, to_rangeset
+
+        provider = self.catalog.get(spec.provider or "")
+        if spec.filters or spec.location:
+            given = "from=" if spec.location else f"filter {spec.filters[0][0]!r}"
+            raise UsageError(
+                f"{spec.text}: {provider.name} is read from SPF records, which take no {given}",
+                hint=f"write {provider.name} alone; to use a saved copy give the file itself"
+                f" (auditor fetch {provider.name} --output-file FILE)",
+            )
+        self._check_online(spec.text, provider.name)
+        parts: list[tuple[str, Expansion, RangeSet]] = []
+        for record in provider.spf:
+            try:
+                expansion = expand_domain(record, self.dns_options)
+                part = to_rangeset(expansion, spec.text, options.role, self.spf_view)
+            except InputError as e:
+                # as spf:NAME says it, with the record named, for the provider
+                if not e.message.startswith((f"{record}:", f"{record} ")):
+                    e.message = f"{record}: {e.message}"
+                e.message = f"SPF record {e.message}"
+                e.source = spec.text if e.source is None else e.source
+                raise
+            parts.append((record, expansion, part))
+        entries = [entry for _, _, part in parts for entry in part.entries]
+        reasons = tuple(f"{record}: {why}" for record, _, part in parts for why in part.reasons)
+        order = (Completeness.COMPLETE, Completeness.STALE, Completeness.PARTIAL)
+        worst = max((part.completeness for _, _, part in parts), key=order.index)
+        text = "\n".join(r.text for _, expansion, _ in parts for r in expansion.records)
+        info = SourceInfo.for_bytes(spec.text, options.role, "spf", text.encode())
+        details = "; ".join(f"{record}: {part.info.detail}" for record, _, part in parts)
+        info = replace(
+            info,
+            url=" ".join(f"spf:{record}" for record in provider.spf),
+            detail=f"SPF records {', '.join(provider.spf)} ({details})",
+        )
+        return RangeSet(
+            info=info,
+            entries=Entries.from_entries(spec.text, entries),
+            completeness=worst,
+            reasons=reasons,
+            findings=tuple(f for _, _, part in parts for f in part.findings),
+        )
 
     # --- feeds ------------------------------------------------------------------------------
 

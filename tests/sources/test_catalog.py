@@ -21,6 +21,10 @@ def test_builtin_catalog_is_consistent() -> None:
     assert ISSUE_PROVIDERS <= set(cat.names())
     for name in cat.names():
         p = cat.get(name)
+        assert p.description and p.docs and p.docs.startswith("https://"), name
+        if p.spf:  # expanded from SPF records: no feed at all
+            assert (p.urls, p.parser, p.filters, p.refresh) == ((), "", (), 0.0), name
+            continue
         assert p.parser in PARSERS, name
         assert set(p.filters) <= set(PARSERS[p.parser].filters) or not PARSERS[p.parser].filters
         assert all(u.startswith("https://") for u in p.urls), name
