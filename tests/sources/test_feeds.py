@@ -394,6 +394,7 @@ def test_m365_tags_and_url_only_sets() -> None:
     exchange = {
         "category": ["Optimize"],
         "id": ["1"],
+        "port": ["443", "80"],
         "required": ["true"],
         "serviceArea": ["Exchange"],
     }
@@ -1078,3 +1079,32 @@ def test_host_bits_in_a_feed_are_a_warning_of_the_selection() -> None:
     assert cidrs(rs) == ["198.51.100.0/24"]
     [warn] = [f for f in rs.findings if f.kind == "host-bits"]
     assert str(warn.origin) == "okta-feed (c.ip_ranges[0])"
+
+
+MAIL_FLOW_SET = {
+    "id": 10,
+    "serviceArea": "Exchange",
+    "urls": ["*.mail.protection.outlook.com"],
+    "ips": ["40.92.0.0/15", "2a01:111:f400::/48"],
+    "tcpPorts": "25",
+    "category": "Allow",
+    "required": True,
+}
+
+
+def test_m365_port_and_mail_flow_filters() -> None:
+    # set 10 (Exchange Online on TCP 25) is where mail flows in: port=25 and use=mail-flow
+    feed = parse("m365", [*M365, MAIL_FLOW_SET])
+    mail = ["40.92.0.0/15", "2a01:111:f400::/48"]
+    assert cidrs(select(feed, "m365", {"port": ("25",)})) == mail
+    assert cidrs(select(feed, "m365", {"use": ("mail-flow",)})) == mail
+    assert cidrs(select(feed, "m365", {"port": ("443",)})) == ["13.107.6.152/31", "2603:1006::/40"]
+    with pytest.raises(FeedError) as info:
+        select(feed, "m365", {"port": ("587",)})
+    assert "valid values: 25, 443, 80" in (info.value.hint or "")
+
+
+def test_m365_ports_that_are_not_a_string_are_refused() -> None:
+    doc = [{**M365[0], "tcpPorts": [80, 443]}]
+    err = refused("m365", doc)
+    assert "tcpPorts" in str(err)

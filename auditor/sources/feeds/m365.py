@@ -3,7 +3,9 @@ GUID``): a top-level array of endpoint sets ``{id, serviceArea, category, requir
 tcpPorts?, udpPorts?, ...}``.
 
 Each set's ``ips`` are tagged with ``serviceArea`` (Exchange, SharePoint, Skype, Common),
-``category`` (Optimize, Allow, Default), ``required`` (``true``/``false``) and the set's ``id``.
+``category`` (Optimize, Allow, Default), ``required`` (``true``/``false``), the set's ``id``,
+each of its TCP ports (``port``) and, for the Exchange sets on TCP 25 where mail flows in,
+``use=mail-flow``.
 A set without ``ips`` lists only URLs, which an IP allowlist cannot express: the web service
 documents that ``ips`` is omitted for such sets, so they are counted in one info finding, not
 treated as an error. The endpoints document has no version of its own (the service publishes
@@ -26,11 +28,28 @@ from auditor.sources.base import (
 )
 from auditor.sources.feeds._common import add_strings, info
 
+MAIL_FLOW = "mail-flow"
+"""``use=mail-flow``: the Exchange Online sets on TCP 25, where mail flows into Microsoft 365
+(endpoint set 10, ``*.mail.protection.outlook.com``, in Microsoft's table)."""
+
+
+def _ports(value: object, ctx: FeedContext, path: str) -> list[str]:
+    """The TCP ports of a set (``"25"``, ``"80,443"``, ``"8000-8999"``), each as written."""
+    if value is None:
+        return []
+    if not isinstance(value, str):
+        raise FeedError(
+            f"{ctx.provider}: {path}.tcpPorts is {json_type(value)}, expected a string such as"
+            ' "80,443"',
+            source=ctx.name,
+        )
+    return [port.strip() for port in value.split(",") if port.strip()]
+
 
 class M365Parser(FeedParser):
     name = "m365"
     description = "Microsoft 365 endpoints web service JSON (/endpoints/worldwide)"
-    filters = ("serviceArea", "category", "required", "id")
+    filters = ("serviceArea", "category", "required", "id", "port", "use")
 
     def parse(self, data: bytes, ctx: FeedContext) -> Feed:
         doc = load_json(data, ctx)
@@ -52,14 +71,17 @@ class M365Parser(FeedParser):
                 url_only += 1
                 continue
             ips = require(item, "ips", list, ctx, path)
-            tid = out.tags(
-                [
-                    ("id", str(ident)),
-                    ("serviceArea", area),
-                    ("category", category),
-                    ("required", "true" if required else "false"),
-                ]
-            )
+            ports = _ports(item.get("tcpPorts"), ctx, path)
+            pairs = [
+                ("id", str(ident)),
+                ("serviceArea", area),
+                ("category", category),
+                ("required", "true" if required else "false"),
+                *(("port", port) for port in ports),
+            ]
+            if area == "Exchange" and "25" in ports:
+                pairs.append(("use", MAIL_FLOW))
+            tid = out.tags(pairs)
             add_strings(out, ips, ctx, f"{path}.ips", tid)
         if url_only:
             info(
