@@ -192,3 +192,15 @@ def test_the_other_family_note_only_when_no_source_covers_it(
     assert "needs its own" not in err and "needs its own" not in out
     code, _, err = run_cli("diff", "-e", "nodes.txt", "-d", "fw.rules", "-d", "relays.ipset")
     assert code == 2 and "info: fw.rules: this export covers IPv4 only" in err
+
+
+def test_explain_says_how_to_try_the_address_for_real(run_cli: RunCli, write: WriteFile) -> None:
+    # a verdict read from the config is what should happen; the probe shows what does
+    write("fw.rules", RULES)
+    code, out, _ = run_cli("explain", "149.96.5.1", "-d", "fw.rules", "--to", "192.0.2.25")
+    assert code == 0
+    assert "auditor probe smtp 192.0.2.25:25 --source 149.96.5.1" in out
+    code, out, _ = run_cli("explain", "149.96.5.1", "-d", "fw.rules", "-o", "json")
+    assert json.loads(out)["probe"] == "auditor probe smtp MAIL-SERVER:25 --source 149.96.5.1"
+    code, out, _ = run_cli("explain", "149.96.5.1", "-d", "fw.rules", "--service", "tcp/25,587")
+    assert "probe smtp" not in out  # one port or none: which one to try is not known

@@ -12,6 +12,7 @@ from auditor.cli import params as p
 if TYPE_CHECKING:
     from auditor.cli.options import Options
     from auditor.cli.outcome import Outcome
+    from auditor.service import Service
 
 
 @p.takes(*p.FETCHING, *p.LOOKUP)
@@ -80,6 +81,7 @@ def _run(opts: Options, address: str) -> Outcome:
     svc = Service.parse(opts.service)
     exp, dec = load_both(opts, svc)
     result = audit.explain(target, exp, dec)
+    probe = _probe_hint(svc, opts.to, result.address)
     if opts.output == "json":
         doc = {
             "schema_version": 1,
@@ -93,6 +95,7 @@ def _run(opts: Options, address: str) -> Outcome:
                 {"source": d.source, "decision": d.decision, "where": d.where}
                 for d in result.declared
             ],
+            "probe": probe,
         }
         text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
     else:
@@ -104,7 +107,22 @@ def _run(opts: Options, address: str) -> Outcome:
                 lines.append("  expected: not in any expected source")
         for d in result.declared:
             lines.append(f"  {d.source}: {d.decision}: {d.where}")
+        if probe:
+            lines.append(
+                f"  to see what a sender from it meets, on a host with that address: {probe}"
+            )
         text = "\n".join(clean(line) for line in lines) + "\n"
     if not opts.quiet:
         write(text, None)
     return Outcome(complete=result.certain, drift=not result.allowed)
+
+
+def _probe_hint(svc: Service, to: str | None, address: str) -> str | None:
+    """The ``auditor probe smtp`` line that tries this address's path for real: for one TCP
+    port (a mail service), from the address, to ``--to`` (or the mail server to name)."""
+    if svc.protocol != "tcp" or len(svc.ports) != 1 or svc.ports[0][0] != svc.ports[0][1]:
+        return None
+    host = to or "MAIL-SERVER"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"auditor probe smtp {host}:{svc.ports[0][0]} --source {address}"
