@@ -50,6 +50,27 @@ def served(https_server: FeedServer, write: WriteFile) -> list[str]:
     return ["--catalog", str(catalog), "--ca-bundle", str(https_server.ca_bundle), "--timeout", "5"]
 
 
+def test_providers_as_json_say_feeds_and_spf_records(run_cli: RunCli) -> None:
+    code, out, _ = run_cli("providers", "-o", "json")
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["kind"] == "providers"
+    by_name = {p["name"]: p for p in doc["providers"]}
+    assert by_name["servicenow"]["source"] == "spf"
+    assert by_name["servicenow"]["spf"] == [
+        "b.spf.service-now.com",
+        "c.spf.service-now.com",
+        "d.spf.service-now.com",
+    ]
+    assert "parser" not in by_name["servicenow"]
+    assert by_name["m365"]["source"] == "feed"
+    assert {"port", "use"} <= set(by_name["m365"]["filters"])
+    code, out, _ = run_cli("providers", "AWS", "-o", "json")
+    assert [p["name"] for p in json.loads(out)["providers"]] == ["aws"]
+    code, _, err = run_cli("providers", "-o", "csv")
+    assert code == 2 and "unknown output" in err
+
+
 def test_providers_lists_the_catalog(run_cli: RunCli) -> None:
     code, out, _ = run_cli("providers")
     assert code == 0

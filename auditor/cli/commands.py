@@ -36,7 +36,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ),
     (
         "providers",
-        "The provider catalog: names, filters, feed URLs and where each provider documents them.",
+        "The provider catalog: names, filters, feed URLs or SPF records, and where each provider"
+        " documents them.",
     ),
     ("formats", "What is built in: input formats, reports and rule platforms, and their aliases."),
     (

@@ -7,11 +7,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from auditor.cli.params import CatalogOpt, DebugOpt, start
+from auditor.cli.params import CatalogOpt, DebugOpt, TextJsonOpt, start
 
 if TYPE_CHECKING:
     from auditor.cli.options import Options
     from auditor.cli.outcome import Outcome
+    from auditor.sources.catalog import Provider
 
 
 def command(
@@ -21,12 +22,14 @@ def command(
         typer.Argument(metavar="[NAME]", help="Show one provider in full (in any case)."),
     ] = None,
     catalog: CatalogOpt = None,
+    output: TextJsonOpt = "text",
     debug: DebugOpt = False,
 ) -> None:
     """\b
     Examples:
       auditor providers
       auditor providers aws
+      auditor providers servicenow -o json
       auditor providers --catalog my-catalog.yaml
     """
     start(ctx, locals(), lambda opts: _run(opts, name))
@@ -38,12 +41,23 @@ def _run(opts: Options, name: str | None) -> Outcome:
     from auditor.errors import UsageError
     from auditor.sources.catalog import load_catalog
 
+    if opts.output not in ("text", "json"):
+        raise UsageError(f"unknown output {opts.output!r}", hint="choose text or json")
     cat = load_catalog(opts.catalog)
+    if name is not None and name.lower() not in cat:
+        raise UsageError(f"unknown provider {name!r}", hint="providers: " + ", ".join(cat.names()))
+    if opts.output == "json":
+        import json
+
+        chosen = [name.lower()] if name is not None else cat.names()
+        doc = {
+            "schema_version": 1,
+            "kind": "providers",
+            "providers": [_described(cat.get(n)) for n in chosen],
+        }
+        typer.echo(json.dumps(doc, indent=2, sort_keys=True))
+        return Outcome()
     if name is not None:
-        if name.lower() not in cat:
-            raise UsageError(
-                f"unknown provider {name!r}", hint="providers: " + ", ".join(cat.names())
-            )
         p = cat.get(name.lower())
         feed = [
             f"parser:      {p.parser}",
@@ -86,3 +100,25 @@ def _run(opts: Options, name: str | None) -> Outcome:
 
 def _example(name: str, filters: Sequence[str]) -> str:
     return f"{name}:{filters[0]}=VALUE" if filters else name
+
+
+def _described(p: Provider) -> dict[str, object]:
+    """One provider as JSON: a feed (parser, filters, urls) or SPF records (spf)."""
+    out: dict[str, object] = {
+        "name": p.name,
+        "description": p.description,
+        "source": "spf" if p.spf else "feed",
+        "docs": p.docs,
+        "notes": p.notes,
+        "defined_in": str(p.defined_in),
+    }
+    if p.spf:
+        out["spf"] = list(p.spf)
+    else:
+        out.update(
+            parser=p.parser,
+            filters=list(p.filters),
+            urls=list(p.urls or ()),
+            refresh=p.refresh,
+        )
+    return out
