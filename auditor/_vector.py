@@ -238,7 +238,7 @@ def combine_wide(a: Intervals, b: Intervals, op: str) -> Intervals:
         rn = rank[offset + n : offset + 2 * n]
         ranked.append(Intervals(rs, rn - 1))
         offset += 2 * n
-    res = difference(*ranked) if op == "difference" else combine(ranked[0], ranked[1], op)
+    res = combine(ranked[0], ranked[1], op)
     rs = np.asarray(res.starts, dtype=np.int64)
     rn = np.asarray(res.ends, dtype=np.int64) + 1  # the rank of end + 1
     ehi, elo = uhi[rn], ulo[rn]
@@ -279,7 +279,7 @@ def combine_any(a: Intervals, b: Intervals, op: str) -> Intervals:
     """combine() on int64 when both operands fit, else on 128-bit pairs."""
     narrow = not is_wide(a.starts) and not is_wide(b.starts)
     if narrow and fits(a.starts, a.ends) and fits(b.starts, b.ends):
-        return difference(a, b) if op == "difference" else combine(a, b, op)
+        return combine(a, b, op)
     return combine_wide(a, b, op)
 
 
@@ -319,13 +319,13 @@ def _minus(sa: NDArray, ea: NDArray, sb: NDArray, eb: NDArray) -> tuple[NDArray,
 
 
 def combine(a: Intervals, b: Intervals, op: str) -> Intervals:
+    if op == "difference":
+        return difference(a, b)
     pts, ina, inb = _segments(a, b)
     if op == "union":
         keep = ina | inb
     elif op == "intersection":
         keep = ina & inb
-    elif op == "difference":
-        keep = ina & ~inb
     else:  # pragma: no cover - a programming error
         raise ValueError(op)
     # keep[k] describes [pts[k], pts[k+1]); the last segment is never kept (all ends are in pts).
@@ -423,7 +423,7 @@ def wider_than(first: Ints, last: Ints, limit: int) -> list[int]:
     return [int(i) for i in np.flatnonzero(last_ - f >= limit)]
 
 
-def _blocks(iv: Intervals, bits: int = 32) -> tuple[NDArray, NDArray]:
+def blocks4(iv: Intervals, bits: int = 32) -> tuple[NDArray, NDArray]:
     """Minimal CIDR decomposition of every interval at once; (networks, prefixlens) sorted."""
     cur, end = _arrays(iv)
     nets = []
@@ -456,9 +456,9 @@ def cidr_blocks(family: int, iv: Intervals) -> Iterator[tuple[int, int]]:
     """(network, prefixlen) of the minimal CIDRs; an IPv6 set may be held as int64 when all
     its values are small, so the family, not the array, decides the prefix arithmetic."""
     if family == 6:
-        hi, lo, plen6 = _blocks_wide(iv)
+        hi, lo, plen6 = blocks_wide(iv)
         return zip(to_list(_pack(hi, lo)), plen6.tolist(), strict=True)
-    net, plen = _blocks(iv)
+    net, plen = blocks4(iv)
     return zip(net.tolist(), plen.tolist(), strict=True)
 
 
@@ -479,10 +479,10 @@ def _bitlen64(x: NDArray) -> NDArray:
 _FEW = 64
 
 
-def _blocks_wide(iv: Intervals) -> tuple[NDArray, NDArray, NDArray]:
+def blocks_wide(iv: Intervals) -> tuple[NDArray, NDArray, NDArray]:
     """Minimal CIDR decomposition for 128-bit intervals as (high, low) uint64 halves.
 
-    Same loop as :func:`_blocks`, with sizes kept as exponents: each step takes the largest
+    Same loop as :func:`blocks4`, with sizes kept as exponents: each step takes the largest
     block that is aligned at the current start and fits before the end.
     Returns (network high, network low, prefixlen), sorted.
     """

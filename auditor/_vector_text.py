@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 # auditor._vector first: it sets numpy's thread default before numpy loads
-from auditor._vector import CHUNK, NDArray, _arrays, _blocks, _blocks_wide, np, parallel_map
+from auditor._vector import CHUNK, NDArray, _arrays, blocks4, blocks_wide, np, parallel_map
 from auditor.intervals import Intervals
 
 
@@ -19,7 +19,7 @@ def cidr_lines_v4(iv: Intervals) -> str:
     Every line is octet, '.', octet, '.', octet, '.', octet, '/', prefix, newline; the digits
     of each number come from a table and are scattered to their offsets in one buffer.
     """
-    net, plen = _blocks(iv)
+    net, plen = blocks4(iv)
     return "".join(
         parallel_map(
             lambda i: _v4_text(net[i : i + CHUNK], plen[i : i + CHUNK]), range(0, len(net), CHUNK)
@@ -59,7 +59,7 @@ def cidr_lines_v6(iv: Intervals) -> str:
     Eight groups in lowercase hex without leading zeros; the longest run of two or more zero
     groups (the first one on a tie) becomes '::' (RFC 5952 section 4.2).
     """
-    hi, lo, plen = _blocks_wide(iv)
+    hi, lo, plen = blocks_wide(iv)
     # in slices, so that the character buffers are reused warm rather than faulted in
     step = CHUNK
     return "".join(
@@ -184,7 +184,7 @@ def join_slots(columns: Sequence[tuple[NDArray, NDArray]]) -> tuple[NDArray, NDA
 
 def cidr_text(family: int, *columns: NDArray) -> str:
     """:func:`cidr_lines` of blocks already made: (network, prefixlen) for IPv4, (network high,
-    network low, prefixlen) for IPv6, as :func:`_blocks` and :func:`_blocks_wide` give them."""
+    network low, prefixlen) for IPv6, as :func:`blocks4` and :func:`blocks_wide` give them."""
     text = _v4_text if family == 4 else _v6_text
     step = CHUNK
     return "".join(

@@ -190,10 +190,6 @@ def covers_family(space: IPSpace, family: int) -> bool:
     return ipspace.is_whole(space.family(family), family)
 
 
-def _ints(column: Sequence[int]) -> list[int]:
-    return ipspace.as_list(column)
-
-
 def partial_coverage(result: AuditResult) -> list[Coverage]:
     """Expected entries that the declared side allows only in part, in address order."""
     out: dict[tuple[int, int, int], Coverage] = {}
@@ -206,6 +202,7 @@ def partial_coverage(result: AuditResult) -> list[Coverage]:
                 from auditor import _vector
 
                 counts = _vector.coverage_many(declared, col.first, col.last).tolist()
+                firsts, lasts = ipspace.as_list(col.first), ipspace.as_list(col.last)
             elif vector or ipspace.vectorise(len(col)):  # IPv6: count only what is held in part
                 from auditor import _vector
 
@@ -220,15 +217,14 @@ def partial_coverage(result: AuditResult) -> list[Coverage]:
                 if ipspace.is_vector(declared.starts):  # wide IPv6: bisect on lists is faster
                     declared = ipspace.Intervals(*ipspace.as_lists(declared))
                 memo: dict[tuple[int, int], int] = {}  # repeated entries are counted once
+                firsts, lasts = ipspace.as_list(col.first), ipspace.as_list(col.last)
                 counts = [
                     memo[(a, b)]
                     if (a, b) in memo
                     else memo.setdefault((a, b), ipspace.covered(declared, a, b))
-                    for a, b in zip(_ints(col.first), _ints(col.last), strict=True)
+                    for a, b in zip(firsts, lasts, strict=True)
                 ]
-            for i, (a, b, n) in enumerate(
-                zip(_ints(col.first), _ints(col.last), counts, strict=True)
-            ):
+            for i, (a, b, n) in enumerate(zip(firsts, lasts, counts, strict=True)):
                 if 0 < n < b - a + 1 and (fam, a, b) not in out:
                     out[(fam, a, b)] = Coverage(rs.entries.entry(fam, i), n)
     return [out[k] for k in sorted(out)]
@@ -245,9 +241,9 @@ def _entry_rows(
         index: Iterable[int] = range(len(col))
         if groups is not None:
             wanted = {rs.entries.groups.index(g) for g in groups if g in rs.entries.groups}
-            gid = _ints(col.group) if col.group is not None else [-1] * len(col)
+            gid = ipspace.as_list(col.group) if col.group is not None else [-1] * len(col)
             index = [i for i in index if gid[i] in wanted]
-        first, last = _ints(col.first), _ints(col.last)
+        first, last = ipspace.as_list(col.first), ipspace.as_list(col.last)
         for i in index:
             rows.setdefault((first[i], last[i]), []).append((k, i))
     return sorted((a, b, refs) for (a, b), refs in rows.items())
@@ -351,7 +347,7 @@ def _entries_at(rs: RangeSet, family: int, value: int) -> list[Entry]:
     if not rs.space.covered(family, value, value):
         return []
     col = rs.entries.family(family)
-    first, last = _ints(col.first), _ints(col.last)
+    first, last = ipspace.as_list(col.first), ipspace.as_list(col.last)
     return [
         rs.entries.entry(family, i)
         for i, (a, b) in enumerate(zip(first, last, strict=True))

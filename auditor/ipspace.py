@@ -239,20 +239,12 @@ _OCTETS = [str(i) for i in range(256)]
 
 
 def _v4_cidrs_text(iv: Intervals) -> Iterator[str]:
-    """The minimal IPv4 CIDRs of intervals held in lists, as text: the blocks cut inline and
-    each octet's text taken from a table (several times faster than formatting each)."""
+    """The minimal IPv4 CIDRs of intervals held in lists, as text, each octet's text taken
+    from a table (several times faster than formatting each address)."""
     o = _OCTETS
     for first, last in zip(iv.starts, iv.ends, strict=True):
-        while first <= last:
-            size = (first & -first) if first else 1 << 32
-            span = last - first + 1
-            while size > span:
-                size >>= 1
-            yield (
-                f"{o[first >> 24]}.{o[(first >> 16) & 255]}.{o[(first >> 8) & 255]}"
-                f".{o[first & 255]}/{33 - size.bit_length()}"
-            )
-            first += size
+        for n, p in intervals.cidr_blocks(32, first, last):
+            yield f"{o[n >> 24]}.{o[(n >> 16) & 255]}.{o[(n >> 8) & 255]}.{o[n & 255]}/{p}"
 
 
 def format_cidr(family: int, network: int, prefixlen: int) -> str:

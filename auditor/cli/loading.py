@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import traceback
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
@@ -126,7 +127,7 @@ def _two_cores_pay(run: Options) -> bool:
             st = os.stat(spec)
         except (OSError, ValueError):
             return False
-        if not os.path.isfile(spec):
+        if not stat.S_ISREG(st.st_mode):
             return False
         total += st.st_size
     return total >= _TWO_CORES_BYTES

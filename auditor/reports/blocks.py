@@ -31,10 +31,6 @@ if TYPE_CHECKING:
     from auditor.reports.bulk import Blocks
 
 
-def _ints(column: Any) -> list[int]:
-    return ipspace.as_list(column)  # lists, int64 arrays and wide (high, low) arrays alike
-
-
 _Rows = tuple[list[int], list[int], list[int], list[int], list[Source]]
 
 
@@ -47,13 +43,13 @@ def _entry_rows(sets: Sequence[RangeSet], family: int, groups: Collection[str] |
     sources = []
     for k, rs in enumerate(sets):
         col = rs.entries.family(family)
-        first, last = _ints(col.first), _ints(col.last)
-        lines = _ints(col.line) if len(col.line) else [0] * len(first)
+        first, last = ipspace.as_list(col.first), ipspace.as_list(col.last)
+        lines = ipspace.as_list(col.line) if len(col.line) else [0] * len(first)
         sources.append(Source(rs.entries.source, lines, list(col.path) if col.path else None))
         index: Sequence[int] = range(len(first))
         if groups is not None:
             wanted = {rs.entries.groups.index(g) for g in groups if g in rs.entries.groups}
-            gid = _ints(col.group) if col.group is not None else [-1] * len(first)
+            gid = ipspace.as_list(col.group) if col.group is not None else [-1] * len(first)
             index = [i for i in index if gid[i] in wanted]
             first = [first[i] for i in index]
             last = [last[i] for i in index]
@@ -145,7 +141,7 @@ class BlockList(Sequence[MissingBlock]):
             if family == 4 and ipspace.is_vector(iv.starts):
                 from auditor import _vector
 
-                self._columns[4] = _vector._blocks(iv)
+                self._columns[4] = _vector.blocks4(iv)
             elif self._texts[family]:
                 _, nets, plens = zip(*self._space.cidrs(family), strict=True)
                 self._columns[family] = (nets, plens)
@@ -234,7 +230,7 @@ class BlockList(Sequence[MissingBlock]):
             col = rs.entries.family(4)
             first = np.asarray(col.first, dtype=np.int64)
             index = np.arange(len(first), dtype=np.int64)
-            lines = _ints(col.line) if len(col.line) else [0] * len(first)
+            lines = ipspace.as_list(col.line) if len(col.line) else [0] * len(first)
             sources.append(Source(rs.entries.source, lines, list(col.path) if col.path else None))
             if self._groups is not None:
                 groups = rs.entries.groups

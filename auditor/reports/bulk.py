@@ -62,11 +62,11 @@ class Blocks:
     @classmethod
     def of(cls, family: int, iv: Intervals) -> Blocks:
         if family == 4:
-            net, plen = _vector._blocks(iv)
+            net, plen = _vector.blocks4(iv)
             nets: tuple[NDArray, ...] = (net,)
             text = _vector_text.cidr_text(4, net, plen)
         else:
-            hi, lo, plen = _vector._blocks_wide(iv)
+            hi, lo, plen = _vector.blocks_wide(iv)
             nets = (hi, lo)
             text = _vector_text.cidr_text(6, hi, lo, plen)
         buf = np.frombuffer(text.encode("ascii"), dtype=np.uint8)
