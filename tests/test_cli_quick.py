@@ -104,3 +104,8 @@ def test_a_plain_diff_to_a_file_writes_it_as_typer_does(tmp_path: Path) -> None:
     typer_run = _program([*base, "--output-file", "t.json", "--debug"], tmp_path)
     assert quick_run.returncode == typer_run.returncode == 1
     assert (tmp_path / "q.json").read_text() == (tmp_path / "t.json").read_text()
+
+
+def test_shell_completion_is_left_to_typer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("_AUDITOR_COMPLETE", "bash_complete")
+    assert quick.plain_diff(["diff", "-e", "a.txt", "-d", "b.txt"]) is None

@@ -92,7 +92,7 @@ OPTIONS: tuple[tuple[str, str], ...] = (
 """The options of ``auditor`` itself (the completion ones are Typer's)."""
 
 _HELP_ARGS = (["-h"], ["--help"])
-_COMPLETION = "_AUDITOR_COMPLETE"
+COMPLETION = "_AUDITOR_COMPLETE"
 """Set by the shell when it asks for completions: Typer answers those."""
 
 
@@ -100,7 +100,7 @@ def answer(args: list[str]) -> int | None:
     """The exit code when ``auditor ARGS`` is answered from the table (top-level help, the
     version; no arguments prints the help to stderr and exits 2, as Typer does), having
     printed the answer; None when Typer must run."""
-    if _COMPLETION in os.environ:
+    if COMPLETION in os.environ:
         return None
     if args == ["--version"]:
         return _say(f"auditor {__version__}\n", 0)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from auditor.cli.commands import COMPLETION
+
 _VALUES = {
     "-e": "expected",
     "--expected": "expected",
@@ -29,7 +31,7 @@ _REPEATABLE = ("expected", "declared")
 
 def plain_diff(args: list[str]) -> dict[str, Any] | None:
     """The parameters of ``auditor ARGS`` when it is a diff of the plainest form, else None."""
-    if not args or args[0] != "diff" or "_AUDITOR_COMPLETE" in os.environ:
+    if not args or args[0] != "diff" or COMPLETION in os.environ:
         return None
     given: dict[str, Any] = {"expected": [], "declared": []}
     i = 1
