@@ -302,6 +302,27 @@ def test_catalog_reads_spf_entries(catalog: str) -> None:
     )
 
 
+def test_the_builtin_senders_cite_their_vendor_and_are_in_the_readme() -> None:
+    """Every built-in SPF-backed provider cites an https page; at least twenty vendors (by
+    the site of the page); the README's list of senders names each of them."""
+    cat = load_catalog([])
+    senders = [p for p in cat.providers.values() if p.spf]
+    assert len(senders) >= 23
+    sites = set()
+    for p in senders:
+        assert p.docs and p.docs.startswith("https://"), p.name
+        assert p.description, p.name
+        host = p.docs.split("/")[2]
+        sites.add(".".join(host.split(".")[-2:]))
+    # learn.microsoft.com twice (m365 and GCC High), zoho.com twice, and Mimecast's support
+    # site is on zendesk.com: 21 vendors on 20 sites
+    assert len(sites) >= 20, sorted(sites)
+    readme = (ROOT / "README.md").read_text()
+    listed = readme.split("The built-in catalog has these senders", 1)[1].split("\n\n", 1)[0]
+    for p in senders:
+        assert f"`{p.name}`" in listed, p.name
+
+
 HEAD = "providers:\n  relays:\n    description: x\n"
 
 
