@@ -80,6 +80,38 @@ class FeedVersion:
 
 
 @dataclass(frozen=True)
+class Unlisted:
+    """Parts of a feed that list no range (Microsoft 365's URL-only endpoint sets), counted in
+    one info finding over the parts that a selection keeps, not over the whole feed."""
+
+    kind: str
+    """The finding's kind (``url-only``)."""
+    noun: str
+    """What a part is called (``endpoint sets``)."""
+    note: str
+    """What the skipped parts do (``list only URLs, no IP ranges; skipped as URL-only``)."""
+    parts: tuple[int, ...]
+    """The tag set id of every part, listed or not."""
+    skipped: tuple[int, ...]
+    """The tag set id of every part that lists no range."""
+
+    def counts(self, chosen: set[int] | None) -> tuple[int, int]:
+        """(skipped, parts) among the chosen tag sets; every part when nothing is chosen."""
+        if chosen is None:
+            return len(self.skipped), len(self.parts)
+        return sum(t in chosen for t in self.skipped), sum(t in chosen for t in self.parts)
+
+    def finding(self, chosen: set[int] | None, ctx: FeedContext) -> Finding | None:
+        skipped, parts = self.counts(chosen)
+        if not skipped:
+            return None
+        of = f"{parts}" if chosen is None else f"the {parts} selected"
+        return Finding(
+            self.kind, Severity.INFO, f"{skipped} of {of} {self.noun} {self.note}", Origin(ctx.name)
+        )
+
+
+@dataclass(frozen=True)
 class Feed:
     """Every item of a feed, by column: text as published, JSON path or line, tag set."""
 
@@ -96,6 +128,7 @@ class Feed:
     findings: tuple[Finding, ...] = ()
     filters: tuple[str, ...] = ()
     """The filter keys the parser offers, for validating a spec's filters."""
+    unlisted: Unlisted | None = None
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -118,6 +151,7 @@ class Feed:
             if chosen is not None and (tid < 0 or tid not in chosen):
                 continue
             collector.add(text, self.lines[i] or None, self.paths[i] or None, tid, self.tagsets)
+        unlisted = self.unlisted.finding(chosen, ctx) if self.unlisted else None
         if not collector.count:
             if collector.bad:
                 first = collector.errors[0]
@@ -127,12 +161,16 @@ class Feed:
                     source=str(first.origin) if first.origin else ctx.name,
                 )
             wanted = " and ".join(f"{k}={'|'.join(v)}" for k, v in sorted(filters.items()))
+            if unlisted is not None and self.unlisted is not None:
+                hint = f"every selected part lists no range: {unlisted.message}"
+            elif wanted:
+                hint = "each value exists, but not together; check the combination"
+            else:
+                hint = "a provider that publishes nothing is a failure, not an empty set"
             raise FeedError(
                 f"no prefix matches {wanted}" if wanted else "the feed lists no prefix",
                 source=ctx.name,
-                hint="each value exists, but not together; check the combination"
-                if wanted
-                else "a provider that publishes nothing is a failure, not an empty set",
+                hint=hint,
             )
         completeness = Completeness.COMPLETE
         reasons: tuple[str, ...] = ()
@@ -145,7 +183,10 @@ class Feed:
             entries=entries,
             completeness=completeness,
             reasons=reasons,
-            findings=tuple(self.findings) + tuple(collector.errors) + tuple(collector.findings),
+            findings=tuple(self.findings)
+            + ((unlisted,) if unlisted else ())
+            + tuple(collector.errors)
+            + tuple(collector.findings),
             tags=dict(collector.labels),
         )
 
@@ -415,6 +456,7 @@ class FeedBuilder:
     lines: list[int] = field(default_factory=list)
     tag_ids: list[int] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    unlisted: Unlisted | None = None
     _tagsets: dict[Tags, int] = field(default_factory=dict)
 
     def tags(self, pairs: Sequence[tuple[str, str]]) -> int:
@@ -449,6 +491,7 @@ class FeedBuilder:
             version=version,
             findings=tuple(self.findings),
             filters=self.filters,
+            unlisted=self.unlisted,
         )
 
 
@@ -465,6 +508,7 @@ def merge_feeds(feeds: Sequence[Feed], locations: Sequence[str]) -> Feed:
     index: dict[tuple[tuple[str, str], ...], int] = {}
     findings: list[Finding] = []
     filters: list[str] = []
+    unlisted: Unlisted | None = None
     for feed, location in zip(feeds, locations, strict=True):
         short = location.rstrip("/").rsplit("/", 1)[-1] or location
         remap = []
@@ -479,6 +523,13 @@ def merge_feeds(feeds: Sequence[Feed], locations: Sequence[str]) -> Feed:
         tag_ids.extend(remap[t] if t >= 0 else -1 for t in feed.tag_ids)
         findings.extend(feed.findings)
         filters.extend(f for f in feed.filters if f not in filters)
+        if feed.unlisted is not None:
+            u = feed.unlisted
+            parts = tuple(remap[t] for t in u.parts)
+            skipped = tuple(remap[t] for t in u.skipped)
+            if unlisted is not None:
+                parts, skipped = unlisted.parts + parts, unlisted.skipped + skipped
+            unlisted = Unlisted(u.kind, u.noun, u.note, parts, skipped)
     versions = [f.version for f in feeds if f.version is not None]
     return Feed(
         parser=feeds[0].parser,
@@ -490,4 +541,5 @@ def merge_feeds(feeds: Sequence[Feed], locations: Sequence[str]) -> Feed:
         version=versions[0] if versions else None,
         findings=tuple(findings),
         filters=tuple(filters),
+        unlisted=unlisted,
     )

@@ -410,11 +410,22 @@ def test_m365_tags_and_url_only_sets() -> None:
         ("13.107.136.0/22", "[2].ips[0]", sharepoint),
     ]
     assert feed.version is None
-    [note] = feed.findings
+    assert feed.findings == ()
+    # the URL-only sets are counted over what is selected, when it is selected
+    [note] = select(feed, "m365").findings
     assert (note.kind, note.severity) == ("url-only", Severity.INFO)
-    assert note.message.startswith("2 of 4 endpoint sets list only URLs")
-    # the finding reaches the selected set
-    assert note in select(feed, "m365").findings
+    assert note.message == (
+        "2 of 4 endpoint sets list only URLs, no IP ranges; skipped as URL-only"
+    )
+    [note] = select(feed, "m365", {"serviceArea": ("Exchange",)}).findings
+    assert note.message.startswith("1 of the 2 selected endpoint sets list only URLs")
+    # nothing URL-only among the selected sets: no note at all
+    assert select(feed, "m365", {"serviceArea": ("SharePoint",)}).findings == ()
+    # a URL-only set is a valid id, and selecting only it says why nothing is left
+    with pytest.raises(FeedError) as e:
+        select(feed, "m365", {"id": ("56",)})
+    assert e.value.message == "no prefix matches id=56"
+    assert "every selected part lists no range: 1 of the 1 selected" in str(e.value.hint)
 
 
 def test_m365_required_must_be_a_boolean() -> None:

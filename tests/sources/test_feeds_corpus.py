@@ -460,10 +460,19 @@ def test_versions_order_across_snapshots() -> None:
 
 def test_m365_url_only_sets_are_counted() -> None:
     d = doc("microsoft365_endpoints_worldwide.json")
-    [note] = feed("m365", "microsoft365_endpoints_worldwide.json").findings
+    file = "microsoft365_endpoints_worldwide.json"
+    [note] = [f for f in select("m365", file).findings if f.kind == "url-only"]
     url_only = sum("ips" not in e for e in d)
-    assert note.kind == "url-only"
     assert note.message.startswith(f"{url_only} of {len(d)} endpoint sets")
+    # over the selected sets only: Exchange
+    exchange = [e for e in d if e["serviceArea"] == "Exchange"]
+    rs = select("m365", file, {"serviceArea": ("Exchange",)})
+    [note] = [f for f in rs.findings if f.kind == "url-only"]
+    skipped = sum("ips" not in e for e in exchange)
+    assert note.message.startswith(f"{skipped} of the {len(exchange)} selected endpoint sets")
+    # the mail-flow sets all list addresses: no note
+    rs = select("m365", file, {"use": ("mail-flow",)})
+    assert [f for f in rs.findings if f.kind == "url-only"] == []
 
 
 def test_github_sections_are_every_address_list() -> None:

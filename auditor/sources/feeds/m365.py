@@ -8,8 +8,9 @@ each of its TCP ports (``port``) and, for the Exchange sets on TCP 25 where mail
 ``use=mail-flow``.
 A set without ``ips`` lists only URLs, which an IP allowlist cannot express: the web service
 documents that ``ips`` is omitted for such sets, so they are counted in one info finding, not
-treated as an error. The endpoints document has no version of its own (the service publishes
-it at ``/version``, which is not read yet), so no rollback check applies to this feed.
+treated as an error; the count is over the sets that the filters select. The endpoints
+document has no version of its own (the service publishes it at ``/version``, which is not
+read yet), so no rollback check applies to this feed.
 
 See https://learn.microsoft.com/microsoft-365/enterprise/microsoft-365-ip-web-service
 """
@@ -22,11 +23,12 @@ from auditor.sources.base import (
     FeedContext,
     FeedError,
     FeedParser,
+    Unlisted,
     json_type,
     load_json,
     require,
 )
-from auditor.sources.feeds._common import add_strings, info
+from auditor.sources.feeds._common import add_strings
 
 MAIL_FLOW = "mail-flow"
 """``use=mail-flow``: the Exchange Online sets on TCP 25, where mail flows into Microsoft 365
@@ -60,17 +62,14 @@ class M365Parser(FeedParser):
                 source=ctx.name,
             )
         out = FeedBuilder(self.name, self.filters)
-        url_only = 0
+        parts: list[int] = []
+        url_only: list[int] = []
         for i, item in enumerate(doc):
             path = f"[{i}]"
             ident = require(item, "id", int, ctx, path)
             area = require(item, "serviceArea", str, ctx, path)
             category = require(item, "category", str, ctx, path)
             required = require(item, "required", bool, ctx, path)
-            if "ips" not in item:
-                url_only += 1
-                continue
-            ips = require(item, "ips", list, ctx, path)
             ports = _ports(item.get("tcpPorts"), ctx, path)
             pairs = [
                 ("id", str(ident)),
@@ -82,13 +81,17 @@ class M365Parser(FeedParser):
             if area == "Exchange" and "25" in ports:
                 pairs.append(("use", MAIL_FLOW))
             tid = out.tags(pairs)
+            parts.append(tid)
+            if "ips" not in item:
+                url_only.append(tid)
+                continue
+            ips = require(item, "ips", list, ctx, path)
             add_strings(out, ips, ctx, f"{path}.ips", tid)
-        if url_only:
-            info(
-                out,
-                "url-only",
-                f"{url_only} of {len(doc)} endpoint sets list only URLs, no IP ranges; "
-                "skipped as URL-only",
-                ctx,
-            )
+        out.unlisted = Unlisted(
+            "url-only",
+            "endpoint sets",
+            "list only URLs, no IP ranges; skipped as URL-only",
+            tuple(parts),
+            tuple(url_only),
+        )
         return out.feed(ctx)
