@@ -20,6 +20,7 @@ from auditor.model import (
     Coverage,
     Entry,
     Finding,
+    Layer,
     MissingBlock,
     Origin,
     RangeSet,
@@ -31,6 +32,21 @@ def _union(sets: Sequence[RangeSet]) -> IPSpace:
     return reduce(lambda acc, rs: acc | rs.space, sets, IPSpace())
 
 
+def _in_families(space: IPSpace, families: Collection[int]) -> IPSpace:
+    kept = [space.family(f) if f in families else ipspace.EMPTY for f in (4, 6)]
+    return IPSpace(kept[0], kept[1])
+
+
+def _layered(sets: Sequence[RangeSet]) -> IPSpace:
+    """What gets through every layer: per family, the intersection of the sources that speak
+    for it (an iptables export has no say on IPv6 when an ip6tables export is given too)."""
+    kept = []
+    for fam in (4, 6):
+        spaces = [rs.space for rs in sets if fam in rs.families]
+        kept.append(reduce(lambda a, b: a & b, spaces).family(fam) if spaces else ipspace.EMPTY)
+    return IPSpace(kept[0], kept[1])
+
+
 def compare(
     expected: Sequence[RangeSet],
     declared: Sequence[RangeSet],
@@ -39,7 +55,7 @@ def compare(
     """Missing = expected - declared; extra = scoped declared - expected; over-broad entries."""
     options = options or AuditOptions()
     expected_space = _union(expected)
-    declared_space = _union(declared)
+    declared_space = _layered(declared) if options.layered else _union(declared)
     extra = None
     scope_groups: tuple[str, ...] = ()
     if options.scope:
@@ -51,8 +67,17 @@ def compare(
     uncovered = tuple(f for f in (4, 6) if f not in covered and len(expected_space.family(f)))
     missing = expected_space - declared_space
     if uncovered:
-        kept = [missing.family(f) if f not in uncovered else ipspace.EMPTY for f in (4, 6)]
-        missing = IPSpace(kept[0], kept[1])
+        missing = _in_families(missing, [f for f in (4, 6) if f not in uncovered])
+    layers: tuple[Layer, ...] = ()
+    if options.layered:
+        layers = tuple(
+            Layer(
+                rs.info.name,
+                rs.families,
+                _in_families(expected_space, rs.families) - rs.space,
+            )
+            for rs in declared
+        )
     return AuditResult(
         expected=tuple(expected),
         declared=tuple(declared),
@@ -65,6 +90,7 @@ def compare(
         + tuple(whole_space_findings(expected)),
         options=options,
         scope_groups=scope_groups,
+        layers=layers,
         make_missing_blocks=lambda r: tuple(missing_blocks(r)),
         make_extra_blocks=lambda r: tuple(extra_blocks(r)),
         make_partial=lambda r: tuple(partial_coverage(r)),

@@ -436,9 +436,24 @@ class AuditOptions:
     allow_stale: bool = False
     """A stale source (served from the cache after a failed fetch) does not by itself make
     the run incomplete; it is still reported as stale."""
+    layered: bool = False
+    """Every declared source is a layer the connection crosses (a host firewall in front of
+    the mail server): an address is allowed only when every source that speaks for its family
+    allows it. Otherwise the declared sources are one allowlist split across files (their
+    union)."""
 
     def over_broad(self, family: int) -> int:
         return self.over_broad_v4 if family == 4 else self.over_broad_v6
+
+
+@dataclass(frozen=True)
+class Layer:
+    """What one declared source does not let in of the expected set (in the families it
+    speaks for), when the declared sources are layers."""
+
+    name: str
+    families: tuple[int, ...]
+    missing: IPSpace
 
 
 @dataclass(frozen=True)
@@ -458,6 +473,8 @@ class AuditResult:
     """Families the expected side has but no declared source covers: unknown, not missing."""
     scope_groups: tuple[str, ...] = ()
     """The groups and objects the scope names resolved to (``mail_v4`` -> ``filter/mail_v4``)."""
+    layers: tuple[Layer, ...] = ()
+    """With :attr:`AuditOptions.layered`, each declared source's own gap, in input order."""
     make_missing_blocks: Callable[[AuditResult], tuple[MissingBlock, ...]] | None = field(
         default=None, repr=False, compare=False
     )

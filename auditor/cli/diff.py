@@ -49,6 +49,16 @@ def command(
     fail_on_extra: Annotated[
         bool, typer.Option("--fail-on-extra", help="Exit 1 when a scope has extra entries.")
     ] = False,
+    layered: Annotated[
+        bool,
+        typer.Option(
+            "--layered",
+            help="Each declared source is a layer the connection crosses (a host firewall in"
+            " front of the mail server): an address is allowed only when every source that"
+            " speaks for its family allows it; the report says what each one lets in. Without"
+            " it, the declared sources are one allowlist (their union).",
+        ),
+    ] = False,
     host_bits: p.HostBitsOpt = "fix",
     lenient: p.LenientOpt = False,
     over_broad_v4: Annotated[
@@ -80,10 +90,13 @@ def command(
       auditor diff -e aws:service=AMAZON_SES,region=eu-west-1 -d /etc/postfix/main.cf
       auditor diff -e nodes.txt -d iptables.rules -d ip6tables.rules -r iptables
       auditor diff -e nodes.txt -d file+postfix-cidr:client_access -o cidr -q
+      auditor diff -e servicenow -d /etc/postfix/main.cf -d iptables.rules --layered
       auditor diff -e spf:_spf.google.com -d allowlist.yaml --scope google -o md
     """
     p.start(
         ctx,
         locals(),
-        lambda opts: diffing.run(opts, rules or [], fail_on_extra, over_broad_v4, over_broad_v6),
+        lambda opts: diffing.run(
+            opts, rules or [], fail_on_extra, over_broad_v4, over_broad_v6, layered
+        ),
     )

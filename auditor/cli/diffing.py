@@ -25,6 +25,7 @@ def run(
     fail_on_extra: bool,
     over_broad_v4: int,
     over_broad_v6: int,
+    layered: bool = False,
 ) -> Outcome:
     from auditor import audit
     from auditor.cli.loading import load_both, rule_blocks
@@ -58,6 +59,7 @@ def run(
         scope=opts.scope,
         fail_on_extra=fail_on_extra,
         service=str(svc),
+        layered=layered,
     )
     result = audit.compare(exp, dec, options)
     rendered = []

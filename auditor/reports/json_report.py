@@ -132,10 +132,27 @@ def _finding(f: Finding) -> Json:
     }
 
 
+def _layers(v: ReportView) -> Json:
+    """``layers``, only with ``--layered``: what each declared source does not let in."""
+    if not v.options.layered:
+        return {}
+    return {
+        "layers": [
+            {
+                "source": layer.name,
+                "families": [f"ipv{f}" for f in layer.families],
+                "missing": list(layer.cidrs),
+                "missing_addresses": {f"ipv{f}": str(n) for f, n in layer.addresses},
+            }
+            for layer in v.layers
+        ]
+    }
+
+
 def document(v: ReportView) -> Json:
     """The report as JSON-ready values, its lists of blocks as :class:`Rows`."""
     opts = v.options
-    return {
+    return _layers(v) | {
         "schema_version": REPORT_SCHEMA_VERSION,
         "verdict": {
             "status": v.verdict.status,
@@ -148,6 +165,7 @@ def document(v: ReportView) -> Json:
             "over_broad_v4": opts.over_broad_v4,
             "over_broad_v6": opts.over_broad_v6,
             "fail_on_extra": opts.fail_on_extra,
+            **({"layered": True} if opts.layered else {}),
         },
         "inputs": [source_document(rs) for rs in v.inputs],
         "summary": {

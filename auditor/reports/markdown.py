@@ -194,6 +194,14 @@ def _lines(v: ReportView) -> Iterator[str]:
     yield from out
     yield from _blocks_section(_missing_title(v), v.missing)
     out = []
+    if v.layers:
+        out += ["", "## Layers", "", "A connection must get through each declared source.", ""]
+        for layer in v.layers:
+            out.append(f"- {layer.summary(code(layer.name))}")
+            shown = layer.cidrs[: view.MAX_LAYER_CIDRS_SHOWN]
+            out += [f"  - {code(cidr)}" for cidr in shown]
+            if len(layer.cidrs) > len(shown):
+                out.append(f"  - ... and {len(layer.cidrs) - len(shown)} more")
 
     out += ["", "## Partial coverage", ""]
     if v.partial:

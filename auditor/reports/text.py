@@ -163,6 +163,20 @@ def _block_table(blocks: Sequence[MissingBlock]) -> Iterator[str]:
     )
 
 
+def layer_lines(v: ReportView) -> list[str]:
+    """With ``--layered``: what each declared source does not let in, a few CIDRs each."""
+    if not v.layers:
+        return []
+    out = ["", "layers: a connection must get through each declared source"]
+    for layer in v.layers:
+        out.append(f"  {layer.summary()}")
+        shown = layer.cidrs[: view.MAX_LAYER_CIDRS_SHOWN]
+        out += [f"    {cidr}" for cidr in shown]
+        if len(layer.cidrs) > len(shown):
+            out.append(f"    ... and {len(layer.cidrs) - len(shown)} more (-o json lists all)")
+    return out
+
+
 def _plain_lines(v: ReportView) -> Iterator[str]:
     out: list[str] = ["allowlist-auditor report", ""]
     out.append(f"verdict: {v.verdict.status} (exit {v.verdict.exit_code})")
@@ -201,6 +215,7 @@ def _plain_lines(v: ReportView) -> Iterator[str]:
         yield from out
         yield from _block_table(v.missing)
         out = []
+    out += layer_lines(v)
 
     if v.partial:
         out += ["", f"partial: {plural(len(v.partial), 'entry', 'entries')}"]
@@ -402,6 +417,8 @@ def render_rich(v: ReportView, width: int) -> str:
             ("yellow",),
             len(v.missing),
         )
+    for line in layer_lines(v)[1:]:
+        console.print(Text(line, style="bold" if not line.startswith(" ") else ""))
     if v.partial:
         rows = [
             (f"{entry}\n{origin}", *numbers) for entry, *numbers, origin in _partial_rows(v, names)

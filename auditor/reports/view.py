@@ -18,6 +18,7 @@ from auditor.model import (
     Completeness,
     Coverage,
     Finding,
+    Layer,
     MissingBlock,
     Origin,
     RangeSet,
@@ -64,6 +65,43 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class LayerView:
+    """One declared source's gap when the declared sources are layers (``--layered``)."""
+
+    name: str
+    families: tuple[int, ...]
+    cidrs: tuple[str, ...]
+    """Every CIDR of the expected set it does not let in, IPv4 first."""
+    addresses: tuple[tuple[int, int], ...]
+    """(family, addresses it does not let in), for each family it speaks for."""
+
+    def summary(self, name: str | None = None) -> str:
+        """``fw.rules (IPv4): does not let in 1 CIDR (64 addresses)``, or that it lets in
+        every expected address; ``name`` is the source's name as the report writes it."""
+        fams = ", ".join(FAMILY_LABELS[f] for f in self.families)
+        head = f"{clean(self.name) if name is None else name} ({fams})"
+        if not self.cidrs:
+            return f"{head}: lets in every expected address"
+        counts = "; ".join(
+            f"{FAMILY_LABELS[f]}: {addresses_text(n)}" for f, n in self.addresses if n
+        )
+        return f"{head}: does not let in {plural(len(self.cidrs), 'CIDR')} ({counts})"
+
+
+def _layer_view(layer: Layer) -> LayerView:
+    return LayerView(
+        name=layer.name,
+        families=layer.families,
+        cidrs=tuple(layer.missing.cidrs_text()),
+        addresses=tuple((f, layer.missing.size(f)) for f in layer.families),
+    )
+
+
+MAX_LAYER_CIDRS_SHOWN = 20
+"""CIDRs listed under each layer in the human-facing reports; JSON lists them all."""
+
+
+@dataclass(frozen=True)
 class ReportView:
     inputs: tuple[RangeSet, ...]
     summary: tuple[FamilySummary, ...]
@@ -80,6 +118,7 @@ class ReportView:
     unverified: tuple[str, ...] = ()
     """The declared sources that failed, in input order. Unread, any of them may allow what
     the others do not, so :attr:`missing` is then only not shown allowed: unverified."""
+    layers: tuple[LayerView, ...] = ()
 
     @property
     def missing_title(self) -> str:
@@ -253,6 +292,7 @@ def build(result: AuditResult, ctx: ReportContext, *, lazy: bool = False) -> Rep
         options=result.options,
         rules=ctx.rules,
         unverified=unverified,
+        layers=tuple(_layer_view(layer) for layer in result.layers),
     )
 
 
