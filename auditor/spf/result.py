@@ -290,8 +290,8 @@ def to_rangeset(expansion: Expansion, name: str, role: Role, view: View = "honou
     info = SourceInfo.for_bytes(name, role, "spf", text)
     info = replace(
         info,
-        detail=f"{len(expansion.records)} records, {expansion.queries} DNS queries,"
-        f" {expansion.seconds:.2f} s",
+        detail=f"{_count(len(expansion.records), 'record')},"
+        f" {_count(expansion.queries, 'DNS query', 'DNS queries')}, {expansion.seconds:.2f} s",
     )
     return RangeSet(
         info=info,
@@ -304,3 +304,7 @@ def to_rangeset(expansion: Expansion, name: str, role: Role, view: View = "honou
 
 def _intervals(pieces: Sequence[Piece]) -> ipspace.Intervals:
     return ipspace.normalize([p[0] for p in pieces], [p[1] for p in pieces])
+
+
+def _count(n: int, noun: str, nouns: str | None = None) -> str:
+    return f"{n} {noun if n == 1 else (nouns or noun + 's')}"
