@@ -9,6 +9,10 @@ boxes in front of them do::
     with smtp_server(Script(replies={"MAIL": "550 5.7.1 not you"})) as s:
     with smtp_server(Script(), tls=ca.issue_cert("127.0.0.1")) as s:  # offers STARTTLS
 
+Run as a program (``python3 tests/smtp_relayd.py HOST:PORT``), it serves the accepting script
+on that address until it is killed, and prints ``listening HOST:PORT`` once it accepts
+connections (a test that starts it in a network namespace waits for that line).
+
 ``server.peers``: the client address of every connection; ``server.commands``: every command
 line received, in order. :meth:`SmtpServer.stop` closes every connection and joins every
 thread, so no socket outlives a test.
@@ -17,8 +21,10 @@ thread, so no socket outlives a test.
 from __future__ import annotations
 
 import contextlib
+import signal
 import socket
 import ssl
+import sys
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
@@ -44,7 +50,12 @@ class Script:
 
 
 class SmtpServer:
-    def __init__(self, script: Script, tls: trustme.LeafCert | None = None) -> None:
+    def __init__(
+        self,
+        script: Script,
+        tls: trustme.LeafCert | None = None,
+        address: tuple[str, int] = (HOST, 0),
+    ) -> None:
         self.script = script
         self.context: ssl.SSLContext | None = None
         if tls is not None:
@@ -56,14 +67,15 @@ class SmtpServer:
         self._conns: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
-        self._listener = socket.create_server((HOST, 0))
+        self._listener = socket.create_server(address)
+        self.host: str = address[0]
         self.port: int = self._listener.getsockname()[1]
         self._accepter = threading.Thread(target=self._accept, daemon=True)
         self._accepter.start()
 
     @property
     def target(self) -> str:
-        return f"{HOST}:{self.port}"
+        return f"{self.host}:{self.port}"
 
     def _accept(self) -> None:
         while not self._stopping.is_set():
@@ -166,3 +178,19 @@ def ca_bundle(ca: trustme.CA) -> Iterator[Path]:
         path = Path(tmp) / "ca.pem"
         ca.cert_pem.write_to_path(str(path))
         yield path
+
+
+def main(argv: list[str]) -> None:
+    host, port = argv[1].rsplit(":", 1)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    server = SmtpServer(Script(), address=(host, int(port)))
+    try:
+        print(f"listening {server.target}", flush=True)
+        stopped.wait()
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main(sys.argv)

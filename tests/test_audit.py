@@ -78,6 +78,27 @@ def test_rules_made_in_a_run_with_a_failed_source_carry_a_warning(tmp_path: Path
     assert "# WARNING: made from incomplete inputs" in out
 
 
+def test_rules_of_a_run_with_a_family_no_export_covers_say_why_they_may_be_wrong(
+    tmp_path: Path,
+) -> None:
+    # every input is complete; the run is not, since no declared source covers IPv6
+    exp = write(tmp_path, "e.txt", "192.0.2.1\n2001:db8::1\n")
+    dec = write(tmp_path, "fw.rules", "*filter\n:INPUT DROP [0:0]\nCOMMIT\n")
+    code, out, _ = run("diff", "-e", exp, "-d", dec, "-r", "iptables", "-o", "text")
+    assert code == 2
+    assert (
+        "# WARNING: made from incomplete inputs (no declared source covers IPv6); the list of"
+        " missing CIDRs may be wrong." in out
+    )
+    code, doc, _ = run("diff", "-e", exp, "-d", dec, "-o", "json")
+    assert code == 2
+    report = tmp_path / "r.json"
+    report.write_text(doc)
+    code, out, err = run("rules", "iptables", str(report))
+    assert (code, out) == (2, "")
+    assert "the report's run was incomplete: no declared source covers IPv6" in err
+
+
 def test_a_dotted_line_at_full_width_in_a_big_file_is_a_line_error(tmp_path: Path) -> None:
     # 18 characters ending in '.', in a file big enough for the vectorised parser
     body = "12345678901234.5..\n" + "".join(f"10.{i // 256}.{i % 256}.0/24\n" for i in range(6000))

@@ -73,11 +73,13 @@ def run(
         if not result.complete:
             from auditor.rules import sanitize
 
-            names = ", ".join(  # a file name may hold a newline: never a line of its own
+            why = [  # a file name may hold a newline: never a line of its own
                 sanitize.clean(rs.info.name)
                 for rs in result.sources
                 if rs.completeness.value != "complete"
-            )
+            ]
+            why += [f"no declared source covers IPv{fam}" for fam in result.uncovered]
+            names = ", ".join(why)
             banner = (
                 f"# WARNING: made from incomplete inputs ({names}); the list of missing"
                 " CIDRs may be wrong. Review before use.\n"

@@ -56,6 +56,10 @@ class JsonReader(Reader):
             if incomplete or status == "incomplete":
                 # a report made from incomplete inputs gives an incomplete list of CIDRs
                 why = "the report was made from incomplete inputs: " + ", ".join(incomplete)
+                if not incomplete:  # complete inputs, e.g. a family no declared source covers
+                    reasons = verdict.get("reasons") if isinstance(verdict, dict) else None
+                    said = "; ".join(str(r) for r in reasons or []) or "its verdict says so"
+                    why = "the report's run was incomplete: " + said
                 rs = replace(rs, completeness=Completeness.PARTIAL, reasons=(*rs.reasons, why))
             return rs
         if isinstance(doc, list):
