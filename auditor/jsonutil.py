@@ -134,3 +134,25 @@ def read_missing(doc: object, source: str = "<report>") -> list[str]:
             raise ReportFormatError(f"missing[{i}] has no 'cidr' string", source=source)
         out.append(cidr)
     return out
+
+
+def missing_origins(doc: object) -> list[tuple[str, int | None, str | None] | None]:
+    """The first origin of each missing CIDR of a report :func:`read_missing` accepted, as
+    ``(source, line, path)``; None where a hand-edited report has none that is well formed."""
+    out: list[tuple[str, int | None, str | None] | None] = []
+    missing = doc.get("missing") if isinstance(doc, dict) else None
+    for item in missing if isinstance(missing, list) else []:
+        origins = item.get("origins") if isinstance(item, dict) else None
+        first = origins[0] if isinstance(origins, list) and origins else None
+        if not isinstance(first, dict) or not isinstance(first.get("source"), str):
+            out.append(None)
+            continue
+        line, path = first.get("line"), first.get("path")
+        out.append(
+            (
+                first["source"],
+                line if type(line) is int and line > 0 else None,
+                path if isinstance(path, str) else None,
+            )
+        )
+    return out

@@ -208,18 +208,21 @@ def test_a_relay_range_the_firewall_drops_is_found_fixed_and_gets_through(
     ]
     assert restore_section(rules["text"], 6) is None
 
-    # the fix: rules from the saved report, loaded into the running firewall as they say; the
-    # output holds the iptables-restore file and then the same rules as commands, so the file
-    # given to iptables-restore is the section under its banner
+    # the fix: rules from the saved report, written to a file that loads as its header says
+    # (one family, restore lines only), loaded into the running firewall
     (tmp_path / "report.json").write_text(json.dumps(report))
-    code, out, err = run_cli("rules", "iptables", "report.json", "--output-file", "allow.out")
+    argv = ["rules", "iptables", "report.json", "--family", "4", "--output-file", "allow.rules"]
+    code, out, err = run_cli(*argv)
     assert code == 0, err
-    restore, lines = restore_section((tmp_path / "allow.out").read_text(), 4) or ("", [])
-    assert [line.split(" -m comment")[0] for line in lines] == [
-        "-I INPUT -s 198.51.100.0/27 -p tcp -m tcp --dport 25"
-    ]
     allow = tmp_path / "allow.rules"
-    allow.write_text(restore)
+    text = allow.read_text()
+    assert "Load with: iptables-restore --noflush FILE" in text
+    lines = [line for line in text.splitlines() if line.startswith("-I ")]
+    assert lines == [
+        "-I INPUT -s 198.51.100.0/27 -p tcp -m tcp --dport 25 -m comment --comment"
+        ' "allowlist-auditor report.json (from servicenow (c.spf.service-now.com _'
+        ' include:c1.spf.service-now.com _ ip4:198.51.100.0/27))" -j ACCEPT'
+    ]
     netns.check("iptables-restore", "--test", "--noflush", str(allow))
     netns.check("iptables-restore", "--noflush", str(allow))
 

@@ -35,12 +35,7 @@ def command(
             " complete), json or csv (every entry with its origin).",
         ),
     ] = "cidr",
-    family: Annotated[
-        str,
-        typer.Option(
-            "--family", metavar="all|4|6", help="all (default), 4 or 6: one address family only."
-        ),
-    ] = "all",
+    family: p.FamilyOpt = "all",
     output_file: p.OutputFileOpt = None,
     fmt: p.FormatOpt = None,
     host_bits: p.HostBitsOpt = "fix",
@@ -76,13 +71,11 @@ def _run(opts: Options, sources: list[str], family: str) -> Outcome:
     output = opts.output
     if output not in LISTINGS:
         raise UsageError(f"unknown output {output!r}", hint="choose one of: " + ", ".join(LISTINGS))
-    if family not in ("all", "4", "6"):
-        raise UsageError(f"invalid --family {family!r}", hint="choose all, 4 or 6")
+    fam = p.family_of(family)
     stdin_once(sources)
     options = opts.load_options("expected", **opts.reading())
     with opts.open() as loader:
         sets = load_all(sources, loader, options, opts)
-    fam = None if family == "all" else int(family)
     complete = True
     for rs in sets:
         if not source_complete(rs, opts.allow_stale):

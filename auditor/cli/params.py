@@ -252,6 +252,23 @@ MaxBytesOpt = Annotated[
         help="Refuse inputs (decoded downloads) bigger than this.",
     ),
 ]
+FamilyOpt = Annotated[
+    str,
+    typer.Option(
+        "--family", metavar="all|4|6", help="all (default), 4 or 6: one address family only."
+    ),
+]
+
+
+def family_of(value: str) -> int | None:
+    """``--family``: None for all, else 4 or 6."""
+    if value not in ("all", "4", "6"):
+        from auditor.errors import UsageError
+
+        raise UsageError(f"invalid --family {value!r}", hint="choose all, 4 or 6")
+    return None if value == "all" else int(value)
+
+
 OutputFileOpt = Annotated[
     Path | None,
     typer.Option(

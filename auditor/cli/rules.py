@@ -31,6 +31,7 @@ def command(
     host_bits: p.HostBitsOpt = "fix",
     lenient: p.LenientOpt = False,
     output_file: p.OutputFileOpt = None,
+    family: p.FamilyOpt = "all",
     **shared: Any,
 ) -> None:
     """Exit codes: 0 rules written; 2 the source failed or was partial or stale (no rules are
@@ -42,11 +43,15 @@ def command(
       auditor rules iptables report.json --service smtp,submission
       auditor rules nft github:section=hooks --service https
       auditor rules nft nodes.txt --output-file /etc/nftables.d/allow-mail.nft
+      auditor rules iptables report.json --family 4 --output-file v4.rules
+
+    With --output-file, the file holds only what loads as its header says: for iptables,
+    the file for iptables-restore (or ip6tables-restore) of one family.
     """
-    p.start(ctx, locals(), lambda opts: _run(opts, platform, source))
+    p.start(ctx, locals(), lambda opts: _run(opts, platform, source, family))
 
 
-def _run(opts: Options, platform: str, source: str) -> Outcome:
+def _run(opts: Options, platform: str, source: str, family: str = "all") -> Outcome:
     from auditor import audit
     from auditor.cli.loading import load_all, rule_blocks
     from auditor.cli.outcome import Outcome, source_complete
@@ -54,6 +59,7 @@ def _run(opts: Options, platform: str, source: str) -> Outcome:
     from auditor.rules import RuleOptions, generator_for
     from auditor.service import Service
 
+    fam = p.family_of(family)
     gen = generator_for(platform)
     options = RuleOptions(service=Service.parse(opts.service), chain=opts.chain)
     gen.check(options)
@@ -66,6 +72,9 @@ def _run(opts: Options, platform: str, source: str) -> Outcome:
             err(f"error: not written: {opts.output_file} keeps its previous content")
         return Outcome(complete=False)
     blocks = rule_blocks(audit.blocks_with_origins(sets[0].space, sets))
-    text = gen.generate(blocks, options)
+    if fam is not None:
+        blocks = [b for b in blocks if b.family == fam]
+    make = gen.generate if opts.output_file is None else gen.generate_file
+    text = make(blocks, options)
     deliver(text, opts.output_file, output="rules", quiet=False, incomplete=None)
     return Outcome()

@@ -88,6 +88,12 @@ class Generator(ABC):
         self.check_blocks(blocks)
         return self.render(blocks, options)
 
+    def generate_file(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> str:
+        """What ``--output-file`` holds: a file that loads as its header says. By default the
+        same text as :meth:`generate`; a platform whose text holds several forms of the rules
+        (a restore file, then the same rules as commands) writes only the loadable one."""
+        return self.generate(blocks, options)
+
     @abstractmethod
     def render(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> str:
         """The rules as text (called by :meth:`generate`, after the checks)."""

@@ -257,6 +257,24 @@ class IptablesGenerator(Generator):
             scripts[family] = "\n".join(lines) + "\n"
         return scripts
 
+    def generate_file(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> str:
+        """The file for iptables-restore (or ip6tables-restore), alone: the commands that
+        follow it on standard output are not restore lines, and one restore program reads one
+        family, so rules for both families do not fit in one file."""
+        self.check(options)
+        self.check_blocks(blocks)
+        files = self.render_files(blocks, options)
+        if len(files) > 1:
+            raise UsageError(
+                "the rules are for IPv4 and IPv6, which iptables-restore and ip6tables-restore"
+                " load from separate files",
+                hint="write one file per family: --family 4 --output-file v4.rules, then"
+                " --family 6 --output-file v6.rules",
+            )
+        if not files:
+            return self.render(blocks, options)
+        return next(iter(files.values()))
+
     def render(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> str:
         files = self.render_files(blocks, options)
         if not files:

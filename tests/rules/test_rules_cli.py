@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from typer.testing import CliRunner
 from auditor.cli import app
 from auditor.rules import GENERATORS
 
-from .helpers import nft_elements, restore_sources
+from .helpers import Netns, nft_elements, require_tool, restore_sources
 
 
 @pytest.fixture
@@ -81,3 +82,59 @@ def test_rules_output_file_is_written_and_kept_on_an_incomplete_source(
     assert result.exit_code == 2
     assert out.read_text() == written  # a failed run never replaces the file
     assert "keeps its previous content" in result.stderr
+
+
+def test_an_iptables_output_file_holds_one_family_that_loads_as_it_says(
+    cidrs: Path, tmp_path: Path, netns: Netns
+) -> None:
+    """The file named by --output-file is fed to iptables-restore as its header says: it holds
+    the restore lines of one family only (the commands on stdout are not restore lines)."""
+    both = tmp_path / "both.rules"
+    result = CliRunner().invoke(app, ["rules", "iptables", str(cidrs), "--output-file", str(both)])
+    assert result.exit_code == 2
+    assert "load from separate files" in result.stderr
+    assert "--family 4 --output-file" in result.stderr
+    assert not both.exists()
+    for fam, program in ((4, "iptables-restore"), (6, "ip6tables-restore")):
+        require_tool(program)
+        out = tmp_path / f"v{fam}.rules"
+        argv = ["rules", "iptables", str(cidrs), "--family", str(fam), "--output-file", str(out)]
+        result = CliRunner().invoke(app, argv)
+        assert result.exit_code == 0, result.output
+        text = out.read_text()
+        assert f"Load with: {program} --noflush FILE" in text
+        assert "=====" not in text and "iptables -I" not in text
+        want = ["192.0.2.0/24", "198.51.100.7/32"] if fam == 4 else ["2001:db8::/32"]
+        assert restore_sources(text) == want
+        loaded = netns.run([program, "--noflush"], stdin=text)
+        assert loaded.returncode == 0, loaded.stderr
+        listed = netns.run([program.replace("-restore", "-save")], check=True).stdout
+        assert [s.split("/")[0] in listed for s in want] == [True] * len(want)
+
+
+def test_a_bad_family_is_a_usage_error(cidrs: Path) -> None:
+    result = CliRunner().invoke(app, ["rules", "iptables", str(cidrs), "--family", "5"])
+    assert result.exit_code == 2
+    assert "invalid --family '5'" in result.stderr
+
+
+def test_rules_from_a_saved_report_name_where_the_report_says_each_range_came_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("exp.txt").write_text("192.0.2.0/24\n198.51.100.0/28\n")
+    Path("allow.txt").write_text("192.0.2.0/24\n")
+    diff = CliRunner().invoke(app, ["diff", "-e", "exp.txt", "-d", "allow.txt", "-o", "json"])
+    assert diff.exit_code == 1
+    Path("report.json").write_text(diff.stdout)
+    result = CliRunner().invoke(app, ["rules", "iptables", "report.json"])
+    assert result.exit_code == 0, result.output
+    [rule] = [line for line in result.stdout.splitlines() if line.startswith("-I INPUT")]
+    assert '--comment "allowlist-auditor report.json (from exp.txt:2)"' in rule
+    # a hand-edited CIDR that is not one is still named by its place in the report
+    doc = json.loads(diff.stdout)
+    doc["missing"][0]["cidr"] = "198.51.100.0/33"
+    Path("bad.json").write_text(json.dumps(doc))
+    result = CliRunner().invoke(app, ["rules", "iptables", "bad.json"])
+    assert result.exit_code == 2
+    assert "bad.json" in result.stderr and "$.missing[0].cidr" in result.stderr

@@ -6,9 +6,11 @@ Duplicate keys are rejected (``json`` keeps the last one silently) and so are ``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from auditor import ipspace
 from auditor.allowlists.base import (
     Collector,
     ReadContext,
@@ -16,8 +18,9 @@ from auditor.allowlists.base import (
     ReaderError,
     decode_text,
 )
-from auditor.jsonutil import StrictJsonError, loads_strict, read_missing
-from auditor.model import Completeness, RangeSet, Severity
+from auditor.errors import AddressError
+from auditor.jsonutil import StrictJsonError, loads_strict, missing_origins, read_missing
+from auditor.model import Completeness, Origin, RangeSet, Severity
 
 
 def load_strict(text: str, source: str, long_numbers: bool = False) -> Any:
@@ -44,7 +47,7 @@ class JsonReader(Reader):
         if isinstance(doc, dict) and "schema_version" in doc:
             # A saved `auditor diff --output json` report: its missing CIDRs, parsed again.
             cidrs = read_missing(doc, ctx.name)
-            self._walk(list(cidrs), out, "$.missing", None)
+            self._walk(list(cidrs), out, "$.missing", None, missing_origins(doc))
             rs = out.result(data, explicit_empty=True, detail="missing CIDRs of a report")
             incomplete = [
                 str(i.get("name"))
@@ -81,12 +84,33 @@ class JsonReader(Reader):
             )
         return out.result(data, explicit_empty=ctx.role == "declared")
 
-    def _walk(self, items: list[Any], out: Collector, path: str, group: str | None) -> None:
+    def _walk(
+        self,
+        items: list[Any],
+        out: Collector,
+        path: str,
+        group: str | None,
+        recorded: Sequence[tuple[str, int | None, str | None] | None] = (),
+    ) -> None:
+        """``recorded``: for a report's missing CIDRs, where the report says each came from
+        (its first origin), kept in the entry's path (``from servicenow (c.spf...)``) so that
+        rules made from a saved report name it too."""
         for i, item in enumerate(items):
             where = f"{path}[{i}]"
             if path == "$.missing":
                 where += ".cidr"
             origin = out.origin(None, where)
+            kept = recorded[i] if i < len(recorded) else None
+            if kept is not None and isinstance(item, str):
+                # the entry takes the report's origin; a bad CIDR is still named in the report
+                try:
+                    parsed = ipspace.parse(item.strip(), out.ctx.host_bits)
+                except AddressError:
+                    pass
+                else:
+                    said = Origin(kept[0], kept[1], kept[2])
+                    out.add(parsed, item.strip(), out.origin(None, f"from {said}"), group)
+                    continue
             if not isinstance(item, str):
                 out.note(
                     "bad-entry",
