@@ -166,3 +166,20 @@ def test_layered_diff_agrees_with_explain_address_by_address(
         is_missing = any(ipaddress.ip_address(address) in m for m in missing)
         assert explained == (1 if is_missing else 0), address
         assert is_missing == (net not in first or net not in second), address
+
+
+def test_a_long_gap_is_cut_in_text_and_whole_in_json(run_cli: RunCli, write: WriteFile) -> None:
+    nets = [f"10.1.{i}.0/24" for i in range(0, 50, 2)]  # 25 CIDRs, none adjacent
+    write("e.txt", "\n".join(nets) + "\n")
+    write("a.txt", "10.0.0.0/8\n")
+    write("b.txt", "192.0.2.0/24\n")
+    args = ["diff", "-e", "e.txt", "-d", "a.txt", "-d", "b.txt", "--layered"]
+    _, out, _ = run_cli(*args)
+    section = out.split("layers: ")[1].split("\n\n")[0].splitlines()
+    assert section[2] == "  b.txt (IPv4, IPv6): does not let in 25 CIDRs (IPv4: 6400 addresses)"
+    assert section[3:23] == [f"    {n}" for n in nets[:20]]
+    assert section[23] == "    ... and 5 more (-o json lists all)"
+    _, out, _ = run_cli(*args, "-o", "md")
+    assert "  - ... and 5 more" in out
+    _, out, _ = run_cli(*args, "-o", "json")
+    assert json.loads(out)["layers"][1]["missing"] == nets

@@ -197,11 +197,10 @@ def _lines(v: ReportView) -> Iterator[str]:
     if v.layers:
         out += ["", "## Layers", "", "A connection must get through each declared source.", ""]
         for layer in v.layers:
-            out.append(f"- {layer.summary(code(layer.name))}")
-            shown = layer.cidrs[: view.MAX_LAYER_CIDRS_SHOWN]
-            out += [f"  - {code(cidr)}" for cidr in shown]
-            if len(layer.cidrs) > len(shown):
-                out.append(f"  - ... and {len(layer.cidrs) - len(shown)} more")
+            shown, more = layer.shown()
+            out += [f"- {layer.summary(code(layer.name))}", *(f"  - {code(c)}" for c in shown)]
+            if more:
+                out.append(f"  - ... and {more} more")
 
     out += ["", "## Partial coverage", ""]
     if v.partial:

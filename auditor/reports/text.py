@@ -169,11 +169,10 @@ def layer_lines(v: ReportView) -> list[str]:
         return []
     out = ["", "layers: a connection must get through each declared source"]
     for layer in v.layers:
-        out.append(f"  {layer.summary()}")
-        shown = layer.cidrs[: view.MAX_LAYER_CIDRS_SHOWN]
-        out += [f"    {cidr}" for cidr in shown]
-        if len(layer.cidrs) > len(shown):
-            out.append(f"    ... and {len(layer.cidrs) - len(shown)} more (-o json lists all)")
+        shown, more = layer.shown()
+        out += [f"  {layer.summary()}", *(f"    {cidr}" for cidr in shown)]
+        if more:
+            out.append(f"    ... and {more} more (-o json lists all)")
     return out
 
 

@@ -87,6 +87,11 @@ class LayerView:
         )
         return f"{head}: does not let in {plural(len(self.cidrs), 'CIDR')} ({counts})"
 
+    def shown(self) -> tuple[tuple[str, ...], int]:
+        """The CIDRs the human-facing reports list, and how many more there are."""
+        shown = self.cidrs[:MAX_LAYER_CIDRS_SHOWN]
+        return shown, len(self.cidrs) - len(shown)
+
 
 def _layer_view(layer: Layer) -> LayerView:
     return LayerView(
