@@ -65,6 +65,13 @@ GENERATORS: Registry[Any] = Registry(
 )
 """The rule platforms of ``--rules`` and ``auditor rules``: ``rules.GENERATORS``."""
 
+PLATFORM_OF_FORMAT: dict[str, str] = {
+    "iptables-save": "iptables",
+    "nftables": "nftables",
+    "nftables-json": "nftables",
+}
+"""``--rules auto``: the rule platform for a declared source of each input format."""
+
 PARSERS: Registry[Any] = Registry(
     "feed parser",
     {

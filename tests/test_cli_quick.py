@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from auditor.cli import app, diffing, quick
 from auditor.cli.options import Options
+from auditor.cli.rulemaking import RuleAsk
 
 PLAIN = [
     ["diff", "-e", "a.txt", "-d", "b.txt"],
@@ -62,7 +63,8 @@ def test_a_plain_diff_gives_the_options_typer_gives(
     by_quick = Options.of(given, debug=False)
     assert _fields(by_quick) == _fields(by_typer)
     assert rest[:4] == ([], False, diffing.OVER_BROAD_V4, diffing.OVER_BROAD_V6)
-    assert rest[4:] in ((), (False,))  # not --layered
+    # not --layered, no rules asked for
+    assert rest[4:] in ((), (False, RuleAsk()))
 
 
 @pytest.mark.parametrize("args", NOT_PLAIN)

@@ -8,6 +8,7 @@ import typer
 
 from auditor.cli import diffing
 from auditor.cli import params as p
+from auditor.cli.rulemaking import RuleAsk
 
 
 @p.takes(*p.FETCHING, *p.FRESHNESS, *p.LOOKUP, "spf_view")
@@ -48,6 +49,21 @@ def command(
     ] = None,
     fail_on_extra: Annotated[
         bool, typer.Option("--fail-on-extra", help="Exit 1 when a scope has extra entries.")
+    ] = False,
+    output_dir: p.OutputDirOpt = None,
+    family: Annotated[
+        str,
+        typer.Option(
+            "--family", metavar="all|4|6", help="Rules for one address family only (all)."
+        ),
+    ] = "all",
+    prune: Annotated[
+        bool,
+        typer.Option(
+            "--prune",
+            help="With --scope and --rules: also the commands that remove the extra (stale)"
+            " entries, in an artifact of their own.",
+        ),
     ] = False,
     layered: Annotated[
         bool,
@@ -97,6 +113,12 @@ def command(
         ctx,
         locals(),
         lambda opts: diffing.run(
-            opts, rules or [], fail_on_extra, over_broad_v4, over_broad_v6, layered
+            opts,
+            rules or [],
+            fail_on_extra,
+            over_broad_v4,
+            over_broad_v6,
+            layered,
+            RuleAsk(tuple(rules or ()), p.family_of(family), output_dir, prune),
         ),
     )

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from auditor.cli.options import Options
     from auditor.cli.outcome import Outcome
+    from auditor.cli.rulemaking import RuleAsk
 
 OVER_BROAD_V4 = 8
 """Declared IPv4 entries broader than this prefix length are findings (--over-broad-v4)."""
@@ -26,9 +27,10 @@ def run(
     over_broad_v4: int,
     over_broad_v6: int,
     layered: bool = False,
+    ask: RuleAsk | None = None,
 ) -> Outcome:
     from auditor import audit
-    from auditor.cli.loading import load_both, rule_blocks
+    from auditor.cli.loading import load_both
     from auditor.cli.options import stdin_once
     from auditor.cli.outcome import Outcome, not_complete, source_complete
     from auditor.cli.output import deliver, err
@@ -40,14 +42,15 @@ def run(
     svc = Service.parse(opts.service)
     stdin_once([*opts.expected, *opts.declared])
     report = report_for(opts.output)
-    generators = []
-    if rules:  # rule generators are imported only when asked for
-        from auditor.rules import RuleOptions, generator_for
+    from auditor.cli import rulemaking
 
-        generators = [generator_for(name) for name in rules]
-        rule_options = RuleOptions(service=svc, chain=opts.chain)
-        for gen in generators:
-            gen.check(rule_options)
+    ask = ask or rulemaking.RuleAsk(tuple(rules))
+    generators = []
+    if ask.platforms or ask.output_dir or ask.prune or ask.family:
+        from auditor.rules import RuleOptions  # imported only when rules are asked for
+
+        rule_options = RuleOptions(service=svc, chain=opts.chain, scope=opts.scope)
+        generators = rulemaking.generators(ask, rule_options)
     for limit, bits in ((over_broad_v4, 32), (over_broad_v6, 128)):
         if not 0 <= limit <= bits:
             raise UsageError(f"over-broad prefix length {limit} is not in 0..{bits}")
@@ -62,13 +65,11 @@ def run(
         layered=layered,
     )
     result = audit.compare(exp, dec, options)
-    rendered = []
-    unfixed: list[tuple[str, list[str]]] = []
+    made = rulemaking.Made()
     everything = [f for f in result.over_broad if f.kind == "expected-everything"]
     for finding in everything:
         err(f"error: {finding.origin}: {finding.message}")
-    if generators and not everything:
-        blocks = rule_blocks(result.missing_blocks)
+    if ask.platforms and not everything:
         banner = ""
         if not result.complete:
             from auditor.rules import sanitize
@@ -84,9 +85,11 @@ def run(
                 f"# WARNING: made from incomplete inputs ({names}); the list of missing"
                 " CIDRs may be wrong. Review before use.\n"
             )
-        placed = replace(rule_options, declared=tuple(dec))
-        rendered = [(gen.name, banner + gen.generate(blocks, placed)) for gen in generators]
-        unfixed = [(gen.name, gen.unfixed(blocks, placed)) for gen in generators]
+        rule_options = replace(
+            rule_options, provenance=rulemaking.provenance(result.sources, str(svc))
+        )
+        made = rulemaking.make(result, dec, ask, generators, rule_options, banner)
+    rendered, unfixed = made.rendered, made.unfixed
     incomplete = None
     if not result.complete or everything:
         incomplete = not_complete(result.sources, opts.allow_stale, result.uncovered)
@@ -102,6 +105,11 @@ def run(
     for rs in result.sources:
         # failed sources were reported as they were read; say what the others lacked
         source_complete(rs, opts.allow_stale)
+    if not opts.quiet:
+        for note in made.notes:
+            err(f"info: {note}")
+        for path in made.written:
+            err(f"info: wrote {path}")
     for name, problems in unfixed:
         for problem in problems[:_MAX_UNFIXED_SHOWN]:
             err(f"error: {name} rules cannot let in {problem}")

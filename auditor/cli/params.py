@@ -286,9 +286,19 @@ RulesOpt = Annotated[
     typer.Option(
         "--rules",
         "-r",
-        metavar=PLATFORMS_METAVAR,
+        metavar=PLATFORMS_METAVAR + "|auto",
         autocompletion=_completer(plugins.GENERATORS),
-        help=f"Add rules for the missing CIDRs: {_PLATFORMS}.",
+        help=f"Add rules for the missing CIDRs: {_PLATFORMS}; or auto: for each declared"
+        " source, rules in its own format.",
+    ),
+]
+OutputDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output-dir",
+        metavar="DIR",
+        help="Also write each rules artifact (per family; apply, rollback, prune) to a file of"
+        " its own in DIR.",
     ),
 ]
 PlatformArg = Annotated[

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -32,6 +34,7 @@ def command(
     lenient: p.LenientOpt = False,
     output_file: p.OutputFileOpt = None,
     family: p.FamilyOpt = "all",
+    output_dir: p.OutputDirOpt = None,
     **shared: Any,
 ) -> None:
     """Exit codes: 0 rules written; 2 the source failed or was partial or stale (no rules are
@@ -48,10 +51,16 @@ def command(
     With --output-file, the file holds only what loads as its header says: for iptables,
     the file for iptables-restore (or ip6tables-restore) of one family.
     """
-    p.start(ctx, locals(), lambda opts: _run(opts, platform, source, family))
+    p.start(ctx, locals(), lambda opts: _run(opts, platform, source, family, output_dir))
 
 
-def _run(opts: Options, platform: str, source: str, family: str = "all") -> Outcome:
+def _run(
+    opts: Options,
+    platform: str,
+    source: str,
+    family: str = "all",
+    output_dir: Path | None = None,
+) -> Outcome:
     from auditor import audit
     from auditor.cli.loading import load_all, rule_blocks
     from auditor.cli.outcome import Outcome, source_complete
@@ -74,7 +83,15 @@ def _run(opts: Options, platform: str, source: str, family: str = "all") -> Outc
     blocks = rule_blocks(audit.blocks_with_origins(sets[0].space, sets))
     if fam is not None:
         blocks = [b for b in blocks if b.family == fam]
+    from auditor.cli.rulemaking import provenance
+    from auditor.rules.artifacts import write_dir
+
+    options = replace(options, provenance=provenance(sets, str(options.service)))
     make = gen.generate if opts.output_file is None else gen.generate_file
     text = make(blocks, options)
     deliver(text, opts.output_file, output="rules", quiet=False, incomplete=None)
+    if output_dir is not None:
+        arts = gen.checked_artifacts(blocks, options, fam)
+        for path in write_dir(output_dir, gen.name, arts, options.provenance):
+            err(f"info: wrote {path}")
     return Outcome()

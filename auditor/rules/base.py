@@ -13,6 +13,7 @@ from auditor.errors import UsageError
 from auditor.model import MissingBlock, Origin, RangeSet
 from auditor.registry import Registry
 from auditor.rules import sanitize
+from auditor.rules.artifacts import Artifact, Provenance, combined
 from auditor.service import Service
 
 
@@ -23,6 +24,12 @@ class RuleOptions:
     declared: tuple[RangeSet, ...] = field(default=(), compare=False)
     """The declared sources the blocks are missing from: a ruleset among them says which
     chains decide, and the rules go there (:mod:`auditor.rules.placement`)."""
+    scope: tuple[str, ...] = ()
+    """The scopes given (``--scope``): the object the rules go into, where the platform has
+    named objects, and the object ``--prune`` removes extra entries from."""
+    prune: tuple[MissingBlock, ...] = field(default=(), compare=False)
+    """With ``--prune``: the extra entries of the scope, which a prune artifact removes."""
+    provenance: Provenance = field(default=Provenance(), compare=False)
 
 
 class Generator(ABC):
@@ -38,6 +45,9 @@ class Generator(ABC):
     max_name_len: ClassVar[int] = 0
     """Longest chain or object name; a longer name given is refused, never cut, since a cut
     name would be another chain (0: no limit)."""
+    prunes: ClassVar[bool] = False
+    """Whether the platform writes a prune artifact (``--prune``) for the extra entries of
+    a scope; a platform that cannot is refused before anything is read."""
     max_entries: ClassVar[int] = 0
     """Most CIDRs one object (a set, an object-group) holds; more of one family are refused
     (0: no limit)."""
@@ -95,8 +105,27 @@ class Generator(ABC):
         return self.generate(blocks, options)
 
     @abstractmethod
+    def artifacts(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
+        """The rules as artifacts (apply, rollback, prune; per family where the platform
+        loads one family at a time), after the checks."""
+
+    def checked_artifacts(
+        self, blocks: Sequence[MissingBlock], options: RuleOptions, family: int | None = None
+    ) -> list[Artifact]:
+        """:meth:`artifacts` once the options and blocks passed the checks; ``family`` keeps
+        the artifacts of one family (and those that hold both)."""
+        self.check(options)
+        self.check_blocks(blocks)
+        if family is not None:
+            blocks = [b for b in blocks if b.family == family]
+        arts = self.artifacts(blocks, options)
+        return [a for a in arts if family is None or a.family in (None, family)]
+
     def render(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> str:
-        """The rules as text (called by :meth:`generate`, after the checks)."""
+        """The rules as one text (called by :meth:`generate`, after the checks): by default
+        every artifact, each under its separator."""
+        arts = self.artifacts(blocks, options)
+        return combined(self.name, arts, options.provenance)
 
     def comment(self, parts: Iterable[str], prefix: str = sanitize.TAG) -> str:
         """A sanitised comment cut to :attr:`max_comment_len` bytes (empty: omit it)."""

@@ -23,12 +23,13 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, ClassVar
 
 from auditor.errors import UsageError
 from auditor.model import MissingBlock
 from auditor.rules import sanitize
+from auditor.rules.artifacts import Artifact
 from auditor.rules.base import Generator, RuleOptions
 from auditor.rules.placement import Placement, Target, place, summary, warning_lines
 from auditor.service import Service
@@ -256,6 +257,35 @@ class IptablesGenerator(Generator):
             lines += [rule.command() for rule in rules]
             scripts[family] = "\n".join(lines) + "\n"
         return scripts
+
+    def artifacts(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
+        """Per family: the restore file (apply), and the same rules with ``-D`` (rollback),
+        which iptables-restore --noflush loads the same way."""
+        files = self.render_files(blocks, options)
+        where = self.placement(blocks, options)
+        per_family = self._rules(where, options)
+        arts: list[Artifact] = []
+        for family, text in files.items():
+            rules = per_family.get(family, [])
+            count = len({r.source for r in rules})
+            how = {"apply": f"{RESTORE[family]} --noflush FILE"}
+            check = f"{RESTORE[family]} --test --noflush FILE"
+            arts.append(Artifact("apply", family, text, "rules", how["apply"], check, cidrs=count))
+            lines = []
+            for table in dict.fromkeys(r.table for r in rules):
+                lines.append(f"*{table}")
+                lines += [
+                    replace(r, args=("-D", *r.args[1:])).restore_line()
+                    for r in rules
+                    if r.table == table
+                ]
+                lines.append("COMMIT")
+            if lines:
+                body = "\n".join(lines) + "\n"
+                arts.append(
+                    Artifact("rollback", family, body, "rules", how["apply"], check, cidrs=count)
+                )
+        return arts
 
     def generate_file(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> str:
         """The file for iptables-restore (or ip6tables-restore), alone: the commands that

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 from auditor.errors import UsageError
 from auditor.model import MissingBlock
 from auditor.rules import sanitize
+from auditor.rules.artifacts import Artifact
 from auditor.rules.base import Generator, RuleOptions
 from auditor.rules.placement import Placed, Placement, Target, place, summary, warning_lines
 from auditor.service import Service
@@ -200,6 +201,33 @@ class NftablesGenerator(Generator):
                 words.append(f'comment "{rule_comment}"')
             lines.append(" ".join(w for w in words if w))
         return "\n".join(lines) + "\n"
+
+    def artifacts(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
+        """One file for both families (apply), and the ``delete element`` lines that take the
+        added addresses out of the sets again (rollback; the sets and the rules that use them
+        stay, matching nothing)."""
+        text = self.render(blocks, options)
+        count = len({b.cidr for b in blocks})
+        how = ("nft -f FILE", "nft -c -f FILE")
+        arts = [Artifact("apply", None, text, "nft", *how, cidrs=count)]
+        deletes = []
+        current: tuple[str, list[str]] | None = None
+        for line in text.splitlines():
+            if line.startswith("add element ") and line.endswith("{"):
+                current = (line[len("add element ") : -1].strip(), [])
+            elif current is not None and line.strip() == "}":
+                deletes.append(f"delete element {current[0]} {{ {', '.join(current[1])} }}")
+                current = None
+            elif current is not None and line.strip():
+                current[1].append(line.split()[0].rstrip(","))
+        if deletes:
+            body = "\n".join(deletes) + "\n"
+            arts.append(
+                Artifact(
+                    "rollback", None, body, "nft", "nft -f FILE", "nft -c -f FILE", cidrs=count
+                )
+            )
+        return arts
 
     def _render_placed(self, where: Placement, options: RuleOptions) -> str:
         """The rules in the base chains the declared ruleset decides in, by their real names."""

@@ -14,6 +14,7 @@ from auditor.errors import UsageError
 from auditor.model import MissingBlock, Origin
 from auditor.reports.base import Report
 from auditor.rules import RuleOptions
+from auditor.rules.artifacts import Artifact
 from auditor.rules.base import Generator
 from auditor.service import Service
 from auditor.sources.base import FeedParser
@@ -29,9 +30,10 @@ class V4Only(Generator):
     max_comment_len = 24
     max_entries: ClassVar[int] = 3
 
-    def render(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> str:
+    def artifacts(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
         comments = [self.origins_comment(b.origins) for b in blocks]
-        return "\n".join(f"{b.cidr} {c}" for b, c in zip(blocks, comments, strict=True)) + "\n"
+        body = "\n".join(f"{b.cidr} {c}" for b, c in zip(blocks, comments, strict=True)) + "\n"
+        return [Artifact("apply", 4, body, "txt", "load FILE", cidrs=len(blocks))]
 
 
 def block(cidr: str, source: str = "feed.txt") -> MissingBlock:
@@ -53,7 +55,8 @@ def test_blocks_of_a_family_the_platform_cannot_hold_are_refused() -> None:
         "v4-only rules cannot hold IPv6 addresses (2 missing CIDR(s), e.g. 2001:db8::/32)"
     )
     assert e.value.hint is not None and "IPv4 rules only" in e.value.hint
-    assert V4Only().generate([block("192.0.2.0/24")], options()).startswith("192.0.2.0/24 ")
+    [art] = V4Only().checked_artifacts([block("192.0.2.0/24")], options())
+    assert art.body.startswith("192.0.2.0/24 ")
 
 
 def test_a_name_over_the_limit_is_refused_not_cut() -> None:
@@ -64,8 +67,9 @@ def test_a_name_over_the_limit_is_refused_not_cut() -> None:
 
 
 def test_comments_are_cut_to_the_limit_in_bytes() -> None:
-    text = V4Only().generate([block("192.0.2.0/24", "a-very-long-source-name.txt")], options())
-    comment = text.split(" ", 1)[1].rstrip("\n")
+    blocks = [block("192.0.2.0/24", "a-very-long-source-name.txt")]
+    [art] = V4Only().checked_artifacts(blocks, options())
+    comment = art.body.split(" ", 1)[1].rstrip("\n")
     assert len(comment.encode()) <= V4Only.max_comment_len
     assert comment.endswith("...") and comment.startswith("allowlist-auditor")
 
@@ -74,7 +78,9 @@ def test_more_entries_than_one_object_holds_are_refused() -> None:
     blocks = [block(f"192.0.2.{i * 16}/28") for i in range(4)]
     with pytest.raises(UsageError, match=r"4 missing IPv4 CIDRs do not fit .* \(at most 3\)"):
         V4Only().generate(blocks, options())
-    assert V4Only().generate(blocks[:3], options()).count("\n") == 3
+    [art] = V4Only().checked_artifacts(blocks[:3], options())
+    assert art.body.count("\n") == 3
+    assert "192.0.2.32/28" in V4Only().generate(blocks[:3], options())
 
 
 def test_the_real_platforms_pass_the_same_checks() -> None:
