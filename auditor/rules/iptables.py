@@ -81,9 +81,14 @@ class Rule:
         return " ".join(words)
 
     def command(self) -> str:
-        """The rule as a shell command line, every argument quoted for a POSIX shell."""
+        """The rule as a shell command line, every argument quoted for a POSIX shell; it adds
+        the rule only when ``-C`` does not find it, so running the line again changes nothing."""
         table = ("-t", self.table) if self.table != "filter" else ()
-        return shlex.join((PROGRAM[self.family], *table, *self.args))
+        check = ("-C", *self.args[1:]) if self.args[:1] == ("-I",) else None
+        insert = shlex.join((PROGRAM[self.family], *table, *self.args))
+        if check is None:
+            return insert
+        return f"{shlex.join((PROGRAM[self.family], *table, *check))} 2>/dev/null || {insert}"
 
 
 def check_chain(chain: str) -> None:
@@ -253,7 +258,10 @@ class IptablesGenerator(Generator):
         for family in self._families(where, per_family):
             rules = per_family.get(family, [])
             lines = self._header(family, rules, options, where)
-            lines.append(f"# The same rules as {PROGRAM[family]} commands, one per line.")
+            lines.append(
+                f"# The same rules as {PROGRAM[family]} commands, one per line; each adds its"
+                " rule only when -C does not find it, so they can be run again."
+            )
             lines += [rule.command() for rule in rules]
             scripts[family] = "\n".join(lines) + "\n"
         return scripts

@@ -116,8 +116,25 @@ def restore_rules(text: str) -> list[list[str]]:
     return rules
 
 
+IDEMPOTENT = " 2>/dev/null || "
+
+
 def command_rules(script: str) -> list[list[str]]:
-    return [shlex.split(line) for line in script.splitlines() if line and not line.startswith("#")]
+    """The rule each command line adds. A line ``CHECK 2>/dev/null || INSERT`` must check for
+    exactly the rule it inserts (``-C`` where the insert has ``-I``, the same arguments)."""
+    out = []
+    for line in script.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        if IDEMPOTENT in line:
+            check_text, insert_text = line.split(IDEMPOTENT)
+            check, insert = shlex.split(check_text), shlex.split(insert_text)
+            i = insert.index("-I")
+            assert check == [*insert[:i], "-C", *insert[i + 1 :]], line
+            out.append(insert)
+        else:
+            out.append(shlex.split(line))
+    return out
 
 
 def option(argv: Sequence[str], name: str) -> str | None:

@@ -238,3 +238,17 @@ def test_rule_options_that_cannot_be_honoured_are_usage_errors(
     assert result.exit_code == 2
     assert words in result.stderr
     assert not Path("out").exists()
+
+
+def test_iptables_commands_can_be_run_twice_and_add_each_rule_once(
+    nodes: Path, netns: Netns
+) -> None:
+    require_tool("iptables")
+    result = CliRunner().invoke(app, ["rules", "iptables", str(nodes), "--family", "4"])
+    assert result.exit_code == 0
+    script = result.stdout.split("# ===== IPv4: iptables commands =====")[1]
+    for _ in range(2):
+        done = netns.run(["bash", "-e", "-c", script])
+        assert done.returncode == 0, done.stderr
+    saved = netns.run(["iptables-save", "-t", "filter"], check=True).stdout
+    assert saved.count("-s 192.0.2.0/24 ") == 1 and saved.count("-s 198.51.100.7/32 ") == 1
