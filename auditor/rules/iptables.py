@@ -198,6 +198,8 @@ class IptablesGenerator(Generator):
             lines.append(
                 f"# -I puts each rule at the top of {chain}, ahead of any DROP or REJECT there."
             )
+            # the rule that denies these addresses today, when a declared ruleset says so
+            lines += ["#   " + summary(p) for p in where.family(family) if p.rules]
         else:
             lines += [
                 "# -I puts each rule at the top of its chain, ahead of any DROP or REJECT there.",
