@@ -59,6 +59,7 @@ GENERATORS: Registry[Any] = Registry(
     "rule platform",
     {
         "iptables": "auditor.rules.iptables:IptablesGenerator",
+        "ipset": "auditor.rules.ipset:IpsetGenerator",
         "nftables": "auditor.rules.nftables:NftablesGenerator",
     },
     {"nft": "nftables", "ip6tables": "iptables"},
@@ -67,6 +68,7 @@ GENERATORS: Registry[Any] = Registry(
 
 PLATFORM_OF_FORMAT: dict[str, str] = {
     "iptables-save": "iptables",
+    "ipset": "ipset",
     "nftables": "nftables",
     "nftables-json": "nftables",
 }
