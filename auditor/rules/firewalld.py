@@ -79,7 +79,7 @@ def port_elements(service: Service) -> list[tuple[str, str]]:
 def check_zone(name: str, max_len: int) -> None:
     if not _ZONE_NAME.fullmatch(name) or len(name) > max_len:
         raise UsageError(
-            f"zone name {name!r} cannot be used for firewalld",
+            f"zone name {name!r} (--chain) cannot be used for firewalld",
             hint=f"use at most {max_len} letters, digits, '_' and '-', not starting with '-'",
         )
 
