@@ -59,8 +59,8 @@ GENERATORS: Registry[Any] = Registry(
     "rule platform",
     {
         "firewalld": "auditor.rules.firewalld:FirewalldGenerator",
-        "iptables": "auditor.rules.iptables:IptablesGenerator",
         "ipset": "auditor.rules.ipset:IpsetGenerator",
+        "iptables": "auditor.rules.iptables:IptablesGenerator",
         "nftables": "auditor.rules.nftables:NftablesGenerator",
         "ufw": "auditor.rules.ufw:UfwGenerator",
     },
@@ -70,8 +70,8 @@ GENERATORS: Registry[Any] = Registry(
 
 PLATFORM_OF_FORMAT: dict[str, str] = {
     "firewalld-zone": "firewalld",
-    "iptables-save": "iptables",
     "ipset": "ipset",
+    "iptables-save": "iptables",
     "nftables": "nftables",
     "nftables-json": "nftables",
     "ufw-status": "ufw",
