@@ -58,17 +58,23 @@ REPORTS: Registry[Any] = Registry(
 GENERATORS: Registry[Any] = Registry(
     "rule platform",
     {
+        "firewalld": "auditor.rules.firewalld:FirewalldGenerator",
+        "ipset": "auditor.rules.ipset:IpsetGenerator",
         "iptables": "auditor.rules.iptables:IptablesGenerator",
         "nftables": "auditor.rules.nftables:NftablesGenerator",
+        "ufw": "auditor.rules.ufw:UfwGenerator",
     },
     {"nft": "nftables", "ip6tables": "iptables"},
 )
 """The rule platforms of ``--rules`` and ``auditor rules``: ``rules.GENERATORS``."""
 
 PLATFORM_OF_FORMAT: dict[str, str] = {
+    "firewalld-zone": "firewalld",
+    "ipset": "ipset",
     "iptables-save": "iptables",
     "nftables": "nftables",
     "nftables-json": "nftables",
+    "ufw-status": "ufw",
 }
 """``--rules auto``: the rule platform for a declared source of each input format."""
 

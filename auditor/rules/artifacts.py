@@ -9,6 +9,7 @@ comes from an input goes through :func:`sanitize.clean`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,9 @@ _WHAT = {
 }
 
 
+XML_END = " -->"
+
+
 @dataclass(frozen=True)
 class Syntax:
     """How the artifact's format writes a comment line."""
@@ -34,6 +38,8 @@ class Syntax:
     end: str = ""
 
     def line(self, text: str) -> str:
+        if self.end == XML_END:
+            text = re.sub("-{2,}", "-", text)  # an XML comment cannot hold "--"
         return f"{self.start}{text}{self.end}".rstrip()
 
 
@@ -41,7 +47,7 @@ HASH = Syntax()
 BANG = Syntax("! ")
 """Cisco IOS and ASA configuration."""
 SLASHES = Syntax("// ")
-XML = Syntax("<!-- ", " -->")
+XML = Syntax("<!-- ", XML_END)
 
 
 @dataclass(frozen=True)
