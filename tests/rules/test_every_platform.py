@@ -78,7 +78,8 @@ def test_every_apply_artifact_has_its_rollback(platform: str) -> None:
     applies = [(a.family) for a in arts if a.kind == "apply"]
     rollbacks = [(a.family) for a in arts if a.kind == "rollback"]
     assert applies, platform
-    assert sorted(applies, key=str) == sorted(rollbacks, key=str), platform
+    # a platform may give one change in two forms (a script and a file fragment), undone once
+    assert set(applies) == set(rollbacks), platform
     for art in arts:
         assert art.apply and "FILE" in art.apply or art.script, (platform, art.apply)
 
