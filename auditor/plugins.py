@@ -60,6 +60,11 @@ GENERATORS: Registry[Any] = Registry(
     {
         "iptables": "auditor.rules.iptables:IptablesGenerator",
         "nftables": "auditor.rules.nftables:NftablesGenerator",
+        "postfix": "auditor.rules.postfix:PostfixGenerator",
+        "exchange": "auditor.rules.exchange:ExchangeGenerator",
+        "nginx": "auditor.rules.nginx:NginxGenerator",
+        "apache": "auditor.rules.apache:ApacheGenerator",
+        "haproxy": "auditor.rules.haproxy:HaproxyGenerator",
     },
     {"nft": "nftables", "ip6tables": "iptables"},
 )
@@ -69,6 +74,13 @@ PLATFORM_OF_FORMAT: dict[str, str] = {
     "iptables-save": "iptables",
     "nftables": "nftables",
     "nftables-json": "nftables",
+    "postfix-main-cf": "postfix",
+    "postfix-mynetworks": "postfix",
+    "postconf": "postfix",
+    "postfix-cidr": "postfix",
+    "exchange-connector": "exchange",
+    "nginx": "nginx",
+    "apache": "apache",
 }
 """``--rules auto``: the rule platform for a declared source of each input format."""
 

@@ -1,0 +1,48 @@
+"""What the configuration-snippet platforms share (nginx, Apache, HAProxy): the lines go into
+the admin's file between two marker comments, and the rollback is a script that removes the
+marked lines again, wherever they were pasted."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+
+from auditor.rules import sanitize
+from auditor.service import Service
+
+
+def markers(service: Service) -> tuple[str, str]:
+    """The first and last line of a snippet: ``# allowlist-auditor tcp/25 begin``."""
+    tag = f"{sanitize.TAG} {sanitize.clean(str(service))}"
+    return f"# {tag} begin", f"# {tag} end"
+
+
+def wrap(service: Service, lines: Sequence[str], indent: str = "") -> str:
+    """``lines`` between the markers, each indented."""
+    begin, end = markers(service)
+    return "\n".join(indent + line for line in (begin, *lines, end)) + "\n"
+
+
+def rollback_script(service: Service, default_file: str, check: str, reload: str) -> str:
+    """A script that removes every marked block from FILE (its first argument), then checks
+    the configuration and reloads: ``sh rollback.sh /etc/nginx/sites-enabled/mail``."""
+    begin, end = markers(service)
+    return "\n".join(
+        [
+            "set -eu",
+            "# Removes the lines from the begin marker to the end marker (both included), in the",
+            "# file given as the first argument, where the snippet was pasted or included.",
+            f"file=${{1:-{shlex.quote(default_file)}}}",
+            'new=$(mktemp "$file.XXXXXX")',
+            "trap 'rm -f \"$new\"' EXIT",
+            'cp -p -- "$file" "$new"',
+            f"awk -v begin={shlex.quote(begin)} -v end={shlex.quote(end)} '"
+            '{ line = $0; sub(/^[ \\t]+/, "", line); sub(/[ \\t\\r]+$/, "", line) }'
+            " line == begin { skip = 1; next } skip && line == end { skip = 0; next }"
+            ' !skip { print }\' "$file" >"$new"',
+            'if ! cmp -s -- "$new" "$file"; then',
+            '    mv -f -- "$new" "$file"',
+            f"    {check} && {reload}",
+            "fi",
+        ]
+    )
