@@ -47,7 +47,7 @@ class ApacheGenerator(Generator):
         lines = ["<RequireAny>"]
         lines += ["    Require ip " + " ".join(run) for run in chunks(cidrs, self.per_line)]
         lines.append("</RequireAny>")
-        body = "\n".join(advice) + "\n" + snippet.wrap(options.service, lines)
+        body = snippet.wrap(options.service, [*advice, *lines])
         apply = f"paste where the comments say, then {CHECK} && {RELOAD}"
         back = snippet.rollback_script(options.service, path, CHECK, RELOAD)
         n = len(ordered)

@@ -65,7 +65,7 @@ class HaproxyGenerator(Generator):
         cidrs = [sanitize.cidr(b) for b in ordered]
         lines = [f"acl {acl} src " + " ".join(run) for run in chunks(cidrs, self.per_line)]
         lines.append(f"tcp-request connection accept if {acl}")
-        body = "\n".join(advice) + "\n" + snippet.wrap(options.service, lines, "    ")
+        body = snippet.wrap(options.service, [*advice, *lines], "    ")
         back = snippet.rollback_script(
             options.service,
             "/etc/haproxy/haproxy.cfg",

@@ -60,7 +60,7 @@ class NginxGenerator(Generator):
             *placement_lines(options, ("nginx",), "allow"),
         ]
         lines = [f"allow {sanitize.cidr(b)};" for b in ordered]
-        body = "\n".join(advice) + "\n" + snippet.wrap(options.service, lines)
+        body = snippet.wrap(options.service, [*advice, *lines])
         apply = f"save as {path}, include it before deny all;, then {CHECK} && {RELOAD}"
         back = snippet.rollback_script(options.service, path, CHECK, RELOAD)
         n = len(ordered)
