@@ -30,6 +30,9 @@ class ApacheGenerator(Generator):
     """Networks on one ``Require ip`` line, so that lines stay far below httpd's 8 KB limit
     on a configuration line."""
 
+    def check_options(self, options: RuleOptions) -> None:
+        snippet.check_chain(self.name, options.chain)
+
     def artifacts(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
         ordered = sanitize.sorted_blocks(blocks)
         if not ordered:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from auditor.errors import UsageError
 from auditor.model import MissingBlock
-from auditor.rules import sanitize
+from auditor.rules import sanitize, snippet
 from auditor.rules.artifacts import Artifact
 from auditor.rules.base import Generator, RuleOptions
 
@@ -58,6 +58,7 @@ class ExchangeGenerator(Generator):
     """Ranges added or removed by one Set-ReceiveConnector call."""
 
     def check_options(self, options: RuleOptions) -> None:
+        snippet.check_chain(self.name, options.chain)
         for scope in options.scope[:1]:
             check_identity(scope, self.name_len)
 

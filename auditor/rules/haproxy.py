@@ -35,6 +35,7 @@ class HaproxyGenerator(Generator):
     per_line = 60
 
     def check_options(self, options: RuleOptions) -> None:
+        snippet.check_chain(self.name, options.chain)
         for scope in options.scope[:1]:
             if not _ACL.fullmatch(scope):
                 raise UsageError(

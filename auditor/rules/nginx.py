@@ -48,6 +48,9 @@ class NginxGenerator(Generator):
     description = "allow lines for nginx (http or stream), to go before deny all; a rollback script"
     families = (4, 6)
 
+    def check_options(self, options: RuleOptions) -> None:
+        snippet.check_chain(self.name, options.chain)
+
     def artifacts(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
         ordered = sanitize.sorted_blocks(blocks)
         if not ordered:

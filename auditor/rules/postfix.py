@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 from auditor.errors import UsageError
 from auditor.model import MissingBlock
-from auditor.rules import sanitize
+from auditor.rules import sanitize, snippet
 from auditor.rules.artifacts import Artifact
 from auditor.rules.base import Generator, RuleOptions
 
@@ -69,6 +69,7 @@ class PostfixGenerator(Generator):
     prunes = True
 
     def check_options(self, options: RuleOptions) -> None:
+        snippet.check_chain(self.name, options.chain)
         for scope in options.scope[:1]:
             table_path(scope)
 

@@ -1,14 +1,30 @@
 """What the configuration-snippet platforms share (nginx, Apache, HAProxy): the lines go into
 the admin's file between two marker comments, and the rollback is a script that removes the
-marked lines again, wherever they were pasted."""
+marked lines again, wherever they were pasted. Also the check of ``--chain`` for the platforms
+that have no chains (these, Postfix, Exchange)."""
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Sequence
 
+from auditor.errors import UsageError
 from auditor.rules import sanitize
 from auditor.service import Service
+
+_CHAIN = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,30}")
+
+
+def check_chain(platform: str, chain: str) -> None:
+    """``--chain`` is not used by ``platform``, but a name no firewall could take is still
+    refused (it is shared with the firewall platforms of the same run)."""
+    if not _CHAIN.fullmatch(chain):
+        raise UsageError(
+            f"chain name {chain!r} cannot be used",
+            hint=f"{platform} rules do not use --chain; leave it out, or give a chain name of"
+            " at most 31 letters, digits, '_' and '-', starting with a letter",
+        )
 
 
 def markers(service: Service) -> tuple[str, str]:
