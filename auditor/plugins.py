@@ -58,13 +58,13 @@ REPORTS: Registry[Any] = Registry(
 GENERATORS: Registry[Any] = Registry(
     "rule platform",
     {
+        "apache": "auditor.rules.apache:ApacheGenerator",
+        "exchange": "auditor.rules.exchange:ExchangeGenerator",
+        "haproxy": "auditor.rules.haproxy:HaproxyGenerator",
         "iptables": "auditor.rules.iptables:IptablesGenerator",
         "nftables": "auditor.rules.nftables:NftablesGenerator",
-        "postfix": "auditor.rules.postfix:PostfixGenerator",
-        "exchange": "auditor.rules.exchange:ExchangeGenerator",
         "nginx": "auditor.rules.nginx:NginxGenerator",
-        "apache": "auditor.rules.apache:ApacheGenerator",
-        "haproxy": "auditor.rules.haproxy:HaproxyGenerator",
+        "postfix": "auditor.rules.postfix:PostfixGenerator",
     },
     {"nft": "nftables", "ip6tables": "iptables"},
 )
