@@ -58,10 +58,15 @@ REPORTS: Registry[Any] = Registry(
 GENERATORS: Registry[Any] = Registry(
     "rule platform",
     {
+        "apache": "auditor.rules.apache:ApacheGenerator",
+        "exchange": "auditor.rules.exchange:ExchangeGenerator",
         "firewalld": "auditor.rules.firewalld:FirewalldGenerator",
+        "haproxy": "auditor.rules.haproxy:HaproxyGenerator",
         "ipset": "auditor.rules.ipset:IpsetGenerator",
         "iptables": "auditor.rules.iptables:IptablesGenerator",
         "nftables": "auditor.rules.nftables:NftablesGenerator",
+        "nginx": "auditor.rules.nginx:NginxGenerator",
+        "postfix": "auditor.rules.postfix:PostfixGenerator",
         "ufw": "auditor.rules.ufw:UfwGenerator",
     },
     {"nft": "nftables", "ip6tables": "iptables"},
@@ -69,11 +74,18 @@ GENERATORS: Registry[Any] = Registry(
 """The rule platforms of ``--rules`` and ``auditor rules``: ``rules.GENERATORS``."""
 
 PLATFORM_OF_FORMAT: dict[str, str] = {
+    "apache": "apache",
+    "exchange-connector": "exchange",
     "firewalld-zone": "firewalld",
     "ipset": "ipset",
     "iptables-save": "iptables",
     "nftables": "nftables",
     "nftables-json": "nftables",
+    "nginx": "nginx",
+    "postconf": "postfix",
+    "postfix-cidr": "postfix",
+    "postfix-main-cf": "postfix",
+    "postfix-mynetworks": "postfix",
     "ufw-status": "ufw",
 }
 """``--rules auto``: the rule platform for a declared source of each input format."""
