@@ -201,13 +201,19 @@ def test_rules_auto_writes_each_source_its_own_gap(layered: list[str]) -> None:
     result = CliRunner().invoke(app, [*layered, "--layered", "-r", "auto", "-o", "json"])
     assert result.exit_code == 1, result.output
     rules = json.loads(result.stdout)["rules"]
-    assert [r["platform"] for r in rules] == ["iptables (fw.rules)"]
-    assert restore_sources(rules[0]["text"]) == ["198.51.100.0/26"]
-    # main.cf's format has no platform in this build: said, not silently skipped
-    from auditor.plugins import PLATFORM_OF_FORMAT
+    assert [r["platform"] for r in rules] == ["postfix (main.cf)", "iptables (fw.rules)"]
+    # main.cf lets every expected address in: nothing for Postfix to add
+    assert "198.51.100.0/26" not in rules[0]["text"]
+    assert restore_sources(rules[1]["text"]) == ["198.51.100.0/26"]
 
-    if not {"postfix-main-cf", "postconf"} & set(PLATFORM_OF_FORMAT):
-        assert "info: main.cf: no rules for its format (" in result.stderr
+
+def test_rules_auto_names_a_source_whose_format_has_no_platform(layered: list[str]) -> None:
+    Path("allow.yaml").write_text("mail:\n  - 192.0.2.0/26\n")
+    argv = ["diff", "-e", "exp.txt", "-d", "allow.yaml", "-r", "auto", "-o", "json"]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 1, result.output
+    assert json.loads(result.stdout)["rules"] == []
+    assert "info: allow.yaml: no rules for its format (yaml); --rules names one" in result.stderr
 
 
 def test_rules_auto_output_dir_has_a_directory_per_source(
