@@ -60,6 +60,11 @@ GENERATORS: Registry[Any] = Registry(
     {
         "iptables": "auditor.rules.iptables:IptablesGenerator",
         "nftables": "auditor.rules.nftables:NftablesGenerator",
+        "asa": "auditor.rules.asa:AsaGenerator",
+        "ios": "auditor.rules.ios:IosGenerator",
+        "junos": "auditor.rules.junos:JunosGenerator",
+        "panos": "auditor.rules.panos:PanosGenerator",
+        "fortios": "auditor.rules.fortios:FortiosGenerator",
     },
     {"nft": "nftables", "ip6tables": "iptables"},
 )
