@@ -65,8 +65,19 @@ GENERATORS: Registry[Any] = Registry(
         "junos": "auditor.rules.junos:JunosGenerator",
         "panos": "auditor.rules.panos:PanosGenerator",
         "fortios": "auditor.rules.fortios:FortiosGenerator",
+        "mikrotik": "auditor.rules.mikrotik:MikrotikGenerator",
+        "windows": "auditor.rules.windows:WindowsGenerator",
+        "k8s": "auditor.rules.k8s:K8sGenerator",
+        "pfsense": "auditor.rules.pfsense:PfsenseGenerator",
     },
-    {"nft": "nftables", "ip6tables": "iptables"},
+    {
+        "nft": "nftables",
+        "ip6tables": "iptables",
+        "opnsense": "pfsense",
+        "kubernetes": "k8s",
+        "routeros": "mikrotik",
+        "pan-os": "panos",
+    },
 )
 """The rule platforms of ``--rules`` and ``auditor rules``: ``rules.GENERATORS``."""
 

@@ -33,8 +33,9 @@ def service_label(service: Service) -> str:
 
 
 def default_name(service: Service, sep: str = "-") -> str:
-    """The name of what the rules create when no ``--scope`` names it: ``auditor-tcp25``."""
-    return f"{PREFIX}{sep}{service_label(service)}"
+    """The name of what the rules create when no ``--scope`` names it: ``auditor-tcp25``
+    (``sep`` joins its words: ``auditor_tcp25_587`` with ``_``)."""
+    return f"{PREFIX}{sep}{service_label(service).replace('-', sep)}"
 
 
 def chain_given(options: RuleOptions) -> str | None:
