@@ -51,12 +51,18 @@ def check_names(
     max_len: int,
     chain: bool = True,
 ) -> None:
-    """Refuse a ``--scope`` (and, with ``chain``, a ``--chain`` given) the platform cannot take:
-    not matching ``pattern`` (described by ``allowed`` in the hint), or longer than
-    ``max_len`` characters."""
+    """Refuse a ``--scope`` or ``--chain`` the platform cannot take: not matching ``pattern``
+    (described by ``allowed`` in the hint), or longer than ``max_len`` characters. Without
+    ``chain`` the platform has no use for ``--chain``, and one given is refused rather than
+    ignored."""
     names = [("scope", s) for s in options.scope]
     given = chain_given(options)
-    if chain and given is not None:
+    if given is not None and not chain:
+        raise UsageError(
+            f"{platform} rules have no chain; --chain {given!r} would be ignored",
+            hint="leave out --chain (name the object with --scope)",
+        )
+    if given is not None:
         names.append(("chain", given))
     for what, name in names:
         if not pattern.fullmatch(name):
