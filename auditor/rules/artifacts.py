@@ -34,6 +34,9 @@ class Syntax:
     end: str = ""
 
     def line(self, text: str) -> str:
+        if self.end.endswith("-->"):  # an XML comment may not hold "--"
+            while "--" in text:
+                text = text.replace("--", "-_")
         return f"{self.start}{text}{self.end}".rstrip()
 
 
