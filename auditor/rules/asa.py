@@ -1,0 +1,140 @@
+"""Cisco ASA: an ``object-group network`` holding the CIDRs and an ``access-list`` entry that
+permits it, for pasting into ``configure terminal``.
+
+- IPv4 entries are written with a netmask (``network-object 192.0.2.0 255.255.255.0``), IPv6
+  entries with a prefix (``network-object 2001:db8::/32``); one group holds both (ASA 9.0 and
+  later), and so does one access list.
+- Placement: ``access-list NAME line 1`` puts each entry at the top of the access list, ahead of
+  any deny in it. ``--chain`` names the access list (the one ``access-group`` binds to the
+  interface). With ``--scope``, the CIDRs go into that object-group, which the existing permit
+  entry already uses, and no access-list entry is written.
+- Adding an object the group has already, or an entry the list has already, changes nothing
+  (the ASA says so and goes on), so the file can be pasted again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from auditor.model import MissingBlock
+from auditor.rules import objects, sanitize
+from auditor.rules.artifacts import BANG, Artifact
+from auditor.rules.base import Generator, RuleOptions
+from auditor.service import Service
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+
+
+def network_object(block: MissingBlock) -> str:
+    """``network-object 192.0.2.0 255.255.255.0`` or ``network-object 2001:db8::/32``."""
+    if block.family == 4:
+        return f"network-object {objects.address(block)} {objects.mask(block)}"
+    return f"network-object {sanitize.cidr(block)}"
+
+
+def port_matches(service: Service) -> list[tuple[str, str]]:
+    """(protocol, port match) per access-list entry: ``("tcp", "eq 25")``, ``("ip", "")``."""
+    if service.protocol == "any":
+        return [("ip", "")]
+    ranges = objects.port_ranges(service)
+    if not ranges:
+        return [(service.protocol, "")]
+    return [(service.protocol, f"eq {lo}" if lo == hi else f"range {lo} {hi}") for lo, hi in ranges]
+
+
+class AsaGenerator(Generator):
+    name = "asa"
+    description = "Cisco ASA object-group network and access-list lines (IPv4 and IPv6)"
+    families = (4, 6)
+    max_name_len = 64
+    """Object-group and access-list names: at most 64 characters here (access lists take
+    more, object groups do not)."""
+    max_comment_len = 200
+    """An object-group ``description``: at most 200 characters."""
+    prunes = True
+
+    def check_options(self, options: RuleOptions) -> None:
+        objects.check_names(
+            self.name,
+            options,
+            NAME,
+            "letters, digits, '_', '.' and '-', starting with a letter or digit",
+            self.max_name_len,
+        )
+
+    def group(self, options: RuleOptions) -> str:
+        return objects.scope_name(options) or objects.default_name(options.service)
+
+    def acl(self, options: RuleOptions) -> str:
+        return options.chain
+
+    def entries(self, options: RuleOptions) -> list[str]:
+        """The access-list entries (without ``line 1``) that permit the group."""
+        group = self.group(options)
+        out = []
+        for proto, match in port_matches(options.service):
+            words = ["extended permit", proto, f"object-group {group}", "any", match]
+            out.append(" ".join(w for w in words if w))
+        return out
+
+    def artifacts(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
+        ordered = sanitize.sorted_blocks(blocks)
+        group, acl = self.group(options), self.acl(options)
+        how = "paste into configure terminal (or copy FILE running-config)"
+        check = f"show running-config object-group id {group}; show access-list {acl}"
+        prune = self._prune(options, how, check)
+        if not ordered:
+            return prune
+        scoped = objects.scope_name(options) is not None
+        count = len(ordered)
+        lines = []
+        if scoped:
+            lines.append(f"! Into object-group {group}, which the permit entry already uses.")
+        else:
+            lines += [
+                f"! access-list {acl} must be the one access-group binds to the interface",
+                "! (name it with --chain); line 1 puts each entry ahead of any deny in it.",
+            ]
+        lines.append(f"object-group network {group}")
+        text = self.comment([options.service.describe()])
+        if text and not scoped:
+            lines.append(f" description {text}")
+        for block in ordered:
+            note = self.origins_comment(block.origins, prefix="")
+            if note:
+                lines.append(f" ! {note}")
+            lines.append(f" {network_object(block)}")
+        if not scoped:
+            lines.append("exit")
+            lines += [f"access-list {acl} line 1 {entry}" for entry in self.entries(options)]
+        arts = [
+            Artifact("apply", None, "\n".join(lines) + "\n", "txt", how, check, BANG, cidrs=count)
+        ]
+        back = []
+        if not scoped:
+            back += [f"no access-list {acl} {entry}" for entry in self.entries(options)]
+            back.append(f"no object-group network {group}")
+        else:
+            back.append(f"object-group network {group}")
+            back += [f" no {network_object(b)}" for b in ordered]
+            back.append("exit")
+        arts.append(
+            Artifact("rollback", None, "\n".join(back) + "\n", "txt", how, check, BANG, cidrs=count)
+        )
+        return arts + prune
+
+    def _prune(self, options: RuleOptions, how: str, check: str) -> list[Artifact]:
+        scope = objects.scope_name(options)
+        extra = sanitize.sorted_blocks(options.prune)
+        if scope is None or not extra:
+            return []
+        lines = [
+            f"! REMOVES the extra entries of object-group {scope}: review before use.",
+            "! An entry the group holds with another mask covers more than these; edit it by hand.",
+            f"object-group network {scope}",
+        ]
+        lines += [f" no {network_object(b)}" for b in extra]
+        lines.append("exit")
+        body = "\n".join(lines) + "\n"
+        return [Artifact("prune", None, body, "txt", how, check, BANG, cidrs=len(extra))]

@@ -1,0 +1,115 @@
+"""Juniper JunOS: ``set policy-options prefix-list`` entries and a firewall filter term that
+accepts them, one artifact per family (``family inet`` / ``family inet6``), for
+``load set terminal`` (or ``load set FILE``) in configuration mode, then ``commit check``.
+
+- ``set`` and ``delete`` change nothing that is already so: the file can be loaded again.
+- ``--chain`` names the firewall filter (the one the interface applies as its input filter).
+  A new term goes to the end of the filter, after a term that discards: the file says how to
+  move it (``insert ... before term ...``), since the name of that term is not known here.
+- With ``--scope``, the CIDRs go into that prefix-list, which the filter already uses, and no
+  term is written; ``--prune`` deletes the extra entries from it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from auditor.model import MissingBlock
+from auditor.rules import objects, sanitize
+from auditor.rules.artifacts import Artifact
+from auditor.rules.base import Generator, RuleOptions
+
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+FILTER_FAMILY = {4: "inet", 6: "inet6"}
+PROTOCOL = {4: "protocol", 6: "next-header"}
+"""``family inet6`` filters match the protocol as ``next-header``."""
+
+
+class JunosGenerator(Generator):
+    name = "junos"
+    description = "JunOS set commands: a policy-options prefix-list and a firewall filter term"
+    families = (4, 6)
+    max_name_len = 63
+    prunes = True
+
+    def check_options(self, options: RuleOptions) -> None:
+        objects.check_names(
+            self.name,
+            options,
+            NAME,
+            "letters, digits, '_', '.' and '-', starting with a letter or digit",
+            self.max_name_len,
+        )
+
+    def prefix_list(self, family: int, options: RuleOptions) -> str:
+        scope = objects.scope_name(options)
+        if scope is not None:
+            return scope
+        return f"{objects.default_name(options.service)}-v{family}"
+
+    def term(self, options: RuleOptions) -> list[str]:
+        """The ``from`` and ``then`` parts of the term, after ``term NAME``."""
+        service = options.service
+        out = []
+        if service.protocol != "any":
+            out.append(f"from {{proto}} {service.protocol}")
+            ranges = objects.port_ranges(service)
+            if ranges:
+                ports = " ".join(f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in ranges)
+                out.append(
+                    f"from destination-port [ {ports} ]"
+                    if len(ranges) > 1
+                    else f"from destination-port {ports}"
+                )
+        out.append("then accept")
+        return out
+
+    def artifacts(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
+        how = "load set FILE (configuration mode), then commit check and commit"
+        check = "commit check (after loading; rollback 0 discards)"
+        scoped = objects.scope_name(options) is not None
+        filt = options.chain
+        term_name = objects.default_name(options.service)
+        arts = []
+        for family, mine in objects.by_family(blocks).items():
+            plist = self.prefix_list(family, options)
+            ff = f"firewall family {FILTER_FAMILY[family]} filter {filt}"
+            lines = []
+            if scoped:
+                lines.append(f"# Into prefix-list {plist}, which the filter already uses.")
+            else:
+                lines += [
+                    f"# Filter {filt} must be the input filter of the interface (--chain).",
+                    "# The term goes to the end of the filter: move it before the term that",
+                    "# discards these addresses:",
+                    f"#   insert {ff} term {term_name} before term NAME-OF-THAT-TERM",
+                ]
+            for block in mine:
+                lines.append(f"set policy-options prefix-list {plist} {sanitize.cidr(block)}")
+            back = [f"delete policy-options prefix-list {plist} {sanitize.cidr(b)}" for b in mine]
+            if not scoped:
+                lines.append(f"set {ff} term {term_name} from source-prefix-list {plist}")
+                for part in self.term(options):
+                    lines.append(f"set {ff} term {term_name} {part.format(proto=PROTOCOL[family])}")
+                back = [
+                    f"delete {ff} term {term_name}",
+                    f"delete policy-options prefix-list {plist}",
+                ]
+            body = "\n".join(lines) + "\n"
+            arts.append(Artifact("apply", family, body, "set", how, check, cidrs=len(mine)))
+            arts.append(
+                Artifact(
+                    "rollback", family, "\n".join(back) + "\n", "set", how, check, cidrs=len(mine)
+                )
+            )
+        scope = objects.scope_name(options)
+        extra = sanitize.sorted_blocks(options.prune)
+        if scope is not None and extra:
+            lines = [
+                f"# REMOVES the extra entries of prefix-list {scope}: review before use.",
+                *(f"delete policy-options prefix-list {scope} {sanitize.cidr(b)}" for b in extra),
+            ]
+            body = "\n".join(lines) + "\n"
+            arts.append(Artifact("prune", None, body, "set", how, check, cidrs=len(extra)))
+        return arts

@@ -1,0 +1,80 @@
+"""pfSense and OPNsense: a network alias holding the CIDRs (both families), as the text of
+Firewall > Aliases > Import (one CIDR a line, with its origins as the description) and as the
+``<alias>`` element of ``config.xml``.
+
+- ``--scope`` names the alias: import into it (or add the lines to it), and the rule that
+  already uses it lets the addresses in. Otherwise the alias is ``auditor_tcp25``, and a pass
+  rule on the interface, above the block rule, must name it as its source (the GUI moves rules;
+  this file cannot say where a rule goes).
+- Alias names: letters, digits and ``_``, at most 31 characters.
+- The rollback lists the same CIDRs to take out of the alias again (or delete the alias this
+  tool created).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from auditor.model import MissingBlock
+from auditor.rules import objects, sanitize
+from auditor.rules.artifacts import XML, Artifact
+from auditor.rules.base import Generator, RuleOptions
+
+NAME = re.compile(r"[A-Za-z0-9_]+")
+
+
+class PfsenseGenerator(Generator):
+    name = "pfsense"
+    description = "pfSense/OPNsense: alias import text and the config.xml <alias> element"
+    families = (4, 6)
+    max_name_len = 31
+    max_comment_len = 200
+
+    def check_options(self, options: RuleOptions) -> None:
+        objects.check_names(
+            self.name, options, NAME, "letters, digits and '_'", self.max_name_len, chain=False
+        )
+
+    def alias(self, options: RuleOptions) -> str:
+        return objects.scope_name(options) or objects.default_name(options.service, "_")
+
+    def artifacts(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
+        ordered = sanitize.sorted_blocks(blocks)
+        if not ordered:
+            return []
+        alias = self.alias(options)
+        count = len(ordered)
+        cidrs = [sanitize.cidr(b) for b in ordered]
+        notes = [self.origins_comment(b.origins, prefix="") for b in ordered]
+        lines = [f"{c} {n}".rstrip() for c, n in zip(cidrs, notes, strict=True)]
+        how = f"Firewall > Aliases > Import into alias {alias} (the lines below the # lines)"
+        xml = [
+            "<alias>",
+            f"  <name>{alias}</name>",
+            "  <type>network</type>",
+            f"  <address>{' '.join(cidrs)}</address>",
+            f"  <descr><![CDATA[{self.comment([options.service.describe()])}]]></descr>",
+            f"  <detail><![CDATA[{'||'.join(n or 'allowlist-auditor' for n in notes)}]]></detail>",
+            "</alias>",
+        ]
+        where = (
+            f"alias {alias} is used by the pass rule already"
+            if options.scope
+            else f"a pass rule above the block rule must name alias {alias} as its source"
+        )
+        how_xml = "add the element into <aliases> of config.xml (backup first), then reload"
+        back = [
+            f"# Take these CIDRs out of alias {alias} (Firewall > Aliases > Edit);",
+            f"# if this tool created {alias}, delete the alias instead.",
+            *cidrs,
+        ]
+        return [
+            Artifact(
+                "apply", None, f"# {where}\n" + "\n".join(lines) + "\n", "txt", how, cidrs=count
+            ),
+            Artifact("apply", None, "\n".join(xml) + "\n", "xml", how_xml, syntax=XML, cidrs=count),
+            Artifact(
+                "rollback", None, "\n".join(back) + "\n", "txt", "by hand, as it says", cidrs=count
+            ),
+        ]

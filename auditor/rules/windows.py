@@ -1,0 +1,189 @@
+"""Windows Firewall: a PowerShell script that creates an inbound allow rule with
+``New-NetFirewallRule -RemoteAddress``, or adds the missing addresses to the rule of that name
+with ``Set-NetFirewallRule`` when it exists (both families in one rule).
+
+- Idempotent: the script reads the rule (``Get-NetFirewallRule``) and its address filter first
+  and adds only the addresses it does not hold. Windows shows an IPv4 network as
+  ``192.0.2.0/255.255.255.0`` and a host without a prefix, so each address is looked for in
+  every form.
+- Order: Windows Firewall has no rule order; a block rule wins over an allow rule for the same
+  traffic, so a block rule that covers these addresses must be narrowed by hand.
+- A rule that lets ``Any`` address in is left as it is. A rule is never set to an empty list
+  of addresses, which would mean any address: the rollback removes the rule this tool created,
+  and disables a ``--scope`` rule that would be left empty.
+- ``--scope`` names the rule (its ``-Name``); at most :attr:`WindowsGenerator.max_entries_rule`
+  addresses go into one rule, more into ``NAME-2``...
+- Every string is single-quoted, with ``'`` doubled; names and comments hold only safe
+  characters anyway.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import ClassVar
+
+from auditor.model import MissingBlock
+from auditor.rules import objects, sanitize
+from auditor.rules.artifacts import Artifact, chunk_name
+from auditor.rules.base import Generator, RuleOptions
+
+NAME = re.compile(r"[A-Za-z0-9_{}][A-Za-z0-9 _.{}()-]*")
+"""Rule names: a GUID in braces, or words."""
+
+QUOTES = "'\u2018\u2019\u201a\u201b"
+"""PowerShell ends a single-quoted string at any of these; doubled, each stands for itself."""
+
+
+def ps_quote(text: str) -> str:
+    """A PowerShell single-quoted string: nothing in it is expanded."""
+    return "'" + "".join(c + c if c in QUOTES else c for c in text) + "'"
+
+
+def ps_array(items: Sequence[str]) -> str:
+    return "@(" + ", ".join(ps_quote(i) for i in items) + ")"
+
+
+def forms(block: MissingBlock) -> list[str]:
+    """Every way Windows may show the block: the CIDR, an IPv4 netmask form, a bare host."""
+    cidr = sanitize.cidr(block)
+    out = [cidr]
+    if block.family == 4:
+        out.append(f"{objects.address(block)}/{objects.mask(block)}")
+    if block.prefixlen == (32 if block.family == 4 else 128):
+        out.append(objects.address(block))
+    return out
+
+
+class WindowsGenerator(Generator):
+    name = "windows"
+    description = (
+        "PowerShell: New-NetFirewallRule / Set-NetFirewallRule -RemoteAddress (idempotent)"
+    )
+    families = (4, 6)
+    max_name_len = 200
+    max_comment_len = 1024
+    max_entries_rule: ClassVar[int] = 1000
+    """Addresses in one rule here; more go into further rules."""
+    prunes = True
+
+    def check_options(self, options: RuleOptions) -> None:
+        objects.check_names(
+            self.name,
+            options,
+            NAME,
+            "letters, digits, spaces, '_', '.', '-', '(', ')', '{' and '}'",
+            self.max_name_len,
+            chain=False,
+        )
+
+    def _rules(
+        self, blocks: Sequence[MissingBlock], options: RuleOptions
+    ) -> list[tuple[str, Sequence[MissingBlock]]]:
+        base = objects.scope_name(options) or objects.default_name(options.service)
+        ordered = sanitize.sorted_blocks(blocks)
+        size = self.max_entries_rule
+        runs = [ordered[i : i + size] for i in range(0, len(ordered), size)]
+        return [
+            (chunk_name(base, i, len(runs), self.max_name_len), run) for i, run in enumerate(runs)
+        ]
+
+    def _new_rule(self, name: str, options: RuleOptions) -> str:
+        service = options.service
+        words = [
+            "New-NetFirewallRule",
+            f"-Name {ps_quote(name)}",
+            f"-DisplayName {ps_quote(name)}",
+            f"-Description {ps_quote(self.comment([service.describe()]))}",
+            "-Direction Inbound -Action Allow",
+        ]
+        if service.protocol != "any":
+            words.append(f"-Protocol {ps_quote(service.protocol.upper())}")
+            if service.ports:
+                ports = [f"{lo}" if lo == hi else f"{lo}-{hi}" for lo, hi in service.ports]
+                words.append(f"-LocalPort {ps_array(ports)}")
+        words.append("-RemoteAddress $add | Out-Null")
+        return " ".join(words)
+
+    def _apply(self, name: str, run: Sequence[MissingBlock], options: RuleOptions) -> list[str]:
+        lines = [f"# Rule {name}"]
+        for block in run:
+            note = self.origins_comment(block.origins, prefix="")
+            if note:
+                lines.append(f"# {sanitize.cidr(block)}: {note}")
+        lines.append("$forms = [ordered]@{")
+        lines += [f"    {ps_quote(sanitize.cidr(b))} = {ps_array(forms(b))}" for b in run]
+        lines += [
+            "}",
+            f"$rule = Get-NetFirewallRule -Name {ps_quote(name)} -ErrorAction SilentlyContinue",
+            "if ($null -eq $rule) {",
+            "    $add = @($forms.Keys)",
+            f"    {self._new_rule(name, options)}",
+            "} else {",
+            "    $have = @(($rule | Get-NetFirewallAddressFilter).RemoteAddress)",
+            "    if ($have -contains 'Any') {",
+            f"        Write-Output ({ps_quote(name + ' lets any address in already')})",
+            "    } else {",
+            "        $add = @(foreach ($cidr in $forms.Keys) {",
+            "            if (-not ($forms[$cidr] | Where-Object { $have -contains $_ })) { $cidr }",
+            "        })",
+            "        if ($add.Count -gt 0) {",
+            f"            Set-NetFirewallRule -Name {ps_quote(name)}"
+            " -RemoteAddress @($have + $add)",
+            "        }",
+            "    }",
+            "}",
+        ]
+        return lines
+
+    def _remove(self, name: str, run: Sequence[MissingBlock], scoped: bool) -> list[str]:
+        drop = [f for b in run for f in forms(b)]
+        empty = (
+            f"Disable-NetFirewallRule -Name {ps_quote(name)}"
+            if scoped
+            else f"Remove-NetFirewallRule -Name {ps_quote(name)}"
+        )
+        return [
+            f"$drop = {ps_array(drop)}",
+            f"$rule = Get-NetFirewallRule -Name {ps_quote(name)} -ErrorAction SilentlyContinue",
+            "if ($null -ne $rule) {",
+            "    $have = @(($rule | Get-NetFirewallAddressFilter).RemoteAddress)",
+            "    $keep = @($have | Where-Object { $drop -notcontains $_ })",
+            "    if ($keep.Count -eq 0) {",
+            f"        {empty}",
+            "    } elseif ($keep.Count -lt $have.Count) {",
+            f"        Set-NetFirewallRule -Name {ps_quote(name)} -RemoteAddress $keep",
+            "    }",
+            "}",
+        ]
+
+    def artifacts(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
+        how = "powershell -NoProfile -ExecutionPolicy Bypass -File FILE (as Administrator)"
+        check = "Get-NetFirewallRule -Name NAME | Get-NetFirewallAddressFilter (after)"
+        scoped = objects.scope_name(options) is not None
+        head = ["$ErrorActionPreference = 'Stop'"]
+        arts = []
+        rules = self._rules(blocks, options)
+        if rules:
+            apply = list(head)
+            back = list(head)
+            for name, run in rules:
+                apply += self._apply(name, run, options)
+                back += self._remove(name, run, scoped)
+            count = len(blocks)
+            arts.append(
+                Artifact("apply", None, "\n".join(apply) + "\n", "ps1", how, check, cidrs=count)
+            )
+            arts.append(
+                Artifact("rollback", None, "\n".join(back) + "\n", "ps1", how, check, cidrs=count)
+            )
+        scope = objects.scope_name(options)
+        if scope is not None and options.prune:
+            lines = [
+                f"# REMOVES the extra addresses of rule {scope}: review before use.",
+                *head,
+                *self._remove(scope, sanitize.sorted_blocks(options.prune), True),
+            ]
+            body = "\n".join(lines) + "\n"
+            arts.append(Artifact("prune", None, body, "ps1", how, check, cidrs=len(options.prune)))
+        return arts
