@@ -48,7 +48,10 @@ class FortiosGenerator(Generator):
     name = "fortios"
     description = "FortiOS CLI: firewall address/address6 objects in addrgrp/addrgrp6 groups"
     families = (4, 6)
-    max_name_len = 79
+    max_name_len = 63
+    """Address and address-group names: 63 characters in FortiOS 6.0 (``size[63]`` in its CLI
+    reference for ``firewall address`` and ``firewall addrgrp``); 7.x takes 79 for addresses,
+    so 63 fits every release."""
     max_comment_len = 255
     max_group_members: ClassVar[int] = 300
     """Members of one address group on the smaller models (larger ones take 600 or more)."""
