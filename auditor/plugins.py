@@ -60,8 +60,15 @@ GENERATORS: Registry[Any] = Registry(
     {
         "iptables": "auditor.rules.iptables:IptablesGenerator",
         "nftables": "auditor.rules.nftables:NftablesGenerator",
+        "aws": "auditor.rules.aws:AwsGenerator",
+        "azure": "auditor.rules.azure:AzureGenerator",
+        "gcloud": "auditor.rules.gcloud:GcloudGenerator",
+        "terraform": "auditor.rules.terraform:TerraformGenerator",
+        "terraform-aws": "auditor.rules.terraform:TerraformAwsGenerator",
+        "terraform-azure": "auditor.rules.terraform:TerraformAzureGenerator",
+        "terraform-gcp": "auditor.rules.terraform:TerraformGcpGenerator",
     },
-    {"nft": "nftables", "ip6tables": "iptables"},
+    {"nft": "nftables", "ip6tables": "iptables", "az": "azure", "gcp": "gcloud"},
 )
 """The rule platforms of ``--rules`` and ``auditor rules``: ``rules.GENERATORS``."""
 
@@ -69,6 +76,9 @@ PLATFORM_OF_FORMAT: dict[str, str] = {
     "iptables-save": "iptables",
     "nftables": "nftables",
     "nftables-json": "nftables",
+    "aws-security-group": "aws",
+    "azure-nsg": "azure",
+    "gcp-firewall": "gcloud",
 }
 """``--rules auto``: the rule platform for a declared source of each input format."""
 
