@@ -34,7 +34,7 @@ from typing import Any, ClassVar
 from auditor.errors import UsageError
 from auditor.model import MissingBlock
 from auditor.rules import sanitize
-from auditor.rules.artifacts import Artifact, chunks
+from auditor.rules.artifacts import Artifact
 from auditor.rules.base import Generator, RuleOptions
 from auditor.rules.cloud import SCRIPT_START, Export, command, covered, exports, required
 from auditor.service import Service
@@ -73,7 +73,9 @@ class Target:
     """The group's object in the export."""
 
 
-def permissions(service: Service, family: int, items: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
+def permissions(
+    service: Service, family: int, items: Sequence[dict[str, str]]
+) -> list[dict[str, Any]]:
     """The IpPermissions for ``items`` (IpRanges or Ipv6Ranges entries): one per port range."""
     key = RANGES[family][0]
     if service.protocol == "any":
@@ -98,7 +100,7 @@ def _groups(export: Export, options: RuleOptions) -> list[dict[str, Any]]:
     out = [g for g in groups if isinstance(g, dict) and isinstance(g.get("GroupId"), str)]
     if options.chain != "INPUT":
         chosen = {c.strip() for c in options.chain.split(",")}
-        out = [g for g in out if g["GroupId"] in chosen or g.get("GroupName") in chosen]
+        out = [g for g in out if g["GroupId"] in chosen]
     return out
 
 
@@ -115,6 +117,21 @@ def _allows(group: dict[str, Any], service: Service) -> bool:
             if all(lo <= a and b <= hi for a, b in service.ports):
                 return True
     return False
+
+
+def _touches(perm: dict[str, Any], service: Service) -> bool:
+    """Whether a permission lets in some of the service (another service's rule is not the
+    service's to remove)."""
+    proto = str(perm.get("IpProtocol", "")).lower()
+    if proto in ("-1", "all") or service.protocol == "any":
+        return True
+    proto = {"6": "tcp", "17": "udp"}.get(proto, proto)
+    lo, hi = perm.get("FromPort"), perm.get("ToPort")
+    if proto != service.protocol:
+        return False
+    if not isinstance(lo, int) or not isinstance(hi, int) or (lo, hi) == (-1, -1):
+        return True
+    return any(a <= hi and lo <= b for a, b in service.ports)
 
 
 def _existing(group: dict[str, Any]) -> dict[int, int]:
@@ -156,6 +173,9 @@ class AwsGenerator(Generator):
     """CIDRs per authorize call (this tool's choice: small calls, a short retry rule by rule)."""
 
     def check_options(self, options: RuleOptions) -> None:
+        if options.chain != "INPUT":
+            for part in options.chain.split(","):
+                _check_group(part.strip(), "--chain")
         for scope in options.scope:
             if scope.startswith("sg-"):
                 _check_group(scope, "--scope")
@@ -268,7 +288,8 @@ class AwsGenerator(Generator):
         for group, size in places:
             mine = items[start : start + size]
             start += size
-            for run in chunks(mine, self.per_call):
+            for at in range(0, len(mine), self.per_call):
+                run = mine[at : at + self.per_call]
                 for action, lines in (
                     ("authorize-security-group-ingress", apply_lines),
                     ("revoke-security-group-ingress", back_lines),
@@ -302,7 +323,7 @@ class AwsGenerator(Generator):
         kept: list[str] = []
         count = 0
         for perm in target.raw.get("IpPermissions") or []:
-            if not isinstance(perm, dict):
+            if not isinstance(perm, dict) or not _touches(perm, options.service):
                 continue
             for item in perm.get(key) or []:
                 cidr = item.get(field) if isinstance(item, dict) else None

@@ -122,7 +122,8 @@ def short(name: str, max_len: int, service: Service) -> str:
 def required(variable: str, what: str) -> str:
     """A script line that stops the script unless ``variable`` is set (``what`` says to
     what); the value is then used as ``"$VARIABLE"``, quoted."""
-    assert _VARIABLE.fullmatch(variable), variable
+    if not _VARIABLE.fullmatch(variable):
+        raise ValueError(f"{variable!r} is not a shell variable name")
     text = sanitize.clean(what)
     return f': "${{{variable}:?set {variable} to {text}}}"'
 
