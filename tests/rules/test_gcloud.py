@@ -215,9 +215,8 @@ def test_hostile_origins_reach_only_the_description(
     for path in write(arts, gen, opts, tmp / "out"):
         bash_n(path)
     stand = Standins(tmp)
-    assert stand.run(
-        tmp / "out" / "gcloud-v4-apply.sh", {"STANDIN_FAIL_RE": "firewall-rules describe"}
-    )
+    script = tmp / "out" / "gcloud-v4-apply.sh"
+    assert stand.run(script, {"STANDIN_FAIL_RE": "firewall-rules describe"}).returncode == 0
     calls = stand.calls()
     assert [c[3] for c in calls] == ["describe", "create"]
     desc = option_value(calls[1], "description")
