@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from auditor import ipspace
 from auditor.errors import UsageError
 from auditor.model import MissingBlock
 from auditor.rules import sanitize
@@ -34,7 +35,6 @@ from auditor.rules.base import Generator, RuleOptions
 from auditor.rules.cloud import (
     SCRIPT_START,
     command,
-    deciding_rules,
     exports,
     required,
     service_slug,
@@ -51,7 +51,6 @@ GROUP = re.compile(r"[A-Za-z0-9_().-]{0,89}[A-Za-z0-9_()-]")
 """Resource group names: 1-90 characters, letters, digits, '_', '(', ')', '-', '.', not
 ending in '.'."""
 _RG_IN_ID = re.compile(r"/resourceGroups/([^/]+)/", re.IGNORECASE)
-_DENY = re.compile(r" priority (\d+) Deny ")
 
 LOWEST, HIGHEST = 100, 4096
 
@@ -67,6 +66,16 @@ class Nsg:
     mine: dict[str, int]
     """Priorities of the rules of this tool's names that exist already."""
     known: bool = True
+    deny_rules: tuple[dict[str, Any], ...] = ()
+    """The properties of its inbound deny rules."""
+
+    def denies(self, blocks: Sequence[MissingBlock], service: Service) -> list[int]:
+        """Priorities of the deny rules that may match a block for the service."""
+        out = []
+        for props in self.deny_rules:
+            if _may_match(props, blocks, service) and isinstance(props.get("priority"), int):
+                out.append(props["priority"])
+        return out
 
 
 def protocol_args(service: Service) -> list[str]:
@@ -84,6 +93,44 @@ def _props(rule: dict[str, Any]) -> dict[str, Any]:
 def _nsgs(doc: Any) -> list[dict[str, Any]]:
     items = doc if isinstance(doc, list) else [doc]
     return [n for n in items if isinstance(n, dict)]
+
+
+def _strings(props: dict[str, Any], one: str, many: str) -> list[str]:
+    values = [props.get(one)] + list(props.get(many) or [])
+    return [str(v) for v in values if v not in (None, "")]
+
+
+def _may_match(props: dict[str, Any], blocks: Sequence[MissingBlock], service: Service) -> bool:
+    proto = str(props.get("protocol", "*")).lower()
+    if service.protocol != "any" and proto not in ("*", "any", service.protocol):
+        return False
+    ports = _strings(props, "destinationPortRange", "destinationPortRanges")
+    if service.protocol != "any" and "*" not in ports:
+        hit = False
+        for text in ports:
+            first, _, last = text.partition("-")
+            try:
+                lo, hi = int(first), int(last or first)
+            except ValueError:
+                hit = True
+                break
+            if any(x <= hi and lo <= y for x, y in service.ports):
+                hit = True
+                break
+        if not hit:
+            return False
+    sources = _strings(props, "sourceAddressPrefix", "sourceAddressPrefixes")
+    if props.get("sourceApplicationSecurityGroups") or not sources:
+        return True
+    for text in sources:
+        try:
+            p = ipspace.parse(text)
+        except ValueError:
+            return True  # *, Internet, a service tag: it may hold the addresses
+        for b in blocks:
+            if b.family == p.family and b.network <= p.last and p.first < b.network + b.size:
+                return True
+    return False
 
 
 def _check(pattern: re.Pattern[str], value: str, what: str) -> str:
@@ -136,6 +183,7 @@ class AzureGenerator(Generator):
                 else:
                     _check(GROUP, group, "resource group")
                 used, mine = set(), {}
+                denies: list[dict[str, Any]] = []
                 for rule in holder.get("securityRules") or []:
                     if not isinstance(rule, dict):
                         continue
@@ -145,25 +193,27 @@ class AzureGenerator(Generator):
                         prio, int
                     ):
                         continue
+                    if str(props.get("access", "")).lower() == "deny":
+                        denies.append(props)
                     rname = rule.get("name") or props.get("name")
                     if isinstance(rname, str) and rname.startswith(base):
                         mine[rname] = prio
                     else:
                         used.add(prio)
-                out.append(Nsg(_check(NAME, name, "network security group"), group,
-                               frozenset(used), mine))  # fmt: skip
+                checked = _check(NAME, name, "network security group")
+                out.append(Nsg(checked, group, frozenset(used), mine, True, tuple(denies)))
         if out:
             return out
         name = "$NSG_NAME" if options.chain == "INPUT" else options.chain
         return [Nsg(name, "$RESOURCE_GROUP", frozenset(), {}, known=False)]
 
     def _bound(self, nsg: Nsg, blocks: Sequence[MissingBlock], options: RuleOptions) -> int:
-        """One more than the highest priority a new rule may take for ``nsg``."""
+        """One more than the highest priority a new rule may take for ``nsg``: the lowest
+        priority of an inbound deny of the NSG that may match the blocks for the service (a
+        source that is not an address, a service tag, may hold them)."""
         bound = HIGHEST + 1
-        for text in deciding_rules(options, FORMAT, blocks):
-            m = _DENY.search(text)
-            if m and text.startswith(f"{nsg.name} "):
-                bound = min(bound, int(m.group(1)))
+        for prio in nsg.denies(blocks, options.service):
+            bound = min(bound, prio)
         return bound
 
     def artifacts(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
