@@ -156,7 +156,7 @@ class AzureGenerator(Generator):
 
     def check_options(self, options: RuleOptions) -> None:
         if options.chain != "INPUT":
-            _check(NAME, options.chain, "network security group")
+            _check(NAME, options.chain, "chain name (the network security group)")
 
     def rule_base(self, service: Service) -> str:
         return short(f"allowlist-auditor-{service_slug(service)}", self.max_name_len - 8, service)

@@ -253,12 +253,13 @@ class GcloudGenerator(Generator):
                 best = (*key, Extend(name, written))
         return None if best is None else best[2]
 
+    def rule_base(self, service: Service) -> str:
+        """``allowlist-auditor-tcp-25``: with ``-v4`` and a chunk number, a rule name."""
+        return short(f"allowlist-auditor-{service_slug(service)}", self.max_name_len - 6, service)
+
     def plans(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Plan]:
         out = []
-        base = short(
-            f"allowlist-auditor-{service_slug(options.service)}", self.max_name_len - 3,
-            options.service,
-        )  # fmt: skip
+        base = self.rule_base(options.service)
         for family in self.families:
             mine = [
                 b
