@@ -292,3 +292,15 @@ def test_hostile_origins_reach_only_the_description(
         assert got == want
     # the work directory holds only what the test made: no payload wrote a file
     assert sorted(p.name for p in tmp.iterdir()) == ["bin", "calls.jsonl", "out"]
+
+
+def test_a_hostile_group_id_in_the_export_is_refused(tmp_path: Path, expected: Path) -> None:
+    data = json.loads(SG.read_text())
+    for group in data["SecurityGroups"]:
+        group["GroupId"] = "sg-1' ; touch pwned ; '"
+    export = tmp_path / "sg.json"
+    export.write_text(json.dumps(data))
+    result = diff("-e", str(expected), "-d", str(export), "--rules", "aws")
+    assert result.exit_code == 2
+    assert "is not a security group id" in result.output
+    assert "authorize-security-group-ingress" not in result.output
