@@ -3,12 +3,13 @@
 Choices an admin should know about (they are also written into the output):
 
 - ``terraform`` writes for the cloud of the declared export (``aws-security-group``,
-  ``azure-nsg``, ``gcp-firewall``); ``terraform-aws``, ``terraform-azure`` and
-  ``terraform-gcp`` name the cloud. The objects, priorities and limits are those of the
-  ``aws``, ``azure`` and ``gcloud`` platforms: the same security group (and quota split), the
-  same free NSG priorities ahead of the deny, the same priority ahead of the VPC denies and
-  256 ranges per rule. An object the export does not name is a variable the configuration
-  has to set (``var.allowlist_auditor_security_group_id`` ...).
+  ``azure-nsg``, ``gcp-firewall``), AWS when none was read (the output says so);
+  ``terraform-aws``, ``terraform-azure`` and ``terraform-gcp`` name the cloud. The objects,
+  priorities and limits are those of the ``aws``, ``azure`` and ``gcloud`` platforms: the
+  same security group (and quota split), the same free NSG priorities ahead of the deny, the
+  same priority ahead of the VPC denies and 256 ranges per rule. An object the export does
+  not name is a variable the configuration has to set (``var.allowlist_auditor_group_id``,
+  ``var.allowlist_auditor_nsg_name`` ...).
 - ``aws_vpc_security_group_ingress_rule``: one resource per CIDR and port range, as the AWS
   provider manages them; ``azurerm_network_security_rule`` and ``google_compute_firewall``:
   one resource per rule. New resources only: a rule that Terraform already manages is not
@@ -21,9 +22,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import ClassVar
 
-from auditor.errors import UsageError
 from auditor.model import MissingBlock
 from auditor.rules import sanitize
 from auditor.rules.artifacts import Artifact, chunk_name
@@ -342,17 +343,23 @@ class TerraformGenerator(Generator):
             cls().check_options(options)
 
     def chosen(self, options: RuleOptions) -> TerraformBase:
+        """The cloud of the first declared export of one; AWS when none was read."""
         for rs in options.declared:
             cls = PLATFORMS.get(rs.info.format)
             if cls is not None:
                 return cls()
-        raise UsageError(
-            "terraform writes for the cloud of the declared export, and none was read",
-            hint="name the cloud: --rules terraform-aws, terraform-azure or terraform-gcp",
-        )
+        return TerraformAwsGenerator()
 
     def unfixed(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[str]:
         return self.chosen(options).unfixed(blocks, options)
 
     def artifacts(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
-        return self.chosen(options).artifacts(blocks, options)
+        gen = self.chosen(options)
+        arts = gen.artifacts(blocks, options)
+        if any(rs.info.format in PLATFORMS for rs in options.declared):
+            return arts
+        note = (
+            "# No aws, azure or gcp export was read: these are AWS resources;"
+            " terraform-azure and terraform-gcp write for the other clouds.\n"
+        )
+        return [replace(a, body=note + a.body) if a.suffix == "tf" else a for a in arts]

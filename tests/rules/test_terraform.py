@@ -250,12 +250,17 @@ def test_gcp_rules_read_back_complete(tmp_path: Path) -> None:
     assert diff("-e", str(expected), "-d", str(after)).exit_code == 0
 
 
-def test_terraform_needs_a_cloud(tmp_path: Path) -> None:
+def test_terraform_without_a_cloud_export_says_it_writes_for_aws(tmp_path: Path) -> None:
     cidrs = tmp_path / "c.txt"
     cidrs.write_text("192.0.2.0/24\n")
     result = CliRunner().invoke(app, ["rules", "terraform", str(cidrs)])
-    assert result.exit_code == 2
-    assert "terraform-aws" in result.output
+    assert result.exit_code == 0, result.output
+    assert "these are AWS resources; terraform-azure and terraform-gcp" in result.stdout
+    (tf,) = [p for p in result.stdout.split("# =====") if "apply: terraform-v4" in p]
+    blocks = parse_hcl(tf.split("=====", 1)[1])
+    assert [b["labels"][0] for b in blocks if b["type"] == "resource"] == [
+        "aws_vpc_security_group_ingress_rule"
+    ]
 
 
 def test_without_an_export_the_objects_are_variables(tmp_path: Path) -> None:
