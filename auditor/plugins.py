@@ -60,9 +60,12 @@ GENERATORS: Registry[Any] = Registry(
     {
         "apache": "auditor.rules.apache:ApacheGenerator",
         "asa": "auditor.rules.asa:AsaGenerator",
+        "aws": "auditor.rules.aws:AwsGenerator",
+        "azure": "auditor.rules.azure:AzureGenerator",
         "exchange": "auditor.rules.exchange:ExchangeGenerator",
         "firewalld": "auditor.rules.firewalld:FirewalldGenerator",
         "fortios": "auditor.rules.fortios:FortiosGenerator",
+        "gcloud": "auditor.rules.gcloud:GcloudGenerator",
         "haproxy": "auditor.rules.haproxy:HaproxyGenerator",
         "ios": "auditor.rules.ios:IosGenerator",
         "ipset": "auditor.rules.ipset:IpsetGenerator",
@@ -75,6 +78,10 @@ GENERATORS: Registry[Any] = Registry(
         "panos": "auditor.rules.panos:PanosGenerator",
         "pfsense": "auditor.rules.pfsense:PfsenseGenerator",
         "postfix": "auditor.rules.postfix:PostfixGenerator",
+        "terraform": "auditor.rules.terraform:TerraformGenerator",
+        "terraform-aws": "auditor.rules.terraform:TerraformAwsGenerator",
+        "terraform-azure": "auditor.rules.terraform:TerraformAzureGenerator",
+        "terraform-gcp": "auditor.rules.terraform:TerraformGcpGenerator",
         "ufw": "auditor.rules.ufw:UfwGenerator",
         "windows": "auditor.rules.windows:WindowsGenerator",
     },
@@ -85,14 +92,19 @@ GENERATORS: Registry[Any] = Registry(
         "kubernetes": "k8s",
         "routeros": "mikrotik",
         "pan-os": "panos",
+        "az": "azure",
+        "gcp": "gcloud",
     },
 )
 """The rule platforms of ``--rules`` and ``auditor rules``: ``rules.GENERATORS``."""
 
 PLATFORM_OF_FORMAT: dict[str, str] = {
     "apache": "apache",
+    "aws-security-group": "aws",
+    "azure-nsg": "azure",
     "exchange-connector": "exchange",
     "firewalld-zone": "firewalld",
+    "gcp-firewall": "gcloud",
     "ipset": "ipset",
     "iptables-save": "iptables",
     "nftables": "nftables",

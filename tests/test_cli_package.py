@@ -78,7 +78,7 @@ def test_help_lists_every_format_and_platform(run_cli: RunCli) -> None:
 
     out = " ".join(re.sub(r"-\n *", "-", run_cli("diff", "-h")[1]).split())
     assert all(name in out for name in READERS.names())
-    assert "-r, --rules " + "|".join(sorted(GENERATORS)) in out
+    assert "-r, --rules " + "|".join(GENERATORS.listed()) in out
     assert "nftables (or nft)" in out and "iptables (or ip6tables)" in out
 
 

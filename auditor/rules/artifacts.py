@@ -107,7 +107,7 @@ def header(art: Artifact, platform: str, prov: Provenance, others: Sequence[Arti
     lines.append(f"apply: {art.apply}")
     rollback = [o for o in others if o.kind == "rollback" and o.family == art.family]
     if art.kind != "rollback":
-        if rollback:
+        if rollback and art.kind == "apply":
             lines.append(f"roll back: {rollback[0].file_name(platform)} (apply it as this one)")
         else:
             lines.append("roll back: no rollback artifact is made for this one")
