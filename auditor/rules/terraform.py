@@ -211,6 +211,7 @@ class TerraformAzureGenerator(TerraformBase):
     description = "Terraform azurerm_network_security_rule resources at free NSG priorities"
     cloud = "azure"
     max_comment_len = AzureGenerator.max_comment_len
+    max_name_len = AzureGenerator.max_name_len
 
     def check_options(self, options: RuleOptions) -> None:
         AzureGenerator().check_options(options)
