@@ -8,6 +8,7 @@ import typer
 
 from auditor.cli import diffing
 from auditor.cli import params as p
+from auditor.cli.options import family_of
 from auditor.cli.rulemaking import RuleAsk
 
 
@@ -119,6 +120,6 @@ def command(
             over_broad_v4,
             over_broad_v6,
             layered,
-            RuleAsk(tuple(rules or ()), p.family_of(family), output_dir, prune),
+            RuleAsk(tuple(rules or ()), family_of(family), output_dir, prune),
         ),
     )

@@ -71,7 +71,9 @@ def _run(opts: Options, sources: list[str], family: str) -> Outcome:
     output = opts.output
     if output not in LISTINGS:
         raise UsageError(f"unknown output {output!r}", hint="choose one of: " + ", ".join(LISTINGS))
-    fam = p.family_of(family)
+    from auditor.cli.options import family_of
+
+    fam = family_of(family)
     stdin_once(sources)
     options = opts.load_options("expected", **opts.reading())
     with opts.open() as loader:

@@ -252,3 +252,12 @@ def _progress(quiet: bool) -> Callable[[str, int, int | None], None] | None:
 
     update.stop = bar.stop  # type: ignore[attr-defined]
     return update
+
+
+def family_of(value: str) -> int | None:
+    """``--family``: None for all, else 4 or 6."""
+    if value not in ("all", "4", "6"):
+        from auditor.errors import UsageError
+
+        raise UsageError(f"invalid --family {value!r}", hint="choose all, 4 or 6")
+    return None if value == "all" else int(value)

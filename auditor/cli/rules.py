@@ -63,12 +63,13 @@ def _run(
 ) -> Outcome:
     from auditor import audit
     from auditor.cli.loading import load_all, rule_blocks
+    from auditor.cli.options import family_of
     from auditor.cli.outcome import Outcome, source_complete
     from auditor.cli.output import deliver, err
     from auditor.rules import RuleOptions, generator_for
     from auditor.service import Service
 
-    fam = p.family_of(family)
+    fam = family_of(family)
     gen = generator_for(platform)
     options = RuleOptions(service=Service.parse(opts.service), chain=opts.chain)
     gen.check(options)

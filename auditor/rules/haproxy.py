@@ -74,24 +74,5 @@ class HaproxyGenerator(Generator):
             RELOAD,
         )
         n = len(ordered)
-        return [
-            Artifact(
-                "apply",
-                None,
-                body,
-                "cfg",
-                f"paste where it says, {CHECK}, {RELOAD}",
-                CHECK,
-                cidrs=n,
-            ),
-            Artifact(
-                "rollback",
-                None,
-                back,
-                "sh",
-                "sh FILE [haproxy.cfg]",
-                "bash -n FILE",
-                script=True,
-                cidrs=n,
-            ),
-        ]
+        apply = f"paste where it says, {CHECK}, {RELOAD}"
+        return snippet.artifacts(body, "cfg", apply, CHECK, back, n, "haproxy.cfg")

@@ -66,17 +66,5 @@ class NginxGenerator(Generator):
         body = snippet.wrap(options.service, [*advice, *lines])
         apply = f"save as {path}, include it before deny all;, then {CHECK} && {RELOAD}"
         back = snippet.rollback_script(options.service, path, CHECK, RELOAD)
-        n = len(ordered)
-        return [
-            Artifact("apply", None, body, "conf", apply, CHECK, cidrs=n),
-            Artifact(
-                "rollback",
-                None,
-                back,
-                "sh",
-                "sh FILE [the file it was pasted into]",
-                "bash -n FILE",
-                script=True,
-                cidrs=n,
-            ),
-        ]
+        target = "the file it was pasted into"
+        return snippet.artifacts(body, "conf", apply, CHECK, back, len(ordered), target)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from auditor.errors import UsageError
 from auditor.rules import sanitize
+from auditor.rules.artifacts import Artifact
 from auditor.service import Service
 
 _CHAIN = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,30}")
@@ -62,3 +63,23 @@ def rollback_script(service: Service, default_file: str, check: str, reload: str
             "fi",
         ]
     )
+
+
+def artifacts(
+    body: str, suffix: str, apply: str, check: str, back: str, cidrs: int, target: str
+) -> list[Artifact]:
+    """The snippet to paste (apply) and the script that takes its marked lines out of the
+    file it was pasted into (rollback); ``target`` names that file in the rollback's usage."""
+    return [
+        Artifact("apply", None, body, suffix, apply, check, cidrs=cidrs),
+        Artifact(
+            "rollback",
+            None,
+            back,
+            "sh",
+            f"sh FILE [{target}]",
+            "bash -n FILE",
+            script=True,
+            cidrs=cidrs,
+        ),
+    ]
