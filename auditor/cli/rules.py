@@ -47,9 +47,10 @@ def command(
       auditor rules nft github:section=hooks --service https
       auditor rules nft nodes.txt --output-file /etc/nftables.d/allow-mail.nft
       auditor rules iptables report.json --family 4 --output-file v4.rules
+      auditor rules iptables report.json --family 4 | iptables-restore --test --noflush
 
-    With --output-file, the file holds only what loads as its header says: for iptables,
-    the file for iptables-restore (or ip6tables-restore) of one family.
+    With --output-file or --family, the output holds only what loads as its header says: for
+    iptables, the file for iptables-restore (or ip6tables-restore) of one family.
     """
     p.start(ctx, locals(), lambda opts: _run(opts, platform, source, family, output_dir))
 
@@ -88,7 +89,10 @@ def _run(
     from auditor.rules.artifacts import write_dir
 
     options = replace(options, provenance=provenance(sets, str(options.service)))
-    make = gen.generate if opts.output_file is None else gen.generate_file
+    # one family, or a file: only what loads as its header says (for iptables, the restore
+    # file, which `| iptables-restore --test --noflush` takes); else every form, separated
+    loadable = opts.output_file is not None or fam is not None
+    make = gen.generate_file if loadable else gen.generate
     text = make(blocks, options)
     deliver(text, opts.output_file, output="rules", quiet=False, incomplete=None)
     if output_dir is not None:

@@ -250,11 +250,23 @@ def test_iptables_commands_can_be_run_twice_and_add_each_rule_once(
     nodes: Path, netns: Netns
 ) -> None:
     require_tool("iptables")
-    result = CliRunner().invoke(app, ["rules", "iptables", str(nodes), "--family", "4"])
+    result = CliRunner().invoke(app, ["rules", "iptables", str(nodes)])
     assert result.exit_code == 0
     script = result.stdout.split("# ===== IPv4: iptables commands =====")[1]
+    script = script.split("# ===== IPv6")[0]
     for _ in range(2):
         done = netns.run(["bash", "-e", "-c", script])
         assert done.returncode == 0, done.stderr
     saved = netns.run(["iptables-save", "-t", "filter"], check=True).stdout
     assert saved.count("-s 192.0.2.0/24 ") == 1 and saved.count("-s 198.51.100.7/32 ") == 1
+
+
+def test_one_family_on_stdout_pipes_into_iptables_restore(nodes: Path, netns: Netns) -> None:
+    require_tool("iptables-restore")
+    for fam, program in ((4, "iptables-restore"), (6, "ip6tables-restore")):
+        argv = ["rules", "iptables", str(nodes), "--family", str(fam)]
+        result = CliRunner().invoke(app, argv)
+        assert result.exit_code == 0, result.output
+        assert "=====" not in result.stdout and "iptables -C" not in result.stdout
+        checked = netns.run([program, "--test", "--noflush"], stdin=result.stdout)
+        assert checked.returncode == 0, checked.stderr
