@@ -150,6 +150,7 @@ class IptablesGenerator(Generator):
     max_comment_len = 255
     """``-m comment``: 255 bytes pass, 256 fail [iptables extensions/libxt_comment.t]; some
     releases (1.8.9) cut a longer comment to 255 silently instead."""
+    prunes = True
     max_name_len = 28
     """Chain names: at most 28 characters [containernetworking/cni#168]."""
     comment_tag: ClassVar[str] = sanitize.TAG
@@ -295,6 +296,36 @@ class IptablesGenerator(Generator):
                 arts.append(
                     Artifact("rollback", family, body, "rules", how["apply"], check, cidrs=count)
                 )
+        if options.prune:
+            arts += self._prune(options)
+        return arts
+
+    def _prune(self, options: RuleOptions) -> list[Artifact]:
+        """Per family, the ``-D`` lines for the scope's wholly extra ACCEPT rules
+        (:mod:`auditor.rules.iptables_prune`), and comments for the ones kept."""
+        from auditor.rules.iptables_prune import prune_lines
+
+        found = prune_lines(options.prune, options.declared, options.scope)
+        arts = []
+        for family in sorted(set(found.deletes) | set(found.kept)):
+            deletes = found.deletes.get(family, [])
+            lines = [f"# {note}" for note in found.kept.get(family, [])]
+            if deletes:
+                lines.append("# To undo, load the same lines with -A in place of -D.")
+            for table in dict.fromkeys(t for t, _ in deletes):
+                lines += [f"*{table}", *(d for t, d in deletes if t == table), "COMMIT"]
+            restore = RESTORE[family]
+            arts.append(
+                Artifact(
+                    "prune",
+                    family,
+                    "\n".join(lines) + "\n",
+                    "rules",
+                    f"{restore} --noflush FILE",
+                    f"{restore} --test --noflush FILE",
+                    cidrs=len(deletes),
+                )
+            )
         return arts
 
     def generate_file(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> str:

@@ -231,7 +231,7 @@ def test_rules_auto_output_dir_has_a_directory_per_source(
     ("extra", "words"),
     [
         (["-r", "iptables", "--prune"], "no --scope was given"),
-        (["--scope", "INPUT", "-r", "iptables", "--prune"], "cannot remove entries yet"),
+        (["--scope", "INPUT", "-r", "nftables", "--prune"], "cannot remove entries yet"),
         (["--output-dir", "out"], "no --rules was given"),
         (["--family", "4"], "no --rules was given"),
         (["-r", "iptables", "--family", "5"], "invalid --family '5'"),
@@ -270,3 +270,68 @@ def test_one_family_on_stdout_pipes_into_iptables_restore(nodes: Path, netns: Ne
         assert "=====" not in result.stdout and "iptables -C" not in result.stdout
         checked = netns.run([program, "--test", "--noflush"], stdin=result.stdout)
         assert checked.returncode == 0, checked.stderr
+
+
+PRUNE_EXPORT = """\
+*filter
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -s 192.0.2.0/26 -p tcp -m tcp --dport 25 -j ACCEPT
+-A INPUT -s 10.9.0.0/24 -p tcp -m tcp --dport 25 -m comment --comment "old relay" -j ACCEPT
+-A INPUT -s 10.8.0.0/16 -p tcp -m tcp --dport 25 -j ACCEPT
+-A FORWARD -s 10.7.0.0/24 -p tcp -m tcp --dport 25 -j ACCEPT
+COMMIT
+"""
+
+
+def test_iptables_prune_deletes_only_wholly_extra_rules_of_the_scope_in_the_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, netns: Netns
+) -> None:
+    require_tool("iptables-restore")
+    monkeypatch.chdir(tmp_path)
+    netns.run(["iptables-restore"], stdin=PRUNE_EXPORT, check=True)
+    Path("fw.rules").write_text(netns.run(["iptables-save"], check=True).stdout)
+    Path("exp.txt").write_text("192.0.2.0/26\n10.8.1.0/24\n")
+    argv = ["diff", "-e", "exp.txt", "-d", "fw.rules", "--scope", "INPUT", "-r", "iptables"]
+    result = CliRunner().invoke(app, [*argv, "--prune", "--output-dir", "out", "-q"])
+    assert result.exit_code == 0, result.output  # nothing missing; extras are not drift
+    text = (tmp_path / "out" / "iptables-v4-prune.rules").read_text()
+    assert "REMOVES the extra (stale) entries" in text
+    assert [line for line in text.splitlines() if line.startswith("-D")] == [
+        '-D INPUT -s 10.9.0.0/24 -p tcp -m tcp --dport 25 -m comment --comment "old relay"'
+        " -j ACCEPT"
+    ]
+    assert "# kept fw.rules:" in text and "it also lets expected addresses in" in text
+    netns.run(["iptables-restore", "--test", "--noflush"], stdin=text, check=True)
+    netns.run(["iptables-restore", "--noflush"], stdin=text, check=True)
+    saved = netns.run(["iptables-save"], check=True).stdout
+    assert "-s 10.9.0.0/24" not in saved
+    assert "-s 10.8.0.0/16" in saved and "-s 192.0.2.0/26" in saved and "-s 10.7.0.0/24" in saved
+    # audited again: the scope's only extras are what the kept /16 holds beyond expected
+    Path("fw.rules").write_text(saved)
+    result = CliRunner().invoke(app, [*argv[:-2], "-o", "json"])
+    extra = json.loads(result.stdout)["extra"]
+    assert extra and all(e["cidr"].startswith("10.8.") for e in extra)
+
+
+def test_iptables_prune_keeps_a_rule_when_the_export_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The -D lines need the table of each rule, read again from the export: when the file no
+    longer holds what was audited, the rule is named as kept, never guessed."""
+    from tests.reports.helpers import compare, load
+
+    monkeypatch.chdir(tmp_path)
+    Path("fw.rules").write_text(PRUNE_EXPORT)
+    declared = load("fw.rules", "declared", PRUNE_EXPORT, "iptables-save")
+    result = compare([load("exp.txt", "expected", "192.0.2.0/26\n")], [declared], scope=("INPUT",))
+    prune = tuple(result.extra_blocks or ())
+    opts = RuleOptions(Service.parse("tcp/25"), declared=(declared,), scope=("INPUT",), prune=prune)
+    gen = generator_for("iptables")
+    [art] = [a for a in gen.checked_artifacts([], opts) if a.kind == "prune"]
+    assert "-D INPUT -s 10.9.0.0/24" in art.body
+    Path("fw.rules").write_text(PRUNE_EXPORT + "# edited\n")
+    [art] = [a for a in gen.checked_artifacts([], opts) if a.kind == "prune"]
+    assert "-D " not in art.body
+    assert "kept fw.rules:6: the export changed since it was read" in art.body
