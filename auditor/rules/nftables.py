@@ -119,6 +119,7 @@ class NftablesGenerator(Generator):
     """Rule and element comments: at most 128 bytes, and ``"`` cannot be escaped; one bad
     comment makes nft reject the whole file [mossdef-org/pbr#170; kubernetes/kubernetes#139515]."""
     max_name_len = 31
+    prunes = True
     """Chain and set names: NFT_NAME_MAXLEN is 256 bytes with the NUL in current kernels, but
     NFT_CHAIN_MAXNAMELEN and NFT_SET_MAXNAMELEN were 32 in older ones [linux uapi nf_tables.h];
     31 characters work on both."""
@@ -227,6 +228,16 @@ class NftablesGenerator(Generator):
                     "rollback", None, body, "nft", "nft -f FILE", "nft -c -f FILE", cidrs=count
                 )
             )
+        if options.prune:
+            from auditor.rules.nft_prune import prune_lines
+
+            deletes, kept = prune_lines(options.prune, options.declared, options.scope)
+            lines = [f"# {note}" for note in kept]
+            if deletes:
+                lines.append("# To undo, load the same lines with add in place of delete.")
+            body = "\n".join([*lines, *deletes]) + "\n"
+            cidrs = sum(line.count(",") + 1 for line in deletes)
+            arts.append(Artifact("prune", None, body, "nft", *how, cidrs=cidrs))
         return arts
 
     def _render_placed(self, where: Placement, options: RuleOptions) -> str:

@@ -231,7 +231,7 @@ def test_rules_auto_output_dir_has_a_directory_per_source(
     ("extra", "words"),
     [
         (["-r", "iptables", "--prune"], "no --scope was given"),
-        (["--scope", "INPUT", "-r", "nftables", "--prune"], "cannot remove entries yet"),
+        (["--scope", "INPUT", "-r", "nginx", "--prune"], "cannot remove entries yet"),
         (["--output-dir", "out"], "no --rules was given"),
         (["--family", "4"], "no --rules was given"),
         (["-r", "iptables", "--family", "5"], "invalid --family '5'"),
@@ -335,3 +335,41 @@ def test_iptables_prune_keeps_a_rule_when_the_export_changed(
     [art] = [a for a in gen.checked_artifacts([], opts) if a.kind == "prune"]
     assert "-D " not in art.body
     assert "kept fw.rules:6: the export changed since it was read" in art.body
+
+
+NFT_PRUNE = """\
+table inet filter {
+  set mail_v4 {
+    type ipv4_addr
+    flags interval
+    elements = { 192.0.2.0/26, 10.9.0.0/24, 10.8.0.0/16, 10.6.0.1-10.6.0.5 }
+  }
+  chain input {
+    type filter hook input priority 0; policy drop;
+    ip saddr @mail_v4 tcp dport 25 accept
+  }
+}
+"""
+
+
+def test_nftables_prune_deletes_wholly_extra_elements_of_the_scoped_set_in_the_kernel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, netns: Netns
+) -> None:
+    require_tool("nft")
+    monkeypatch.chdir(tmp_path)
+    netns.run(["nft", "-f", "-"], stdin=NFT_PRUNE, check=True)
+    Path("fw.nft").write_text(netns.run(["nft", "list", "ruleset"], check=True).stdout)
+    Path("exp.txt").write_text("192.0.2.0/26\n10.8.1.0/24\n")
+    argv = ["diff", "-e", "exp.txt", "-d", "fw.nft", "--scope", "mail_v4", "-r", "nft"]
+    result = CliRunner().invoke(app, [*argv, "--prune", "--output-dir", "out", "-q"])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "out" / "nftables-all-prune.nft").read_text()
+    assert [line for line in text.splitlines() if line.startswith("delete")] == [
+        "delete element inet filter mail_v4 { 10.6.0.1-10.6.0.5, 10.9.0.0/24 }"
+    ]
+    assert "it also holds expected addresses" in text
+    netns.run(["nft", "-c", "-f", "-"], stdin=text, check=True)
+    netns.run(["nft", "-f", "-"], stdin=text, check=True)
+    listed = netns.run(["nft", "list", "set", "inet", "filter", "mail_v4"], check=True).stdout
+    assert "10.9.0.0/24" not in listed and "10.6.0.1" not in listed
+    assert "192.0.2.0/26" in listed and "10.8.0.0/16" in listed
