@@ -97,6 +97,10 @@ def run(
     if not_fixed:
         # rules known not to take effect: the run did not produce what was asked
         incomplete = incomplete or f"the rules cannot let in {not_fixed} missing CIDR(s)"
+    if incomplete is None:
+        rulemaking.write(made)
+    elif made.pending:  # files say they are the whole change: none from an incomplete run
+        err(f"error: not written: {ask.output_dir} (the run is incomplete; nothing in it changed)")
     ctx = ReportContext(rules=tuple(rendered), color=opts.color)
     text = report.stream(result, ctx)  # made as it is written
     deliver(text, opts.output_file, output=opts.output, quiet=opts.quiet, incomplete=incomplete)

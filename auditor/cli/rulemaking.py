@@ -14,7 +14,7 @@ from auditor.errors import UsageError
 if TYPE_CHECKING:
     from auditor.model import AuditResult, MissingBlock, RangeSet
     from auditor.rules import Generator, RuleOptions
-    from auditor.rules.artifacts import Provenance
+    from auditor.rules.artifacts import Artifact, Provenance
 
 AUTO = "auto"
 
@@ -35,6 +35,10 @@ class Made:
     """(title, text) per platform, for the report."""
     unfixed: list[tuple[str, list[str]]] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
+    pending: list[tuple[Path, Generator, list[Artifact], Provenance]] = field(
+        default_factory=list
+    )
+    """With --output-dir: the files to write, once the run is known to be complete."""
     notes: list[str] = field(default_factory=list)
     """Info lines: declared sources ``auto`` has no platform for."""
 
@@ -107,11 +111,11 @@ def make(
     banner: str,
 ) -> Made:
     """The rules of every platform asked for, as text for the report and, with --output-dir,
-    as files (one directory per platform and declared source with ``auto``)."""
+    as files to write (one directory per platform and declared source with ``auto``):
+    :func:`write` writes them once the run is known to be complete."""
     from auditor.cli.loading import rule_blocks
     from auditor.rules import generator_for
     from auditor.rules import sanitize as clean
-    from auditor.rules.artifacts import write_dir
 
     made = Made()
     prune: tuple[MissingBlock, ...] = ()
@@ -141,8 +145,16 @@ def make(
                 directory = directory / _dir_name(key)
             arts = gen.checked_artifacts(mine_blocks, mine, ask.family)
             if arts:
-                made.written += write_dir(directory, gen.name, arts, mine.provenance)
+                made.pending.append((directory, gen, arts, mine.provenance))
     return made
+
+
+def write(made: Made) -> None:
+    """Write the files :func:`make` prepared (--output-dir), each artifact in its own."""
+    from auditor.rules.artifacts import write_dir
+
+    for directory, gen, arts, prov in made.pending:
+        made.written += write_dir(directory, gen.name, arts, prov)
 
 
 def _dir_name(title: str) -> str:

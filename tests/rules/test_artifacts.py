@@ -373,3 +373,19 @@ def test_nftables_prune_deletes_wholly_extra_elements_of_the_scoped_set_in_the_k
     listed = netns.run(["nft", "list", "set", "inet", "filter", "mail_v4"], check=True).stdout
     assert "10.9.0.0/24" not in listed and "10.6.0.1" not in listed
     assert "192.0.2.0/26" in listed and "10.8.0.0/16" in listed
+
+
+def test_an_incomplete_diff_writes_no_artifact_files(layered: list[str], tmp_path: Path) -> None:
+    # IPv6 is expected and no declared source covers it: the run is incomplete (exit 2), so
+    # no file may claim to be the complete change
+    Path("exp.txt").write_text("192.0.2.0/26\n198.51.100.0/26\n2001:db8::/32\n")
+    argv = ["diff", "-e", "exp.txt", "-d", "fw.rules", "-r", "auto", "--output-dir", "out"]
+    result = CliRunner().invoke(app, [*argv, "-o", "text"])
+    assert result.exit_code == 2, result.output
+    assert "no declared source covers IPv6" in result.stderr
+    assert not (tmp_path / "out").exists()
+    assert "error: not written: out" in result.stderr
+    # the same inputs made complete write the files
+    Path("exp.txt").write_text("192.0.2.0/26\n198.51.100.0/26\n")
+    assert CliRunner().invoke(app, [*argv, "-q"]).exit_code == 1
+    assert (tmp_path / "out" / "iptables-v4-apply.rules").is_file()
