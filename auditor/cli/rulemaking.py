@@ -35,9 +35,7 @@ class Made:
     """(title, text) per platform, for the report."""
     unfixed: list[tuple[str, list[str]]] = field(default_factory=list)
     written: list[Path] = field(default_factory=list)
-    pending: list[tuple[Path, Generator, list[Artifact], Provenance]] = field(
-        default_factory=list
-    )
+    pending: list[tuple[Path, Generator, list[Artifact], Provenance]] = field(default_factory=list)
     """With --output-dir: the files to write, once the run is known to be complete."""
     notes: list[str] = field(default_factory=list)
     """Info lines: declared sources ``auto`` has no platform for."""

@@ -136,15 +136,24 @@ def write_dir(
 ) -> list[Path]:
     """Each artifact in a file of its own under ``directory`` (made if needed), written
     atomically; scripts are made executable. Returns the paths, in artifact order."""
+    from auditor.errors import InputError
     from auditor.fsutil import atomic_write
 
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for art in arts:
-        path = directory / art.file_name(platform)
-        text = full_text(art, platform, prov, arts).encode("utf-8")
-        atomic_write(path, text, mode=0o755 if art.script else 0o644)
-        written.append(path)
+    written: list[Path] = []
+    path = directory
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for art in arts:
+            path = directory / art.file_name(platform)
+            text = full_text(art, platform, prov, arts).encode("utf-8")
+            atomic_write(path, text, mode=0o755 if art.script else 0o644)
+            written.append(path)
+    except OSError as e:
+        raise InputError(
+            f"cannot write the rules: {e.strerror}",
+            source=str(e.filename or path),
+            hint="give --output-dir a directory that can be made or written to",
+        ) from None
     return written
 
 

@@ -389,3 +389,19 @@ def test_an_incomplete_diff_writes_no_artifact_files(layered: list[str], tmp_pat
     Path("exp.txt").write_text("192.0.2.0/26\n198.51.100.0/26\n")
     assert CliRunner().invoke(app, [*argv, "-q"]).exit_code == 1
     assert (tmp_path / "out" / "iptables-v4-apply.rules").is_file()
+
+
+@pytest.mark.parametrize("command", ["rules", "diff"])
+def test_an_output_dir_that_cannot_be_made_is_an_error_with_a_hint(
+    layered: list[str], command: str
+) -> None:
+    Path("taken").write_text("a file, not a directory\n")
+    argv = [*layered, "--layered", "-r", "auto"]
+    if command == "rules":
+        argv = ["rules", "iptables", "exp.txt"]
+    result = CliRunner().invoke(app, [*argv, "--family", "4", "--output-dir", "taken"])
+    assert result.exit_code == 2
+    assert "internal error" not in result.stderr
+    assert "error: taken" in result.stderr
+    assert "cannot write the rules:" in result.stderr
+    assert Path("taken").read_text() == "a file, not a directory\n"
