@@ -6,8 +6,8 @@ A rule is deleted only when all of these hold, and named in a comment otherwise:
 - it comes from an iptables-save export among the declared sources, whose file still has the
   content that was audited (same SHA-256), so that its table is known;
 - it is in a chain the scope names (``INPUT`` or ``filter/INPUT``);
-- its ``-s`` network holds no expected address (a rule that also lets expected addresses in is
-  kept: deleting it would cut them off);
+- its ``-s`` network holds no expected address, and is not negated (``! -s``) (a rule that
+  also lets expected addresses in is kept: deleting it would cut them off);
 - every word of it is one this tool could have written itself (letters, digits and
   ``._:/,=+@-``, or a double-quoted comment of those and spaces), so that nothing from the
   export but a rule iptables already holds is written back.
@@ -19,6 +19,7 @@ import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 from auditor import ipspace
@@ -98,6 +99,8 @@ def prune_lines(
                 why = "it holds words this tool does not write back"
             elif chain not in chains:
                 continue  # another chain than the scope's: not the scope's entry
+            elif any(a == "!" and b in ("-s", "--source") for a, b in pairwise(words)):
+                why = "its source is negated, so it lets in what is not extra too"
             elif not source or not _wholly_extra(source, prune):
                 why = "it also lets expected addresses in"
             elif table is None:

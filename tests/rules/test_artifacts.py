@@ -337,6 +337,30 @@ def test_iptables_prune_keeps_a_rule_when_the_export_changed(
     assert "kept fw.rules:6: the export changed since it was read" in art.body
 
 
+def test_iptables_prune_keeps_a_rule_whose_source_is_negated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``! -s 10.0.0.0/8 -j ACCEPT`` lets every address but 10/8 in, the expected ones too:
+    that 10/8 is wholly extra says nothing about what the rule lets in, so it is kept."""
+    monkeypatch.chdir(tmp_path)
+    Path("fw.rules").write_text(
+        "*filter\n:INPUT DROP [0:0]\n"
+        "-A INPUT -s 192.0.2.128/25 -j DROP\n"
+        "-A INPUT -s 10.0.0.0/8 -p tcp -m tcp --dport 25 -j ACCEPT\n"
+        "-A INPUT ! -s 10.0.0.0/8 -p tcp -m tcp --dport 25 -j ACCEPT\n"
+        "COMMIT\n"
+    )
+    Path("exp.txt").write_text("192.0.2.0/24\n")
+    argv = ["diff", "-e", "exp.txt", "-d", "fw.rules", "--scope", "INPUT", "-r", "iptables"]
+    result = CliRunner().invoke(app, [*argv, "--prune", "--output-dir", "out", "-q"])
+    assert result.exit_code == 1, result.output
+    text = (tmp_path / "out" / "iptables-v4-prune.rules").read_text()
+    assert [line for line in text.splitlines() if line.startswith("-D")] == [
+        "-D INPUT -s 10.0.0.0/8 -p tcp -m tcp --dport 25 -j ACCEPT"
+    ]
+    assert "# kept fw.rules:5: its source is negated" in text
+
+
 NFT_PRUNE = """\
 table inet filter {
   set mail_v4 {
