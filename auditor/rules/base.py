@@ -127,6 +127,13 @@ class Generator(ABC):
         arts = self.artifacts(blocks, options)
         return combined(self.name, arts, options.provenance)
 
+    def prune_section(self, arts: Sequence[Artifact], options: RuleOptions) -> str:
+        """The prune artifacts for standard output, each under its separator, after the
+        rules (for a platform whose :meth:`render` writes its own text); empty without any."""
+        if not arts:
+            return ""
+        return "\n" + combined(self.name, arts, options.provenance)
+
     def comment(self, parts: Iterable[str], prefix: str = sanitize.TAG) -> str:
         """A sanitised comment cut to :attr:`max_comment_len` bytes (empty: omit it)."""
         return sanitize.comment(parts, self.max_comment_len, prefix)

@@ -343,10 +343,15 @@ class IptablesGenerator(Generator):
                 " --family 6 --output-file v6.rules",
             )
         if not files:
-            return self.render(blocks, options)
+            return self.render_rules(blocks, options)
         return next(iter(files.values()))
 
     def render(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> str:
+        """The rules (:meth:`render_rules`), then with --prune the prune artifacts."""
+        prune = self._prune(options) if options.prune else []
+        return self.render_rules(blocks, options) + self.prune_section(prune, options)
+
+    def render_rules(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> str:
         files = self.render_files(blocks, options)
         if not files:
             return "# allowlist-auditor: nothing is missing; there are no iptables rules to add.\n"

@@ -164,6 +164,11 @@ class NftablesGenerator(Generator):
         return [f"add element {table} {name} {{", ",\n".join(elements), "}"]
 
     def render(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> str:
+        """The rules (:meth:`render_rules`), then with --prune the prune artifact."""
+        prune = self._prune(options) if options.prune else []
+        return self.render_rules(blocks, options) + self.prune_section(prune, options)
+
+    def render_rules(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> str:
         self.check(options)
         ordered = sanitize.sorted_blocks(blocks)
         if not ordered:
@@ -207,7 +212,7 @@ class NftablesGenerator(Generator):
         """One file for both families (apply), and the ``delete element`` lines that take the
         added addresses out of the sets again (rollback; the sets and the rules that use them
         stay, matching nothing)."""
-        text = self.render(blocks, options)
+        text = self.render_rules(blocks, options)
         count = len({b.cidr for b in blocks})
         how = ("nft -f FILE", "nft -c -f FILE")
         arts = [Artifact("apply", None, text, "nft", *how, cidrs=count)]
@@ -229,16 +234,21 @@ class NftablesGenerator(Generator):
                 )
             )
         if options.prune:
-            from auditor.rules.nft_prune import prune_lines
-
-            deletes, kept = prune_lines(options.prune, options.declared, options.scope)
-            lines = [f"# {note}" for note in kept]
-            if deletes:
-                lines.append("# To undo, load the same lines with add in place of delete.")
-            body = "\n".join([*lines, *deletes]) + "\n"
-            cidrs = sum(line.count(",") + 1 for line in deletes)
-            arts.append(Artifact("prune", None, body, "nft", *how, cidrs=cidrs))
+            arts += self._prune(options)
         return arts
+
+    def _prune(self, options: RuleOptions) -> list[Artifact]:
+        """The ``delete element`` lines for the scoped sets' wholly extra elements
+        (:mod:`auditor.rules.nft_prune`), and comments for the ones kept."""
+        from auditor.rules.nft_prune import prune_lines
+
+        deletes, kept = prune_lines(options.prune, options.declared, options.scope)
+        lines = [f"# {note}" for note in kept]
+        if deletes:
+            lines.append("# To undo, load the same lines with add in place of delete.")
+        body = "\n".join([*lines, *deletes]) + "\n"
+        cidrs = sum(line.count(",") + 1 for line in deletes)
+        return [Artifact("prune", None, body, "nft", "nft -f FILE", "nft -c -f FILE", cidrs=cidrs)]
 
     def _render_placed(self, where: Placement, options: RuleOptions) -> str:
         """The rules in the base chains the declared ruleset decides in, by their real names."""

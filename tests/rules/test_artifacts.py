@@ -429,3 +429,34 @@ def test_an_output_dir_that_cannot_be_made_is_an_error_with_a_hint(
     assert "error: taken" in result.stderr
     assert "cannot write the rules:" in result.stderr
     assert Path("taken").read_text() == "a file, not a directory\n"
+
+
+@pytest.mark.parametrize(
+    ("platform", "export", "scope", "line"),
+    [
+        ("iptables", PRUNE_EXPORT, "INPUT", "-D INPUT -s 10.9.0.0/24 -p tcp -m tcp --dport 25"),
+        ("nftables", NFT_PRUNE, "mail_v4", "delete element inet filter mail_v4 { 10.9.0.0/24,"),
+    ],
+)
+def test_prune_is_on_standard_output_too(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    platform: str,
+    export: str,
+    scope: str,
+    line: str,
+) -> None:
+    """Standard output holds every artifact --output-dir writes, the prune one included, with
+    or without anything missing."""
+    monkeypatch.chdir(tmp_path)
+    fw = "fw.rules" if platform == "iptables" else "fw.nft"
+    Path(fw).write_text(export)
+    for expected in ("192.0.2.0/26\n10.8.1.0/24\n", "192.0.2.0/24\n10.8.1.0/24\n"):
+        Path("exp.txt").write_text(expected)
+        argv = ["diff", "-e", "exp.txt", "-d", fw, "--scope", scope]
+        result = CliRunner().invoke(app, [*argv, "-r", platform, "--prune", "-o", "json"])
+        assert result.exit_code in (0, 1), result.output
+        [rules] = json.loads(result.stdout)["rules"]
+        assert f"{platform}-" in rules["text"] and "-prune." in rules["text"]
+        assert "REMOVES the extra (stale) entries" in rules["text"]
+        assert line in rules["text"]
