@@ -117,8 +117,10 @@ def make(
 
     made = Made()
     prune: tuple[MissingBlock, ...] = ()
-    if ask.prune:
+    if ask.prune and result.complete:
         prune = tuple(result.extra_blocks or ())
+    elif ask.prune:  # what an unread source holds looks extra: never removed on that word
+        made.notes.append("no prune from an incomplete run; read every source, then prune")
     jobs: list[tuple[str, str, Generator, list[MissingBlock], RuleOptions]] = []
     blocks = rule_blocks(result.missing_blocks)
     base = replace(options, declared=tuple(declared), prune=prune)

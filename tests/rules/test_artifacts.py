@@ -460,3 +460,16 @@ def test_prune_is_on_standard_output_too(
         assert f"{platform}-" in rules["text"] and "-prune." in rules["text"]
         assert "REMOVES the extra (stale) entries" in rules["text"]
         assert line in rules["text"]
+
+
+def test_no_prune_from_an_incomplete_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An expected source that failed makes its addresses look extra: nothing is pruned then."""
+    monkeypatch.chdir(tmp_path)
+    Path("fw.rules").write_text(PRUNE_EXPORT)
+    Path("exp.txt").write_text("192.0.2.0/26\n10.8.1.0/24\n")
+    Path("more.txt").write_text("192.0.2.1\n10.9.0.0/33\n")  # partial: the /24 meant is unread
+    argv = ["diff", "-e", "exp.txt", "-e", "more.txt", "-d", "fw.rules", "--scope", "INPUT"]
+    result = CliRunner().invoke(app, [*argv, "-r", "iptables", "--prune", "-o", "text"])
+    assert result.exit_code == 2, result.output
+    assert "-D INPUT" not in result.stdout
+    assert "info: no prune from an incomplete run" in result.stderr
