@@ -97,7 +97,7 @@ def run(
     if not_fixed:
         # rules known not to take effect: the run did not produce what was asked
         incomplete = incomplete or f"the rules cannot let in {not_fixed} missing CIDR(s)"
-    if incomplete is None:
+    if incomplete is None and made.pending:
         rulemaking.write(made)
     elif made.pending:  # files say they are the whole change: none from an incomplete run
         err(f"error: not written: {ask.output_dir} (the run is incomplete; nothing in it changed)")
