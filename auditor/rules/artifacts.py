@@ -131,6 +131,10 @@ def combined(platform: str, arts: Sequence[Artifact], prov: Provenance) -> str:
     return "\n".join(parts)
 
 
+_OWN = r"-(v4|v6|all)-(apply|rollback|prune)\.[a-z0-9]+"
+"""The names :meth:`Artifact.file_name` gives, after the platform's name."""
+
+
 def write_dir(
     directory: Path, platform: str, arts: Sequence[Artifact], prov: Provenance
 ) -> list[Path]:
@@ -143,6 +147,13 @@ def write_dir(
     path = directory
     try:
         directory.mkdir(parents=True, exist_ok=True)
+        # files this tool wrote there for the platform before and does not write now (a
+        # prune of an earlier run, the other family) would look like part of this change
+        names = {art.file_name(platform) for art in arts}
+        own = re.compile(re.escape(platform) + _OWN)
+        for old in directory.iterdir():
+            if own.fullmatch(old.name) and old.name not in names and old.is_file():
+                old.unlink()
         for art in arts:
             path = directory / art.file_name(platform)
             text = full_text(art, platform, prov, arts).encode("utf-8")

@@ -311,7 +311,10 @@ class IptablesGenerator(Generator):
             deletes = found.deletes.get(family, [])
             lines = [f"# {note}" for note in found.kept.get(family, [])]
             if deletes:
-                lines.append("# To undo, load the same lines with -A in place of -D.")
+                lines.append(
+                    "# To undo, insert each rule again at its old place (iptables -I CHAIN N"
+                    " ...): appended with -A after a DROP, it would not take effect."
+                )
             for table in dict.fromkeys(t for t, _ in deletes):
                 lines += [f"*{table}", *(d for t, d in deletes if t == table), "COMMIT"]
             restore = RESTORE[family]

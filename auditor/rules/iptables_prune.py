@@ -74,7 +74,9 @@ def _wholly_extra(source: str, blocks: Sequence[MissingBlock]) -> bool:
 def prune_lines(
     prune: Sequence[MissingBlock], declared: Sequence[RangeSet], scope: Sequence[str]
 ) -> PruneLines:
-    chains = {s.split("/")[-1] for s in scope}
+    # a scope is CHAIN (any table) or TABLE/CHAIN
+    wanted = [(s.split("/")[0] if "/" in s else None, s.split("/")[-1]) for s in scope]
+    chains = {c for _, c in wanted}
     sources = {rs.info.name: rs for rs in declared if rs.info.format == "iptables-save"}
     tables: dict[str, dict[int, str] | None] = {}
     deletes: dict[int, list[tuple[str, str]]] = {}
@@ -97,11 +99,15 @@ def prune_lines(
             why = ""
             if not words:
                 why = "it holds words this tool does not write back"
-            elif chain not in chains:
-                continue  # another chain than the scope's: not the scope's entry
+            elif chain not in chains or (
+                table is not None and not any(c == chain and t in (None, table) for t, c in wanted)
+            ):
+                continue  # another chain (or table) than the scope's: not the scope's entry
             elif any(a == "!" and b in ("-s", "--source") for a, b in pairwise(words)):
                 why = "its source is negated, so it lets in what is not extra too"
-            elif not source or not _wholly_extra(source, prune):
+            elif not source:
+                why = "its source is not a -s network this tool can read"
+            elif not _wholly_extra(source, prune):
                 why = "it also lets expected addresses in"
             elif table is None:
                 why = "the export changed since it was read; export and audit again"

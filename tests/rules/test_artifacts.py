@@ -473,3 +473,55 @@ def test_no_prune_from_an_incomplete_run(tmp_path: Path, monkeypatch: pytest.Mon
     assert result.exit_code == 2, result.output
     assert "-D INPUT" not in result.stdout
     assert "info: no prune from an incomplete run" in result.stderr
+
+
+def test_output_dir_removes_this_platforms_files_of_an_earlier_run(
+    nodes: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    assert (
+        CliRunner()
+        .invoke(app, ["rules", "iptables", str(nodes), "--output-dir", str(out)])
+        .exit_code
+        == 0
+    )
+    (out / "notes.txt").write_text("mine\n")
+    (out / "nftables-all-apply.nft").write_text("other platform\n")
+    argv = ["rules", "iptables", str(nodes), "--family", "4", "--output-dir", str(out)]
+    assert CliRunner().invoke(app, argv).exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "iptables-v4-apply.rules",
+        "iptables-v4-rollback.rules",
+        "nftables-all-apply.nft",
+        "notes.txt",
+    ]
+
+
+def test_iptables_prune_respects_the_scopes_table_and_names_unreadable_sources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from auditor.rules.iptables_prune import prune_lines
+    from tests.reports.helpers import compare, load
+
+    monkeypatch.chdir(tmp_path)
+
+    export = (
+        "*filter\n:INPUT DROP [0:0]\n"
+        "-A INPUT -s 10.9.0.0/24 -p tcp -m tcp --dport 25 -j ACCEPT\n"
+        "-A INPUT -m iprange --src-range 10.5.0.1-10.5.0.9 -p tcp -m tcp --dport 25 -j ACCEPT\n"
+        "COMMIT\n"
+    )
+    Path("fw.rules").write_text(export)
+    declared = load("fw.rules", "declared", export, "iptables-save")
+    result = compare([load("e.txt", "expected", "192.0.2.0/26\n")], [declared], scope=("INPUT",))
+    prune = tuple(result.extra_blocks or ())
+    # the rule is in filter INPUT: a scope of nat/INPUT does not reach it
+    assert prune_lines(prune, [declared], ("nat/INPUT",)).deletes == {}
+    for scope in ("INPUT", "filter/INPUT"):
+        found = prune_lines(prune, [declared], (scope,))
+        assert [d for _, d in found.deletes[4]] == [
+            "-D INPUT -s 10.9.0.0/24 -p tcp -m tcp --dport 25 -j ACCEPT"
+        ]
+        assert found.kept[4] == [
+            "kept fw.rules:4: its source is not a -s network this tool can read"
+        ]
