@@ -2,15 +2,21 @@
 only extra (stale) addresses. An element that also holds expected addresses is kept and named
 in a comment: deleting it would cut them off. Table and set names come from the declared
 ruleset, and are written only when they are names this tool writes itself; elements are
-written from their validated addresses, never from the ruleset's text."""
+written from their validated addresses, never from the ruleset's text.
+
+A set's elements are pruned only when every rule that uses it, in the ruleset's text as
+``nft list ruleset`` wrote it (and unchanged since it was audited), matches it as a source
+and accepts (``ip saddr @set ... accept``): in a set used as ``saddr != @set`` or by a drop,
+an element is an address kept out, and deleting it would let it in."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 
 from auditor import ipspace
-from auditor.model import MissingBlock, RangeSet
+from auditor.model import MissingBlock, RangeSet, sha256
 from auditor.rules import sanitize
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
@@ -20,6 +26,27 @@ FORMATS = frozenset({"nftables", "nftables-json"})
 
 def _in_scope(group: str | None, scope: Sequence[str]) -> bool:
     return group is not None and any(group == s or group.endswith("/" + s) for s in scope)
+
+
+def _allow_only_sets(rs: RangeSet) -> set[str] | None:
+    """The names of the sets that every rule using them matches as an accepted source, from
+    the ruleset's text; None when that text cannot be read as it was audited."""
+    path = Path(rs.info.name)
+    try:
+        data = path.read_bytes() if rs.info.format == "nftables" and path.is_file() else None
+    except OSError:
+        data = None
+    if data is None or rs.info.sha256 is None or sha256(data) != rs.info.sha256:
+        return None
+    good: set[str] = set()
+    bad: set[str] = set()
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        for m in re.finditer(r"(\S+)\s+(!=\s*)?@([A-Za-z0-9_.-]+)", line):
+            positive = m.group(2) is None and m.group(1) == "saddr"
+            words = line.split()
+            accepts = "accept" in words and not {"drop", "reject"} & set(words)
+            (good if positive and accepts else bad).add(m.group(3))
+    return good - bad
 
 
 def prune_lines(
@@ -32,6 +59,7 @@ def prune_lines(
     for rs in declared:
         if rs.info.format not in FORMATS:
             continue
+        allowing = _allow_only_sets(rs)
         for entry in rs.scope_entries:
             if not _in_scope(entry.group, scope):
                 continue
@@ -49,6 +77,14 @@ def prune_lines(
                 or not all(_NAME.fullmatch(w) for w in words[2:])
             ):
                 kept.append(f"kept {where}: its set cannot be named by this tool")
+                continue
+            if allowing is None or words[3] not in allowing:
+                why = (
+                    "the ruleset's text changed since it was read, or is not nft list ruleset"
+                    if allowing is None
+                    else "its set is not used only as an accepted source (saddr @set accept)"
+                )
+                kept.append(f"kept {where}: {why}")
                 continue
             element = ipspace.format_interval(entry.family, entry.first, entry.last)
             deletes.setdefault(" ".join(words[1:]), []).append(element)

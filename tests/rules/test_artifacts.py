@@ -525,3 +525,32 @@ def test_iptables_prune_respects_the_scopes_table_and_names_unreadable_sources(
         assert found.kept[4] == [
             "kept fw.rules:4: its source is not a -s network this tool can read"
         ]
+
+
+@pytest.mark.parametrize(
+    ("use", "pruned"),
+    [
+        ("ip saddr @mail_v4 tcp dport 25 accept", True),
+        ("ip saddr != @mail_v4 tcp dport 25 accept", False),
+        ("ip saddr @mail_v4 drop", False),
+        ("ip daddr @mail_v4 accept", False),
+    ],
+)
+def test_nftables_prune_only_from_a_set_used_as_an_accepted_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use: str, pruned: bool
+) -> None:
+    """In a set of addresses kept out (a drop, a negated match), an element is not an
+    allowance: deleting it would let it in."""
+    from auditor.rules.nft_prune import prune_lines
+    from tests.reports.helpers import compare, load
+
+    monkeypatch.chdir(tmp_path)
+    ruleset = NFT_PRUNE.replace("ip saddr @mail_v4 tcp dport 25 accept", use)
+    Path("fw.nft").write_text(ruleset)
+    declared = load("fw.nft", "declared", ruleset, "nftables")
+    expected = load("e.txt", "expected", "192.0.2.0/26\n")
+    result = compare([expected], [declared], scope=("mail_v4",))
+    deletes, kept = prune_lines(tuple(result.extra_blocks or ()), [declared], ("mail_v4",))
+    assert bool(deletes) is pruned
+    if not pruned:
+        assert any("not used only as an accepted source" in k for k in kept), kept
