@@ -32,6 +32,24 @@ class RuleOptions:
     provenance: Provenance = field(default=Provenance(), compare=False)
 
 
+def audited_bytes(rs: RangeSet) -> bytes | None:
+    """The declared source's file as it was audited, read again for what its reader does not
+    keep (a rule's table, a set's use, a group's id); None when it is not a file any more, or
+    its content changed since (another SHA-256): the rules then never guess."""
+    from pathlib import Path
+
+    from auditor.model import sha256
+
+    path = Path(rs.info.name)
+    try:
+        data = path.read_bytes() if path.is_file() else None
+    except OSError:
+        return None
+    if data is None or rs.info.sha256 is None or sha256(data) != rs.info.sha256:
+        return None
+    return data
+
+
 class Generator(ABC):
     """One platform. Capabilities are class attributes, and the base enforces them: call
     :meth:`generate`, which checks the options and the blocks before :meth:`render` runs."""

@@ -16,13 +16,12 @@ import re
 import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from auditor import ipspace
-from auditor.model import MissingBlock, RangeSet, sha256
+from auditor.model import MissingBlock, RangeSet
 from auditor.rules import sanitize
-from auditor.rules.base import RuleOptions
+from auditor.rules.base import RuleOptions, audited_bytes
 from auditor.service import Service
 
 _VARIABLE = re.compile(r"[A-Z][A-Z0-9_]*")
@@ -47,12 +46,8 @@ def exports(options: RuleOptions, fmt: str) -> list[Export]:
 
 
 def _document(rs: RangeSet) -> Any:
-    path = Path(rs.info.name)
-    try:
-        data = path.read_bytes() if path.is_file() else None
-    except OSError:
-        data = None
-    if data is None or rs.info.sha256 is None or sha256(data) != rs.info.sha256:
+    data = audited_bytes(rs)
+    if data is None:
         return None
     try:
         return json.loads(data.decode("utf-8-sig"))

@@ -110,6 +110,21 @@ def check_chain(chain: str) -> None:
         )
 
 
+def port_runs(ports: Sequence[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+    """The ports in runs that one ``-m multiport`` match holds (ufw keeps the same limit):
+    at most :data:`MULTIPORT_MAX` ports, a range counting two."""
+    runs: list[list[tuple[int, int]]] = [[]]
+    used = 0
+    for lo, hi in ports:
+        cost = 1 if lo == hi else 2
+        if used + cost > MULTIPORT_MAX:
+            runs.append([])
+            used = 0
+        runs[-1].append((lo, hi))
+        used += cost
+    return runs
+
+
 def port_matches(service: Service) -> list[tuple[str, ...]]:
     """The protocol and port arguments, one tuple per rule that the service needs."""
     if service.protocol == "any":
@@ -117,17 +132,8 @@ def port_matches(service: Service) -> list[tuple[str, ...]]:
     proto = service.protocol
     if not service.ports:
         return [("-p", proto)]
-    chunks: list[list[tuple[int, int]]] = [[]]
-    used = 0
-    for lo, hi in service.ports:
-        cost = 1 if lo == hi else 2
-        if used + cost > MULTIPORT_MAX:
-            chunks.append([])
-            used = 0
-        chunks[-1].append((lo, hi))
-        used += cost
     out: list[tuple[str, ...]] = []
-    for chunk in chunks:
+    for chunk in port_runs(service.ports):
         ports = ",".join(str(lo) if lo == hi else f"{lo}:{hi}" for lo, hi in chunk)
         if len(chunk) == 1:
             out.append(("-p", proto, "-m", proto, "--dport", ports))

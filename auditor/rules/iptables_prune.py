@@ -20,12 +20,12 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
-from pathlib import Path
 
 from auditor import ipspace
 from auditor.errors import AddressError
-from auditor.model import MissingBlock, RangeSet, sha256
+from auditor.model import MissingBlock, RangeSet
 from auditor.rules import sanitize
+from auditor.rules.base import audited_bytes
 
 _WORD = re.compile(r"[A-Za-z0-9_.:/,=+@!-]+")
 _COMMENT = re.compile(r'"[A-Za-z0-9_.:/,=+@() \[\]-]*"')
@@ -41,12 +41,8 @@ class PruneLines:
 
 def _tables(rs: RangeSet) -> dict[int, str] | None:
     """The table of every line of the export, when the file still holds what was audited."""
-    path = Path(rs.info.name)
-    try:
-        data = path.read_bytes() if path.is_file() else None
-    except OSError:
-        data = None
-    if data is None or rs.info.sha256 is None or sha256(data) != rs.info.sha256:
+    data = audited_bytes(rs)
+    if data is None:
         return None
     table = "filter"
     out = {}
@@ -62,13 +58,12 @@ def _safe(line: str) -> bool:
     return bool(words) and all(_WORD.fullmatch(w) or _COMMENT.fullmatch(w) for w in words)
 
 
-def _wholly_extra(source: str, blocks: Sequence[MissingBlock]) -> bool:
+def _wholly_extra(source: str, extra: ipspace.IPSpace) -> bool:
     try:
         p = ipspace.parse(source)
     except AddressError:  # a source the parser refuses is not deleted
         return False
-    space = ipspace.IPSpace.from_text(b.cidr for b in blocks if b.family == p.family)
-    return space.covered(p.family, p.first, p.last) == p.last - p.first + 1
+    return extra.covered(p.family, p.first, p.last) == p.last - p.first + 1
 
 
 def prune_lines(
@@ -78,6 +73,7 @@ def prune_lines(
     wanted = [(s.split("/")[0] if "/" in s else None, s.split("/")[-1]) for s in scope]
     chains = {c for _, c in wanted}
     sources = {rs.info.name: rs for rs in declared if rs.info.format == "iptables-save"}
+    extra = ipspace.IPSpace.from_text(b.cidr for b in prune)
     tables: dict[str, dict[int, str] | None] = {}
     deletes: dict[int, list[tuple[str, str]]] = {}
     kept: dict[int, list[str]] = {}
@@ -107,7 +103,7 @@ def prune_lines(
                 why = "its source is negated, so it lets in what is not extra too"
             elif not source:
                 why = "its source is not a -s network this tool can read"
-            elif not _wholly_extra(source, prune):
+            elif not _wholly_extra(source, extra):
                 why = "it also lets expected addresses in"
             elif table is None:
                 why = "the export changed since it was read; export and audit again"

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from pathlib import Path
 
 from auditor import ipspace
-from auditor.model import MissingBlock, RangeSet, sha256
+from auditor.model import MissingBlock, RangeSet
 from auditor.rules import sanitize
+from auditor.rules.base import audited_bytes
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _FAMILIES = frozenset({"ip", "ip6", "inet", "netdev", "bridge"})
@@ -31,12 +31,8 @@ def _in_scope(group: str | None, scope: Sequence[str]) -> bool:
 def _allow_only_sets(rs: RangeSet) -> set[str] | None:
     """The names of the sets that every rule using them matches as an accepted source, from
     the ruleset's text; None when that text cannot be read as it was audited."""
-    path = Path(rs.info.name)
-    try:
-        data = path.read_bytes() if rs.info.format == "nftables" and path.is_file() else None
-    except OSError:
-        data = None
-    if data is None or rs.info.sha256 is None or sha256(data) != rs.info.sha256:
+    data = audited_bytes(rs) if rs.info.format == "nftables" else None
+    if data is None:
         return None
     good: set[str] = set()
     bad: set[str] = set()

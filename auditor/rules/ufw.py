@@ -28,10 +28,10 @@ from auditor.model import MissingBlock, RangeSet
 from auditor.rules import sanitize
 from auditor.rules.artifacts import Artifact
 from auditor.rules.base import Generator, RuleOptions
+from auditor.rules.iptables import port_runs
 from auditor.service import Service
 
 FORMAT = "ufw-status"
-MULTIPORT_MAX = 15
 MAX_SHOWN = 10
 
 
@@ -42,15 +42,7 @@ def port_words(service: Service) -> list[list[str]]:
         return [[]]
     if not service.ports:
         return [["proto", service.protocol]]
-    runs: list[list[tuple[int, int]]] = [[]]
-    used = 0
-    for lo, hi in service.ports:
-        cost = 1 if lo == hi else 2
-        if used + cost > MULTIPORT_MAX:
-            runs.append([])
-            used = 0
-        runs[-1].append((lo, hi))
-        used += cost
+    runs = port_runs(service.ports)
     return [
         ["proto", service.protocol, "port", ",".join(_port(lo, hi) for lo, hi in run)]
         for run in runs
