@@ -8,14 +8,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import RunCli, WriteFile
-from test_seed_e2e import ALLOWED_B, ALLOWED_D, DROPPED_C, ROOT, SERVER, Namespace
+from test_seed_e2e import ALLOWED_B, ALLOWED_D, DROPPED_C, Namespace, mail_server_namespace
 
 RULESET = """\
 table inet filter {
@@ -36,35 +34,12 @@ def netns() -> Iterator[Namespace]:
     missing = [t for t in ("ip", "nft") if shutil.which(t) is None]
     if missing:
         pytest.skip(f"not installed: {', '.join(missing)}")
-    ns = Namespace(f"audnft{os.getpid()}")
-    subprocess.run(["ip", "netns", "add", ns.name], check=True, timeout=60)
-    server: subprocess.Popen[str] | None = None
-    try:
-        ns.check("ip", "link", "set", "lo", "up")
-        for address in (f"{SERVER}/32", ALLOWED_B, DROPPED_C, ALLOWED_D):
-            ns.check("ip", "address", "add", address, "dev", "lo")
+
+    def load(ns: Namespace) -> None:
         ns.check("nft", "-f", "-", stdin=RULESET)
-        server = subprocess.Popen(
-            ["ip", "netns", "exec", ns.name, sys.executable, str(ROOT / "tests" / "smtp_relayd.py")]
-            + [f"{SERVER}:25"],
-            stdout=subprocess.PIPE,
-            text=True,
-            env=ns.env,
-        )
-        assert server.stdout is not None
-        assert server.stdout.readline() == f"listening {SERVER}:25\n"
+
+    with mail_server_namespace(f"audnft{os.getpid()}", load) as ns:
         yield ns
-    finally:
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-            if server.stdout is not None:
-                server.stdout.close()
-        subprocess.run(["ip", "netns", "del", ns.name], capture_output=True, timeout=60)
 
 
 def _outcomes(ns: Namespace) -> dict[str, str]:

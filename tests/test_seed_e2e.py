@@ -12,12 +12,13 @@ documentation ranges standing in for ServiceNow's.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -111,20 +112,18 @@ class Namespace:
         return names
 
 
-@pytest.fixture
-def netns() -> Iterator[Namespace]:
-    reason = _netns_unavailable()
-    if reason is not None:
-        pytest.skip(reason)
-    ns = Namespace(f"audseed{os.getpid()}")
+@contextlib.contextmanager
+def mail_server_namespace(name: str, load: Callable[[Namespace], None]) -> Iterator[Namespace]:
+    """A namespace with the server's and each relay range's address on its loopback, its
+    firewall loaded by ``load``, and the SMTP server listening inside; removed afterwards."""
+    ns = Namespace(name)
     subprocess.run(["ip", "netns", "add", ns.name], check=True, timeout=60)
     server: subprocess.Popen[str] | None = None
     try:
         ns.check("ip", "link", "set", "lo", "up")
         for address in (f"{SERVER}/32", ALLOWED_B, DROPPED_C, ALLOWED_D):
             ns.check("ip", "address", "add", address, "dev", "lo")
-        ns.check("iptables-restore", stdin=RULES4)
-        ns.check("ip6tables-restore", stdin=RULES6)
+        load(ns)
         server = subprocess.Popen(
             ["ip", "netns", "exec", ns.name, sys.executable, str(ROOT / "tests" / "smtp_relayd.py")]
             + [f"{SERVER}:25"],
@@ -147,6 +146,20 @@ def netns() -> Iterator[Namespace]:
             if server.stdout is not None:
                 server.stdout.close()
         subprocess.run(["ip", "netns", "del", ns.name], capture_output=True, timeout=60)
+
+
+def _load_iptables(ns: Namespace) -> None:
+    ns.check("iptables-restore", stdin=RULES4)
+    ns.check("ip6tables-restore", stdin=RULES6)
+
+
+@pytest.fixture
+def netns() -> Iterator[Namespace]:
+    reason = _netns_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    with mail_server_namespace(f"audseed{os.getpid()}", _load_iptables) as ns:
+        yield ns
 
 
 def diff(run_cli: RunCli, nameserver: str, exports: list[str]) -> tuple[int, dict[str, Any]]:
