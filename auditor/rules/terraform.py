@@ -112,6 +112,18 @@ class TerraformBase(Generator):
     """What the three clouds share: a .tf file per family and a rollback script."""
 
     cloud: ClassVar[str] = ""
+    backend: ClassVar[type[Generator]]
+    """The cloud's own platform: its option checks and its limits are the resources' too."""
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        backend = cls.__dict__.get("backend")
+        if backend is not None:
+            cls.max_comment_len = backend.max_comment_len
+            cls.max_name_len = backend.max_name_len
+
+    def check_options(self, options: RuleOptions) -> None:
+        self.backend().check_options(options)
 
     def resources(
         self, family: int, blocks: list[MissingBlock], options: RuleOptions
@@ -155,10 +167,7 @@ class TerraformAwsGenerator(TerraformBase):
     name = "terraform-aws"
     description = "Terraform aws_vpc_security_group_ingress_rule resources, one per CIDR and port"
     cloud = "aws"
-    max_comment_len = AwsGenerator.max_comment_len
-
-    def check_options(self, options: RuleOptions) -> None:
-        AwsGenerator().check_options(options)
+    backend = AwsGenerator
 
     def resources(
         self, family: int, blocks: list[MissingBlock], options: RuleOptions
@@ -210,11 +219,7 @@ class TerraformAzureGenerator(TerraformBase):
     name = "terraform-azure"
     description = "Terraform azurerm_network_security_rule resources at free NSG priorities"
     cloud = "azure"
-    max_comment_len = AzureGenerator.max_comment_len
-    max_name_len = AzureGenerator.max_name_len
-
-    def check_options(self, options: RuleOptions) -> None:
-        AzureGenerator().check_options(options)
+    backend = AzureGenerator
 
     def resources(
         self, family: int, blocks: list[MissingBlock], options: RuleOptions
@@ -274,10 +279,7 @@ class TerraformGcpGenerator(TerraformBase):
     name = "terraform-gcp"
     description = "Terraform google_compute_firewall resources, 256 source ranges each"
     cloud = "gcp"
-    max_comment_len = GcloudGenerator.max_comment_len
-
-    def check_options(self, options: RuleOptions) -> None:
-        GcloudGenerator().check_options(options)
+    backend = GcloudGenerator
 
     def unfixed(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[str]:
         return GcloudGenerator().unfixed(blocks, options)
