@@ -51,9 +51,12 @@ def generators(ask: RuleAsk, options: RuleOptions) -> list[Generator]:
             "--prune removes the extra entries of a scope, and no --scope was given",
             hint="name the group, chain, set or security group with --scope",
         )
-    if (ask.output_dir or ask.prune or ask.family) and not ask.platforms:
+    asked = {"--output-dir": ask.output_dir, "--family": ask.family, "--prune": ask.prune}
+    given = [name for name, value in asked.items() if value]
+    if given and not ask.platforms:
         raise UsageError(
-            "--output-dir, --family and --prune are about rules, and no --rules was given",
+            f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} about rules, and no"
+            " --rules was given",
             hint="add --rules PLATFORM (or --rules auto)",
         )
     gens = [generator_for(name) for name in ask.platforms if name.lower() != AUTO]
