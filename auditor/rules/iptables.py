@@ -230,7 +230,11 @@ class IptablesGenerator(Generator):
     def render_files(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> dict[int, str]:
         """One iptables-restore file per family that has blocks."""
         where = self.placement(blocks, options)
-        per_family = self._rules(where, options)
+        return self._files(where, self._rules(where, options), options)
+
+    def _files(
+        self, where: Placement, per_family: dict[int, list[Rule]], options: RuleOptions
+    ) -> dict[int, str]:
         files: dict[int, str] = {}
         for family in self._families(where, per_family):
             rules = per_family.get(family, [])
@@ -278,9 +282,9 @@ class IptablesGenerator(Generator):
     def artifacts(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
         """Per family: the restore file (apply), and the same rules with ``-D`` (rollback),
         which iptables-restore --noflush loads the same way."""
-        files = self.render_files(blocks, options)
-        where = self.placement(blocks, options)
+        where = self.placement(blocks, options)  # once: the files and rollbacks share it
         per_family = self._rules(where, options)
+        files = self._files(where, per_family, options)
         arts: list[Artifact] = []
         for family, text in files.items():
             rules = per_family.get(family, [])
