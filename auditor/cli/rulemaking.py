@@ -140,13 +140,17 @@ def make(
     for title, key, gen, mine_blocks, mine in jobs:
         if ask.family is not None:
             mine_blocks = [b for b in mine_blocks if b.family == ask.family]
-        made.rendered.append((title, banner + gen.generate(mine_blocks, mine)))
+        arts: list[Artifact] = []
+        if ask.output_dir is None:
+            text = gen.generate(mine_blocks, mine)
+        else:
+            text, arts = gen.generate_with_artifacts(mine_blocks, mine, ask.family)
+        made.rendered.append((title, banner + text))
         made.unfixed.append((title, gen.unfixed(mine_blocks, mine)))
         if ask.output_dir is not None:
             directory = ask.output_dir
             if len(jobs) > 1:  # a directory per platform (and declared source): no name shared
                 directory = directory / _dir_name(key)
-            arts = gen.checked_artifacts(mine_blocks, mine, ask.family)
             if arts:
                 made.pending.append((directory, gen, arts, mine.provenance))
     return made

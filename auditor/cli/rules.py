@@ -86,17 +86,22 @@ def _run(
     if fam is not None:
         blocks = [b for b in blocks if b.family == fam]
     from auditor.cli.rulemaking import provenance
-    from auditor.rules.artifacts import write_dir
+    from auditor.rules.artifacts import Artifact, write_dir
 
     options = replace(options, provenance=provenance(sets, str(options.service)))
     # one family, or a file: only what loads as its header says (for iptables, the restore
     # file, which `| iptables-restore --test --noflush` takes); else every form, separated
     loadable = opts.output_file is not None or fam is not None
-    make = gen.generate_file if loadable else gen.generate
-    text = make(blocks, options)
+    arts: list[Artifact] = []
+    if loadable:
+        text = gen.generate_file(blocks, options)
+    elif output_dir is not None:  # the artifacts are made once, for the text and the files
+        text, arts = gen.generate_with_artifacts(blocks, options, fam)
+    else:
+        text = gen.generate(blocks, options)
     deliver(text, opts.output_file, output="rules", quiet=False, incomplete=None)
     if output_dir is not None:
-        arts = gen.checked_artifacts(blocks, options, fam)
+        arts = arts or gen.checked_artifacts(blocks, options, fam)
         for path in write_dir(output_dir, gen.name, arts, options.provenance):
             err(f"info: wrote {path}")
     return Outcome()

@@ -139,6 +139,17 @@ class Generator(ABC):
         arts = self.artifacts(blocks, options)
         return [a for a in arts if family is None or a.family in (None, family)]
 
+    def generate_with_artifacts(
+        self, blocks: Sequence[MissingBlock], options: RuleOptions, family: int | None = None
+    ) -> tuple[str, list[Artifact]]:
+        """:meth:`generate` and :meth:`checked_artifacts` at once: a platform whose text is
+        its artifacts under separators makes them once for both."""
+        arts = self.checked_artifacts(blocks, options, family)
+        if type(self).render is Generator.render:
+            return combined(self.name, arts, options.provenance), arts
+        mine = [b for b in blocks if family is None or b.family == family]
+        return self.render(mine, options), arts
+
     def render(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> str:
         """The rules as one text (called by :meth:`generate`, after the checks): by default
         every artifact, each under its separator."""

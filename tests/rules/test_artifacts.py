@@ -554,3 +554,22 @@ def test_nftables_prune_only_from_a_set_used_as_an_accepted_source(
     assert bool(deletes) is pruned
     if not pruned:
         assert any("not used only as an accepted source" in k for k in kept), kept
+
+
+@pytest.mark.parametrize("platform", ["ufw", "iptables", "nftables", "aws"])
+def test_output_dir_leaves_standard_output_as_it_is(
+    nodes: Path, tmp_path: Path, platform: str
+) -> None:
+    """The artifacts are made once for the text and the files: the text is the same as
+    without --output-dir, and every file is a part of it."""
+    plain = CliRunner().invoke(app, ["rules", platform, str(nodes)])
+    out = tmp_path / "out"
+    both = CliRunner().invoke(app, ["rules", platform, str(nodes), "--output-dir", str(out)])
+    assert plain.exit_code == both.exit_code == 0, both.output
+    assert both.stdout == plain.stdout
+    files = sorted(out.iterdir())
+    assert files
+    if platform not in ("iptables", "nftables"):  # their text is their own combined form
+        for path in files:
+            body = path.read_text().removeprefix("#!/bin/sh\n")
+            assert body in plain.stdout, path.name
