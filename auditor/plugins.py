@@ -27,6 +27,7 @@ READERS: Registry[Any] = Registry(
         "ipset": "auditor.allowlists.lists.ipset_save:IpsetReader",
         "iptables-save": "auditor.allowlists.firewalls.iptables_save:IptablesReader",
         "json": "auditor.allowlists.lists.json_list:JsonReader",
+        "m365-connector": "auditor.allowlists.mail.m365_connector:M365ConnectorReader",
         "nftables": "auditor.allowlists.nftables.nft_text:NftablesReader",
         "nftables-json": "auditor.allowlists.nftables.nft_json:NftablesJsonReader",
         "nginx": "auditor.allowlists.web.nginx_conf:NginxReader",
@@ -72,6 +73,7 @@ GENERATORS: Registry[Any] = Registry(
         "iptables": "auditor.rules.iptables:IptablesGenerator",
         "junos": "auditor.rules.junos:JunosGenerator",
         "k8s": "auditor.rules.k8s:K8sGenerator",
+        "m365": "auditor.rules.m365:M365Generator",
         "mikrotik": "auditor.rules.mikrotik:MikrotikGenerator",
         "nftables": "auditor.rules.nftables:NftablesGenerator",
         "nginx": "auditor.rules.nginx:NginxGenerator",
@@ -94,6 +96,7 @@ GENERATORS: Registry[Any] = Registry(
         "pan-os": "panos",
         "az": "azure",
         "gcp": "gcloud",
+        "exchange-online": "m365",
     },
 )
 """The rule platforms of ``--rules`` and ``auditor rules``: ``rules.GENERATORS``."""
@@ -107,6 +110,7 @@ PLATFORM_OF_FORMAT: dict[str, str] = {
     "gcp-firewall": "gcloud",
     "ipset": "ipset",
     "iptables-save": "iptables",
+    "m365-connector": "m365",
     "nftables": "nftables",
     "nftables-json": "nftables",
     "nginx": "nginx",

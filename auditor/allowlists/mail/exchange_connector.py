@@ -89,7 +89,7 @@ def records(text: str, name: str) -> list[Record]:
     return out
 
 
-def _items(pieces: list[tuple[int, str]]) -> tuple[list[tuple[str, int]], bool]:
+def items(pieces: list[tuple[int, str]]) -> tuple[list[tuple[str, int]], bool]:
     """The items of a ``{a, b, ...}`` value with their lines; True when PowerShell cut the
     list short (``...}``). Wrapped lines are joined without a separator: Format-List breaks
     between words, and a break inside a long word must not split it."""
@@ -185,7 +185,7 @@ class ExchangeConnectorReader(Reader):
             if not self._counted(record, group, ctx, out):
                 continue
             out.group(group)
-            items, truncated = _items(pieces)
+            listed, truncated = items(pieces)
             if truncated:
                 reasons.append(
                     f"{group}: RemoteIPRanges was cut short by PowerShell (line {pieces[0][0]})"
@@ -198,7 +198,7 @@ class ExchangeConnectorReader(Reader):
                     " before Get-ReceiveConnector",
                     out.origin(pieces[0][0]),
                 )
-            for item, line in items:
+            for item, line in listed:
                 origin = out.origin(line)
                 try:
                     _add(out, item, origin, group)
