@@ -108,7 +108,8 @@ def header(art: Artifact, platform: str, prov: Provenance, others: Sequence[Arti
     rollback = [o for o in others if o.kind == "rollback" and o.family == art.family]
     if art.kind != "rollback":
         if rollback and art.kind == "apply":
-            lines.append(f"roll back: {rollback[0].file_name(platform)} (apply it as this one)")
+            same = "this one" if rollback[0].apply == art.apply else "its header says"
+            lines.append(f"roll back: {rollback[0].file_name(platform)} (apply it as {same})")
         else:
             lines.append("roll back: no rollback artifact is made for this one")
     return "\n".join(art.syntax.line(line) for line in lines) + "\n"

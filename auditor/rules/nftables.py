@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shlex
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from auditor.errors import UsageError
@@ -46,6 +48,17 @@ if TYPE_CHECKING:
     from auditor.model import Stage
 
 TABLE = "inet filter"
+
+
+@dataclass
+class Plan:
+    """What the nft file holds, besides its text: the sets filled (table, set, CIDRs) and the
+    rules inserted (table, chain, set, rule), for the rollback and the script form."""
+
+    elements: list[tuple[str, str, list[str]]] = field(default_factory=list)
+    inserts: list[tuple[str, str, str, str]] = field(default_factory=list)
+
+
 BASE_CHAINS = {"INPUT": "input", "FORWARD": "forward"}
 
 SET_TYPE = {4: "ipv4_addr", 6: "ipv6_addr"}
@@ -154,8 +167,11 @@ class NftablesGenerator(Generator):
     def unfixed(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[str]:
         return [u.describe() for u in self.placement(blocks, options).unfixed]
 
-    def _add_elements(self, table: str, name: str, blocks: Sequence[MissingBlock]) -> list[str]:
+    def _add_elements(
+        self, table: str, name: str, blocks: Sequence[MissingBlock], plan: Plan
+    ) -> list[str]:
         """``add element`` for a set: one CIDR a line, each with its origins as a comment."""
+        plan.elements.append((table, name, [sanitize.cidr(b) for b in blocks]))
         elements = []
         for block in blocks:
             text = self.origins_comment(block.origins, prefix="")
@@ -169,13 +185,19 @@ class NftablesGenerator(Generator):
         return self.render_rules(blocks, options) + self.prune_section(prune, options)
 
     def render_rules(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> str:
+        return self.planned(blocks, options)[0]
+
+    def planned(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> tuple[str, Plan]:
+        """The nft file, and what it fills and inserts."""
         self.check(options)
+        plan = Plan()
         ordered = sanitize.sorted_blocks(blocks)
         if not ordered:
-            return "# allowlist-auditor: nothing is missing; there are no nftables rules to add.\n"
+            text = "# allowlist-auditor: nothing is missing; there are no nftables rules to add.\n"
+            return text, plan
         where = self.placement(ordered, options)
         if not where.plain:
-            return self._render_placed(where, options)
+            return self._render_placed(where, options, plan), plan
         service = options.service
         chain = chain_name(options.chain)
         count = len(ordered)
@@ -188,7 +210,9 @@ class NftablesGenerator(Generator):
             "# policy stay as they are. If yours are named differently, change the names below:",
             "# otherwise nft rejects the file and changes nothing.",
             "# The add set and add element lines can be loaded again; insert rule adds its rule",
-            "# each time, so on later runs load only the add set and add element lines.",
+            "# each time, so on later runs load only the add set and add element lines (the",
+            "# script form, nftables-all-apply.sh with --output-dir, inserts only where no rule",
+            "# of the chain uses the set yet).",
         ]
         rule_comment = self.comment([str(service)])
         match = port_match(service)
@@ -201,41 +225,57 @@ class NftablesGenerator(Generator):
             lines.append(
                 f"add set {TABLE} {name} {{ type {SET_TYPE[family]}; flags interval; auto-merge; }}"
             )
-            lines += self._add_elements(TABLE, name, mine)
+            lines += self._add_elements(TABLE, name, mine, plan)
             words = [f"insert rule {TABLE} {chain}", f"{SADDR[family]} @{name}", match, "accept"]
             if rule_comment:
                 words.append(f'comment "{rule_comment}"')
-            lines.append(" ".join(w for w in words if w))
-        return "\n".join(lines) + "\n"
+            rule = " ".join(w for w in words if w)
+            plan.inserts.append((TABLE, chain, name, rule))
+            lines.append(rule)
+        return "\n".join(lines) + "\n", plan
 
     def artifacts(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
         """One file for both families (apply), and the ``delete element`` lines that take the
         added addresses out of the sets again (rollback; the sets and the rules that use them
         stay, matching nothing)."""
-        text = self.render_rules(blocks, options)
+        text, plan = self.planned(blocks, options)
         count = len({b.cidr for b in blocks})
         how = ("nft -f FILE", "nft -c -f FILE")
         arts = [Artifact("apply", None, text, "nft", *how, cidrs=count)]
-        deletes = []
-        current: tuple[str, list[str]] | None = None
-        for line in text.splitlines():
-            if line.startswith("add element ") and line.endswith("{"):
-                current = (line[len("add element ") : -1].strip(), [])
-            elif current is not None and line.strip() == "}":
-                deletes.append(f"delete element {current[0]} {{ {', '.join(current[1])} }}")
-                current = None
-            elif current is not None and line.strip():
-                current[1].append(line.split()[0].rstrip(","))
+        if plan.inserts:
+            arts.append(self._script(text, plan, count))
+        deletes = [
+            f"delete element {table} {name} {{ {', '.join(cidrs)} }}"
+            for table, name, cidrs in plan.elements
+        ]
         if deletes:
             body = "\n".join(deletes) + "\n"
-            arts.append(
-                Artifact(
-                    "rollback", None, body, "nft", "nft -f FILE", "nft -c -f FILE", cidrs=count
-                )
-            )
+            arts.append(Artifact("rollback", None, body, "nft", *how, cidrs=count))
         if options.prune:
             arts += self._prune(options)
         return arts
+
+    def _script(self, text: str, plan: Plan, count: int) -> Artifact:
+        """The nft file as a script that can be run again: the sets and elements through
+        ``nft -f``, then each rule inserted only when no rule of its chain uses its set."""
+        inserted = {rule for *_, rule in plan.inserts}
+        loaded = [line for line in text.splitlines() if line not in inserted]
+        lines = [
+            "set -eu",
+            "# The sets and their elements: add set and add element merge with what is there.",
+            "nft -f - <<'NFT'",
+            *loaded,
+            "NFT",
+            "# Each rule, unless a rule of its chain already uses its set.",
+        ]
+        for table, chain, name, rule in plan.inserts:
+            listing = shlex.join(["nft", "list", "chain", *table.split(), chain])
+            lines.append(
+                f"{listing} | grep -qF {shlex.quote('@' + name)} || nft {shlex.quote(rule)}"
+            )
+        body = "\n".join(lines) + "\n"
+        return Artifact("apply", None, body, "sh", "sh FILE", "nft -c -f FILE of the .nft form",
+                        script=True, cidrs=count)  # fmt: skip
 
     def _prune(self, options: RuleOptions) -> list[Artifact]:
         """The ``delete element`` lines for the scoped sets' wholly extra elements
@@ -250,7 +290,7 @@ class NftablesGenerator(Generator):
         cidrs = sum(line.count(",") + 1 for line in deletes)
         return [Artifact("prune", None, body, "nft", "nft -f FILE", "nft -c -f FILE", cidrs=cidrs)]
 
-    def _render_placed(self, where: Placement, options: RuleOptions) -> str:
+    def _render_placed(self, where: Placement, options: RuleOptions, plan: Plan) -> str:
         """The rules in the base chains the declared ruleset decides in, by their real names."""
         service = options.service
         placed_cidrs = {b.cidr for p in where.placed for b in p.blocks}
@@ -269,7 +309,8 @@ class NftablesGenerator(Generator):
         if where.placed:
             lines += [
                 "# The add set and add element lines can be loaded again; insert rule adds its",
-                "# rule each time, so on later runs load only the add set and add element lines.",
+                "# rule each time, so on later runs load only the add set and add element lines",
+                "# (or run the script form, nftables-all-apply.sh with --output-dir).",
             ]
         rule_comment = self.comment([str(service)])
         match = port_match(service)
@@ -290,7 +331,9 @@ class NftablesGenerator(Generator):
                     f"add set {table} {name} {{ type {SET_TYPE[family]}; flags interval;"
                     " auto-merge; }"
                 )
-                lines += self._add_elements(table, name, sanitize.sorted_blocks(cidrs.values()))
+                lines += self._add_elements(
+                    table, name, sanitize.sorted_blocks(cidrs.values()), plan
+                )
                 for placed in mine:
                     words = [
                         f"insert rule {table} {placed.target.chain}",
@@ -300,7 +343,9 @@ class NftablesGenerator(Generator):
                     ]
                     if rule_comment:
                         words.append(f'comment "{rule_comment}"')
-                    lines.append(" ".join(w for w in words if w))
+                    rule = " ".join(w for w in words if w)
+                    plan.inserts.append((table, placed.target.chain, name, rule))
+                    lines.append(rule)
         return "\n".join(lines) + "\n"
 
 

@@ -77,8 +77,9 @@ def test_the_combined_text_has_a_separator_per_artifact() -> None:
     gen = generator_for("nftables")
     arts = gen.checked_artifacts([block("192.0.2.0/24")], _opts())
     text = combined(gen.name, arts, _opts().provenance)
-    assert text.count("# ===== ") == 2
+    assert text.count("# ===== ") == 3  # the file, its script form, the rollback
     assert "# ===== IPv4 and IPv6 apply: nftables-all-apply.nft =====" in text
+    assert "# ===== IPv4 and IPv6 apply: nftables-all-apply.sh =====" in text
     assert "delete element inet filter auditor_v4_tcp_25 { 192.0.2.0/24 }" in text
 
 
@@ -183,6 +184,36 @@ def test_nftables_rollback_empties_the_sets_in_the_kernel(
         listed = netns.run(["nft", "-j", "list", "set", "inet", "filter", "auditor_v4_tcp_25"])
         elems = json.loads(listed.stdout)["nftables"][1]["set"].get("elem", [])
         assert bool(elems) is (kind == "apply"), listed.stdout
+
+
+def test_nftables_script_form_can_be_run_again_in_the_kernel(
+    nodes: Path, tmp_path: Path, netns: Netns
+) -> None:
+    """The .sh form loads the sets and inserts each rule once, however often it runs; the
+    .nft form, loaded twice, inserts its rule twice (why the script exists)."""
+    require_tool("nft")
+    ruleset = (
+        "table inet filter {\n chain input { type filter hook input priority 0; policy drop; }\n}\n"
+    )
+    netns.run(["nft", "-f", "-"], stdin=ruleset, check=True)
+    out = tmp_path / "out"
+    argv = ["rules", "nft", str(nodes), "--output-dir", str(out)]
+    assert CliRunner().invoke(app, argv).exit_code == 0
+
+    def uses() -> list[str]:
+        listed = netns.run(["nft", "list", "chain", "inet", "filter", "input"], check=True)
+        return [line.strip() for line in listed.stdout.splitlines() if "saddr @" in line]
+
+    for _ in range(3):
+        netns.run(["sh", str(out / "nftables-all-apply.sh")], check=True)
+        assert len(uses()) == 2, uses()  # one rule per family's set
+    listed = netns.run(["nft", "-j", "list", "set", "inet", "filter", "auditor_v4_tcp_25"])
+    elems = json.loads(listed.stdout)["nftables"][1]["set"].get("elem", [])
+    assert elems
+    netns.run(["nft", "-f", str(out / "nftables-all-apply.nft")], check=True)
+    assert len(uses()) == 4
+    header = (out / "nftables-all-apply.sh").read_text()
+    assert "roll back: nftables-all-rollback.nft (apply it as its header says)" in header
 
 
 @pytest.fixture
