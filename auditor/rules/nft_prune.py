@@ -28,7 +28,7 @@ def _in_scope(group: str | None, scope: Sequence[str]) -> bool:
     return group is not None and any(group == s or group.endswith("/" + s) for s in scope)
 
 
-def _allow_only_sets(rs: RangeSet) -> set[str] | None:
+def allow_only_sets(rs: RangeSet) -> set[str] | None:
     """The names of the sets that every rule using them matches as an accepted source, from
     the ruleset's text; None when that text cannot be read as it was audited."""
     data = audited_bytes(rs) if rs.info.format == "nftables" else None
@@ -55,7 +55,7 @@ def prune_lines(
     for rs in declared:
         if rs.info.format not in FORMATS:
             continue
-        allowing = _allow_only_sets(rs)
+        allowing = allow_only_sets(rs)
         for entry in rs.scope_entries:
             if not _in_scope(entry.group, scope):
                 continue

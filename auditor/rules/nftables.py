@@ -41,6 +41,7 @@ from auditor.model import MissingBlock
 from auditor.rules import sanitize
 from auditor.rules.artifacts import Artifact
 from auditor.rules.base import Generator, RuleOptions
+from auditor.rules.nft_into import IntoSet, into_sets
 from auditor.rules.placement import Placed, Placement, Target, place, summary, warning_lines
 from auditor.service import Service
 
@@ -195,9 +196,38 @@ class NftablesGenerator(Generator):
         if not ordered:
             text = "# allowlist-auditor: nothing is missing; there are no nftables rules to add.\n"
             return text, plan
+        into, notes = into_sets(ordered, options)
+        head = self._into_lines(into, notes, plan)
+        taken = {b.cidr for one in into for b in one.blocks}
+        rest = [b for b in ordered if b.cidr not in taken]
+        if not rest:
+            return "\n".join(head) + "\n", plan
+        text = self._rules_text(rest, options, plan)
+        return ("\n".join(head) + "\n\n" if head else "") + text, plan
+
+    def _into_lines(self, into: Sequence[IntoSet], notes: Sequence[str], plan: Plan) -> list[str]:
+        """The ``add element`` lines for the scoped sets of the declared ruleset."""
+        lines = [f"# note: {note}" for note in notes]
+        for one in into:
+            n = len(one.blocks)
+            lines += [
+                f"# allowlist-auditor: into set {one.table} {one.name} (--scope), which the"
+                " declared ruleset",
+                f"# accepts from, {n} missing IPv{one.family} CIDR{'s' if n != 1 else ''};"
+                " no rule is added. With them in the set,",
+                "# the ruleset lets them all in (it was evaluated again before this was written).",
+                "# The rules that use the set (what else it lets in, they say):",
+                *(f"#   {user}" for user in one.users),
+                "# Check with: nft -c -f FILE; load with: nft -f FILE (it can be loaded again).",
+            ]
+            lines += self._add_elements(one.table, one.name, one.blocks, plan)
+        return lines
+
+    def _rules_text(self, ordered: Sequence[MissingBlock], options: RuleOptions, plan: Plan) -> str:
+        """The rules for blocks that go into sets of this tool's own."""
         where = self.placement(ordered, options)
         if not where.plain:
-            return self._render_placed(where, options, plan), plan
+            return self._render_placed(where, options, plan)
         service = options.service
         chain = chain_name(options.chain)
         count = len(ordered)
@@ -232,7 +262,7 @@ class NftablesGenerator(Generator):
             rule = " ".join(w for w in words if w)
             plan.inserts.append((TABLE, chain, name, rule))
             lines.append(rule)
-        return "\n".join(lines) + "\n", plan
+        return "\n".join(lines) + "\n"
 
     def artifacts(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
         """One file for both families (apply), and the ``delete element`` lines that take the
