@@ -106,6 +106,7 @@ def header(art: Artifact, platform: str, prov: Provenance, others: Sequence[Arti
         lines.append(f"check: {art.check}")
     lines.append(f"apply: {art.apply}")
     rollback = [o for o in others if o.kind == "rollback" and o.family == art.family]
+    rollback.sort(key=lambda o: o.suffix != art.suffix)  # the one of the same form first
     if art.kind != "rollback":
         if rollback and art.kind == "apply":
             same = "this one" if rollback[0].apply == art.apply else "its header says"

@@ -31,6 +31,7 @@ from auditor.model import MissingBlock
 from auditor.rules import sanitize
 from auditor.rules.artifacts import Artifact
 from auditor.rules.base import Generator, RuleOptions
+from auditor.rules.ipt_into import IntoIpset, into_ipsets
 from auditor.rules.placement import Placement, Target, place, summary, warning_lines
 from auditor.service import Service
 
@@ -282,10 +283,19 @@ class IptablesGenerator(Generator):
     def artifacts(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
         """Per family: the restore file (apply), and the same rules with ``-D`` (rollback),
         which iptables-restore --noflush loads the same way."""
+        into, notes, blocks = self._into(blocks, options)
+        arts: list[Artifact] = []
+        for one in into:
+            load, listing = "ipset -exist restore < FILE", f"ipset list {one.name}"
+            n = len(one.blocks)
+            notes_lines = [f"# note: {note}" for note in notes]
+            add = "\n".join(notes_lines + self._ipset_lines(one, "add")) + "\n"
+            back = "\n".join(self._ipset_lines(one, "del")) + "\n"
+            arts.append(Artifact("apply", one.family, add, "ipset", load, listing, cidrs=n))
+            arts.append(Artifact("rollback", one.family, back, "ipset", load, listing, cidrs=n))
         where = self.placement(blocks, options)  # once: the files and rollbacks share it
         per_family = self._rules(where, options)
         files = self._files(where, per_family, options)
-        arts: list[Artifact] = []
         for family, text in files.items():
             rules = per_family.get(family, [])
             count = len({r.source for r in rules})
@@ -347,6 +357,11 @@ class IptablesGenerator(Generator):
         family, so rules for both families do not fit in one file."""
         self.check(options)
         self.check_blocks(blocks)
+        if self._into(blocks, options)[0]:
+            raise UsageError(
+                "some of the rules are ipset lines, which iptables-restore does not load",
+                hint="write them with --output-dir (one file for ipset, one for iptables-restore)",
+            )
         files = self.render_files(blocks, options)
         if len(files) > 1:
             raise UsageError(
@@ -364,12 +379,44 @@ class IptablesGenerator(Generator):
         prune = self._prune(options) if options.prune else []
         return self.render_rules(blocks, options) + self.prune_section(prune, options)
 
+    def _into(
+        self, blocks: Sequence[MissingBlock], options: RuleOptions
+    ) -> tuple[list[IntoIpset], list[str], list[MissingBlock]]:
+        """The blocks that go into the scoped ipsets of the export, notes on the ones that
+        cannot, and the blocks left for rules of this tool's own."""
+        into, notes = into_ipsets(sanitize.sorted_blocks(blocks), options)
+        taken = {b.cidr for one in into for b in one.blocks}
+        return into, notes, [b for b in blocks if b.cidr not in taken]
+
+    @staticmethod
+    def _ipset_lines(one: IntoIpset, op: str) -> list[str]:
+        suffix = "" if op == "add" else " (the set stays)"
+        n = len(one.blocks)
+        head = [
+            f"# allowlist-auditor: IPv{one.family}, {n} missing CIDR{'s' if n != 1 else ''}"
+            f" {'into' if op == 'add' else 'out of'} ipset {one.name} (--scope){suffix}.",
+        ]
+        if op == "add":
+            head += [
+                "# The export accepts from this set; evaluated again with these CIDRs in it, it",
+                "# lets them in, so no iptables rule is added. The rules that match the set:",
+                *(f"#   {user}" for user in one.users),
+                "# Every line can be loaded again (-exist).",
+            ]
+        return head + [f"{op} {one.name} {sanitize.cidr(b)} -exist" for b in one.blocks]
+
     def render_rules(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> str:
+        into, notes, blocks = self._into(blocks, options)
+        sections = [f"# note: {note}\n" for note in notes]
+        for one in into:
+            banner = f"# ===== IPv{one.family}: into ipset {one.name}, for ipset restore ====="
+            sections.append(banner + "\n" + "\n".join(self._ipset_lines(one, "add")) + "\n")
         files = self.render_files(blocks, options)
         if not files:
+            if into:
+                return "\n".join(sections)
             return "# allowlist-auditor: nothing is missing; there are no iptables rules to add.\n"
         commands = self.render_commands(blocks, options)
-        sections = []
         for family, text in files.items():
             banner = f"# ===== IPv{family}: file for {RESTORE[family]} --noflush ====="
             sections.append(f"{banner}\n{text}")
