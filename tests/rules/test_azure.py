@@ -17,7 +17,7 @@ from auditor.cli import app
 from auditor.errors import UsageError
 from auditor.model import Origin
 from auditor.rules import generator_for
-from auditor.rules.azure import AzureGenerator
+from auditor.rules.azure import NAME, AzureGenerator
 
 from .cloud_helpers import Standins, bash_n, write
 from .helpers import HOSTILE_SOURCES, block, options
@@ -403,3 +403,38 @@ def test_prune_with_a_hostile_scope_runs_nothing(
     assert result.exit_code == 2, result.output
     assert "cannot be written into an az command" in result.output
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.one_of(_hostile, st.from_regex(NAME, fullmatch=True)).filter(bool))
+def test_a_scoped_rule_of_any_name_is_refused_or_pruned_by_exactly_that_name(
+    tmp_path_factory: Any, name: str
+) -> None:
+    from tests.reports.helpers import load
+
+    tmp = tmp_path_factory.mktemp("azure")
+    data = prune_nsg()
+    data["properties"]["securityRules"][0]["name"] = name
+    export = tmp / "nsg.json"
+    export.write_text(json.dumps(data))
+    rs = load(str(export), "declared", export.read_text(), "azure-nsg")
+    opts = replace(options(), declared=(rs,), scope=(name,), prune=(block("100.64.9.0/24"),))
+    gen = AzureGenerator()
+    try:
+        arts = gen.checked_artifacts([], opts)
+    except UsageError as e:
+        assert "cannot be written into an az command" in str(e)
+        assert not NAME.fullmatch(name)
+        return
+    (path,) = write(arts, gen, opts, tmp / "out")
+    bash_n(path)
+    stand = Standins(tmp)
+    assert stand.run(path).returncode == 0
+    assert stand.calls() == [
+        ["az", "network", "nsg", "rule", "update", "-g", "mail-rg", "--nsg-name", "mail-nsg",
+         "-n", name, "--source-address-prefixes", "203.0.113.0/24", "100.64.0.0/24",
+         "2001:db8:dead::/48"]
+    ]  # fmt: skip
+    assert sorted(p.name for p in tmp.iterdir()) == ["bin", "calls.jsonl", "nsg.json", "out"]

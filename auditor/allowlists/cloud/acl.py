@@ -55,6 +55,17 @@ class Rule:
     """Non-empty: the rule may or may not apply (a tag, a group), for this reason."""
 
 
+def carries(service: Service | None, proto: str, ports: tuple[Interval, ...] | None) -> bool:
+    """Whether a rule for ``proto`` and ``ports`` lets in some of the service (None: tcp/25):
+    what makes a rule's sources a scope's addresses."""
+    service = service or Service.parse("tcp/25")
+    if service.protocol == "any" or proto == "all":
+        return True
+    if proto != service.protocol:
+        return False
+    return ports is None or any(a <= hi and lo <= b for a, b in ports for lo, hi in service.ports)
+
+
 def lower(rules: Sequence[Rule]) -> dict[int, list[ir.Rule]]:
     """The rules of each family in the order the cloud evaluates them (by rank; rules of one
     rank in the order given)."""

@@ -37,7 +37,15 @@ from typing import Any
 
 from auditor import ipspace
 from auditor.allowlists.base import ReadContext, Reader, ReaderError
-from auditor.allowlists.cloud.acl import FULL, Rule, _result, _sources, agree, evaluate
+from auditor.allowlists.cloud.acl import (
+    FULL,
+    Rule,
+    _result,
+    _sources,
+    agree,
+    carries,
+    evaluate,
+)
 from auditor.allowlists.cloud.document import (
     _ADDRESSISH,
     _AZURE_ANY,
@@ -54,7 +62,6 @@ from auditor.allowlists.cloud.document import (
 )
 from auditor.model import Entry, Outcome, RangeSet, RuleRef
 from auditor.ruleset.sweep import client_ports, complement, merge
-from auditor.service import Service
 from auditor.sources.base import json_type
 
 _PRIVATE = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
@@ -173,16 +180,6 @@ def _source_pairs(
         else:
             tags.append(s)
     return pairs, tags
-
-
-def _carries(service: Service | None, proto: str, ports: tuple[Interval, ...] | None) -> bool:
-    """Whether a rule for ``proto`` and ``ports`` lets in some of the service."""
-    service = service or Service.parse("tcp/25")
-    if service.protocol == "any" or proto == "all":
-        return True
-    if proto != service.protocol:
-        return False
-    return ports is None or any(a <= hi and lo <= b for a, b in ports for lo, hi in service.ports)
 
 
 def _nsg_rule(doc: Doc, raw: Any, path: str, label: str, k: int) -> list[Rule]:
@@ -306,7 +303,7 @@ def _allowed(doc: Doc, raw: Any, path: str, made: list[Rule]) -> Allowed | None:
     if head.direction != "inbound" or access != "allow" or not head.name:
         return None
     pairs: list[tuple[int, Interval]] = []
-    if made and _carries(doc.ctx.service, made[0].protocol, made[0].ports):
+    if made and carries(doc.ctx.service, made[0].protocol, made[0].ports):
         srcs = _strings(doc, head.props, "sourceAddressPrefix", "sourceAddressPrefixes", head.ppath)
         pairs = _source_pairs(doc, srcs, head.ppath)[0]
     return Allowed(head.name, path, tuple(pairs))
