@@ -17,6 +17,12 @@ Choices an admin should know about (they are also written into the output):
   ``allowlist-auditor-tcp-25-v4`` (``-2`` ...). ``create`` writes the rule whole (a PUT), so
   running the script again leaves the same rule; a rule of that name in the export keeps
   its priority. The rollback deletes the rules by name.
+- ``--prune`` with ``--scope RULE`` (or ``NSG/RULE``: the reader declares each inbound Allow
+  rule of the NSG as a scope): for each scoped Allow rule that lets in the service, the
+  source prefixes that are entirely extra are removed (``az network nsg rule update
+  --source-address-prefixes`` with the rest), or the rule is deleted when none is left. A
+  prefix only partly extra, a service tag and every Deny rule are kept and named: removing a
+  source from a deny would let it in.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from auditor.rules.base import Generator, RuleOptions
 from auditor.rules.cloud import (
     SCRIPT_START,
     command,
+    covered,
     exports,
     required,
     service_slug,
@@ -100,25 +107,28 @@ def _strings(props: dict[str, Any], one: str, many: str) -> list[str]:
     return [str(v) for v in values if v not in (None, "")]
 
 
-def _may_match(props: dict[str, Any], blocks: Sequence[MissingBlock], service: Service) -> bool:
+def _touches(props: dict[str, Any], service: Service) -> bool:
+    """Whether a rule's protocol and destination ports hold some of the service."""
     proto = str(props.get("protocol", "*")).lower()
     if service.protocol != "any" and proto not in ("*", "any", service.protocol):
         return False
     ports = _strings(props, "destinationPortRange", "destinationPortRanges")
-    if service.protocol != "any" and "*" not in ports:
-        hit = False
-        for text in ports:
-            first, _, last = text.partition("-")
-            try:
-                lo, hi = int(first), int(last or first)
-            except ValueError:
-                hit = True
-                break
-            if any(x <= hi and lo <= y for x, y in service.ports):
-                hit = True
-                break
-        if not hit:
-            return False
+    if service.protocol == "any" or "*" in ports:
+        return True
+    for text in ports:
+        first, _, last = text.partition("-")
+        try:
+            lo, hi = int(first), int(last or first)
+        except ValueError:
+            return True
+        if any(x <= hi and lo <= y for x, y in service.ports):
+            return True
+    return False
+
+
+def _may_match(props: dict[str, Any], blocks: Sequence[MissingBlock], service: Service) -> bool:
+    if not _touches(props, service):
+        return False
     sources = _strings(props, "sourceAddressPrefix", "sourceAddressPrefixes")
     if props.get("sourceApplicationSecurityGroups") or not sources:
         return True
@@ -133,6 +143,16 @@ def _may_match(props: dict[str, Any], blocks: Sequence[MissingBlock], service: S
     return False
 
 
+def _resource_group(nsg: dict[str, Any]) -> str:
+    """The NSG's resource group (``resourceGroup``, else from its id), else
+    ``$RESOURCE_GROUP``."""
+    group = nsg.get("resourceGroup")
+    if not isinstance(group, str):
+        m = _RG_IN_ID.search(str(nsg.get("id", "")))
+        group = m.group(1) if m else None
+    return "$RESOURCE_GROUP" if group is None else _check(GROUP, group, "resource group")
+
+
 def _check(pattern: re.Pattern[str], value: str, what: str) -> str:
     if not pattern.fullmatch(value):
         raise UsageError(
@@ -142,17 +162,43 @@ def _check(pattern: re.Pattern[str], value: str, what: str) -> str:
     return value
 
 
+def _pruned(
+    props: dict[str, Any], extra: Sequence[MissingBlock]
+) -> tuple[list[str], int, list[str]]:
+    """A rule's source prefixes without those entirely in ``extra`` (as the export writes
+    them), how many went, and why each prefix that meets ``extra`` but stays was kept."""
+    rest: list[str] = []
+    gone = 0
+    why: list[str] = []
+    for text in _strings(props, "sourceAddressPrefix", "sourceAddressPrefixes"):
+        try:
+            p = ipspace.parse(text)
+        except ValueError:
+            why.append(f"{sanitize.clean(text)} is not an address prefix")
+            rest.append(text)
+            continue
+        if covered(text, extra):
+            gone += 1
+            continue
+        rest.append(text)
+        if any(b.family == p.family and b.network <= p.last and p.first < b.network + b.size
+               for b in extra):  # fmt: skip
+            why.append(f"{sanitize.clean(text)} is only partly extra")
+    return rest, gone, why
+
+
 class AzureGenerator(Generator):
     name = "azure"
     description = (
         "az network nsg rule create commands (IPv4, IPv6 in separate rules) at free priorities"
-        " ahead of the NSG's denies; delete to roll back"
+        " ahead of the NSG's denies; delete to roll back; --prune"
     )
     families = (4, 6)
     max_comment_len = 140
     """A rule's description: at most 140 characters [Network REST API, SecurityRule]."""
     max_name_len = 80
     max_prefixes: ClassVar[int] = 4000
+    prunes = True
 
     def check_options(self, options: RuleOptions) -> None:
         if options.chain != "INPUT":
@@ -174,14 +220,7 @@ class AzureGenerator(Generator):
                     continue
                 if options.chain != "INPUT" and name != options.chain:
                     continue
-                group = nsg.get("resourceGroup")
-                if not isinstance(group, str):
-                    m = _RG_IN_ID.search(str(nsg.get("id", "")))
-                    group = m.group(1) if m else None
-                if group is None:
-                    group = "$RESOURCE_GROUP"
-                else:
-                    _check(GROUP, group, "resource group")
+                group = _resource_group(nsg)
                 used, mine = set(), {}
                 denies: list[dict[str, Any]] = []
                 for rule in holder.get("securityRules") or []:
@@ -272,7 +311,83 @@ class AzureGenerator(Generator):
                 Artifact("rollback", family, "\n".join(back) + "\n", "sh", how, script=True,
                          cidrs=n),
             ]  # fmt: skip
+        if options.prune:
+            arts.append(self._prune(options))
         return arts
+
+    def _prune(self, options: RuleOptions) -> Artifact:
+        """The scope's inbound Allow rules without their wholly extra source prefixes."""
+        found = [e for e in exports(options, FORMAT) if e.document is not None]
+        if not found:
+            raise UsageError(
+                "azure --prune needs the NSG export, unchanged since it was read",
+                hint="give the az network nsg show JSON with --declared and the security"
+                " rule's name as --scope",
+            )
+        lines = [
+            SCRIPT_START,
+            "# Removes from the scope's inbound Allow rules the source prefixes that are"
+            " entirely extra;",
+            "# a rule left without any is deleted. Deny rules are never changed.",
+        ]
+        body: list[str] = []
+        kept: list[str] = []
+        count = 0
+        for export in found:
+            for nsg in _nsgs(export.document):
+                holder = _props(nsg)
+                name = nsg.get("name") or holder.get("name")
+                if not isinstance(name, str):
+                    continue
+                if options.chain != "INPUT" and name != options.chain:
+                    continue
+                for rule in holder.get("securityRules") or []:
+                    if not isinstance(rule, dict):
+                        continue
+                    props = _props(rule)
+                    rname = rule.get("name") or props.get("name")
+                    if not isinstance(rname, str) or not (
+                        rname in options.scope or f"{name}/{rname}" in options.scope
+                    ):
+                        continue
+                    if str(props.get("direction", "")).lower() != "inbound":
+                        continue
+                    label = sanitize.clean(f"{name}/{rname}")
+                    access = str(props.get("access", "")).lower()
+                    if access == "deny":
+                        kept.append(
+                            f"{label} is a Deny rule: removing a source from it would let"
+                            " the source in"
+                        )
+                        continue
+                    if access != "allow" or not _touches(props, options.service):
+                        continue
+                    where = ["-g", _resource_group(nsg), "--nsg-name",
+                             _check(NAME, name, "network security group"),
+                             "-n", _check(NAME, rname, "security rule")]  # fmt: skip
+                    step, gone, why = _pruned(props, options.prune)
+                    kept += why
+                    if not gone:
+                        continue
+                    count += gone
+                    az = ["az", "network", "nsg", "rule"]
+                    if step:
+                        body.append(
+                            command([*az, "update", *where, "--source-address-prefixes", *step])
+                        )
+                    elif props.get("sourceApplicationSecurityGroups"):
+                        kept.append(
+                            f"{label}: every prefix is extra, but the rule has application"
+                            " security groups as sources too: remove its prefixes by hand"
+                        )
+                    else:
+                        body.append(command([*az, "delete", *where]))
+        if any("$RESOURCE_GROUP" in line for line in body):
+            lines.append(required("RESOURCE_GROUP", "the NSG's resource group"))
+        lines += body
+        lines += [f"# kept: {text}" for text in dict.fromkeys(kept)]
+        how = "bash FILE (with az logged in to the NSG's subscription: az account set)"
+        return Artifact("prune", None, "\n".join(lines) + "\n", "sh", how, script=True, cidrs=count)
 
     def _priorities(self, nsg: Nsg, names: Sequence[str], bound: int) -> list[int]:
         """A free priority per rule name, the highest below ``bound`` first; a rule of that

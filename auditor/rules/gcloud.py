@@ -17,6 +17,13 @@ Choices an admin should know about (they are also written into the output):
 - Idempotent: a rule of this tool's name that exists is updated to the same content rather
   than created again; the rollback sets an extended rule's ranges back to what the export
   held and deletes the rules the apply created.
+- ``--prune`` with ``--scope RULE`` (the reader declares each ingress allow rule as a scope):
+  for each scoped allow rule that lets in the service, the source ranges that are entirely
+  extra are removed (``update --source-ranges`` with the rest), or the rule is deleted when
+  none is left. A range only partly extra, every deny rule (removing a source from it would
+  let it in), and a rule whose other sources (``sourceTags``, ``sourceServiceAccounts``)
+  would be left alone are kept and named: a rule without ranges is a rule for its tags, or,
+  without tags either, for 0.0.0.0/0.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from auditor.rules.base import Generator, RuleOptions
 from auditor.rules.cloud import (
     SCRIPT_START,
     command,
+    covered,
     deciding_rules,
     exports,
     service_slug,
@@ -61,6 +69,9 @@ _UNRESOLVED = (
     "targetServiceAccounts",
     "destinationRanges",
 )
+
+_SOURCES = _UNRESOLVED[:6]
+"""Sources besides ranges (a rule holding one is never deleted nor left without ranges)."""
 
 _HELPER = """\
 exists() { gcloud compute firewall-rules describe "$1" --format='value(name)' >/dev/null 2>&1; }"""
@@ -166,13 +177,14 @@ class GcloudGenerator(Generator):
     name = "gcloud"
     description = (
         "gcloud compute firewall-rules create/update commands (IPv4, IPv6 in separate rules),"
-        " at most 256 source ranges per rule, ahead of the export's denies"
+        " at most 256 source ranges per rule, ahead of the export's denies; --prune"
     )
     families = (4, 6)
     max_comment_len = 255
     max_name_len = 63
     """Rule names: 1-63 characters, a lowercase letter first [Compute Engine naming]."""
     max_ranges: ClassVar[int] = MAX_RANGES
+    prunes = True
 
     def check_options(self, options: RuleOptions) -> None:
         if options.chain != "INPUT" and not NAME.fullmatch(options.chain):
@@ -332,7 +344,124 @@ class GcloudGenerator(Generator):
                 Artifact("rollback", plan.family, "\n".join(back) + "\n", "sh", how, script=True,
                          cidrs=n),
             ]  # fmt: skip
+        if options.prune:
+            arts.append(self._prune(options))
         return arts
+
+    def _prune(self, options: RuleOptions) -> Artifact:
+        """The scope's ingress allow rules without their wholly extra source ranges."""
+        if not any(e.document is not None for e in exports(options, FORMAT)):
+            raise UsageError(
+                "gcloud --prune needs the firewall rules export, unchanged since it was read",
+                hint="give the gcloud compute firewall-rules list --format=json export with"
+                " --declared and the rule's name as --scope",
+            )
+        lines = [
+            SCRIPT_START,
+            "# Removes from the scope's ingress allow rules the source ranges that are entirely"
+            " extra;",
+            "# a rule left without any is deleted. Deny rules are never changed.",
+        ]
+        kept: list[str] = []
+        count = 0
+        fw = ["gcloud", "compute", "firewall-rules"]
+        for rule in self._documents(options):
+            name = rule.get("name")
+            if not isinstance(name, str) or name not in options.scope:
+                continue
+            if str(rule.get("direction", "INGRESS")).upper() != "INGRESS":
+                continue
+            label = sanitize.clean(name)
+            if rule.get("denied"):
+                kept.append(
+                    f"{label} is a deny rule: removing a source from it would let the source in"
+                )
+                continue
+            ranges = rule.get("sourceRanges")
+            if (
+                rule.get("disabled") is True
+                or not isinstance(ranges, list)
+                or not _touches(rule, options.service)
+            ):
+                continue
+            rest, gone, why = _pruned(ranges, options.prune)
+            kept += why
+            if not gone:
+                continue
+            if not NAME.fullmatch(name):
+                raise UsageError(
+                    f"rule {label!r} of the export is not a firewall rule name",
+                    hint="export the rules again (gcloud compute firewall-rules list"
+                    " --format=json)",
+                )
+            others = [k for k in _SOURCES if rule.get(k)]
+            if rest:
+                lines.append(command([*fw, "update", name, _ranges(rest)]))
+            elif others:
+                kept.append(
+                    f"{label}: every source range is extra, but the rule has {', '.join(others)}"
+                    " as sources too: without ranges it is a rule for those only, which an"
+                    " update cannot write; remove its ranges in the console, or delete it"
+                )
+                continue
+            else:
+                lines.append(command([*fw, "delete", name, "--quiet"]))
+            count += gone
+        lines += [f"# kept: {text}" for text in dict.fromkeys(kept)]
+        how = "bash FILE (with gcloud configured for the project: gcloud config set project)"
+        return Artifact("prune", None, "\n".join(lines) + "\n", "sh", how, script=True, cidrs=count)
+
+
+def _touches(rule: dict[str, Any], service: Service) -> bool:
+    """Whether an allow rule lets in some of the service (another service's rule is not the
+    service's to prune)."""
+    for item in rule.get("allowed") or []:
+        if not isinstance(item, dict):
+            continue
+        proto = str(item.get("IPProtocol", "")).lower()
+        proto = {"6": "tcp", "17": "udp"}.get(proto, proto)
+        if proto == "all" or service.protocol == "any":
+            return True
+        if proto != service.protocol:
+            continue
+        ports = item.get("ports") or []
+        if not ports:
+            return True
+        for text in ports:
+            a, _, b = str(text).partition("-")
+            try:
+                lo, hi = int(a), int(b or a)
+            except ValueError:
+                return True
+            if any(x <= hi and lo <= y for x, y in service.ports):
+                return True
+    return False
+
+
+def _pruned(
+    ranges: Sequence[Any], extra: Sequence[MissingBlock]
+) -> tuple[list[str], int, list[str]]:
+    """The ranges without those entirely in ``extra`` (as the export writes them), how many
+    went, and why each range that meets ``extra`` but stays was kept."""
+    rest: list[str] = []
+    gone = 0
+    why: list[str] = []
+    for raw in ranges:
+        text = str(raw)
+        try:
+            p = ipspace.parse(text)
+        except ValueError:
+            why.append(f"{sanitize.clean(text)} is not an address range")
+            rest.append(text)
+            continue
+        if covered(text, extra):
+            gone += 1
+            continue
+        rest.append(text)
+        if any(b.family == p.family and b.network <= p.last and p.first < b.network + b.size
+               for b in extra):  # fmt: skip
+            why.append(f"{sanitize.clean(text)} is only partly extra")
+    return rest, gone, why
 
 
 def _ranges(cidrs: Sequence[str]) -> str:

@@ -4,6 +4,7 @@ applied to the NSG export, read back with no CIDR missing."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from auditor.cli import app
 from auditor.errors import UsageError
 from auditor.model import Origin
 from auditor.rules import generator_for
-from auditor.rules.azure import AzureGenerator
+from auditor.rules.azure import NAME, AzureGenerator
 
 from .cloud_helpers import Standins, bash_n, write
 from .helpers import HOSTILE_SOURCES, block, options
@@ -255,3 +256,185 @@ def test_hostile_origins_reach_only_the_description(
         f"2001:db8:{i + 1}::/48" for i in range(len(texts))
     ]
     assert sorted(p.name for p in tmp.iterdir()) == ["bin", "calls.jsonl", "out"]
+
+
+def apply_updates(export: Any, calls: list[list[str]]) -> None:
+    """What Azure does with ``rule update --source-address-prefixes`` (az writes one prefix
+    to sourceAddressPrefix, more to sourceAddressPrefixes), then the other calls."""
+    groups = export if isinstance(export, list) else [export]
+    rest = []
+    for call in calls:
+        if call[4] != "update":
+            rest.append(call)
+            continue
+        group = next(g for g in groups if g["name"] == values(call, "--nsg-name")[0])
+        assert values(call, "-g") == ["mail-rg"]
+        name = values(call, "-n")[0]
+        (found,) = [r for r in group["properties"]["securityRules"] if r["name"] == name]
+        props = found["properties"]
+        prefixes = values(call, "--source-address-prefixes")
+        assert prefixes, "az refuses an update without prefixes"
+        props.pop("sourceAddressPrefix", None)
+        props.pop("sourceAddressPrefixes", None)
+        if len(prefixes) == 1:
+            props["sourceAddressPrefix"] = prefixes[0]
+        else:
+            props["sourceAddressPrefixes"] = prefixes
+    apply_calls(export, rest)
+
+
+def prune_nsg() -> dict[str, Any]:
+    data = nsg()
+    rules = data["properties"]["securityRules"]
+    rules[0]["properties"]["sourceAddressPrefixes"] = [
+        "203.0.113.0/24", "100.64.9.0/24", "100.64.0.0/24", "2001:db8:dead::/48"
+    ]  # fmt: skip
+    rules += [
+        rule("OldPartner", 210, "Allow", ["100.64.20.0/24", "100.64.21.7"]),
+        # another port: its extra source is not the service's to remove
+        rule("Submission", 220, "Allow", ["100.64.9.0/24"], "587"),
+        rule("Tagged", 230, "Allow", ["100.64.30.0/24", "AzureLoadBalancer"]),
+    ]
+    return data
+
+
+def test_a_security_rule_is_a_scope_by_its_name_or_nsg_and_name(
+    tmp_path: Path, expected: Path
+) -> None:
+    export = tmp_path / "nsg.json"
+    export.write_text(json.dumps(prune_nsg()))
+    expected.write_text(expected.read_text() + "100.64.0.128/25\n")
+    for scope in ("AllowMail", "mail-nsg/AllowMail"):
+        result = diff("-e", str(expected), "-d", str(export), "--scope", scope, "-o", "json")
+        assert result.exit_code == 1, result.output
+        extra = json.dumps(json.loads(result.stdout)["extra"])
+        assert "100.64.9.0/24" in extra and "100.64.0.0/25" in extra
+        assert "2001:db8:dead::/48" in extra
+        assert "203.0.113" not in extra and "100.64.20" not in extra
+    # a deny rule holds no allowed address: it is no scope
+    result = diff("-e", str(expected), "-d", str(export), "--scope", "DenyBad")
+    assert result.exit_code == 2 and "unknown scope 'DenyBad'" in result.output
+    assert "mail-nsg/AllowMail" in result.output
+
+
+def test_prune_updates_or_deletes_exactly_the_extra_sources_of_the_scope(
+    tmp_path: Path, expected: Path
+) -> None:
+    data = prune_nsg()
+    export = tmp_path / "nsg.json"
+    export.write_text(json.dumps(data))
+    expected.write_text(expected.read_text() + "100.64.0.128/25\n")
+    out = tmp_path / "out"
+    scopes = ["--scope", "AllowMail", "--scope", "OldPartner", "--scope", "Tagged"]
+    scopes += ["--scope", "Submission"]
+    args = ["-e", str(expected), "-d", str(export), *scopes]
+    result = diff(*args, "--rules", "azure", "--prune", "--output-dir", str(out))
+    assert result.exit_code == 1, result.output
+    prune = out / "azure-all-prune.sh"
+    bash_n(prune)
+    text = prune.read_text()
+    assert "# kept: 100.64.0.0/24 is only partly extra" in text
+    assert "# kept: AzureLoadBalancer is not an address prefix" in text
+    stand = Standins(tmp_path)
+    done = stand.run(prune)
+    assert done.returncode == 0, done.stderr
+    where = ["-g", "mail-rg", "--nsg-name", "mail-nsg"]
+    rule_cmd = ["az", "network", "nsg", "rule"]
+    assert stand.calls() == [
+        [*rule_cmd, "update", *where, "-n", "AllowMail",
+         "--source-address-prefixes", "203.0.113.0/24", "100.64.0.0/24"],
+        [*rule_cmd, "delete", *where, "-n", "OldPartner"],
+        # a service tag is not an address: it stays
+        [*rule_cmd, "update", *where, "-n", "Tagged",
+         "--source-address-prefixes", "AzureLoadBalancer"],
+    ]  # fmt: skip
+    apply_updates(data, stand.calls())
+    after = tmp_path / "after.json"
+    after.write_text(json.dumps(data))
+    done_before = diff(*args, "-o", "json")
+    assert done_before.stdout.startswith("{"), done_before.output
+    before = json.loads(done_before.stdout)
+    assert "OldPartner" not in [r["name"] for r in data["properties"]["securityRules"]]
+    left = ["--scope", "AllowMail", "--scope", "Tagged", "--scope", "Submission"]
+    result = diff("-e", str(expected), "-d", str(after), *left, "-o", "json")
+    assert result.stdout.startswith("{"), result.output
+    report = json.loads(result.stdout)
+    extra = json.dumps(report["extra"])
+    for gone in ("100.64.9.0/24", "2001:db8:dead", "100.64.20.0/24", "100.64.21.7", "100.64.30"):
+        assert gone not in extra
+    assert "100.64.0.0/25" in extra  # kept: only partly extra
+    # what was expected and allowed still is: the missing part is the same as before
+    assert report["missing"] == before["missing"]
+    submission = data["properties"]["securityRules"][4]
+    assert submission["name"] == "Submission"
+    assert submission["properties"]["sourceAddressPrefixes"] == ["100.64.9.0/24"]
+
+
+def test_prune_never_touches_a_deny_rule(tmp_path: Path) -> None:
+    """Removing a source from a deny rule would let it in: a deny named as a scope is kept."""
+    from tests.reports.helpers import load
+
+    export = tmp_path / "nsg.json"
+    export.write_text(json.dumps(prune_nsg()))
+    rs = load(str(export), "declared", export.read_text(), "azure-nsg")
+    extra = (block("198.51.100.0/24"), block("100.64.20.0/24"), block("100.64.21.7/32"))
+    opts = replace(options(), declared=(rs,), scope=("DenyBad", "OldPartner"), prune=extra)
+    (art,) = [a for a in AzureGenerator().checked_artifacts([], opts) if a.kind == "prune"]
+    code = [line for line in art.body.splitlines() if not line.startswith("#")]
+    assert [line for line in code if "DenyBad" in line] == []
+    assert [line for line in code if "OldPartner" in line] == [
+        "az network nsg rule delete -g mail-rg --nsg-name mail-nsg -n OldPartner"
+    ]
+    assert "# kept: mail-nsg/DenyBad is a Deny rule" in art.body
+
+
+@pytest.mark.parametrize(
+    "scope", ["a'b", "$(touch pwned)", "`id`", "x\ny", "r;id", "r\u00e9gle", "r" * 500]
+)
+def test_prune_with_a_hostile_scope_runs_nothing(
+    tmp_path: Path, expected: Path, scope: str
+) -> None:
+    data = prune_nsg()
+    data["properties"]["securityRules"][0]["name"] = scope
+    export = tmp_path / "nsg.json"
+    export.write_text(json.dumps(data))
+    args = ["-e", str(expected), "-d", str(export), "--scope", scope]
+    result = diff(*args, "--rules", "azure", "--prune", "--output-dir", str(tmp_path / "out"))
+    assert result.exit_code == 2, result.output
+    assert "cannot be written into an az command" in result.output
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.one_of(_hostile, st.from_regex(NAME, fullmatch=True)).filter(bool))
+def test_a_scoped_rule_of_any_name_is_refused_or_pruned_by_exactly_that_name(
+    tmp_path_factory: Any, name: str
+) -> None:
+    from tests.reports.helpers import load
+
+    tmp = tmp_path_factory.mktemp("azure")
+    data = prune_nsg()
+    data["properties"]["securityRules"][0]["name"] = name
+    export = tmp / "nsg.json"
+    export.write_text(json.dumps(data))
+    rs = load(str(export), "declared", export.read_text(), "azure-nsg")
+    opts = replace(options(), declared=(rs,), scope=(name,), prune=(block("100.64.9.0/24"),))
+    gen = AzureGenerator()
+    try:
+        arts = gen.checked_artifacts([], opts)
+    except UsageError as e:
+        assert "cannot be written into an az command" in str(e)
+        assert not NAME.fullmatch(name)
+        return
+    (path,) = write(arts, gen, opts, tmp / "out")
+    bash_n(path)
+    stand = Standins(tmp)
+    assert stand.run(path).returncode == 0
+    assert stand.calls() == [
+        ["az", "network", "nsg", "rule", "update", "-g", "mail-rg", "--nsg-name", "mail-nsg",
+         "-n", name, "--source-address-prefixes", "203.0.113.0/24", "100.64.0.0/24",
+         "2001:db8:dead::/48"]
+    ]  # fmt: skip
+    assert sorted(p.name for p in tmp.iterdir()) == ["bin", "calls.jsonl", "nsg.json", "out"]

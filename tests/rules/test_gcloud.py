@@ -4,6 +4,7 @@ calls, applied to the firewall-rules export, read back with no CIDR missing."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from auditor.cli import app
 from auditor.errors import UsageError
 from auditor.model import Origin
 from auditor.rules import generator_for
-from auditor.rules.gcloud import GcloudGenerator
+from auditor.rules.gcloud import NAME, GcloudGenerator
 
 from .cloud_helpers import Standins, bash_n, write
 from .helpers import HOSTILE_SOURCES, block, options
@@ -225,3 +226,166 @@ def test_hostile_origins_reach_only_the_description(
         f"198.18.{i}.0/24" for i in range(len(texts))
     )
     assert sorted(p.name for p in tmp.iterdir()) == ["bin", "calls.jsonl", "out"]
+
+
+def prune_rules() -> list[dict[str, Any]]:
+    def allow(name: str, ranges: list[str], port: str = "25", **more: Any) -> dict[str, Any]:
+        return {"name": name, "direction": "INGRESS", "priority": 700, "sourceRanges": ranges,
+                "allowed": [{"IPProtocol": "tcp", "ports": [port]}], **more}  # fmt: skip
+
+    return [
+        *json.loads(json.dumps(RULES)),
+        allow("allow-stale", ["100.64.9.0/24", "100.64.0.0/24", "192.0.2.0/24"]),
+        allow("allow-gone", ["100.64.20.0/24", "100.64.21.7"]),
+        allow("allow-v6", ["2001:db8:dead::/48", "2001:db8:beef::/48"]),
+        # another port: its extra range is not the service's to remove
+        allow("allow-submission", ["100.64.9.0/24"], "587"),
+    ]
+
+
+@pytest.fixture
+def prune_files(tmp_path: Path) -> tuple[Path, Path]:
+    export = tmp_path / "gcp.json"
+    export.write_text(json.dumps(prune_rules()))
+    expected = tmp_path / "expected.txt"
+    expected.write_text(
+        "203.0.113.0/24\n198.51.100.0/24\n2001:db8:99::/48\n100.64.0.128/25\n192.0.2.0/24\n"
+    )
+    return expected, export
+
+
+def test_an_ingress_allow_rule_is_a_scope_by_its_name(prune_files: tuple[Path, Path]) -> None:
+    expected, export = prune_files
+    args = ["-e", str(expected), "-d", str(export)]
+    result = diff(*args, "--scope", "allow-stale", "-o", "json")
+    assert result.exit_code == 1, result.output
+    extra = json.dumps(json.loads(result.stdout)["extra"])
+    assert "100.64.9.0/24" in extra and "100.64.0.0/25" in extra
+    assert "192.0.2" not in extra and "100.64.20" not in extra
+    # a deny rule holds no allowed address: it is no scope
+    result = diff(*args, "--scope", "deny-bad")
+    assert result.exit_code == 2 and "unknown scope 'deny-bad'" in result.output
+    assert "allow-stale" in result.output
+
+
+def test_prune_updates_or_deletes_exactly_the_extra_ranges_of_the_scope(
+    tmp_path: Path, prune_files: tuple[Path, Path]
+) -> None:
+    expected, export = prune_files
+    scopes = ["--scope", "allow-stale", "--scope", "allow-gone", "--scope", "allow-v6"]
+    scopes += ["--scope", "allow-submission"]
+    args = ["-e", str(expected), "-d", str(export), *scopes]
+    out = tmp_path / "out"
+    result = diff(*args, "--rules", "gcloud", "--prune", "--output-dir", str(out))
+    assert result.exit_code == 1, result.output
+    prune = out / "gcloud-all-prune.sh"
+    bash_n(prune)
+    assert "# kept: 100.64.0.0/24 is only partly extra" in prune.read_text()
+    stand = Standins(tmp_path)
+    done = stand.run(prune)
+    assert done.returncode == 0, done.stderr
+    fw = ["gcloud", "compute", "firewall-rules"]
+    assert stand.calls() == [
+        [*fw, "update", "allow-stale", "--source-ranges=100.64.0.0/24,192.0.2.0/24"],
+        [*fw, "delete", "allow-gone", "--quiet"],
+        [*fw, "delete", "allow-v6", "--quiet"],
+    ]
+    rules = json.loads(export.read_text())
+    apply_calls(rules, stand.calls())
+    assert [r["name"] for r in rules if r["name"] in ("allow-gone", "allow-v6")] == []
+    after = tmp_path / "after.json"
+    after.write_text(json.dumps(rules))
+    before = diff(*args, "-o", "json")
+    assert before.stdout.startswith("{"), before.output
+    left = ["--scope", "allow-stale", "--scope", "allow-submission"]
+    result = diff("-e", str(expected), "-d", str(after), *left, "-o", "json")
+    assert result.stdout.startswith("{"), result.output
+    report = json.loads(result.stdout)
+    extra = json.dumps(report["extra"])
+    assert "100.64.9.0/24" not in extra
+    assert "100.64.0.0/25" in extra  # kept: only partly extra
+    # what was expected and allowed still is: the missing part is the same as before
+    assert report["missing"] == json.loads(before.stdout)["missing"]
+    submission = next(r for r in rules if r["name"] == "allow-submission")
+    assert submission["sourceRanges"] == ["100.64.9.0/24"]
+
+
+def test_prune_never_touches_a_deny_rule_nor_leaves_a_tagged_rule_without_ranges(
+    tmp_path: Path,
+) -> None:
+    """Removing a source from a deny would let it in; a rule with source tags and no range
+    left would be a rule for the tags only, which an update cannot write: both are kept."""
+    from tests.reports.helpers import load
+
+    rules = prune_rules() + [
+        {"name": "deny-old", "direction": "INGRESS", "priority": 600,
+         "denied": [{"IPProtocol": "tcp", "ports": ["25"]}], "sourceRanges": ["100.64.40.0/24"]},
+        {"name": "allow-tagged", "direction": "INGRESS", "priority": 700,
+         "allowed": [{"IPProtocol": "tcp", "ports": ["25"]}], "sourceRanges": ["100.64.30.0/24"],
+         "sourceTags": ["relay"]},
+    ]  # fmt: skip
+    export = tmp_path / "gcp.json"
+    export.write_text(json.dumps(rules))
+    rs = load(str(export), "declared", export.read_text(), "gcp-firewall")
+    extra = (block("100.64.40.0/24"), block("100.64.30.0/24"), block("100.64.20.0/24"))
+    scope = ("deny-old", "allow-tagged", "allow-gone")
+    opts = replace(options(), declared=(rs,), scope=scope, prune=extra)
+    (art,) = [a for a in GcloudGenerator().checked_artifacts([], opts) if a.kind == "prune"]
+    code = [line for line in art.body.splitlines() if not line.startswith("#")]
+    assert [line for line in code if "deny-old" in line or "allow-tagged" in line] == []
+    assert [line for line in code if "allow-gone" in line] == [  # 100.64.21.7 is not extra
+        "gcloud compute firewall-rules update allow-gone --source-ranges=100.64.21.7"
+    ]
+    assert "# kept: deny-old is a deny rule" in art.body
+    assert "# kept: allow-tagged: every source range is extra" in art.body
+
+
+@pytest.mark.parametrize(
+    "scope", ["a'b", "$(touch pwned)", "`id`", "x\ny", "r;id", "r\u00e9gle", "r" * 500]
+)
+def test_prune_with_a_hostile_scope_runs_nothing(
+    tmp_path: Path, prune_files: tuple[Path, Path], scope: str
+) -> None:
+    expected, export = prune_files
+    rules = prune_rules()
+    rules[4]["name"] = scope
+    export.write_text(json.dumps(rules))
+    args = ["-e", str(expected), "-d", str(export), "--scope", scope]
+    result = diff(*args, "--rules", "gcloud", "--prune", "--output-dir", str(tmp_path / "out"))
+    assert result.exit_code == 2, result.output
+    assert "is not a firewall rule name" in result.output
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.one_of(_hostile, st.from_regex(NAME, fullmatch=True)).filter(bool))
+def test_a_scoped_rule_of_any_name_is_refused_or_pruned_by_exactly_that_name(
+    tmp_path_factory: Any, name: str
+) -> None:
+    from tests.reports.helpers import load
+
+    tmp = tmp_path_factory.mktemp("gcloud")
+    rules = prune_rules()
+    rules[3]["name"] = name  # allow-stale
+    export = tmp / "gcp.json"
+    export.write_text(json.dumps(rules))
+    rs = load(str(export), "declared", export.read_text(), "gcp-firewall")
+    opts = replace(options(), declared=(rs,), scope=(name,), prune=(block("100.64.9.0/24"),))
+    gen = GcloudGenerator()
+    try:
+        arts = gen.checked_artifacts([], opts)
+    except UsageError as e:
+        assert "is not a firewall rule name" in str(e)
+        assert not NAME.fullmatch(name)
+        return
+    (path,) = write(arts, gen, opts, tmp / "out")
+    bash_n(path)
+    stand = Standins(tmp)
+    assert stand.run(path).returncode == 0
+    assert stand.calls() == [
+        ["gcloud", "compute", "firewall-rules", "update", name,
+         "--source-ranges=100.64.0.0/24,192.0.2.0/24"]
+    ]  # fmt: skip
+    assert sorted(p.name for p in tmp.iterdir()) == ["bin", "calls.jsonl", "gcp.json", "out"]

@@ -11,7 +11,7 @@ protocols or ports matches only some connections: :attr:`auditor.ruleset.ir.Traf
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from auditor import ipspace
@@ -53,6 +53,17 @@ class Rule:
     ref: RuleRef
     why: str = ""
     """Non-empty: the rule may or may not apply (a tag, a group), for this reason."""
+
+
+def carries(service: Service | None, proto: str, ports: tuple[Interval, ...] | None) -> bool:
+    """Whether a rule for ``proto`` and ``ports`` lets in some of the service (None: tcp/25):
+    what makes a rule's sources a scope's addresses."""
+    service = service or Service.parse("tcp/25")
+    if service.protocol == "any" or proto == "all":
+        return True
+    if proto != service.protocol:
+        return False
+    return ports is None or any(a <= hi and lo <= b for a, b in ports for lo, hi in service.ports)
 
 
 def lower(rules: Sequence[Rule]) -> dict[int, list[ir.Rule]]:
@@ -105,11 +116,14 @@ def _result(
     verdicts: Sequence[Verdicts],
     doc: Doc,
     groups: Mapping[str, Sequence[Verdicts]] | None = None,
+    objects: Callable[[], tuple[list[Entry], list[str]]] | None = None,
 ) -> RangeSet:
     """The RangeSet of a ruleset; with ``groups``, each group's own accepted addresses are
-    entries of that group, and what only their union accepts is without a group."""
+    entries of that group, and what only their union accepts is without a group; with
+    ``objects``, the named objects (rules) a scope may name, made when one is asked for."""
     info = SourceInfo.for_bytes(ctx.name, ctx.role, fmt, data, ctx.now)
-    rs = verdicts_rangeset(FirewallResult(info, list(verdicts), doc.findings, doc.unsupported))
+    found = FirewallResult(info, list(verdicts), doc.findings, doc.unsupported, objects)
+    rs = verdicts_rangeset(found)
 
     def entry(fam: int, seg: Segment, group: str | None) -> Entry:
         path = f"{seg.rule.origin.path}: {seg.rule.text}"

@@ -24,16 +24,28 @@ the service.
     A NIC NSG and its subnet's NSG both have to allow a connection; give them as two
     ``--declared`` sources for that. Two rules of one NSG with the same direction and
     priority (Azure refuses them) make the export an error naming both.
+    Each inbound Allow rule of ``securityRules`` is a scope, ``NSG/RULE`` (``--scope RULE``
+    when one NSG has a rule of that name), holding the addresses of its source prefixes when
+    it lets in some of the service (none otherwise); Deny rules and default rules are not.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from auditor import ipspace
 from auditor.allowlists.base import ReadContext, Reader, ReaderError
-from auditor.allowlists.cloud.acl import FULL, Rule, _result, _sources, agree, evaluate
+from auditor.allowlists.cloud.acl import (
+    FULL,
+    Rule,
+    _result,
+    _sources,
+    agree,
+    carries,
+    evaluate,
+)
 from auditor.allowlists.cloud.document import (
     _ADDRESSISH,
     _AZURE_ANY,
@@ -48,7 +60,7 @@ from auditor.allowlists.cloud.document import (
     _shown,
     load_document,
 )
-from auditor.model import Outcome, RangeSet, RuleRef
+from auditor.model import Entry, Outcome, RangeSet, RuleRef
 from auditor.ruleset.sweep import client_ports, complement, merge
 from auditor.sources.base import json_type
 
@@ -98,10 +110,21 @@ SERVICE_TAG = "azure-service-tag:"
 
 
 @dataclass(frozen=True)
+class Allowed:
+    """An inbound Allow rule of an NSG's own rules: a scope (``NSG/RULE``), holding the
+    addresses of its source prefixes when it lets in some of the service."""
+
+    name: str
+    path: str
+    pairs: tuple[tuple[int, Interval], ...]
+
+
+@dataclass(frozen=True)
 class Nsg:
     name: str
     path: str
     rules: tuple[Rule, ...]
+    allows: tuple[Allowed, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -129,6 +152,34 @@ def _nsg_head(doc: Doc, raw: Any, path: str) -> NsgRuleHead:
         "Azure priorities are 100-4096 for the rules you add, 65000-65500 for the defaults",
     )
     return NsgRuleHead(props, ppath, name, direction, priority)
+
+
+def _source_pairs(
+    doc: Doc, srcs: list[str], ppath: str
+) -> tuple[list[tuple[int, Interval]], list[str]]:
+    """The addresses of a rule's source prefixes, and the prefixes whose addresses the export
+    does not hold (service tags)."""
+    pairs: list[tuple[int, Interval]] = []
+    tags: list[str] = []
+    for s in srcs:
+        low = s.lower()
+        if low == "internet":
+            # the Internet tag is the address space outside the virtual network: public
+            # addresses certainly, private ones (on-premises over VPN, peered networks) not
+            pairs += _public_pairs()
+            tags.append("Internet (private ranges: they may be the virtual network's)")
+        elif low in _AZURE_ANY:
+            pairs += [(4, FULL[4][0]), (6, FULL[6][0])]
+        elif low == "azureloadbalancer":
+            pairs.append(doc.cidr(_AZURE_LB, ppath))
+        elif _ADDRESSISH.fullmatch(s):
+            pairs.append(doc.cidr(s, f"{ppath}.sourceAddressPrefix"))
+        elif SERVICE_TAG + low in doc.ctx.sets:
+            # resolved from the Azure Service Tags feed given with --declared (azure:from=...)
+            pairs.extend((f, (a, b)) for f, a, b in doc.ctx.sets[SERVICE_TAG + low])
+        else:
+            tags.append(s)
+    return pairs, tags
 
 
 def _nsg_rule(doc: Doc, raw: Any, path: str, label: str, k: int) -> list[Rule]:
@@ -174,26 +225,7 @@ def _nsg_rule(doc: Doc, raw: Any, path: str, label: str, k: int) -> list[Rule]:
     if dest_why == "":
         return []  # the server is not among the destinations
     why = "; ".join(w for w in (dest_why, sport_why) if w)
-    pairs: list[tuple[int, Interval]] = []
-    tags: list[str] = []
-    for s in srcs:
-        low = s.lower()
-        if low == "internet":
-            # the Internet tag is the address space outside the virtual network: public
-            # addresses certainly, private ones (on-premises over VPN, peered networks) not
-            pairs += _public_pairs()
-            tags.append("Internet (private ranges: they may be the virtual network's)")
-        elif low in _AZURE_ANY:
-            pairs += [(4, FULL[4][0]), (6, FULL[6][0])]
-        elif low == "azureloadbalancer":
-            pairs.append(doc.cidr(_AZURE_LB, ppath))
-        elif _ADDRESSISH.fullmatch(s):
-            pairs.append(doc.cidr(s, f"{ppath}.sourceAddressPrefix"))
-        elif SERVICE_TAG + low in doc.ctx.sets:
-            # resolved from the Azure Service Tags feed given with --declared (azure:from=...)
-            pairs.extend((f, (a, b)) for f, a, b in doc.ctx.sets[SERVICE_TAG + low])
-        else:
-            tags.append(s)
+    pairs, tags = _source_pairs(doc, srcs, ppath)
     if asgs:
         tags.append("application security groups")
     order = priority + k / 1_000_000
@@ -240,6 +272,7 @@ def parse_nsgs(doc: Doc, top: Any) -> list[Nsg]:
             raise doc.error("no securityRules", ppath or path)
         name = doc.get(nsg, "name", str, path, "") or f"nsg{path}"
         rules: list[Rule] = []
+        allows: list[Allowed] = []
         k = 0
         # Azure refuses two rules of one direction at one priority; reading either first would
         # be a guess, so the export is refused (per NSG: each NSG has its own priorities)
@@ -248,15 +281,50 @@ def parse_nsgs(doc: Doc, top: Any) -> list[Nsg]:
             for rpath, raw in doc.items(holder, key, ppath):
                 k += 1
                 _placed(doc, placed, raw, rpath, name)
-                rules += _nsg_rule(doc, raw, rpath, name, k)
+                made = _nsg_rule(doc, raw, rpath, name, k)
+                rules += made
+                if key == "securityRules" and (one := _allowed(doc, raw, rpath, made)):
+                    allows.append(one)
         if "defaultSecurityRules" not in holder:
             for i, raw in enumerate(_AZURE_DEFAULTS):
                 k += 1
                 rpath = f"{ppath}.defaultSecurityRules[{i}] (implied)"
                 _placed(doc, placed, raw, rpath, name)
                 rules += _nsg_rule(doc, raw, rpath, name, k)
-        out.append(Nsg(name, path, tuple(rules)))
+        out.append(Nsg(name, path, tuple(rules), tuple(allows)))
     return out
+
+
+def _allowed(doc: Doc, raw: Any, path: str, made: list[Rule]) -> Allowed | None:
+    """The scope of an inbound Allow rule with a name (None for any other rule); empty when
+    it lets in none of the service (another port, not the server's destination)."""
+    head = _nsg_head(doc, raw, path)
+    access = doc.get(head.props, "access", str, head.ppath).lower()
+    if head.direction != "inbound" or access != "allow" or not head.name:
+        return None
+    pairs: list[tuple[int, Interval]] = []
+    if made and carries(doc.ctx.service, made[0].protocol, made[0].ports):
+        srcs = _strings(doc, head.props, "sourceAddressPrefix", "sourceAddressPrefixes", head.ppath)
+        pairs = _source_pairs(doc, srcs, head.ppath)[0]
+    return Allowed(head.name, path, tuple(pairs))
+
+
+def _objects(doc: Doc, nsgs: list[Nsg]) -> Callable[[], tuple[list[Entry], list[str]]]:
+    """Each inbound Allow rule as a scope ``NSG/RULE`` (``--scope RULE`` when one NSG has a
+    rule of that name), holding the addresses of its sources."""
+
+    def make() -> tuple[list[Entry], list[str]]:
+        entries: list[Entry] = []
+        names: dict[str, None] = {}
+        for nsg in nsgs:
+            for rule in nsg.allows:
+                group = f"{nsg.name}/{rule.name}"
+                names[group] = None
+                origin = doc.origin(f"{rule.path} ({group})")
+                entries += [Entry(f, lo, hi, origin, group) for f, (lo, hi) in rule.pairs]
+        return entries, list(names)
+
+    return make
 
 
 def _sniff_nsg(data: bytes) -> bool:
@@ -298,4 +366,4 @@ class AzureNsgReader(Reader):
             default = RuleRef(doc.origin(nsg.path or "properties"), f"{nsg.name}: no rule matches")
             named.append((nsg.name, evaluate(nsg.rules, default, ctx.service)))
         verdicts = agree(named, "network security group", "name the server's NSG with --chain")
-        return _result(data, ctx, self.name, verdicts, doc)
+        return _result(data, ctx, self.name, verdicts, doc, objects=_objects(doc, nsgs))

@@ -14,24 +14,28 @@ the service.
     ``targetTags``/``targetServiceAccounts`` make the whole rule conditional (the export does
     not say which instances carry them); ``destinationRanges`` are checked against ``--to``,
     else conditional.
+    Each ingress allow rule is a scope by its name, holding its ``sourceRanges`` when it
+    lets in some of the service and is enabled (none otherwise); deny rules are not.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from auditor.allowlists.base import ReadContext, Reader, ReaderError
-from auditor.allowlists.cloud.acl import FULL, Rule, _result, _sources, evaluate
+from auditor.allowlists.cloud.acl import FULL, Rule, _result, _sources, carries, evaluate
 from auditor.allowlists.cloud.document import (
     _PROTOCOL_NUMBERS,
     Doc,
+    Interval,
     _destination_why,
     _head,
     _port_range,
     _ports_text,
     load_document,
 )
-from auditor.model import Finding, Origin, Outcome, RangeSet, RuleRef, Severity
+from auditor.model import Entry, Finding, Origin, Outcome, RangeSet, RuleRef, Severity
 from auditor.ruleset.sweep import merge
 from auditor.sources.base import json_type
 
@@ -142,8 +146,45 @@ class GcpFirewallReader(Reader):
         items = _gcp_list(doc, load_document(data, ctx, "a JSON export"))
         if not items:
             raise ReaderError("no firewall rule in the export", source=ctx.name)
-        rules = [r for i, (path, raw) in enumerate(items) for r in _gcp_rules(doc, raw, path, i)]
+        rules: list[Rule] = []
+        scopes: list[tuple[str, str, list[tuple[int, Interval]]]] = []
+        for i, (path, raw) in enumerate(items):
+            made = _gcp_rules(doc, raw, path, i)
+            rules += made
+            if (one := _gcp_scope(doc, raw, path, made)) is not None:
+                scopes.append(one)
         default = RuleRef(
             Origin(ctx.name, None, "(implied)"), "implied deny ingress, priority 65535"
         )
-        return _result(data, ctx, self.name, evaluate(rules, default, ctx.service), doc)
+        verdicts = evaluate(rules, default, ctx.service)
+        return _result(data, ctx, self.name, verdicts, doc, objects=_objects(doc, scopes))
+
+
+def _gcp_scope(
+    doc: Doc, raw: Any, path: str, made: list[Rule]
+) -> tuple[str, str, list[tuple[int, Interval]]] | None:
+    """(name, path, addresses) of an ingress allow rule, a scope; None for any other rule.
+    Its addresses are its source ranges when it lets in some of the service."""
+    name = raw.get("name") if isinstance(raw, dict) else None
+    if not isinstance(name, str) or not name or not doc.items(raw, "allowed", path):
+        return None
+    if doc.get(raw, "direction", str, path, "INGRESS").upper() != "INGRESS":
+        return None
+    pairs: list[tuple[int, Interval]] = []
+    if any(carries(doc.ctx.service, r.protocol, r.ports) for r in made):
+        pairs = [doc.cidr(r, p) for p, r in doc.items(raw, "sourceRanges", path)]
+    return name, path, pairs
+
+
+def _objects(
+    doc: Doc, scopes: list[tuple[str, str, list[tuple[int, Interval]]]]
+) -> Callable[[], tuple[list[Entry], list[str]]]:
+    def make() -> tuple[list[Entry], list[str]]:
+        entries = [
+            Entry(f, lo, hi, doc.origin(f"{path} ({name})"), name)
+            for name, path, pairs in scopes
+            for f, (lo, hi) in pairs
+        ]
+        return entries, list(dict.fromkeys(name for name, _, _ in scopes))
+
+    return make
