@@ -12,6 +12,11 @@ from System > Settings > Scripts).
   without its id.
 - ``edit`` of an object that exists changes it in place, and ``append`` of a member the group
   has changes nothing: the script can be run again.
+- ``--prune`` with ``--scope GROUP``: the address objects this tool names (``auditor-CIDR``)
+  for the extra CIDRs are unselected from the group, then deleted. An object of another name
+  that holds an extra address stays (its name is not known here): the prune lists the CIDRs to
+  look for. FortiOS refuses to delete an address another group or policy still uses, and to
+  empty a group.
 """
 
 from __future__ import annotations
@@ -54,7 +59,11 @@ class FortiosGenerator(Generator):
     so 63 fits every release."""
     max_comment_len = 255
     max_group_members: ClassVar[int] = 300
-    """Members of one address group on the smaller models (larger ones take 600 or more)."""
+    """Members of one address group on the smaller models (larger ones take 600 or more). The
+    CLI reference gives no member count (``config firewall addrgrp``, FortiOS 6.4.6: only each
+    member name's 79 characters); the per-model table (``print tablesize``) was not found for
+    FortiGate: kept as it was."""
+    prunes = True
 
     def check_options(self, options: RuleOptions) -> None:
         objects.check_names(
@@ -127,4 +136,30 @@ class FortiosGenerator(Generator):
                     cidrs=len(mine),
                 )
             )
+        return arts + self._prune(options, how, check)
+
+    def _prune(self, options: RuleOptions, how: str, check: str) -> list[Artifact]:
+        scope = objects.scope_name(options)
+        if scope is None:
+            return []
+        arts = []
+        for family, extra in objects.by_family(options.prune).items():
+            names = [object_name(b) for b in extra]
+            lines = [
+                f"# REMOVES the extra entries of {GROUP[family]} {scope}: review before use.",
+                "# Only the objects this tool names (auditor-CIDR) are unselected and deleted;",
+                "# an object of another name that holds one of these CIDRs stays: look for it",
+                "# (Policy & Objects > Addresses) and remove it by hand:",
+                *(f"#   {sanitize.cidr(b)}" for b in extra),
+                f"config firewall {GROUP[family]}",
+                f'    edit "{scope}"',
+                *(f'        unselect member "{name}"' for name in names),
+                "    next",
+                "end",
+                f"config firewall {ADDRESS[family]}",
+                *(f'    delete "{name}"' for name in names),
+                "end",
+            ]
+            body = "\n".join(lines) + "\n"
+            arts.append(Artifact("prune", family, body, "conf", how, check, cidrs=len(extra)))
         return arts
