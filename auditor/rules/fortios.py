@@ -55,7 +55,9 @@ class FortiosGenerator(Generator):
     families = (4, 6)
     max_name_len = 63
     """Address and address-group names: 63 characters in FortiOS 6.0 (``size[63]`` in its CLI
-    reference for ``firewall address`` and ``firewall addrgrp``); 7.x takes 79 for addresses,
+    reference for ``firewall address`` and ``firewall addrgrp``,
+    docs.fortinet.com/document/fortigate/6.0.0/cli-reference/843701); 6.4 and 7.x take 79
+    ("Maximum length: 79", docs.fortinet.com/document/fortigate/6.4.6/cli-reference/254620),
     so 63 fits every release."""
     max_comment_len = 255
     max_group_members: ClassVar[int] = 300

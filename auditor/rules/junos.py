@@ -31,6 +31,8 @@ class JunosGenerator(Generator):
     description = "JunOS set commands: a policy-options prefix-list and a firewall filter term"
     families = (4, 6)
     max_name_len = 63
+    """Prefix-list, filter and term names: no Juniper page with a length was found; kept as
+    it was. Nor was a limit on the entries of one prefix-list (none is enforced here)."""
     prunes = True
 
     def check_options(self, options: RuleOptions) -> None:

@@ -47,8 +47,12 @@ class PanosGenerator(Generator):
     description = "PAN-OS set commands: address objects, address-groups, a security rule on top"
     families = (4, 6)
     max_name_len = 63
+    """Names "up to 63 characters" (PAN-OS web interface help, Objects > Address Groups and
+    Addresses fields: docs.paloaltonetworks.com/pan-os/8-1/pan-os-web-interface-help/objects/
+    objects-address-groups; network-security/security-policy/administration/objects/addresses/
+    address-objects-fields)."""
     max_comment_len = 1023
-    """An object's ``description``: at most 1023 characters."""
+    """An object's ``description``: "up to 1,023 characters" (the Addresses fields page)."""
     max_group_members: ClassVar[int] = 2500
     """Members of one static address group (the smaller models' limit). No vendor page with
     this number was found (the web interface help gives names of 63 characters and
