@@ -229,3 +229,45 @@ def test_hostile_scope_names_are_refused_or_safe_in_the_prune(scope: str) -> Non
 
 def test_k8s_does_not_prune() -> None:
     assert not generator_for("k8s").prunes
+
+
+# --- JunOS and PAN-OS: no comment inside what is pasted; JunOS placement -------------------------
+
+
+@pytest.mark.parametrize("platform", ["junos", "panos"])
+@pytest.mark.parametrize("scope", [(), ("mail4",)])
+def test_comment_lines_come_before_every_command(platform: str, scope: tuple[str, ...]) -> None:
+    """Neither ``load set`` nor the PAN-OS CLI documents ``#`` lines: the header says to paste
+    the lines below them, so every ``#`` line of the body comes first."""
+    from auditor.rules.artifacts import Provenance, full_text
+
+    from .helpers import edge_blocks, small_blocks
+
+    opts = replace(options("tcp/25,587", "mail-in"), scope=scope, prune=(block("203.0.113.0/24"),))
+    if platform == "panos":
+        opts = replace(opts, chain="untrust")
+    found = generator_for(platform).checked_artifacts(small_blocks() + edge_blocks(), opts)
+    assert {a.kind for a in found} == {"apply", "rollback"} | ({"prune"} if scope else set())
+    for art in found:
+        text = full_text(art, platform, Provenance("1", (("in.txt", None),)), found)
+        assert pasted(text), text
+        assert "paste the lines below the # lines" in text
+
+
+def test_junos_term_is_inserted_before_the_term_named_in_chain() -> None:
+    from .helpers import small_blocks
+
+    found = generator_for("junos").checked_artifacts(small_blocks(), options("tcp/25", "in:deny"))
+    ff = "firewall family inet filter in"
+    lines = pasted(next(a for a in found if a.kind == "apply" and a.family == 4).body)
+    assert lines[-1] == f"insert {ff} term auditor-tcp25 before term deny"
+    assert f"set {ff} term auditor-tcp25 then accept" in lines
+    v6 = next(a for a in found if a.kind == "apply" and a.family == 6).body
+    assert "insert firewall family inet6 filter in term auditor-tcp25 before term deny" in v6
+    plain = generator_for("junos").checked_artifacts(small_blocks(), options("tcp/25", "in"))
+    assert not [x for x in pasted(plain[0].body) if x.startswith("insert")]
+    assert "NAME-OF-THAT-TERM" in plain[0].body
+    for bad in ("in:", "in:a b", "in:x;y", "in:$(id)", "in:" + "t" * 64, "in:a:b"):
+        with pytest.raises(UsageError):
+            generator_for("junos").checked_artifacts(small_blocks(), options("tcp/25", bad))
+    generator_for("junos").checked_artifacts(small_blocks(), options("tcp/25", "f" * 63 + ":t"))
