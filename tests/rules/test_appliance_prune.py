@@ -271,3 +271,45 @@ def test_junos_term_is_inserted_before_the_term_named_in_chain() -> None:
         with pytest.raises(UsageError):
             generator_for("junos").checked_artifacts(small_blocks(), options("tcp/25", bad))
     generator_for("junos").checked_artifacts(small_blocks(), options("tcp/25", "f" * 63 + ":t"))
+
+
+# --- FortiOS: a policy to place before the one --chain names ------------------------------------
+
+
+def test_fortios_chain_writes_a_policy_to_move_before_that_id() -> None:
+    from .helpers import small_blocks
+
+    gen = generator_for("fortios")
+    found = gen.checked_artifacts(small_blocks(), options("tcp/25,1024-2048", "12"))
+    v4 = next(a for a in found if a.kind == "apply" and a.family == 4).body
+    policy = v4[v4.index("\nconfig firewall policy\n") + 1 :].splitlines()
+    assert policy == [
+        "config firewall policy",
+        "    edit 0",
+        '        set name "auditor-tcp25-1024-2048-v4"',
+        '        set srcintf "any"',
+        '        set dstintf "any"',
+        '        set srcaddr "auditor-tcp25-1024-2048-v4"',
+        '        set dstaddr "all"',
+        "        set action accept",
+        '        set schedule "always"',
+        '        set service "auditor-tcp25-1024-2048"',
+        "    next",
+        "end",
+    ]
+    assert "        set tcp-portrange 25 1024-2048" in v4.splitlines()
+    assert "#   config firewall policy / move NEW-ID before 12 / end" in v4
+    v6 = next(a for a in found if a.kind == "apply" and a.family == 6).body
+    assert 'set srcaddr6 "auditor-tcp25-1024-2048-v6"' in v6 and 'set dstaddr6 "all"' in v6
+    back = next(a for a in found if a.kind == "rollback" and a.family == 4).body
+    assert back.index("delete ID") < back.index("config firewall addrgrp")
+    assert 'set service "ALL"' in gen.checked_artifacts(small_blocks(), options("any", "7"))[0].body
+    # no policy without --chain, nor into a --scope group the allowing policy uses already
+    assert (
+        "config firewall policy\n" not in gen.checked_artifacts(small_blocks(), options())[0].body
+    )
+    scoped = replace(options("tcp/25", "12"), scope=("Mail",))
+    assert "config firewall policy\n" not in gen.checked_artifacts(small_blocks(), scoped)[0].body
+    for bad in ("port1", "0", "12;x", "1 2", "$(id)", "12345678901", "-1"):
+        with pytest.raises(UsageError, match="by its id"):
+            gen.checked_artifacts(small_blocks(), options("tcp/25", bad))
