@@ -49,7 +49,9 @@ class AsaGenerator(Generator):
     families = (4, 6)
     max_name_len = 64
     """Object-group and access-list names: at most 64 characters here (access lists take
-    more, object groups do not)."""
+    more, object groups do not). "Object names are limited to 64 characters": Cisco ASA
+    firewall configuration guide 9.22, Objects for Access Control, Guidelines
+    (cisco.com/c/en/us/td/docs/security/asa/asa922/configuration/firewall/asa-922-firewall-config/access-objects.html)."""
     max_comment_len = 200
     """An object-group ``description``: at most 200 characters."""
     prunes = True

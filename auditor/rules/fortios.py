@@ -7,25 +7,42 @@ from System > Settings > Scripts).
   models' limit); more go into ``NAME-2``, ``NAME-3``...
 - With ``--scope``, the objects are appended to that group (``append member``), which the
   policy allowing the service already uses: they take effect at once. Otherwise the groups
-  are new, and take effect once a policy ahead of the deny names them (``append srcaddr``, or a
-  new policy moved with ``move ID before ID``): FortiOS cannot be told a policy position here
-  without its id.
+  are new, and take effect once a policy ahead of the deny names them (``append srcaddr``).
+- ``--chain ID`` names the policy (by its id) that denies these addresses: the file then
+  writes a new accept policy for the groups (``edit 0`` takes the next free id) with a custom
+  service, and says how to put it before policy ID (``move NEW before ID``, Fortinet technical
+  tip "Using the CLI to change the order of the IPv4 ... policy list",
+  community.fortinet.com/t5/FortiGate/Technical-Tip-Using-the-CLI-to-change-the-order-of-the-IPV4/ta-p/197353):
+  the new id is only known once the policy exists, so the move (and the rollback's delete) is
+  typed by hand with the id ``show firewall policy`` gives for the policy's name. One policy
+  holds both families (``srcaddr6``) from FortiOS 6.4 on.
 - ``edit`` of an object that exists changes it in place, and ``append`` of a member the group
   has changes nothing: the script can be run again.
+- ``--prune`` with ``--scope GROUP``: the address objects this tool names (``auditor-CIDR``)
+  for the extra CIDRs are unselected from the group, then deleted. An object of another name
+  that holds an extra address stays (its name is not known here): the prune lists the CIDRs to
+  look for. FortiOS refuses to delete an address another group or policy still uses, and to
+  empty a group.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import ClassVar
 
+from auditor.errors import UsageError
 from auditor.model import MissingBlock
 from auditor.rules import objects, sanitize
 from auditor.rules.artifacts import Artifact, chunk_name, chunks
 from auditor.rules.base import Generator, RuleOptions
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+POLICY_ID = re.compile(r"[1-9][0-9]{0,9}")
+MAX_POLICY_NAME = 35
+"""A policy's ``name``: 35 characters as remembered of the CLI reference for ``config firewall
+policy``; no stored page was found to confirm it, so names are kept within it."""
 ADDRESS = {4: "address", 6: "address6"}
 GROUP = {4: "addrgrp", 6: "addrgrp6"}
 
@@ -50,21 +67,70 @@ class FortiosGenerator(Generator):
     families = (4, 6)
     max_name_len = 63
     """Address and address-group names: 63 characters in FortiOS 6.0 (``size[63]`` in its CLI
-    reference for ``firewall address`` and ``firewall addrgrp``); 7.x takes 79 for addresses,
+    reference for ``firewall address`` and ``firewall addrgrp``,
+    docs.fortinet.com/document/fortigate/6.0.0/cli-reference/843701); 6.4 and 7.x take 79
+    ("Maximum length: 79", docs.fortinet.com/document/fortigate/6.4.6/cli-reference/254620),
     so 63 fits every release."""
     max_comment_len = 255
     max_group_members: ClassVar[int] = 300
-    """Members of one address group on the smaller models (larger ones take 600 or more)."""
+    """Members of one address group on the smaller models (larger ones take 600 or more). The
+    CLI reference gives no member count (``config firewall addrgrp``, FortiOS 6.4.6: only each
+    member name's 79 characters); the per-model table (``print tablesize``) was not found for
+    FortiGate: kept as it was."""
+    prunes = True
 
     def check_options(self, options: RuleOptions) -> None:
+        given = objects.chain_given(options)
+        if given is not None and not POLICY_ID.fullmatch(given):
+            raise UsageError(
+                f"fortios --chain names the policy to place the new one before, by its id;"
+                f" {given!r} is not one",
+                hint="give the id of the policy that denies these addresses (--chain 12),"
+                " or leave out --chain",
+            )
         objects.check_names(
             self.name,
-            options,
+            replace(options, chain=objects.DEFAULT_CHAIN),
             NAME,
             "letters, digits, '_', '.' and '-', starting with a letter, digit or '_'",
             self.max_name_len,
-            chain=False,
         )
+
+    def policy(self, family: int, groups: Sequence[str], options: RuleOptions) -> list[str]:
+        """A new accept policy from ``groups`` on the service: ``edit 0`` takes a free id."""
+        service = options.service
+        svc = "ALL"
+        lines = []
+        if service.protocol != "any":
+            svc = objects.default_name(service)
+            ports = service.port_list(" ", "-") or "1-65535"
+            lines += [
+                "config firewall service custom",
+                f'    edit "{svc}"',
+                f"        set {service.protocol}-portrange {ports}",
+                "    next",
+                "end",
+            ]
+        src, dst = ("srcaddr", "dstaddr") if family == 4 else ("srcaddr6", "dstaddr6")
+        lines += [
+            "config firewall policy",
+            "    edit 0",
+            f'        set name "{self.policy_name(family, options)}"',
+            '        set srcintf "any"',
+            '        set dstintf "any"',
+            f"        set {src} {quoted(groups)}",
+            f'        set {dst} "all"',
+            "        set action accept",
+            '        set schedule "always"',
+            f'        set service "{svc}"',
+            "    next",
+            "end",
+        ]
+        return lines
+
+    def policy_name(self, family: int, options: RuleOptions) -> str:
+        suffix = f"-v{family}"
+        return objects.default_name(options.service)[: MAX_POLICY_NAME - len(suffix)] + suffix
 
     def groups(
         self, family: int, names: Sequence[str], options: RuleOptions
@@ -84,8 +150,19 @@ class FortiosGenerator(Generator):
             names = [object_name(b) for b in mine]
             groups = self.groups(family, names, options)
             lines = []
+            before = objects.chain_given(options)
             if scoped:
                 lines.append(f"# Appended to {groups[0][0]}, which the allowing policy uses.")
+            elif before is not None:
+                name = self.policy_name(family, options)
+                lines += [
+                    f"# A new policy {name} accepts the groups; it must come before policy",
+                    f"# {before}, which denies these addresses. Once the script ran, find its id",
+                    f"# (show firewall policy | grep -f {name}) and move it:",
+                    f"#   config firewall policy / move NEW-ID before {before} / end",
+                    f"# srcintf and dstintf are any: narrow them to those of policy {before}.",
+                    "# Run it once: edit 0 makes another policy each time.",
+                ]
             else:
                 lines += [
                     "# New groups: add them to the srcaddr of the policy that allows the",
@@ -104,7 +181,16 @@ class FortiosGenerator(Generator):
                 lines += [f'    edit "{group}"', f"        append member {quoted(members)}"]
                 lines.append("    next")
             lines.append("end")
-            back = [f"config firewall {GROUP[family]}"]
+            back = []
+            if before is not None and not scoped:
+                lines += self.policy(family, [g for g, _ in groups], options)
+                back += [
+                    f"# First delete policy {self.policy_name(family, options)}: find its id"
+                    f" (show firewall policy | grep -f {self.policy_name(family, options)}),",
+                    "#   config firewall policy / delete ID / end",
+                    "# (a group a policy uses cannot be deleted).",
+                ]
+            back += [f"config firewall {GROUP[family]}"]
             for group, members in groups:
                 if scoped:
                     back += [f'    edit "{group}"', f"        unselect member {quoted(members)}"]
@@ -114,6 +200,9 @@ class FortiosGenerator(Generator):
             back += ["end", f"config firewall {ADDRESS[family]}"]
             back += [f'    delete "{name}"' for name in names]
             back.append("end")
+            if before is not None and not scoped and options.service.protocol != "any":
+                svc = objects.default_name(options.service)
+                back += ["config firewall service custom", f'    delete "{svc}"', "end"]
             body = "\n".join(lines) + "\n"
             arts.append(Artifact("apply", family, body, "conf", how, check, cidrs=len(mine)))
             arts.append(
@@ -127,4 +216,30 @@ class FortiosGenerator(Generator):
                     cidrs=len(mine),
                 )
             )
+        return arts + self._prune(options, how, check)
+
+    def _prune(self, options: RuleOptions, how: str, check: str) -> list[Artifact]:
+        scope = objects.scope_name(options)
+        if scope is None:
+            return []
+        arts = []
+        for family, extra in objects.by_family(options.prune).items():
+            names = [object_name(b) for b in extra]
+            lines = [
+                f"# REMOVES the extra entries of {GROUP[family]} {scope}: review before use.",
+                "# Only the objects this tool names (auditor-CIDR) are unselected and deleted;",
+                "# an object of another name that holds one of these CIDRs stays: look for it",
+                "# (Policy & Objects > Addresses) and remove it by hand:",
+                *(f"#   {sanitize.cidr(b)}" for b in extra),
+                f"config firewall {GROUP[family]}",
+                f'    edit "{scope}"',
+                *(f'        unselect member "{name}"' for name in names),
+                "    next",
+                "end",
+                f"config firewall {ADDRESS[family]}",
+                *(f'    delete "{name}"' for name in names),
+                "end",
+            ]
+            body = "\n".join(lines) + "\n"
+            arts.append(Artifact("prune", family, body, "conf", how, check, cidrs=len(extra)))
         return arts

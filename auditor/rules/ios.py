@@ -9,6 +9,10 @@ IPv6 (prefixes), one artifact per family, for pasting into ``configure terminal`
   rollback; the order of the entries stays as it was.
 - An entry the access list holds already is refused by IOS; load the file once, or roll back
   first.
+- ``--prune`` with ``--scope NAME`` (the access list kept for the provider's addresses): ``no``
+  of each entry this tool would write for an extra CIDR and the service, per family. IOS
+  removes only an entry written exactly so; one with another mask, protocol or port (which may
+  also let expected addresses in) is not matched and stays, for the admin to edit by hand.
 """
 
 from __future__ import annotations
@@ -59,7 +63,11 @@ class IosGenerator(Generator):
     families = (4, 6)
     max_name_len = 64
     max_comment_len = 100
-    """Origins go into ``!`` lines, which the CLI ignores; cut as a ``remark`` would be."""
+    """Origins go into ``!`` lines, which the CLI ignores; cut as a ``remark`` would be ("up
+    to 100 characters long": Cisco IOS command reference, ``remark``,
+    cisco.com/E-Learning/bulk/public/tac/cim/cib/using_cisco_ios_software/cmdrefs/remark.htm).
+    The 64 of names is not from a page found; kept as it was."""
+    prunes = True
 
     def check_options(self, options: RuleOptions) -> None:
         objects.check_names(
@@ -126,4 +134,25 @@ class IosGenerator(Generator):
                     cidrs=len(mine),
                 )
             )
+        return arts + self._prune(options, how)
+
+    def _prune(self, options: RuleOptions, how: str) -> list[Artifact]:
+        scope = objects.scope_name(options)
+        if scope is None:
+            return []
+        arts = []
+        for family, extra in objects.by_family(options.prune).items():
+            kind = "ip access-list extended" if family == 4 else "ipv6 access-list"
+            show = "show ip access-lists" if family == 4 else "show ipv6 access-list"
+            lines = [
+                f"! REMOVES the extra entries of access list {scope}: review before use.",
+                "! Only entries written as below are removed; one with another mask, protocol",
+                "! or port is not matched and stays (it may let expected addresses in too).",
+                f"{kind} {scope}",
+                *(f" no {text}" for text in self.entries(extra, options)),
+                "exit",
+            ]
+            body = "\n".join(lines) + "\n"
+            check = f"{show} {scope}"
+            arts.append(Artifact("prune", family, body, "txt", how, check, BANG, cidrs=len(extra)))
         return arts

@@ -4,8 +4,14 @@ accepts them, one artifact per family (``family inet`` / ``family inet6``), for
 
 - ``set`` and ``delete`` change nothing that is already so: the file can be loaded again.
 - ``--chain`` names the firewall filter (the one the interface applies as its input filter).
-  A new term goes to the end of the filter, after a term that discards: the file says how to
-  move it (``insert ... before term ...``), since the name of that term is not known here.
+  A new term goes to the end of the filter, after a term that discards. ``--chain
+  FILTER:TERM`` names that term too, and the file moves the new term before it with
+  ``insert``: ``load set`` runs configuration-mode commands line by line, ``insert`` among
+  them (Junos CLI configuration mode commands; NETCONF Java toolkit, "Junos OS executes the
+  configuration instructions line by line"). Without it, the file says how to move it.
+- ``#`` lines are documented as comments for operational-mode commands only (Junos CLI
+  comment character), not for ``load set``: every ``#`` line (the header and the advice)
+  comes first, and the header says to load the lines below them.
 - With ``--scope``, the CIDRs go into that prefix-list, which the filter already uses, and no
   term is written; ``--prune`` deletes the extra entries from it.
 """
@@ -14,7 +20,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 
+from auditor.errors import UsageError
 from auditor.model import MissingBlock
 from auditor.rules import objects, sanitize
 from auditor.rules.artifacts import Artifact
@@ -26,21 +34,45 @@ PROTOCOL = {4: "protocol", 6: "next-header"}
 """``family inet6`` filters match the protocol as ``next-header``."""
 
 
+HOW = (
+    "load set terminal (configuration mode) and paste the lines below the # lines, then"
+    " commit check and commit"
+)
+
+
+def placement(options: RuleOptions) -> tuple[str, str | None]:
+    """The filter ``--chain`` names, and the term the new one goes before (``FILTER:TERM``)."""
+    filt, sep, term = options.chain.partition(":")
+    return filt, (term if sep else None)
+
+
 class JunosGenerator(Generator):
     name = "junos"
     description = "JunOS set commands: a policy-options prefix-list and a firewall filter term"
     families = (4, 6)
     max_name_len = 63
+    """Prefix-list, filter and term names: no Juniper page with a length was found; kept as
+    it was. Nor was a limit on the entries of one prefix-list (none is enforced here)."""
     prunes = True
 
     def check_options(self, options: RuleOptions) -> None:
+        allowed = "letters, digits, '_', '.' and '-', starting with a letter or digit"
+        filt, term = placement(options)
         objects.check_names(
-            self.name,
-            options,
-            NAME,
-            "letters, digits, '_', '.' and '-', starting with a letter or digit",
-            self.max_name_len,
+            self.name, replace(options, chain=filt), NAME, allowed, self.max_name_len
         )
+        if term is not None and not NAME.fullmatch(term):
+            raise UsageError(
+                f"term name {term!r} (after ':' in --chain) cannot be used for {self.name}",
+                hint=f"use {allowed}: --chain FILTER:TERM",
+            )
+        if term is not None:
+            self.check_name("term", term)
+
+    def check(self, options: RuleOptions) -> None:
+        """:meth:`check_options` alone: it checks the filter and the term of ``--chain``
+        each against :attr:`max_name_len`, not the two together."""
+        self.check_options(options)
 
     def prefix_list(self, family: int, options: RuleOptions) -> str:
         scope = objects.scope_name(options)
@@ -66,10 +98,10 @@ class JunosGenerator(Generator):
         return out
 
     def artifacts(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
-        how = "load set FILE (configuration mode), then commit check and commit"
+        how = HOW
         check = "commit check (after loading; rollback 0 discards)"
         scoped = objects.scope_name(options) is not None
-        filt = options.chain
+        filt, before = placement(options)
         term_name = objects.default_name(options.service)
         arts = []
         for family, mine in objects.by_family(blocks).items():
@@ -78,11 +110,16 @@ class JunosGenerator(Generator):
             lines = []
             if scoped:
                 lines.append(f"# Into prefix-list {plist}, which the filter already uses.")
+            elif before is not None:
+                lines += [
+                    f"# Filter {filt} must be the input filter of the interface (--chain).",
+                    f"# The term is inserted before term {before}, which discards these addresses.",
+                ]
             else:
                 lines += [
                     f"# Filter {filt} must be the input filter of the interface (--chain).",
                     "# The term goes to the end of the filter: move it before the term that",
-                    "# discards these addresses:",
+                    "# discards these addresses (or name it: --chain FILTER:TERM):",
                     f"#   insert {ff} term {term_name} before term NAME-OF-THAT-TERM",
                 ]
             for block in mine:
@@ -92,6 +129,8 @@ class JunosGenerator(Generator):
                 lines.append(f"set {ff} term {term_name} from source-prefix-list {plist}")
                 for part in self.term(options):
                     lines.append(f"set {ff} term {term_name} {part.format(proto=PROTOCOL[family])}")
+                if before is not None:
+                    lines.append(f"insert {ff} term {term_name} before term {before}")
                 back = [
                     f"delete {ff} term {term_name}",
                     f"delete policy-options prefix-list {plist}",

@@ -8,6 +8,10 @@ families) on the service's ports, for ``kubectl apply -n NAMESPACE -f FILE``.
   other policies select already.
 - The policy is its own object (``auditor-tcp25``): applying it again changes nothing, and
   ``kubectl delete`` rolls it back without touching any other policy.
+- No ``--prune``: the extra addresses are let in by the admin's own policies, whose other
+  fields (pod selector, ports, other peers) are not read here, and an ``ipBlock`` list has no
+  per-entry removal (``kubectl patch`` takes whole lists or list indexes). A policy written
+  without the extras would replace one this tool cannot see whole; the prune is left out.
 """
 
 from __future__ import annotations

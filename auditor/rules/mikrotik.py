@@ -44,6 +44,7 @@ class MikrotikGenerator(Generator):
     description = "RouterOS scripts: firewall address-list entries and a filter rule on top"
     families = (4, 6)
     max_name_len = 63
+    """Address-list names: no MikroTik page with a length was found; kept as it was."""
     max_comment_len = 255
     prunes = True
 

@@ -12,6 +12,12 @@ top of the rulebase, as set commands for the CLI's configuration mode, then ``co
   uses, and no rule is written.
 - ``set`` of what exists already changes nothing, so the file can be loaded again. On Panorama
   the same objects go under ``device-group NAME`` (prefix each line).
+- The CLI has no comment syntax that is documented for pasting, so every ``#`` line (the
+  header and the advice) comes first, and the header says to paste the lines below them.
+- ``--prune`` with ``--scope GROUP``: the address objects this tool names (``auditor-CIDR``)
+  for the extra CIDRs are taken out of the group and deleted. An object of another name that
+  holds an extra address stays (the tool cannot know its name): the prune lists those CIDRs
+  to look for. PAN-OS refuses to delete an object another group or rule still uses.
 """
 
 from __future__ import annotations
@@ -28,6 +34,10 @@ from auditor.rules.base import Generator, RuleOptions
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
+HOW = "paste the lines below the # lines into the CLI's configuration mode (configure), then commit"
+CHECK = "validate full (after pasting, before commit)"
+
+
 def object_name(block: MissingBlock) -> str:
     return f"{objects.PREFIX}-{objects.cidr_label(block)}"
 
@@ -37,10 +47,17 @@ class PanosGenerator(Generator):
     description = "PAN-OS set commands: address objects, address-groups, a security rule on top"
     families = (4, 6)
     max_name_len = 63
+    """Names "up to 63 characters" (PAN-OS web interface help, Objects > Address Groups and
+    Addresses fields: docs.paloaltonetworks.com/pan-os/8-1/pan-os-web-interface-help/objects/
+    objects-address-groups; network-security/security-policy/administration/objects/addresses/
+    address-objects-fields)."""
     max_comment_len = 1023
-    """An object's ``description``: at most 1023 characters."""
+    """An object's ``description``: "up to 1,023 characters" (the Addresses fields page)."""
     max_group_members: ClassVar[int] = 2500
-    """Members of one static address group (the smaller models' limit)."""
+    """Members of one static address group (the smaller models' limit). No vendor page with
+    this number was found (the web interface help gives names of 63 characters and
+    descriptions of 1023, not a member count); kept as it was."""
+    prunes = True
 
     def check_options(self, options: RuleOptions) -> None:
         objects.check_names(
@@ -61,12 +78,14 @@ class PanosGenerator(Generator):
     def artifacts(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
         ordered = sanitize.sorted_blocks(blocks)
         if not ordered:
-            return []
+            return self._prune(options)
+        return self._apply(ordered, options) + self._prune(options)
+
+    def _apply(self, ordered: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
         service = options.service
         scoped = objects.scope_name(options) is not None
         rule = objects.default_name(service)
-        how = "paste into the CLI's configuration mode (configure), then commit"
-        check = "validate full (after pasting, before commit)"
+        how, check = HOW, CHECK
         lines = []
         names = [object_name(b) for b in ordered]
         for block, name in zip(ordered, names, strict=True):
@@ -110,3 +129,21 @@ class PanosGenerator(Generator):
             Artifact("apply", None, body, "txt", how, check, cidrs=count),
             Artifact("rollback", None, "\n".join(back) + "\n", "txt", how, check, cidrs=count),
         ]
+
+    def _prune(self, options: RuleOptions) -> list[Artifact]:
+        scope = objects.scope_name(options)
+        extra = sanitize.sorted_blocks(options.prune)
+        if scope is None or not extra:
+            return []
+        names = [object_name(b) for b in extra]
+        lines = [
+            f"# REMOVES the extra entries of address-group {scope}: review before use.",
+            "# Only the objects this tool names (auditor-CIDR) are taken out and deleted; an",
+            "# object of another name that holds one of these CIDRs stays: look for it",
+            "# (Objects > Addresses, filter on the address) and remove it by hand:",
+            *(f"#   {sanitize.cidr(b)}" for b in extra),
+            *(f"delete address-group {scope} static {name}" for name in names),
+            *(f"delete address {name}" for name in names),
+        ]
+        body = "\n".join(lines) + "\n"
+        return [Artifact("prune", None, body, "txt", HOW, CHECK, cidrs=len(extra))]

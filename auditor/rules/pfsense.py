@@ -9,6 +9,10 @@ Firewall > Aliases > Import (one CIDR a line, with its origins as the descriptio
 - Alias names: letters, digits and ``_``, at most 31 characters.
 - The rollback lists the same CIDRs to take out of the alias again (or delete the alias this
   tool created).
+- ``--prune`` with ``--scope ALIAS``: the alias content without its wholly extra entries, to
+  replace the alias's networks with (Edit, or Import into the emptied alias), when the audit
+  read the alias's entries (a declared source with a group of that name); an entry that also
+  holds expected addresses is kept and named. Otherwise the extra CIDRs to delete from it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from auditor import ipspace
 from auditor.model import MissingBlock
 from auditor.rules import objects, sanitize
 from auditor.rules.artifacts import XML, Artifact
@@ -30,6 +35,7 @@ class PfsenseGenerator(Generator):
     families = (4, 6)
     max_name_len = 31
     max_comment_len = 200
+    prunes = True
 
     def check_options(self, options: RuleOptions) -> None:
         objects.check_names(
@@ -42,7 +48,57 @@ class PfsenseGenerator(Generator):
     def artifacts(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
         ordered = sanitize.sorted_blocks(blocks)
         if not ordered:
+            return self._prune(options)
+        return self._apply(ordered, options) + self._prune(options)
+
+    def _prune(self, options: RuleOptions) -> list[Artifact]:
+        scope = objects.scope_name(options)
+        extra = sanitize.sorted_blocks(options.prune)
+        if scope is None or not extra:
             return []
+        head = f"# REMOVES the extra entries of alias {scope}: review before use."
+        entries = _alias_entries(options, scope)
+        if entries is None:
+            lines = [
+                head,
+                f"# Firewall > Aliases > Edit {scope}: delete these networks from it.",
+                "# An entry with another mask that holds one of them also holds more: edit it",
+                "# by hand.",
+                *(sanitize.cidr(b) for b in extra),
+            ]
+            how = "by hand, as it says"
+        else:
+            gone = {
+                f: ipspace.normalize(
+                    [b.network for b in bs],
+                    [b.network + (1 << (ipspace.BITS[f] - b.prefixlen)) - 1 for b in bs],
+                )
+                for f, bs in objects.by_family(extra).items()
+            }
+            keep, kept = [], []
+            for family, first, last in entries:
+                iv = gone.get(family, ipspace.EMPTY)
+                inside = ipspace.covered(iv, first, last)
+                text = ipspace.format_interval(family, first, last)
+                if inside == last - first + 1:
+                    continue
+                keep.append(text)
+                if inside:
+                    kept.append(f"# kept: {text} is only partly extra")
+            lines = [
+                head,
+                f"# The networks {scope} keeps: its networks become the lines that follow",
+                "# (Firewall > Aliases > Edit, or Import into the emptied alias).",
+                *kept,
+            ]
+            if not keep:
+                lines.append(f"# Nothing is left: delete alias {scope} or the rule that uses it.")
+            lines += keep
+            how = f"Firewall > Aliases > Edit alias {scope}: its networks become these lines"
+        body = "\n".join(lines) + "\n"
+        return [Artifact("prune", None, body, "txt", how, cidrs=len(extra))]
+
+    def _apply(self, ordered: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
         alias = self.alias(options)
         count = len(ordered)
         cidrs = [sanitize.cidr(b) for b in ordered]
@@ -78,3 +134,16 @@ class PfsenseGenerator(Generator):
                 "rollback", None, "\n".join(back) + "\n", "txt", "by hand, as it says", cidrs=count
             ),
         ]
+
+
+def _alias_entries(options: RuleOptions, scope: str) -> list[tuple[int, int, int]] | None:
+    """(family, first, last) of every entry the declared sources hold in group ``scope``, in
+    their order; None when no declared source has such a group."""
+    found = None
+    for rs in options.declared:
+        entries = rs.scope_entries
+        if scope not in entries.groups:
+            continue
+        found = found or []
+        found += [(e.family, e.first, e.last) for e in entries if e.group == scope]
+    return found

@@ -64,7 +64,10 @@ class WindowsGenerator(Generator):
     max_name_len = 200
     max_comment_len = 1024
     max_entries_rule: ClassVar[int] = 1000
-    """Addresses in one rule here; more go into further rules."""
+    """Addresses in one rule here; more go into further rules. Microsoft's pages on
+    ``RemoteAddress`` (New-NetFirewallRule, INetFwRule::RemoteAddresses) give the forms of an
+    address but no count: no page with a limit was found, and 1000 is kept as a cautious
+    size, not a documented one."""
     prunes = True
 
     def check_options(self, options: RuleOptions) -> None:

@@ -258,7 +258,7 @@ def test_fortios_address_and_address6_objects() -> None:
         "unselect member" in back
         and 'delete "auditor-ffff-ffff-ffff-ffff-ffff-ffff-ffff-ffff_128"' in back
     )
-    with pytest.raises(UsageError, match="no chain"):
+    with pytest.raises(UsageError, match="by its id"):
         arts("fortios", MIXED, options(chain="port1"))
 
 
