@@ -132,10 +132,12 @@ def make(
         chosen, made.notes = for_sources(declared)
         for rs, platform in chosen:
             gen = generator_for(platform)
-            gen.check(options)
+            # a source's rules see the scopes that are its own objects, and prune only those
+            owned = tuple(g for g in result.scope_groups if g in rs.groups)
+            mine = replace(options, declared=(rs,), scope=owned, prune=prune if owned else ())
+            gen.check(mine)
             title = f"{gen.name} ({clean.clean(rs.info.name)})"
             key = f"{gen.name}-{Path(rs.info.name).name}"
-            mine = replace(options, declared=(rs,), prune=prune)
             jobs.append((title, key, gen, rule_blocks(own_blocks(result, rs)), mine))
     for title, key, gen, mine_blocks, mine in jobs:
         if ask.family is not None:

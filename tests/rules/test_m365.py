@@ -145,3 +145,22 @@ def test_hostile_connector_names(name: str) -> None:
     for art in arts:
         assert _changes(art.body)[0] == name
         assert len(art.body.splitlines()) == 14  # nothing in the name starts a line
+
+
+def test_with_auto_each_source_sees_only_its_own_scope(tmp_path: Path) -> None:
+    """--scope names the Postfix table: the connector's script keeps its own connector, and
+    only the table is pruned (a scope of another source is no name for this one)."""
+    expected = tmp_path / "expected.txt"
+    expected.write_text("192.0.2.0/24\n198.51.100.7\n")
+    dump = tmp_path / "inbound.txt"
+    _dump(dump, ["192.0.2.0/24", "10.1.1.0/24"])
+    table = tmp_path / "client_access.cidr"
+    table.write_text("192.0.2.0/24 OK\n10.2.2.0/24 OK\n")
+    out = tmp_path / "out"
+    argv = ["-e", str(expected), "-d", str(dump), "-d", str(table), "--scope", str(table)]
+    assert diff(*argv, "--prune", "--rules", "auto", "--output-dir", str(out)) == 1
+    (m365_dir,) = out.glob("m365-*")
+    assert _changes((m365_dir / "m365-v4-apply.ps1").read_text())[0] == "Relays"
+    assert not (m365_dir / "m365-v4-prune.ps1").exists()
+    (postfix_dir,) = out.glob("postfix-*")
+    assert "10.2.2.0/24" in (postfix_dir / "postfix-all-prune.sh").read_text()
