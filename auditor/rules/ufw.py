@@ -200,7 +200,8 @@ class UfwGenerator(Generator):
         lines = [
             "set -e",
             f"# Deletes the rules of group (comment) {names} whose source is wholly extra;",
-            "# ufw says so, and goes on, when a rule is gone.",
+            "# ufw says so, and goes on, when a rule is gone. Roll back: the rules as the ufw",
+            "# status taken before shows them (ufw allow ... comment ...).",
             *(f"# {note}" for note in kept),
             *(shlex.join(argv) for argv in deletes),
         ]
