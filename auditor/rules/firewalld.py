@@ -159,8 +159,11 @@ class FirewalldGenerator(Generator):
     def _prune(self, options: RuleOptions) -> list[Artifact]:
         """The commands removing the scoped zones' wholly extra sources and accepting rich
         rules, and the same as zone-XML elements to delete."""
-        found = [prune_zone(rs, options.prune) for rs in _zone_sources(options.declared)]
-        found = [f for f in found if f.zone in options.scope]
+        found = [
+            prune_zone(rs, options.prune)
+            for rs in _zone_sources(options.declared)
+            if zone_name(rs.info.name) in options.scope
+        ]
         if not any(f.removes or f.kept for f in found):
             return []
         script = ["set -e"]
