@@ -17,7 +17,15 @@ Choices an admin should know about (they are also written into the output):
 - ``--permanent`` changes the saved configuration; ``firewall-cmd --reload`` at the end makes
   it the running one. firewall-cmd warns ALREADY_ENABLED (exit 0) for a rule it has, so the
   script can run again; the roll back warns NOT_ENABLED for one that is gone.
-- There is no prune: a zone file has no named objects a ``--scope`` could name.
+- ``--prune --scope ZONE`` (the zone is a scope of the firewalld-zone reader, by its file's
+  name): from the zone file as it was audited (unchanged since: same SHA-256), the
+  ``<source address>`` elements and the rich rules that accept from a ``source address``
+  whose addresses are all extra: ``--remove-source``/``--remove-rich-rule`` commands, and the
+  same as the zone-XML elements to delete. A source or rule that also holds addresses that
+  are not extra (expected, or not accepted by the zone) is kept and named; so is a rich rule
+  with words not written back here (log, audit, limit, an inverted or ipset source). A rule
+  that rejects or drops is never removed; only what the zone accepts is extra, so a source
+  removed was accepted here for all of its addresses.
 """
 
 from __future__ import annotations
@@ -28,11 +36,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath, PureWindowsPath
 
-from auditor.errors import UsageError
+from auditor import ipspace
+from auditor.allowlists.base import ReadContext, ReaderError
+from auditor.allowlists.firewalls.firewalld_zone import _Node, parse_xml, zone_name
+from auditor.errors import AddressError, UsageError
 from auditor.model import MissingBlock, RangeSet
 from auditor.rules import sanitize
 from auditor.rules.artifacts import XML, Artifact
-from auditor.rules.base import Generator, RuleOptions
+from auditor.rules.base import Generator, RuleOptions, audited_bytes
 from auditor.service import Service
 
 FORMAT = "firewalld-zone"
@@ -88,6 +99,7 @@ class FirewalldGenerator(Generator):
     name = "firewalld"
     description = "firewall-cmd --permanent rich rules (a shell script) and zone-XML lines"
     families = (4, 6)
+    prunes = True
     max_name_len = 17
     """Zone names: at most 17 characters [firewalld, io/zone.py]; ``--chain`` names the zone."""
 
@@ -139,8 +151,59 @@ class FirewalldGenerator(Generator):
         return out
 
     def artifacts(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
-        if not blocks:
+        arts = self._rules(blocks, options) if blocks else []
+        if options.prune:
+            arts += self._prune(options)
+        return arts
+
+    def _prune(self, options: RuleOptions) -> list[Artifact]:
+        """The commands removing the scoped zones' wholly extra sources and accepting rich
+        rules, and the same as zone-XML elements to delete."""
+        found = [
+            prune_zone(rs, options.prune)
+            for rs in _zone_sources(options.declared)
+            if zone_name(rs.info.name) in options.scope
+        ]
+        if not any(f.removes or f.kept for f in found):
             return []
+        script = ["set -e"]
+        xml: list[str] = []
+        count = 0
+        for f in found:
+            base = ["firewall-cmd", "--permanent", f"--zone={f.zone}"]
+            script.append(
+                f"# Zone {f.zone}: removes its sources and accepting rich rules that hold only"
+                " extra addresses (NOT_ENABLED: already gone)."
+            )
+            script += [f"# {note}" for note in f.kept]
+            if f.removes:
+                script.append("# Roll back: the same commands with --add-source, --add-rich-rule.")
+            script += [shlex.join([*base, option]) for option, _, _ in f.removes]
+            xml.append(
+                f"<!-- Delete these elements from /etc/firewalld/zones/{f.zone}.xml, then reload"
+                " firewalld (the roll back: paste them again). -->"
+            )
+            xml += [XML.line(note) for note in f.kept]
+            for _, element, at in f.removes:
+                xml += [XML.line(at), element]
+            count += len(f.removes)
+        script.append(shlex.join(["firewall-cmd", "--reload"]))
+        how = "sh FILE (as root)"
+        zones = ", ".join(f"/etc/firewalld/zones/{f.zone}.xml" for f in found)
+        return [
+            Artifact("prune", None, "\n".join(script) + "\n", "sh", how, script=True, cidrs=count),
+            Artifact(
+                "prune",
+                None,
+                "\n".join(xml) + "\n",
+                "xml",
+                f"delete these elements from {zones}; then systemctl reload firewalld",
+                syntax=XML,
+                cidrs=count,
+            ),
+        ]
+
+    def _rules(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
         zone, why = self.zone(options)
         changes = self.changes(blocks, options)
         count = len(blocks)
@@ -237,3 +300,134 @@ def _placement(block: MissingBlock, zones: Sequence[RangeSet]) -> tuple[int | No
     if lowest is None:
         return None, source
     return max(lowest - 1, MIN_PRIORITY), source
+
+
+@dataclass(frozen=True)
+class ZonePrune:
+    """What ``--prune`` removes from one zone, and comments for what is kept."""
+
+    zone: str
+    removes: tuple[tuple[str, str, str], ...]
+    """(firewall-cmd option, zone-XML element, where it is: file:line)."""
+    kept: tuple[str, ...]
+
+
+_ADDRESS = re.compile(r"[0-9A-Fa-f:.]+(?:/[0-9]{1,3})?")
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}")
+_PORT = re.compile(r"[0-9]{1,5}(?:-[0-9]{1,5})?")
+
+
+def prune_zone(rs: RangeSet, prune: Sequence[MissingBlock]) -> ZonePrune:
+    """The zone file's ``<source address>`` elements and accepting rich rules whose
+    addresses are all extra (read again as audited; never a rule that rejects or drops)."""
+    zone = zone_name(rs.info.name) or ""
+    where = sanitize.clean(rs.info.name)
+    data = audited_bytes(rs)
+    if data is None:
+        note = f"kept all of {where}: it is no file, or it changed since it was audited"
+        return ZonePrune(zone, (), (note,))
+    try:
+        root = parse_xml(data, ReadContext(rs.info.name, "declared"))
+    except ReaderError:
+        return ZonePrune(zone, (), (f"kept all of {where}: it cannot be read again",))
+    extra = ipspace.IPSpace.from_text(b.cidr for b in prune)
+    removes: list[tuple[str, str, str]] = []
+    kept: list[str] = []
+    for node in root.children:
+        address = _source_address(node if node.tag == "source" else _rule_source(node))
+        if address is None:
+            continue
+        parsed = ipspace.parse(address)
+        covered = extra.covered(parsed.family, parsed.first, parsed.last)
+        if not covered:
+            continue
+        at = f"{where}:{node.line}"
+        if covered <= parsed.last - parsed.first:
+            kept.append(f"kept {at}: {address} is only partly extra")
+        elif node.tag == "source":
+            removes.append((f"--remove-source={address}", f'<source address="{address}"/>', at))
+        else:
+            rule = _rich_rule(node, address)
+            if rule is None:
+                kept.append(f"kept {at}: a rich rule with words not written back here")
+            else:
+                removes.append((f"--remove-rich-rule={rule[0]}", rule[1], at))
+    return ZonePrune(zone, tuple(removes), tuple(kept))
+
+
+def _source_address(node: _Node | None) -> str | None:
+    """The address of a ``<source address>`` (not inverted) this tool can write back."""
+    attrib = node.attrib if node is not None else {}
+    if set(attrib) != {"address"} or not _ADDRESS.fullmatch(attrib["address"]):
+        return None
+    try:
+        ipspace.parse(attrib["address"])
+    except AddressError:
+        return None
+    return attrib["address"]
+
+
+def _rule_source(node: _Node) -> _Node | None:
+    """The ``<source>`` of a rich rule that accepts (None for any other element)."""
+    if node.tag != "rule" or not any(c.tag == "accept" for c in node.children):
+        return None
+    return next((c for c in node.children if c.tag == "source"), None)
+
+
+def _rich_rule(node: _Node, address: str) -> tuple[str, str] | None:
+    """The rule in firewalld's rule language (as firewalld writes it) and as zone XML, when
+    every word of it is one written back here: family, priority, source and destination
+    addresses, one service, port or protocol, and accept."""
+    attrib = node.attrib
+    if not set(attrib) <= {"family", "priority"}:
+        return None
+    family = attrib.get("family")
+    priority = attrib.get("priority", "0")
+    if family not in (None, "ipv4", "ipv6") or not re.fullmatch(r"-?[0-9]{1,5}", priority):
+        return None
+    words = ["rule"]
+    xml_attrs = ""
+    if int(priority):
+        words.append(f'priority="{int(priority)}"')
+        xml_attrs += f' priority="{int(priority)}"'
+    if family:
+        words.append(f'family="{family}"')
+        xml_attrs += f' family="{family}"'
+    words.append(f'source address="{address}"')
+    inner = f'<source address="{address}"/>'
+    elements = 0
+    for child in node.children:
+        tag, attrs = child.tag, child.attrib
+        if tag in ("source", "accept") and not child.children:
+            if tag == "accept" and attrs:
+                return None
+            continue
+        if tag == "destination":
+            dest = _source_address(child)
+            if dest is None:
+                return None
+            words.append(f'destination address="{dest}"')
+            inner += f'<destination address="{dest}"/>'
+        elif tag == "service" and set(attrs) == {"name"} and _WORD.fullmatch(attrs["name"]):
+            words.append(f'service name="{attrs["name"]}"')
+            inner += f'<service name="{attrs["name"]}"/>'
+            elements += 1
+        elif (
+            tag == "port"
+            and set(attrs) == {"port", "protocol"}
+            and _PORT.fullmatch(attrs["port"])
+            and _WORD.fullmatch(attrs["protocol"])
+        ):
+            words.append(f'port port="{attrs["port"]}" protocol="{attrs["protocol"]}"')
+            inner += f'<port port="{attrs["port"]}" protocol="{attrs["protocol"]}"/>'
+            elements += 1
+        elif tag == "protocol" and set(attrs) == {"value"} and _WORD.fullmatch(attrs["value"]):
+            words.append(f'protocol value="{attrs["value"]}"')
+            inner += f'<protocol value="{attrs["value"]}"/>'
+            elements += 1
+        else:
+            return None
+    if elements > 1:
+        return None
+    words.append("accept")
+    return " ".join(words), f"<rule{xml_attrs}>{inner}<accept/></rule>"

@@ -15,16 +15,23 @@ Choices an admin should know about (they are also written into the output):
 - ``--chain FORWARD`` writes route rules (``ufw route prepend allow``).
 - A rule holds at most 15 ports, a range counting two [ufw, as iptables' multiport]; a
   service with more gets several rules per CIDR.
-- There is no prune: ``ufw status`` has no named objects a ``--scope`` could name.
+- ``--prune --scope COMMENT``: a rule's comment names its group (the ufw-status reader's
+  scopes). The prune script deletes the group's ALLOW and LIMIT rules whose source is wholly
+  extra, with ``ufw delete`` and the rule as ``ufw status`` shows it (action, log, proto,
+  from, to, port or app; ufw deletes a rule with a comment without being given it). A rule
+  that also lets expected addresses in is kept, and so is one whose form is not written
+  back here (an interface, a source port): each named in a comment.
 """
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Sequence
 
-from auditor.errors import UsageError
-from auditor.model import MissingBlock, RangeSet
+from auditor import ipspace
+from auditor.errors import AddressError, UsageError
+from auditor.model import Entry, MissingBlock, RangeSet
 from auditor.rules import sanitize
 from auditor.rules.artifacts import Artifact
 from auditor.rules.base import Generator, RuleOptions
@@ -53,10 +60,103 @@ def _port(lo: int, hi: int) -> str:
     return str(lo) if lo == hi else f"{lo}:{hi}"
 
 
+_ADDRESS = r"[0-9A-Fa-f:.]+(?:/[0-9]{1,3})?"
+_PROTO = r"[a-z][a-z0-9]{1,9}"
+_PORTS = r"[0-9]{1,5}(?::[0-9]{1,5})?(?:,[0-9]{1,5}(?::[0-9]{1,5})?)*"
+_APP = r"[A-Za-z0-9][A-Za-z0-9 _.+-]{0,63}"
+_ROW = re.compile(
+    r"(?:\[\s*[0-9]+\]\s*)?(?P<to>\S.*?)\s+(?P<action>ALLOW|LIMIT)(?: (?P<dir>IN|FWD))?\s+"
+    rf"(?P<src>{_ADDRESS})(?:/(?P<sproto>{_PROTO}))?(?:\s+\((?P<log>log|log-all)\))?(?:\s+#.*)?"
+)
+_TO = (
+    re.compile(rf"Anywhere(?:/(?P<proto>{_PROTO}))?"),
+    re.compile(rf"(?P<port>{_PORTS})(?:/(?P<proto>{_PROTO}))?(?: \((?P<app>{_APP})\))?"),
+    re.compile(rf"(?P<dst>{_ADDRESS})(?:/(?P<proto>{_PROTO}))?(?: (?P<port>{_PORTS}))?"),
+    re.compile(rf"(?P<dst>{_ADDRESS}) (?P<port>{_PORTS})/(?P<proto>{_PROTO})"),
+    re.compile(rf"(?P<app>{_APP})"),
+)
+
+
+def delete_argv(row: str) -> list[str] | None:
+    """The ``ufw delete`` command of an ALLOW or LIMIT rule as ``ufw status`` shows it (its
+    row), or None when its form is not one written back here (an interface, a source port
+    or profile, an address this tool cannot read)."""
+    m = _ROW.fullmatch(row.strip())
+    if m is None:
+        return None
+    try:
+        ipspace.parse(m.group("src"))
+    except AddressError:
+        return None
+    to: dict[str, str | None] = {}
+    for pattern in _TO:
+        found = pattern.fullmatch(m.group("to"))
+        if found:
+            to = found.groupdict()
+            break
+    else:
+        return None
+    if to.get("dst"):
+        try:
+            ipspace.parse(to["dst"] or "")
+        except AddressError:
+            return None
+    route = ["route"] if m.group("dir") == "FWD" else []
+    argv = ["ufw", *route, "delete", m.group("action").lower()]
+    if m.group("log"):
+        argv.append(m.group("log"))
+    app = to.get("app")
+    proto = m.group("sproto") or to.get("proto")
+    if proto and not app:
+        argv += ["proto", proto]
+    argv += ["from", m.group("src"), "to", to.get("dst") or "any"]
+    if app:
+        argv += ["app", app]
+    elif to.get("port"):
+        argv += ["port", to["port"] or ""]
+    return argv
+
+
+def _in_scope(group: str | None, scope: Sequence[str]) -> bool:
+    return group is not None and any(group == s or group.endswith("/" + s) for s in scope)
+
+
+def prune_commands(
+    prune: Sequence[MissingBlock], declared: Sequence[RangeSet], scope: Sequence[str]
+) -> tuple[list[list[str]], list[str]]:
+    """(the ``ufw delete`` commands, comments for the rules kept) for the scoped groups of
+    every declared ``ufw status``."""
+    extra = ipspace.IPSpace.from_text(b.cidr for b in prune)
+    deletes: list[list[str]] = []
+    kept: list[str] = []
+    seen: set[tuple[str, int | None]] = set()
+    for rs in declared:
+        if rs.info.format != FORMAT:
+            continue
+        entries: list[Entry] = [e for e in rs.scope_entries if _in_scope(e.group, scope)]
+        for entry in sorted(entries, key=lambda e: e.origin.line or 0):
+            key = (entry.origin.source, entry.origin.line)
+            covered = extra.covered(entry.family, entry.first, entry.last)
+            if key in seen or not covered:
+                continue
+            seen.add(key)
+            where = sanitize.clean(f"{entry.origin.source}:{entry.origin.line}")
+            argv = delete_argv(entry.origin.path or "")
+            if covered < entry.size:
+                kept.append(f"kept {where}: {entry.text} is only partly extra")
+            elif argv is None:
+                kept.append(f"kept {where}: its form (an interface, a source port) is not one"
+                            " this tool writes back")  # fmt: skip
+            elif argv not in deletes:
+                deletes.append(argv)
+    return deletes, kept
+
+
 class UfwGenerator(Generator):
     name = "ufw"
     description = "ufw commands (ufw prepend allow ... comment), a shell script, and ufw delete"
     families = (4, 6)
+    prunes = True
     max_comment_len = 128
     """ufw stores a comment hex-encoded in its rules file and shows it in ``ufw status``; it
     sets no limit itself, this keeps the status readable."""
@@ -86,8 +186,30 @@ class UfwGenerator(Generator):
         return out
 
     def artifacts(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
-        if not blocks:
+        arts = self._rules(blocks, options) if blocks else []
+        if options.prune:
+            arts += self._prune(options)
+        return arts
+
+    def _prune(self, options: RuleOptions) -> list[Artifact]:
+        """The script deleting the scoped groups' rules whose source is wholly extra."""
+        deletes, kept = prune_commands(options.prune, options.declared, options.scope)
+        if not deletes and not kept:
             return []
+        names = ", ".join(sanitize.cut(sanitize.clean(s), 60) for s in options.scope)
+        lines = [
+            "set -e",
+            f"# Deletes the rules of group (comment) {names} whose source is wholly extra;",
+            "# ufw says so, and goes on, when a rule is gone. Roll back: the rules as the ufw",
+            "# status taken before shows them (ufw allow ... comment ...).",
+            *(f"# {note}" for note in kept),
+            *(shlex.join(argv) for argv in deletes),
+        ]
+        how = "sh FILE (as root)"
+        body = "\n".join(lines) + "\n"
+        return [Artifact("prune", None, body, "sh", how, script=True, cidrs=len(deletes))]
+
+    def _rules(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
         count = len(blocks)
         where = "route rules" if options.chain == "FORWARD" else "rules for this host"
         lines = [

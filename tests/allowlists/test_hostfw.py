@@ -7,6 +7,7 @@ a wrong reason fails.
 from __future__ import annotations
 
 import ipaddress
+import json
 from pathlib import Path
 
 import pytest
@@ -501,3 +502,80 @@ def test_corpus_files_read_or_are_refused_with_a_reason(name: str) -> None:
     )
     print(name, rs.completeness.value, rs.families, conditional, rs.findings)
     assert rs.verdicts
+
+
+# --- scopes: a ufw rule comment, a firewalld zone -------------------------------------------------
+
+UFW_COMMENTS = """Status: active
+Logging: on (low)
+Default: deny (incoming), allow (outgoing), disabled (routed)
+New profiles: skip
+
+To                         Action      From
+--                         ------      ----
+25/tcp                     DENY IN     198.51.100.0/25            # mail relays
+25/tcp                     ALLOW IN    192.0.2.0/24               # mail relays
+25                         ALLOW IN    198.51.100.0/24            # mail relays
+22/tcp                     ALLOW IN    203.0.113.0/24             # mail relays
+25,465/tcp                 LIMIT IN    10.1.0.0/16                (log) # B\u00fcro\t #1\x1b
+25/tcp                     ALLOW IN    Anywhere                   # open
+25/tcp                     ALLOW OUT   10.2.0.0/16                # out
+25/tcp                     ALLOW IN    2001:db8::/32              # mail relays
+25/tcp (v6)                ALLOW IN    Anywhere (v6)              # open
+"""
+
+
+def test_ufw_rule_comments_are_scopes(run_cli: RunCli, write: WriteFile) -> None:
+    """Rules sharing a comment form a group named by it (control characters made visible);
+    a group's addresses are the sources of its ALLOW and LIMIT rules for the service, those
+    an earlier DENY shadows included; a rule for another port or from Anywhere adds none."""
+    rs = read("ufw-status", UFW_COMMENTS, name="status.txt")
+    assert sorted(rs.groups) == ["B\u00fcro #1_", "mail relays", "open", "out"]
+    assert list(rs.scope("mail relays").cidrs_text()) == [
+        "192.0.2.0/24",
+        "198.51.100.0/24",
+        "2001:db8::/32",
+    ]
+    assert list(rs.scope("B\u00fcro #1_").cidrs_text()) == ["10.1.0.0/16"]
+    assert not rs.scope("open") and not rs.scope("out")
+    # without the LIMIT rule (conditional) and those from Anywhere (over-broad): no drift
+    lines = UFW_COMMENTS.splitlines(True)
+    write("status.txt", "".join(x for x in lines if "LIMIT" not in x and "Anywhere" not in x))
+    write("exp.txt", "192.0.2.0/24\n")
+    code, out, err = run_cli(
+        "diff", "-e", "exp.txt", "-d", "status.txt", "--scope", "mail relays", "-o", "json"
+    )
+    assert code == 0, err
+    extra = [(b["cidr"], [o["line"] for o in b["origins"]]) for b in json.loads(out)["extra"]]
+    assert extra == [("198.51.100.0/24", [10]), ("2001:db8::/32", [13])]
+
+
+ZONE_SCOPE = """<?xml version="1.0" encoding="utf-8"?>
+<zone target="DROP">
+  <source address="192.0.2.0/24"/>
+  <source address="198.51.100.0/24"/>
+  <service name="smtp"/>
+  <rule family="ipv4"><source address="198.51.100.0/28"/><reject/></rule>
+  <rule family="ipv4"><source address="203.0.113.0/24"/><service name="smtp"/><accept/></rule>
+</zone>
+"""
+
+
+def test_firewalld_zone_is_a_scope(run_cli: RunCli, write: WriteFile) -> None:
+    """The zone file's name is a scope: what the zone accepts for the service."""
+    rs = read("firewalld-zone", ZONE_SCOPE, name="/etc/firewalld/zones/mail.xml")
+    assert rs.groups == ("mail",)
+    assert list(rs.scope("mail").cidrs_text()) == [
+        "192.0.2.0/24",
+        "198.51.100.16/28",
+        "198.51.100.32/27",
+        "198.51.100.64/26",
+        "198.51.100.128/25",
+    ]
+    assert read("firewalld-zone", ZONE_SCOPE, name="-").groups == ()
+    write("zones/mail.xml", ZONE_SCOPE)
+    write("exp.txt", "192.0.2.0/24\n")
+    code, out, err = run_cli(
+        "diff", "-e", "exp.txt", "-d", "zones/mail.xml", "--scope", "mail", "-o", "cidr"
+    )
+    assert code == 0, err

@@ -3,6 +3,9 @@ ufw in a namespace of its own, read back with the tool's ufw-status reader."""
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -10,13 +13,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from auditor.allowlists import ReadContext, reader_for
+from auditor.allowlists.firewalls.ufw_status import group_name
 from auditor.cli import app
 from auditor.errors import UsageError
 from auditor.model import MissingBlock, Origin
 from auditor.plugins import PLATFORM_OF_FORMAT
 from auditor.rules import sanitize
 from auditor.rules.artifacts import full_text
+from auditor.rules.base import RuleOptions
 from auditor.rules.ufw import UfwGenerator
+from auditor.rules.ufw import delete_argv as ufw_delete_argv
+from auditor.service import Service
 
 from .helpers import HOSTILE_SOURCES, Netns, block, options, small_blocks
 from .host_helpers import Ufw, bash_n, run_with_standins
@@ -139,3 +147,148 @@ def test_hostile_comments_with_the_real_ufw(netns: Netns, tmp_path: Path) -> Non
     ran = ufw.sh("ufw --force enable >/dev/null\n" + _script("apply", blocks) + "ufw status\n")
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.count("ALLOW") == len(blocks)
+
+
+# --- prune: the rules of a comment's group whose source is wholly extra -------------------------
+
+PRUNE_STATUS = """Status: active
+Logging: on (low)
+Default: deny (incoming), allow (outgoing), disabled (routed)
+New profiles: skip
+
+To                         Action      From
+--                         ------      ----
+25/tcp                     DENY IN     198.51.100.0/25            # mail relays
+25/tcp                     ALLOW IN    192.0.2.0/24               # mail relays
+25                         ALLOW IN    198.51.100.7               # mail relays
+25,465/tcp                 ALLOW IN    203.0.113.0/24             (log) # mail relays
+Anywhere                   ALLOW IN    10.1.0.0/16/tcp            # mail relays
+192.0.2.1 25/tcp           ALLOW IN    10.2.0.0/16                # mail relays
+25/tcp (Postfix)           ALLOW IN    10.3.0.0/16                # mail relays
+25/tcp                     ALLOW IN    172.16.0.0/12              # mail relays
+25/tcp                     ALLOW IN    10.9.0.0/16                # other
+25/tcp                     ALLOW IN    2001:db8::/32              # mail relays
+"""
+PRUNE_EXPECTED = "192.0.2.0/24\n172.16.1.0/24\n"
+PRUNED = [
+    ["ufw", "delete", "allow", "from", "198.51.100.7", "to", "any", "port", "25"],
+    ["ufw", "delete", "allow", "log", "proto", "tcp", "from", "203.0.113.0/24", "to", "any",
+     "port", "25,465"],
+    ["ufw", "delete", "allow", "proto", "tcp", "from", "10.1.0.0/16", "to", "any"],
+    ["ufw", "delete", "allow", "proto", "tcp", "from", "10.2.0.0/16", "to", "192.0.2.1",
+     "port", "25"],
+    ["ufw", "delete", "allow", "from", "10.3.0.0/16", "to", "any", "app", "Postfix"],
+    ["ufw", "delete", "allow", "proto", "tcp", "from", "2001:db8::/32", "to", "any", "port", "25"],
+]  # fmt: skip
+
+
+def _prune_run(tmp_path: Path, status: str, scope: str = "mail relays") -> tuple[int, str, Path]:
+    (tmp_path / "status.txt").write_text(status)
+    (tmp_path / "expected.txt").write_text(PRUNE_EXPECTED)
+    out = tmp_path / "out"
+    args = ["diff", "-e", str(tmp_path / "expected.txt"), "-d", str(tmp_path / "status.txt")]
+    args += ["--to", "192.0.2.1", "--scope", scope, "--prune", "--rules", "auto"]
+    result = CliRunner().invoke(app, [*args, "--output-dir", str(out)])
+    return result.exit_code, result.output, out / "ufw-all-prune.sh"
+
+
+def test_prune_against_the_stand_in(tmp_path: Path) -> None:
+    """diff --scope COMMENT --prune: ufw delete for each rule of the group whose source is
+    wholly extra, as its status row shows it; the partly extra rule is kept and named; the
+    DENY, the expected rule and another group's rule are never touched."""
+    code, output, path = _prune_run(tmp_path, PRUNE_STATUS)
+    assert code == 0, output
+    script = path.read_text()
+    bash_n(script, tmp_path)
+    assert "# kept status.txt:15: 172.16.0.0/12 is only partly extra" in script.replace(
+        str(tmp_path) + "/", ""
+    )
+    done, calls = run_with_standins(script, ["ufw"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert calls == PRUNED
+
+
+def test_prune_keeps_forms_it_does_not_write_back() -> None:
+    """A rule with an interface or a source port is kept and named, never guessed; a row
+    with words no ufw status shows is refused as well."""
+    rows = (
+        "25/tcp on eth1              ALLOW IN    10.4.0.0/16                # g\n"
+        "25/tcp                      ALLOW IN    10.5.0.0/16 53/udp         # g\n"
+        "25/tcp                      LIMIT IN    10.6.0.0/16                # g\n"
+    )
+    text = PRUNE_STATUS.split("25/tcp                     DENY")[0] + rows
+    ctx = ReadContext("s.txt", "declared", service=Service.parse("tcp/25"))
+    rs = reader_for("ufw-status").parse(text.encode(), ctx)
+    extra = tuple(block(c) for c in ("10.4.0.0/16", "10.5.0.0/16", "10.6.0.0/16"))
+    opts = RuleOptions(service=Service.parse("tcp/25"), declared=(rs,), scope=("g",), prune=extra)
+    (art,) = UfwGenerator().checked_artifacts([], opts)
+    assert art.kind == "prune"
+    assert "# kept s.txt:8: its form" in art.body and "# kept s.txt:9: its form" in art.body
+    assert art.body.splitlines()[-1] == shlex.join(
+        ["ufw", "delete", "limit", "proto", "tcp", "from", "10.6.0.0/16", "to", "any", "port", "25"]
+    )
+    assert ufw_delete_argv("25/tcp  ALLOW IN  10.7.0.0/16 $(id)") is None
+    assert ufw_delete_argv("25/tcp  DENY IN  10.7.0.0/16") is None
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.one_of(st.text(min_size=1), st.sampled_from(HOSTILE_SOURCES)))
+def test_hostile_group_names_run_nothing(tmp_path: Path, comment: str) -> None:
+    """Whatever a group's comment holds, the prune script runs exactly the intended deletes
+    (the name only reaches comments, cleaned)."""
+    name = group_name(comment.split("\n")[0].split("\r")[0])
+    if not name or "\x85" in name or "\u2028" in name or "\u2029" in name:
+        return
+    status = PRUNE_STATUS.replace("# mail relays", "# " + name)
+    code, output, path = _prune_run(tmp_path, status, name)
+    if code == 2 and "conditional" in output:
+        return  # the comment took a word the status reader reads as a column
+    assert code == 0, output
+    script = path.read_text()
+    bash_n(script, tmp_path)
+    done, calls = run_with_standins(script, ["ufw"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert calls == PRUNED
+
+
+PRUNE_RULES = """ufw default deny incoming
+ufw deny proto tcp from 198.51.100.0/25 to any port 25 comment 'mail relays'
+ufw allow proto tcp from 192.0.2.0/24 to any port 25 comment 'mail relays'
+ufw allow from 198.51.100.7 to any port 25 comment 'mail relays'
+ufw allow log proto tcp from 203.0.113.0/24 to any port 25,465 comment 'mail relays'
+ufw allow proto tcp from 10.1.0.0/16 comment 'mail relays'
+ufw allow proto tcp from 10.2.0.0/16 to 192.0.2.1 port 25 comment 'mail relays'
+ufw allow from 10.3.0.0/16 to any app Postfix comment 'mail relays'
+ufw allow proto tcp from 172.16.0.0/12 to any port 25 comment 'mail relays'
+ufw allow proto tcp from 10.9.0.0/16 to any port 25 comment other
+ufw allow proto tcp from 2001:db8::/32 to any port 25 comment 'mail relays'
+"""
+
+
+def test_prune_with_the_real_ufw(netns: Netns, tmp_path: Path) -> None:
+    """The real ufw's status, diff --scope --prune, the prune script run by the real ufw, its
+    status again: the group holds no wholly extra rule; what remains extra is the part of the
+    rule kept; the expected addresses, the DENY and the other group are still there."""
+    ufw = Ufw(netns, tmp_path)
+    setup = ufw.sh(f"set -e\n{PRUNE_RULES}ufw --force enable\nufw status verbose\n")
+    assert setup.returncode == 0, setup.stderr
+    code, output, path = _prune_run(tmp_path, setup.stdout[setup.stdout.index("Status:") :])
+    assert code == 0, output
+    after = tmp_path / "after.txt"
+    ran = ufw.sh(path.read_text() + f"ufw status verbose > {after}\n")
+    assert ran.returncode == 0, ran.stderr
+    rows = after.read_text()
+    for kept in ("198.51.100.0/25", "192.0.2.0/24", "172.16.0.0/12", "10.9.0.0/16"):
+        assert kept in rows
+    for gone in ("198.51.100.7", "203.0.113.0/24", "10.1.0.0/16", "10.2.0.0/16", "10.3.0.0/16"):
+        assert gone not in rows
+    assert "2001:db8::/32" not in rows
+    args = ["diff", "-e", str(tmp_path / "expected.txt"), "-d", str(after), "--to", "192.0.2.1"]
+    result = CliRunner().invoke(app, [*args, "--scope", "mail relays", "-o", "cidr"])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, [*args, "--scope", "mail relays", "-o", "json"])
+    extra = {b["cidr"] for b in json.loads(result.stdout)["extra"]}
+    kept = ipaddress.ip_network("172.16.0.0/12")
+    assert extra == {str(n) for n in kept.address_exclude(ipaddress.ip_network("172.16.1.0/24"))}

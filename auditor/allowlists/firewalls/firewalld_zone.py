@@ -33,6 +33,10 @@ a document type or entity declaration is refused outright (a zone file never nee
 and refusing it rules out entity expansion), since ``defusedxml`` is not a dependency.
 A ``<policy>`` file is refused with an explanation.
 
+The zone is a group (a ``--scope``) named as firewalld names it, by its file's name
+(``/etc/firewalld/zones/mail.xml`` is ``mail``): its addresses are those the zone accepts
+for the service.
+
 ``--service any``: see :mod:`auditor.allowlists.firewalls.hostfw_common`.
 """
 
@@ -41,6 +45,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath, PureWindowsPath
 from xml.parsers import expat
 
 from auditor import ipspace
@@ -57,7 +62,17 @@ from auditor.allowlists.firewalls.hostfw_common import (
     _result,
     lower,
 )
-from auditor.model import Finding, Origin, Outcome, RangeSet, RuleRef, Segment, Severity, Verdicts
+from auditor.model import (
+    Entry,
+    Finding,
+    Origin,
+    Outcome,
+    RangeSet,
+    RuleRef,
+    Segment,
+    Severity,
+    Verdicts,
+)
 from auditor.ruleset.engine import Refs, evaluate, probes
 from auditor.ruleset.sweep import clip, combine, complement, merge
 
@@ -491,6 +506,30 @@ class _Zone:
         return sorted(kept + rest, key=lambda s: s.first)
 
 
+ZONE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,16}")
+"""A zone's name: at most 17 characters [firewalld, io/zone.py], not starting with ``-``."""
+
+
+def zone_name(source: str) -> str | None:
+    """The zone a file holds, by the file's name, as firewalld names it (None: no zone
+    name, as for standard input)."""
+    stem = PurePosixPath(PureWindowsPath(source).name).stem
+    return stem if ZONE_NAME.fullmatch(stem) else None
+
+
+def _zone_scope(
+    source: str, name: str, verdicts: Sequence[Verdicts]
+) -> tuple[list[Entry], list[str]]:
+    """The zone as a scope: the addresses it accepts, each with the rule that does."""
+    entries = [
+        Entry(v.family, s.first, s.last, Origin(source, s.rule.origin.line, s.rule.text), name)
+        for v in verdicts
+        for s in v.segments
+        if s.outcome == "accept"
+    ]
+    return entries, [name]
+
+
 def _fw_ports(zone: _Zone, node: _Node) -> tuple[Traffic, ...]:
     port = zone.need(node, "port")
     protocol = zone.need(node, "protocol").lower()
@@ -552,4 +591,12 @@ class FirewalldZoneReader(Reader):
         zone = _Zone(root, ctx)
         zone.parse()
         per_family = zone.verdicts()
-        return _result(data, ctx, self.name, per_family, zone.findings, zone.unsupported)
+        name = zone_name(ctx.name)
+        objects = None
+        if name is not None:
+            scope = name
+
+            def objects() -> tuple[list[Entry], list[str]]:
+                return _zone_scope(ctx.name, scope, per_family)
+
+        return _result(data, ctx, self.name, per_family, zone.findings, zone.unsupported, objects)

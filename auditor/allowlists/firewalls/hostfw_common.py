@@ -20,7 +20,7 @@ usual.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
@@ -28,7 +28,16 @@ from auditor import ipspace
 from auditor.allowlists.base import ReadContext, ReaderError, address_findings
 from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.errors import AddressError
-from auditor.model import Finding, Origin, Outcome, RangeSet, RuleRef, SourceInfo, Verdicts
+from auditor.model import (
+    Entry,
+    Finding,
+    Origin,
+    Outcome,
+    RangeSet,
+    RuleRef,
+    SourceInfo,
+    Verdicts,
+)
 from auditor.ruleset import ir
 
 Interval = tuple[int, int]
@@ -135,6 +144,7 @@ def _result(
     verdicts: list[Verdicts],
     findings: list[Finding],
     unsupported: list[str],
+    objects: Callable[[], tuple[list[Entry], list[str]]] | None = None,
 ) -> RangeSet:
     info = SourceInfo.for_bytes(ctx.name, ctx.role, fmt, data, ctx.now)
-    return verdicts_rangeset(FirewallResult(info, verdicts, findings, unsupported))
+    return verdicts_rangeset(FirewallResult(info, verdicts, findings, unsupported, objects))

@@ -21,6 +21,10 @@ What is understood:
 - ``From``: ``Anywhere``, an address or network, with a source port or profile
   (conditional: the client's source port is not known), ``(log)``/``(log-all)`` and
   ``# comments``;
+- a comment names a group (a ``--scope``): the rules that share it. Its addresses are the
+  sources of its ``ALLOW`` and ``LIMIT`` rules that can match the service (a rule ``From
+  Anywhere`` adds none), whether or not an earlier rule decides them. Whitespace in the name
+  becomes one space, other control characters ``_``;
 - ``(v6)`` marks the IPv6 twin ufw adds for a rule without addresses; a row with an IPv6
   address is IPv6, any other row IPv4.
 
@@ -38,6 +42,7 @@ in the output; for a new TCP connection from another host they decide nothing.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from auditor import ipspace
@@ -52,10 +57,22 @@ from auditor.allowlists.firewalls.hostfw_common import (
     _full,
     _parse_cidr,
     _result,
+    _traffics,
     lower,
 )
-from auditor.model import Finding, Origin, Outcome, RangeSet, RuleRef, Segment, Severity, Verdicts
-from auditor.ruleset.engine import evaluate
+from auditor.model import (
+    Entry,
+    Finding,
+    Origin,
+    Outcome,
+    RangeSet,
+    RuleRef,
+    Segment,
+    Severity,
+    Verdicts,
+)
+from auditor.ruleset import ir
+from auditor.ruleset.engine import evaluate, probes, traffic_match
 
 UFW_APPS: dict[str, tuple[Traffic, ...]] = {
     # /etc/ufw/applications.d as the packages ship them (postfix, openssh-server, apache2,
@@ -115,6 +132,8 @@ class _UfwParser:
         self.text = text
         self.ctx = ctx
         self.findings: list[Finding] = []
+        self.comments: dict[int, str] = {}
+        """Line to the group its comment names."""
 
     def error(self, line: int, message: str, hint: str | None = None) -> ReaderError:
         return ReaderError(message, source=self.ctx.name, line=line, hint=hint)
@@ -209,6 +228,9 @@ class _UfwParser:
         from_text = body[m.end() :]
         hash_at = re.search(r"(^|\s)#", from_text)
         if hash_at:
+            name = group_name(from_text[hash_at.end() :])
+            if name:
+                self.comments[lineno] = name
             from_text = from_text[: hash_at.start()]
         from_text = _ATTRIBS.sub("", from_text.strip())
         if not to_text or not from_text:
@@ -264,6 +286,38 @@ class _UfwParser:
         sources = src.addresses if src.addresses is not None else _full(family)
         outcome = _UFW_ACTIONS[action]
         return [HostRule(family, sources, traffic, outcome, ref, tuple(why), tuple(narrow), unsure)]
+
+
+def group_name(comment: str) -> str:
+    """The group a rule's comment names: whitespace runs become one space, other control
+    and format characters ``_``, so that the name shows on one line as it is typed."""
+    out = []
+    for ch in comment:
+        if ch.isspace():
+            out.append(" ")
+        elif unicodedata.category(ch).startswith("C"):
+            out.append("_")
+        else:
+            out.append(ch)
+    return re.sub(" {2,}", " ", "".join(out)).strip()
+
+
+def comment_groups(
+    rules: list[HostRule], comments: dict[int, str], rulesets: list[ir.Ruleset], ctx: ReadContext
+) -> tuple[list[Entry], list[str]]:
+    """The scopes: every comment's group, and the sources of its ALLOW and LIMIT rules that
+    can match the service (each entry's origin the rule's line)."""
+    tests = probes(ctx.service, rulesets)
+    entries: list[Entry] = []
+    for rule in rules:
+        name = comments.get(rule.ref.origin.line or 0)
+        if name is None or rule.outcome != "accept" or rule.sources == _full(rule.family):
+            continue
+        if not any(traffic_match(t, p)[0] for t in _traffics(rule) for p in tests):
+            continue
+        origin = Origin(ctx.name, rule.ref.origin.line, rule.ref.text)
+        entries.extend(Entry(rule.family, a, b, origin, name) for a, b in rule.sources)
+    return entries, list(dict.fromkeys(comments.values()))
 
 
 def _port_range(text: str) -> tuple[int, int]:
@@ -365,5 +419,12 @@ class UfwStatusReader(Reader):
                     Origin(ctx.name),
                 )
             )
-        verdicts = [evaluate(lower(rules, fam, default), ctx.service) for fam in families]
-        return _result(data, ctx, self.name, verdicts, findings, [])
+        lowered = [lower(rules, fam, default) for fam in families]
+        verdicts = [evaluate(rs, ctx.service) for rs in lowered]
+        comments = parser.comments
+        kept = [r for r in rules if r.family in families]
+
+        def objects() -> tuple[list[Entry], list[str]]:
+            return comment_groups(kept, comments, lowered, ctx)
+
+        return _result(data, ctx, self.name, verdicts, findings, [], objects)
