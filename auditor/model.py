@@ -243,6 +243,9 @@ class SourceInfo:
     """When the provider last vouched for this content (a 200 or a 304), for fetched sources."""
     cache: str | None = None
     """How a fetched source was obtained: fresh, revalidated, cached or stale."""
+    companions: tuple[tuple[str, str], ...] = ()
+    """The files that resolved its references (an ``ipset save`` next to an iptables
+    export): (name, SHA-256), inputs of the audit as much as the source itself."""
 
     @classmethod
     def for_bytes(

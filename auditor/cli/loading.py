@@ -77,8 +77,24 @@ def load_declared(
     specs: Sequence[str], loader: SourceLoader, options: LoadOptions, run: Options
 ) -> list[RangeSet]:
     """The declared sources, with the companion files they need (ipset saves and the like)."""
-    sets, declared_specs = loader.companions(specs, options)
-    return load_all(declared_specs, loader, replace(options, sets=sets), run)
+    sets, declared_specs, used = loader.companions(specs, options)
+    return with_companions(load_all(declared_specs, loader, replace(options, sets=sets), run), used)
+
+
+def with_companions(sources: list[RangeSet], used: Sequence[tuple[str, str]]) -> list[RangeSet]:
+    """The sources, each reader that takes companion files naming those read (an ipset save
+    is an input of the iptables export it resolves)."""
+    if not used:
+        return sources
+    from auditor.allowlists.base import READERS
+
+    out = []
+    for rs in sources:
+        fmt = rs.info.format
+        if fmt in READERS and READERS[fmt].companions_needed():
+            rs = replace(rs, info=replace(rs.info, companions=tuple(used)))
+        out.append(rs)
+    return out
 
 
 def load_both(run: Options, service: Service) -> tuple[list[RangeSet], list[RangeSet]]:
@@ -96,7 +112,7 @@ def load_both(run: Options, service: Service) -> tuple[list[RangeSet], list[Rang
             return exp, load_declared(run.declared, loader, dec_options, run)
         from concurrent.futures import ThreadPoolExecutor
 
-        sets, specs = loader.companions(run.declared, dec_options)
+        sets, specs, used = loader.companions(run.declared, dec_options)
         said: list[str] = []
         with ThreadPoolExecutor(1, thread_name_prefix="auditor-load") as pool:
             later = pool.submit(
@@ -108,7 +124,7 @@ def load_both(run: Options, service: Service) -> tuple[list[RangeSet], list[Rang
             finally:
                 for line in said:
                     err(line)
-    return exp, dec
+    return exp, with_companions(dec, used)
 
 
 # From this much data on local files, reading the two sides at once pays for the thread.

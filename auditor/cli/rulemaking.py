@@ -178,4 +178,5 @@ def provenance(sources: Sequence[RangeSet], service: str) -> Provenance:
     from auditor.rules.artifacts import Provenance
 
     inputs = tuple((rs.info.name, rs.info.sha256) for rs in sources)
+    inputs += tuple(c for rs in sources for c in rs.info.companions)
     return Provenance(__version__, inputs, service)

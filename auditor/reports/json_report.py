@@ -59,6 +59,7 @@ def source_document(rs: RangeSet) -> Json:
         "version": info.version,
         "retrieved_at": info.retrieved_at,
         "cache": info.cache,
+        "companions": [{"name": n, "sha256": d} for n, d in info.companions],
         "completeness": rs.completeness.value,
         "reasons": list(rs.reasons),
         "entries": {FAMILY_KEYS[f]: rs.entries.count(f) for f in view.FAMILIES},

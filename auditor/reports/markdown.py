@@ -163,6 +163,18 @@ def _lines(v: ReportView) -> Iterator[str]:
                 ]
             )
         )
+        for name, digest in info.companions:
+            cells = [
+                "with",
+                code(name),
+                "",
+                f"resolves {code(info.name)}",
+                "",
+                "",
+                "",
+                code(digest),
+            ]
+            out.append(_row(cells))
 
     out += ["", "## Summary", ""]
     scoped = v.extra is not None

@@ -395,4 +395,5 @@ def fetch_details(rs: RangeSet) -> list[tuple[str, str]]:
         ("retrieved at", info.retrieved_at),
         ("obtained", info.cache),
     ]
+    pairs += [("with", f"{name} sha256:{digest}") for name, digest in info.companions]
     return [(label, value) for label, value in pairs if value]

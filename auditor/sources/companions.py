@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from auditor.errors import InputError
-from auditor.model import RangeSet
+from auditor.model import RangeSet, sha256
 from auditor.sources import files
 from auditor.sources.spec import ProviderNames, parse_spec
 
@@ -21,6 +21,7 @@ def split(
     fmt: str | None,
     read: Callable[[str, bool], bytes],
     load_provider: Callable[[str], RangeSet],
+    used: list[tuple[str, str]],
 ) -> tuple[Sets, list[str]]:
     """Split companion files (ipset saves, AWS prefix lists) from the other sources when a
     reader among them needs what they provide: their sets resolve the readers' references
@@ -28,7 +29,8 @@ def split(
     provider whose feed a reader takes for its references (Azure service tags next to an
     NSG). ``fmt`` is the format forced for every file; ``read(path, again)`` reads a file
     (``again``: it is loaded later, and read once for both); ``load_provider`` loads a
-    provider's feed. Returns (sets by name, the remaining specs)."""
+    provider's feed; ``used`` gets each companion file read, with its SHA-256. Returns (sets
+    by name, the remaining specs)."""
     from auditor.allowlists.base import READERS
 
     kinds: dict[str, str] = {}
@@ -63,6 +65,7 @@ def split(
     for text in companions:
         path = parse_spec(text, catalog).location or text
         data = read(path, False)
+        used.append((text, sha256(data)))
         for name, members in readers[text]().companion(data, text).items():
             sets.setdefault(name, []).extend(members)
     return sets, [t for t in specs if t not in companions and t not in providers]

@@ -208,17 +208,21 @@ class SourceLoader:
 
     def companions(
         self, specs: Sequence[str], options: LoadOptions
-    ) -> tuple[dict[str, list[tuple[int, int, int]]], list[str]]:
+    ) -> tuple[dict[str, list[tuple[int, int, int]]], list[str], list[tuple[str, str]]]:
         """Split companion files (ipset saves, AWS prefix lists) and the catalog providers whose
         feed a reader takes for its references from the other sources (see
-        :func:`auditor.sources.companions.split`). Returns (sets by name, the remaining specs)."""
-        return companions.split(
+        :func:`auditor.sources.companions.split`). Returns (sets by name, the remaining specs,
+        the companion files read with their SHA-256)."""
+        used: list[tuple[str, str]] = []
+        sets, rest = companions.split(
             specs,
             self.catalog,
             options.fmt,
             lambda path, again: self.read(path, options.max_bytes, again=again),
             lambda text: self.load(text, LoadOptions(role="expected")),  # fails loudly if it cannot
+            used,
         )
+        return sets, rest, used
 
     def load(self, text: str, options: LoadOptions) -> RangeSet:
         """One source; raises InputError/FetchError/FeedError/UsageError when it cannot be read."""

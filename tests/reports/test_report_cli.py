@@ -89,6 +89,7 @@ def test_a_failed_source_is_in_the_report(files: tuple[str, str], tmp_path: Path
             "version": None,
             "retrieved_at": None,
             "cache": None,
+            "companions": [],
             "completeness": "failed",
             "reasons": [f"{gone}: no such file"],
             "entries": {"ipv4": 0, "ipv6": 0},

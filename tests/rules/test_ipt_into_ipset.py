@@ -114,3 +114,26 @@ def test_into_the_ipset_in_the_kernel_then_audited_again(tmp_path: Path, netns: 
         argv = ["diff", "-e", str(tmp_path / "exp.txt"), "-d", str(tmp_path / "fw.rules")]
         result = CliRunner().invoke(app, [*argv, "-d", str(tmp_path / "sets.ipset")])
         assert result.exit_code == expect, result.output
+
+
+def test_the_ipset_save_is_an_input_of_the_report_and_the_rules(tmp_path: Path) -> None:
+    """The sets resolve the export's references: their file is named with its SHA-256 in the
+    reports (text, JSON, Markdown) and in every artifact's header."""
+    import hashlib
+    import json
+
+    code, out, _ = _run(tmp_path, RULES)
+    assert code == 1
+    digest = hashlib.sha256(SETS.encode()).hexdigest()
+    sets = str(tmp_path / "sets.ipset")
+    for artifact in out.iterdir():
+        assert f"# input: {sets} sha256:{digest}" in artifact.read_text()
+    argv = ["diff", "-e", str(tmp_path / "exp.txt"), "-d", str(tmp_path / "fw.rules")]
+    argv += ["-d", sets]
+    text = CliRunner().invoke(app, argv).output
+    assert f"with: {sets} sha256:{digest}" in text
+    doc = json.loads(CliRunner().invoke(app, [*argv, "-o", "json"]).stdout)
+    declared = [s for s in doc["inputs"] if s["role"] == "declared"]
+    assert declared[0]["companions"] == [{"name": sets, "sha256": digest}]
+    md = CliRunner().invoke(app, [*argv, "-o", "md"]).output
+    assert f"| with | `{sets}` |" in md and digest in md
