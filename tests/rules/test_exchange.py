@@ -169,7 +169,7 @@ def test_prune_needs_the_connectors_export(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "ident", ["EXCH01\\Part'ners", "EXCH01\\$(Stop-Service x); `a`", "EXCH01\\Ünïcode \"q\""]
+    "ident", ["EXCH01\\Part'ners", "EXCH01\\$(Stop-Service x); `a`", 'EXCH01\\Ünïcode "q"']
 )
 def test_prune_of_a_hostile_connector_name(tmp_path: Path, ident: str) -> None:
     expected = tmp_path / "expected.txt"
