@@ -104,6 +104,15 @@ def reader_for(name: str) -> Reader:
     return READERS.create(name)
 
 
+def file_path(name: str) -> str:
+    """The path of a file source named ``name``: without a ``file:`` or ``file+FORMAT:`` in
+    front (as the source was given), the name itself otherwise."""
+    prefix, sep, rest = name.partition(":")
+    if sep and (prefix == "file" or prefix.startswith("file+")) and rest not in ("", "-"):
+        return rest[2:] if rest.startswith("///") else rest
+    return name
+
+
 def decode_text(data: bytes, ctx: ReadContext) -> str:
     """UTF-8 (with or without BOM); NUL bytes or invalid UTF-8 mean this is not a text list."""
     if b"\x00" in data[:65536] or b"\x00" in data:

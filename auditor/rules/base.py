@@ -32,6 +32,14 @@ class RuleOptions:
     provenance: Provenance = field(default=Provenance(), compare=False)
 
 
+def source_path(rs: RangeSet) -> str:
+    """The path of a declared source's file: its name, without a ``file:`` or
+    ``file+FORMAT:`` in front."""
+    from auditor.allowlists.base import file_path
+
+    return file_path(rs.info.name)
+
+
 def audited_bytes(rs: RangeSet) -> bytes | None:
     """The declared source's file as it was audited, read again for what its reader does not
     keep (a rule's table, a set's use, a group's id); None when it is not a file any more, or
@@ -41,6 +49,8 @@ def audited_bytes(rs: RangeSet) -> bytes | None:
     from auditor.model import sha256
 
     path = Path(rs.info.name)
+    if not path.is_file():
+        path = Path(source_path(rs))
     try:
         data = path.read_bytes() if path.is_file() else None
     except OSError:

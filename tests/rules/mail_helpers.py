@@ -57,3 +57,10 @@ def require(name: str) -> str:
     if path is None:
         pytest.skip(f"{name} is not installed (Debian: see .ci/run)")
     return path
+
+
+def extras(*argv: str) -> list[str]:
+    """The extra CIDRs ``auditor diff`` reports for the scope given in ``argv``."""
+    result = CliRunner().invoke(app, ["diff", *argv, "-o", "json"])
+    assert result.exit_code in (0, 1), result.output
+    return [item["cidr"] for item in json.loads(result.output)["extra"] or []]

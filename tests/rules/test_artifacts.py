@@ -262,7 +262,7 @@ def test_rules_auto_output_dir_has_a_directory_per_source(
     ("extra", "words"),
     [
         (["-r", "iptables", "--prune"], "no --scope was given"),
-        (["--scope", "INPUT", "-r", "nginx", "--prune"], "cannot remove entries yet"),
+        (["--scope", "INPUT", "-r", "haproxy", "--prune"], "cannot remove entries yet"),
         (["--output-dir", "out"], "--output-dir is about rules, and no --rules was given"),
         (["--family", "4"], "--family is about rules, and no --rules was given"),
         (["-r", "iptables", "--family", "5"], "invalid --family '5'"),

@@ -20,6 +20,10 @@ every source address.
 
 Each context is evaluated on its own; an address gets a verdict only where every context
 agrees on it (:mod:`auditor.allowlists.web.common`).
+
+The file is a scope (``--scope`` its path, or its file name, as for a Postfix cidr table):
+the addresses of every ``Require ip`` in it that can grant, that is with no ``not`` and not
+inside a ``<RequireNone>`` (the old ``Allow from`` lines are not part of it).
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from auditor.allowlists.base import (
     ReaderError,
     address_findings,
     decode_text,
+    file_path,
 )
 from auditor.allowlists.web.apache_lower import (
     AuthzNode,
@@ -48,7 +53,16 @@ from auditor.allowlists.web.apache_lower import (
 )
 from auditor.allowlists.web.common import FAMILIES, Context, _rangeset, evaluate
 from auditor.errors import AddressError
-from auditor.model import Finding, Origin, Outcome, RangeSet, RuleRef, Segment, Severity
+from auditor.model import (
+    Entry,
+    Finding,
+    Origin,
+    Outcome,
+    RangeSet,
+    RuleRef,
+    Segment,
+    Severity,
+)
 from auditor.ruleset.engine import first_match
 from auditor.ruleset.ir import DROP, Action, Interval
 from auditor.ruleset.sweep import complement, merge
@@ -356,6 +370,45 @@ class _Apache:
             segments[fam] = list(first_match(rules, fam, end, end_ref, None).segments)
         return segments
 
+    def grants(self) -> list[AuthzNode]:
+        """Every ``Require ip`` that can grant (no negation on its way), in the file's order."""
+        out: list[AuthzNode] = []
+
+        def walk(node: AuthzNode) -> None:
+            if node.negated:
+                return
+            if node.kind == "require":
+                if node.provider == "ip" and node.args:
+                    out.append(node)
+                return
+            for kid in node.children:
+                walk(kid)
+
+        for section in self.sections:
+            walk(section.authz)
+        return sorted(out, key=lambda n: n.line)
+
+    def granted(self) -> list[tuple[AuthzNode, int, int, int, int]]:
+        """(directive, the word's place in its arguments, family, first, last) of every
+        address a ``Require ip`` that can grant names."""
+        out: list[tuple[AuthzNode, int, int, int, int]] = []
+        for node in self.grants():
+            for k, word in enumerate(node.args):
+                try:
+                    family, ivs = self.apache_address(word, node.line)
+                except ReaderError:
+                    continue  # the reader reported it (only a section no one reads gets here)
+                out.extend((node, k, family, a, b) for a, b in ivs)
+        return out
+
+    def objects(self) -> tuple[list[Entry], list[str]]:
+        """The file as a scope: the addresses of its granting ``Require ip`` lines."""
+        name = file_path(self.ctx.name)
+        return [
+            Entry(f, a, b, Origin(self.ctx.name, n.line, n.text), name)
+            for n, _, f, a, b in self.granted()
+        ], [name]
+
     def apache_address(self, text: str, line: int) -> tuple[int, list[Interval]]:
         """An address as apr_ipsubnet_create() reads it: full, partial (``10.1``), with a
         prefix length or a netmask, or IPv6."""
@@ -444,4 +497,6 @@ class ApacheReader(Reader):
                 " access",
             )
         contexts = [apache.context(s) for s in sections]
-        return _rangeset(data, ctx, self.name, contexts, apache.findings, apache.unsupported)
+        return _rangeset(
+            data, ctx, self.name, contexts, apache.findings, apache.unsupported, apache.objects
+        )

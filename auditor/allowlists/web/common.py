@@ -13,12 +13,13 @@ This module holds what both readers share: the contexts, their evaluation and ag
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from auditor.allowlists.base import ReadContext, ReaderError
 from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.model import (
+    Entry,
     Finding,
     Origin,
     RangeSet,
@@ -78,6 +79,7 @@ def _rangeset(
     contexts: Sequence[Context],
     findings: list[Finding],
     unsupported: list[str],
+    objects: Callable[[], tuple[list[Entry], list[str]]] | None = None,
 ) -> RangeSet:
     info = SourceInfo.for_bytes(ctx.name, ctx.role, fmt, data, ctx.now)
     if len(contexts) > 1:
@@ -93,4 +95,4 @@ def _rangeset(
             )
         )
     verdicts = [Verdicts(f, tuple(agree(contexts, f, ctx.name))) for f in FAMILIES]
-    return verdicts_rangeset(FirewallResult(info, verdicts, findings, unsupported))
+    return verdicts_rangeset(FirewallResult(info, verdicts, findings, unsupported, objects))

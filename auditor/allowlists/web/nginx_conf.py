@@ -17,6 +17,10 @@
 
 Each context is evaluated on its own; an address gets a verdict only where every context
 agrees on it (:mod:`auditor.allowlists.web.common`).
+
+The file is a scope (``--scope`` its path, or its file name, as for a Postfix cidr table):
+the addresses of every ``allow`` in it, whatever block holds it (not ``allow all``, which
+names no network).
 """
 
 from __future__ import annotations
@@ -26,10 +30,10 @@ import re
 from dataclasses import dataclass, field
 
 from auditor import ipspace
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
+from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text, file_path
 from auditor.allowlists.web.common import FAMILIES, Context, _rangeset
 from auditor.errors import AddressError
-from auditor.model import Finding, Origin, Outcome, RangeSet, RuleRef, Severity
+from auditor.model import Entry, Finding, Origin, Outcome, RangeSet, RuleRef, Severity
 from auditor.ruleset.engine import first_match
 from auditor.ruleset.ir import ACCEPT, DROP, Action, Interval, Rule
 
@@ -215,8 +219,11 @@ class _Nginx:
         self.address_checks: list[tuple[int, str]] = []
         """geo maps and `if ($remote_addr ...)` checks: they may refuse any client."""
         self.contexts: list[_NginxBlock] = []
+        self.allows: list[Directive] = []
+        """Every ``allow`` walked, in the file's order (the scope's entries)."""
         self.has_rules = False
         self.parsed: dict[tuple[int, str], tuple[int, list[Interval]] | None] = {}
+        self.top = _NginxBlock("top level", 0, kind="")
 
     def note(self, kind: str, severity: Severity, message: str, line: int | None) -> None:
         self.findings.append(Finding(kind, severity, message, Origin(self.ctx.name, line)))
@@ -265,6 +272,8 @@ class _Nginx:
                     )
                 block.rules.append(d)
                 self.has_rules = True
+                if d.name == "allow":
+                    self.allows.append(d)
             elif d.name == "satisfy" and d.args:
                 block.satisfy = d.args[0].lower()
             elif d.name == "include" and d.children is None:
@@ -405,6 +414,36 @@ class _Nginx:
             self.note("ipv4-mapped", Severity.WARNING, ipspace.mapped_note(arg, parsed), d.line)
         return parsed.family, [(parsed.first, parsed.last)]
 
+    def objects(self) -> tuple[list[Entry], list[str]]:
+        """The file as a scope: the addresses of its ``allow`` lines."""
+        name = file_path(self.ctx.name)
+        return [
+            Entry(f, a, b, Origin(self.ctx.name, d.line, d.text), name)
+            for d, f, a, b in self.allowed()
+        ], [name]
+
+    def allowed(self) -> list[tuple[Directive, int, int, int]]:
+        """(directive, family, first, last) of every ``allow`` of an address or a network."""
+        out: list[tuple[Directive, int, int, int]] = []
+        for d in self.allows:
+            try:
+                target = self.address(d)
+            except ReaderError:
+                continue  # in a block no context uses, and invalid: nothing nginx allows
+            if target is not None and target[1]:
+                out.extend((d, target[0], a, b) for a, b in target[1])
+        return out
+
+
+def read_nginx(text: str, ctx: ReadContext) -> _Nginx:
+    """The file (or ``nginx -T`` dump) read and walked: its contexts and ``allow`` lines."""
+    files = split_dump(text)
+    nginx = _Nginx(ctx, files)
+    tree = nginx.expand(nginx.trees[files[0][0]])
+    nginx.top = _NginxBlock("top level", 0, kind="")
+    nginx.walk(tree, nginx.top)
+    return nginx
+
 
 def sniff_nginx(data: bytes) -> bool:
     """nginx: an ``allow``/``deny`` directive ending with ``;``."""
@@ -423,12 +462,8 @@ class NginxReader(Reader):
 
     def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
         text = decode_text(data, ctx)
-        files = split_dump(text)
-        nginx = _Nginx(ctx, files)
-        main_path = files[0][0]
-        tree = nginx.expand(nginx.trees[main_path])
-        top = _NginxBlock("top level", 0, kind="")
-        nginx.walk(tree, top)
+        nginx = read_nginx(text, ctx)
+        top = nginx.top
         if not nginx.has_rules:
             raise ReaderError(
                 "no allow or deny directive: nginx lets every client in",
@@ -439,4 +474,6 @@ class NginxReader(Reader):
         if top.rules and nginx.contexts and not any(b.kind == "server" for b in nginx.contexts):
             blocks = [top, *nginx.contexts]
         contexts = [nginx.evaluate(b) for b in blocks]
-        return _rangeset(data, ctx, self.name, contexts, nginx.findings, nginx.unsupported)
+        return _rangeset(
+            data, ctx, self.name, contexts, nginx.findings, nginx.unsupported, nginx.objects
+        )
