@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from auditor.model import MissingBlock
 from auditor.rules import objects, sanitize
 from auditor.rules.artifacts import BANG, Artifact
-from auditor.rules.base import Generator, RuleOptions
+from auditor.rules.base import Generator, RuleOptions, stale
 from auditor.service import Service
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -128,12 +128,14 @@ class AsaGenerator(Generator):
 
     def _prune(self, options: RuleOptions, how: str, check: str) -> list[Artifact]:
         scope = objects.scope_name(options)
-        extra = sanitize.sorted_blocks(options.prune)
+        found = stale(options)
+        extra = list(found.blocks)
         if scope is None or not extra:
             return []
         lines = [
             f"! REMOVES the extra entries of object-group {scope}: review before use.",
             "! An entry the group holds with another mask covers more than these; edit it by hand.",
+            *(f"! {note}" for note in found.kept),
             f"object-group network {scope}",
         ]
         lines += [f" no {network_object(b)}" for b in extra]

@@ -60,6 +60,60 @@ def audited_bytes(rs: RangeSet) -> bytes | None:
     return data
 
 
+def in_scope(group: str, scope: Sequence[str]) -> bool:
+    """Whether a group is one the scope names, as ``--scope`` resolves names: the whole name,
+    without ``cidr:``, or the part after a ``/`` (an nftables set, a table's file name)."""
+    for name in scope:
+        bare = name.removeprefix("cidr:")
+        if group in (name, bare) or group.endswith("/" + bare):
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class Stale:
+    """The scope's entries a prune removes: each one whose addresses are all extra, as its
+    CIDRs (an entry written as a range is several), with its origin; and notes on the entries
+    kept because they also hold expected addresses."""
+
+    blocks: tuple[MissingBlock, ...]
+    kept: tuple[str, ...]
+
+
+def stale(options: RuleOptions) -> Stale:
+    """The scope's wholly extra entries, as the declared source that holds the scope lists
+    them. The extra addresses (``options.prune``) are merged into minimal CIDRs, which need
+    not be the entries a device holds: two stale /25s are one extra /24, and ``no`` of the
+    /24 would match neither. A platform whose export the tool does not read removes these
+    entries instead. Without the scope's source (rules from a report), the extra CIDRs."""
+    from auditor import ipspace
+
+    extra = ipspace.IPSpace.from_intervals(
+        (b.family, b.network, b.network + b.size - 1) for b in options.prune
+    )
+    blocks: dict[str, MissingBlock] = {}
+    kept: list[str] = []
+    found = False
+    for rs in options.declared:
+        for entry in rs.scope_entries:
+            if entry.group is None or not in_scope(entry.group, options.scope):
+                continue
+            found = True
+            inside = extra.covered(entry.family, entry.first, entry.last)
+            if inside == entry.size:
+                for network, prefixlen in ipspace.cidr_blocks(
+                    entry.family, entry.first, entry.last
+                ):
+                    block = MissingBlock(entry.family, network, prefixlen, (entry.origin,))
+                    blocks.setdefault(block.cidr, block)
+            elif inside:
+                where = sanitize.clean(f"{entry.origin}: {entry.text}")
+                kept.append(f"kept: {where} is only partly extra")
+    if not found:
+        return Stale(tuple(sanitize.sorted_blocks(options.prune)), ())
+    return Stale(tuple(sanitize.sorted_blocks(blocks.values())), tuple(dict.fromkeys(kept)))
+
+
 class Generator(ABC):
     """One platform. Capabilities are class attributes, and the base enforces them: call
     :meth:`generate`, which checks the options and the blocks before :meth:`render` runs."""

@@ -138,7 +138,8 @@ class ExchangeGenerator(Generator):
     def _extra_ranges(self, options: RuleOptions) -> tuple[list[str], list[str]]:
         """The scope connector's ranges as the declared output writes them: those wholly in
         the extra addresses (removed), and those only partly in them (kept)."""
-        from auditor.allowlists.mail.exchange_connector import _items, _netmask_item, records
+        from auditor.allowlists.mail.exchange_connector import _netmask_item, records
+        from auditor.allowlists.mail.exchange_connector import items as connector_items
 
         name = options.scope[0]
         extra = ipspace.IPSpace.from_intervals(
@@ -156,7 +157,7 @@ class ExchangeGenerator(Generator):
                     continue
                 gone: list[str] = []
                 kept: list[str] = []
-                for item, _ in _items(pieces)[0]:
+                for item, _ in connector_items(pieces)[0]:
                     if not _RANGE.fullmatch(item):
                         continue
                     try:

@@ -36,7 +36,7 @@ from auditor.errors import UsageError
 from auditor.model import MissingBlock
 from auditor.rules import objects, sanitize
 from auditor.rules.artifacts import Artifact, chunk_name, chunks
-from auditor.rules.base import Generator, RuleOptions
+from auditor.rules.base import Generator, RuleOptions, stale
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 POLICY_ID = re.compile(r"[1-9][0-9]{0,9}")
@@ -223,10 +223,12 @@ class FortiosGenerator(Generator):
         if scope is None:
             return []
         arts = []
-        for family, extra in objects.by_family(options.prune).items():
+        found = stale(options)
+        for family, extra in objects.by_family(found.blocks).items():
             names = [object_name(b) for b in extra]
             lines = [
                 f"# REMOVES the extra entries of {GROUP[family]} {scope}: review before use.",
+                *(f"# {note}" for note in found.kept),
                 "# Only the objects this tool names (auditor-CIDR) are unselected and deleted;",
                 "# an object of another name that holds one of these CIDRs stays: look for it",
                 "# (Policy & Objects > Addresses) and remove it by hand:",

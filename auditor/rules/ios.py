@@ -24,7 +24,7 @@ from auditor.errors import UsageError
 from auditor.model import MissingBlock
 from auditor.rules import objects, sanitize
 from auditor.rules.artifacts import BANG, Artifact
-from auditor.rules.base import Generator, RuleOptions
+from auditor.rules.base import Generator, RuleOptions, stale
 from auditor.service import Service
 
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
@@ -141,13 +141,15 @@ class IosGenerator(Generator):
         if scope is None:
             return []
         arts = []
-        for family, extra in objects.by_family(options.prune).items():
+        found = stale(options)
+        for family, extra in objects.by_family(found.blocks).items():
             kind = "ip access-list extended" if family == 4 else "ipv6 access-list"
             show = "show ip access-lists" if family == 4 else "show ipv6 access-list"
             lines = [
                 f"! REMOVES the extra entries of access list {scope}: review before use.",
                 "! Only entries written as below are removed; one with another mask, protocol",
                 "! or port is not matched and stays (it may let expected addresses in too).",
+                *(f"! {note}" for note in found.kept),
                 f"{kind} {scope}",
                 *(f" no {text}" for text in self.entries(extra, options)),
                 "exit",

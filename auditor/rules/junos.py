@@ -26,7 +26,7 @@ from auditor.errors import UsageError
 from auditor.model import MissingBlock
 from auditor.rules import objects, sanitize
 from auditor.rules.artifacts import Artifact
-from auditor.rules.base import Generator, RuleOptions
+from auditor.rules.base import Generator, RuleOptions, stale
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 FILTER_FAMILY = {4: "inet", 6: "inet6"}
@@ -143,10 +143,12 @@ class JunosGenerator(Generator):
                 )
             )
         scope = objects.scope_name(options)
-        extra = sanitize.sorted_blocks(options.prune)
+        found = stale(options)
+        extra = list(found.blocks)
         if scope is not None and extra:
             lines = [
                 f"# REMOVES the extra entries of prefix-list {scope}: review before use.",
+                *(f"# {note}" for note in found.kept),
                 *(f"delete policy-options prefix-list {scope} {sanitize.cidr(b)}" for b in extra),
             ]
             body = "\n".join(lines) + "\n"

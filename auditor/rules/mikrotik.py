@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from auditor.model import MissingBlock
 from auditor.rules import objects, sanitize
 from auditor.rules.artifacts import Artifact
-from auditor.rules.base import Generator, RuleOptions
+from auditor.rules.base import Generator, RuleOptions, stale
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 MENU = {4: "/ip firewall", 6: "/ipv6 firewall"}
@@ -114,11 +114,13 @@ class MikrotikGenerator(Generator):
                 )
             )
         scope = objects.scope_name(options)
-        for family, extra in objects.by_family(options.prune).items():
-            if scope is None:
+        found = stale(options) if scope is not None else None
+        for family, extra in objects.by_family(found.blocks if found else ()).items():
+            if scope is None or found is None:
                 break
             lines = [
                 f"# REMOVES the extra entries of address-list {scope}: review before use.",
+                *(f"# {note}" for note in found.kept),
                 f"{MENU[family]} address-list",
             ]
             lines += [f'remove [find list="{scope}" address={address(b)}]' for b in extra]

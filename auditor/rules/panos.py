@@ -29,7 +29,7 @@ from typing import ClassVar
 from auditor.model import MissingBlock
 from auditor.rules import objects, sanitize
 from auditor.rules.artifacts import Artifact, chunk_name, chunks
-from auditor.rules.base import Generator, RuleOptions
+from auditor.rules.base import Generator, RuleOptions, stale
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -132,12 +132,14 @@ class PanosGenerator(Generator):
 
     def _prune(self, options: RuleOptions) -> list[Artifact]:
         scope = objects.scope_name(options)
-        extra = sanitize.sorted_blocks(options.prune)
+        found = stale(options)
+        extra = list(found.blocks)
         if scope is None or not extra:
             return []
         names = [object_name(b) for b in extra]
         lines = [
             f"# REMOVES the extra entries of address-group {scope}: review before use.",
+            *(f"# {note}" for note in found.kept),
             "# Only the objects this tool names (auditor-CIDR) are taken out and deleted; an",
             "# object of another name that holds one of these CIDRs stays: look for it",
             "# (Objects > Addresses, filter on the address) and remove it by hand:",

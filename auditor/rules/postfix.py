@@ -29,7 +29,7 @@ from auditor.errors import UsageError
 from auditor.model import MissingBlock
 from auditor.rules import sanitize, snippet
 from auditor.rules.artifacts import Artifact
-from auditor.rules.base import Generator, RuleOptions
+from auditor.rules.base import Generator, RuleOptions, source_path, stale
 
 RESULT = "permit"
 _PATH = re.compile(r"[A-Za-z0-9_.+/-]+")
@@ -208,15 +208,37 @@ class PostfixGenerator(Generator):
 
     def _prune(self, options: RuleOptions) -> Artifact:
         path = table_path(options.scope[0])
-        extra = sanitize.sorted_blocks(options.prune)
+        found = stale(options)
+        extra = found.blocks
         keys = " ".join(sanitize.cidr(b).lower() for b in extra)
+        audited = next(
+            (
+                rs.info.sha256
+                for rs in options.declared
+                if rs.info.format == "postfix-cidr" and source_path(rs) == path
+            ),
+            None,
+        )
         body = [
             "set -eu",
-            "# Removes the lines of the table whose pattern is exactly one of these extra CIDRs",
-            "# (an address alone counts as /32 or /128, brackets are ignored), with the lines",
-            "# that continue them; comments, if/endif and every other line are kept.",
+            "# Removes the lines of the table whose pattern is exactly one of these entries, all",
+            "# of whose addresses are extra (an address alone counts as /32 or /128, brackets are",
+            "# ignored), with the lines that continue them; comments, if/endif and every other",
+            "# line are kept.",
             *(f"#   {sanitize.cidr(b)}" for b in extra),
+            *(f"# {note}" for note in found.kept),
             f"table={shlex.quote(path)}",
+            *(
+                [
+                    f'sha=$(sha256sum <"$table") && [ "${{sha%% *}}" = {audited} ] || {{',
+                    '    echo "$table is not the table that was audited (another SHA-256):'
+                    ' audit it again" >&2',
+                    "    exit 1",
+                    "}",
+                ]
+                if audited
+                else ["# (the table was not read in this audit: its content is not checked)"]
+            ),
             'new=$(mktemp "$table.XXXXXX")',
             "trap 'rm -f \"$new\"' EXIT",
             'cp -p -- "$table" "$new"',

@@ -26,7 +26,7 @@ from typing import ClassVar
 from auditor.model import MissingBlock
 from auditor.rules import objects, sanitize
 from auditor.rules.artifacts import Artifact, chunk_name
-from auditor.rules.base import Generator, RuleOptions
+from auditor.rules.base import Generator, RuleOptions, stale
 
 NAME = re.compile(r"[A-Za-z0-9_{}][A-Za-z0-9 _.{}()-]*")
 """Rule names: a GUID in braces, or words."""
@@ -181,12 +181,14 @@ class WindowsGenerator(Generator):
                 Artifact("rollback", None, "\n".join(back) + "\n", "ps1", how, check, cidrs=count)
             )
         scope = objects.scope_name(options)
-        if scope is not None and options.prune:
+        found = stale(options) if scope is not None and options.prune else None
+        if scope is not None and found is not None and found.blocks:
             lines = [
                 f"# REMOVES the extra addresses of rule {scope}: review before use.",
+                *(f"# {note}" for note in found.kept),
                 *head,
-                *self._remove(scope, sanitize.sorted_blocks(options.prune), True),
+                *self._remove(scope, list(found.blocks), True),
             ]
             body = "\n".join(lines) + "\n"
-            arts.append(Artifact("prune", None, body, "ps1", how, check, cidrs=len(options.prune)))
+            arts.append(Artifact("prune", None, body, "ps1", how, check, cidrs=len(found.blocks)))
         return arts

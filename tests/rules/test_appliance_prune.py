@@ -313,3 +313,38 @@ def test_fortios_chain_writes_a_policy_to_move_before_that_id() -> None:
     for bad in ("port1", "0", "12;x", "1 2", "$(id)", "12345678901", "-1"):
         with pytest.raises(UsageError, match="by its id"):
             gen.checked_artifacts(small_blocks(), options("tcp/25", bad))
+
+
+@pytest.mark.parametrize(
+    ("platform", "removed"),
+    [
+        ("asa", " no network-object {net} {mask}"),
+        ("junos", "delete policy-options prefix-list mail4 {cidr}"),
+        ("mikrotik", 'remove [find list="mail4" address={cidr}]'),
+        ("panos", "delete address-group mail4 static auditor-{name}"),
+    ],
+)
+def test_prune_removes_the_entries_the_scope_holds_not_the_merged_extra(
+    tmp_path: Path, platform: str, removed: str
+) -> None:
+    """Two adjacent stale /25s are one extra /24 in the report; the device holds the /25s,
+    so the prune names them (a `no` of the /24 would match neither), and notes the /8 that is
+    only partly extra."""
+    (tmp_path / "exp.txt").write_text(EXPECTED)
+    stale = ["203.0.113.0/25", "203.0.113.128/25"]
+    (tmp_path / "dec.ipset").write_text(ipset([*stale, "10.0.0.0/8"]))
+    out = tmp_path / "out"
+    argv = ["diff", "-e", str(tmp_path / "exp.txt"), "-d", str(tmp_path / "dec.ipset")]
+    argv += ["--scope", "mail4", "--rules", platform, "--prune", "--output-dir", str(out)]
+    assert CliRunner().invoke(app, [*argv, "-q"]).exit_code == 1
+    [path] = out.glob(f"{platform}-*-prune.*")
+    text = path.read_text()
+    for cidr in stale:
+        network = ipaddress.ip_network(cidr)
+        line = removed.format(
+            net=network.network_address, mask=network.netmask, cidr=cidr,
+            name=cidr.replace("/", "_"),
+        )  # fmt: skip
+        assert line in text, (line, text)
+    assert "203.0.113.0/24" not in text.replace("203.0.113.0/25", "")
+    assert "10.0.0.0/8 is only partly extra" in text

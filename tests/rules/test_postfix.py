@@ -107,6 +107,33 @@ def test_cidr_table_postmap_roundtrip_rollback_prune(tmp_path: Path, expected: P
     assert _lookup(table, "10.1.2.3") == ""
 
 
+def test_prune_takes_the_entries_the_table_holds_and_only_the_audited_table(
+    tmp_path: Path, expected: Path
+) -> None:
+    """Two stale /25s are one extra /24 in the report: both lines go. A table changed after
+    the audit is left alone: the script checks its SHA-256 first."""
+    table = tmp_path / "client_access.cidr"
+    before = "10.5.0.0/25 OK\n10.5.0.128/25 OK\n10.0.0.0/8 OK\n192.0.2.0/24 OK\n"
+    table.write_text(before)
+    (tmp_path / "exp.txt").write_text("192.0.2.0/24\n10.1.0.0/16\n")
+    out = tmp_path / "out"
+    argv = ["-e", str(tmp_path / "exp.txt"), "-d", str(table), "--scope", str(table)]
+    assert diff(*argv, "--rules", "postfix", "--prune", "--output-dir", str(out)) == 0
+    script = out / "postfix-all-prune.sh"
+    assert "# kept: " in script.read_text() and "10.0.0.0/8 is only partly extra" in (
+        script.read_text()
+    )
+    bin_dir = tmp_path / "bin"
+    stand_in(bin_dir, "postfix")
+    table.write_text(before + "# edited since\n")
+    with pytest.raises(subprocess.CalledProcessError):
+        run_script(script, bin_dir)
+    assert table.read_text() == before + "# edited since\n"
+    table.write_text(before)
+    run_script(script, bin_dir)
+    assert table.read_text() == "10.0.0.0/8 OK\n192.0.2.0/24 OK\n"
+
+
 _names = st.one_of(st.text(max_size=40), st.sampled_from(HOSTILE_SOURCES))
 
 
