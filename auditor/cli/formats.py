@@ -38,10 +38,13 @@ def _run() -> Outcome:
     ]
     width = max(len(name) for _, rows in sections for name in rows)
     aliases = {"input formats": READERS.aliases, "rule platforms": GENERATORS.aliases}
+    limits = {name: "; ".join(cls().limits()) for name, cls in GENERATORS.items()}
     for title, rows in sections:
         typer.echo(f"{title}:")
         for name in sorted(rows):
             typer.echo(f"  {name:<{width}}  {rows[name]}")
+            if title.startswith("rule platforms"):
+                typer.echo(f"  {'':<{width}}  limits: {limits[name]}")
         same = aliases.get(title.partition(" (")[0], {})
         if same:
             typer.echo("  aliases: " + ", ".join(f"{a} = {n}" for a, n in sorted(same.items())))

@@ -172,6 +172,9 @@ class AwsGenerator(Generator):
     per_call: ClassVar[int] = 50
     """CIDRs per authorize call (this tool's choice: small calls, a short retry rule by rule)."""
 
+    def own_limits(self) -> list[str]:
+        return [f"{self.rules_quota} rules a security group (then another group)"]
+
     def check_options(self, options: RuleOptions) -> None:
         if options.chain != "INPUT":
             for part in options.chain.split(","):

@@ -200,6 +200,9 @@ class AzureGenerator(Generator):
     max_prefixes: ClassVar[int] = 4000
     prunes = True
 
+    def own_limits(self) -> list[str]:
+        return [f"{self.max_prefixes} prefixes a rule"]
+
     def check_options(self, options: RuleOptions) -> None:
         if options.chain != "INPUT":
             _check(NAME, options.chain, "chain name (the network security group)")

@@ -235,6 +235,25 @@ class Generator(ABC):
         """The origins of a block as a comment, as :meth:`comment`."""
         return sanitize.origins_comment(origins, self.max_comment_len, prefix)
 
+    def limits(self) -> list[str]:
+        """What the platform takes, for ``auditor formats``: the families, the longest name
+        and comment, the CIDRs an object holds, the platform's own limits
+        (:meth:`own_limits`), and whether it prunes."""
+        out = [" and ".join(f"IPv{f}" for f in self.families)]
+        if self.max_name_len:
+            out.append(f"names up to {self.max_name_len} characters")
+        if self.max_comment_len:
+            out.append(f"comments up to {self.max_comment_len} bytes")
+        if self.max_entries:
+            out.append(f"{self.max_entries} CIDRs a family")
+        out += self.own_limits()
+        out.append("--prune" if self.prunes else "no --prune")
+        return out
+
+    def own_limits(self) -> list[str]:
+        """Limits of the platform beyond the common ones (entries a rule, a group, a call)."""
+        return []
+
     def unfixed(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[str]:
         """The blocks the rules cannot let in, each with why (empty when they all can)."""
         return []

@@ -69,6 +69,9 @@ class ExchangeGenerator(Generator):
     """Ranges added or removed by one Set-ReceiveConnector call."""
     prunes = True
 
+    def own_limits(self) -> list[str]:
+        return [f"connector names up to {self.name_len} characters"]
+
     def check_options(self, options: RuleOptions) -> None:
         snippet.check_chain(self.name, options.chain)
         for scope in options.scope[:1]:

@@ -79,6 +79,9 @@ class FortiosGenerator(Generator):
     FortiGate: kept as it was."""
     prunes = True
 
+    def own_limits(self) -> list[str]:
+        return [f"{self.max_group_members} members a group"]
+
     def check_options(self, options: RuleOptions) -> None:
         given = objects.chain_given(options)
         if given is not None and not POLICY_ID.fullmatch(given):

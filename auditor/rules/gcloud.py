@@ -186,6 +186,9 @@ class GcloudGenerator(Generator):
     max_ranges: ClassVar[int] = MAX_RANGES
     prunes = True
 
+    def own_limits(self) -> list[str]:
+        return [f"{self.max_ranges} source ranges a rule"]
+
     def check_options(self, options: RuleOptions) -> None:
         if options.chain != "INPUT" and not NAME.fullmatch(options.chain):
             raise UsageError(

@@ -91,6 +91,9 @@ class IpsetGenerator(Generator):
     """``maxelem`` of the sets made here (ipset's default); more go into further sets."""
     prunes = True
 
+    def own_limits(self) -> list[str]:
+        return [f"{self.max_set_entries} entries a set", f"set names up to {self.max_set_name_len}"]
+
     def check_options(self, options: RuleOptions) -> None:
         if not _CHAIN_NAME.fullmatch(options.chain):
             raise UsageError(

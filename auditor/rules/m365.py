@@ -74,6 +74,9 @@ class M365Generator(Generator):
     """Values a Set-InboundConnector call adds or removes: a short command line, not a limit
     of the service (none is documented)."""
 
+    def own_limits(self) -> list[str]:
+        return [f"/{WIDEST} to /32 (a wider CIDR as its /{WIDEST}s)"]
+
     def check_options(self, options: RuleOptions) -> None:
         snippet.check_chain(self.name, options.chain)
         for scope in options.scope[:1]:

@@ -59,6 +59,9 @@ class PanosGenerator(Generator):
     descriptions of 1023, not a member count); kept as it was."""
     prunes = True
 
+    def own_limits(self) -> list[str]:
+        return [f"{self.max_group_members} members a group"]
+
     def check_options(self, options: RuleOptions) -> None:
         objects.check_names(
             self.name,

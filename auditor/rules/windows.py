@@ -70,6 +70,9 @@ class WindowsGenerator(Generator):
     size, not a documented one."""
     prunes = True
 
+    def own_limits(self) -> list[str]:
+        return [f"{self.max_entries_rule} addresses a rule"]
+
     def check_options(self, options: RuleOptions) -> None:
         objects.check_names(
             self.name,

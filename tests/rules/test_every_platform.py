@@ -121,3 +121,22 @@ def test_any_origin_text_is_cleaned_for_every_platform(name: str) -> None:
         blocks = [b for b in _blocks(name) if b.family in gen.families]
         text = gen.generate(blocks, _options(name))
         assert all(ch.isprintable() or ch in "\n\t" for ch in text), platform
+
+
+def test_formats_lists_every_platform_with_its_limits() -> None:
+    from typer.testing import CliRunner
+
+    from auditor.cli import app
+
+    text = CliRunner().invoke(app, ["formats"]).output
+    out = text.split("rule platforms (--rules):", 1)[1].splitlines()
+    for platform in PLATFORMS:
+        gen = generator_for(platform)
+        [at] = [i for i, line in enumerate(out) if line.split()[:1] == [platform]]
+        limits = out[at + 1].strip()
+        assert limits.startswith("limits: "), (platform, limits)
+        assert (("no --prune" not in limits) and "--prune" in limits) is gen.prunes
+        for family in (4, 6):
+            assert (f"IPv{family}" in limits) is (family in gen.families), platform
+        if gen.max_name_len:
+            assert f"names up to {gen.max_name_len} characters" in limits
