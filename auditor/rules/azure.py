@@ -41,8 +41,8 @@ from auditor.rules.base import Generator, RuleOptions
 from auditor.rules.cloud import (
     SCRIPT_START,
     command,
-    covered,
     exports,
+    pruned,
     required,
     service_slug,
     short,
@@ -165,26 +165,9 @@ def _check(pattern: re.Pattern[str], value: str, what: str) -> str:
 def _pruned(
     props: dict[str, Any], extra: Sequence[MissingBlock]
 ) -> tuple[list[str], int, list[str]]:
-    """A rule's source prefixes without those entirely in ``extra`` (as the export writes
-    them), how many went, and why each prefix that meets ``extra`` but stays was kept."""
-    rest: list[str] = []
-    gone = 0
-    why: list[str] = []
-    for text in _strings(props, "sourceAddressPrefix", "sourceAddressPrefixes"):
-        try:
-            p = ipspace.parse(text)
-        except ValueError:
-            why.append(f"{sanitize.clean(text)} is not an address prefix")
-            rest.append(text)
-            continue
-        if covered(text, extra):
-            gone += 1
-            continue
-        rest.append(text)
-        if any(b.family == p.family and b.network <= p.last and p.first < b.network + b.size
-               for b in extra):  # fmt: skip
-            why.append(f"{sanitize.clean(text)} is only partly extra")
-    return rest, gone, why
+    """A rule's source prefixes without those entirely in ``extra`` (:func:`cloud.pruned`)."""
+    texts = _strings(props, "sourceAddressPrefix", "sourceAddressPrefixes")
+    return pruned(texts, extra, "an address prefix")
 
 
 class AzureGenerator(Generator):

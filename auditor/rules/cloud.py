@@ -73,6 +73,31 @@ def deciding_rules(options: RuleOptions, fmt: str, blocks: Sequence[MissingBlock
     return list(texts)
 
 
+def pruned(
+    texts: Iterable[str], extra: Sequence[MissingBlock], what: str
+) -> tuple[list[str], int, list[str]]:
+    """A rule's sources (as the export writes them) without those entirely in ``extra``, how
+    many went, and why each source that stays was kept (not ``what``, or only partly extra)."""
+    rest: list[str] = []
+    gone = 0
+    why: list[str] = []
+    for text in texts:
+        try:
+            p = ipspace.parse(text)
+        except ValueError:
+            why.append(f"{sanitize.clean(text)} is not {what}")
+            rest.append(text)
+            continue
+        if covered(text, extra):
+            gone += 1
+            continue
+        rest.append(text)
+        if any(b.family == p.family and b.network <= p.last and p.first < b.network + b.size
+               for b in extra):  # fmt: skip
+            why.append(f"{sanitize.clean(text)} is only partly extra")
+    return rest, gone, why
+
+
 def covered(cidr_text: str, blocks: Iterable[MissingBlock]) -> bool:
     """Whether every address of ``cidr_text`` is in ``blocks``."""
     p = ipspace.parse(cidr_text)

@@ -42,9 +42,9 @@ from auditor.rules.base import Generator, RuleOptions
 from auditor.rules.cloud import (
     SCRIPT_START,
     command,
-    covered,
     deciding_rules,
     exports,
+    pruned,
     service_slug,
     short,
 )
@@ -444,27 +444,8 @@ def _touches(rule: dict[str, Any], service: Service) -> bool:
 def _pruned(
     ranges: Sequence[Any], extra: Sequence[MissingBlock]
 ) -> tuple[list[str], int, list[str]]:
-    """The ranges without those entirely in ``extra`` (as the export writes them), how many
-    went, and why each range that meets ``extra`` but stays was kept."""
-    rest: list[str] = []
-    gone = 0
-    why: list[str] = []
-    for raw in ranges:
-        text = str(raw)
-        try:
-            p = ipspace.parse(text)
-        except ValueError:
-            why.append(f"{sanitize.clean(text)} is not an address range")
-            rest.append(text)
-            continue
-        if covered(text, extra):
-            gone += 1
-            continue
-        rest.append(text)
-        if any(b.family == p.family and b.network <= p.last and p.first < b.network + b.size
-               for b in extra):  # fmt: skip
-            why.append(f"{sanitize.clean(text)} is only partly extra")
-    return rest, gone, why
+    """The ranges without those entirely in ``extra`` (:func:`cloud.pruned`)."""
+    return pruned([str(r) for r in ranges], extra, "an address range")
 
 
 def _ranges(cidrs: Sequence[str]) -> str:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from auditor.model import MissingBlock, RangeSet
 from auditor.rules import sanitize
 from auditor.rules.base import RuleOptions, audited_bytes
+from auditor.rules.placement import admitted
 
 FORMAT = "iptables-save"
 _SET_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:+-]*")
@@ -127,16 +128,7 @@ def _one_export(
             trial = {k: list(v) for k, v in sets.items()}
             trial[name] += [(b.family, b.network, b.network + b.size - 1) for b in mine]
             space = reader.parse(data, dataclasses.replace(ctx, sets=trial)).space
-            ok = tuple(
-                b for b in mine
-                if space.covered(b.family, b.network, b.network + b.size - 1) == b.size
-            )  # fmt: skip
-            if len(ok) < len(mine):
-                notes.append(
-                    f"ipset {shown}: with them in it, the export would still not let"
-                    f" {len(mine) - len(ok)} of the IPv{family} CIDRs in; they get rules of"
-                    " their own"
-                )
+            ok = admitted(space, mine, f"ipset {shown}", notes)
             if ok:
                 out.append(IntoIpset(family, name, ok, tuple(users)))
     return out

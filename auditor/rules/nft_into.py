@@ -30,6 +30,7 @@ from auditor.model import MissingBlock, RangeSet
 from auditor.rules import sanitize
 from auditor.rules.base import RuleOptions, audited_bytes
 from auditor.rules.nft_prune import allow_only_sets
+from auditor.rules.placement import admitted
 
 SET_TYPE = {4: "ipv4_addr", 6: "ipv6_addr"}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
@@ -129,16 +130,7 @@ def _one_ruleset(
                     Elem(Val(sanitize.cidr(b))) for b in mine
                 )
                 space = evaluate(trial, ctx, data, rs.info.format).space
-                ok = tuple(
-                    b for b in mine
-                    if space.covered(b.family, b.network, b.network + b.size - 1) == b.size
-                )  # fmt: skip
-                if len(ok) < len(mine):
-                    notes.append(
-                        f"set {label}: with them in it, the ruleset would still not let"
-                        f" {len(mine) - len(ok)} of the IPv{family} CIDRs in; they get a set and"
-                        " a rule of their own"
-                    )
+                ok = admitted(space, mine, f"set {label}", notes)
                 if ok:
                     users = _users(data, set_name, name)
                     table_label = f"{table_family} {table_name}"

@@ -33,6 +33,7 @@ from auditor.model import MissingBlock, RangeSet
 from auditor.rules import sanitize
 
 if TYPE_CHECKING:
+    from auditor.ipspace import IPSpace
     from auditor.model import RuleRef, Segment, Stage
 
 
@@ -210,3 +211,20 @@ def warning_lines(unfixed: Sequence[Unfixed], limit: int = MAX_SHOWN) -> list[st
     if len(unfixed) > limit:
         lines.append(f"#   and {len(unfixed) - limit} more")
     return lines
+
+
+def admitted(
+    space: IPSpace, blocks: Sequence[MissingBlock], what: str, notes: list[str]
+) -> tuple[MissingBlock, ...]:
+    """The blocks an evaluation lets in wholly (``space``: what a ruleset allows with them
+    added to one of its sets); a note on ``what`` names how many it still would not."""
+    ok = tuple(
+        b for b in blocks if space.covered(b.family, b.network, b.network + b.size - 1) == b.size
+    )
+    if len(ok) < len(blocks):
+        family = blocks[0].family
+        notes.append(
+            f"{what}: with them in it, the ruleset would still not let"
+            f" {len(blocks) - len(ok)} of the IPv{family} CIDRs in; they get rules of their own"
+        )
+    return ok

@@ -155,6 +155,38 @@ def _add(out: Collector, item: str, origin: Origin, group: str) -> None:
     out.add_text(_netmask_item(item), origin, group)
 
 
+def listed_items(
+    pieces: list[tuple[int, str]], group: str, field: str, command: str, out: Collector
+) -> tuple[list[tuple[str, int]], str | None]:
+    """The items of a connector's list, and the reason the source is partial when PowerShell
+    cut the list short (an error finding says how to print it whole)."""
+    listed, truncated = items(pieces)
+    if not truncated:
+        return listed, None
+    out.note(
+        "truncated",
+        Severity.ERROR,
+        f"{group}: the list ends with '...': PowerShell printed only the first"
+        f" $FormatEnumerationLimit items; run `$FormatEnumerationLimit = -1` before {command}",
+        out.origin(pieces[0][0]),
+    )
+    return listed, f"{group}: {field} was cut short by PowerShell (line {pieces[0][0]})"
+
+
+def disabled(record: Record, group: str, ctx: ReadContext, out: Collector, what: str) -> bool:
+    """Whether the connector says ``Enabled : False`` (noted: its ``what`` are not counted)."""
+    enabled = record.text("enabled")
+    if enabled is None or enabled.lower() != "false":
+        return False
+    out.note(
+        "disabled",
+        Severity.INFO,
+        f"{group} is disabled (Enabled : False): its {what} are not counted",
+        Origin(ctx.name, record.fields["enabled"][0][0]),
+    )
+    return True
+
+
 def sniff(data: bytes) -> bool:
     return bool(re.search(rb"(?m)^\s*RemoteIPRanges\s*:", data[:65536]))
 
@@ -185,19 +217,11 @@ class ExchangeConnectorReader(Reader):
             if not self._counted(record, group, ctx, out):
                 continue
             out.group(group)
-            listed, truncated = items(pieces)
-            if truncated:
-                reasons.append(
-                    f"{group}: RemoteIPRanges was cut short by PowerShell (line {pieces[0][0]})"
-                )
-                out.note(
-                    "truncated",
-                    Severity.ERROR,
-                    f"{group}: the list ends with '...': PowerShell printed only the first"
-                    " $FormatEnumerationLimit items; run `$FormatEnumerationLimit = -1`"
-                    " before Get-ReceiveConnector",
-                    out.origin(pieces[0][0]),
-                )
+            listed, reason = listed_items(
+                pieces, group, "RemoteIPRanges", "Get-ReceiveConnector", out
+            )
+            if reason:
+                reasons.append(reason)
             for item, line in listed:
                 origin = out.origin(line)
                 try:
@@ -240,14 +264,7 @@ class ExchangeConnectorReader(Reader):
     @staticmethod
     def _counted(record: Record, group: str, ctx: ReadContext, out: Collector) -> bool:
         """Whether the connector's ranges can connect to the service at all."""
-        enabled = record.text("enabled")
-        if enabled is not None and enabled.lower() == "false":
-            out.note(
-                "disabled",
-                Severity.INFO,
-                f"{group} is disabled (Enabled : False): its ranges are not counted",
-                Origin(ctx.name, record.fields["enabled"][0][0]),
-            )
+        if disabled(record, group, ctx, out, "ranges"):
             return False
         ok, ports = _port_ok(record.text("bindings"), ctx)
         if not ok:

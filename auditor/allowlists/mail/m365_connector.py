@@ -18,7 +18,7 @@ import dataclasses
 import re
 
 from auditor.allowlists.base import Collector, ReadContext, Reader, ReaderError, decode_text
-from auditor.allowlists.mail.exchange_connector import Record, items, records
+from auditor.allowlists.mail.exchange_connector import Record, disabled, listed_items, records
 from auditor.model import Completeness, Origin, RangeSet, Severity
 
 FIELD = "senderipaddresses"
@@ -67,19 +67,11 @@ class M365ConnectorReader(Reader):
                 continue
             out.group(group)
             pieces = record.fields[FIELD]
-            listed, truncated = items(pieces)
-            if truncated:
-                reasons.append(
-                    f"{group}: SenderIPAddresses was cut short by PowerShell (line {pieces[0][0]})"
-                )
-                out.note(
-                    "truncated",
-                    Severity.ERROR,
-                    f"{group}: the list ends with '...': PowerShell printed only the first"
-                    " $FormatEnumerationLimit items; run `$FormatEnumerationLimit = -1`"
-                    " before Get-InboundConnector",
-                    out.origin(pieces[0][0]),
-                )
+            listed, reason = listed_items(
+                pieces, group, "SenderIPAddresses", "Get-InboundConnector", out
+            )
+            if reason:
+                reasons.append(reason)
             for item, line in listed:
                 parsed = out.add_text(item, out.origin(line), group)
                 if parsed is not None and parsed.family == 6:
@@ -106,14 +98,7 @@ class M365ConnectorReader(Reader):
 
     @staticmethod
     def _counted(record: Record, group: str, ctx: ReadContext, out: Collector) -> bool:
-        enabled = record.text("enabled")
-        if enabled is not None and enabled.lower() == "false":
-            out.note(
-                "disabled",
-                Severity.INFO,
-                f"{group} is disabled (Enabled : False): its addresses are not counted",
-                Origin(ctx.name, record.fields["enabled"][0][0]),
-            )
+        if disabled(record, group, ctx, out, "addresses"):
             return False
         restrict = record.text("restrictdomainstoipaddresses")
         if restrict is not None and restrict.lower() == "false":
