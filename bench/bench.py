@@ -248,28 +248,46 @@ def auditor_command() -> list[str]:
     return [sys.executable, "-m", "auditor"]
 
 
-def _maxrss_mib(ru: Any) -> float:
-    # Linux reports KiB, macOS bytes.
-    scale = 1 if sys.platform == "darwin" else 1024
-    return ru.ru_maxrss * scale / (1024 * 1024)
+# The child is started by a small launcher process, which times it and reads its resource
+# usage. Started straight from this process, the child's peak RSS would include this
+# process's own: Linux carries the old address space's high-water mark across exec, and the
+# benchmark itself grows to hundreds of MiB while it runs the in-process peers. The launcher's
+# own mark (about 10 MiB) is the floor of every figure; it matters only for the smallest runs.
+_LAUNCHER = """
+import os, subprocess, sys, time
+result, cmd = sys.argv[1], sys.argv[2:]
+t0 = time.perf_counter()
+try:
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+except OSError as exc:
+    sys.stderr.write(f"{cmd[0]}: {exc}\\n")
+    wall, status, maxrss = time.perf_counter() - t0, 127 << 8, 0
+else:
+    _, status, ru = os.wait4(proc.pid, 0)
+    wall, maxrss = time.perf_counter() - t0, ru.ru_maxrss
+with open(result, "w") as out:
+    out.write(f"{wall!r} {maxrss} {os.waitstatus_to_exitcode(status)}")
+"""
 
 
 def run_child(cmd: list[str], stdout_path: Path | None = None) -> tuple[float, float, int, str]:
     """Run ``cmd``; return wall seconds (start to exit), its own peak RSS (MiB), exit code and
-    stderr. ``os.wait4`` gives the resource usage of exactly this child."""
+    stderr. A launcher measures both (see ``_LAUNCHER``), so neither includes this process."""
     with contextlib.ExitStack() as stack:
         err = stack.enter_context(tempfile.TemporaryFile())
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         out: Any = subprocess.DEVNULL
         if stdout_path is not None:
             out = stack.enter_context(stdout_path.open("wb"))
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
-        _, status, ru = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        launcher = [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(tmp / "result"), *cmd]
+        done = subprocess.run(launcher, stdin=subprocess.DEVNULL, stdout=out, stderr=err)
         err.seek(0)
         stderr = err.read().decode("utf-8", "replace")
-    return wall, _maxrss_mib(ru), proc.returncode, stderr
+        if done.returncode != 0 and not (tmp / "result").exists():
+            raise SystemExit(f"benchmark launcher failed for {cmd[0]}:\n{stderr}")
+        wall_s, rss_s, code_s = (tmp / "result").read_text().split()
+    scale = 1 if sys.platform == "darwin" else 1024  # Linux reports KiB, macOS bytes
+    return float(wall_s), int(rss_s) * scale / (1024 * 1024), int(code_s), stderr
 
 
 def time_in_process(fn: Callable[[], Any], repeat: int) -> tuple[float, list[float], Any]:
