@@ -161,14 +161,14 @@ class Config:
                     fam, value, _ = ipspace.parse_address(subnet)
                     parts.append(Addrs({fam: ((value, value),)}))
                 except AddressError:
-                    parts.append(Addrs({}, (f"virtual IP {subnet!r}",)))
+                    parts.append(Addrs.dark(f"virtual IP {subnet!r}"))
             parts.append(Addrs({4: ((0x7F000001, 0x7F000001),), 6: ((1, 1),)}))
             return Addrs.join(parts)
         if name in self.ifaces:
             return self.ifaces[name].network
         if name.endswith("ip") and name[:-2] in self.ifaces:
             return self.ifaces[name[:-2]].address
-        return Addrs({}, (f"the network {name!r} (not in config.xml)",))
+        return Addrs.dark(f"the network {name!r} (not in config.xml)")
 
     def side(self, el: El | None, what: str, line: int) -> Side:
         if el is None:
@@ -201,13 +201,7 @@ class Config:
         """Whether the destination holds ``--to``: "" yes, None no, else why unknown."""
         if side.addrs is None:
             return None if side.negated else ""
-        if side.negated:
-            sure, maybe = side.addrs.negated(family)
-        else:
-            sure = side.addrs.known.get(family, ())
-            maybe = (
-                tuple(complement(list(sure), ipspace.BITS[family])) if side.addrs.unknown else ()
-            )
+        sure, maybe, why = side.addrs.split(family, side.negated)
         if self.ctx.to is None:
             if not sure and not maybe:
                 return None
@@ -223,7 +217,7 @@ class Config:
         if any(a <= value <= b for a, b in sure):
             return ""
         if any(a <= value <= b for a, b in maybe):
-            return f"destination {side.text}: " + "; ".join(side.addrs.unknown)
+            return f"destination {side.text}: {why}"
         return None
 
     # --- rules ---------------------------------------------------------------------------
@@ -309,16 +303,12 @@ class Config:
         part that depends on what the firewall fills in at run time."""
         if src.addrs is None:
             return [] if src.negated else [(None, "")]
-        if src.negated:
-            sure, maybe = src.addrs.negated(fam)
-        else:
-            sure = src.addrs.known.get(fam, ())
-            maybe = tuple(complement(list(sure), ipspace.BITS[fam])) if src.addrs.unknown else ()
+        sure, maybe, why = src.addrs.split(fam, src.negated)
         out: list[tuple[tuple[Interval, ...] | None, str]] = []
         if sure:
             out.append((sure, ""))
         if maybe:
-            out.append((maybe, f"source {src.text}: " + "; ".join(src.addrs.unknown)))
+            out.append((maybe, f"source {src.text}: {why}"))
         return out
 
     def conditions(self, el: El, where: str) -> tuple[str, ...]:

@@ -149,26 +149,31 @@ def _refusal(ctx: ReadContext, line: int, what: str) -> ReaderError:
 @dataclass(frozen=True)
 class Addrs:
     """Addresses a rule side or an alias holds: surely ``known`` (per family); with
-    ``unknown`` reasons, any other address may be in it too (an FQDN, a URL table, a
-    network whose address the firewall gets at run time)."""
+    ``unknown`` reasons in a family, any other address of it may be in it too (an FQDN, a
+    URL table, a network whose address the firewall gets at run time)."""
 
     known: dict[int, tuple[Interval, ...]]
-    unknown: tuple[str, ...] = ()
+    unknown: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
     @staticmethod
-    def every() -> Addrs:
-        return Addrs({f: ((0, ipspace.MAX[f]),) for f in FAMILIES})
+    def dark(why: str, families: tuple[int, ...] = FAMILIES) -> Addrs:
+        """Nothing known: any address of the families may be in it, for this reason."""
+        return Addrs({}, {f: (why,) for f in families})
 
     @staticmethod
     def join(parts: list[Addrs]) -> Addrs:
         known = {f: tuple(merge([iv for p in parts for iv in p.known.get(f, ())])) for f in FAMILIES}
-        whys = tuple(dict.fromkeys(w for p in parts for w in p.unknown))
-        return Addrs(known, whys)
+        whys = {f: tuple(dict.fromkeys(w for p in parts for w in p.unknown.get(f, ()))) for f in FAMILIES}
+        return Addrs(known, {f: w for f, w in whys.items() if w})
 
-    def negated(self, family: int) -> tuple[tuple[Interval, ...], tuple[Interval, ...]]:
-        """(sure, maybe) of ``not`` this set in one family."""
-        rest = tuple(complement(list(self.known.get(family, ())), ipspace.BITS[family]))
-        return ((), rest) if self.unknown else (rest, ())
+    def split(self, family: int, negated: bool) -> tuple[tuple[Interval, ...], tuple[Interval, ...], str]:
+        """(sure, maybe, why maybe) of this set (or of ``not`` it) in one family."""
+        sure = self.known.get(family, ())
+        whys = self.unknown.get(family, ())
+        rest = tuple(complement(list(sure), ipspace.BITS[family]))
+        if negated:
+            return ((), rest, "; ".join(whys)) if whys else (rest, (), "")
+        return (sure, rest, "; ".join(whys)) if whys else (sure, (), "")
 
 
 @dataclass(frozen=True)
@@ -189,7 +194,7 @@ class Iface:
 def _iface_addrs(key: str, el: El) -> tuple[Addrs, Addrs]:
     addr: dict[int, list[Interval]] = {4: [], 6: []}
     net: dict[int, list[Interval]] = {4: [], 6: []}
-    whys: list[str] = []
+    whys: dict[int, tuple[str, ...]] = {}
     for tag, sub, fam in (("ipaddr", "subnet", 4), ("ipaddrv6", "subnetv6", 6)):
         value = el.get(tag) or ""
         if not value or value == "none":
@@ -200,15 +205,14 @@ def _iface_addrs(key: str, el: El) -> tuple[Addrs, Addrs]:
             if f != fam or not 0 <= bits <= ipspace.BITS[f]:
                 raise ValueError(value)
         except (AddressError, ValueError):
-            whys.append(f"the {key} IPv{fam} address is {value!r} (set at run time)")
+            whys[fam] = (f"the {key} IPv{fam} address is {value!r} (set at run time)",)
             continue
         span = ipspace.BITS[f] - bits
         addr[f].append((host, host))
         net[f].append((host >> span << span, (host >> span << span) + (1 << span) - 1))
-    done = tuple(whys)
     return (
-        Addrs({f: tuple(merge(v)) for f, v in addr.items()}, done),
-        Addrs({f: tuple(merge(v)) for f, v in net.items()}, done),
+        Addrs({f: tuple(merge(v)) for f, v in addr.items()}, whys),
+        Addrs({f: tuple(merge(v)) for f, v in net.items()}, whys),
     )
 
 
@@ -335,23 +339,23 @@ class Resolver:
         alias = self._enter(name, line)
         try:
             if not alias.enabled:
-                got = Addrs({}, (f"alias {name} is disabled (its use is then not in config.xml)",))
+                got = Addrs.dark(f"alias {name} is disabled (its use is then not in config.xml)")
             elif alias.type in PORT_TYPES:
                 raise ReaderError(f"alias {name} is a {alias.type} alias, used as addresses",
                                   source=self.ctx.name, line=line,
                                   hint="a rule's address names a host or network alias")  # fmt: skip
             elif alias.type in _RUNTIME:
-                got = Addrs({}, (f"alias {name} is {_RUNTIME[alias.type]}",))
+                got = Addrs.dark(f"alias {name} is {_RUNTIME[alias.type]}")
             elif alias.type in ("host", "network", "networkgroup", ""):
                 parts = []
                 for entry in alias.entries:
                     if entry not in self.table and _fqdn(entry):
-                        parts.append(Addrs({}, (f"alias {name} holds the host name {entry}",)))
+                        parts.append(Addrs.dark(f"alias {name} holds the host name {entry}"))
                     else:
                         parts.append(self.address(entry, alias.line, f"alias {name} entry"))
                 got = Addrs.join(parts)
             else:
-                got = Addrs({}, (f"alias {name} has the unsupported type {alias.type!r}",))
+                got = Addrs.dark(f"alias {name} has the unsupported type {alias.type!r}")
         finally:
             self.stack.pop()
         self.memo[name] = got
