@@ -41,9 +41,7 @@ class PfsenseGenerator(Generator):
     prunes = True
 
     def check_options(self, options: RuleOptions) -> None:
-        objects.check_names(
-            self.name, options, NAME, "letters, digits and '_'", self.max_name_len
-        )
+        objects.check_names(self.name, options, NAME, "letters, digits and '_'", self.max_name_len)
 
     def alias(self, options: RuleOptions) -> str:
         return objects.scope_name(options) or objects.default_name(options.service, "_")

@@ -58,7 +58,7 @@ from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.errors import AddressError
 from auditor.model import Entry, Origin, RangeSet, RuleRef, SourceInfo, Verdicts
 from auditor.ruleset import engine, ir
-from auditor.ruleset.sweep import complement, merge
+from auditor.ruleset.sweep import merge
 
 # RFC 1918, loopback and unique local addresses [Netgate docs, "Interface Configuration":
 # "Block private networks and loopback addresses"]
@@ -137,7 +137,7 @@ class Config:
                 hint="name the interface the connections arrive on with --chain: "
                 + (", ".join(names) or "wan"),
             )
-        assert asked is not None
+        asked = asked or ""
         for name in names:
             iface = self.ifaces.get(name)
             if asked.lower() in (name.lower(), iface.descr.lower() if iface else name.lower()):
@@ -172,8 +172,12 @@ class Config:
 
     def side(self, el: El | None, what: str, line: int) -> Side:
         if el is None:
-            raise ReaderError(f"a rule without <{what}>", source=self.ctx.name, line=line,
-                              hint=f"every filter rule has a <{what}> element")  # fmt: skip
+            raise ReaderError(
+                f"a rule without <{what}>",
+                source=self.ctx.name,
+                line=line,
+                hint=f"every filter rule has a <{what}> element",
+            )
         negated = el.flag("not")
         addrs: Addrs | None
         if el.find("any") is not None:
@@ -185,9 +189,12 @@ class Config:
             text = el.get("network") or ""
             addrs = self.network(text)
         else:
-            raise ReaderError(f"<{what}> has none of <any/>, <address>, <network>",
-                              source=self.ctx.name, line=el.line,
-                              hint="give the side as the firewall writes it")  # fmt: skip
+            raise ReaderError(
+                f"<{what}> has none of <any/>, <address>, <network>",
+                source=self.ctx.name,
+                line=el.line,
+                hint="give the side as the firewall writes it",
+            )
         ports: tuple[Interval, ...] | None = None
         whys: tuple[str, ...] = ()
         port = el.get("port")
@@ -230,7 +237,9 @@ class Config:
         if el.flag("floating"):
             if direction == "out":
                 return None
-            hit = not names or any(self.chain == n or self.chain in self.groups.get(n, ()) for n in names)
+            hit = not names or any(
+                self.chain == n or self.chain in self.groups.get(n, ()) for n in names
+            )
             return "floating" if hit else None
         if direction == "out":
             return None
@@ -255,9 +264,12 @@ class Config:
         if kind == "match":
             return None
         if kind not in _ACTIONS:
-            raise ReaderError(f"rule type {kind!r} is not pass, block, reject or match",
-                              source=self.ctx.name, line=el.line,
-                              hint="the firewall writes pass, block or reject")  # fmt: skip
+            raise ReaderError(
+                f"rule type {kind!r} is not pass, block, reject or match",
+                source=self.ctx.name,
+                line=el.line,
+                hint="the firewall writes pass, block or reject",
+            )
         src = self.side(el.find("source"), "source", el.line)
         dst = self.side(el.find("destination"), "destination", el.line)
         proto = (el.get("protocol") or "any").lower()
@@ -265,9 +277,12 @@ class Config:
             (el.get("ipprotocol") or "inet").lower()
         )
         if families is None:
-            raise ReaderError(f"ipprotocol {el.get('ipprotocol')!r} is not inet, inet6 or inet46",
-                              source=self.ctx.name, line=el.line,
-                              hint="the firewall writes inet, inet6 or inet46")  # fmt: skip
+            raise ReaderError(
+                f"ipprotocol {el.get('ipprotocol')!r} is not inet, inet6 or inet46",
+                source=self.ctx.name,
+                line=el.line,
+                hint="the firewall writes inet, inet6 or inet46",
+            )
         where = f"filter/rule[{pos}]"
         text = self.text(el, kind, proto, src, dst)
         ref = RuleRef(Origin(self.ctx.name, el.line, where), text)
@@ -296,9 +311,7 @@ class Config:
                 out[fam].append(ir.Rule(ref, action, sources, traffic=traffic, whys=rule_whys))
         return self.quick(el), out
 
-    def sources(
-        self, src: Side, fam: int
-    ) -> list[tuple[tuple[Interval, ...] | None, str]]:
+    def sources(self, src: Side, fam: int) -> list[tuple[tuple[Interval, ...] | None, str]]:
         """(sources, why) pieces of a rule's source in one family: the sure part, and the
         part that depends on what the firewall fills in at run time."""
         if src.addrs is None:
@@ -335,9 +348,18 @@ class Config:
 
     def text(self, el: El, kind: str, proto: str, src: Side, dst: Side) -> str:
         iface = el.get("interface") or "?"
-        parts = ["floating" if el.flag("floating") else "", iface, kind,
-                 "quick" if el.flag("floating") and el.flag("quick") else "",
-                 el.get("ipprotocol") or "inet", proto, "from", src.text, "to", dst.text]  # fmt: skip
+        parts = [
+            "floating" if el.flag("floating") else "",
+            iface,
+            kind,
+            "quick" if el.flag("floating") and el.flag("quick") else "",
+            el.get("ipprotocol") or "inet",
+            proto,
+            "from",
+            src.text,
+            "to",
+            dst.text,
+        ]
         text = " ".join(p for p in parts if p)
         descr = el.get("descr")
         return f"{text} ({descr})" if descr else text
@@ -357,9 +379,11 @@ class Config:
             el = iface.el.find(tag)
             if el is None or not iface.el.flag(tag):
                 continue
-            ref = RuleRef(Origin(self.ctx.name, el.line, f"interfaces/{self.chain}/{tag}"),
-                          f"{what} on {self.chain}")  # fmt: skip
-            whys = ()
+            ref = RuleRef(
+                Origin(self.ctx.name, el.line, f"interfaces/{self.chain}/{tag}"),
+                f"{what} on {self.chain}",
+            )
+            whys: tuple[str, ...] = ()
             if tag == "blockbogons":
                 whys = ("the bogon list is downloaded by the firewall, not in config.xml",)
                 self.unsupported.append(
@@ -393,16 +417,18 @@ class Config:
             ports.append(int(ssh.get("port") or 22))
         ranges = tuple(merge([(p, p) for p in ports]))
         dst = Side(self.ifaces[target].address, False, ranges, (), f"{target}ip")
-        ref = RuleRef(Origin(self.ctx.name, self.ifaces[target].line, "anti-lockout"),
-                      f"anti-lockout rule: pass {target} to {target}ip port "
-                      + ",".join(map(str, ports)))  # fmt: skip
+        ref = RuleRef(
+            Origin(self.ctx.name, self.ifaces[target].line, "anti-lockout"),
+            f"anti-lockout rule: pass {target} to {target}ip port " + ",".join(map(str, ports)),
+        )
         traffic = ir.Traffic(protocols=frozenset({"tcp"}), dports=(ir.Ports(ranges),))
         out: dict[int, list[ir.Rule]] = {4: [], 6: []}
         for fam in FAMILIES:
             to = self.to_match(dst, fam)
             if to is not None:
-                out[fam].append(ir.Rule(ref, ir.ACCEPT, None, traffic=traffic,
-                                        whys=(to,) if to else ()))  # fmt: skip
+                out[fam].append(
+                    ir.Rule(ref, ir.ACCEPT, None, traffic=traffic, whys=(to,) if to else ())
+                )
         return out
 
     def mvc_rules(self) -> dict[int, list[ir.Rule]]:
@@ -428,8 +454,10 @@ class Config:
             for fam, rules in part.items():
                 quick[fam] += rules
         ordered: dict[str, list[tuple[bool, dict[int, list[ir.Rule]]]]] = {
-            "floating": [], "group": [], "interface": []
-        }  # fmt: skip
+            "floating": [],
+            "group": [],
+            "interface": [],
+        }
         for pos, el in iter_rules(self.root):
             where = self.applies(el)
             if where is None:
@@ -437,13 +465,15 @@ class Config:
             got = self.lower(pos, el)
             if got is not None:
                 ordered[where].append(got)
-        for part in ordered.values():
-            for is_quick, rules in part:
-                for fam, got in rules.items():
-                    (quick if is_quick else last)[fam].extend(got)
+        for lowered in ordered.values():
+            for is_quick, per_family in lowered:
+                for fam, made in per_family.items():
+                    (quick if is_quick else last)[fam].extend(made)
         filt = self.root.find("filter")
-        end = RuleRef(Origin(self.ctx.name, filt.line if filt else self.root.line, "default deny"),
-                      f"default deny: no rule on {self.chain} passes it")  # fmt: skip
+        end = RuleRef(
+            Origin(self.ctx.name, filt.line if filt else self.root.line, "default deny"),
+            f"default deny: no rule on {self.chain} passes it",
+        )
         out = []
         for fam in FAMILIES:
             # the last match of the rules without quick is the first in reverse order
@@ -475,7 +505,9 @@ def alias_users(cfg: Config, alias: Alias) -> list[str]:
             continue
         src = el.find("source")
         if src is not None and src.get("address") == alias.name and not src.flag("not"):
-            out.append(f"{cfg.ctx.name}:{el.line}: filter/rule[{pos}] {el.get('descr') or ''}".rstrip())
+            out.append(
+                f"{cfg.ctx.name}:{el.line}: filter/rule[{pos}] {el.get('descr') or ''}".rstrip()
+            )
     return out
 
 

@@ -31,7 +31,9 @@ FAMILIES = (4, 6)
 
 _DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _ROOTS = ("pfsense", "opnsense")
-_HEAD = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<(\w+)[\s>/]", re.S)
+_HEAD = re.compile(
+    rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<(\w+)[\s>/]", re.S
+)
 
 
 @dataclass
@@ -158,15 +160,22 @@ class Addrs:
     @staticmethod
     def dark(why: str, families: tuple[int, ...] = FAMILIES) -> Addrs:
         """Nothing known: any address of the families may be in it, for this reason."""
-        return Addrs({}, {f: (why,) for f in families})
+        return Addrs({}, dict.fromkeys(families, (why,)))
 
     @staticmethod
     def join(parts: list[Addrs]) -> Addrs:
-        known = {f: tuple(merge([iv for p in parts for iv in p.known.get(f, ())])) for f in FAMILIES}
-        whys = {f: tuple(dict.fromkeys(w for p in parts for w in p.unknown.get(f, ()))) for f in FAMILIES}
+        known = {
+            f: tuple(merge([iv for p in parts for iv in p.known.get(f, ())])) for f in FAMILIES
+        }
+        whys = {
+            f: tuple(dict.fromkeys(w for p in parts for w in p.unknown.get(f, ())))
+            for f in FAMILIES
+        }
         return Addrs(known, {f: w for f, w in whys.items() if w})
 
-    def split(self, family: int, negated: bool) -> tuple[tuple[Interval, ...], tuple[Interval, ...], str]:
+    def split(
+        self, family: int, negated: bool
+    ) -> tuple[tuple[Interval, ...], tuple[Interval, ...], str]:
         """(sure, maybe, why maybe) of this set (or of ``not`` it) in one family."""
         sure = self.known.get(family, ())
         whys = self.unknown.get(family, ())
@@ -256,20 +265,28 @@ def aliases(root: El, ctx: ReadContext) -> dict[str, Alias]:
     legacy = root.find("aliases")
     for el in legacy.findall("alias") if legacy is not None else []:
         text = el.get("address") or ""
-        found.append(Alias(el.get("name") or "", (el.get("type") or "").lower(),
-                           tuple(text.split()), el.line))  # fmt: skip
+        found.append(
+            Alias(
+                el.get("name") or "", (el.get("type") or "").lower(), tuple(text.split()), el.line
+            )
+        )
     mvc = root.walk("OPNsense", "Firewall", "Alias", "aliases")
     for el in mvc.findall("alias") if mvc is not None else []:
         text = el.get("content") or ""
         entries = tuple(t.strip() for t in re.split(r"[\n,]", text) if t.strip())
         enabled = el.get("enabled") not in ("0",)
-        found.append(Alias(el.get("name") or "", (el.get("type") or "").lower(), entries,
-                           el.line, enabled))  # fmt: skip
+        found.append(
+            Alias(el.get("name") or "", (el.get("type") or "").lower(), entries, el.line, enabled)
+        )
     out: dict[str, Alias] = {}
     for alias in found:
         if not alias.name:
-            raise ReaderError("an alias without a <name>", source=ctx.name, line=alias.line,
-                              hint="every alias has a name; fix or remove this one")  # fmt: skip
+            raise ReaderError(
+                "an alias without a <name>",
+                source=ctx.name,
+                line=alias.line,
+                hint="every alias has a name; fix or remove this one",
+            )
         if alias.name in out:
             raise ReaderError(
                 f"alias {alias.name} is defined twice (also line {out[alias.name].line})",
@@ -307,8 +324,12 @@ class Resolver:
         alias = self.table[name]
         if name in self.stack:
             loop = " -> ".join([*self.stack[self.stack.index(name) :], name])
-            raise ReaderError(f"aliases nest in a loop: {loop}", source=self.ctx.name, line=alias.line,
-                              hint="an alias cannot hold itself; remove one of the nested names")  # fmt: skip
+            raise ReaderError(
+                f"aliases nest in a loop: {loop}",
+                source=self.ctx.name,
+                line=alias.line,
+                hint="an alias cannot hold itself; remove one of the nested names",
+            )
         self.stack.append(name)
         return alias
 
@@ -341,9 +362,12 @@ class Resolver:
             if not alias.enabled:
                 got = Addrs.dark(f"alias {name} is disabled (its use is then not in config.xml)")
             elif alias.type in PORT_TYPES:
-                raise ReaderError(f"alias {name} is a {alias.type} alias, used as addresses",
-                                  source=self.ctx.name, line=line,
-                                  hint="a rule's address names a host or network alias")  # fmt: skip
+                raise ReaderError(
+                    f"alias {name} is a {alias.type} alias, used as addresses",
+                    source=self.ctx.name,
+                    line=line,
+                    hint="a rule's address names a host or network alias",
+                )
             elif alias.type in _RUNTIME:
                 got = Addrs.dark(f"alias {name} is {_RUNTIME[alias.type]}")
             elif alias.type in ("host", "network", "networkgroup", ""):
@@ -367,23 +391,33 @@ class Resolver:
         if m:
             lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
             if not 0 <= lo <= hi <= 65535:
-                raise ReaderError(f"port {text!r} is out of range", source=self.ctx.name,
-                                  line=line, hint="ports are 0 to 65535, ranges low-high")  # fmt: skip
+                raise ReaderError(
+                    f"port {text!r} is out of range",
+                    source=self.ctx.name,
+                    line=line,
+                    hint="ports are 0 to 65535, ranges low-high",
+                )
             return ((lo, hi),), ()
         alias = self.table.get(text)
         if alias is None:
-            raise ReaderError(f"port {text!r} is neither a port nor a defined port alias",
-                              source=self.ctx.name, line=line,
-                              hint="define the port alias (Firewall > Aliases > Ports)")  # fmt: skip
+            raise ReaderError(
+                f"port {text!r} is neither a port nor a defined port alias",
+                source=self.ctx.name,
+                line=line,
+                hint="define the port alias (Firewall > Aliases > Ports)",
+            )
         got = self.port_memo.get(text)
         if got is not None:
             return got
         self._enter(text, line)
         try:
             if alias.type not in PORT_TYPES:
-                raise ReaderError(f"alias {text} is a {alias.type} alias, used as ports",
-                                  source=self.ctx.name, line=line,
-                                  hint="a rule's port names a port alias")  # fmt: skip
+                raise ReaderError(
+                    f"alias {text} is a {alias.type} alias, used as ports",
+                    source=self.ctx.name,
+                    line=line,
+                    hint="a rule's port names a port alias",
+                )
             if alias.type != "port" or not alias.enabled:
                 what = _RUNTIME.get(alias.type, "disabled")
                 got = ((), (f"port alias {text} is {what}",))
@@ -408,5 +442,4 @@ def _fqdn(text: str) -> bool:
 def iter_rules(root: El) -> Iterator[tuple[int, El]]:
     """The ``<filter><rule>`` elements with their position (1-based)."""
     section = root.find("filter")
-    for k, el in enumerate(section.findall("rule") if section is not None else [], 1):
-        yield k, el
+    yield from enumerate(section.findall("rule") if section is not None else [], 1)

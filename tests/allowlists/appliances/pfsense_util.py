@@ -49,8 +49,7 @@ def config(
 
 def alias(name: str, kind: str, address: str) -> str:
     return (
-        f"    <alias><name>{name}</name><type>{kind}</type>"
-        f"<address>{address}</address></alias>\n"
+        f"    <alias><name>{name}</name><type>{kind}</type><address>{address}</address></alias>\n"
     )
 
 

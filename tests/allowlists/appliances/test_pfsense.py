@@ -127,8 +127,12 @@ def test_aliases_nested_ranges_and_what_the_firewall_fills_in() -> None:
     objects = rs.scope_entries
     assert {"RELAYS", "MORE", "DYN", "FEED"} <= set(objects.groups)
     relays = sorted(e.text for e in objects if e.group == "RELAYS")
-    assert relays == ["192.0.2.0/28", "198.51.100.10-198.51.100.12", "198.51.100.5/32",
-                      "2001:db8:25::/48"]  # fmt: skip
+    assert relays == [
+        "192.0.2.0/28",
+        "198.51.100.10-198.51.100.12",
+        "198.51.100.5/32",
+        "2001:db8:25::/48",
+    ]
 
 
 def test_negation_ports_protocols_and_families() -> None:

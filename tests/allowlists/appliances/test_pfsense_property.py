@@ -47,8 +47,11 @@ rules_st = st.lists(
     ),
     max_size=7,
 )
-alias_st = st.tuples(st.lists(st.sampled_from(NETS), min_size=1, max_size=3),
-                     st.lists(st.sampled_from(NETS), max_size=2), st.booleans())  # fmt: skip
+alias_st = st.tuples(
+    st.lists(st.sampled_from(NETS), min_size=1, max_size=3),
+    st.lists(st.sampled_from(NETS), max_size=2),
+    st.booleans(),
+)
 
 
 def members(name: str, a: list[str], b: list[str], nest: bool) -> list[str]:
@@ -123,8 +126,10 @@ def test_reader_agrees_with_brute_force(
 ) -> None:
     a, b, nest = aliases
     text_a = " ".join(a + (["B"] if nest else []))
-    text = config(*(render(r) for r in rules),
-                  aliases=alias("A", "network", text_a) + alias("B", "network", " ".join(b)))
+    text = config(
+        *(render(r) for r in rules),
+        aliases=alias("A", "network", text_a) + alias("B", "network", " ".join(b)),
+    )
     rs = read(text)
     for address in PROBES:
         want = brute([normalised(r) for r in rules], address, a, b, nest)

@@ -63,8 +63,9 @@ def test_auto_rules_go_into_the_alias_and_the_prune_takes_the_extras_out(
     # the prune: the alias keeps the networks it lists
     code, out, err = run_cli(*base, "--scope", "RELAYS", "-o", "json")
     assert [b["cidr"] for b in json.loads(out)["extra"]] == ["192.0.2.0/24"]
-    code, _, err = run_cli(*base, "--scope", "RELAYS", "--rules", "auto", "--prune",
-                           "--output-dir", "prune")  # fmt: skip
+    code, _, err = run_cli(
+        *base, "--scope", "RELAYS", "--rules", "auto", "--prune", "--output-dir", "prune"
+    )
     assert code == 0, err
     [prune] = (tmp_path / "prune").glob("*prune*")
     keep = _lines(prune.read_text())
@@ -78,10 +79,12 @@ def test_without_a_rule_that_uses_the_alias_the_header_says_so(
     run_cli: RunCli, write: WriteFile, tmp_path: Path
 ) -> None:
     aliases = alias("RELAYS", "network", "192.0.2.0/24")
-    write("config.xml", config(rule(src="<address>192.0.2.0/24</address>", dst=SMTP),
-                               aliases=aliases))  # fmt: skip
+    write(
+        "config.xml", config(rule(src="<address>192.0.2.0/24</address>", dst=SMTP), aliases=aliases)
+    )
     write("nodes.txt", NODES)
-    code, out, err = run_cli("diff", "-e", "nodes.txt", "-d", "config.xml", "--scope", "RELAYS",
-                             "--rules", "pfsense")  # fmt: skip
+    code, out, err = run_cli(
+        "diff", "-e", "nodes.txt", "-d", "config.xml", "--scope", "RELAYS", "--rules", "pfsense"
+    )
     assert code == 1, err
     assert "no pass rule on wan takes its source from alias RELAYS" in out
