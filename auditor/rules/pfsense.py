@@ -3,7 +3,10 @@ Firewall > Aliases > Import (one CIDR a line, with its origins as the descriptio
 ``<alias>`` element of ``config.xml``.
 
 - ``--scope`` names the alias: import into it (or add the lines to it), and the rule that
-  already uses it lets the addresses in. Otherwise the alias is ``auditor_tcp25``, and a pass
+  already uses it lets the addresses in. When the audit read the firewall's config.xml (and
+  it is unchanged since), the header names the pass rules on the interface (``--chain``,
+  default ``wan``) that take their source from the alias (file:line), or says that none
+  does. Otherwise the alias is ``auditor_tcp25``, and a pass
   rule on the interface, above the block rule, must name it as its source (the GUI moves rules;
   this file cannot say where a rule goes).
 - Alias names: letters, digits and ``_``, at most 31 characters.
@@ -24,7 +27,7 @@ from auditor import ipspace
 from auditor.model import MissingBlock
 from auditor.rules import objects, sanitize
 from auditor.rules.artifacts import XML, Artifact
-from auditor.rules.base import Generator, RuleOptions
+from auditor.rules.base import Generator, RuleOptions, audited_bytes
 
 NAME = re.compile(r"[A-Za-z0-9_]+")
 
@@ -38,9 +41,7 @@ class PfsenseGenerator(Generator):
     prunes = True
 
     def check_options(self, options: RuleOptions) -> None:
-        objects.check_names(
-            self.name, options, NAME, "letters, digits and '_'", self.max_name_len, chain=False
-        )
+        objects.check_names(self.name, options, NAME, "letters, digits and '_'", self.max_name_len)
 
     def alias(self, options: RuleOptions) -> str:
         return objects.scope_name(options) or objects.default_name(options.service, "_")
@@ -115,11 +116,16 @@ class PfsenseGenerator(Generator):
             "</alias>",
         ]
         where = (
-            f"alias {alias} is used by the pass rule already"
+            _users(options, alias)
             if options.scope
             else f"a pass rule above the block rule must name alias {alias} as its source"
         )
-        how_xml = "add the element into <aliases> of config.xml (backup first), then reload"
+        how_xml = (
+            f"append the addresses to the <address> of the alias {alias} that config.xml has"
+            " (backup first), then reload"
+            if options.scope
+            else "add the element into <aliases> of config.xml (backup first), then reload"
+        )
         back = [
             f"# Take these CIDRs out of alias {alias} (Firewall > Aliases > Edit);",
             f"# if this tool created {alias}, delete the alias instead.",
@@ -134,6 +140,29 @@ class PfsenseGenerator(Generator):
                 "rollback", None, "\n".join(back) + "\n", "txt", "by hand, as it says", cidrs=count
             ),
         ]
+
+
+def _users(options: RuleOptions, alias: str) -> str:
+    """Which pass rules use the alias, from the config.xml the audit read (unchanged since)."""
+    from auditor.allowlists.appliances.pfsense import Config, alias_users
+    from auditor.allowlists.base import ReadContext
+
+    for rs in options.declared:
+        data = audited_bytes(rs) if rs.info.format == "pfsense" else None
+        if data is None:
+            continue
+        ctx = ReadContext(rs.info.name, "declared", service=options.service, chain=options.chain)
+        cfg = Config(data, ctx)
+        if alias not in cfg.aliases:
+            return f"alias {alias} is not in {sanitize.clean(rs.info.name)}: create it first"
+        users = alias_users(cfg, cfg.aliases[alias])
+        if not users:
+            return (
+                f"no pass rule on {cfg.chain} takes its source from alias {alias}: add one"
+                " above the block rule"
+            )
+        return f"alias {alias} is the source of: " + "; ".join(sanitize.clean(u) for u in users)
+    return f"alias {alias} is used by the pass rule already"
 
 
 def _alias_entries(options: RuleOptions, scope: str) -> list[tuple[int, int, int]] | None:

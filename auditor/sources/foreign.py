@@ -133,16 +133,6 @@ _XML_DECL = re.compile(r"\A(?:<\?xml[^>]*\?>|<!--.*?-->|<!DOCTYPE[^>]*>|\s)*", r
 _ROOT = re.compile(r"<([A-Za-z_][\w.:-]*)")
 
 _XML_ROOTS = {
-    "pfsense": (
-        "a pfSense configuration (config.xml)",
-        "auditor does not read it; export the alias (Firewall > Aliases) or give its"
-        " addresses as a text list, one per line",
-    ),
-    "opnsense": (
-        "an OPNsense configuration (config.xml)",
-        "auditor does not read it; export the alias (Firewall > Aliases) or give its"
-        " addresses as a text list, one per line",
-    ),
     "config": ("a PAN-OS configuration (XML)", _LIST_HINT),
     "response": ("a PAN-OS API response (XML)", _LIST_HINT),
     "azurepublicipaddresses": (

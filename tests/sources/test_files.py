@@ -287,23 +287,6 @@ FOREIGN = [
         id="panos-set",
     ),
     pytest.param(
-        "config.xml",
-        "<pfsense>\n <aliases><alias><address>192.0.2.0/24</address></alias></aliases>\n"
-        "</pfsense>\n",
-        "pfSense",
-        1,
-        id="pfsense",
-    ),
-    pytest.param(
-        "config.xml",
-        '<?xml version="1.0"?>\n<opnsense>\n  <interfaces><lan><ipaddr>192.168.1.1</ipaddr>'
-        "<subnet>24</subnet></lan></interfaces>\n  <gateway>198.51.100.1</gateway>\n"
-        "</opnsense>\n",
-        "OPNsense",
-        2,
-        id="opnsense",
-    ),
-    pytest.param(
         "pf.conf",
         "table <mail> { 192.0.2.0/24 }\nblock in all\npass in quick proto tcp from <mail> to"
         " any port 25\n",
@@ -453,8 +436,6 @@ CORPUS_KINDS = {
     "junos": "JunOS",
     "panos": "PAN-OS",
     "fortigate_": "FortiOS",
-    "pfsense-config_": "pfSense",
-    "opnsense-config_": "OPNsense",
     "pf_": "pf ruleset",
     "iptables-L_": "iptables -L",
 }
