@@ -101,7 +101,7 @@ def pairs(vdom: Vdom) -> list[str]:
 
 
 def _known(vdom: Vdom, root: Table) -> set[str]:
-    names = {"any", *vdom.zones}
+    names = {"any", *vdom.zones, *(i for members in vdom.zones.values() for i in members)}
     for p in policies(vdom):
         names.update(p.entry.get("srcintf"), p.entry.get("dstintf"))
     for holder in (root.table("global"), root, vdom.node):
