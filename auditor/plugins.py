@@ -23,6 +23,7 @@ READERS: Registry[Any] = Registry(
         "azure-nsg": "auditor.allowlists.cloud.azure_nsg:AzureNsgReader",
         "exchange-connector": "auditor.allowlists.mail.exchange_connector:ExchangeConnectorReader",
         "firewalld-zone": "auditor.allowlists.firewalls.firewalld_zone:FirewalldZoneReader",
+        "fortios": "auditor.allowlists.appliances.fortios:FortiosReader",
         "gcp-firewall": "auditor.allowlists.cloud.gcp_firewall:GcpFirewallReader",
         "ipset": "auditor.allowlists.lists.ipset_save:IpsetReader",
         "iptables-save": "auditor.allowlists.firewalls.iptables_save:IptablesReader",
@@ -46,6 +47,7 @@ READERS: Registry[Any] = Registry(
         "ip6tables-save": "iptables-save",
         "opnsense": "pfsense",
         "pfsense-config": "pfsense",
+        "fortigate": "fortios",
     },
 )
 """The declared-side readers (``--format``, ``file+FORMAT:PATH``): ``allowlists.READERS``."""
@@ -114,6 +116,7 @@ PLATFORM_OF_FORMAT: dict[str, str] = {
     "azure-nsg": "azure",
     "exchange-connector": "exchange",
     "firewalld-zone": "firewalld",
+    "fortios": "fortios",
     "gcp-firewall": "gcloud",
     "ipset": "ipset",
     "iptables-save": "iptables",

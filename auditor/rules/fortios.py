@@ -16,6 +16,11 @@ from System > Settings > Scripts).
   the new id is only known once the policy exists, so the move (and the rollback's delete) is
   typed by hand with the id ``show firewall policy`` gives for the policy's name. One policy
   holds both families (``srcaddr6``) from FortiOS 6.4 on.
+- ``--chain [VDOM/]SRC:DST`` (the fortios reader's interface pair): a new policy is for those
+  interfaces. With the declared FortiGate configuration (``--rules auto``), the rules use its
+  own terms (:mod:`auditor.rules.fortios_place`): the address group the accepting policy
+  already uses, or a new policy moved before the policy that decides the addresses today
+  (named with its file:line), inside ``config vdom`` for a VDOM.
 - ``edit`` of an object that exists changes it in place, and ``append`` of a member the group
   has changes nothing: the script can be run again.
 - ``--prune`` with ``--scope GROUP``: the address objects this tool names (``auditor-CIDR``)
@@ -34,12 +39,14 @@ from typing import ClassVar
 
 from auditor.errors import UsageError
 from auditor.model import MissingBlock
-from auditor.rules import objects, sanitize
+from auditor.rules import fortios_place, objects, sanitize
 from auditor.rules.artifacts import Artifact, chunk_name, chunks
 from auditor.rules.base import Generator, RuleOptions, stale
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 POLICY_ID = re.compile(r"[1-9][0-9]{0,9}")
+PAIR = re.compile(r"(?:[A-Za-z0-9_.-]+/)?[^\s:/\"\\]+:[^\s:/\"\\]+")
+"""``--chain`` as the fortios reader takes it: ``[VDOM/]SRC:DST``."""
 MAX_POLICY_NAME = 35
 """A policy's ``name``: 35 characters as remembered of the CLI reference for ``config firewall
 policy``; no stored page was found to confirm it, so names are kept within it."""
@@ -84,12 +91,12 @@ class FortiosGenerator(Generator):
 
     def check_options(self, options: RuleOptions) -> None:
         given = objects.chain_given(options)
-        if given is not None and not POLICY_ID.fullmatch(given):
+        if given is not None and not (POLICY_ID.fullmatch(given) or PAIR.fullmatch(given)):
             raise UsageError(
-                f"fortios --chain names the policy to place the new one before, by its id;"
-                f" {given!r} is not one",
+                f"fortios --chain names the policy to place the new one before, by its id,"
+                f" or an interface pair SRC:DST; {given!r} is neither",
                 hint="give the id of the policy that denies these addresses (--chain 12),"
-                " or leave out --chain",
+                " the interface pair (--chain port1:port2), or leave out --chain",
             )
         objects.check_names(
             self.name,
@@ -99,8 +106,21 @@ class FortiosGenerator(Generator):
             self.max_name_len,
         )
 
-    def policy(self, family: int, groups: Sequence[str], options: RuleOptions) -> list[str]:
-        """A new accept policy from ``groups`` on the service: ``edit 0`` takes a free id."""
+    def policy(
+        self,
+        family: int,
+        groups: Sequence[str],
+        options: RuleOptions,
+        placed: fortios_place.Placed | None = None,
+    ) -> list[str]:
+        """A new accept policy from ``groups`` on the service: ``edit 0`` takes a free id
+        (moved before the policy that decides the addresses, when ``placed`` names one)."""
+        given = objects.chain_given(options) or ""
+        srcintf, dstintf = "", ""
+        if PAIR.fullmatch(given):
+            srcintf, _, dstintf = given.rpartition("/")[2].partition(":")
+        if placed is not None:
+            srcintf, dstintf = placed.srcintf, placed.dstintf
         service = options.service
         svc = "ALL"
         lines = []
@@ -119,16 +139,18 @@ class FortiosGenerator(Generator):
             "config firewall policy",
             "    edit 0",
             f'        set name "{self.policy_name(family, options)}"',
-            '        set srcintf "any"',
-            '        set dstintf "any"',
+            f'        set srcintf "{srcintf or "any"}"',
+            f'        set dstintf "{dstintf or "any"}"',
             f"        set {src} {quoted(groups)}",
             f'        set {dst} "all"',
             "        set action accept",
             '        set schedule "always"',
             f'        set service "{svc}"',
             "    next",
-            "end",
         ]
+        if placed is not None and placed.blocker_id:
+            lines.append(f"    move {placed.new_id} before {placed.blocker_id}")
+        lines.append("end")
         return lines
 
     def policy_name(self, family: int, options: RuleOptions) -> str:
@@ -136,9 +158,13 @@ class FortiosGenerator(Generator):
         return objects.default_name(options.service)[: MAX_POLICY_NAME - len(suffix)] + suffix
 
     def groups(
-        self, family: int, names: Sequence[str], options: RuleOptions
+        self, family: int, names: Sequence[str], options: RuleOptions, into: str | None = None
     ) -> list[tuple[str, Sequence[str]]]:
-        base = objects.scope_name(options) or (f"{objects.default_name(options.service)}-v{family}")
+        base = (
+            into
+            or objects.scope_name(options)
+            or (f"{objects.default_name(options.service)}-v{family}")
+        )
         runs = list(chunks(names, self.max_group_members))
         return [
             (chunk_name(base, i, len(runs), self.max_name_len), run) for i, run in enumerate(runs)
@@ -147,15 +173,43 @@ class FortiosGenerator(Generator):
     def artifacts(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
         how = "paste into the CLI (or System > Settings > Scripts: run FILE)"
         check = "show firewall addrgrp (after running; diagnose the policy with a test packet)"
-        scoped = objects.scope_name(options) is not None
         arts = []
         for family, mine in objects.by_family(blocks).items():
+            placed = fortios_place.place(options, family, mine)
+            into = placed.group if placed is not None else None
+            scoped = objects.scope_name(options) is not None or into is not None
             names = [object_name(b) for b in mine]
-            groups = self.groups(family, names, options)
+            groups = self.groups(family, names, options, into if not options.scope else None)
             lines = []
             before = objects.chain_given(options)
-            if scoped:
+            if before is not None and not POLICY_ID.fullmatch(before):
+                before = None  # an interface pair: the new policy's interfaces
+            if scoped and placed is not None and into is not None and not options.scope:
+                lines += [
+                    f"# Appended to addrgrp {into}, which {placed.group_policy} uses to accept",
+                    "# the service"
+                    + (f", ahead of {placed.blocker}, which decides these addresses today."
+                       if placed.blocker else "."),
+                ]  # fmt: skip
+            elif scoped:
                 lines.append(f"# Appended to {groups[0][0]}, which the allowing policy uses.")
+            elif placed is not None:
+                name = self.policy_name(family, options)
+                if placed.blocker:
+                    lines += [
+                        f"# Today {placed.blocker} decides these addresses: a new policy {name}",
+                        "# accepts the groups and is moved before it. edit 0 takes the next free",
+                        f"# id, {placed.new_id} in {placed.source} as audited; the move names it.",
+                        f"# If the list changed since, check `show firewall policy {placed.new_id}`"
+                        " first.",
+                        "# Run it once: edit 0 makes another policy each time.",
+                    ]
+                else:
+                    lines += [
+                        "# Today no policy accepts these addresses (the implicit deny): a new",
+                        f"# policy {name} at the end of the list accepts the groups.",
+                        "# Run it once: edit 0 makes another policy each time.",
+                    ]
             elif before is not None:
                 name = self.policy_name(family, options)
                 lines += [
@@ -185,7 +239,16 @@ class FortiosGenerator(Generator):
                 lines.append("    next")
             lines.append("end")
             back = []
-            if before is not None and not scoped:
+            if placed is not None and not scoped:
+                lines += self.policy(family, [g for g, _ in groups], options, placed)
+                back += [
+                    "config firewall policy",
+                    f"    delete {placed.new_id}",
+                    "end",
+                    f"# (policy {placed.new_id}: the new one, as audited; check"
+                    f" `show firewall policy {placed.new_id}` first)",
+                ]
+            elif before is not None and not scoped:
                 lines += self.policy(family, [g for g, _ in groups], options)
                 back += [
                     f"# First delete policy {self.policy_name(family, options)}: find its id"
@@ -203,16 +266,21 @@ class FortiosGenerator(Generator):
             back += ["end", f"config firewall {ADDRESS[family]}"]
             back += [f'    delete "{name}"' for name in names]
             back.append("end")
-            if before is not None and not scoped and options.service.protocol != "any":
+            if (
+                (before is not None or placed is not None)
+                and not scoped
+                and (options.service.protocol != "any")
+            ):
                 svc = objects.default_name(options.service)
                 back += ["config firewall service custom", f'    delete "{svc}"', "end"]
-            body = "\n".join(lines) + "\n"
+            vdom = placed.vdom if placed is not None else None
+            body = "\n".join(fortios_place.in_vdom(lines, vdom)) + "\n"
             arts.append(Artifact("apply", family, body, "conf", how, check, cidrs=len(mine)))
             arts.append(
                 Artifact(
                     "rollback",
                     family,
-                    "\n".join(back) + "\n",
+                    "\n".join(fortios_place.in_vdom(back, vdom)) + "\n",
                     "conf",
                     how,
                     check,
@@ -245,6 +313,8 @@ class FortiosGenerator(Generator):
                 *(f'    delete "{name}"' for name in names),
                 "end",
             ]
-            body = "\n".join(lines) + "\n"
+            placed = fortios_place.place(options, family, extra)
+            vdom = placed.vdom if placed is not None else None
+            body = "\n".join(fortios_place.in_vdom(lines, vdom)) + "\n"
             arts.append(Artifact("prune", family, body, "conf", how, check, cidrs=len(extra)))
         return arts

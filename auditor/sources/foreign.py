@@ -90,7 +90,8 @@ _KINDS = (
     _Kind(
         "a FortiOS (FortiGate) configuration",
         _lines(r"config (?:firewall|system|router|vpn|user|log|webfilter|antivirus)\b"),
-        _LIST_HINT,
+        "the fortios reader reads a FortiGate configuration whose first line opens a config"
+        " block: remove the lines before it (a console prompt), or give --format fortios",
     ),
     _Kind(
         "a Cisco configuration or access list (ASA, IOS, NX-OS, IOS XR) or an Arista EOS one",

@@ -266,11 +266,11 @@ FOREIGN = [
     ),
     pytest.param(
         "forti.conf",
-        'config firewall address\n    edit "mail"\n        set subnet 192.0.2.0 255.255.255.0\n'
-        "    next\nend\n",
+        'FGT # show firewall address\nconfig firewall address\n    edit "mail"\n'
+        "        set subnet 192.0.2.0 255.255.255.0\n    next\nend\n",
         "FortiOS",
-        1,
-        id="fortios",
+        2,
+        id="fortios-console-copy",
     ),
     pytest.param(
         "panos.xml",
