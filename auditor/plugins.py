@@ -31,6 +31,7 @@ READERS: Registry[Any] = Registry(
         "nftables": "auditor.allowlists.nftables.nft_text:NftablesReader",
         "nftables-json": "auditor.allowlists.nftables.nft_json:NftablesJsonReader",
         "nginx": "auditor.allowlists.web.nginx_conf:NginxReader",
+        "panos": "auditor.allowlists.appliances.panos:PanosReader",
         "postconf": "auditor.allowlists.mail.postconf:PostconfReader",
         "postfix-cidr": "auditor.allowlists.mail.postfix_cidr:PostfixCidrReader",
         "postfix-main-cf": "auditor.allowlists.mail.postfix_main_cf:PostfixMainCfReader",
@@ -39,7 +40,13 @@ READERS: Registry[Any] = Registry(
         "ufw-status": "auditor.allowlists.firewalls.ufw_status:UfwStatusReader",
         "yaml": "auditor.allowlists.lists.yaml_list:YamlReader",
     },
-    {"nft": "nftables", "iptables": "iptables-save", "ip6tables-save": "iptables-save"},
+    {
+        "nft": "nftables",
+        "iptables": "iptables-save",
+        "ip6tables-save": "iptables-save",
+        "pan-os": "panos",
+        "paloalto": "panos",
+    },
 )
 """The declared-side readers (``--format``, ``file+FORMAT:PATH``): ``allowlists.READERS``."""
 
@@ -114,6 +121,7 @@ PLATFORM_OF_FORMAT: dict[str, str] = {
     "nftables": "nftables",
     "nftables-json": "nftables",
     "nginx": "nginx",
+    "panos": "panos",
     "postconf": "postfix",
     "postfix-cidr": "postfix",
     "postfix-main-cf": "postfix",
