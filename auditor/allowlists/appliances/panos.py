@@ -80,7 +80,7 @@ def sniff_panos(data: bytes) -> bool:
 
 
 def _statements(data: bytes, ctx: ReadContext) -> list[Statement]:
-    if _XML_ROOT.match(data[:65536].removeprefix(b"\xef\xbb\xbf")):
+    if data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"<":
         return xml_statements(data, ctx)
     text = decode_text(data, ctx)
     if is_brace_form(text):

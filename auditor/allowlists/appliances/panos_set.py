@@ -110,12 +110,12 @@ def _items(tokens: list[str | None], ctx: ReadContext, line: int) -> list[Item]:
 
 
 def is_brace_form(text: str) -> bool:
-    """Whether the text is the brace form (a ``{`` ends a line before any ``set`` line)."""
+    """Whether the text is the brace form (its first setting opens a ``{`` block)."""
     for raw in text.split("\n"):
         line = raw.strip()
         if not line or line.startswith("#") or _HEADER.match(line):
             continue
-        return not line.startswith("set ") and line.endswith("{")
+        return not line.startswith("set ") and "{" in line
     return False
 
 
