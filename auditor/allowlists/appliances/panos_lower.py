@@ -298,8 +298,10 @@ class Services:
             elif name == "application-default":
                 if any_app or smtp:
                     out.append(_SMTP)  # smtp's default port
-                if any_app or others:
-                    shown = " ".join(["any"] if any_app else others)
+                # (the default ports of the applications, tcp/25 of smtp aside, are in the
+                # firewall's App-ID content, not in the configuration)
+                if any_app or others or smtp:
+                    shown = " ".join(["any"] if any_app else others + smtp)
                     why = f"application-default: the default ports of application {shown}"
                     out.append(ir.Traffic(whys=(why,)))
             else:
