@@ -61,6 +61,7 @@ _BRACE = re.compile(
     rb"(?m)^(?:#RANCID-CONTENT-TYPE: paloalto|show config (?:running|merged|candidate)\b"
     rb"|deviceconfig \{|(?:rulebase|mgt-config) \{)"
 )
+_SHOW_POLICY = re.compile(r"(?m)^\s+application/service\s")
 _XML_ROOT = re.compile(rb"\A(?:<\?xml[^>]*\?>|<!--.*?-->|\s)*<(config|response)[\s>]", re.DOTALL)
 _XML_PANOS = re.compile(rb"<(?:devices|mgt-config|shared|readonly)[\s>/]")
 
@@ -83,6 +84,13 @@ def _statements(data: bytes, ctx: ReadContext) -> list[Statement]:
     if data.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"<":
         return xml_statements(data, ctx)
     text = decode_text(data, ctx)
+    if _SHOW_POLICY.search(text):
+        raise ReaderError(
+            "this looks like PAN-OS `show running security-policy` output, not a configuration",
+            source=ctx.name,
+            hint="it leaves out the address objects and services by name: give `show config "
+            "running` (XML, or after `set cli config-output-format set`)",
+        )
     if is_brace_form(text):
         return brace_statements(text, ctx)
     return set_statements(text, ctx)

@@ -325,8 +325,11 @@ set readonly devices localhost.localdomain device-group child parent-dg parent
             "service 'nosvc' is not defined",
             1,
         ),
-        ("set address a ip-netmask 192.0.2.0/24\nmove rulebase security rules r top\n",
-         "'move' is not a set command", 2),
+        (
+            "set address a ip-netmask 192.0.2.0/24\nmove rulebase security rules r top\n",
+            "'move' is not a set command",
+            2,
+        ),
         ('set address "a ip-netmask 192.0.2.0/24\n', "quoted word is not closed", 1),
     ],
 )
@@ -338,7 +341,9 @@ def test_errors_name_the_line(text: str, message: str, line: int) -> None:
 
 
 def test_xml_declarations_are_refused() -> None:
-    text = '<?xml version="1.0"?>\n<!DOCTYPE config [<!ENTITY x "y">]>\n<config><shared/></config>\n'
+    text = (
+        '<?xml version="1.0"?>\n<!DOCTYPE config [<!ENTITY x "y">]>\n<config><shared/></config>\n'
+    )
     with pytest.raises(ReaderError, match="DOCTYPE declaration") as info:
         read(text, name="fw.xml")
     assert info.value.line == 2
