@@ -278,3 +278,15 @@ class PanosReader(Reader):
             info, verdicts, [], list(dict.fromkeys(unsupported)), _objects(cfg, ctx)
         )
         return verdicts_rangeset(found)
+
+
+def rule_order(data: bytes, name: str) -> dict[tuple[int | None, str | None], int]:
+    """Each security rule's place in the order it is evaluated (over every vsys and device
+    group), by where it is (line, XML path): for placing a rule before another."""
+    ctx = ReadContext(name, "declared")
+    cfg = build(_statements(data, ctx), name)
+    out: dict[tuple[int | None, str | None], int] = {}
+    for part in _contexts(cfg):
+        for k, rule in enumerate(low.ordered_rules(cfg, part)):
+            out.setdefault((rule.origin.line, rule.origin.path), k)
+    return out
