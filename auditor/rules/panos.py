@@ -6,8 +6,12 @@ top of the rulebase, as set commands for the CLI's configuration mode, then ``co
   ``_``, ``-`` and ``.``. The objects made here are ``auditor-192.0.2.0_24``.
 - A static group holds at most :attr:`PanosGenerator.max_group_members` members here; more go
   into ``NAME-2``, ``NAME-3``..., all of which the rule names.
-- Placement: ``move rulebase security rules RULE top`` puts the rule ahead of every deny.
-  ``--chain`` names the source zone (``from``); otherwise ``any``.
+- Placement: for a declared PAN-OS configuration (``--rules auto``), ``move rulebase security
+  rules RULE before OTHER``, OTHER being the first rule that denies (or may deny) the missing
+  addresses today, named in the body with its file:line or XML path; otherwise ``move ...
+  top`` puts the rule ahead of every deny. ``--chain FROM:TO`` names the zones (``from`` and
+  ``to``; ``NAME/FROM:TO`` as the reader takes it), ``--chain FROM`` the source zone alone;
+  otherwise ``any``.
 - With ``--scope``, the objects go into that address group, which the existing rule already
   uses, and no rule is written.
 - ``set`` of what exists already changes nothing, so the file can be loaded again. On Panorama
@@ -24,12 +28,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import ClassVar
 
-from auditor.model import MissingBlock
+from auditor.errors import UsageError
+from auditor.model import MissingBlock, RuleRef
 from auditor.rules import objects, sanitize
 from auditor.rules.artifacts import Artifact, chunk_name, chunks
-from auditor.rules.base import Generator, RuleOptions, stale
+from auditor.rules.base import Generator, RuleOptions, audited_bytes, stale
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
@@ -40,6 +46,53 @@ CHECK = "validate full (after pasting, before commit)"
 
 def object_name(block: MissingBlock) -> str:
     return f"{objects.PREFIX}-{objects.cidr_label(block)}"
+
+
+def zones(options: RuleOptions) -> tuple[str, str]:
+    """The rule's ``from`` and ``to`` zones: ``--chain FROM:TO`` (``NAME/FROM:TO``), ``--chain
+    FROM``, or ``any``."""
+    given = objects.chain_given(options)
+    if given is None:
+        return "any", "any"
+    pair = given.rpartition("/")[2]
+    src, _, dst = pair.partition(":")
+    return src, dst or "any"
+
+
+RULE_NAME = re.compile(r"[A-Za-z0-9_. -]+")
+
+
+def _quoted(name: str) -> str:
+    return f'"{name}"' if " " in name else name
+
+
+def blocking_rule(blocks: Sequence[MissingBlock], options: RuleOptions) -> RuleRef | None:
+    """The first rule of a declared PAN-OS configuration that decides a missing block today
+    (denies it, or may): a rule placed before it takes effect. None when only the default
+    rules decide them, or the configuration cannot be read again as it was audited."""
+    from auditor.allowlists.appliances.panos import rule_order
+
+    best: tuple[int, RuleRef] | None = None
+    for rs in options.declared:
+        if rs.info.format != "panos":
+            continue
+        data = audited_bytes(rs)
+        if data is None:
+            continue
+        order = rule_order(data, rs.info.name)
+        for v in rs.verdicts:
+            for block in blocks:
+                if block.family != v.family:
+                    continue
+                last = block.network + block.size - 1
+                for seg in v.segments:
+                    if seg.last < block.network or seg.first > last or seg.outcome == "accept":
+                        continue
+                    key = (seg.rule.origin.line, seg.rule.origin.path)
+                    rank = order.get(key)
+                    if rank is not None and (best is None or rank < best[0]):
+                        best = (rank, seg.rule)
+    return best[1] if best else None
 
 
 class PanosGenerator(Generator):
@@ -63,13 +116,19 @@ class PanosGenerator(Generator):
         return [f"{self.max_group_members} members a group"]
 
     def check_options(self, options: RuleOptions) -> None:
-        objects.check_names(
-            self.name,
-            options,
-            NAME,
-            "letters, digits, '_', '.' and '-', starting with a letter, digit or '_'",
-            self.max_name_len,
-        )
+        allowed = "letters, digits, '_', '.' and '-', starting with a letter, digit or '_'"
+        objects.check_names(self.name, replace(options, chain=objects.DEFAULT_CHAIN), NAME,
+                            allowed, self.max_name_len)  # fmt: skip
+        given = objects.chain_given(options)
+        if given is not None:
+            ctx, _, pair = given.rpartition("/")
+            for part in [ctx, *pair.split(":", 1)] if ctx else pair.split(":", 1):
+                if not NAME.fullmatch(part) or len(part) > self.max_name_len:
+                    raise UsageError(
+                        f"chain {given!r} cannot be used for {self.name}",
+                        hint="give --chain FROM:TO (zones), such as untrust:trust; zone names"
+                        f" are {allowed}, at most {self.max_name_len} characters",
+                    )
 
     def groups(self, names: Sequence[str], options: RuleOptions) -> list[tuple[str, Sequence[str]]]:
         base = objects.scope_name(options) or objects.default_name(options.service)
@@ -100,6 +159,7 @@ class PanosGenerator(Generator):
         for group, members in groups:
             lines.append(f"set address-group {group} static [ {' '.join(members)} ]")
         back = []
+        blocking: RuleRef | None = None
         if scoped:
             back += [f"delete address-group {g} static [ {' '.join(m)} ]" for g, m in groups]
         else:
@@ -108,24 +168,38 @@ class PanosGenerator(Generator):
                 svc = rule
                 ports = service.port_list(",", "-")
                 lines.append(f"set service {svc} protocol {service.protocol} port {ports}")
-            zone = objects.chain_given(options) or "any"
+            src, dst = zones(options)
             sources = " ".join(g for g, _ in groups)
             path = f"rulebase security rules {rule}"
             lines += [
-                f"set {path} from {zone} to any source [ {sources} ] destination any",
+                f"set {path} from {src} to {dst} source [ {sources} ] destination any",
                 f"set {path} application any service {svc} action allow",
-                f"move {path} top",
             ]
+            blocking = blocking_rule(ordered, options)
+            before = (
+                blocking.text.removeprefix("security rule ").partition(":")[0] if blocking else ""
+            )
+            if blocking is not None and RULE_NAME.fullmatch(before):
+                lines.append(f"move {path} before {_quoted(before)}")
+            else:
+                blocking = None
+                lines.append(f"move {path} top")
             back.append(f"delete {path}")
             back += [f"delete address-group {g}" for g, _ in groups]
             if svc != "any":
                 back.append(f"delete service {svc}")
         back += [f"delete address {name}" for name in names]
-        head = (
-            [f"# Into address-group {groups[0][0]}, which the allowing rule already uses."]
-            if scoped
-            else ["# The rule is moved to the top of the rulebase, ahead of any deny."]
-        )
+        if scoped:
+            head = [f"# Into address-group {groups[0][0]}, which the allowing rule already uses."]
+        elif blocking is not None:
+            where = sanitize.clean(str(blocking.origin))
+            before = sanitize.clean(before)
+            head = [
+                f"# The rule is moved before rule {before} ({where}), which decides these"
+                " addresses today."
+            ]
+        else:
+            head = ["# The rule is moved to the top of the rulebase, ahead of any deny."]
         body = "\n".join(head + lines) + "\n"
         count = len(ordered)
         return [

@@ -71,9 +71,15 @@ _KINDS = (
             r"|mgt-config|import|profiles)\b",
             r"deviceconfig\s*\{",
             r"show config (?:merged|running|candidate)",
-            r'"[^"\n]*"\s*\{\s*\n\s*from\s',
         ),
-        _LIST_HINT,
+        "read it with --format panos (the XML, set or brace form of show config running)",
+    ),
+    _Kind(
+        "PAN-OS `show running security-policy` output",
+        _top(r'"[^"\n]*"\s*\{\s*\n\s*from\s', r"[\w.-]+\s*\{\s*\n\s*from\s"),
+        "auditor reads the configuration, not this listing (it leaves out the address objects"
+        " and services by name): give `show config running` (XML, or after `set cli"
+        " config-output-format set`) with --format panos",
     ),
     _Kind(
         "a JunOS configuration",
@@ -134,8 +140,8 @@ _XML_DECL = re.compile(r"\A(?:<\?xml[^>]*\?>|<!--.*?-->|<!DOCTYPE[^>]*>|\s)*", r
 _ROOT = re.compile(r"<([A-Za-z_][\w.:-]*)")
 
 _XML_ROOTS = {
-    "config": ("a PAN-OS configuration (XML)", _LIST_HINT),
-    "response": ("a PAN-OS API response (XML)", _LIST_HINT),
+    "config": ("a PAN-OS configuration (XML)", "read it with --format panos"),
+    "response": ("a PAN-OS API response (XML)", "read it with --format panos"),
     "azurepublicipaddresses": (
         "the legacy Azure PublicIPs XML",
         "it is no longer published; use the azure provider with the Service Tags JSON"

@@ -273,18 +273,12 @@ FOREIGN = [
         id="fortios-console-copy",
     ),
     pytest.param(
-        "panos.xml",
-        '<?xml version="1.0"?>\n<config version="10.1.0">\n  <devices/>\n</config>\n',
-        "PAN-OS",
-        2,
-        id="panos-xml",
-    ),
-    pytest.param(
-        "pan.txt",
-        "set address mail ip-netmask 192.0.2.0/24\nset rulebase security rules r from any\n",
-        "PAN-OS",
+        "policy.txt",
+        '"mail in" {\n        from untrust;\n        source any;\n        to trust;\n'
+        "        application/service  any/tcp/any/25;\n        action allow;\n}\n",
+        "PAN-OS `show running security-policy`",
         1,
-        id="panos-set",
+        id="panos-show-policy",
     ),
     pytest.param(
         "pf.conf",
