@@ -25,6 +25,7 @@ READERS: Registry[Any] = Registry(
         "firewalld-zone": "auditor.allowlists.firewalls.firewalld_zone:FirewalldZoneReader",
         "gcp-firewall": "auditor.allowlists.cloud.gcp_firewall:GcpFirewallReader",
         "ipset": "auditor.allowlists.lists.ipset_save:IpsetReader",
+        "ios": "auditor.allowlists.appliances.ios:IosReader",
         "iptables-save": "auditor.allowlists.firewalls.iptables_save:IptablesReader",
         "json": "auditor.allowlists.lists.json_list:JsonReader",
         "m365-connector": "auditor.allowlists.mail.m365_connector:M365ConnectorReader",
@@ -39,7 +40,16 @@ READERS: Registry[Any] = Registry(
         "ufw-status": "auditor.allowlists.firewalls.ufw_status:UfwStatusReader",
         "yaml": "auditor.allowlists.lists.yaml_list:YamlReader",
     },
-    {"nft": "nftables", "iptables": "iptables-save", "ip6tables-save": "iptables-save"},
+    {
+        "nft": "nftables",
+        "iptables": "iptables-save",
+        "ip6tables-save": "iptables-save",
+        "cisco-ios": "ios",
+        "ios-xe": "ios",
+        "ios-xr": "ios",
+        "nx-os": "ios",
+        "nxos": "ios",
+    },
 )
 """The declared-side readers (``--format``, ``file+FORMAT:PATH``): ``allowlists.READERS``."""
 
@@ -109,6 +119,7 @@ PLATFORM_OF_FORMAT: dict[str, str] = {
     "firewalld-zone": "firewalld",
     "gcp-firewall": "gcloud",
     "ipset": "ipset",
+    "ios": "ios",
     "iptables-save": "iptables",
     "m365-connector": "m365",
     "nftables": "nftables",
