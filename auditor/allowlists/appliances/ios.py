@@ -63,7 +63,7 @@ _IOS_MARKERS = re.compile(
     rb"(?m)^(?:"
     rb"ip access-list (?:standard|extended) \S+\s*$"
     rb"|ipv4 access-list \S+\s*$"
-    rb"|ip access-list \S+\s*\n[ \t]+\d+ (?:permit|deny|remark)\s"
+    rb"|ip access-list \S+\s*$"
     rb"|access-list (?:1\d\d|\d\d?|1[3-9]\d\d|2[0-6]\d\d) (?:permit|deny|remark|dynamic)\s"
     rb"|[ \t]+ip access-group \S+ (?:in|out)\s*$"
     rb"|[ \t]+ipv6 traffic-filter \S+ (?:in|out)\s*$"
@@ -74,6 +74,10 @@ _ASA = re.compile(rb"(?m)^(?:ASA Version |: Saved|access-group \S+ (?:in|out) in
 _SHOW = re.compile(
     rb"(?m)^(?:(?:Standard|Extended|Reflexive) IP access list \S|IPv6 access list \S"
     rb"|IP access list \S|IPV4 ACL \S|(?:Network|Service) object group \S)"
+)
+SHOW_HINT = (
+    "give the running configuration (show running-config) with --format ios: the output of"
+    " show access-lists leaves out which interface each list filters"
 )
 
 
@@ -302,6 +306,15 @@ class IosReader(Reader):
         return sniff_ios(data)
 
     def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
+        shown = _SHOW.search(data[:_HEAD])
+        if shown is not None:
+            raise ReaderError(
+                "this looks like the output of show access-lists (or show object-group), not"
+                " a configuration",
+                source=ctx.name,
+                line=data[: shown.start()].count(b"\n") + 1,
+                hint=SHOW_HINT,
+            )
         cfg = read_config(data, ctx)
         chosen = _Chooser(cfg, ctx).choose()
         reader = EntryReader(cfg, lambda n: Origin(ctx.name, n), ctx.name)
