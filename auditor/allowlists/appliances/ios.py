@@ -51,7 +51,7 @@ from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_tex
 from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.errors import AddressError
 from auditor.model import Entry, Finding, Origin, RangeSet, RuleRef, Severity, SourceInfo
-from auditor.ruleset import engine
+from auditor.ruleset import engine, ir
 from auditor.ruleset.engine import probes, traffic_match
 from auditor.service import Service
 
@@ -99,9 +99,9 @@ class Chosen:
 
 
 def _split(name: str) -> tuple[str, str]:
-    m = re.match(r"([A-Za-z-]*)(.*)", name)
-    assert m is not None
-    return m.group(1).lower(), m.group(2).lower()
+    kind = re.match(r"[A-Za-z-]*", name)
+    cut = kind.end() if kind else 0
+    return name[:cut].lower(), name[cut:].lower()
 
 
 def _matches(given: str, interface: str) -> bool:
@@ -134,7 +134,8 @@ class _Chooser:
         if interfaces:
             parts.append("interfaces " + ", ".join(interfaces))
         if names:
-            parts.append("access lists " + ", ".join(names[:30]) + (" ..." if len(names) > 30 else ""))
+            more = " ..." if len(names) > 30 else ""
+            parts.append("access lists " + ", ".join(names[:30]) + more)
         return "; ".join(parts) or "none: the file defines no IP access list"
 
     def error(self, message: str) -> ReaderError:
@@ -222,8 +223,8 @@ class _Chooser:
             raise self.error(
                 f"no interface binds an access list, and there are {len(names)}: name one"
             )
-        chosen = self.by_name(names[0])
-        assert chosen is not None
+        acls = {fam: acl for (fam, n), acl in self.cfg.acls.items() if n == names[0]}
+        chosen = Chosen(f"access list {names[0]}", acls)
         note = Finding(
             "unbound",
             Severity.INFO,
@@ -241,10 +242,10 @@ def _to(ctx: ReadContext) -> tuple[int, int] | None:
     return fam, value
 
 
-def carries(service: Service | None, traffic_probe: Callable[[engine.Probe], bool]) -> bool:
-    """Whether some probe of the service matches (what makes a permit's sources part of
-    its list's scope)."""
-    return any(traffic_probe(p) for p in probes(service, []))
+def carries(service: Service | None, traffic: ir.Traffic) -> bool:
+    """Whether the traffic holds for some probe of the service (what makes a permit's
+    sources part of its list's scope)."""
+    return any(traffic_match(traffic, p)[0] for p in probes(service, []))
 
 
 def _objects(
@@ -277,9 +278,7 @@ def _objects(
                     continue
                 if ace.action != "permit" or ace.never or ace.source.any:
                     continue
-                if not any(
-                    carries(service, lambda p, t=t: traffic_match(t, p)[0]) for t in ace.traffics
-                ):
+                if not any(carries(service, t) for t in ace.traffics):
                     continue
                 origin = Origin(ctx.name, entry.line.number)
                 for a, b in ace.source.intervals:

@@ -101,8 +101,7 @@ class Where:
         return any(a <= value <= b for a, b in self.intervals)
 
     def hull(self) -> Interval:
-        assert self.wide is not None
-        base, wild = self.wide
+        base, wild = self.wide or (0, 0)
         return base, base | wild
 
 
@@ -119,6 +118,9 @@ class Ace:
     whys: tuple[str, ...] = ()
     never: str = ""
     """Non-empty: the entry never matches a new connection, and why."""
+    unsupported: str = ""
+    """Non-empty: words after the addresses that are not understood (the entry is
+    conditional, on its own sources and traffic)."""
 
 
 def wildcard_intervals(base: int, wild: int, bits: int) -> list[Interval] | None:
@@ -389,10 +391,10 @@ class Reader:
                 raise Unreadable(f"{word} has no wildcard mask")
             return Where(word, intervals=((base, base),)), i + 1
         text = f"{word} {words[i + 1]}"
-        ivs = wildcard_intervals(base, wild, 32)
-        if ivs is None:
+        ranges = wildcard_intervals(base, wild, 32)
+        if ranges is None:
             return Where(text, wide=(base & ~wild, wild)), i + 2
-        return Where(text, intervals=tuple(ivs)), i + 2
+        return Where(text, intervals=tuple(ranges)), i + 2
 
     # --- entries --------------------------------------------------------------------------
 
@@ -491,7 +493,10 @@ class Reader:
             elif proto not in PORT_PROTOCOLS and proto not in ALL_PROTOCOLS and not _option(word):
                 qualifiers.append(word)  # an ICMP type and code, an IGMP type
             else:
-                raise Unreadable(f"{' '.join(rest[k:])!r} is not understood")
+                # the rest is not understood: the entry is conditional on its own match
+                unknown = f"{' '.join(rest[k:])!r} is not understood"
+                whys.append(f"not understood: {unknown}")
+                return Ace(action, traffics, source, destination, tuple(whys), never, unknown)
             k += 1
         if qualifiers:
             what = f"{proto} {' '.join(qualifiers)}"
@@ -574,6 +579,8 @@ def lower(
             why = f"not understood: {e}"
             rules.append(ir.Rule(ref, action, None, whys=(why,)))
             continue
+        if ace.unsupported:
+            unsupported.append(f"{reader.name}:{line.number}: {text[:80]} ({ace.unsupported})")
         if ace.never:
             continue
         action = ir.ACCEPT if ace.action == "permit" else ir.DROP

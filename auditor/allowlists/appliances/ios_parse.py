@@ -200,8 +200,7 @@ def parse_config(text: str, ctx: ReadContext) -> Config:
         head = _acl_header(words)
         if head is False:
             continue
-        if head is not None:
-            assert not isinstance(head, bool)
+        if isinstance(head, tuple):
             family, kind, name = head
             section = cfg.acls.get((family, name))
             if section is None:
