@@ -218,7 +218,7 @@ def parse_config(text: str, ctx: ReadContext) -> Config:
             section = acl if acl is not None and len(words) == 3 else None
             continue
         if words[0] == "object-group":
-            section = _group_header(cfg, line)
+            section = _group_header(cfg, line, ctx)
             continue
         if words[0] == "interface" and len(words) >= 2:
             name = " ".join(words[1:])
@@ -256,7 +256,7 @@ def _numbered(cfg: Config, line: Line, ctx: ReadContext) -> None:
         kind, rest = rest[0], rest[1:]
     if kind is None:
         cfg.unsupported.append(
-            f"line {line.number}: {line.text.strip()[:80]} (not an IP access list number)"
+            f"{ctx.name}:{line.number}: {line.text.strip()[:80]} (not an IP access list number)"
         )
         return
     acl = cfg.acls.get((4, name))
@@ -279,7 +279,7 @@ _GROUP_KINDS = {
 }
 
 
-def _group_header(cfg: Config, line: Line) -> Group | None:
+def _group_header(cfg: Config, line: Line, ctx: ReadContext) -> Group | None:
     words = line.words[1:]
     for size in (2, 1):
         key = tuple(words[:size])
@@ -292,7 +292,9 @@ def _group_header(cfg: Config, line: Line) -> Group | None:
                 group = cfg.groups[name] = Group(name, kind, line, family=family)
             group.wildcards = wildcards
             return group
-    cfg.unsupported.append(f"line {line.number}: {line.text.strip()[:80]} (object group kind)")
+    cfg.unsupported.append(
+        f"{ctx.name}:{line.number}: {line.text.strip()[:80]} (an object group of another kind)"
+    )
     return None
 
 
