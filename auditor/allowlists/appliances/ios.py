@@ -235,6 +235,12 @@ class _Chooser:
         return Chosen(chosen.label, chosen.acls, (note,))
 
 
+def choose(cfg: Config, ctx: ReadContext) -> Chosen:
+    """The access lists ``--chain`` (``ctx.chain``) picks, or the default; ReaderError with the
+    choices when it is ambiguous or unknown."""
+    return _Chooser(cfg, ctx).choose()
+
+
 def _to(ctx: ReadContext) -> tuple[int, int] | None:
     if not ctx.to:
         return None
@@ -315,7 +321,7 @@ class IosReader(Reader):
                 hint=SHOW_HINT,
             )
         cfg = read_config(data, ctx)
-        chosen = _Chooser(cfg, ctx).choose()
+        chosen = choose(cfg, ctx)
         reader = EntryReader(cfg, lambda n: Origin(ctx.name, n), ctx.name)
         to = _to(ctx)
         verdicts = []
