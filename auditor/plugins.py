@@ -26,6 +26,7 @@ READERS: Registry[Any] = Registry(
         "fortios": "auditor.allowlists.appliances.fortios:FortiosReader",
         "gcp-firewall": "auditor.allowlists.cloud.gcp_firewall:GcpFirewallReader",
         "ipset": "auditor.allowlists.lists.ipset_save:IpsetReader",
+        "ios": "auditor.allowlists.appliances.ios:IosReader",
         "iptables-save": "auditor.allowlists.firewalls.iptables_save:IptablesReader",
         "json": "auditor.allowlists.lists.json_list:JsonReader",
         "m365-connector": "auditor.allowlists.mail.m365_connector:M365ConnectorReader",
@@ -51,6 +52,11 @@ READERS: Registry[Any] = Registry(
         "opnsense": "pfsense",
         "pfsense-config": "pfsense",
         "fortigate": "fortios",
+        "cisco-ios": "ios",
+        "ios-xe": "ios",
+        "ios-xr": "ios",
+        "nx-os": "ios",
+        "nxos": "ios",
     },
 )
 """The declared-side readers (``--format``, ``file+FORMAT:PATH``): ``allowlists.READERS``."""
@@ -122,6 +128,7 @@ PLATFORM_OF_FORMAT: dict[str, str] = {
     "fortios": "fortios",
     "gcp-firewall": "gcloud",
     "ipset": "ipset",
+    "ios": "ios",
     "iptables-save": "iptables",
     "m365-connector": "m365",
     "nftables": "nftables",

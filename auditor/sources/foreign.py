@@ -100,6 +100,16 @@ _KINDS = (
         " block: remove the lines before it (a console prompt), or give --format fortios",
     ),
     _Kind(
+        "the output of `show access-lists` (Cisco IOS, NX-OS)",
+        _lines(
+            r"(?:Standard|Extended|Reflexive) IP access list\s",
+            r"IP(?:v6)? access list\s",
+            r"(?:Network|Service) object group\s",
+        ),
+        "give the running configuration (show running-config) with --format ios: the output"
+        " of show access-lists leaves out which interface each list filters",
+    ),
+    _Kind(
         "a Cisco configuration or access list (ASA, IOS, NX-OS, IOS XR) or an Arista EOS one",
         _lines(
             r"ASA Version\s",
@@ -111,9 +121,6 @@ _KINDS = (
             r"(?:no )?ip(?:v4|v6)? access-list\s",
             r"(?:ethernet-services|mac) access-list\s",
             r"access-list \S+ (?:extended|standard|webtype|ethertype|permit|deny|remark)\s",
-            r"(?:Standard|Extended|Reflexive) IP access list\s",
-            r"IP(?:v6)? access list\s",
-            r"(?:Network|Service) object group\s",
             r"ip prefix-list\s",
             r"Building configuration\.\.\.",
             r"Current configuration : \d+",

@@ -242,10 +242,10 @@ FOREIGN = [
     ),
     pytest.param(
         "acl.txt",
-        "ip access-list extended MAIL\n permit tcp 192.0.2.0 0.0.0.255 any eq 25\n",
-        "Cisco",
+        "Extended IP access list MAIL\n    10 permit tcp 192.0.2.0 0.0.0.255 any eq smtp\n",
+        "show access-lists",
         1,
-        id="cisco-ios",
+        id="cisco-ios-show",
     ),
     pytest.param(
         "junos.conf",
