@@ -28,6 +28,7 @@ READERS: Registry[Any] = Registry(
         "iptables-save": "auditor.allowlists.firewalls.iptables_save:IptablesReader",
         "json": "auditor.allowlists.lists.json_list:JsonReader",
         "m365-connector": "auditor.allowlists.mail.m365_connector:M365ConnectorReader",
+        "mikrotik": "auditor.allowlists.appliances.mikrotik:MikrotikReader",
         "nftables": "auditor.allowlists.nftables.nft_text:NftablesReader",
         "nftables-json": "auditor.allowlists.nftables.nft_json:NftablesJsonReader",
         "nginx": "auditor.allowlists.web.nginx_conf:NginxReader",
@@ -39,7 +40,12 @@ READERS: Registry[Any] = Registry(
         "ufw-status": "auditor.allowlists.firewalls.ufw_status:UfwStatusReader",
         "yaml": "auditor.allowlists.lists.yaml_list:YamlReader",
     },
-    {"nft": "nftables", "iptables": "iptables-save", "ip6tables-save": "iptables-save"},
+    {
+        "nft": "nftables",
+        "iptables": "iptables-save",
+        "ip6tables-save": "iptables-save",
+        "routeros": "mikrotik",
+    },
 )
 """The declared-side readers (``--format``, ``file+FORMAT:PATH``): ``allowlists.READERS``."""
 
@@ -111,6 +117,7 @@ PLATFORM_OF_FORMAT: dict[str, str] = {
     "ipset": "ipset",
     "iptables-save": "iptables",
     "m365-connector": "m365",
+    "mikrotik": "mikrotik",
     "nftables": "nftables",
     "nftables-json": "nftables",
     "nginx": "nginx",
