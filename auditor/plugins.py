@@ -38,6 +38,7 @@ READERS: Registry[Any] = Registry(
         "postfix-mynetworks": "auditor.allowlists.mail.postfix_mynetworks:PostfixMynetworksReader",
         "text": "auditor.allowlists.lists.text:TextReader",
         "ufw-status": "auditor.allowlists.firewalls.ufw_status:UfwStatusReader",
+        "windows-firewall": "auditor.allowlists.appliances.windows_fw:WindowsFirewallReader",
         "yaml": "auditor.allowlists.lists.yaml_list:YamlReader",
     },
     {
@@ -126,6 +127,7 @@ PLATFORM_OF_FORMAT: dict[str, str] = {
     "postfix-main-cf": "postfix",
     "postfix-mynetworks": "postfix",
     "ufw-status": "ufw",
+    "windows-firewall": "windows",
 }
 """``--rules auto``: the rule platform for a declared source of each input format."""
 
