@@ -114,7 +114,8 @@ class _Family:
     lists: dict[str, AddressList]
     unsupported: list[str]
     findings: list[Finding]
-    dstnat: bool = False
+    dstnat: list[Interval] | None = None
+    """The sources a dst-nat rule may rewrite (None until the nat rules are lowered)."""
 
     @property
     def bits(self) -> int:
@@ -318,12 +319,11 @@ def _matchers(fam: _Family, item: Item, table: str) -> _Match | None:
         elif key == "connection-state":
             states = frozenset(bare.split(","))
             m.when.append(ir.When("ct_state", states, negated, "connection-state"))
-        elif key == "connection-nat-state" and bare == "dstnat":
-            if not fam.dstnat:
-                if not negated:
-                    return None  # no dst-nat rule: no connection is dstnat'ed
-            else:
-                m.whys.append(f"{shown} (whether a dst-nat rule rewrote the connection)")
+        elif key == "connection-nat-state" and bare == "dstnat" and fam.dstnat is not None:
+            # rewritten: the sources a dst-nat rule may match (as the nat rules show)
+            nat = fam.dstnat
+            sure, maybe = ([], nat) if not negated else (complement(nat, fam.bits), nat)
+            m.narrow(sure, maybe, f"{shown}: whether a dst-nat rule rewrote the connection")
         elif key in ("in-interface", "in-interface-list"):
             got = _interface(fam, key, value)
             if got is False:
@@ -399,11 +399,14 @@ def ruleset(fam: _Family) -> ir.Ruleset:
     rules: dict[str, list[ir.Rule]] = {}
     firsts: dict[str, int] = {}
     jumps: list[tuple[str, Item]] = []
-    fam.dstnat = any(
-        i.get("chain") == "dstnat" and not i.disabled
-        for i in fam.export.items.get((PREFIX[fam.family], "firewall", "nat"), [])
-    )
     for table in ("raw", "nat", "filter"):
+        if table == "filter":
+            nat = [
+                r for k, v in rules.items() if k.startswith("nat:") for r in v if r.action.bypass
+            ]
+            fam.dstnat = merge(
+                [iv for r in nat for iv in (*(r.sources or full(fam.bits)), *r.maybe)]
+            )
         menu = (PREFIX[fam.family], "firewall", table)
         for item in fam.export.items.get(menu, []):
             chain = item.get("chain")
