@@ -45,7 +45,16 @@ from auditor.allowlists.appliances.mikrotik_export import Export, Item, parse_ex
 from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
 from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.errors import AddressError
-from auditor.model import Entry, Finding, Origin, RangeSet, RuleRef, Severity, SourceInfo
+from auditor.model import (
+    Entry,
+    Finding,
+    Origin,
+    RangeSet,
+    RuleRef,
+    Severity,
+    SourceInfo,
+    Verdicts,
+)
 from auditor.ruleset import engine, ir
 from auditor.ruleset.sweep import complement, full, intersect, merge, minus, union
 
@@ -470,8 +479,11 @@ def _covered(export: Export, family: int) -> bool | None:
 
 def read_export(data: bytes, ctx: ReadContext) -> tuple[Export, list[_Family]]:
     """The export and, per family it covers, what its lowering needs."""
-    text = decode_text(data, ctx)
-    export = parse_export(text, ctx.name)
+    export = parse_export(decode_text(data, ctx), ctx.name)
+    return export, families(export, ctx)
+
+
+def families(export: Export, ctx: ReadContext) -> list[_Family]:
     spot = where(ctx)
     fams = []
     findings: list[Finding] = []
@@ -508,7 +520,12 @@ def read_export(data: bytes, ctx: ReadContext) -> tuple[Export, list[_Family]]:
             source=ctx.name,
             hint="give the output of /export (or /ip firewall export and /ipv6 firewall export)",
         )
-    return export, fams
+    return fams
+
+
+def verdicts_of(export: Export, ctx: ReadContext) -> dict[int, Verdicts]:
+    """The verdicts of an export already parsed, per family (rule placement tries changes)."""
+    return {f.family: engine.evaluate(ruleset(f), ctx.service) for f in families(export, ctx)}
 
 
 def _objects(fams: Sequence[_Family]) -> Callable[[], tuple[list[Entry], list[str]]]:
