@@ -300,6 +300,7 @@ def _matchers(fam: _Family, item: Item, table: str) -> _Match | None:
         bare = value.lstrip("!")
         shown = f"{key}={value}"
         if key in ("src-address", "src-address-list"):
+            maybe: list[Interval]
             if key == "src-address":
                 sure, maybe, why = fam.addresses(bare, item), [], ""
             else:
@@ -443,20 +444,22 @@ def ruleset(fam: _Family) -> ir.Ruleset:
     for key, mine in rules.items():
         table, _, chain = key.partition(":")
         base = chain in BASE[table]
-        menu = f"/{PREFIX[fam.family]} firewall {table}"
+        label = f"/{PREFIX[fam.family]} firewall {table}"
         end = RuleRef(
             Origin(fam.name, firsts.get(key)),
-            f"{menu} chain={chain}: no rule decides"
+            f"{label} chain={chain}: no rule decides"
             + ("; RouterOS accepts (no implicit drop)" if base else "; back to the calling chain"),
         )
-        chains[key] = ir.Chain(key, tuple(mine), end, "accept" if base else None, f"{menu} {chain}")
+        chains[key] = ir.Chain(
+            key, tuple(mine), end, "accept" if base else None, f"{label} {chain}"
+        )
     main = f"filter:{fam.where.chain}"
     if main not in chains:
-        menu = f"/{PREFIX[fam.family]} firewall filter"
+        label = f"/{PREFIX[fam.family]} firewall filter"
         line = fam.export.menus.get((PREFIX[fam.family], "firewall", "filter"))
         end = RuleRef(
             Origin(fam.name, line),
-            f"{menu}: no rule in chain {fam.where.chain}; RouterOS accepts (no implicit drop)",
+            f"{label}: no rule in chain {fam.where.chain}; RouterOS accepts (no implicit drop)",
         )
         chains[main] = ir.Chain(main, (), end, "accept")
     gates = []
