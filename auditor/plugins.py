@@ -30,6 +30,7 @@ READERS: Registry[Any] = Registry(
         "iptables-save": "auditor.allowlists.firewalls.iptables_save:IptablesReader",
         "json": "auditor.allowlists.lists.json_list:JsonReader",
         "m365-connector": "auditor.allowlists.mail.m365_connector:M365ConnectorReader",
+        "mikrotik": "auditor.allowlists.appliances.mikrotik:MikrotikReader",
         "nftables": "auditor.allowlists.nftables.nft_text:NftablesReader",
         "nftables-json": "auditor.allowlists.nftables.nft_json:NftablesJsonReader",
         "nginx": "auditor.allowlists.web.nginx_conf:NginxReader",
@@ -41,6 +42,7 @@ READERS: Registry[Any] = Registry(
         "postfix-mynetworks": "auditor.allowlists.mail.postfix_mynetworks:PostfixMynetworksReader",
         "text": "auditor.allowlists.lists.text:TextReader",
         "ufw-status": "auditor.allowlists.firewalls.ufw_status:UfwStatusReader",
+        "windows-firewall": "auditor.allowlists.appliances.windows_fw:WindowsFirewallReader",
         "yaml": "auditor.allowlists.lists.yaml_list:YamlReader",
     },
     {
@@ -57,6 +59,7 @@ READERS: Registry[Any] = Registry(
         "ios-xr": "ios",
         "nx-os": "ios",
         "nxos": "ios",
+        "routeros": "mikrotik",
     },
 )
 """The declared-side readers (``--format``, ``file+FORMAT:PATH``): ``allowlists.READERS``."""
@@ -131,6 +134,7 @@ PLATFORM_OF_FORMAT: dict[str, str] = {
     "ios": "ios",
     "iptables-save": "iptables",
     "m365-connector": "m365",
+    "mikrotik": "mikrotik",
     "nftables": "nftables",
     "nftables-json": "nftables",
     "nginx": "nginx",
@@ -141,6 +145,7 @@ PLATFORM_OF_FORMAT: dict[str, str] = {
     "postfix-main-cf": "postfix",
     "postfix-mynetworks": "postfix",
     "ufw-status": "ufw",
+    "windows-firewall": "windows",
 }
 """``--rules auto``: the rule platform for a declared source of each input format."""
 

@@ -18,11 +18,13 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Sequence
+from dataclasses import replace
 
 from auditor.model import MissingBlock
 from auditor.rules import objects, sanitize
 from auditor.rules.artifacts import Artifact
 from auditor.rules.base import Generator, RuleOptions, stale
+from auditor.rules.mikrotik_place import into_list, place
 
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 MENU = {4: "/ip firewall", 6: "/ipv6 firewall"}
@@ -51,14 +53,16 @@ class MikrotikGenerator(Generator):
     def check_options(self, options: RuleOptions) -> None:
         objects.check_names(
             self.name,
-            options,
+            replace(options, chain=options.chain.partition(":")[0]),
             NAME,
             "letters, digits, '_', '.' and '-', starting with a letter, digit or '_'",
             self.max_name_len,
         )
 
     def chain(self, options: RuleOptions) -> str:
-        return CHAINS.get(options.chain, options.chain)
+        """The filter chain (``input:ether1``, the reader's chain and interface, is ``input``)."""
+        chain = options.chain.partition(":")[0]
+        return CHAINS.get(chain, chain)
 
     def list_name(self, options: RuleOptions) -> str:
         return objects.scope_name(options) or objects.default_name(options.service)
@@ -95,16 +99,30 @@ class MikrotikGenerator(Generator):
                 lines.append(f":if ([:len [find {where}]] = 0) do={{ {add} }}")
                 back.append(f"remove [find {where}]")
             if scoped:
-                lines.insert(0, f"# Into address-list {name}, which the accepting rule uses.")
+                notes = into_list(mine, family, options, name)
+                lines[:0] = [f"# Into address-list {name}, which the accepting rule uses."]
+                lines[1:1] = [f"# {self.note([n], '')}" for n in notes]
             else:
                 args, tag = self.rule(options, family)
-                lines += [
-                    f"{menu} filter",
-                    f':if ([:len [find comment="{tag}"]] = 0) do={{'
-                    " :if ([:len [find dynamic=no]] = 0) do={"
-                    f" add {args} }} else={{"
-                    f" add {args} place-before=[:pick [find dynamic=no] 0] }} }}",
-                ]
+                spot = place(mine, family, options, name, args)
+                lines[:0] = [f"# {self.note([n], '')}" for n in spot.notes]
+                lines.append(f"{menu} filter")
+                if spot.index is None:
+                    lines.append(
+                        f':if ([:len [find comment="{tag}"]] = 0) do={{'
+                        " :if ([:len [find dynamic=no]] = 0) do={"
+                        f" add {args} }} else={{"
+                        f" add {args} place-before=[:pick [find dynamic=no] 0] }} }}"
+                    )
+                elif not spot.before:
+                    lines.append(f':if ([:len [find comment="{tag}"]] = 0) do={{ add {args} }}')
+                else:
+                    before = self.note([spot.before], "")
+                    lines[-1:-1] = [f"# Before static rule {spot.index}: {before}"]
+                    lines.append(
+                        f':if ([:len [find comment="{tag}"]] = 0) do={{'
+                        f" add {args} place-before=[:pick [find dynamic=no] {spot.index}] }}"
+                    )
                 back += [f"{menu} filter", f'remove [find comment="{tag}"]']
             body = "\n".join(lines) + "\n"
             arts.append(Artifact("apply", family, body, "rsc", how, check, cidrs=len(mine)))

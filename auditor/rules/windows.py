@@ -20,7 +20,9 @@ with ``Set-NetFirewallRule`` when it exists (both families in one rule).
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import ClassVar
 
 from auditor.model import MissingBlock
@@ -32,6 +34,8 @@ NAME = re.compile(r"[A-Za-z0-9_{}][A-Za-z0-9 _.{}()-]*")
 """Rule names: a GUID in braces, or words."""
 
 QUOTES = "'\u2018\u2019\u201a\u201b"
+SAFE = frozenset(string.ascii_letters + string.digits + " ._:/,@+=-()[]")
+"""What a comment naming a declared rule keeps (the rest becomes ``_``)."""
 """PowerShell ends a single-quoted string at any of these; doubled, each stands for itself."""
 
 
@@ -74,6 +78,9 @@ class WindowsGenerator(Generator):
         return [f"{self.max_entries_rule} addresses a rule"]
 
     def check_options(self, options: RuleOptions) -> None:
+        if options.chain.lower() in ("domain", "private", "public"):
+            # the profile a Windows Firewall export is evaluated in: the rule is for every one
+            options = replace(options, chain=objects.DEFAULT_CHAIN)
         objects.check_names(
             self.name,
             options,
@@ -111,8 +118,31 @@ class WindowsGenerator(Generator):
         words.append("-RemoteAddress $add | Out-Null")
         return " ".join(words)
 
+    def blocked(self, block: MissingBlock, options: RuleOptions) -> list[str]:
+        """The block rules of a declared Windows Firewall export that block the block's
+        addresses today: an allow rule does not override them."""
+        out: dict[str, None] = {}
+        last = block.network + block.size - 1
+        for rs in options.declared:
+            if rs.info.format != "windows-firewall":
+                continue
+            for v in rs.verdicts:
+                if v.family != block.family:
+                    continue
+                for seg in v.segments:
+                    if seg.outcome == "drop" and seg.rule.origin.line is not None:
+                        if seg.first <= last and seg.last >= block.network:
+                            out[sanitize.clean(seg.rule.describe())[:200]] = None
+        return [objects.restrict(t, SAFE) for t in out]
+
     def _apply(self, name: str, run: Sequence[MissingBlock], options: RuleOptions) -> list[str]:
         lines = [f"# Rule {name}"]
+        for block in run:
+            for rule in self.blocked(block, options):
+                lines.append(
+                    f"# {sanitize.cidr(block)} is blocked today by {rule}: a block rule wins"
+                    " over every allow rule, narrow it by hand"
+                )
         for block in run:
             note = self.origins_comment(block.origins, prefix="")
             if note:
