@@ -17,6 +17,7 @@ READERS: Registry[Any] = Registry(
     "input format",
     {
         "apache": "auditor.allowlists.web.apache_conf:ApacheReader",
+        "asa": "auditor.allowlists.appliances.asa:AsaReader",
         "aws-network-acl": "auditor.allowlists.cloud.aws_network_acl:AwsNetworkAclReader",
         "aws-prefix-list": "auditor.allowlists.cloud.aws_prefix_list:AwsPrefixListReader",
         "aws-security-group": "auditor.allowlists.cloud.aws_security_group:AwsSecurityGroupReader",
@@ -39,7 +40,12 @@ READERS: Registry[Any] = Registry(
         "ufw-status": "auditor.allowlists.firewalls.ufw_status:UfwStatusReader",
         "yaml": "auditor.allowlists.lists.yaml_list:YamlReader",
     },
-    {"nft": "nftables", "iptables": "iptables-save", "ip6tables-save": "iptables-save"},
+    {
+        "nft": "nftables",
+        "iptables": "iptables-save",
+        "ip6tables-save": "iptables-save",
+        "cisco-asa": "asa",
+    },
 )
 """The declared-side readers (``--format``, ``file+FORMAT:PATH``): ``allowlists.READERS``."""
 
@@ -103,6 +109,7 @@ GENERATORS: Registry[Any] = Registry(
 
 PLATFORM_OF_FORMAT: dict[str, str] = {
     "apache": "apache",
+    "asa": "asa",
     "aws-security-group": "aws",
     "azure-nsg": "azure",
     "exchange-connector": "exchange",
