@@ -242,7 +242,7 @@ def _block(cfg: Config, m: re.Match[str], no: int) -> Group | Interface | None:
         cfg.time_ranges.add(name)
         return None
     if what.startswith("object-group group"):
-        cfg.unsupported.append(f"{cfg.name}:{no}: object-group {what.split()[-1]} {name}")
+        cfg.unsupported.append(f"line {no}: object-group {what.split()[-1]} {name}")
         return None
     kind = what.removeprefix("object-group ") if what.startswith("object-group") else what
     group = cfg.groups.get(name)
@@ -334,7 +334,7 @@ def _access_group(cfg: Config, words: list[str], text: str, no: int) -> None:
     elif len(words) >= 5 and words[2] in ("in", "out") and words[3] == "interface":
         (cfg.bound_in if words[2] == "in" else cfg.bound_out)[words[4]] = binding
     else:
-        cfg.unsupported.append(f"{cfg.name}:{no}: {text}")
+        cfg.unsupported.append(f"line {no}: {text}")
 
 
 def _sniff(data: bytes) -> bool:

@@ -35,7 +35,13 @@ class Selection:
     ingress: Interface | None
     acls: list[Acl]
     end: tuple[Outcome, RuleRef]
-    notes: list[str] = field(default_factory=list)
+    notes: list[tuple[str, int]] = field(default_factory=list)
+
+
+_UNBOUND = (
+    "access-list {acl} is bound by no access-group; it is evaluated as if bound to the"
+    " interface the connections come in on"
+)
 
 
 def _to(ctx: ReadContext) -> tuple[int, int] | None:
@@ -107,10 +113,7 @@ def select(cfg: Config, ctx: ReadContext) -> Selection:
                 acls.append(_acl(cfg, glob))
             notes = []
             if not ifaces and (glob is None or glob.acl != chain):
-                notes.append(
-                    f"access-list {chain} is bound by no access-group; it is evaluated as if"
-                    " bound to the interface the connections come in on"
-                )
+                notes.append((_UNBOUND.format(acl=chain), acl.line))
             last = acls[-1]
             end = RuleRef(
                 cfg.origin(last.line), f"implicit deny at the end of access-list {last.name}"
@@ -141,10 +144,7 @@ def select(cfg: Config, ctx: ReadContext) -> Selection:
     if len(acls) == 1:
         acl = acls[0]
         end = RuleRef(cfg.origin(acl.line), f"implicit deny at the end of access-list {acl.name}")
-        note = (
-            f"access-list {acl.name} is bound by no access-group; it is evaluated as if bound"
-            " to the interface the connections come in on"
-        )
+        note = (_UNBOUND.format(acl=acl.name), acl.line)
         return Selection(f"access-list {acl.name}", None, [acl], ("drop", end), [note])
     if acls or len(cfg.interfaces) > 1:
         raise ReaderError(
@@ -338,8 +338,8 @@ def evaluate_config(cfg: Config, data: bytes, ctx: ReadContext) -> RangeSet:
         except ir.RulesetError as e:
             raise ReaderError(e.message, source=ctx.name, hint=e.hint) from None
     findings = list(cfg.findings)
-    for note in sel.notes:
-        findings.append(Finding("unbound", Severity.INFO, note, cfg.origin(None)))
+    for note, line in sel.notes:
+        findings.append(Finding("unbound", Severity.INFO, note, cfg.origin(line)))
     if cfg.nat:
         findings.append(
             Finding(

@@ -170,7 +170,7 @@ class Resolver:
 
     def _unknown(self, group: Group, words: tuple[str, ...], no: int, out: Net) -> None:
         text = " ".join(words)
-        self.cfg.unsupported.append(f"{self.cfg.name}:{no}: {text} (in {group.name})")
+        self.cfg.unsupported.append(f"line {no}: {text} (in {group.name})")
         for fam in FAMILIES:
             out.whys[fam].append(f"{group.name} holds {text!r}, which is not read")
 
@@ -312,7 +312,7 @@ class Resolver:
                 break
             else:
                 whys.append(f"not read: {' '.join(words[i:])}")
-                self.cfg.unsupported.append(f"{self.cfg.name}:{no}: service {' '.join(words)}")
+                self.cfg.unsupported.append(f"line {no}: service {' '.join(words)}")
                 break
         return Alt(protocols, tuple(sports), tuple(dports), tuple(whys))
 
@@ -402,7 +402,7 @@ class EntryParser:
             else:
                 rest = " ".join(w[i:])
                 whys.append(f"not read: {rest}")
-                self.cfg.unsupported.append(f"{self.cfg.name}:{no}: {rest} (in {ace.text})")
+                self.cfg.unsupported.append(f"line {no}: {rest} (in {ace.text})")
                 break
         if sports or dports:
             alts = [
