@@ -3,7 +3,8 @@ tcp/25 are worked out here from Cisco's documentation:
 
 - "Access Control Lists" (ACL entries are matched in order, first match; an implicit deny
   ends every list; ``inactive``, ``remark``, ``time-range``, ``eq/lt/gt/neq/range``):
-  cisco.com/c/en/us/td/docs/security/asa/asa922/configuration/firewall/asa-922-firewall-config/access-acls.html
+  cisco.com/c/en/us/td/docs/security/asa/asa922/configuration/firewall/
+  asa-922-firewall-config/access-acls.html
 - "Objects for Access Control" (network objects, nested ``object-group network``,
   ``object-group service`` with ``port-object`` and ``service-object``):
   .../asa-922-firewall-config/access-objects.html
@@ -11,7 +12,8 @@ tcp/25 are worked out here from Cisco's documentation:
   "If you configure a global access rule, then the implicit deny comes after the global rule
   is processed"; without an access rule, traffic from a higher to a lower security level is
   allowed, from lower to higher denied): .../asa-922-firewall-config/access-rules.html
-- "Addresses, Protocols, and Ports" (``smtp`` is TCP 25): cisco.com/c/en/us/td/docs/security/asa/roadmap/asaportref.html
+- "Addresses, Protocols, and Ports" (``smtp`` is TCP 25):
+  cisco.com/c/en/us/td/docs/security/asa/roadmap/asaportref.html
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ object network PARTNER-RANGE
 object-group network PARTNERS
  network-object object PARTNER-RANGE
  network-object 198.18.0.0 255.255.255.0
-object-group network ALL-SENDERS
+object-group network SENDERS
  group-object PARTNERS
  network-object host 192.0.2.99
  network-object 2001:db8:99::/48
@@ -74,8 +76,8 @@ object-group service MAIL-SVC
 !
 access-list outside_in remark mail from the partners
 access-list outside_in extended deny ip host 203.0.113.13 any
-access-list outside_in extended permit tcp object-group ALL-SENDERS object MX object-group SMTP-PORTS
-access-list outside_in extended permit tcp object-group ALL-SENDERS object MX6 eq smtp
+access-list outside_in extended permit tcp object-group SENDERS object MX object-group SMTP-PORTS
+access-list outside_in extended permit tcp object-group SENDERS object MX6 eq smtp
 access-list outside_in extended permit tcp host mailrelay object MX eq 25 log
 access-list outside_in extended permit tcp 100.64.0.0 255.255.0.0 any eq 25 inactive
 access-list outside_in extended permit tcp 100.65.0.0 255.255.0.0 any eq 25 time-range WORKHOURS
