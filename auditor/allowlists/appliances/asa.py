@@ -242,7 +242,7 @@ def _block(cfg: Config, m: re.Match[str], no: int) -> Group | Interface | None:
         cfg.time_ranges.add(name)
         return None
     if what.startswith("object-group group"):
-        cfg.unsupported.append(f"line {no}: object-group {what.split()[-1]} {name}")
+        cfg.unsupported.append(f"line {no}: {m.group(0).strip()} (not an object-group type)")
         return None
     kind = what.removeprefix("object-group ") if what.startswith("object-group") else what
     group = cfg.groups.get(name)
@@ -344,7 +344,9 @@ def _sniff(data: bytes) -> bool:
 
 _SNIFF = re.compile(
     rb"(?m)^(?:ASA Version \S|access-list \S+ extended (?:permit|deny) "
-    rb"|access-group \S+ (?:in|out) interface \S|access-group \S+ global\s*$)"
+    rb"|access-group \S+ (?:in|out) interface \S|access-group \S+ global\s*$"
+    # an ASA network object (IOS has object-groups only)
+    rb"|object network \S+\r?\n (?:host|subnet|range|fqdn) )"
 )
 _SHOW = re.compile(rb"(?m)^\s*access-list \S+(?:; \d+ elements| line \d+ )")
 
