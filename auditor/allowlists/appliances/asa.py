@@ -45,7 +45,14 @@ import re
 from dataclasses import dataclass, field
 
 from auditor import ipspace
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, address_findings, decode_text
+from auditor.allowlists.base import (
+    MAX_FINDINGS_PER_KIND,
+    ReadContext,
+    Reader,
+    ReaderError,
+    address_findings,
+    decode_text,
+)
 from auditor.errors import AddressError
 from auditor.model import Finding, Origin, RangeSet, Severity
 
@@ -193,8 +200,25 @@ class Config:
     def error(self, message: str, line: int | None, hint: str | None = None) -> ReaderError:
         return ReaderError(message, source=self.name, line=line, hint=hint)
 
+    counts: dict[str, int] = field(default_factory=dict)
+
     def warn(self, kind: str, message: str, line: int | None) -> None:
-        self.findings.append(Finding(kind, Severity.WARNING, message, self.origin(line)))
+        """A warning, the first MAX_FINDINGS_PER_KIND of a kind (the rest are counted)."""
+        n = self.counts[kind] = self.counts.get(kind, 0) + 1
+        if n <= MAX_FINDINGS_PER_KIND:
+            self.findings.append(Finding(kind, Severity.WARNING, message, self.origin(line)))
+
+    def summary(self) -> list[Finding]:
+        return [
+            Finding(
+                kind,
+                Severity.INFO,
+                f"{n - MAX_FINDINGS_PER_KIND} more '{kind}' findings not listed",
+                self.origin(None),
+            )
+            for kind, n in sorted(self.counts.items())
+            if n > MAX_FINDINGS_PER_KIND
+        ]
 
 
 def parse_config(text: str, ctx: ReadContext) -> Config:
@@ -405,7 +429,8 @@ def network(
             parsed = ipspace.parse(address, ctx.host_bits)
         except AddressError as e:
             raise cfg.error(str(e), no) from None
-        cfg.findings.extend(address_findings(address, parsed, cfg.origin(no)))
+        for f in address_findings(address, parsed, cfg.origin(no)):
+            cfg.warn(f.kind, f.message, no)
         return parsed.family, parsed.first, parsed.last
     fam, value = parse_address(cfg, address, no)
     if mask is None:
@@ -420,13 +445,17 @@ def network(
         ) from None
     if fam != 4:
         raise cfg.error(f"{address} {mask}: a netmask goes with an IPv4 address", no)
-    text = f"{ipspace.format_address(4, value)}/{plen}"
-    try:
-        parsed = ipspace.parse(text, ctx.host_bits)
-    except AddressError as e:
-        raise cfg.error(f"{address} {mask}: {e}", no, e.hint) from None
-    cfg.findings.extend(address_findings(f"{address} {mask}", parsed, cfg.origin(no)))
-    return 4, parsed.first, parsed.last
+    host = (1 << (32 - plen)) - 1
+    if value & host:
+        if ctx.host_bits == "reject":
+            raise cfg.error(
+                f"{address} {mask} has host bits set",
+                no,
+                "write the network address, or use --host-bits fix",
+            )
+        fixed = ipspace.format_cidr(4, value & ~host, plen)
+        cfg.warn("host-bits", f"'{address} {mask}' has host bits set; read as {fixed}", no)
+    return 4, value & ~host & 0xFFFFFFFF, (value & ~host & 0xFFFFFFFF) | host
 
 
 def port_number(cfg: Config, word: str, no: int) -> int:

@@ -337,7 +337,7 @@ def evaluate_config(cfg: Config, data: bytes, ctx: ReadContext) -> RangeSet:
             verdicts.append(engine.evaluate(rs, ctx.service))
         except ir.RulesetError as e:
             raise ReaderError(e.message, source=ctx.name, hint=e.hint) from None
-    findings = list(cfg.findings)
+    findings = list(cfg.findings) + cfg.summary()
     for note, line in sel.notes:
         findings.append(Finding("unbound", Severity.INFO, note, cfg.origin(line)))
     if cfg.nat:

@@ -6,6 +6,7 @@ alternatives, an entry to its action, services, source and destination."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from auditor import ipspace
 from auditor.allowlists.appliances.asa import (
@@ -51,8 +52,7 @@ def _any(*fams: int) -> Net:
     return net
 
 
-@dataclass(frozen=True)
-class Alt:
+class Alt(NamedTuple):
     """One service alternative of an entry: protocols, source and destination ports."""
 
     protocols: frozenset[str] | None
