@@ -18,7 +18,7 @@ from auditor.model import MissingBlock, RangeSet, RuleRef
 from auditor.rules.base import RuleOptions, audited_bytes
 
 if TYPE_CHECKING:
-    from auditor.allowlists.appliances.asa import Acl, Config
+    from auditor.allowlists.appliances.asa_config import Acl, Config
 
 
 @dataclass
@@ -61,7 +61,7 @@ def target(
 ) -> AsaTarget | None:
     """The target in the declared ASA configuration; None without one (rules from a report,
     another declared format, a file changed since the audit)."""
-    from auditor.allowlists.appliances.asa import parse_config
+    from auditor.allowlists.appliances.asa_config import parse_config
     from auditor.allowlists.appliances.asa_lower import select
     from auditor.allowlists.base import ReadContext, ReaderError, decode_text
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from auditor import ipspace
-from auditor.allowlists.appliances.asa import Ace, Acl, Binding, Config, Interface
+from auditor.allowlists.appliances.asa_config import Ace, Acl, Binding, Config, Interface
 from auditor.allowlists.appliances.asa_objects import (
     FAMILIES,
     Alt,

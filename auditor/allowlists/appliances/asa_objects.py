@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from auditor import ipspace
-from auditor.allowlists.appliances.asa import (
+from auditor.allowlists.appliances.asa_config import (
     PORT_OPS,
     Ace,
     Config,
