@@ -17,6 +17,7 @@ READERS: Registry[Any] = Registry(
     "input format",
     {
         "apache": "auditor.allowlists.web.apache_conf:ApacheReader",
+        "asa": "auditor.allowlists.appliances.asa:AsaReader",
         "aws-network-acl": "auditor.allowlists.cloud.aws_network_acl:AwsNetworkAclReader",
         "aws-prefix-list": "auditor.allowlists.cloud.aws_prefix_list:AwsPrefixListReader",
         "aws-security-group": "auditor.allowlists.cloud.aws_security_group:AwsSecurityGroupReader",
@@ -60,6 +61,7 @@ READERS: Registry[Any] = Registry(
         "nx-os": "ios",
         "nxos": "ios",
         "routeros": "mikrotik",
+        "cisco-asa": "asa",
     },
 )
 """The declared-side readers (``--format``, ``file+FORMAT:PATH``): ``allowlists.READERS``."""
@@ -124,6 +126,7 @@ GENERATORS: Registry[Any] = Registry(
 
 PLATFORM_OF_FORMAT: dict[str, str] = {
     "apache": "apache",
+    "asa": "asa",
     "aws-security-group": "aws",
     "azure-nsg": "azure",
     "exchange-connector": "exchange",

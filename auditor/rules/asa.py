@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from auditor.model import MissingBlock
 from auditor.rules import objects, sanitize
 from auditor.rules.artifacts import BANG, Artifact
 from auditor.rules.base import Generator, RuleOptions, stale
 from auditor.service import Service
+
+if TYPE_CHECKING:
+    from auditor.rules import asa_place
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
@@ -81,23 +85,30 @@ class AsaGenerator(Generator):
         return out
 
     def artifacts(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[Artifact]:
+        from auditor.rules import asa_place
+
         ordered = sanitize.sorted_blocks(blocks)
-        group, acl = self.group(options), self.acl(options)
+        scope = objects.scope_name(options)
+        place = asa_place.target(ordered, options, scope)
+        group = self.group(options)
+        acl = place.acl if place is not None else self.acl(options)
         how = "paste into configure terminal (or copy FILE running-config)"
         check = f"show running-config object-group id {group}; show access-list {acl}"
         prune = self._prune(options, how, check)
         if not ordered:
             return prune
-        scoped = objects.scope_name(options) is not None
+        scoped = scope is not None
         count = len(ordered)
         lines = []
         if scoped:
             lines.append(f"! Into object-group {group}, which the permit entry already uses.")
-        else:
+        elif place is None:
             lines += [
                 f"! access-list {acl} must be the one access-group binds to the interface",
                 "! (name it with --chain); line 1 puts each entry ahead of any deny in it.",
             ]
+        else:
+            lines += self._placed(place)
         lines.append(f"object-group network {group}")
         text = self.comment([options.service.describe()])
         if text and not scoped:
@@ -107,14 +118,19 @@ class AsaGenerator(Generator):
             if note:
                 lines.append(f" ! {note}")
             lines.append(f" {network_object(block)}")
+        at = "line 1 " if place is None else f"line {place.line} " if place.line else ""
         if not scoped:
             lines.append("exit")
-            lines += [f"access-list {acl} line 1 {entry}" for entry in self.entries(options)]
+            lines += [f"access-list {acl} {at}{entry}" for entry in self.entries(options)]
+            if place is not None and place.bind:
+                lines.append(place.bind)
         arts = [
             Artifact("apply", None, "\n".join(lines) + "\n", "txt", how, check, BANG, cidrs=count)
         ]
         back = []
         if not scoped:
+            if place is not None and place.bind:
+                back.append(f"no {place.bind}")
             back += [f"no access-list {acl} {entry}" for entry in self.entries(options)]
             back.append(f"no object-group network {group}")
         else:
@@ -125,6 +141,32 @@ class AsaGenerator(Generator):
             Artifact("rollback", None, "\n".join(back) + "\n", "txt", how, check, BANG, cidrs=count)
         )
         return arts + prune
+
+    def _placed(self, place: asa_place.AsaTarget) -> list[str]:
+        """Comment lines saying where the entries go and why there, from the configuration."""
+        where = sanitize.cut(sanitize.clean(place.source), 120)
+        out = [f"! Into access-list {place.acl}, which {place.label} meets in {where}."]
+        if place.ahead_of is not None:
+            said = sanitize.cut(sanitize.clean(place.ahead_of.describe()), 200)
+            out.append(f"! line {place.line}: ahead of {said}, which denies them today.")
+        elif place.deciders:
+            said = sanitize.cut(sanitize.clean(place.deciders[0].describe()), 200)
+            out.append(f"! At the end of the list: no entry of it denies them; {said} does.")
+        if place.bind:
+            out += [
+                f"! {place.label} has no access list: binding one replaces its security-level",
+                "! rule (everything else coming in on it stays denied by the implicit deny).",
+            ]
+        return out
+
+    def unfixed(self, blocks: Sequence[MissingBlock], options: RuleOptions) -> list[str]:
+        from auditor.rules import asa_place
+
+        scope = objects.scope_name(options)
+        if scope is None or not blocks:
+            return []
+        place = asa_place.target(sanitize.sorted_blocks(blocks), options, scope)
+        return place.unfixed if place is not None else []
 
     def _prune(self, options: RuleOptions, how: str, check: str) -> list[Artifact]:
         scope = objects.scope_name(options)

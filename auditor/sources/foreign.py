@@ -110,6 +110,13 @@ _KINDS = (
         " of show access-lists leaves out which interface each list filters",
     ),
     _Kind(
+        "`show access-list` output of a Cisco ASA",
+        _lines(r"access-list \S+(?:; \d+ elements| line \d+ (?:extended|standard|remark)\s)"),
+        "give the configuration instead: `show running-config` (or the saved one) holds the"
+        " access lists in order with their objects and access-group lines; read it with"
+        " --format asa",
+    ),
+    _Kind(
         "a Cisco configuration or access list (ASA, IOS, NX-OS, IOS XR) or an Arista EOS one",
         _lines(
             r"ASA Version\s",

@@ -232,13 +232,13 @@ def test_utf8_with_a_bom_and_plain_ascii_are_untouched(tmp_path: Path) -> None:
 
 FOREIGN = [
     pytest.param(
-        "asa.cfg",
-        "ASA Version 9.8\nhostname fw\nobject-group network MAIL\n"
-        " network-object 192.0.2.0 255.255.255.0\n"
-        "access-list OUT extended permit tcp object-group MAIL any eq smtp\n",
-        "Cisco",
+        "acl.txt",
+        "access-list OUT; 1 elements; name hash: 0x1\n"
+        "access-list OUT line 1 extended permit tcp 192.0.2.0 255.255.255.0 any eq smtp"
+        " (hitcnt=0) 0x2\n",
+        "show access-list",
         1,
-        id="cisco-asa",
+        id="cisco-asa-show",
     ),
     pytest.param(
         "acl.txt",
