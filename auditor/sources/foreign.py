@@ -135,7 +135,8 @@ _KINDS = (
             r"banner (?:exec|motd|login)\s",
             r"router (?:bgp|ospf|eigrp|rip|isis)\b",
         ),
-        _LIST_HINT,
+        "read a Cisco configuration with --format asa (ASA) or --format ios (IOS, IOS XE,"
+        " IOS XR, NX-OS); an Arista EOS one is not read: " + _LIST_HINT,
     ),
     _Kind(
         "a pf ruleset (pf.conf)",

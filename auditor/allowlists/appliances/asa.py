@@ -51,15 +51,24 @@ from auditor.model import RangeSet
 
 def _sniff(data: bytes) -> bool:
     head = data[:65536]
-    return bool(_SNIFF.search(head)) and not _SHOW.search(head)
+    if _SHOW.search(head):
+        return False
+    if _SNIFF.search(head):
+        return True
+    # `access-list NAME extended permit` alone is also taken by IOS: an ASA's only when the
+    # file shows none of IOS's own access-list syntax
+    from auditor.allowlists.appliances.ios import sniff_ios
+
+    return bool(_SHARED.search(head)) and not sniff_ios(data)
 
 
 _SNIFF = re.compile(
-    rb"(?m)^(?:ASA Version \S|access-list \S+ extended (?:permit|deny) "
+    rb"(?m)^(?:ASA Version \S"
     rb"|access-group \S+ (?:in|out) interface \S|access-group \S+ global\s*$"
     # an ASA network object (IOS has object-groups only)
     rb"|object network \S+\r?\n (?:host|subnet|range|fqdn) )"
 )
+_SHARED = re.compile(rb"(?m)^access-list \S+ extended (?:permit|deny) ")
 _SHOW = re.compile(rb"(?m)^\s*access-list \S+(?:; \d+ elements| line \d+ )")
 
 

@@ -358,7 +358,8 @@ def network(
         raise cfg.error(
             f"{address} {mask}: {e}",
             no,
-            "the ASA takes a contiguous netmask such as 255.255.255.0 (not a wildcard mask)",
+            "the ASA takes a contiguous netmask such as 255.255.255.0; a wildcard mask such as"
+            " 0.0.0.255 is IOS syntax: read an IOS configuration with --format ios",
         ) from None
     if fam != 4:
         raise cfg.error(f"{address} {mask}: a netmask goes with an IPv4 address", no)

@@ -37,7 +37,9 @@ READ = {
         "edge-inbound", "ios", "access list edge-inbound", [38], []
     ),
     # ASA-style "access-list acl extended ..." alone: not claimed, read with --format ios
-    "cisco-ios_batfish_aclIos.cfg": (None, "text", "access list acl", [7], []),
+    # ASA-style `access-list NAME extended` lines with wildcard masks: taken for an ASA
+    # configuration by content (whose reader then names the wildcard mask and --format ios)
+    "cisco-ios_batfish_aclIos.cfg": (None, "asa", "access list acl", [7], []),
     "cisco-ios_batfish_example_as1border1.cfg": ("101", "ios", "access list 101", [131, 132], []),
     "cisco-ios_batfish_example_as2border1.cfg": (
         None, "ios", "interface GigabitEthernet0/0 (access-list OUTSIDE_TO_INSIDE in)", [136], []
