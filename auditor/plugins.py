@@ -27,6 +27,7 @@ READERS: Registry[Any] = Registry(
         "ipset": "auditor.allowlists.lists.ipset_save:IpsetReader",
         "iptables-save": "auditor.allowlists.firewalls.iptables_save:IptablesReader",
         "json": "auditor.allowlists.lists.json_list:JsonReader",
+        "junos": "auditor.allowlists.appliances.junos:JunosReader",
         "m365-connector": "auditor.allowlists.mail.m365_connector:M365ConnectorReader",
         "nftables": "auditor.allowlists.nftables.nft_text:NftablesReader",
         "nftables-json": "auditor.allowlists.nftables.nft_json:NftablesJsonReader",
@@ -39,7 +40,12 @@ READERS: Registry[Any] = Registry(
         "ufw-status": "auditor.allowlists.firewalls.ufw_status:UfwStatusReader",
         "yaml": "auditor.allowlists.lists.yaml_list:YamlReader",
     },
-    {"nft": "nftables", "iptables": "iptables-save", "ip6tables-save": "iptables-save"},
+    {
+        "nft": "nftables",
+        "iptables": "iptables-save",
+        "ip6tables-save": "iptables-save",
+        "juniper": "junos",
+    },
 )
 """The declared-side readers (``--format``, ``file+FORMAT:PATH``): ``allowlists.READERS``."""
 
@@ -110,6 +116,7 @@ PLATFORM_OF_FORMAT: dict[str, str] = {
     "gcp-firewall": "gcloud",
     "ipset": "ipset",
     "iptables-save": "iptables",
+    "junos": "junos",
     "m365-connector": "m365",
     "nftables": "nftables",
     "nftables-json": "nftables",
