@@ -194,14 +194,15 @@ def _brace_form(text: str, source: str) -> tuple[list[_Stmt], int]:
         else:  # "}"
             if words:
                 raise _error(
-                    source, line, f"'{' '.join(words)[:60]}' is not ended with ';' before '}}'"
+                    source,
+                    lines[0],
+                    f"'{' '.join(words)[:60]}' is not ended with ';' before '}}'",
+                    "end each statement with ';'",
                 )
             if not stack:
                 raise _error(source, line, "'}' without an open block", "a '{' is missing above")
             block, block_lines, block_inactive, emitted = stack.pop()
-            if block_inactive or dead:
-                skipped += 1
-            elif len(out) == emitted:  # an empty block still names its element
+            if not (block_inactive or dead) and len(out) == emitted:  # an empty block still names its element
                 out += _expand(
                     [w for s in stack for w in s[0]] + block,
                     [n for s in stack for n in s[1]] + block_lines,
