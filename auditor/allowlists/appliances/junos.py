@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from auditor.allowlists.appliances import junos_parse
 from auditor.allowlists.appliances.junos_lower import (
     FAMILY_NAMES,
+    IMPLICIT,
     Lowering,
     accept_all,
     filter_nodes,
@@ -322,3 +323,60 @@ class JunosReader(Reader):
             info, verdicts, findings, unsupported, scope_objects(junos, ctx.name)
         )
         return verdicts_rangeset(result)
+
+
+@dataclass(frozen=True)
+class FilterPlace:
+    """Where a family's filters are, for rule placement: the filters the chosen interface
+    (or filter) applies, in order, and each term's line with its place in that order."""
+
+    filters: tuple[str, ...]
+    terms: dict[int, list[tuple[int, int, str, str]]]
+    """A term's line: (filter index, term index, filter, term) of the terms named there."""
+    ends: dict[int, list[tuple[int, str]]]
+    """A filter's line (its implicit discard): (filter index, filter)."""
+
+    def locate(self, ref: RuleRef) -> tuple[int, float, str, str | None] | None:
+        """Where a deciding rule is: (filter index, term index or inf for the implicit
+        discard, filter, term or None)."""
+        line = ref.origin.line or 0
+        for k, t, fname, tname in self.terms.get(line, []):
+            if ref.text.startswith(f"filter {fname} term {tname}: "):
+                return k, t, fname, tname
+        for k, fname in self.ends.get(line, []):
+            if ref.text == f"filter {fname}: {IMPLICIT}":
+                return k, float("inf"), fname, None
+        return None
+
+
+def filter_places(data: bytes, name: str, chain: str | None) -> dict[int, FilterPlace] | None:
+    """Per family, the filters ``chain`` evaluates in a configuration (None: a zone pair,
+    or a configuration that cannot be read)."""
+    ctx = ReadContext(name, "declared", chain=chain)
+    try:
+        junos = read_config(data, ctx)
+        choice = choose(junos.root, chain, name)
+    except ReaderError:
+        return None
+    if choice.kind == "zones":
+        return None
+    nodes = filter_nodes(junos.root)
+    listed: dict[int, list[str]] = {}
+    if choice.kind == "filter":
+        listed = {fam: [choice.name] for fam in (4, 6) if (fam, choice.name) in nodes}
+    else:
+        listed = {fam: names for fam, (names, _) in (choice.filters or {}).items() if names}
+    out: dict[int, FilterPlace] = {}
+    for fam, names in listed.items():
+        terms: dict[int, list[tuple[int, int, str, str]]] = {}
+        ends: dict[int, list[tuple[int, str]]] = {}
+        for k, fname in enumerate(names):
+            node = nodes.get((fam, fname))
+            if node is None:
+                return None
+            ends.setdefault(node.line, []).append((k, fname))
+            term_nodes = node.get("term")
+            for t, (tname, tnode) in enumerate((term_nodes.children if term_nodes else {}).items()):
+                terms.setdefault(tnode.line, []).append((k, t, fname, tname))
+        out[fam] = FilterPlace(tuple(names), terms, ends)
+    return out

@@ -38,6 +38,7 @@ from auditor.ruleset import ir
 from auditor.ruleset.sweep import complement, intersect, merge, minus, union
 
 FAMILY_NAMES = {4: "inet", 6: "inet6"}
+IMPLICIT = "implicit discard at the end of the filter"
 FIRST_PACKET = (("tcp", "initial"),)
 """The context of every gate: the packet that opens a connection (a TCP SYN)."""
 
@@ -350,7 +351,7 @@ def filter_ruleset(
         chains[f"filter {name}"] = fl.chain(name, node)
         jumps.append(ir.Rule(head, ir.Action("jump", f"filter {name}")))
     last_name, last = filters[-1]
-    end = low.ref(last.line, f"filter {last_name}: implicit discard at the end of the filter")
+    end = low.ref(last.line, f"filter {last_name}: {IMPLICIT}")
     chains["input"] = ir.Chain("input", tuple(jumps), end, "drop", "input")
     return ir.Ruleset(family, chains, (ir.Gate("input", FIRST_PACKET, main=True),))
 

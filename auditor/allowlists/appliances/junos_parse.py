@@ -202,7 +202,8 @@ def _brace_form(text: str, source: str) -> tuple[list[_Stmt], int]:
             if not stack:
                 raise _error(source, line, "'}' without an open block", "a '{' is missing above")
             block, block_lines, block_inactive, emitted = stack.pop()
-            if not (block_inactive or dead) and len(out) == emitted:  # an empty block still names its element
+            # an empty block still names its element
+            if not (block_inactive or dead) and len(out) == emitted:
                 out += _expand(
                     [w for s in stack for w in s[0]] + block,
                     [n for s in stack for n in s[1]] + block_lines,
