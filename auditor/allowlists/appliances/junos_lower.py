@@ -158,7 +158,7 @@ class FilterLowering:
     def term(self, fname: str, tname: str, node: Node) -> list[ir.Rule]:
         text = f"filter {fname} term {tname}: {summary(node)}"
         ref = self.low.ref(node.line, text)
-        action = self.action(node, text)
+        action = self.action(node, f"line {node.line}: filter {fname} term {tname}")
         if action is None:
             return []
         frm = node.get("from")
@@ -392,7 +392,7 @@ class PolicyLowering:
         fam = self.family
         text = f"{label} policy {pname}: {summary(node)}"
         ref = self.low.ref(node.line, text)
-        action = self.action(node, text)
+        action = self.action(node, f"line {node.line}: {label} policy {pname}")
         match = node.get("match")
         conds: dict[str, list[tuple[str, int]]] = {}
         for words, line in match.paths() if match else []:

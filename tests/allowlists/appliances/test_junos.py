@@ -264,7 +264,7 @@ def test_destination_address_needs_to_and_port_except() -> None:
 
 def test_conditional_match_conditions_and_actions_are_named() -> None:
     text = (
-        "set policy-options prefix-list LOCAL apply-path \"interfaces <*> unit <*> family inet"
+        'set policy-options prefix-list LOCAL apply-path "interfaces <*> unit <*> family inet'
         ' address <*>"\n'
         "set firewall filter F term ifc from interface ge-0/0/1.0\n"
         "set firewall filter F term ifc then discard\n"
@@ -425,14 +425,19 @@ def test_default_policy_and_zone_choice() -> None:
     got, rule = verdict(read(text, chain="a:b"), "192.0.2.1")
     assert got == "drop" and "default-policy deny-all" in rule
     permit = text + "set security policies default-policy permit-all\n"
-    assert verdict(read(permit, chain="a:b"), "192.0.2.1") == ("accept", "11: default-policy permit-all")
+    assert verdict(read(permit, chain="a:b"), "192.0.2.1") == (
+        "accept",
+        "11: default-policy permit-all",
+    )
     assert outcome(read(text, chain="b:a"), "2001:db8::1") == "accept"
     with pytest.raises(ReaderError, match="no security policies from-zone a to-zone c"):
         read(text, chain="a:c")
 
 
 def test_chain_names_an_interface_a_filter_or_errs_with_the_choices() -> None:
-    two = BRACE.replace("filter MAIL6 {", "filter OTHER { term x { then accept; } }\n filter MAIL6 {")
+    two = BRACE.replace(
+        "filter MAIL6 {", "filter OTHER { term x { then accept; } }\n filter MAIL6 {"
+    )
     assert read(BRACE, chain="ge-0/0/0").info.detail == "interface ge-0/0/0.0"
     rs = read(two, chain="OTHER")
     assert [v.family for v in rs.verdicts] == [6] and outcome(rs, "2001:db9::1") == "accept"
