@@ -46,6 +46,7 @@ from auditor.allowlists.appliances.junos_objects import Applications, Resolver, 
 from auditor.allowlists.appliances.junos_parse import Config, Node
 from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
 from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
+from auditor.errors import UsageError
 from auditor.model import Entry, Finding, Origin, RangeSet, RuleRef, Severity, SourceInfo
 from auditor.ruleset import engine, ir
 
@@ -350,8 +351,8 @@ class FilterPlace:
 
 
 def filter_places(data: bytes, name: str, chain: str | None) -> dict[int, FilterPlace] | None:
-    """Per family, the filters ``chain`` evaluates in a configuration (None: a zone pair,
-    or a configuration that cannot be read)."""
+    """Per family, the filters ``chain`` evaluates in a configuration (None: a configuration
+    that cannot be read); UsageError for a zone pair, which takes no filter term."""
     ctx = ReadContext(name, "declared", chain=chain)
     try:
         junos = read_config(data, ctx)
@@ -359,7 +360,11 @@ def filter_places(data: bytes, name: str, chain: str | None) -> dict[int, Filter
     except ReaderError:
         return None
     if choice.kind == "zones":
-        return None
+        raise UsageError(
+            f"{name} is evaluated as the zone pair {choice.name}: junos rules are prefix lists"
+            " and firewall filter terms, not security policies",
+            hint="write the security policy by hand, or name an interface or filter with --chain",
+        )
     nodes = filter_nodes(junos.root)
     listed: dict[int, list[str]] = {}
     if choice.kind == "filter":

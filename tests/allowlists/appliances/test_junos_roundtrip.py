@@ -123,3 +123,23 @@ def test_scope_prune_removes_the_extra_entries_of_the_prefix_list(tmp_path: Path
         "192.0.2.0/24",
         "203.0.113.0/24",
     ]
+
+
+def test_a_zone_pair_gets_no_filter_term(tmp_path: Path) -> None:
+    import subprocess
+
+    (tmp_path / "nodes.txt").write_text("192.0.2.0/24\n")
+    (tmp_path / "srx.conf").write_text(
+        "set security policies from-zone untrust to-zone trust policy p match application any\n"
+        "set security policies from-zone untrust to-zone trust policy p then deny\n"
+    )
+    args = ["-e", "nodes.txt", "-d", "srx.conf", "--chain", "untrust:trust", "--rules", "auto"]
+    proc = subprocess.run(  # noqa: S603 - the CLI under test
+        [sys.executable, "-m", "auditor", "diff", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "zone pair untrust:trust" in proc.stderr and "firewall filter" not in proc.stdout
