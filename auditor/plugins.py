@@ -30,6 +30,7 @@ READERS: Registry[Any] = Registry(
         "ios": "auditor.allowlists.appliances.ios:IosReader",
         "iptables-save": "auditor.allowlists.firewalls.iptables_save:IptablesReader",
         "json": "auditor.allowlists.lists.json_list:JsonReader",
+        "junos": "auditor.allowlists.appliances.junos:JunosReader",
         "m365-connector": "auditor.allowlists.mail.m365_connector:M365ConnectorReader",
         "mikrotik": "auditor.allowlists.appliances.mikrotik:MikrotikReader",
         "nftables": "auditor.allowlists.nftables.nft_text:NftablesReader",
@@ -62,6 +63,7 @@ READERS: Registry[Any] = Registry(
         "nxos": "ios",
         "routeros": "mikrotik",
         "cisco-asa": "asa",
+        "juniper": "junos",
     },
 )
 """The declared-side readers (``--format``, ``file+FORMAT:PATH``): ``allowlists.READERS``."""
@@ -136,6 +138,7 @@ PLATFORM_OF_FORMAT: dict[str, str] = {
     "ipset": "ipset",
     "ios": "ios",
     "iptables-save": "iptables",
+    "junos": "junos",
     "m365-connector": "m365",
     "mikrotik": "mikrotik",
     "nftables": "nftables",

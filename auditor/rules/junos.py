@@ -14,6 +14,11 @@ accepts them, one artifact per family (``family inet`` / ``family inet6``), for
   comes first, and the header says to load the lines below them.
 - With ``--scope``, the CIDRs go into that prefix-list, which the filter already uses, and no
   term is written; ``--prune`` deletes the extra entries from it.
+- With a JunOS configuration read as the declared source (``--rules auto``), ``--chain`` is
+  resolved as the reader resolves it (an interface unit names the filter it applies as input,
+  per family), and the new term is inserted before the term that discards the missing
+  addresses today (named with its file and line), or goes to the end of the filter when its
+  implicit discard is what decides them.
 """
 
 from __future__ import annotations
@@ -21,12 +26,16 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from auditor.errors import UsageError
-from auditor.model import MissingBlock
+from auditor.model import MissingBlock, RangeSet
 from auditor.rules import objects, sanitize
 from auditor.rules.artifacts import Artifact
-from auditor.rules.base import Generator, RuleOptions, stale
+from auditor.rules.base import Generator, RuleOptions, audited_bytes, source_path, stale
+
+if TYPE_CHECKING:
+    from auditor.allowlists.appliances.junos import FilterPlace
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 FILTER_FAMILY = {4: "inet", 6: "inet6"}
@@ -46,6 +55,53 @@ def placement(options: RuleOptions) -> tuple[str, str | None]:
     return filt, (term if sep else None)
 
 
+def declared_places(options: RuleOptions) -> tuple[RangeSet, dict[int, FilterPlace]] | None:
+    """The declared JunOS configuration and, per family, the filters ``--chain`` evaluates
+    there (None: no such source, a zone pair, or ``--chain FILTER:TERM`` naming the place)."""
+    from auditor.allowlists.appliances.junos import filter_places
+
+    for rs in options.declared:
+        if rs.info.format != "junos":
+            continue
+        data = audited_bytes(rs)
+        if data is None:
+            continue
+        filt, sep, _ = options.chain.partition(":")
+        places = filter_places(data, rs.info.name, options.chain)
+        if sep and places is None:
+            return None  # FILTER:TERM as given (or a zone pair, which takes no term)
+        if places:
+            return rs, places
+    return None
+
+
+def deciding(
+    rs: RangeSet, place: FilterPlace, family: int, blocks: Sequence[MissingBlock]
+) -> tuple[str, str | None, str]:
+    """The filter the new term goes into, the term it goes before (None: the end), and
+    which line decides the blocks today: the first, in evaluation order, of the terms and
+    implicit discards that refuse some of them (or leave them conditional)."""
+    best: tuple[int, float, str, str | None, str] | None = None
+    path = source_path(rs)
+    for v in rs.verdicts:
+        if v.family != family:
+            continue
+        for block in blocks:
+            last = block.network + block.size - 1
+            for seg in v.segments:
+                if seg.last < block.network or seg.first > last or seg.outcome == "accept":
+                    continue
+                found = place.locate(seg.rule)
+                if found is None:
+                    continue
+                got = (*found, f"{path}:{seg.rule.origin.line}")
+                if best is None or got[:2] < best[:2]:
+                    best = got
+    if best is None:
+        return place.filters[-1], None, ""
+    return best[2], best[3], best[4]
+
+
 class JunosGenerator(Generator):
     name = "junos"
     description = "JunOS set commands: a policy-options prefix-list and a firewall filter term"
@@ -58,8 +114,19 @@ class JunosGenerator(Generator):
     def check_options(self, options: RuleOptions) -> None:
         allowed = "letters, digits, '_', '.' and '-', starting with a letter or digit"
         filt, term = placement(options)
+        declared = declared_places(options)
+        if declared is not None:
+            # the filters the configuration applies: names JunOS itself accepted
+            for place in declared[1].values():
+                for name in place.filters:
+                    self.check_name("filter", name)
+            filt, term = "", None
         objects.check_names(
-            self.name, replace(options, chain=filt), NAME, allowed, self.max_name_len
+            self.name,
+            replace(options, chain=filt or objects.DEFAULT_CHAIN),
+            NAME,
+            allowed,
+            self.max_name_len,
         )
         if term is not None and not NAME.fullmatch(term):
             raise UsageError(
@@ -102,14 +169,31 @@ class JunosGenerator(Generator):
         check = "commit check (after loading; rollback 0 discards)"
         scoped = objects.scope_name(options) is not None
         filt, before = placement(options)
+        declared = declared_places(options)
         term_name = objects.default_name(options.service)
         arts = []
         for family, mine in objects.by_family(blocks).items():
             plist = self.prefix_list(family, options)
+            where = ""
+            if declared is not None and family in declared[1]:
+                filt, before, where = deciding(declared[0], declared[1][family], family, mine)
             ff = f"firewall family {FILTER_FAMILY[family]} filter {filt}"
             lines = []
             if scoped:
                 lines.append(f"# Into prefix-list {plist}, which the filter already uses.")
+            elif declared is not None and family in declared[1]:
+                said = sanitize.clean(where)
+                lines.append(f"# Filter {filt} is the input filter of --chain {options.chain}.")
+                if before is not None:
+                    lines.append(
+                        f"# The term is inserted before term {before} ({said}), which"
+                        " discards these addresses today."
+                    )
+                else:
+                    lines.append(
+                        f"# The term goes to the end of filter {filt}, before its implicit"
+                        f" discard{f' ({said})' if said else ''}."
+                    )
             elif before is not None:
                 lines += [
                     f"# Filter {filt} must be the input filter of the interface (--chain).",

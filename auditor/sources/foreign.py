@@ -82,16 +82,9 @@ _KINDS = (
         " config-output-format set`) with --format panos",
     ),
     _Kind(
-        "a JunOS configuration",
-        _top(
-            r"set (?:system|firewall|security|interfaces|policy-options|routing-options"
-            r"|groups|snmp|protocols|services|routing-instances|applications)\b",
-            r"(?:system|firewall|security|interfaces|policy-options|routing-options"
-            r"|protocols|groups|applications)\s*\{",
-            r"replace:\s",
-        ),
-        _LIST_HINT + " (for a prefix-list: `show configuration policy-options prefix-list"
-        " NAME | display set`, keeping the prefixes)",
+        "JunOS operational output (`show security policies` or `show firewall`)",
+        _top(r"From zone: \S+, To zone: \S+", r"Filter: \S+\s*\n\s*Counters:"),
+        "give the configuration instead: `show configuration | display set` (read as junos)",
     ),
     _Kind(
         "a FortiOS (FortiGate) configuration",

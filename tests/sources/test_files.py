@@ -248,21 +248,12 @@ FOREIGN = [
         id="cisco-ios-show",
     ),
     pytest.param(
-        "junos.conf",
-        "set system host-name edge\nset firewall family inet filter F term T from source-address"
-        " 192.0.2.0/24\n",
-        "JunOS",
+        "policies.txt",
+        "From zone: untrust, To zone: trust\n  Policy: mail, State: enabled, Index: 4\n"
+        "    Source addresses: 192.0.2.0/24\n",
+        "JunOS operational output",
         1,
-        id="junos-set",
-    ),
-    pytest.param(
-        "junos.conf",
-        "firewall {\n    family inet {\n        filter F {\n            term T {\n"
-        "                from { source-address { 192.0.2.0/24; } }\n"
-        "                then accept;\n}}}}\n",
-        "JunOS",
-        1,
-        id="junos-braces",
+        id="junos-show",
     ),
     pytest.param(
         "forti.conf",
@@ -427,7 +418,6 @@ needs_corpus = pytest.mark.skipif(CORPUS is None, reason="the shared corpus is n
 CORPUS_KINDS = {
     "cisco-": "Cisco",
     "arista_": "Arista",
-    "junos": "JunOS",
     "panos": "PAN-OS",
     "fortigate_": "FortiOS",
     "pf_": "pf ruleset",
