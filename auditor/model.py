@@ -536,3 +536,20 @@ class AuditResult:
         if not self.complete or any(f.kind == "expected-everything" for f in self.over_broad):
             return Status.INCOMPLETE
         return Status.IN_SYNC if self.in_sync else Status.DRIFT
+
+
+@dataclass(frozen=True)
+class AuditRun:
+    """One audit of a scheduled run (``auditor check``), as state, drift and the monitoring
+    outputs (Prometheus textfile, Nagios line) see it."""
+
+    name: str
+    """The audit's name in the configuration (``servicenow-mail``)."""
+    exit_code: int
+    """As ``auditor diff`` would exit: 0 in sync and complete, 1 drift, 2 trouble."""
+    started: datetime
+    duration_s: float
+    result: AuditResult | None = None
+    """None when the audit failed before anything was compared (a bad configuration entry,
+    a lock, a crash): :attr:`error` says why."""
+    error: str = ""
