@@ -415,10 +415,13 @@ class PolicyLowering:
         if node.get("scheduler-name") is not None:
             whys.append("scheduler-name: only at the scheduled times")
         src, src_whys = self.names(zones[0], conds.get("source-address", [("any", 0)]))
-        if "source-address-excluded" in conds:
-            src = complement(src, ipspace.BITS[fam])
         maybe: list[Interval] = []
-        if src_whys:
+        if "source-address-excluded" in conds:
+            # a member not known here may hold any address: none outside the known ones is
+            # surely matched, each may be
+            outside = complement(src, ipspace.BITS[fam])
+            src, maybe = ([], outside) if src_whys else (outside, [])
+        elif src_whys:
             maybe = complement(src, ipspace.BITS[fam])
         dst, dst_whys = self.names(zones[1], conds.get("destination-address", [("any", 0)]))
         if "destination-address-excluded" in conds:
