@@ -462,6 +462,39 @@ def test_an_excluded_source_the_device_resolves_leaves_every_other_source_condit
     assert outcome(read(known), "10.1.1.1") == "drop"
 
 
+def test_traffic_to_the_device_itself_also_meets_host_inbound_traffic() -> None:
+    # "Difference between junos-host zone and a security zone" (networkengineering.
+    # stackexchange.com/questions/54881): without a policy to-zone junos-host, the zone's
+    # host-inbound-traffic decides; with one, both must let the connection in. Neither is read
+    # here: a permit is conditional, and so is the end without such a policy.
+    text = (
+        "set security zones security-zone u\n"
+        "set security policies from-zone u to-zone junos-host policy p match source-address any\n"
+        "set security policies from-zone u to-zone junos-host policy p match "
+        "destination-address any\n"
+        "set security policies from-zone u to-zone junos-host policy p match application "
+        "junos-smtp\n"
+        "set security policies from-zone u to-zone junos-host policy p then permit\n"
+    )
+    got, rule = verdict(read(text), "192.0.2.1")
+    assert got == "conditional" and "host-inbound-traffic" in rule
+    assert outcome(read(text, "tcp/22"), "192.0.2.1") == "drop"  # the policies decide
+    glob = (
+        "set security zones security-zone u\n"
+        "set security policies global policy g match source-address any\n"
+        "set security policies global policy g match destination-address any\n"
+        "set security policies global policy g match application any\n"
+        "set security policies global policy g then deny\n"
+    )
+    got, rule = verdict(read(glob, chain="u:junos-host"), "192.0.2.1")
+    assert got == "drop" and "global policy g" in rule
+    none = glob.replace("then deny", "then permit").replace(
+        "application any", "application junos-ssh"
+    )
+    got, rule = verdict(read(none, chain="u:junos-host"), "192.0.2.1")
+    assert got == "conditional" and "host-inbound-traffic" in rule
+
+
 def test_chain_names_an_interface_a_filter_or_errs_with_the_choices() -> None:
     two = BRACE.replace(
         "filter MAIL6 {", "filter OTHER { term x { then accept; } }\n filter MAIL6 {"
