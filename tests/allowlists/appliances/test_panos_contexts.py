@@ -83,7 +83,7 @@ def test_every_line_names_the_vsys_and_the_rule_goes_before_its_deny(
 def test_several_vsys_without_a_name_are_refused(run_cli: RunCli, write: WriteFile) -> None:
     write("fw.set", CONFIG)
     write("expected.txt", "192.0.2.0/24\n198.51.100.7\n")
-    code, out, err = run_cli("diff", "-e", "expected.txt", "-d", "fw.set", "--chain",
-                             "untrust:trust", "--to", "203.0.113.25", "--rules", "auto")  # fmt: skip
+    args = ("--chain", "untrust:trust", "--to", "203.0.113.25", "--rules", "auto")
+    code, out, err = run_cli("diff", "-e", "expected.txt", "-d", "fw.set", *args)
     assert code == 2
     assert "--chain NAME/FROM:TO" in err and "vsys1, vsys2" in err, err
