@@ -117,6 +117,11 @@ def context(options: RuleOptions) -> tuple[str, str, str | None]:
             )
         if found == [("vsys", name)] and name == "vsys1":
             return "", "rulebase", name
+    if not NAME.fullmatch(name) or len(name) > PanosGenerator.max_name_len:
+        raise UsageError(
+            f"{kind} {sanitize.clean(name)[:63]!r} has a name that cannot be written safely",
+            hint="rename it (letters, digits, '_', '.', '-'), or write the lines by hand",
+        )
     base = "pre-rulebase" if kind == "device-group" else "rulebase"
     return f"{kind} {name} ", base, name
 

@@ -87,3 +87,25 @@ def test_several_vsys_without_a_name_are_refused(run_cli: RunCli, write: WriteFi
     code, out, err = run_cli("diff", "-e", "expected.txt", "-d", "fw.set", *args)
     assert code == 2
     assert "--chain NAME/FROM:TO" in err and "vsys1, vsys2" in err, err
+
+
+def test_a_device_group_name_that_cannot_be_written_safely_is_refused(
+    run_cli: RunCli, write: WriteFile
+) -> None:
+    config = (
+        '<config><devices><entry name="localhost.localdomain"><device-group>'
+        '<entry name="dg&#10;delete rulebase"><pre-rulebase><security><rules>'
+        '<entry name="r"><from><member>untrust</member></from><to><member>trust</member></to>'
+        "<source><member>198.51.100.0/24</member></source>"
+        "<destination><member>any</member></destination>"
+        "<application><member>any</member></application>"
+        "<service><member>any</member></service><action>deny</action></entry>"
+        "</rules></security></pre-rulebase></entry></device-group></entry></devices></config>"
+    )
+    write("pano.xml", config)
+    write("expected.txt", "198.51.100.7\n")
+    args = ("--chain", "untrust:trust", "--to", "203.0.113.25", "--rules", "auto")
+    code, out, err = run_cli("diff", "-e", "expected.txt", "-d", "pano.xml", *args)
+    assert code == 2, out + err
+    assert "delete rulebase" not in out.replace("\\n", " ")
+    assert "cannot be written safely" in err
