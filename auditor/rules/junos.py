@@ -177,6 +177,13 @@ class JunosGenerator(Generator):
             where = ""
             if declared is not None and family in declared[1]:
                 filt, before, where = deciding(declared[0], declared[1][family], family, mine)
+                if before is not None and not NAME.fullmatch(before):
+                    raise UsageError(
+                        f"term {sanitize.clean(before)[:60]!r} of filter {filt}, which decides"
+                        " the missing addresses, has a name that cannot be written safely",
+                        hint="rename the term (letters, digits, '_', '.', '-'), or name the"
+                        " place yourself with --chain FILTER:TERM",
+                    )
             ff = f"firewall family {FILTER_FAMILY[family]} filter {filt}"
             lines = []
             if scoped:

@@ -14,8 +14,11 @@ top of the rulebase, as set commands for the CLI's configuration mode, then ``co
   otherwise ``any``.
 - With ``--scope``, the objects go into that address group, which the existing rule already
   uses, and no rule is written.
-- ``set`` of what exists already changes nothing, so the file can be loaded again. On Panorama
-  the same objects go under ``device-group NAME`` (prefix each line).
+- ``set`` of what exists already changes nothing, so the file can be loaded again.
+- Where: ``--chain NAME/FROM:TO`` (or the declared configuration's only vsys or device group)
+  prefixes every line with ``vsys NAME`` or ``device-group NAME`` (whose rule goes into its
+  ``pre-rulebase``), and the rule is placed by that one's rule order; a firewall with one vsys
+  takes the lines as they are. Several vsys or device groups without a name are refused.
 - The CLI has no comment syntax that is documented for pasting, so every ``#`` line (the
   header and the advice) comes first, and the header says to paste the lines below them.
 - ``--prune`` with ``--scope GROUP``: the address objects this tool names (``auditor-CIDR``)
@@ -66,10 +69,70 @@ def _quoted(name: str) -> str:
     return f'"{name}"' if " " in name else name
 
 
-def blocking_rule(blocks: Sequence[MissingBlock], options: RuleOptions) -> RuleRef | None:
+VSYS = re.compile(r"vsys[0-9]+")
+
+
+def context(options: RuleOptions) -> tuple[str, str, str | None]:
+    """Where the lines go: the path prefix (``vsys NAME `` or ``device-group NAME ``, "" for a
+    firewall with one vsys), the rulebase of the rule, and the vsys or device group whose rule
+    order places it. ``--chain NAME/FROM:TO`` names it; without a name, the declared
+    configuration's only one."""
+    from auditor.allowlists.appliances.panos import contexts
+
+    given = objects.chain_given(options) or ""
+    name = given.rpartition("/")[0] if "/" in given else ""
+    found: list[tuple[str, str]] = []
+    for rs in options.declared:
+        data = audited_bytes(rs) if rs.info.format == "panos" else None
+        if data is not None:
+            found += contexts(data, rs.info.name)
+    found = list(dict.fromkeys(found))
+    listing = ", ".join(n for _, n in found)
+    if not name:
+        if len(found) > 1:
+            raise UsageError(
+                f"the configuration has several vsys or device groups ({listing}): which one"
+                " takes the rule?",
+                hint=f"give --chain NAME/FROM:TO, such as {found[0][1]}/untrust:trust",
+            )
+        if not found or found[0] == ("vsys", "vsys1"):
+            return "", "rulebase", None
+        kind, name = found[0]
+    else:
+        kinds = [k for k, n in found if n == name]
+        if kinds:
+            kind = kinds[0]
+        elif found:
+            raise UsageError(
+                f"no vsys or device group {name!r} in the declared configuration",
+                hint=f"--chain NAME/FROM:TO names one of: {listing}",
+            )
+        elif VSYS.fullmatch(name):
+            kind = "vsys"
+        else:
+            raise UsageError(
+                f"cannot tell whether {name!r} is a vsys or a device group",
+                hint="give the declared configuration (-d CONFIG --rules auto), or name a vsys"
+                " (vsys2/FROM:TO)",
+            )
+        if found == [("vsys", name)] and name == "vsys1":
+            return "", "rulebase", name
+    if not NAME.fullmatch(name) or len(name) > PanosGenerator.max_name_len:
+        raise UsageError(
+            f"{kind} {sanitize.clean(name)[:63]!r} has a name that cannot be written safely",
+            hint="rename it (letters, digits, '_', '.', '-'), or write the lines by hand",
+        )
+    base = "pre-rulebase" if kind == "device-group" else "rulebase"
+    return f"{kind} {name} ", base, name
+
+
+def blocking_rule(
+    blocks: Sequence[MissingBlock], options: RuleOptions, only: str | None = None
+) -> RuleRef | None:
     """The first rule of a declared PAN-OS configuration that decides a missing block today
     (denies it, or may): a rule placed before it takes effect. None when only the default
-    rules decide them, or the configuration cannot be read again as it was audited."""
+    rules decide them, or the configuration cannot be read again as it was audited.
+    ``only``: the order of that vsys or device group."""
     from auditor.allowlists.appliances.panos import rule_order
 
     best: tuple[int, RuleRef] | None = None
@@ -79,7 +142,7 @@ def blocking_rule(blocks: Sequence[MissingBlock], options: RuleOptions) -> RuleR
         data = audited_bytes(rs)
         if data is None:
             continue
-        order = rule_order(data, rs.info.name)
+        order = rule_order(data, rs.info.name, only)
         for v in rs.verdicts:
             for block in blocks:
                 if block.family != v.family:
@@ -149,33 +212,34 @@ class PanosGenerator(Generator):
         rule = objects.default_name(service)
         how, check = HOW, CHECK
         lines = []
+        at, base, only = context(options)
         names = [object_name(b) for b in ordered]
         for block, name in zip(ordered, names, strict=True):
-            lines.append(f"set address {name} ip-netmask {sanitize.cidr(block)}")
+            lines.append(f"set {at}address {name} ip-netmask {sanitize.cidr(block)}")
             note = self.origins_comment(block.origins)
             if note:
-                lines.append(f'set address {name} description "{note}"')
+                lines.append(f'set {at}address {name} description "{note}"')
         groups = self.groups(names, options)
         for group, members in groups:
-            lines.append(f"set address-group {group} static [ {' '.join(members)} ]")
+            lines.append(f"set {at}address-group {group} static [ {' '.join(members)} ]")
         back = []
         blocking: RuleRef | None = None
         if scoped:
-            back += [f"delete address-group {g} static [ {' '.join(m)} ]" for g, m in groups]
+            back += [f"delete {at}address-group {g} static [ {' '.join(m)} ]" for g, m in groups]
         else:
             svc = "any"
             if service.protocol != "any":
                 svc = rule
                 ports = service.port_list(",", "-")
-                lines.append(f"set service {svc} protocol {service.protocol} port {ports}")
+                lines.append(f"set {at}service {svc} protocol {service.protocol} port {ports}")
             src, dst = zones(options)
             sources = " ".join(g for g, _ in groups)
-            path = f"rulebase security rules {rule}"
+            path = f"{at}{base} security rules {rule}"
             lines += [
                 f"set {path} from {src} to {dst} source [ {sources} ] destination any",
                 f"set {path} application any service {svc} action allow",
             ]
-            blocking = blocking_rule(ordered, options)
+            blocking = blocking_rule(ordered, options, only)
             before = (
                 blocking.text.removeprefix("security rule ").partition(":")[0] if blocking else ""
             )
@@ -185,10 +249,10 @@ class PanosGenerator(Generator):
                 blocking = None
                 lines.append(f"move {path} top")
             back.append(f"delete {path}")
-            back += [f"delete address-group {g}" for g, _ in groups]
+            back += [f"delete {at}address-group {g}" for g, _ in groups]
             if svc != "any":
-                back.append(f"delete service {svc}")
-        back += [f"delete address {name}" for name in names]
+                back.append(f"delete {at}service {svc}")
+        back += [f"delete {at}address {name}" for name in names]
         if scoped:
             head = [f"# Into address-group {groups[0][0]}, which the allowing rule already uses."]
         elif blocking is not None:
@@ -214,6 +278,7 @@ class PanosGenerator(Generator):
         if scope is None or not extra:
             return []
         names = [object_name(b) for b in extra]
+        at = context(options)[0]
         lines = [
             f"# REMOVES the extra entries of address-group {scope}: review before use.",
             *(f"# {note}" for note in found.kept),
@@ -221,8 +286,8 @@ class PanosGenerator(Generator):
             "# object of another name that holds one of these CIDRs stays: look for it",
             "# (Objects > Addresses, filter on the address) and remove it by hand:",
             *(f"#   {sanitize.cidr(b)}" for b in extra),
-            *(f"delete address-group {scope} static {name}" for name in names),
-            *(f"delete address {name}" for name in names),
+            *(f"delete {at}address-group {scope} static {name}" for name in names),
+            *(f"delete {at}address {name}" for name in names),
         ]
         body = "\n".join(lines) + "\n"
         return [Artifact("prune", None, body, "txt", HOW, CHECK, cidrs=len(extra))]

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from auditor.allowlists.appliances import junos_parse
 from auditor.allowlists.appliances.junos_lower import (
     FAMILY_NAMES,
+    HOST_ZONE,
     IMPLICIT,
     Lowering,
     accept_all,
@@ -152,7 +153,7 @@ def choose(root: Node, chain: str | None, source: str) -> Choice:
         a, _, b = chain.partition(":")
         pairs = zone_pairs(root)
         zones = root.get("security", "zones", "security-zone")
-        known = set(zones.keys()) if zones else set()
+        known = (set(zones.keys()) if zones else set()) | {HOST_ZONE}
         glob = root.get("security", "policies", "global")
         if chain in pairs or (glob is not None and {a, b} <= known):
             return Choice("zones", chain)

@@ -39,6 +39,9 @@ from auditor.ruleset.sweep import complement, intersect, merge, minus, union
 
 FAMILY_NAMES = {4: "inet", 6: "inet6"}
 IMPLICIT = "implicit discard at the end of the filter"
+HOST_ZONE = "junos-host"
+"""The zone of the device itself: host-inbound-traffic also decides what reaches it."""
+HOST_WHY = f"to-zone {HOST_ZONE}: the zone's host-inbound-traffic also decides (not read)"
 FIRST_PACKET = (("tcp", "initial"),)
 """The context of every gate: the packet that opens a connection (a TCP SYN)."""
 
@@ -415,10 +418,13 @@ class PolicyLowering:
         if node.get("scheduler-name") is not None:
             whys.append("scheduler-name: only at the scheduled times")
         src, src_whys = self.names(zones[0], conds.get("source-address", [("any", 0)]))
-        if "source-address-excluded" in conds:
-            src = complement(src, ipspace.BITS[fam])
         maybe: list[Interval] = []
-        if src_whys:
+        if "source-address-excluded" in conds:
+            # a member not known here may hold any address: none outside the known ones is
+            # surely matched, each may be
+            outside = complement(src, ipspace.BITS[fam])
+            src, maybe = ([], outside) if src_whys else (outside, [])
+        elif src_whys:
             maybe = complement(src, ipspace.BITS[fam])
         dst, dst_whys = self.names(zones[1], conds.get("destination-address", [("any", 0)]))
         if "destination-address-excluded" in conds:
@@ -493,7 +499,15 @@ def policy_ruleset(
         if fits:
             rules += pl.policy(pname, pnode, zones, "global")
     default = root.get("security", "policies", "default-policy")
-    if default is not None and default.children:
+    if zones[1] == HOST_ZONE:
+        # traffic to the device itself also meets the zone's host-inbound-traffic (not read)
+        host = ir.Action("accept", unsure=HOST_WHY)
+        rules = [r._replace(action=host) if r.action.kind == "accept" else r for r in rules]
+    if zones[1] == HOST_ZONE and pair is None:
+        why = f"no policy to-zone {HOST_ZONE}: the zone's host-inbound-traffic decides (not read)"
+        end_ref = RuleRef(Origin(low.source), why)
+        policy = "conditional"
+    elif default is not None and default.children:
         word = default.keys()[0]
         end_ref = low.ref(default.children[word].line, f"default-policy {word}")
         policy = "accept" if word == "permit-all" else "drop"

@@ -280,13 +280,25 @@ class PanosReader(Reader):
         return verdicts_rangeset(found)
 
 
-def rule_order(data: bytes, name: str) -> dict[tuple[int | None, str | None], int]:
-    """Each security rule's place in the order it is evaluated (over every vsys and device
-    group), by where it is (line, XML path): for placing a rule before another."""
+def rule_order(
+    data: bytes, name: str, only: str | None = None
+) -> dict[tuple[int | None, str | None], int]:
+    """Each security rule's place in the order it is evaluated, by where it is (line, XML
+    path): for placing a rule before another. ``only``: that vsys or device group's order
+    (with the shared rules it meets); else every one's, the first place kept."""
     ctx = ReadContext(name, "declared")
     cfg = build(_statements(data, ctx), name)
     out: dict[tuple[int | None, str | None], int] = {}
     for part in _contexts(cfg):
+        if only is not None and part.where[1] != only:
+            continue
         for k, rule in enumerate(low.ordered_rules(cfg, part)):
             out.setdefault((rule.origin.line, rule.origin.path), k)
     return out
+
+
+def contexts(data: bytes, name: str) -> list[tuple[str, str]]:
+    """The vsys and device groups of a configuration, as (``vsys`` or ``device-group``,
+    name); empty when it has only shared rules."""
+    cfg = build(_statements(data, ReadContext(name, "declared")), name)
+    return [p.where for p in _contexts(cfg) if p.where != SHARED]

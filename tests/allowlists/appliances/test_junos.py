@@ -434,6 +434,67 @@ def test_default_policy_and_zone_choice() -> None:
         read(text, chain="a:c")
 
 
+def test_an_excluded_source_the_device_resolves_leaves_every_other_source_conditional() -> None:
+    # "match (Security Policies Global)" (juniper.net/documentation/us/en/software/junos/
+    # cli-reference/topics/ref/statement/match-edit-security-policies-global.html):
+    # source-address-excluded excludes the listed source addresses from the match. A dns-name
+    # member may stand for any address, so no other source is surely matched (or refused).
+    text = (
+        "set security zones security-zone u\nset security zones security-zone t\n"
+        "set security address-book global address cloud dns-name relays.example.net\n"
+        "set security address-book global address net10 10.0.0.0/8\n"
+        "set security address-book global address-set S address cloud\n"
+        "set security address-book global address-set S address net10\n"
+        "set security policies from-zone u to-zone t policy p match source-address S\n"
+        "set security policies from-zone u to-zone t policy p match source-address-excluded\n"
+        "set security policies from-zone u to-zone t policy p match destination-address any\n"
+        "set security policies from-zone u to-zone t policy p match application any\n"
+        "set security policies from-zone u to-zone t policy p then permit\n"
+    )
+    rs = read(text)
+    got, rule = verdict(rs, "192.0.2.1")
+    assert got == "conditional" and "dns-name relays.example.net" in rule
+    # 10/8 is surely excluded: the default policy decides
+    got, rule = verdict(rs, "10.1.1.1")
+    assert got == "drop" and "default-policy deny-all" in rule
+    known = text.replace("address-set S address cloud", "address-set S address net10")
+    assert outcome(read(known), "192.0.2.1") == "accept"
+    assert outcome(read(known), "10.1.1.1") == "drop"
+
+
+def test_traffic_to_the_device_itself_also_meets_host_inbound_traffic() -> None:
+    # "Difference between junos-host zone and a security zone" (networkengineering.
+    # stackexchange.com/questions/54881): without a policy to-zone junos-host, the zone's
+    # host-inbound-traffic decides; with one, both must let the connection in. Neither is read
+    # here: a permit is conditional, and so is the end without such a policy.
+    text = (
+        "set security zones security-zone u\n"
+        "set security policies from-zone u to-zone junos-host policy p match source-address any\n"
+        "set security policies from-zone u to-zone junos-host policy p match "
+        "destination-address any\n"
+        "set security policies from-zone u to-zone junos-host policy p match application "
+        "junos-smtp\n"
+        "set security policies from-zone u to-zone junos-host policy p then permit\n"
+    )
+    got, rule = verdict(read(text), "192.0.2.1")
+    assert got == "conditional" and "host-inbound-traffic" in rule
+    assert outcome(read(text, "tcp/22"), "192.0.2.1") == "drop"  # the policies decide
+    glob = (
+        "set security zones security-zone u\n"
+        "set security policies global policy g match source-address any\n"
+        "set security policies global policy g match destination-address any\n"
+        "set security policies global policy g match application any\n"
+        "set security policies global policy g then deny\n"
+    )
+    got, rule = verdict(read(glob, chain="u:junos-host"), "192.0.2.1")
+    assert got == "drop" and "global policy g" in rule
+    none = glob.replace("then deny", "then permit").replace(
+        "application any", "application junos-ssh"
+    )
+    got, rule = verdict(read(none, chain="u:junos-host"), "192.0.2.1")
+    assert got == "conditional" and "host-inbound-traffic" in rule
+
+
 def test_chain_names_an_interface_a_filter_or_errs_with_the_choices() -> None:
     two = BRACE.replace(
         "filter MAIL6 {", "filter OTHER { term x { then accept; } }\n filter MAIL6 {"

@@ -143,3 +143,29 @@ def test_a_zone_pair_gets_no_filter_term(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "zone pair untrust:trust" in proc.stderr and "firewall filter" not in proc.stdout
+
+
+def test_a_term_name_that_cannot_be_written_safely_is_refused(tmp_path: Path) -> None:
+    import subprocess
+
+    # a quoted term name may hold a newline (a backslash before it): written as it is, the
+    # rest of the name would be a command of its own in the loaded file
+    hostile = (
+        "firewall { family inet { filter MAIL-IN {\n"
+        '  term "block\\\nset firewall family inet filter MAIL-IN term x then accept" {\n'
+        "    from { source-address 198.51.100.0/24; } then discard; } } } }\n"
+        "interfaces { ge-0/0/0 { unit 0 { family inet { filter { input MAIL-IN; } } } } }\n"
+    )
+    (tmp_path / "nodes.txt").write_text("198.51.100.9\n")
+    (tmp_path / "edge.conf").write_text(hostile)
+    args = ["-e", "nodes.txt", "-d", "edge.conf", "--chain", "ge-0/0/0.0", "--rules", "auto"]
+    proc = subprocess.run(  # noqa: S603 - the CLI under test
+        [sys.executable, "-m", "auditor", "diff", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "term x then accept" not in proc.stdout
+    assert "cannot be written" in proc.stderr and "--chain FILTER:TERM" in proc.stderr
