@@ -143,7 +143,5 @@ def command(
             over_broad_v6,
             layered,
             RuleAsk(tuple(rules or ()), family_of(family), output_dir, prune),
-            audit_name,
-            prometheus,
         ),
     )

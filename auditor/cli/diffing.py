@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
     from auditor.cli.options import Options
     from auditor.cli.outcome import Outcome
@@ -32,14 +31,12 @@ def run(
     over_broad_v6: int,
     layered: bool = False,
     ask: RuleAsk | None = None,
-    audit_name: str = "diff",
-    prometheus: Path | None = None,
 ) -> Outcome:
     from auditor.cli import monitoring
 
     args = (opts, rules, fail_on_extra, over_broad_v4, over_broad_v6, layered, ask)
-    if monitoring.wanted(opts, prometheus):
-        return monitoring.watch(opts, audit_name, prometheus, lambda keep: _run(*args, keep))
+    if monitoring.wanted(opts):  # --output nagios, --prometheus: the run is an audit
+        return monitoring.watch(opts, lambda keep: _run(*args, keep))
     return _run(*args)
 
 

@@ -23,24 +23,20 @@ and gives the process its exit code (0-3)."""
 DEFAULT_AUDIT = "diff"
 
 
-def wanted(opts: Options, prometheus: Path | None) -> bool:
-    return opts.output == NAGIOS or prometheus is not None
+def wanted(opts: Options) -> bool:
+    return opts.output == NAGIOS or opts.prometheus is not None
 
 
-def watch(
-    opts: Options,
-    audit: str,
-    prometheus: Path | None,
-    body: Callable[[Callable[[AuditResult], None]], Outcome],
-) -> Outcome:
+def watch(opts: Options, body: Callable[[Callable[[AuditResult], None]], Outcome]) -> Outcome:
     """Run ``body`` (the diff, which hands its result to the callable it is given) as the
-    audit ``audit``; then write the textfile and/or print the check line. An error that
+    audit ``--audit-name``; then write the textfile and/or print the check line. An error that
     stops the audit before it compares is a failed audit: the textfile says so (exit code,
     complete 0) and the check is UNKNOWN; without ``--output nagios`` the error then ends
     the run as usual."""
     from auditor.cli.outcome import Outcome, exit_code
     from auditor.model import AuditRun, reading_time
 
+    audit, prometheus = opts.audit_name, opts.prometheus
     if not audit:
         raise UsageError("--audit-name must not be empty")
     nagios = opts.output == NAGIOS
