@@ -38,7 +38,7 @@ def command(
             "--prometheus",
             metavar="FILE",
             help="Also write the run's metrics for the node_exporter textfile collector"
-            " (FILE.prom, replaced atomically; written for a failed run too, with"
+            " (name it *.prom): replaced atomically, and written for a failed run too (with"
             " auditor_audit_complete 0).",
         ),
     ] = None,
@@ -47,7 +47,7 @@ def command(
         typer.Option(
             "--audit-name",
             metavar="NAME",
-            help="The audit label of --prometheus and --output nagios (diff).",
+            help="The audit label of --prometheus and --output nagios.",
         ),
     ] = "diff",
     rules: p.RulesOpt = None,
