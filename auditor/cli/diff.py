@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -23,12 +24,32 @@ def command(
         typer.Option(
             "--output",
             "-o",
-            metavar=p.REPORTS_METAVAR,
+            metavar=p.REPORTS_METAVAR + "|nagios",
             help="The report (see: auditor formats). cidr lists the missing CIDRs only and"
-            " prints nothing when the run is not complete.",
+            " prints nothing when the run is not complete. nagios: one check line with"
+            " performance data, and the plugin exit codes (0 OK, 1 WARNING, 2 CRITICAL,"
+            " 3 UNKNOWN) instead of those below.",
         ),
     ] = "text",
     output_file: p.OutputFileOpt = None,
+    prometheus: Annotated[
+        Path | None,
+        typer.Option(
+            "--prometheus",
+            metavar="FILE",
+            help="Also write the run's metrics for the node_exporter textfile collector"
+            " (name it *.prom): replaced atomically, and written for a failed run too (with"
+            " auditor_audit_complete 0).",
+        ),
+    ] = None,
+    audit_name: Annotated[
+        str,
+        typer.Option(
+            "--audit-name",
+            metavar="NAME",
+            help="The audit label of --prometheus and --output nagios.",
+        ),
+    ] = "diff",
     rules: p.RulesOpt = None,
     service: p.ServiceOpt = "tcp/25",
     chain: Annotated[
@@ -109,6 +130,7 @@ def command(
       auditor diff -e nodes.txt -d file+postfix-cidr:client_access -o cidr -q
       auditor diff -e servicenow -d /etc/postfix/main.cf -d iptables.rules --layered
       auditor diff -e spf:_spf.google.com -d allowlist.yaml --scope google -o md
+      auditor diff -e servicenow -d main.cf -o nagios --audit-name servicenow-mail
     """
     p.start(
         ctx,

@@ -8,9 +8,12 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from auditor.cli.options import Options
     from auditor.cli.outcome import Outcome
     from auditor.cli.rulemaking import RuleAsk
+    from auditor.model import AuditResult
 
 OVER_BROAD_V4 = 8
 """Declared IPv4 entries broader than this prefix length are findings (--over-broad-v4)."""
@@ -29,6 +32,24 @@ def run(
     layered: bool = False,
     ask: RuleAsk | None = None,
 ) -> Outcome:
+    from auditor.cli import monitoring
+
+    args = (opts, rules, fail_on_extra, over_broad_v4, over_broad_v6, layered, ask)
+    if monitoring.wanted(opts):  # --output nagios, --prometheus: the run is an audit
+        return monitoring.watch(opts, lambda keep: _run(*args, keep))
+    return _run(*args)
+
+
+def _run(
+    opts: Options,
+    rules: list[str],
+    fail_on_extra: bool,
+    over_broad_v4: int,
+    over_broad_v6: int,
+    layered: bool = False,
+    ask: RuleAsk | None = None,
+    keep: Callable[[AuditResult], None] | None = None,
+) -> Outcome:
     from auditor import audit
     from auditor.cli.loading import load_both
     from auditor.cli.options import stdin_once
@@ -41,7 +62,7 @@ def run(
 
     svc = Service.parse(opts.service)
     stdin_once([*opts.expected, *opts.declared])
-    report = report_for(opts.output)
+    report = None if keep is not None and opts.output == "nagios" else report_for(opts.output)
     from auditor.cli import rulemaking
 
     ask = ask or rulemaking.RuleAsk(tuple(rules))
@@ -65,6 +86,8 @@ def run(
         layered=layered,
     )
     result = audit.compare(exp, dec, options)
+    if keep is not None:
+        keep(result)
     made = rulemaking.Made()
     everything = [f for f in result.over_broad if f.kind == "expected-everything"]
     for finding in everything:
@@ -101,9 +124,11 @@ def run(
         rulemaking.write(made)
     elif made.pending:  # files say they are the whole change: none from an incomplete run
         err(f"error: not written: {ask.output_dir} (the run is incomplete; nothing in it changed)")
-    ctx = ReportContext(rules=tuple(rendered), color=opts.color)
-    text = report.stream(result, ctx)  # made as it is written
-    deliver(text, opts.output_file, output=opts.output, quiet=opts.quiet, incomplete=incomplete)
+    if report is not None:  # else the check line, once the run's exit code is known
+        ctx = ReportContext(rules=tuple(rendered), color=opts.color)
+        text = report.stream(result, ctx)  # made as it is written
+        out = opts.output_file
+        deliver(text, out, output=opts.output, quiet=opts.quiet, incomplete=incomplete)
     for fam in result.uncovered:
         err(f"error: no declared source covers IPv{fam}; its expected addresses are unknown")
     for rs in result.sources:

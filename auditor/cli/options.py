@@ -50,6 +50,10 @@ class Options:
     scope: tuple[str, ...] = ()
     output: str = "text"
     output_file: Path | None = None
+    prometheus: Path | None = None
+    """diff --prometheus: the node_exporter textfile to write."""
+    audit_name: str = "diff"
+    """diff --audit-name: the audit label of --prometheus and --output nagios."""
     timeout: float = 60.0
     ca_bundle: Path | None = None
     cache_dir: Path | None = None

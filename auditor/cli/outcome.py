@@ -26,9 +26,11 @@ class Outcome:
     """Every input was read completely and the command produced everything it was asked for."""
     drift: bool = False
     """Something expected is missing (or another finding the run was asked to fail on)."""
+    code: int | None = None
+    """An exit code of its own, in place of the one above: a Nagios check's 0-3."""
 
 
-def exit_code(outcome: Outcome | BaseException) -> ExitCode:
+def exit_code(outcome: Outcome | BaseException) -> int:
     """The process exit code of a run that ended with ``outcome`` or raised it: 0 complete and
     nothing missing, 1 drift, 2 trouble (an input that was not read completely, bad input, bad
     usage, an interruption, an internal error: never 0 or 1)."""
@@ -36,6 +38,8 @@ def exit_code(outcome: Outcome | BaseException) -> ExitCode:
         return outcome.exit_code
     if isinstance(outcome, BaseException):
         return ExitCode.TROUBLE
+    if outcome.code is not None:
+        return outcome.code
     # the same table the reports read for an audit's status
     status = "incomplete" if not outcome.complete else "drift" if outcome.drift else "in-sync"
     return STATUS_CODES[status]
