@@ -174,14 +174,15 @@ class Resolver:
         for fam in FAMILIES:
             out.whys[fam].append(f"{group.name} holds {text!r}, which is not read")
 
-    def items(self, name: str, seen: set[str]) -> list[tuple[int, int, int, int]]:
+    def items(self, name: str, seen: set[str]) -> list[tuple[int, int, int, int, str]]:
         """The addresses of a network object or group as written, (family, first, last,
-        line) per member line, nested groups' members included (each once)."""
+        line, the object or group whose line it is) per member line, nested groups' members
+        included (each once)."""
         group = self.cfg.groups.get(name)
         if group is None or not group.network or name in seen:
             return []
         seen.add(name)
-        out: list[tuple[int, int, int, int]] = []
+        out: list[tuple[int, int, int, int, str]] = []
         for m in group.members:
             words = m.words
             if words[:1] == ("group-object",) and len(words) == 2:
@@ -194,7 +195,7 @@ class Resolver:
                     self._member(group, words, m.line, one)
                 except ReaderError:
                     continue
-                out += [(f, a, b, m.line) for f in FAMILIES for a, b in one.sure[f]]
+                out += [(f, a, b, m.line, name) for f in FAMILIES for a, b in one.sure[f]]
         return out
 
     # --- services -------------------------------------------------------------------------
