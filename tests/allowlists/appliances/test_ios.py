@@ -466,3 +466,12 @@ def test_an_outbound_list_on_the_servers_interface_also_filters() -> None:
     assert verdict(rs, "203.0.113.5")[:2] == ("drop", 18)
     rs = read(OUT_CFG, chain="Gi0/0", to="192.168.7.7")  # behind a router: any interface
     assert verdict(rs, "192.0.2.5")[0] == "conditional"
+
+
+def test_a_huge_line_is_not_echoed_whole(run_cli: RunCli, write: WriteFile) -> None:
+    junk = "x" * 200_000
+    write("r1.cfg", f"ip access-list extended A\n permit tcp any any eq smtp {junk}\n")
+    write("exp.txt", "192.0.2.1\n")
+    code, out, err = run_cli("diff", "-e", "exp.txt", "-d", "r1.cfg", "--format", "ios")
+    assert code == 2
+    assert "r1.cfg:2" in out + err and len(out) + len(err) < 20_000
