@@ -171,13 +171,25 @@ class AsaGenerator(Generator):
     def _prune(self, options: RuleOptions, how: str, check: str) -> list[Artifact]:
         scope = objects.scope_name(options)
         found = stale(options)
-        extra = list(found.blocks)
-        if scope is None or not extra:
+        # `no network-object` removes only a line of the group itself: an extra that comes
+        # from a group-object or a `network-object object` (the ASA reader names that group
+        # or object as the origin's path) is kept, and named for the user to edit there
+        asa = {rs.info.name for rs in options.declared if rs.info.format == "asa"}
+        extra, nested = [], []
+        for b in found.blocks:
+            via = [o for o in b.origins if o.source in asa and o.path]
+            if not via:
+                extra.append(b)
+                continue
+            where = sanitize.clean(f"{via[0]}: {b.cidr}")
+            nested.append(f"kept: {where} is not a line of {scope}; edit it there")
+        if scope is None or not (extra or nested):
             return []
         lines = [
             f"! REMOVES the extra entries of object-group {scope}: review before use.",
             "! An entry the group holds with another mask covers more than these; edit it by hand.",
             *(f"! {note}" for note in found.kept),
+            *(f"! {note}" for note in nested),
             f"object-group network {scope}",
         ]
         lines += [f" no {network_object(b)}" for b in extra]

@@ -331,9 +331,13 @@ class IosGenerator(Generator):
         found = stale(options)
         owner = {m.number: (g, m) for g in cfg.groups.values() for m in g.members}
         entries = {e.line.number: (a, e) for a in cfg.acls.values() for e in a.entries}
+        # an entry whose source is a group, or a wildcard of several ranges, is several
+        # members of the list's scope: `no SEQ` removes them all, so only when all are extra
+        whole = _wholly_extra(options, declared)
         arts = []
         for family, extra in objects.by_family(found.blocks).items():
             per: dict[str, list[str]] = {}
+            held: list[str] = []
             for block in extra:
                 for origin in block.origins:
                     line = origin.line or 0
@@ -342,6 +346,9 @@ class IosGenerator(Generator):
                         head = f"object-group network {group.name}"
                         text = " ".join(member.words)
                     elif line in entries:
+                        if line not in whole:
+                            held.append(f"kept: {origin}: {block.cidr} is extra, its entry not")
+                            continue
                         acl, ace = entries[line]
                         head = f"{_kind(acl)} {acl.name}"
                         text = str(ace.seq) if family == 4 else f"sequence {ace.seq}"
@@ -356,6 +363,7 @@ class IosGenerator(Generator):
                 f"! REMOVES the wholly extra entries of {scope} in {declared.rs.info.name}:"
                 " review before use.",
                 *(f"! {note}" for note in found.kept),
+                *(f"! {sanitize.clean(note)}" for note in dict.fromkeys(held)),
             ]
             for head, removals in per.items():
                 lines += [head, *removals, "exit"]
@@ -363,6 +371,23 @@ class IosGenerator(Generator):
             check = "show object-group" if groups else f"show access-lists {scope}"
             arts.append(Artifact("prune", family, body, "txt", how, check, BANG, cidrs=len(extra)))
         return arts
+
+
+def _wholly_extra(options: RuleOptions, declared: Declared) -> set[int]:
+    """The lines of the scope's entries all of whose addresses are extra."""
+    from auditor import ipspace
+
+    extra = ipspace.IPSpace.from_intervals(
+        (b.family, b.network, b.network + b.size - 1) for b in options.prune
+    )
+    lines: dict[int, bool] = {}
+    for entry in declared.rs.scope_entries:
+        if entry.group is None or not in_scope(entry.group, options.scope):
+            continue
+        line = entry.origin.line or 0
+        inside = extra.covered(entry.family, entry.first, entry.last) == entry.size
+        lines[line] = lines.get(line, True) and inside
+    return {line for line, all_extra in lines.items() if all_extra}
 
 
 def _kind(acl: Acl) -> str:

@@ -319,7 +319,7 @@ def _access_group(cfg: Config, words: list[str], text: str, no: int) -> None:
     elif len(words) >= 5 and words[2] in ("in", "out") and words[3] == "interface":
         (cfg.bound_in if words[2] == "in" else cfg.bound_out)[words[4]] = binding
     else:
-        cfg.unsupported.append(f"line {no}: {text}")
+        cfg.unsupported.append(f"line {no}: {text[:80]}")
 
 
 def parse_address(cfg: Config, word: str, no: int) -> tuple[int, int]:

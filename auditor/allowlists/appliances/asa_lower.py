@@ -21,7 +21,16 @@ from auditor.allowlists.appliances.asa_objects import (
 from auditor.allowlists.base import ReadContext, ReaderError
 from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.errors import AddressError
-from auditor.model import Entry, Finding, Outcome, RangeSet, RuleRef, Severity, SourceInfo
+from auditor.model import (
+    Entry,
+    Finding,
+    Origin,
+    Outcome,
+    RangeSet,
+    RuleRef,
+    Severity,
+    SourceInfo,
+)
 from auditor.ruleset import engine, ir
 
 # --- the chains -------------------------------------------------------------------------------
@@ -370,11 +379,19 @@ def scopes(cfg: Config, res: Resolver) -> Callable[[], tuple[list[Entry], list[s
             if not group.network:
                 continue
             names.append(name)
-            for fam, a, b, line in res.items(name, set()):
-                entries.append(Entry(fam, a, b, cfg.origin(line), name))
+            for fam, a, b, line, owner in res.items(name, set()):
+                # a nested group's or object's member says so (the path): a prune of this
+                # group cannot remove it with `no network-object` (rules/asa.py keeps it)
+                held = cfg.groups[owner]
+                path = None if owner == name else f"{_kind(held.kind)} {owner}"
+                entries.append(Entry(fam, a, b, Origin(cfg.name, line, path), name))
         return entries, names
 
     return make
+
+
+def _kind(kind: str) -> str:
+    return kind if kind.startswith("object") else f"object-group {kind}"
 
 
 __all__ = ["evaluate_config", "select"]

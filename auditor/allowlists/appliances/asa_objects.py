@@ -170,18 +170,19 @@ class Resolver:
 
     def _unknown(self, group: Group, words: tuple[str, ...], no: int, out: Net) -> None:
         text = " ".join(words)
-        self.cfg.unsupported.append(f"line {no}: {text} (in {group.name})")
+        self.cfg.unsupported.append(f"line {no}: {_short(text)} (in {group.name})")
         for fam in FAMILIES:
             out.whys[fam].append(f"{group.name} holds {text!r}, which is not read")
 
-    def items(self, name: str, seen: set[str]) -> list[tuple[int, int, int, int]]:
+    def items(self, name: str, seen: set[str]) -> list[tuple[int, int, int, int, str]]:
         """The addresses of a network object or group as written, (family, first, last,
-        line) per member line, nested groups' members included (each once)."""
+        line, the object or group whose line it is) per member line, nested groups' members
+        included (each once)."""
         group = self.cfg.groups.get(name)
         if group is None or not group.network or name in seen:
             return []
         seen.add(name)
-        out: list[tuple[int, int, int, int]] = []
+        out: list[tuple[int, int, int, int, str]] = []
         for m in group.members:
             words = m.words
             if words[:1] == ("group-object",) and len(words) == 2:
@@ -194,7 +195,7 @@ class Resolver:
                     self._member(group, words, m.line, one)
                 except ReaderError:
                     continue
-                out += [(f, a, b, m.line) for f in FAMILIES for a, b in one.sure[f]]
+                out += [(f, a, b, m.line, name) for f in FAMILIES for a, b in one.sure[f]]
         return out
 
     # --- services -------------------------------------------------------------------------
@@ -311,8 +312,8 @@ class Resolver:
                 whys.append(f"ICMP type {' '.join(words[i:])}")
                 break
             else:
-                whys.append(f"not read: {' '.join(words[i:])}")
-                self.cfg.unsupported.append(f"line {no}: service {' '.join(words)}")
+                whys.append(f"not read: {_short(' '.join(words[i:]))}")
+                self.cfg.unsupported.append(f"line {no}: service {_short(' '.join(words))}")
                 break
         return Alt(protocols, tuple(sports), tuple(dports), tuple(whys))
 
@@ -401,8 +402,8 @@ class EntryParser:
                 i += 1  # an ICMP type: the entry matches no TCP or UDP connection anyway
             else:
                 rest = " ".join(w[i:])
-                whys.append(f"not read: {rest}")
-                self.cfg.unsupported.append(f"line {no}: {rest} (in {ace.text})")
+                whys.append(f"not read: {_short(rest)}")
+                self.cfg.unsupported.append(f"line {no}: {_short(rest)} (in {_short(ace.text)})")
                 break
         if sports or dports:
             alts = [
@@ -503,6 +504,11 @@ class EntryParser:
                     )
                 return [ports], i + 2
         return [], i
+
+
+def _short(text: str) -> str:
+    """Words shown in a why: a huge line is not echoed whole."""
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _looks_v4(word: str) -> bool:

@@ -33,6 +33,7 @@ service).
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -46,7 +47,7 @@ from auditor.allowlists.appliances.ios_lower import (
     acl_label,
     lower,
 )
-from auditor.allowlists.appliances.ios_parse import Acl, Binding, Config, parse_config
+from auditor.allowlists.appliances.ios_parse import Acl, Binding, Config, Line, parse_config
 from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
 from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.errors import AddressError
@@ -96,6 +97,7 @@ class Chosen:
     label: str
     acls: dict[int, Acl]
     findings: tuple[Finding, ...] = ()
+    interface: str | None = None
 
 
 def _split(name: str) -> tuple[str, str]:
@@ -172,7 +174,7 @@ class _Chooser:
                     )
                 )
         text = ", ".join(f"{acl_label(a)} in" for a in acls.values())
-        return Chosen(f"interface {name} ({text})", acls, tuple(findings))
+        return Chosen(f"interface {name} ({text})", acls, tuple(findings), name)
 
     def by_name(self, name: str) -> Chosen | None:
         acls = {fam: acl for (fam, n), acl in self.cfg.acls.items() if n == name}
@@ -246,6 +248,52 @@ def _to(ctx: ReadContext) -> tuple[int, int] | None:
         return None
     fam, value, _ = ipspace.parse_address(ctx.to)
     return fam, value
+
+
+def _subnets(lines: list[Line]) -> list[tuple[int, int, int]]:
+    """(family, first, last) of an interface's ``ip address A MASK``, ``A/LEN`` and ``ipv6
+    address P/LEN`` lines (``dhcp``, ``negotiated``, ``autoconfig``: nothing known)."""
+    out: list[tuple[int, int, int]] = []
+    for line in lines:
+        words = line.words[2:]
+        text = "/".join(words[:2]) if len(words) >= 2 and "." in words[1] else words[0]
+        try:
+            net = ipaddress.ip_interface(text).network if words else None
+        except ValueError:
+            continue
+        if net is not None:
+            first = int(net.network_address)
+            out.append((net.version, first, first + net.num_addresses - 1))
+    return out
+
+
+def outbound(
+    cfg: Config, chosen: Chosen, ctx: ReadContext, family: int
+) -> list[tuple[Binding, str]]:
+    """The ``out`` lists of the other interfaces a connection may leave by, and for each why
+    it may not ("": it does: ``--to`` is in that interface's subnet and no other's)."""
+    others = [
+        b
+        for b in cfg.bindings
+        if b.direction == "out" and b.family == family and b.interface != chosen.interface
+    ]
+    if not others:
+        return []
+    to = _to(ctx)
+    if to is not None and to[0] == family:
+        behind = {
+            name
+            for name, lines in cfg.addresses.items()
+            if name != chosen.interface
+            and any(f == family and a <= to[1] <= b for f, a, b in _subnets(lines))
+        }
+        if len(behind) == 1:
+            return [(b, "") for b in others if b.interface in behind]
+        if behind:
+            others = [b for b in others if b.interface in behind]
+    return [
+        (b, f"the server may not be behind interface {b.interface} (give --to)") for b in others
+    ]
 
 
 def carries(service: Service | None, traffic: ir.Traffic) -> bool:
@@ -345,9 +393,38 @@ class IosReader(Reader):
                     " IOS XR deny everything",
                 )
                 end = "conditional"
-            verdicts.append(
-                engine.first_match(lowered.rules, fam, end, end_ref, ctx.service)  # type: ignore[arg-type]
-            )
+            outs = outbound(cfg, chosen, ctx, fam)
+            if not outs:
+                verdicts.append(
+                    engine.first_match(lowered.rules, fam, end, end_ref, ctx.service)  # type: ignore[arg-type]
+                )
+                continue
+            # a connection then leaves by the server's interface: its out list filters too
+            chains = {"in": ir.Chain("in", tuple(lowered.rules), end_ref, policy=end)}  # type: ignore[arg-type]
+            gates = [ir.Gate("in", main=True)]
+            for b, why in outs:
+                out_acl = cfg.acls.get((fam, b.acl))
+                key = f"out:{b.interface}"
+                if out_acl is None:
+                    # (an interface's undefined list passes everything on IOS; on other
+                    # platforms it may not: not known, never allowed)
+                    ref = RuleRef(
+                        Origin(ctx.name, b.line.number),
+                        f"interface {b.interface}: {b.line.text.strip()}",
+                        f"access list {b.acl} is not defined in this file",
+                    )
+                    chains[key] = ir.Chain(key, (), ref, policy="conditional")
+                    gates.append(ir.Gate(key, only_some=why))
+                    continue
+                low = lower(reader, out_acl, to, {})
+                unsupported += low.unsupported
+                ref = RuleRef(
+                    Origin(ctx.name, out_acl.line.number),
+                    f"{acl_label(out_acl)}: implicit deny at the end (out on {b.interface})",
+                )
+                chains[key] = ir.Chain(key, tuple(low.rules), ref, policy="drop")
+                gates.append(ir.Gate(key, only_some=why))
+            verdicts.append(engine.evaluate(ir.Ruleset(fam, chains, tuple(gates)), ctx.service))
         info = SourceInfo.for_bytes(ctx.name, ctx.role, FORMAT, data, ctx.now)
         info = replace(info, detail=chosen.label)
         result = FirewallResult(

@@ -494,7 +494,9 @@ class Reader:
                 qualifiers.append(word)  # an ICMP type and code, an IGMP type
             else:
                 # the rest is not understood: the entry is conditional on its own match
-                unknown = f"{' '.join(rest[k:])!r} is not understood"
+                words = " ".join(rest[k:])
+                words = words if len(words) <= 80 else words[:77] + "..."  # not echoed whole
+                unknown = f"{words!r} is not understood"
                 whys.append(f"not understood: {unknown}")
                 return Ace(action, traffics, source, destination, tuple(whys), never, unknown)
             k += 1
@@ -571,12 +573,13 @@ def lower(
         try:
             ace = reader.ace(acl, entry)
         except (Unreadable, AddressError) as e:
-            unsupported.append(f"{reader.name}:{line.number}: {text[:80]} ({e})")
+            said = str(e) if len(str(e)) <= 120 else str(e)[:117] + "..."
+            unsupported.append(f"{reader.name}:{line.number}: {text[:80]} ({said})")
             action = {"permit": ir.ACCEPT, "deny": ir.DROP}.get(
                 next((w for w in entry.words if w in ("permit", "deny")), ""),
                 ir.Action("opaque", unsure="an entry not understood"),
             )
-            why = f"not understood: {e}"
+            why = f"not understood: {said}"
             rules.append(ir.Rule(ref, action, None, whys=(why,)))
             continue
         if ace.unsupported:

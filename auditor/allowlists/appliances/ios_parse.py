@@ -131,6 +131,8 @@ class Config:
     groups: dict[str, Group] = field(default_factory=dict)
     interfaces: dict[str, Line] = field(default_factory=dict)
     bindings: list[Binding] = field(default_factory=list)
+    addresses: dict[str, list[Line]] = field(default_factory=dict)
+    """Each interface's ``ip address``/``ipv4 address``/``ipv6 address`` lines."""
     time_ranges: set[str] = field(default_factory=set)
     unsupported: list[str] = field(default_factory=list)
 
@@ -309,6 +311,8 @@ def _sub(cfg: Config, section: Acl | Group | str | None, line: Line, ctx: ReadCo
         binding = _binding(section, line)
         if binding is not None:
             cfg.bindings.append(binding)
+        elif words[:2] in (("ip", "address"), ("ipv4", "address"), ("ipv6", "address")):
+            cfg.addresses.setdefault(section, []).append(line)
 
 
 def _binding(interface: str, line: Line) -> Binding | None:

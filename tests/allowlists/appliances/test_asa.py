@@ -340,3 +340,14 @@ def test_object_groups_are_scopes(run_cli: RunCli, write: WriteFile) -> None:
     assert "203.0.113.12/30" in extra and "203.0.113.16/30" in extra, (out, err)
     assert "198.18.0.0/24" not in extra
     assert code == 2  # partial: the time-range entry is conditional
+
+
+def test_a_huge_line_is_not_echoed_whole(run_cli: RunCli, write: WriteFile) -> None:
+    # an entry of 200,000 characters (a corrupt or hostile file): named, conditional, and
+    # the words not read are cut where they are shown
+    junk = "x" * 200_000
+    write("edge.cfg", f"ASA Version 9.16(4)\naccess-list A extended permit tcp any any {junk}\n")
+    write("exp.txt", "192.0.2.1\n")
+    code, out, err = run_cli("diff", "-e", "exp.txt", "-d", "edge.cfg", "--format", "asa")
+    assert code == 2
+    assert "edge.cfg:2" in out + err and len(out) + len(err) < 20_000

@@ -208,3 +208,42 @@ def test_a_deny_ahead_of_the_groups_permit_is_named_as_not_fixed(
     )  # fmt: skip
     assert code == 2
     assert "40.93.0.0/16" in err and "ahead of the entry that permits object-group O365" in err
+
+
+def test_a_prune_removes_only_the_scope_groups_own_members(
+    run_cli: RunCli, write: WriteFile, served: list[str]
+) -> None:
+    # "group-object" and "network-object object" add another group's or object's addresses
+    # to the group; `no network-object` in the group can remove only its own network-object
+    # lines (the ASA refuses one the group does not hold): the extras that come from a nested
+    # group or object are kept and named, for the user to edit there
+    text = ASA_CFG.replace(
+        "object-group network O365\n",
+        "object network LEGACY\n host 198.51.100.77\n"
+        "object-group network OLD\n network-object 203.0.113.0 255.255.255.0\n"
+        "object-group network O365\n group-object OLD\n network-object object LEGACY\n",
+    )
+    cfg = write("asa.cfg", text)
+    code, out, err = run_cli(
+        "diff", "-e", "m365:id=10", "-d", "asa.cfg", "--chain", "outside", "--rules", "asa",
+        "--prune", "--scope", "O365", *served,
+    )  # fmt: skip
+    assert code == 1, err
+    prune = sections(out)["prune"]
+    assert [x for x in prune.splitlines() if not x.startswith("!")] == [
+        "object-group network O365",
+        " no network-object 52.96.0.0 255.255.0.0",
+        " no network-object 2001:db8:dead::/48",
+        "exit",
+    ]
+    assert "203.0.113.0/24" in prune and "object-group network OLD" in prune
+    assert "198.51.100.77" in prune and "object network LEGACY" in prune
+    device = Asa(text)
+    device.run(prune)
+    cfg.write_text(device.text())
+    code, out, err = run_cli(
+        "diff", "-e", "m365:id=10", "-d", "asa.cfg", "--chain", "outside", "--scope", "O365",
+        "-o", "json", *served,
+    )  # fmt: skip
+    doc = json.loads(out)
+    assert {e["cidr"] for e in doc["extra"]} == {"203.0.113.0/24", "198.51.100.77/32"}

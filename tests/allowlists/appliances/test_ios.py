@@ -423,3 +423,55 @@ def test_diff_scope_is_an_object_group_and_bad_input_exits_2(
     write("bad.cfg", "interface Gi0/0\n ip access-group NOPE in\n")
     code, out, err = run_cli("diff", "-e", "expected.txt", "-d", "bad.cfg", "--format", "ios")
     assert code == 2 and "bad.cfg:2" in err
+
+
+OUT_CFG = """\
+hostname r1
+interface GigabitEthernet0/0
+ ip address 198.51.100.1 255.255.255.0
+ ip access-group EDGE in
+interface GigabitEthernet0/1
+ ip address 10.0.0.1 255.255.255.0
+ ipv6 address 2001:db8:10::1/64
+ ip access-group SERVERS out
+interface GigabitEthernet0/2
+ ip address 172.16.0.1 255.255.255.0
+ ip access-group LAB out
+ip access-list extended EDGE
+ permit tcp any any eq smtp
+ip access-list extended SERVERS
+ deny ip 192.0.2.0 0.0.0.255 any
+ permit ip any any
+ip access-list extended LAB
+ deny ip 203.0.113.0 0.0.0.255 any
+ permit ip any any
+"""
+
+
+def test_an_outbound_list_on_the_servers_interface_also_filters() -> None:
+    # [ACL]: "ip access-group NAME out" filters the packets leaving by that interface: a
+    # connection that comes in on Gi0/0 meets EDGE, then the out list of the interface the
+    # server is behind. Which one that is comes from --to and the interfaces' subnets; without
+    # it, an out list's denies may or may not apply: conditional, never allowed
+    rs = read(OUT_CFG, chain="Gi0/0")
+    assert verdict(rs, "198.51.100.7")[0] == "accept"
+    outcome, line, why = verdict(rs, "192.0.2.5")
+    assert (outcome, line) == ("conditional", 15) and "GigabitEthernet0/1" in why
+    assert verdict(rs, "203.0.113.5")[0] == "conditional"
+    rs = read(OUT_CFG, chain="Gi0/0", to="10.0.0.25")
+    assert verdict(rs, "192.0.2.5")[:2] == ("drop", 15)
+    assert verdict(rs, "203.0.113.5")[0] == "accept"  # LAB filters the other way out
+    rs = read(OUT_CFG, chain="Gi0/0", to="172.16.0.9")
+    assert verdict(rs, "192.0.2.5")[0] == "accept"
+    assert verdict(rs, "203.0.113.5")[:2] == ("drop", 18)
+    rs = read(OUT_CFG, chain="Gi0/0", to="192.168.7.7")  # behind a router: any interface
+    assert verdict(rs, "192.0.2.5")[0] == "conditional"
+
+
+def test_a_huge_line_is_not_echoed_whole(run_cli: RunCli, write: WriteFile) -> None:
+    junk = "x" * 200_000
+    write("r1.cfg", f"ip access-list extended A\n permit tcp any any eq smtp {junk}\n")
+    write("exp.txt", "192.0.2.1\n")
+    code, out, err = run_cli("diff", "-e", "exp.txt", "-d", "r1.cfg", "--format", "ios")
+    assert code == 2
+    assert "r1.cfg:2" in out + err and len(out) + len(err) < 20_000

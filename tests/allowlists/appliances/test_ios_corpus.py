@@ -46,8 +46,9 @@ READ = {
     ),
     "cisco-ios_batfish_ios-acl-object-group.cfg": ("acl1", "ios", "access list acl1", [], []),
     "cisco-ios_batfish_ios-acl-portgroup.cfg": ("aclBase", "ios", "access list aclBase", [], []),
+    # Ethernet2's out list (line 33) is not defined, and the server may be behind Ethernet2
     "cisco-ios_batfish_ios-acl.cfg": (
-        "Ethernet1", "ios", "interface Ethernet1 (access-list AL_IF in)", [], []
+        "Ethernet1", "ios", "interface Ethernet1 (access-list AL_IF in)", [33], []
     ),
     "cisco-ios_batfish_ios-object-group-network.cfg": (
         None, "ios", "access list acl_wildcard", [], []

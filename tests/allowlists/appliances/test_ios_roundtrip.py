@@ -205,3 +205,45 @@ def test_no_free_number_renumbers_first(run_cli: RunCli, write: WriteFile) -> No
     texts = [entries[k] for k in sorted(entries)]
     assert texts[0] == "permit tcp any any eq 22"
     assert texts.index("deny tcp host 198.51.100.7 any eq smtp") == 3
+
+
+def test_a_list_scope_prune_removes_wholly_extra_entries_by_number(
+    run_cli: RunCli, write: WriteFile
+) -> None:
+    # the scope is the access list: its permit entries for the service are its members, and
+    # `no SEQ` removes one; the entry whose group also holds expected addresses (seq 30, the
+    # range in MAILERS is extra, 192.0.2.10 is not) is kept whole
+    config = CONFIG.replace(
+        " 40 deny ip any any log\n",
+        " 35 permit tcp 198.18.7.0 0.0.0.255 any eq smtp\n"
+        " 36 permit tcp host 198.18.9.9 any eq 22\n"
+        " 40 deny ip any any log\n",
+    ).replace(
+        " deny ipv6 any any sequence 20\n",
+        " permit tcp 2001:db8:dead::/48 any eq smtp sequence 15\n deny ipv6 any any sequence 20\n",
+    )
+    write("edge.cfg", config)
+    write("exp.txt", "192.0.2.10\n198.51.100.0/24\n2001:db8:1::/48\n")
+    code, report = audit(run_cli, "--scope", "OUTSIDE_IN", "--scope", "OUTSIDE6")
+    assert code == 1, report  # 198.51.100.7 is denied at 20
+    assert {e["cidr"] for e in report["extra"]} >= {"198.18.7.0/24", "2001:db8:dead::/48"}
+    code, arts = artifacts(
+        run_cli, "out", "--scope", "OUTSIDE_IN", "--scope", "OUTSIDE6", "--prune"
+    )
+    v4, v6 = arts["ios-v4-prune.txt"], arts["ios-v6-prune.txt"]
+    assert [x for x in v4.splitlines() if not x.startswith("!")] == [
+        "ip access-list extended OUTSIDE_IN",
+        " no 35",
+        "exit",
+    ], v4
+    assert "ipv6 access-list OUTSIDE6\n no sequence 15\nexit" in v6
+    assert "! kept: edge.cfg:21: 203.0.113.5/32 is extra, its entry not" in v4
+    pruned = apply(apply(config, v4), v6)
+    write("edge.cfg", pruned)
+    code, report = audit(run_cli, "--scope", "OUTSIDE_IN", "--scope", "OUTSIDE6")
+    assert [m["cidr"] for m in report["missing"]] == ["198.51.100.7/32"], report
+    cidrs = {e["cidr"] for e in report["extra"]}
+    assert "198.18.7.0/24" not in cidrs and "2001:db8:dead::/48" not in cidrs
+    assert "203.0.113.5/32" in cidrs or any(c.startswith("203.0.113.") for c in cidrs)
+    entries = next(b for b in load(pruned) if b.head.endswith("OUTSIDE_IN")).entries
+    assert 30 in entries and 36 in entries and 35 not in entries
