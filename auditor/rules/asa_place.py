@@ -77,6 +77,18 @@ def target(
             sel = select(cfg, ctx)
         except ReaderError:
             continue
+        named = cfg.groups.get(scope) if scope else None
+        if named is not None and named.kind != "network":
+            from auditor.errors import UsageError
+
+            raise UsageError(
+                f"--scope {scope}: {rs.info.name}:{named.line} defines {scope} as"
+                f" {'an object' if named.kind.startswith('object ') else 'an object-group'}"
+                f" {named.kind.removeprefix('object ')}, not an object-group network",
+                hint="name an object-group network that a permit uses (the ASA keeps objects"
+                " and object-groups in one namespace, so the rules cannot make a group of that"
+                " name)",
+            )
         iface = sel.ingress.nameif if sel.ingress is not None else ""
         bind = ""
         if iface and iface in cfg.bound_in:

@@ -247,3 +247,23 @@ def test_a_prune_removes_only_the_scope_groups_own_members(
     )  # fmt: skip
     doc = json.loads(out)
     assert {e["cidr"] for e in doc["extra"]} == {"203.0.113.0/24", "198.51.100.77/32"}
+
+
+def test_a_scope_that_names_a_network_object_is_refused(
+    run_cli: RunCli, write: WriteFile, served: list[str]
+) -> None:
+    # objects and object-groups share one namespace on the ASA: the rules cannot write
+    # `object-group network RELAY` when RELAY is an `object network`
+    text = ASA_CFG.replace(
+        "access-list outside_in remark inbound mail\n",
+        "object network RELAY\n host 40.92.1.1\n"
+        "access-list outside_in extended permit tcp object RELAY any eq smtp\n",
+    )
+    write("asa.cfg", text)
+    code, out, err = run_cli(
+        "diff", "-e", "m365:id=10", "-d", "asa.cfg", "--chain", "outside", "--rules", "asa",
+        "--scope", "RELAY", *served,
+    )  # fmt: skip
+    assert code == 2
+    assert "defines RELAY as an object network, not an object-group network" in err
+    assert "object-group network RELAY" not in out
