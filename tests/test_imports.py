@@ -200,3 +200,7 @@ def test_detecting_an_iptables_save_imports_no_appliance_parser(
     assert code == 1  # 192.0.2.128/25 is missing
     assert "auditor.allowlists.firewalls.iptables_save" in modules
     assert under(modules, ("auditor.allowlists.appliances",)) == sorted(APPLIANCE_FRONTS)
+    if name == "fw":
+        # no suffix: the readers named after iptables-save are not even imported
+        later = ("auditor.allowlists.firewalls.ufw_status", "auditor.allowlists.lists.yaml_list")
+        assert under(modules, later) == []
