@@ -188,9 +188,7 @@ COMMIT
 
 
 @pytest.mark.parametrize("name", ["fw.rules", "fw"])
-def test_detecting_an_iptables_save_imports_no_appliance_parser(
-    tmp_path: Path, name: str
-) -> None:
+def test_detecting_an_iptables_save_imports_no_appliance_parser(tmp_path: Path, name: str) -> None:
     # every reader's sniff is asked before iptables-save claims the file (and every reader's
     # suffixes, for a suffix none takes): the appliance readers answer from their fronts, and
     # their parsers and lowering are imported only to read a file of theirs
