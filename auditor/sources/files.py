@@ -178,11 +178,15 @@ def detect_format(spec: str, data: bytes) -> str:
     # a list's suffix (or none) and a head no reader claims: neither loop below can answer,
     # and their readers are not imported (no other reader takes the text suffixes)
     if not (lone_words(data) and (not suffix or suffix in READERS["text"].suffixes)):
-        for name, cls in sorted(READERS.items()):
-            if suffix and suffix in cls.suffixes and name not in generic:
-                return name
-        for name, cls in sorted(READERS.items()):
-            if cls.sniff(data):
+        # by name, each reader imported when it is asked: the first to claim the file ends
+        # the search, and the readers after it are not imported
+        names = READERS.names()
+        if suffix:
+            for name in names:
+                if name not in generic and suffix in READERS[name].suffixes:
+                    return name
+        for name in names:
+            if READERS[name].sniff(data):
                 return name
     for name in generic:
         if suffix and suffix in READERS[name].suffixes:

@@ -115,6 +115,22 @@ def test_every_fixture_is_detected_as_before() -> None:
     assert quick > 0
 
 
+def test_the_search_that_stops_at_the_first_claim_answers_as_the_full_one() -> None:
+    # detect_format imports the readers one by one and stops at the first that claims the
+    # file; the answer is the one of asking every reader, by suffix and then by content
+    folders = [TESTS / "fixtures", TESTS / "golden", TESTS.parent / "data" / "examples", CORPUS]
+    fixtures = [p for folder in folders for p in sorted(folder.rglob("*")) if p.is_file()]
+    found = set()
+    for path in fixtures:
+        data, _ = files.utf16_to_utf8(path.read_bytes(), str(path))
+        for spec in (str(path), "-"):
+            fmt = detect_format(spec, data)
+            assert fmt == _full(spec, data), (path, spec)
+            found.add(fmt)
+    # rulesets, configurations and lists: the search goes past many readers
+    assert {"apache", "iptables-save", "nftables", "postfix-main-cf", "ufw-status"} <= found
+
+
 def _full(spec: str, data: bytes) -> str:
     """detect_format's answer when every reader is asked (its search without the quick path)."""
     suffix = Path(spec).suffix.lower()

@@ -41,60 +41,26 @@ is the server's real (inside) address.
 
 from __future__ import annotations
 
-import re
-
 from auditor.allowlists.appliances.asa_config import parse_config
 from auditor.allowlists.appliances.asa_lower import evaluate_config
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
+from auditor.allowlists.appliances.fronts import ASA_SHOW as _SHOW
+from auditor.allowlists.appliances.fronts import AsaReader as AsaReader
+from auditor.allowlists.base import ReadContext, ReaderError, decode_text
 from auditor.model import RangeSet
 
 
-def _sniff(data: bytes) -> bool:
-    head = data[:65536]
-    if _SHOW.search(head):
-        return False
-    if _SNIFF.search(head):
-        return True
-    # `access-list NAME extended permit` alone is also taken by IOS: an ASA's only when the
-    # file shows none of IOS's own access-list syntax
-    from auditor.allowlists.appliances.ios import sniff_ios
-
-    return bool(_SHARED.search(head)) and not sniff_ios(data)
-
-
-_SNIFF = re.compile(
-    rb"(?m)^(?:ASA Version \S"
-    rb"|access-group \S+ (?:in|out) interface \S|access-group \S+ global\s*$"
-    # an ASA network object (IOS has object-groups only)
-    rb"|object network \S+\r?\n (?:host|subnet|range|fqdn) )"
-)
-_SHARED = re.compile(rb"(?m)^access-list \S+ extended (?:permit|deny) ")
-_SHOW = re.compile(rb"(?m)^\s*access-list \S+(?:; \d+ elements| line \d+ )")
-
-
-class AsaReader(Reader):
-    name = "asa"
-    description = (
-        "Cisco ASA configuration (show running-config): access lists bound to an interface"
-    )
-    suffixes = (".asa",)
-    ruleset = True
-
-    @staticmethod
-    def sniff(data: bytes) -> bool:
-        return _sniff(data)
-
-    def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
-        text = decode_text(data, ctx)
-        if _SHOW.search(data[:65536]):
-            m = _SHOW.search(data[:65536])
-            line = data[: m.start()].count(b"\n") + 1 if m else None
-            raise ReaderError(
-                "this looks like `show access-list` output, not a configuration",
-                source=ctx.name,
-                line=line,
-                hint="give `show running-config` (or the saved configuration): it holds the"
-                " access lists in order, with the objects and the access-group lines",
-            )
-        cfg = parse_config(text, ctx)
-        return evaluate_config(cfg, data, ctx)
+def parse(data: bytes, ctx: ReadContext) -> RangeSet:
+    """What :class:`AsaReader` reads from a configuration."""
+    text = decode_text(data, ctx)
+    if _SHOW.search(data[:65536]):
+        m = _SHOW.search(data[:65536])
+        line = data[: m.start()].count(b"\n") + 1 if m else None
+        raise ReaderError(
+            "this looks like `show access-list` output, not a configuration",
+            source=ctx.name,
+            line=line,
+            hint="give `show running-config` (or the saved configuration): it holds the"
+            " access lists in order, with the objects and the access-group lines",
+        )
+    cfg = parse_config(text, ctx)
+    return evaluate_config(cfg, data, ctx)

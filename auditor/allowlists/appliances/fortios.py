@@ -27,7 +27,6 @@ the addresses of the objects it holds (each with the object's ``edit`` line).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -42,27 +41,19 @@ from auditor.allowlists.appliances.fortios_lower import (
     policies,
 )
 from auditor.allowlists.appliances.fortios_tree import Node, Table, parse_tree
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
+from auditor.allowlists.appliances.fronts import FortiosReader as FortiosReader
+from auditor.allowlists.appliances.fronts import sniff_fortios as sniff_fortios
+from auditor.allowlists.base import ReadContext, ReaderError, decode_text
 from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.model import Entry, Finding, Origin, RangeSet, Severity, SourceInfo, Verdicts
 from auditor.ruleset.engine import first_match
 
 FORMAT = "fortios"
-_SNIFF = re.compile(
-    rb"(?:\xef\xbb\xbf)?(?:[ \t]*(?:#[^\n]*)?\r?\n)*"
-    rb"config (?:firewall|system|vdom|global|router|user|vpn|log)\b"
-)
 _NOT_EVALUATED = {
     "firewall security-policy": "security policies (NGFW policy-based mode) are not evaluated",
     "firewall acl": "interface ACLs (drop traffic before the policies) are not evaluated",
     "firewall acl6": "interface ACLs (drop traffic before the policies) are not evaluated",
 }
-
-
-def sniff_fortios(data: bytes) -> bool:
-    """A FortiOS configuration: its first line (after comments such as ``#config-version``)
-    opens a ``config`` block of a FortiOS section."""
-    return _SNIFF.match(data[:65536]) is not None
 
 
 def find_vdoms(root: Table) -> list[Vdom]:
@@ -274,21 +265,11 @@ def read(data: bytes, ctx: ReadContext) -> Read:
     return Read(root, choice, verdicts, findings, unsupported)
 
 
-class FortiosReader(Reader):
-    name = FORMAT
-    description = (
-        "FortiGate configuration (show full-configuration, backup): firewall policies in order"
-    )
-    ruleset = True
-
-    @staticmethod
-    def sniff(data: bytes) -> bool:
-        return sniff_fortios(data)
-
-    def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
-        got = read(data, ctx)
-        info = SourceInfo.for_bytes(ctx.name, ctx.role, self.name, data, ctx.now)
-        vdom = got.choice.vdom
-        objects: Callable[[], tuple[list[Entry], list[str]]] = lambda: scope_objects(vdom, ctx)  # noqa: E731
-        found = FirewallResult(info, got.verdicts, got.findings, got.unsupported, objects)
-        return verdicts_rangeset(found)
+def parse(data: bytes, ctx: ReadContext) -> RangeSet:
+    """What :class:`FortiosReader` reads from a configuration."""
+    got = read(data, ctx)
+    info = SourceInfo.for_bytes(ctx.name, ctx.role, FORMAT, data, ctx.now)
+    vdom = got.choice.vdom
+    objects: Callable[[], tuple[list[Entry], list[str]]] = lambda: scope_objects(vdom, ctx)  # noqa: E731
+    found = FirewallResult(info, got.verdicts, got.findings, got.unsupported, objects)
+    return verdicts_rangeset(found)

@@ -39,6 +39,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from auditor import ipspace
+from auditor.allowlists.appliances.fronts import IOS_SHOW as _SHOW
+from auditor.allowlists.appliances.fronts import IosReader as IosReader
+from auditor.allowlists.appliances.fronts import sniff_ios as sniff_ios
 from auditor.allowlists.appliances.ios_lower import (
     Reader as EntryReader,
 )
@@ -48,7 +51,7 @@ from auditor.allowlists.appliances.ios_lower import (
     lower,
 )
 from auditor.allowlists.appliances.ios_parse import Acl, Binding, Config, Line, parse_config
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
+from auditor.allowlists.base import ReadContext, ReaderError, decode_text
 from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.errors import AddressError
 from auditor.model import Entry, Finding, Origin, RangeSet, RuleRef, Severity, SourceInfo
@@ -59,35 +62,10 @@ from auditor.service import Service
 FORMAT = "ios"
 
 _HEAD = 65536
-# A line a Cisco IOS, IOS XR or NX-OS configuration has and an ASA one does not.
-_IOS_MARKERS = re.compile(
-    rb"(?m)^(?:"
-    rb"ip access-list (?:standard|extended) \S+\s*$"
-    rb"|ipv4 access-list \S+\s*$"
-    rb"|ip access-list \S+\s*$"
-    rb"|access-list (?:1\d\d|\d\d?|1[3-9]\d\d|2[0-6]\d\d) (?:permit|deny|remark|dynamic)\s"
-    rb"|[ \t]+ip access-group \S+ (?:in|out)\s*$"
-    rb"|[ \t]+ipv6 traffic-filter \S+ (?:in|out)\s*$"
-    rb"|[ \t]+ipv4 access-group \S+ (?:ingress|egress)\s*$"
-    rb")"
-)
-_ASA = re.compile(rb"(?m)^(?:ASA Version |: Saved|access-group \S+ (?:in|out) interface )")
-_SHOW = re.compile(
-    rb"(?m)^(?:(?:Standard|Extended|Reflexive) IP access list \S|IPv6 access list \S"
-    rb"|IP access list \S|IPV4 ACL \S|(?:Network|Service) object group \S)"
-)
 SHOW_HINT = (
     "give the running configuration (show running-config) with --format ios: the output of"
     " show access-lists leaves out which interface each list filters"
 )
-
-
-def sniff_ios(data: bytes) -> bool:
-    """A configuration with IOS/IOS XR/NX-OS access-list syntax, and none of an ASA's."""
-    head = data[:_HEAD]
-    if b"\0" in head or _ASA.search(head) or _SHOW.search(head):
-        return False
-    return _IOS_MARKERS.search(head) is not None
 
 
 @dataclass(frozen=True)
@@ -346,92 +324,81 @@ def read_config(data: bytes, ctx: ReadContext) -> Config:
     return parse_config(decode_text(data, ctx), ctx)
 
 
-class IosReader(Reader):
-    name = FORMAT
-    description = (
-        "Cisco IOS / IOS XE running configuration (IOS XR, NX-OS access lists): the inbound"
-        " access lists of an interface"
-    )
-    ruleset = True
-
-    @staticmethod
-    def sniff(data: bytes) -> bool:
-        return sniff_ios(data)
-
-    def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
-        shown = _SHOW.search(data[:_HEAD])
-        if shown is not None:
-            raise ReaderError(
-                "this looks like the output of show access-lists (or show object-group), not"
-                " a configuration",
-                source=ctx.name,
-                line=data[: shown.start()].count(b"\n") + 1,
-                hint=SHOW_HINT,
-            )
-        cfg = read_config(data, ctx)
-        chosen = choose(cfg, ctx)
-        reader = EntryReader(cfg, lambda n: Origin(ctx.name, n), ctx.name)
-        to = _to(ctx)
-        verdicts = []
-        unsupported = list(cfg.unsupported)
-        for fam in (4, 6):
-            acl = chosen.acls.get(fam)
-            if acl is None:
-                continue
-            refs: dict[int, RuleRef] = {}
-            lowered = lower(reader, acl, to, refs)
-            unsupported += lowered.unsupported
-            end_ref = RuleRef(
-                Origin(ctx.name, acl.line.number), f"{acl_label(acl)}: implicit deny at the end"
-            )
-            end: str = "drop"
-            if not acl.entries:
-                end_ref = RuleRef(
-                    end_ref.origin,
-                    f"{acl_label(acl)}: no entries",
-                    "an access list without entries: IOS filters nothing with it, NX-OS and"
-                    " IOS XR deny everything",
-                )
-                end = "conditional"
-            outs = outbound(cfg, chosen, ctx, fam)
-            if not outs:
-                verdicts.append(
-                    engine.first_match(lowered.rules, fam, end, end_ref, ctx.service)  # type: ignore[arg-type]
-                )
-                continue
-            # a connection then leaves by the server's interface: its out list filters too
-            chains = {"in": ir.Chain("in", tuple(lowered.rules), end_ref, policy=end)}  # type: ignore[arg-type]
-            gates = [ir.Gate("in", main=True)]
-            for b, why in outs:
-                out_acl = cfg.acls.get((fam, b.acl))
-                key = f"out:{b.interface}"
-                if out_acl is None:
-                    # (an interface's undefined list passes everything on IOS; on other
-                    # platforms it may not: not known, never allowed)
-                    ref = RuleRef(
-                        Origin(ctx.name, b.line.number),
-                        f"interface {b.interface}: {b.line.text.strip()}",
-                        f"access list {b.acl} is not defined in this file",
-                    )
-                    chains[key] = ir.Chain(key, (), ref, policy="conditional")
-                    gates.append(ir.Gate(key, only_some=why))
-                    continue
-                low = lower(reader, out_acl, to, {})
-                unsupported += low.unsupported
-                ref = RuleRef(
-                    Origin(ctx.name, out_acl.line.number),
-                    f"{acl_label(out_acl)}: implicit deny at the end (out on {b.interface})",
-                )
-                chains[key] = ir.Chain(key, tuple(low.rules), ref, policy="drop")
-                gates.append(ir.Gate(key, only_some=why))
-            verdicts.append(engine.evaluate(ir.Ruleset(fam, chains, tuple(gates)), ctx.service))
-        info = SourceInfo.for_bytes(ctx.name, ctx.role, FORMAT, data, ctx.now)
-        info = replace(info, detail=chosen.label)
-        result = FirewallResult(
-            info,
-            verdicts,
-            list(chosen.findings),
-            unsupported,
-            _objects(cfg, reader, ctx),
+def parse(data: bytes, ctx: ReadContext) -> RangeSet:
+    """What :class:`IosReader` reads from a configuration."""
+    shown = _SHOW.search(data[:_HEAD])
+    if shown is not None:
+        raise ReaderError(
+            "this looks like the output of show access-lists (or show object-group), not"
+            " a configuration",
+            source=ctx.name,
+            line=data[: shown.start()].count(b"\n") + 1,
+            hint=SHOW_HINT,
         )
-        return verdicts_rangeset(result)
+    cfg = read_config(data, ctx)
+    chosen = choose(cfg, ctx)
+    reader = EntryReader(cfg, lambda n: Origin(ctx.name, n), ctx.name)
+    to = _to(ctx)
+    verdicts = []
+    unsupported = list(cfg.unsupported)
+    for fam in (4, 6):
+        acl = chosen.acls.get(fam)
+        if acl is None:
+            continue
+        refs: dict[int, RuleRef] = {}
+        lowered = lower(reader, acl, to, refs)
+        unsupported += lowered.unsupported
+        end_ref = RuleRef(
+            Origin(ctx.name, acl.line.number), f"{acl_label(acl)}: implicit deny at the end"
+        )
+        end: str = "drop"
+        if not acl.entries:
+            end_ref = RuleRef(
+                end_ref.origin,
+                f"{acl_label(acl)}: no entries",
+                "an access list without entries: IOS filters nothing with it, NX-OS and"
+                " IOS XR deny everything",
+            )
+            end = "conditional"
+        outs = outbound(cfg, chosen, ctx, fam)
+        if not outs:
+            verdicts.append(
+                engine.first_match(lowered.rules, fam, end, end_ref, ctx.service)  # type: ignore[arg-type]
+            )
+            continue
+        # a connection then leaves by the server's interface: its out list filters too
+        chains = {"in": ir.Chain("in", tuple(lowered.rules), end_ref, policy=end)}  # type: ignore[arg-type]
+        gates = [ir.Gate("in", main=True)]
+        for b, why in outs:
+            out_acl = cfg.acls.get((fam, b.acl))
+            key = f"out:{b.interface}"
+            if out_acl is None:
+                # (an interface's undefined list passes everything on IOS; on other
+                # platforms it may not: not known, never allowed)
+                ref = RuleRef(
+                    Origin(ctx.name, b.line.number),
+                    f"interface {b.interface}: {b.line.text.strip()}",
+                    f"access list {b.acl} is not defined in this file",
+                )
+                chains[key] = ir.Chain(key, (), ref, policy="conditional")
+                gates.append(ir.Gate(key, only_some=why))
+                continue
+            low = lower(reader, out_acl, to, {})
+            unsupported += low.unsupported
+            ref = RuleRef(
+                Origin(ctx.name, out_acl.line.number),
+                f"{acl_label(out_acl)}: implicit deny at the end (out on {b.interface})",
+            )
+            chains[key] = ir.Chain(key, tuple(low.rules), ref, policy="drop")
+            gates.append(ir.Gate(key, only_some=why))
+        verdicts.append(engine.evaluate(ir.Ruleset(fam, chains, tuple(gates)), ctx.service))
+    info = SourceInfo.for_bytes(ctx.name, ctx.role, FORMAT, data, ctx.now)
+    info = replace(info, detail=chosen.label)
+    result = FirewallResult(
+        info,
+        verdicts,
+        list(chosen.findings),
+        unsupported,
+        _objects(cfg, reader, ctx),
+    )
+    return verdicts_rangeset(result)

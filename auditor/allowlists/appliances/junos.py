@@ -27,11 +27,12 @@ as unsupported. Prefix lists, addresses and address sets are ``--scope`` names.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from auditor.allowlists.appliances import junos_parse
+from auditor.allowlists.appliances.fronts import JunosReader as JunosReader
+from auditor.allowlists.appliances.fronts import sniff_junos as sniff_junos
 from auditor.allowlists.appliances.junos_lower import (
     FAMILY_NAMES,
     HOST_ZONE,
@@ -45,26 +46,14 @@ from auditor.allowlists.appliances.junos_lower import (
 )
 from auditor.allowlists.appliances.junos_objects import Applications, Resolver, prefix_lists
 from auditor.allowlists.appliances.junos_parse import Config, Node
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
+from auditor.allowlists.base import ReadContext, ReaderError, decode_text
 from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.errors import UsageError
 from auditor.model import Entry, Finding, Origin, RangeSet, RuleRef, Severity, SourceInfo
 from auditor.ruleset import engine, ir
 
 _NO_CHOICE = (None, "INPUT")
-_SNIFF = re.compile(
-    rb"(?m)^(?:(?:set|deactivate) (?:system|firewall|security|interfaces|policy-options"
-    rb"|routing-options|groups|snmp|protocols|services|routing-instances|applications)\b"
-    rb"|(?:system|firewall|security|interfaces|policy-options|routing-options|protocols"
-    rb"|groups|applications)\s*\{|replace:\s|## Last commit: )"
-)
 _CONCERNED = ("firewall", "security", "policy-options", "applications", "interfaces")
-
-
-def sniff_junos(data: bytes) -> bool:
-    """A JunOS configuration: ``set firewall ...`` lines or top-level ``firewall {`` blocks,
-    at the very start of a line (an indented ``set`` is inside a FortiOS block)."""
-    return bool(_SNIFF.search(data[:65536]))
 
 
 @dataclass(frozen=True)
@@ -289,42 +278,30 @@ def scope_objects(junos: Junos, source: str) -> Callable[[], tuple[list[Entry], 
     return make
 
 
-class JunosReader(Reader):
-    name = "junos"
-    description = (
-        "Juniper JunOS configuration (brace or set form): firewall filters, SRX security policies"
-    )
-    ruleset = True
-
-    @staticmethod
-    def sniff(data: bytes) -> bool:
-        return sniff_junos(data)
-
-    def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
-        junos = read_config(data, ctx)
-        choice = choose(junos.root, ctx.chain, ctx.name)
-        unsupported: list[str] = []
-        findings: list[Finding] = []
-        if junos.config.skipped:
-            findings.append(
-                Finding(
-                    "inactive",
-                    Severity.INFO,
-                    f"{junos.config.skipped} inactive or deactivated statement(s) skipped",
-                    Origin(ctx.name),
-                )
+def parse(data: bytes, ctx: ReadContext) -> RangeSet:
+    """What :class:`JunosReader` reads from a configuration."""
+    junos = read_config(data, ctx)
+    choice = choose(junos.root, ctx.chain, ctx.name)
+    unsupported: list[str] = []
+    findings: list[Finding] = []
+    if junos.config.skipped:
+        findings.append(
+            Finding(
+                "inactive",
+                Severity.INFO,
+                f"{junos.config.skipped} inactive or deactivated statement(s) skipped",
+                Origin(ctx.name),
             )
-        lowered = rulesets(junos, ctx, choice, unsupported)
-        if not lowered:
-            raise ReaderError(f"nothing to evaluate for {choice.name}", source=ctx.name)
-        verdicts = [engine.evaluate(rs, ctx.service) for rs in lowered]
-        detail = f"{choice.kind} {choice.name}"
-        info = SourceInfo.for_bytes(ctx.name, ctx.role, self.name, data, ctx.now)
-        info = SourceInfo(**{**info.__dict__, "detail": detail})
-        result = FirewallResult(
-            info, verdicts, findings, unsupported, scope_objects(junos, ctx.name)
         )
-        return verdicts_rangeset(result)
+    lowered = rulesets(junos, ctx, choice, unsupported)
+    if not lowered:
+        raise ReaderError(f"nothing to evaluate for {choice.name}", source=ctx.name)
+    verdicts = [engine.evaluate(rs, ctx.service) for rs in lowered]
+    detail = f"{choice.kind} {choice.name}"
+    info = SourceInfo.for_bytes(ctx.name, ctx.role, "junos", data, ctx.now)
+    info = SourceInfo(**{**info.__dict__, "detail": detail})
+    result = FirewallResult(info, verdicts, findings, unsupported, scope_objects(junos, ctx.name))
+    return verdicts_rangeset(result)
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from auditor import ipspace
+from auditor.allowlists.appliances.fronts import MikrotikReader as MikrotikReader
+from auditor.allowlists.appliances.fronts import sniff_mikrotik as sniff_mikrotik
 from auditor.allowlists.appliances.mikrotik_export import Export, Item, parse_export
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
+from auditor.allowlists.base import ReadContext, ReaderError, decode_text
 from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.errors import AddressError
 from auditor.model import (
@@ -71,15 +73,7 @@ KNOWN = frozenset(
 )  # fmt: skip
 """Keys that say nothing about which connections a rule matches."""
 PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6", "132": "sctp", "33": "dccp"}
-_SNIFF = re.compile(
-    rb"(?m)^(?:#.* by RouterOS \d|/(?:ip|ipv6)(?: firewall |/firewall/)"
-    rb"(?:filter|address-list|raw|nat|mangle)\b)"
-)
 _HOST = re.compile(r"[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?(\.[A-Za-z0-9_-]+)*\.?")
-
-
-def sniff_mikrotik(data: bytes) -> bool:
-    return bool(_SNIFF.search(data[:65536]))
 
 
 @dataclass(frozen=True)
@@ -548,17 +542,3 @@ def evaluate_export(data: bytes, ctx: ReadContext, fmt: str) -> RangeSet:
     unsupported = list(dict.fromkeys(u for fam in fams for u in fam.unsupported))
     result = FirewallResult(info, verdicts, findings, unsupported, _objects(fams))
     return verdicts_rangeset(result)
-
-
-class MikrotikReader(Reader):
-    name = "mikrotik"
-    description = "MikroTik RouterOS /export: firewall filter (raw, dstnat) rules in order"
-    suffixes = (".rsc",)
-    ruleset = True
-
-    @staticmethod
-    def sniff(data: bytes) -> bool:
-        return sniff_mikrotik(data)
-
-    def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
-        return evaluate_export(data, ctx, self.name)

@@ -34,6 +34,8 @@ from collections.abc import Callable
 
 from auditor import ipspace
 from auditor.allowlists.appliances import panos_lower as low
+from auditor.allowlists.appliances.fronts import PanosReader as PanosReader
+from auditor.allowlists.appliances.fronts import sniff_panos as sniff_panos
 from auditor.allowlists.appliances.panos_model import SHARED, Config, Where_, build
 from auditor.allowlists.appliances.panos_set import (
     Statement,
@@ -42,7 +44,7 @@ from auditor.allowlists.appliances.panos_set import (
     set_statements,
 )
 from auditor.allowlists.appliances.panos_xml import xml_statements
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
+from auditor.allowlists.base import ReadContext, ReaderError, decode_text
 from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.errors import AddressError
 from auditor.model import Entry, Origin, RangeSet, SourceInfo, Verdicts
@@ -50,34 +52,7 @@ from auditor.ruleset import engine, ir
 
 _NO_CHOICE = (None, "", "INPUT")
 
-_SET_WORDS = (
-    r"(?:deviceconfig|address|address-group|rulebase|pre-rulebase|post-rulebase|shared"
-    r"|vsys|config (?:devices|shared)|zone|service|service-group|device-group|mgt-config"
-    r"|external-list|policy panorama|readonly|template|tag|application|profiles|log-settings)"
-)
-_SET_LINE = re.compile(rb"(?m)^set " + _SET_WORDS.encode() + rb"[ \t]")
-_FIRST_SET = re.compile(rb"(?m)^set (\S+)")
-_BRACE = re.compile(
-    rb"(?m)^(?:#RANCID-CONTENT-TYPE: paloalto|show config (?:running|merged|candidate)\b"
-    rb"|deviceconfig \{|(?:rulebase|mgt-config) \{)"
-)
 _SHOW_POLICY = re.compile(r"(?m)^\s+application/service\s")
-_XML_ROOT = re.compile(rb"\A(?:<\?xml[^>]*\?>|<!--.*?-->|\s)*<(config|response)[\s>]", re.DOTALL)
-_XML_PANOS = re.compile(rb"<(?:devices|mgt-config|shared|readonly)[\s>/]")
-
-
-def sniff_panos(data: bytes) -> bool:
-    head = data[:65536].removeprefix(b"\xef\xbb\xbf")
-    m = _XML_ROOT.match(head)
-    if m:
-        return bool(_XML_PANOS.search(head)) and (m.group(1) == b"config" or b"<result" in head)
-    first = _FIRST_SET.search(head)
-    if first is not None:
-        # the first set line decides: JunOS' set form has other top words
-        line_end = head.find(b"\n", first.start())
-        line = head[first.start() : line_end if line_end >= 0 else None]
-        return bool(_SET_LINE.match(line + b" "))
-    return bool(_BRACE.search(head))
 
 
 def _statements(data: bytes, ctx: ReadContext) -> list[Statement]:
@@ -231,53 +206,39 @@ def _objects(cfg: Config, ctx: ReadContext) -> Callable[[], tuple[list[Entry], l
     return make
 
 
-class PanosReader(Reader):
-    name = "panos"
-    description = (
-        "Palo Alto PAN-OS or Panorama configuration (XML, set or brace form): security rules "
-        "for a zone pair"
+def parse(data: bytes, ctx: ReadContext) -> RangeSet:
+    """What :class:`PanosReader` reads from a configuration."""
+    statements = _statements(data, ctx)
+    cfg = build(statements, ctx.name)
+    low.check_loops(cfg)
+    parts, pair = choose(cfg, ctx)
+    unsupported: list[str] = []
+    named = []
+    for part in parts:
+        named.append((part.label, evaluate_part(cfg, part, pair, ctx, unsupported)))
+    if len(named) == 1:
+        verdicts = named[0][1]
+    else:
+        verdicts = [
+            Verdicts(
+                fam,
+                tuple(
+                    engine.agree(
+                        [(n, v[k].segments) for n, v in named],
+                        "vsys or device group",
+                        "name one with --chain NAME/FROM:TO",
+                    )
+                ),
+            )
+            for k, fam in enumerate(low.FAMILIES)
+        ]
+    info = SourceInfo.for_bytes(ctx.name, ctx.role, "panos", data, ctx.now)
+    shown = f"zone pair {pair[0]}:{pair[1]}" if pair[0] is not None else "zone pair not given"
+    info = SourceInfo(
+        **{**info.__dict__, "detail": f"{shown}; " + ", ".join(p.label for p in parts)}
     )
-    suffixes = ()
-    ruleset = True
-
-    @staticmethod
-    def sniff(data: bytes) -> bool:
-        return sniff_panos(data)
-
-    def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
-        statements = _statements(data, ctx)
-        cfg = build(statements, ctx.name)
-        low.check_loops(cfg)
-        parts, pair = choose(cfg, ctx)
-        unsupported: list[str] = []
-        named = []
-        for part in parts:
-            named.append((part.label, evaluate_part(cfg, part, pair, ctx, unsupported)))
-        if len(named) == 1:
-            verdicts = named[0][1]
-        else:
-            verdicts = [
-                Verdicts(
-                    fam,
-                    tuple(
-                        engine.agree(
-                            [(n, v[k].segments) for n, v in named],
-                            "vsys or device group",
-                            "name one with --chain NAME/FROM:TO",
-                        )
-                    ),
-                )
-                for k, fam in enumerate(low.FAMILIES)
-            ]
-        info = SourceInfo.for_bytes(ctx.name, ctx.role, self.name, data, ctx.now)
-        shown = f"zone pair {pair[0]}:{pair[1]}" if pair[0] is not None else "zone pair not given"
-        info = SourceInfo(
-            **{**info.__dict__, "detail": f"{shown}; " + ", ".join(p.label for p in parts)}
-        )
-        found = FirewallResult(
-            info, verdicts, [], list(dict.fromkeys(unsupported)), _objects(cfg, ctx)
-        )
-        return verdicts_rangeset(found)
+    found = FirewallResult(info, verdicts, [], list(dict.fromkeys(unsupported)), _objects(cfg, ctx))
+    return verdicts_rangeset(found)
 
 
 def rule_order(

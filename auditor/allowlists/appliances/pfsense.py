@@ -38,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from auditor import ipspace
+from auditor.allowlists.appliances.fronts import PfsenseReader as PfsenseReader
 from auditor.allowlists.appliances.pfsense_config import (
     FAMILIES,
     PORT_TYPES,
@@ -51,9 +52,8 @@ from auditor.allowlists.appliances.pfsense_config import (
     interfaces,
     iter_rules,
     parse_xml,
-    root_name,
 )
-from auditor.allowlists.base import ReadContext, Reader, ReaderError
+from auditor.allowlists.base import ReadContext, ReaderError
 from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.errors import AddressError
 from auditor.model import Entry, Origin, RangeSet, RuleRef, SourceInfo, Verdicts
@@ -511,24 +511,16 @@ def alias_users(cfg: Config, alias: Alias) -> list[str]:
     return out
 
 
-class PfsenseReader(Reader):
-    name = "pfsense"
-    description = "pfSense/OPNsense config.xml: filter rules of one interface (--chain wan)"
-    ruleset = True
-
-    @staticmethod
-    def sniff(data: bytes) -> bool:
-        return root_name(data) is not None
-
-    def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
-        cfg = Config(data, ctx)
-        verdicts = cfg.verdicts()
-        info = SourceInfo.for_bytes(ctx.name, ctx.role, self.name, data, ctx.now)
-        detail = f"interface {cfg.chain}"
-        info = SourceInfo(**{**info.__dict__, "detail": detail})
-        unsupported = list(dict.fromkeys(cfg.unsupported))
-        found = FirewallResult(info, verdicts, [], unsupported, cfg.objects())
-        return verdicts_rangeset(found)
+def parse(data: bytes, ctx: ReadContext) -> RangeSet:
+    """What :class:`PfsenseReader` reads from a config.xml."""
+    cfg = Config(data, ctx)
+    verdicts = cfg.verdicts()
+    info = SourceInfo.for_bytes(ctx.name, ctx.role, "pfsense", data, ctx.now)
+    detail = f"interface {cfg.chain}"
+    info = SourceInfo(**{**info.__dict__, "detail": detail})
+    unsupported = list(dict.fromkeys(cfg.unsupported))
+    found = FirewallResult(info, verdicts, [], unsupported, cfg.objects())
+    return verdicts_rangeset(found)
 
 
-__all__ = ["Config", "Iface", "PfsenseReader", "alias_users"]
+__all__ = ["Config", "Iface", "PfsenseReader", "alias_users", "parse"]

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from xml.parsers import expat
 
 from auditor import ipspace
+from auditor.allowlists.appliances.fronts import PFSENSE_ROOTS as _ROOTS
+from auditor.allowlists.appliances.fronts import root_name as root_name
 from auditor.allowlists.base import ReadContext, ReaderError
 from auditor.errors import AddressError
 from auditor.ruleset.sweep import complement, merge
@@ -30,10 +32,6 @@ Interval = tuple[int, int]
 FAMILIES = (4, 6)
 
 _DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
-_ROOTS = ("pfsense", "opnsense")
-_HEAD = re.compile(
-    rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<(\w+)[\s>/]", re.S
-)
 
 
 @dataclass
@@ -67,15 +65,6 @@ class El:
         """A flag element: present (``<disabled/>``, ``<quick>yes</quick>``), and not ``0``."""
         child = self.find(tag)
         return child is not None and child.text.lower() not in ("0", "no", "false")
-
-
-def root_name(data: bytes) -> str | None:
-    """``pfsense`` or ``opnsense`` when that is the document's root element."""
-    m = _HEAD.match(data[:65536])
-    if m is None:
-        return None
-    tag = m.group(1).decode("ascii", "replace").lower()
-    return tag if tag in _ROOTS else None
 
 
 def parse_xml(data: bytes, ctx: ReadContext) -> El:

@@ -48,7 +48,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from auditor import ipspace
-from auditor.allowlists.base import ReadContext, Reader, ReaderError, decode_text
+from auditor.allowlists.appliances.fronts import NETSH as _NETSH
+from auditor.allowlists.appliances.fronts import WindowsFirewallReader as WindowsFirewallReader
+from auditor.allowlists.appliances.fronts import sniff_windows as sniff_windows
+from auditor.allowlists.base import ReadContext, ReaderError, decode_text
 from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.errors import AddressError
 from auditor.model import (
@@ -101,21 +104,8 @@ KEYWORDS = frozenset(
     )
 )  # fmt: skip
 _ANY = frozenset({"any", "*", ""})
-_NETSH = re.compile(rb"(?m)^Rule Name:\s")
 _PORT_WORDS = re.compile(r"(?i)rpc|rpcepmap|iphttps\w*|teredo|playtodiscovery|mdns|dhcp")
 PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmpv4", "58": "icmpv6"}
-
-
-def sniff_windows(data: bytes) -> bool:
-    head = data[:65536].removeprefix(b"\xef\xbb\xbf")
-    if _NETSH.search(head) and b"RemoteIP:" in head:
-        return True
-    first = head.lstrip().split(b"\n", 2)
-    lines = [x for x in first if not x.startswith(b"#TYPE")]
-    if not lines:
-        return False
-    cols = {c.strip().strip(b'"').lower() for c in lines[0].split(b",")}
-    return {b"name", b"enabled", b"direction", b"remoteaddress"} <= cols
 
 
 @dataclass(frozen=True)
@@ -560,36 +550,25 @@ def _objects(
     return make
 
 
-class WindowsFirewallReader(Reader):
-    name = "windows-firewall"
-    description = (
-        "Windows Defender Firewall: Get-NetFirewallRule CSV or netsh advfirewall show rule"
-        " verbose; block wins over allow"
-    )
-    ruleset = True
-
-    @staticmethod
-    def sniff(data: bytes) -> bool:
-        return sniff_windows(data)
-
-    def parse(self, data: bytes, ctx: ReadContext) -> RangeSet:
-        text = decode_text(data, ctx)
-        if _NETSH.search(text.encode("utf-8")[:65536]):
-            rules = parse_netsh(text, ctx)
-        else:
-            rules = parse_csv(text, ctx)
-        unsupported: list[str] = []
-        lowered = [x for r in rules if (x := lower(r, ctx, unsupported)) is not None]
-        findings = [
-            Finding(
-                "profile-settings",
-                Severity.INFO,
-                "the profiles' settings are not in the export: each is read as enabled with the"
-                " default inbound action Block (Get-NetFirewallProfile shows them)",
-                Origin(ctx.name),
-            )
-        ]
-        verdicts = evaluate(lowered, ctx)
-        info = SourceInfo.for_bytes(ctx.name, ctx.role, self.name, data, ctx.now)
-        objects = _objects(lowered, ctx)
-        return verdicts_rangeset(FirewallResult(info, verdicts, findings, unsupported, objects))
+def parse(data: bytes, ctx: ReadContext) -> RangeSet:
+    """What :class:`WindowsFirewallReader` reads from an export."""
+    text = decode_text(data, ctx)
+    if _NETSH.search(text.encode("utf-8")[:65536]):
+        rules = parse_netsh(text, ctx)
+    else:
+        rules = parse_csv(text, ctx)
+    unsupported: list[str] = []
+    lowered = [x for r in rules if (x := lower(r, ctx, unsupported)) is not None]
+    findings = [
+        Finding(
+            "profile-settings",
+            Severity.INFO,
+            "the profiles' settings are not in the export: each is read as enabled with the"
+            " default inbound action Block (Get-NetFirewallProfile shows them)",
+            Origin(ctx.name),
+        )
+    ]
+    verdicts = evaluate(lowered, ctx)
+    info = SourceInfo.for_bytes(ctx.name, ctx.role, "windows-firewall", data, ctx.now)
+    objects = _objects(lowered, ctx)
+    return verdicts_rangeset(FirewallResult(info, verdicts, findings, unsupported, objects))
