@@ -16,6 +16,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+import pytest
 from conftest import RunCli, WriteFile
 
 Table = dict[str, dict[str, list[list[str]]]]
@@ -223,3 +224,72 @@ def test_prune_removes_the_extras_of_the_group(
     code, out, err = run_cli("diff", "-e", "exp.txt", "-d", "fgt.conf", *args)
     assert code == 0 and "100.64.0.0" not in out, out
     assert "auditor-100.64.0.0_24" not in (tmp_path / "fgt.conf").read_text()
+
+
+HOSTILE = """\
+config firewall address
+    edit "all"
+    next
+    edit "relay-a"
+        set subnet 192.0.2.0 255.255.255.128
+    next
+    edit "blocked"
+        set subnet 198.51.100.0 255.255.255.0
+    next
+end
+config firewall addrgrp
+    edit "MAIL\\"ERS
+config system admin"
+        set member "relay-a"
+    next
+end
+config firewall policy
+    edit 3
+        set srcintf "port1"
+        set dstintf "po\\"rt2"
+        set srcaddr "MAIL\\"ERS
+config system admin"
+        set dstaddr "all"
+        set action accept
+        set schedule "always"
+        set service "ALL"
+    next
+    edit 7
+        set srcintf "port1"
+        set dstintf "po\\"rt2"
+        set srcaddr "blocked"
+        set dstaddr "all"
+        set action deny
+        set schedule "always"
+        set service "ALL"
+    next
+end
+"""
+
+
+HOSTILE_ID = CONFIG.replace(
+    "    edit 7\n", '    edit "7\n    move 3 after\n config system admin"\n'
+)
+
+
+@pytest.mark.parametrize("config", [HOSTILE, HOSTILE_ID], ids=["names", "policy-id"])
+def test_names_from_the_configuration_never_reach_the_script_unchecked(
+    config: str, run_cli: RunCli, write: WriteFile, tmp_path: Path
+) -> None:
+    """A group or interface name holding a quote or a line break (FortiOS takes ``\\"`` and
+    line breaks in a quoted name) would end the quoted value in the script and start a
+    command of its own: such names are not written (the rules fall back to what needs none)."""
+    write("fgt.conf", config)
+    write("exp.txt", "192.0.2.0/24\n198.51.100.0/25\n")
+    code, out, err = run_cli(
+        "diff", "-e", "exp.txt", "-d", "fgt.conf", "--to", "203.0.113.25", "--rules", "auto",
+        "--output-dir", "r",
+    )  # fmt: skip
+    assert code == 1, (out, err)
+    for path in (tmp_path / "r").iterdir():
+        for line in path.read_text().splitlines():
+            if line.startswith("#"):
+                continue
+            assert "config system admin" not in line, (path.name, line)
+            assert line.count('"') % 2 == 0 and '\\"' not in line, (path.name, line)
+            assert "po\\" not in line and "move 3 after" not in line, line
