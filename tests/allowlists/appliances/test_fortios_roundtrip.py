@@ -65,7 +65,16 @@ def apply_words(tables: Table, words: list[str], state: list[str]) -> None:
             values = [v for v in old[1:] if v not in args[1:]]
         settings[:] = [s for s in settings if s[0] != args[0]] + [[args[0], *values]]
     elif verb == "delete":
-        del tables[path][args[0]]
+        # FortiOS refuses to delete an entry another entry still uses ("used by other
+        # entries"), and the script goes on
+        used = any(
+            args[0] in setting[1:]
+            for entries in tables.values()
+            for settings in entries.values()
+            for setting in settings
+        )
+        if not used:
+            del tables[path][args[0]]
     elif verb == "move":
         table = tables[path]
         moved = table.pop(args[0])
@@ -293,3 +302,46 @@ def test_names_from_the_configuration_never_reach_the_script_unchecked(
             assert "config system admin" not in line, (path.name, line)
             assert line.count('"') % 2 == 0 and '\\"' not in line, (path.name, line)
             assert "po\\" not in line and "move 3 after" not in line, line
+
+
+BOTH = CONFIG.replace(
+    "config firewall addrgrp\n",
+    "config firewall address6\n"
+    '    edit "all"\n        set ip6 ::/0\n    next\n'
+    '    edit "blocked6"\n        set ip6 2001:db8::/32\n    next\n'
+    "end\nconfig firewall addrgrp\n",
+).replace(
+    '        set srcaddr "blocked"\n',
+    '        set srcaddr "blocked"\n        set srcaddr6 "blocked6"\n        set dstaddr6 "all"\n',
+)
+
+
+def test_both_families_each_move_their_own_new_policy(
+    run_cli: RunCli, write: WriteFile, tmp_path: Path
+) -> None:
+    """One policy a family, each made by ``edit 0``: the IPv6 script, run after the IPv4 one
+    (as its header says), makes the next id, and moves and rolls back that one."""
+    write("fgt.conf", BOTH)
+    write("exp.txt", "198.51.100.0/25\n2001:db8::/48\n")
+    code, out, err = run_cli(
+        "diff", "-e", "exp.txt", "-d", "fgt.conf", *ARGS, "--rules", "auto", "--output-dir", "r"
+    )
+    assert code == 1, (out, err)
+    r = tmp_path / "r"
+    v4, v6 = (r / "fortios-v4-apply.conf").read_text(), (r / "fortios-v6-apply.conf").read_text()
+    assert "move 8 before 7" in v4 and "move 9 before 7" in v6
+    assert "IPv4" in v6  # the order the scripts run in
+    applied = apply(apply(BOTH, v4), v6)
+    assert applied.index("edit 8") < applied.index("edit 7")
+    assert applied.index("edit 9") < applied.index("edit 7")
+    write("fgt.conf", applied)
+    code, out, err = run_cli("diff", "-e", "exp.txt", "-d", "fgt.conf", *ARGS)
+    assert code == 0, (out, err)
+    # rolled back in the reverse order, each deletes its own policy
+    back4, back6 = (
+        (r / "fortios-v4-rollback.conf").read_text(),
+        (r / "fortios-v6-rollback.conf").read_text(),
+    )
+    restored = apply(apply(applied, back6), back4)
+    assert "edit 8" not in restored and "edit 9" not in restored
+    assert {k: v for k, v in load(restored).items() if v} == load(BOTH)
