@@ -11,7 +11,7 @@ the change made, as RouterOS would hold it, by the reader that audited it:
 - with ``--scope LIST``: the entries go into that address list; a note says so when, with them
   in it, the export would still not let them in.
 
-When the export cannot be used (changed since, read with ``--to``, the addresses not let in at
+When the export cannot be used (changed since, evaluated otherwise, the addresses not let in at
 any position), the rule goes first in the filter, as without a declared export, and a note says
 why.
 """
@@ -71,7 +71,9 @@ def _export(
     if data is None:
         notes.append(f"{name} changed since it was read: the rule goes first in the filter")
         return None
-    ctx = ReadContext(rs.info.name, "declared", service=options.service, chain=options.chain)
+    ctx = ReadContext(
+        rs.info.name, "declared", service=options.service, chain=options.chain, to=options.to
+    )
     try:
         export = parse_export(decode_text(data, ctx), ctx.name)
         now = verdicts_of(export, ctx)
