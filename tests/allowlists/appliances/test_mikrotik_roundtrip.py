@@ -12,6 +12,7 @@ the given item), "Address-lists".
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,26 @@ def test_with_to_the_rule_goes_before_the_drop_too(tmp_path: Path, run_cli: RunC
     (tmp_path / "after.rsc").write_text(router.text())
     code, text = _diff(run_cli, "-e", "e.txt", "-d", "after.rsc", "--to", "203.0.113.25")
     assert code == 0, text
+
+
+def test_placement_in_a_long_filter_stays_fast(tmp_path: Path, run_cli: RunCli) -> None:
+    """800 rules after the drop that decides: the placement tries a few positions, not one
+    per rule (each try evaluates the whole filter)."""
+    rules = [
+        "add action=accept chain=input dst-port=25 protocol=tcp"
+        f" src-address=10.{i // 256}.{i % 256}.0/24"
+        for i in range(800)
+    ]
+    text = "\n".join(
+        ["/ip firewall filter", "add action=drop chain=input src-address=198.51.100.0/24"]
+        + rules
+        + ["add action=drop chain=input", ""]
+    )
+    (tmp_path / "r.rsc").write_text(text)
+    (tmp_path / "e.txt").write_text("198.51.100.7\n")
+    started = time.monotonic()
+    code, out = _diff(run_cli, "-e", "e.txt", "-d", "r.rsc", "--rules", "auto", "--output-dir", "o")
+    assert code == 1, out
+    assert time.monotonic() - started < 20
+    v4 = (tmp_path / "o" / "mikrotik-v4-apply.rsc").read_text()
+    assert "# Before static rule 0: r.rsc:2: add action=drop" in v4
