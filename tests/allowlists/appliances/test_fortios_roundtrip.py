@@ -345,3 +345,94 @@ def test_both_families_each_move_their_own_new_policy(
     restored = apply(apply(applied, back6), back4)
     assert "edit 8" not in restored and "edit 9" not in restored
     assert {k: v for k, v in load(restored).items() if v} == load(BOTH)
+
+
+VDOMS = """\
+config vdom
+edit root
+next
+edit mail
+next
+end
+config vdom
+edit root
+config firewall policy
+    edit 1
+        set srcintf "port1"
+        set dstintf "port2"
+        set srcaddr "all"
+        set dstaddr "all"
+        set action accept
+        set schedule "always"
+        set service "ALL"
+    next
+end
+next
+edit mail
+config firewall address
+    edit "all"
+    next
+    edit "relays"
+        set subnet 192.0.2.0 255.255.255.0
+    next
+    edit "blocked"
+        set subnet 198.51.100.0 255.255.255.0
+    next
+end
+config firewall policy
+    edit 4
+        set srcintf "port5"
+        set dstintf "port6"
+        set srcaddr "blocked"
+        set dstaddr "all"
+        set action deny
+        set schedule "always"
+        set service "ALL"
+    next
+    edit 1
+        set srcintf "port5"
+        set dstintf "port6"
+        set srcaddr "relays"
+        set dstaddr "all"
+        set action accept
+        set schedule "always"
+        set service "ALL"
+    next
+end
+next
+end
+"""
+
+
+def apply_in_vdom(config: str, vdom: str, script: str) -> str:
+    """The script's commands inside ``config vdom`` / ``edit VDOM`` ... ``end``, applied to that
+    VDOM's own configuration (the part of the file after its ``edit`` in the second
+    ``config vdom`` block), which is written back in place."""
+    lines = [x for x in script.splitlines() if x.strip() and not x.startswith("#")]
+    assert lines[:2] == ["config vdom", f'edit "{vdom}"'] and lines[-1] == "end", lines
+    inner = "\n".join(lines[2:-1]) + "\n"
+    head, sep, rest = config.rpartition(f"\nnext\nedit {vdom}\n")
+    assert sep, "the VDOM's configuration"
+    body, tail = rest.split("\nnext\nend\n", 1)  # the VDOM's own next (not indented)
+    return head + sep + apply(body + "\n", inner) + "next\nend\n" + tail
+
+
+def test_vdom_round_trip(run_cli: RunCli, write: WriteFile, tmp_path: Path) -> None:
+    write("fgt.conf", VDOMS)
+    write("exp.txt", "192.0.2.0/24\n198.51.100.0/25\n")
+    args = ["--chain", "mail/port5:port6"]
+    code, out, err = run_cli(
+        "diff", "-e", "exp.txt", "-d", "fgt.conf", *args, "--rules", "auto", "--output-dir", "r"
+    )
+    assert code == 1, (out, err)
+    script = rules_of(tmp_path / "r", "apply")
+    assert "move 5 before 4" in script  # the mail VDOM's own ids
+    applied = apply_in_vdom(VDOMS, "mail", script)
+    assert applied.startswith(VDOMS.split("edit mail\nconfig")[0])  # root is as it was
+    assert applied.index("edit 5") < applied.index("edit 4")
+    write("fgt.conf", applied)
+    code, out, err = run_cli("diff", "-e", "exp.txt", "-d", "fgt.conf", *args)
+    assert code == 0, (out, err)
+    write("fgt.conf", apply_in_vdom(applied, "mail", rules_of(tmp_path / "r", "rollback")))
+    code, out, err = run_cli("diff", "-e", "exp.txt", "-d", "fgt.conf", *args)
+    assert code == 1 and "198.51.100.0/25" in out
