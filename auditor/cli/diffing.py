@@ -70,7 +70,9 @@ def _run(
     if ask.platforms or ask.output_dir or ask.prune or ask.family:
         from auditor.rules import RuleOptions  # imported only when rules are asked for
 
-        rule_options = RuleOptions(service=svc, chain=opts.chain, scope=opts.scope)
+        rule_options = RuleOptions(
+            service=svc, chain=opts.chain, scope=opts.scope, to=opts.ruleset(svc)["to"]
+        )
         generators = rulemaking.generators(ask, rule_options)
     for limit, bits in ((over_broad_v4, 32), (over_broad_v6, 128)):
         if not 0 <= limit <= bits:

@@ -24,6 +24,9 @@ class RuleOptions:
     declared: tuple[RangeSet, ...] = field(default=(), compare=False)
     """The declared sources the blocks are missing from: a ruleset among them says which
     chains decide, and the rules go there (:mod:`auditor.rules.placement`)."""
+    to: str | None = field(default=None, compare=False)
+    """``--to``: the address the service listens on, as the declared rulesets were read for
+    (a generator that evaluates a declared ruleset again evaluates it for the same)."""
     scope: tuple[str, ...] = ()
     """The scopes given (``--scope``): the object the rules go into, where the platform has
     named objects, and the object ``--prune`` removes extra entries from."""

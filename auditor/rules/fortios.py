@@ -174,10 +174,15 @@ class FortiosGenerator(Generator):
         how = "paste into the CLI (or System > Settings > Scripts: run FILE)"
         check = "show firewall addrgrp (after running; diagnose the policy with a test packet)"
         arts = []
+        made = 0  # new policies of the families before: edit 0 gives this one a later id
         for family, mine in objects.by_family(blocks).items():
             placed = fortios_place.place(options, family, mine)
             into = placed.group if placed is not None else None
             scoped = objects.scope_name(options) is not None or into is not None
+            after = made
+            if placed is not None and not scoped:
+                placed = replace(placed, new_id=placed.new_id + made)
+                made += 1
             names = [object_name(b) for b in mine]
             groups = self.groups(family, names, options, into if not options.scope else None)
             lines = []
@@ -200,8 +205,19 @@ class FortiosGenerator(Generator):
                         f"# Today {placed.blocker} decides these addresses: a new policy {name}",
                         "# accepts the groups and is moved before it. edit 0 takes the next free",
                         f"# id, {placed.new_id} in {placed.source} as audited; the move names it.",
-                        f"# If the list changed since, check `show firewall policy {placed.new_id}`"
-                        " first.",
+                        *(
+                            [
+                                "# That is after the IPv4 script's new policy: run the IPv4",
+                                "# script first.",
+                            ]
+                            if after
+                            else []
+                        ),
+                        f"# Before running it, `show firewall policy {placed.new_id}` must show"
+                        " nothing (and",
+                        f"# no id above {placed.new_id} exist): otherwise the move would take"
+                        " another policy;",
+                        "# then run it without the move and move the new policy by its id.",
                         "# Run it once: edit 0 makes another policy each time.",
                     ]
                 else:

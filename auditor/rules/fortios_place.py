@@ -17,13 +17,19 @@ audit's verdicts say, per missing address, which policy decides it today:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from auditor.model import MissingBlock, RangeSet
+from auditor.rules import sanitize
 from auditor.rules.base import RuleOptions, audited_bytes, source_path
 
 FORMAT = "fortios"
+WRITABLE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9 _.+@()-]{0,78}")
+"""The names of the configuration (interfaces, VDOM, address group) the script may write: a
+quote, a backslash or a line break would end the quoted value and start a command of its own.
+A configuration whose names are not of these characters gets rules that do not name them."""
 
 
 @dataclass(frozen=True)
@@ -64,13 +70,17 @@ def place(options: RuleOptions, family: int, blocks: Sequence[MissingBlock]) -> 
     if rs is None or data is None:
         return None
     name = rs.info.name
-    shown = source_path(rs)
+    shown = sanitize.clean(source_path(rs))
     try:
         root, _ = parse_tree(data.decode("utf-8-sig"), name)
         choice = choose(root, ReadContext(name, "declared", chain=options.chain))
     except (ReaderError, UnicodeDecodeError):
         return None
     vdom = choice.vdom
+    pair = choice.pair
+    written = [vdom.name or "root", *((pair.src, pair.dst) if pair is not None else ())]
+    if not all(WRITABLE.fullmatch(n) for n in written):
+        return None
     listed = policies(vdom)
     by_line = {p.entry.line: p for p in listed}
     verdicts = next((v for v in rs.verdicts if v.family == family), None)
@@ -88,7 +98,6 @@ def place(options: RuleOptions, family: int, blocks: Sequence[MissingBlock]) -> 
                     first = min(first, p.position)
     table = vdom.node.table("firewall policy")
     ids = [int(i) for i in (table.entries if table is not None else ()) if i.isdigit()]
-    pair = choice.pair
     base = Placed(
         shown,
         vdom.name,
@@ -98,6 +107,8 @@ def place(options: RuleOptions, family: int, blocks: Sequence[MissingBlock]) -> 
     )
     if first < len(listed):
         p = listed[first]
+        if not p.id.isdigit():  # a FortiOS policy id is a number: the move could not name it
+            return None
         base = Placed(**{**base.__dict__, "blocker": f"policy {p.id} ({shown}:{p.entry.line})",
                          "blocker_id": p.id})  # fmt: skip
     accepting = {s.rule.origin.line for s in verdicts.segments if s.outcome == "accept"}
@@ -112,8 +123,9 @@ def place(options: RuleOptions, family: int, blocks: Sequence[MissingBlock]) -> 
         if p.entry.line in accepting and not negated and groups is not None:
             for n in names:
                 g = groups.entries.get(n)
-                if g is not None and g.word("exclude") != "enable" and n not in named_before:
-                    where = f"policy {p.id} ({shown}:{p.entry.line})"
+                usable = g is not None and g.word("exclude") != "enable"
+                if usable and n not in named_before and WRITABLE.fullmatch(n):
+                    where = f"policy {sanitize.clean(p.id)} ({shown}:{p.entry.line})"
                     return Placed(**{**base.__dict__, "group": n, "group_policy": where})
         named_before.update(names)
     return base

@@ -11,7 +11,7 @@ the change made, as RouterOS would hold it, by the reader that audited it:
 - with ``--scope LIST``: the entries go into that address list; a note says so when, with them
   in it, the export would still not let them in.
 
-When the export cannot be used (changed since, read with ``--to``, the addresses not let in at
+When the export cannot be used (changed since, evaluated otherwise, the addresses not let in at
 any position), the rule goes first in the filter, as without a declared export, and a note says
 why.
 """
@@ -71,7 +71,9 @@ def _export(
     if data is None:
         notes.append(f"{name} changed since it was read: the rule goes first in the filter")
         return None
-    ctx = ReadContext(rs.info.name, "declared", service=options.service, chain=options.chain)
+    ctx = ReadContext(
+        rs.info.name, "declared", service=options.service, chain=options.chain, to=options.to
+    )
     try:
         export = parse_export(decode_text(data, ctx), ctx.name)
         now = verdicts_of(export, ctx)
@@ -118,21 +120,31 @@ def place(
     rules = export.items.get(menu, [])
     attrs = dict(w.partition("=")[::2] for w in words(args, ctx.name, 0))
     attrs.pop("comment", None)
-    for k in range(len(rules), -1, -1):
+
+    def works(k: int) -> bool:
         trial = copy.deepcopy(export)
         _entries(trial, family, name, blocks)
         trial.items.setdefault(menu, []).insert(k, Item(menu, 0, "(the new rule)", attrs))
         trial.menus.setdefault(menu, 0)
-        if all(_accepts(verdicts_of(trial, ctx).get(family), b) for b in blocks):
-            if k == len(rules):
-                return Placement(k, "", tuple(notes))
-            shown = sanitize.clean(f"{rs.info.name}:{rules[k].line}: {rules[k].text}")[:200]
-            return Placement(k, shown, tuple(notes))
-    notes.append(
-        f"no place in {sanitize.clean(rs.info.name)}'s filter lets the IPv{family} CIDRs in"
-        " (a raw or nat rule decides them?): the rule goes first"
-    )
-    return Placement(None, notes=tuple(notes))
+        return all(_accepts(verdicts_of(trial, ctx).get(family), b) for b in blocks)
+
+    # The last position that works, found by halving: a position that works leaves every
+    # earlier one working (the rules ahead of the new one are fewer, and those that decided an
+    # address before decide it the same way), so a few evaluations do, not one per rule.
+    if works(len(rules)):
+        return Placement(len(rules), "", tuple(notes))
+    if not works(0):
+        notes.append(
+            f"no place in {sanitize.clean(rs.info.name)}'s filter lets the IPv{family} CIDRs in"
+            " (a raw or nat rule decides them?): the rule goes first"
+        )
+        return Placement(None, notes=tuple(notes))
+    good, bad = 0, len(rules)
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        good, bad = (mid, bad) if works(mid) else (good, mid)
+    shown = sanitize.clean(f"{rs.info.name}:{rules[good].line}: {rules[good].text}")[:200]
+    return Placement(good, shown, tuple(notes))
 
 
 def into_list(

@@ -11,8 +11,9 @@ with ``Set-NetFirewallRule`` when it exists (both families in one rule).
 - A rule that lets ``Any`` address in is left as it is. A rule is never set to an empty list
   of addresses, which would mean any address: the rollback removes the rule this tool created,
   and disables a ``--scope`` rule that would be left empty.
-- ``--scope`` names the rule (its ``-Name``); at most :attr:`WindowsGenerator.max_entries_rule`
-  addresses go into one rule, more into ``NAME-2``...
+- ``--scope`` names the rule: its ``-Name``, or else its ``-DisplayName`` (what ``netsh``
+  shows; the script stops when several rules have it); at most
+  :attr:`WindowsGenerator.max_entries_rule` addresses go into one rule, more into ``NAME-2``...
 - Every string is single-quoted, with ``'`` doubled; names and comments hold only safe
   characters anyway.
 """
@@ -135,6 +136,24 @@ class WindowsGenerator(Generator):
                             out[sanitize.clean(seg.rule.describe())[:200]] = None
         return [objects.restrict(t, SAFE) for t in out]
 
+    @staticmethod
+    def _lookup(name: str, scoped: bool) -> list[str]:
+        """``$rule``: the rule of that Name, else (a --scope, which may be what netsh shows)
+        the rule of that DisplayName; the script stops when a DisplayName names several."""
+        q = ps_quote(name)
+        if not scoped:  # a rule this tool names and makes: Name and DisplayName are the same
+            return [f"$rule = @(Get-NetFirewallRule -Name {q} -ErrorAction SilentlyContinue)"]
+        many = ps_quote(
+            f"{name} is the DisplayName of several rules: give the rule's Name with --scope"
+        )
+        return [
+            f"$rule = @(Get-NetFirewallRule -Name {q} -ErrorAction SilentlyContinue)",
+            "if ($rule.Count -eq 0) {",
+            f"    $rule = @(Get-NetFirewallRule -DisplayName {q} -ErrorAction SilentlyContinue)",
+            "}",
+            f"if ($rule.Count -gt 1) {{ throw {many} }}",
+        ]
+
     def _apply(self, name: str, run: Sequence[MissingBlock], options: RuleOptions) -> list[str]:
         lines = [f"# Rule {name}"]
         for block in run:
@@ -151,8 +170,8 @@ class WindowsGenerator(Generator):
         lines += [f"    {ps_quote(sanitize.cidr(b))} = {ps_array(forms(b))}" for b in run]
         lines += [
             "}",
-            f"$rule = Get-NetFirewallRule -Name {ps_quote(name)} -ErrorAction SilentlyContinue",
-            "if ($null -eq $rule) {",
+            *self._lookup(name, objects.scope_name(options) is not None),
+            "if ($rule.Count -eq 0) {",
             "    $add = @($forms.Keys)",
             f"    {self._new_rule(name, options)}",
             "} else {",
@@ -164,8 +183,7 @@ class WindowsGenerator(Generator):
             "            if (-not ($forms[$cidr] | Where-Object { $have -contains $_ })) { $cidr }",
             "        })",
             "        if ($add.Count -gt 0) {",
-            f"            Set-NetFirewallRule -Name {ps_quote(name)}"
-            " -RemoteAddress @($have + $add)",
+            "            $rule | Set-NetFirewallRule -RemoteAddress @($have + $add)",
             "        }",
             "    }",
             "}",
@@ -175,20 +193,20 @@ class WindowsGenerator(Generator):
     def _remove(self, name: str, run: Sequence[MissingBlock], scoped: bool) -> list[str]:
         drop = [f for b in run for f in forms(b)]
         empty = (
-            f"Disable-NetFirewallRule -Name {ps_quote(name)}"
+            "$rule | Disable-NetFirewallRule"
             if scoped
             else f"Remove-NetFirewallRule -Name {ps_quote(name)}"
         )
         return [
             f"$drop = {ps_array(drop)}",
-            f"$rule = Get-NetFirewallRule -Name {ps_quote(name)} -ErrorAction SilentlyContinue",
-            "if ($null -ne $rule) {",
+            *self._lookup(name, scoped),
+            "if ($rule.Count -gt 0) {",
             "    $have = @(($rule | Get-NetFirewallAddressFilter).RemoteAddress)",
             "    $keep = @($have | Where-Object { $drop -notcontains $_ })",
             "    if ($keep.Count -eq 0) {",
             f"        {empty}",
             "    } elseif ($keep.Count -lt $have.Count) {",
-            f"        Set-NetFirewallRule -Name {ps_quote(name)} -RemoteAddress $keep",
+            "        $rule | Set-NetFirewallRule -RemoteAddress $keep",
             "    }",
             "}",
         ]

@@ -337,7 +337,7 @@ def test_windows_script_quotes_every_string_and_checks_before_adding() -> None:
     ps_strings(back)
     assert "Remove-NetFirewallRule -Name 'auditor-tcp25-1024-2048'" in back
     scoped = arts("windows", small_blocks(), replace(options(), scope=("Mail (SMTP-In)",)))
-    assert "Disable-NetFirewallRule -Name 'Mail (SMTP-In)'" in one(scoped, "rollback").body
+    assert "$rule | Disable-NetFirewallRule" in one(scoped, "rollback").body
     for bad in ("it's", "a\u2019b", "x$(id)", "a`b", 'q"q', "a\nb"):
         with pytest.raises(UsageError):
             arts("windows", small_blocks(), replace(options(), scope=(bad,)))

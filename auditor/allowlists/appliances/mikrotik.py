@@ -522,7 +522,20 @@ def families(export: Export, ctx: ReadContext) -> list[_Family]:
 
 def verdicts_of(export: Export, ctx: ReadContext) -> dict[int, Verdicts]:
     """The verdicts of an export already parsed, per family (rule placement tries changes)."""
-    return {f.family: engine.evaluate(ruleset(f), ctx.service) for f in families(export, ctx)}
+    return {f.family: _evaluate(f, ctx) for f in families(export, ctx)}
+
+
+def _evaluate(fam: _Family, ctx: ReadContext) -> Verdicts:
+    try:
+        return engine.evaluate(ruleset(fam), ctx.service)
+    except ir.RulesetError as e:  # jumps that come back to a chain they left
+        line = e.ref.origin.line if e.ref is not None else None
+        raise ReaderError(
+            e.message,
+            source=ctx.name,
+            line=line,
+            hint="RouterOS never gets out of such a loop: remove or change one of the jumps",
+        ) from None
 
 
 def _objects(fams: Sequence[_Family]) -> Callable[[], tuple[list[Entry], list[str]]]:
@@ -536,7 +549,7 @@ def _objects(fams: Sequence[_Family]) -> Callable[[], tuple[list[Entry], list[st
 
 def evaluate_export(data: bytes, ctx: ReadContext, fmt: str) -> RangeSet:
     _, fams = read_export(data, ctx)
-    verdicts = [engine.evaluate(ruleset(fam), ctx.service) for fam in fams]
+    verdicts = [_evaluate(fam, ctx) for fam in fams]
     info = SourceInfo.for_bytes(ctx.name, ctx.role, fmt, data, ctx.now)
     findings = fams[0].findings
     unsupported = list(dict.fromkeys(u for fam in fams for u in fam.unsupported))

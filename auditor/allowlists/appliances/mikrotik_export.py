@@ -79,15 +79,20 @@ class Export:
     """(list name, line, text): address lists filled at run time by another menu's item."""
 
 
-def logical_lines(text: str) -> list[tuple[int, str]]:
-    """(first line number, text) with continuations joined."""
+def logical_lines(text: str, source: str = "") -> list[tuple[int, str]]:
+    """(first line number, text) with continuations joined; a command whose last line goes on
+    past the end of the file is an error (the file was cut short: the rest of the command,
+    such as a rule's src-address, is lost)."""
     out: list[tuple[int, str]] = []
     pending: list[str] = []
     start = 0
-    for number, raw in enumerate(text.split("\n"), 1):
+    physical = text.split("\n")
+    for number, raw in enumerate(physical, 1):
         line = raw.rstrip("\r")
         if pending:
             line = line.lstrip(" \t")
+            if not line and number == len(physical):
+                break
         else:
             start = number
         if line.endswith("\\") and not line.endswith("\\\\"):
@@ -97,7 +102,13 @@ def logical_lines(text: str) -> list[tuple[int, str]]:
         out.append((start, "".join(pending)))
         pending = []
     if pending:
-        out.append((start, "".join(pending)))
+        raise ReaderError(
+            "the command goes on (a line ending in a backslash) past the end of the file:"
+            " the file is cut short",
+            source=source,
+            line=start,
+            hint="export the configuration again (/export file=NAME) and give the whole file",
+        )
     return out
 
 
@@ -187,7 +198,7 @@ class _Parser:
     def run(self, text: str) -> Export:
         menu: tuple[str, ...] = ()
         stack: list[tuple[str, ...]] = []
-        for line, raw in logical_lines(text):
+        for line, raw in logical_lines(text, self.source):
             body = raw.strip()
             if not body or body.startswith("#"):
                 continue

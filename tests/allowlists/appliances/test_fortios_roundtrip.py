@@ -16,6 +16,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+import pytest
 from conftest import RunCli, WriteFile
 
 Table = dict[str, dict[str, list[list[str]]]]
@@ -64,7 +65,16 @@ def apply_words(tables: Table, words: list[str], state: list[str]) -> None:
             values = [v for v in old[1:] if v not in args[1:]]
         settings[:] = [s for s in settings if s[0] != args[0]] + [[args[0], *values]]
     elif verb == "delete":
-        del tables[path][args[0]]
+        # FortiOS refuses to delete an entry another entry still uses ("used by other
+        # entries"), and the script goes on
+        used = any(
+            args[0] in setting[1:]
+            for entries in tables.values()
+            for settings in entries.values()
+            for setting in settings
+        )
+        if not used:
+            del tables[path][args[0]]
     elif verb == "move":
         table = tables[path]
         moved = table.pop(args[0])
@@ -223,3 +233,206 @@ def test_prune_removes_the_extras_of_the_group(
     code, out, err = run_cli("diff", "-e", "exp.txt", "-d", "fgt.conf", *args)
     assert code == 0 and "100.64.0.0" not in out, out
     assert "auditor-100.64.0.0_24" not in (tmp_path / "fgt.conf").read_text()
+
+
+HOSTILE = """\
+config firewall address
+    edit "all"
+    next
+    edit "relay-a"
+        set subnet 192.0.2.0 255.255.255.128
+    next
+    edit "blocked"
+        set subnet 198.51.100.0 255.255.255.0
+    next
+end
+config firewall addrgrp
+    edit "MAIL\\"ERS
+config system admin"
+        set member "relay-a"
+    next
+end
+config firewall policy
+    edit 3
+        set srcintf "port1"
+        set dstintf "po\\"rt2"
+        set srcaddr "MAIL\\"ERS
+config system admin"
+        set dstaddr "all"
+        set action accept
+        set schedule "always"
+        set service "ALL"
+    next
+    edit 7
+        set srcintf "port1"
+        set dstintf "po\\"rt2"
+        set srcaddr "blocked"
+        set dstaddr "all"
+        set action deny
+        set schedule "always"
+        set service "ALL"
+    next
+end
+"""
+
+
+HOSTILE_ID = CONFIG.replace(
+    "    edit 7\n", '    edit "7\n    move 3 after\n config system admin"\n'
+)
+
+
+@pytest.mark.parametrize("config", [HOSTILE, HOSTILE_ID], ids=["names", "policy-id"])
+def test_names_from_the_configuration_never_reach_the_script_unchecked(
+    config: str, run_cli: RunCli, write: WriteFile, tmp_path: Path
+) -> None:
+    """A group or interface name holding a quote or a line break (FortiOS takes ``\\"`` and
+    line breaks in a quoted name) would end the quoted value in the script and start a
+    command of its own: such names are not written (the rules fall back to what needs none)."""
+    write("fgt.conf", config)
+    write("exp.txt", "192.0.2.0/24\n198.51.100.0/25\n")
+    code, out, err = run_cli(
+        "diff", "-e", "exp.txt", "-d", "fgt.conf", "--to", "203.0.113.25", "--rules", "auto",
+        "--output-dir", "r",
+    )  # fmt: skip
+    assert code == 1, (out, err)
+    for path in (tmp_path / "r").iterdir():
+        for line in path.read_text().splitlines():
+            if line.startswith("#"):
+                continue
+            assert "config system admin" not in line, (path.name, line)
+            assert line.count('"') % 2 == 0 and '\\"' not in line, (path.name, line)
+            assert "po\\" not in line and "move 3 after" not in line, line
+
+
+BOTH = CONFIG.replace(
+    "config firewall addrgrp\n",
+    "config firewall address6\n"
+    '    edit "all"\n        set ip6 ::/0\n    next\n'
+    '    edit "blocked6"\n        set ip6 2001:db8::/32\n    next\n'
+    "end\nconfig firewall addrgrp\n",
+).replace(
+    '        set srcaddr "blocked"\n',
+    '        set srcaddr "blocked"\n        set srcaddr6 "blocked6"\n        set dstaddr6 "all"\n',
+)
+
+
+def test_both_families_each_move_their_own_new_policy(
+    run_cli: RunCli, write: WriteFile, tmp_path: Path
+) -> None:
+    """One policy a family, each made by ``edit 0``: the IPv6 script, run after the IPv4 one
+    (as its header says), makes the next id, and moves and rolls back that one."""
+    write("fgt.conf", BOTH)
+    write("exp.txt", "198.51.100.0/25\n2001:db8::/48\n")
+    code, out, err = run_cli(
+        "diff", "-e", "exp.txt", "-d", "fgt.conf", *ARGS, "--rules", "auto", "--output-dir", "r"
+    )
+    assert code == 1, (out, err)
+    r = tmp_path / "r"
+    v4, v6 = (r / "fortios-v4-apply.conf").read_text(), (r / "fortios-v6-apply.conf").read_text()
+    assert "move 8 before 7" in v4 and "move 9 before 7" in v6
+    assert "IPv4" in v6  # the order the scripts run in
+    applied = apply(apply(BOTH, v4), v6)
+    assert applied.index("edit 8") < applied.index("edit 7")
+    assert applied.index("edit 9") < applied.index("edit 7")
+    write("fgt.conf", applied)
+    code, out, err = run_cli("diff", "-e", "exp.txt", "-d", "fgt.conf", *ARGS)
+    assert code == 0, (out, err)
+    # rolled back in the reverse order, each deletes its own policy
+    back4, back6 = (
+        (r / "fortios-v4-rollback.conf").read_text(),
+        (r / "fortios-v6-rollback.conf").read_text(),
+    )
+    restored = apply(apply(applied, back6), back4)
+    assert "edit 8" not in restored and "edit 9" not in restored
+    assert {k: v for k, v in load(restored).items() if v} == load(BOTH)
+
+
+VDOMS = """\
+config vdom
+edit root
+next
+edit mail
+next
+end
+config vdom
+edit root
+config firewall policy
+    edit 1
+        set srcintf "port1"
+        set dstintf "port2"
+        set srcaddr "all"
+        set dstaddr "all"
+        set action accept
+        set schedule "always"
+        set service "ALL"
+    next
+end
+next
+edit mail
+config firewall address
+    edit "all"
+    next
+    edit "relays"
+        set subnet 192.0.2.0 255.255.255.0
+    next
+    edit "blocked"
+        set subnet 198.51.100.0 255.255.255.0
+    next
+end
+config firewall policy
+    edit 4
+        set srcintf "port5"
+        set dstintf "port6"
+        set srcaddr "blocked"
+        set dstaddr "all"
+        set action deny
+        set schedule "always"
+        set service "ALL"
+    next
+    edit 1
+        set srcintf "port5"
+        set dstintf "port6"
+        set srcaddr "relays"
+        set dstaddr "all"
+        set action accept
+        set schedule "always"
+        set service "ALL"
+    next
+end
+next
+end
+"""
+
+
+def apply_in_vdom(config: str, vdom: str, script: str) -> str:
+    """The script's commands inside ``config vdom`` / ``edit VDOM`` ... ``end``, applied to that
+    VDOM's own configuration (the part of the file after its ``edit`` in the second
+    ``config vdom`` block), which is written back in place."""
+    lines = [x for x in script.splitlines() if x.strip() and not x.startswith("#")]
+    assert lines[:2] == ["config vdom", f'edit "{vdom}"'] and lines[-1] == "end", lines
+    inner = "\n".join(lines[2:-1]) + "\n"
+    head, sep, rest = config.rpartition(f"\nnext\nedit {vdom}\n")
+    assert sep, "the VDOM's configuration"
+    body, tail = rest.split("\nnext\nend\n", 1)  # the VDOM's own next (not indented)
+    return head + sep + apply(body + "\n", inner) + "next\nend\n" + tail
+
+
+def test_vdom_round_trip(run_cli: RunCli, write: WriteFile, tmp_path: Path) -> None:
+    write("fgt.conf", VDOMS)
+    write("exp.txt", "192.0.2.0/24\n198.51.100.0/25\n")
+    args = ["--chain", "mail/port5:port6"]
+    code, out, err = run_cli(
+        "diff", "-e", "exp.txt", "-d", "fgt.conf", *args, "--rules", "auto", "--output-dir", "r"
+    )
+    assert code == 1, (out, err)
+    script = rules_of(tmp_path / "r", "apply")
+    assert "move 5 before 4" in script  # the mail VDOM's own ids
+    applied = apply_in_vdom(VDOMS, "mail", script)
+    assert applied.startswith(VDOMS.split("edit mail\nconfig")[0])  # root is as it was
+    assert applied.index("edit 5") < applied.index("edit 4")
+    write("fgt.conf", applied)
+    code, out, err = run_cli("diff", "-e", "exp.txt", "-d", "fgt.conf", *args)
+    assert code == 0, (out, err)
+    write("fgt.conf", apply_in_vdom(applied, "mail", rules_of(tmp_path / "r", "rollback")))
+    code, out, err = run_cli("diff", "-e", "exp.txt", "-d", "fgt.conf", *args)
+    assert code == 1 and "198.51.100.0/25" in out

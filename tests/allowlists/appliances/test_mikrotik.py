@@ -235,6 +235,16 @@ def test_service_any_and_ranges_of_ports() -> None:
         ("/ip firewall filter\nadd chain=input action=jump\n", 2, "jump-target"),
         ("/ip firewall filter\nadd chain=input place-before=*1A\n", 2, "place-before"),
         ("/ip firewall filter\nprint\n", 2, "print"),
+        # an export cut short inside a command: the rest of the rule (its src-address) is
+        # lost, and what is left would accept every address
+        ("/ip firewall filter\nadd action=accept chain=input \\\n", 2, "cut short"),
+        ("/ip firewall filter\nadd action=accept chain=input \\", 2, "cut short"),
+        (
+            "/ip firewall filter\nadd chain=input action=jump jump-target=a\n"
+            "add chain=a action=jump jump-target=b\nadd chain=b action=jump jump-target=a\n",
+            4,
+            "loop",
+        ),
     ],
 )
 def test_errors_name_the_line(text: str, line: int, message: str) -> None:

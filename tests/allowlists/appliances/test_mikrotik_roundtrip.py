@@ -12,6 +12,7 @@ the given item), "Address-lists".
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -196,3 +197,57 @@ def test_scope_that_would_not_let_them_in_says_so(
     assert code == 1
     v4 = (out / "mikrotik-v4-apply.rsc").read_text()
     assert "would still not let 1 of the IPv4 CIDRs in, such as 198.51.100.7/32" in v4
+
+
+TO_EXPORT = """\
+/ip firewall address-list
+add address=192.0.2.0/24 list=relays
+/ip firewall filter
+add action=accept chain=input connection-state=established,related
+add action=drop chain=input dst-address=203.0.113.25 src-address=198.51.100.0/24
+add action=accept chain=input dst-address=203.0.113.25 dst-port=25 protocol=tcp \\
+    src-address-list=relays
+add action=drop chain=input
+"""
+
+
+def test_with_to_the_rule_goes_before_the_drop_too(tmp_path: Path, run_cli: RunCli) -> None:
+    """An audit with --to (the rules filter on dst-address): the placement is evaluated for the
+    same destination, so the rule goes right before the drop that decides, not to the top."""
+    (tmp_path / "r.rsc").write_text(TO_EXPORT)
+    (tmp_path / "e.txt").write_text("192.0.2.0/24\n198.51.100.7\n")
+    args = ["-e", "e.txt", "-d", "r.rsc", "--to", "203.0.113.25"]
+    code, text = _diff(run_cli, *args, "--rules", "auto", "--output-dir", "out")
+    assert code == 1, text
+    v4 = (tmp_path / "out" / "mikrotik-v4-apply.rsc").read_text()
+    assert "evaluates otherwise" not in v4
+    assert "# Before static rule 1: r.rsc:5: add action=drop" in v4
+    router = Router(TO_EXPORT)
+    router.run(v4)
+    assert router.items("/ip firewall filter")[0].startswith("add action=accept chain=input")
+    (tmp_path / "after.rsc").write_text(router.text())
+    code, text = _diff(run_cli, "-e", "e.txt", "-d", "after.rsc", "--to", "203.0.113.25")
+    assert code == 0, text
+
+
+def test_placement_in_a_long_filter_stays_fast(tmp_path: Path, run_cli: RunCli) -> None:
+    """800 rules after the drop that decides: the placement tries a few positions, not one
+    per rule (each try evaluates the whole filter)."""
+    rules = [
+        "add action=accept chain=input dst-port=25 protocol=tcp"
+        f" src-address=10.{i // 256}.{i % 256}.0/24"
+        for i in range(800)
+    ]
+    text = "\n".join(
+        ["/ip firewall filter", "add action=drop chain=input src-address=198.51.100.0/24"]
+        + rules
+        + ["add action=drop chain=input", ""]
+    )
+    (tmp_path / "r.rsc").write_text(text)
+    (tmp_path / "e.txt").write_text("198.51.100.7\n")
+    started = time.monotonic()
+    code, out = _diff(run_cli, "-e", "e.txt", "-d", "r.rsc", "--rules", "auto", "--output-dir", "o")
+    assert code == 1, out
+    assert time.monotonic() - started < 20
+    v4 = (tmp_path / "o" / "mikrotik-v4-apply.rsc").read_text()
+    assert "# Before static rule 0: r.rsc:2: add action=drop" in v4

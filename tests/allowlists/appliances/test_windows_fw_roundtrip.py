@@ -72,11 +72,18 @@ class CsvHost:
         rows = list(csv.DictReader(io.StringIO(text)))
         self.fields = list(rows[0])
         self.rows = rows
+        self.script = ""
 
     def rule(self, name: str) -> dict[str, str] | None:
-        return next((r for r in self.rows if r["Name"] == name), None)
+        """The rule the script finds: by its Name, else by its DisplayName (one rule)."""
+        found = [r for r in self.rows if r["Name"] == name]
+        if not found and "-DisplayName" in self.script:
+            found = [r for r in self.rows if r["DisplayName"] == name]
+            assert len(found) <= 1, "the script stops when a DisplayName names several rules"
+        return found[0] if found else None
 
     def apply(self, script: str) -> None:
+        self.script = script
         for name, forms, proto, ports in script_rules(script):
             row = self.rule(name)
             if row is None:
@@ -103,8 +110,11 @@ class CsvHost:
             row["RemoteAddress"] = ",".join(have + add)
 
     def prune(self, script: str) -> None:
+        self.script = script
         drop = _strings(script.split("$drop = ", 1)[1].split("\n", 1)[0])
-        name = _strings(script.split("$rule = Get-NetFirewallRule -Name ", 1)[1].split("\n")[0])[0]
+        found = re.search(r"\$rule = @?\(?Get-NetFirewallRule -Name " + _STR, script)
+        assert found is not None
+        name = found.group(1).replace("''", "'")
         row = self.rule(name)
         assert row is not None
         keep = [a for a in row["RemoteAddress"].split(",") if a not in drop]
@@ -191,3 +201,41 @@ def test_netsh_new_rule(tmp_path: Path, run_cli: RunCli) -> None:
     (tmp_path / "after.txt").write_text(NETSH.replace("Ok.\n", block + "Ok.\n"))
     code, text = _diff(run_cli, "-e", "e.txt", "-d", "after.txt")
     assert code == 0, text
+
+
+def test_csv_scope_by_display_name(tmp_path: Path, run_cli: RunCli) -> None:
+    """A --scope that is a rule's DisplayName (netsh shows no other name; the reader takes
+    both): the script finds the rule by its DisplayName when no rule has that Name, and
+    changes it, instead of making a new rule of that name beside it."""
+    text = CSV.replace('"SMTP-In","Mail (SMTP-In)"', '"{0d5bd3c6-1f2e}","Mail (SMTP-In)"')
+    (tmp_path / "fw.csv").write_text(text)
+    (tmp_path / "e.txt").write_text("192.0.2.0/24\n203.0.113.0/24\n2001:db8:1::/48\n")
+    args = ["-e", "e.txt", "-d", "fw.csv", "--scope", "Mail (SMTP-In)", "--prune"]
+    code, out = _diff(run_cli, *args, "--rules", "auto", "--output-dir", "out")
+    assert code == 1, out
+    host = CsvHost(text)
+    rows = len(host.rows)
+    host.apply((tmp_path / "out" / "windows-all-apply.ps1").read_text())
+    host.prune((tmp_path / "out" / "windows-all-prune.ps1").read_text())
+    assert len(host.rows) == rows  # no new rule
+    row = host.rule("{0d5bd3c6-1f2e}")
+    assert row is not None
+    assert row["RemoteAddress"] == "192.0.2.0/24,203.0.113.0/24,2001:db8:1::/48"
+    (tmp_path / "after.csv").write_text(host.text())
+    code, out = _diff(run_cli, "-e", "e.txt", "-d", "after.csv", "--scope", "Mail (SMTP-In)")
+    assert code == 0, out
+    assert "10.9.9.0" not in out
+
+
+def test_a_display_name_of_several_rules_stops_the_script(tmp_path: Path, run_cli: RunCli) -> None:
+    (tmp_path / "fw.csv").write_text(CSV)
+    (tmp_path / "e.txt").write_text("203.0.113.0/24\n")
+    code, out = _diff(
+        run_cli, "-e", "e.txt", "-d", "fw.csv", "--scope", "Mail (SMTP-In)", "--rules", "auto",
+        "--output-dir", "out",
+    )  # fmt: skip
+    assert code == 1, out
+    script = (tmp_path / "out" / "windows-all-apply.ps1").read_text()
+    lookup = "@(Get-NetFirewallRule -DisplayName 'Mail (SMTP-In)' -ErrorAction SilentlyContinue)"
+    assert lookup in script
+    assert "if ($rule.Count -gt 1) { throw" in script
