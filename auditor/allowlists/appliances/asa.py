@@ -43,8 +43,7 @@ from __future__ import annotations
 
 from auditor.allowlists.appliances.asa_config import parse_config
 from auditor.allowlists.appliances.asa_lower import evaluate_config
-from auditor.allowlists.appliances.fronts import ASA_SHOW as _SHOW
-from auditor.allowlists.appliances.fronts import AsaReader as AsaReader
+from auditor.allowlists.appliances.sniffing import ASA_SHOW as _SHOW
 from auditor.allowlists.base import ReadContext, ReaderError, decode_text
 from auditor.model import RangeSet
 

@@ -41,8 +41,7 @@ from auditor.allowlists.appliances.fortios_lower import (
     policies,
 )
 from auditor.allowlists.appliances.fortios_tree import Node, Table, parse_tree
-from auditor.allowlists.appliances.fronts import FortiosReader as FortiosReader
-from auditor.allowlists.appliances.fronts import sniff_fortios as sniff_fortios
+from auditor.allowlists.appliances.sniffing import sniff_fortios as sniff_fortios
 from auditor.allowlists.base import ReadContext, ReaderError, decode_text
 from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.model import Entry, Finding, Origin, RangeSet, Severity, SourceInfo, Verdicts

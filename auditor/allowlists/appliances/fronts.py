@@ -1,48 +1,27 @@
 """The readers of the appliance formats as format detection sees them: name, description,
-suffixes and the sniff of each, and a ``parse`` that imports the format's module (its parser
-and lowering) only when a file of that format is read.
-
-Detecting a file's format asks every reader's ``sniff``; here that costs the patterns below
-and nothing else. This module imports no parser: the formats' modules import from it (the
-patterns they share with the sniff, and the classes, which they re-export), never the other
-way round at import time.
+suffixes and the sniff of each (:mod:`auditor.allowlists.appliances.sniffing`), and a ``parse``
+that imports the format's module (its parser and lowering) only when a file of that format is
+read. The formats' modules never import this one.
 """
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
+from auditor.allowlists.appliances.sniffing import (
+    root_name,
+    sniff_asa,
+    sniff_fortios,
+    sniff_ios,
+    sniff_junos,
+    sniff_mikrotik,
+    sniff_panos,
+    sniff_windows,
+)
 from auditor.allowlists.base import ReadContext, Reader
 
 if TYPE_CHECKING:
     from auditor.model import RangeSet
-
-_HEAD = 65536
-"""How much of a file the sniffs look at."""
-
-# --- Cisco ASA --------------------------------------------------------------------------------
-
-ASA_SNIFF = re.compile(
-    rb"(?m)^(?:ASA Version \S"
-    rb"|access-group \S+ (?:in|out) interface \S|access-group \S+ global\s*$"
-    # an ASA network object (IOS has object-groups only)
-    rb"|object network \S+\r?\n (?:host|subnet|range|fqdn) )"
-)
-ASA_SHARED = re.compile(rb"(?m)^access-list \S+ extended (?:permit|deny) ")
-ASA_SHOW = re.compile(rb"(?m)^\s*access-list \S+(?:; \d+ elements| line \d+ )")
-"""``show access-list`` output, which the ASA reader refuses."""
-
-
-def sniff_asa(data: bytes) -> bool:
-    head = data[:_HEAD]
-    if ASA_SHOW.search(head):
-        return False
-    if ASA_SNIFF.search(head):
-        return True
-    # `access-list NAME extended permit` alone is also taken by IOS: an ASA's only when the
-    # file shows none of IOS's own access-list syntax
-    return bool(ASA_SHARED.search(head)) and not sniff_ios(data)
 
 
 class AsaReader(Reader):
@@ -63,36 +42,6 @@ class AsaReader(Reader):
         return parse(data, ctx)
 
 
-# --- Cisco IOS, IOS XE, IOS XR, NX-OS ---------------------------------------------------------
-
-# A line a Cisco IOS, IOS XR or NX-OS configuration has and an ASA one does not.
-IOS_MARKERS = re.compile(
-    rb"(?m)^(?:"
-    rb"ip access-list (?:standard|extended) \S+\s*$"
-    rb"|ipv4 access-list \S+\s*$"
-    rb"|ip access-list \S+\s*$"
-    rb"|access-list (?:1\d\d|\d\d?|1[3-9]\d\d|2[0-6]\d\d) (?:permit|deny|remark|dynamic)\s"
-    rb"|[ \t]+ip access-group \S+ (?:in|out)\s*$"
-    rb"|[ \t]+ipv6 traffic-filter \S+ (?:in|out)\s*$"
-    rb"|[ \t]+ipv4 access-group \S+ (?:ingress|egress)\s*$"
-    rb")"
-)
-IOS_ASA = re.compile(rb"(?m)^(?:ASA Version |: Saved|access-group \S+ (?:in|out) interface )")
-IOS_SHOW = re.compile(
-    rb"(?m)^(?:(?:Standard|Extended|Reflexive) IP access list \S|IPv6 access list \S"
-    rb"|IP access list \S|IPV4 ACL \S|(?:Network|Service) object group \S)"
-)
-"""``show access-lists`` (or ``show object-group``) output, which the IOS reader refuses."""
-
-
-def sniff_ios(data: bytes) -> bool:
-    """A configuration with IOS/IOS XR/NX-OS access-list syntax, and none of an ASA's."""
-    head = data[:_HEAD]
-    if b"\0" in head or IOS_ASA.search(head) or IOS_SHOW.search(head):
-        return False
-    return IOS_MARKERS.search(head) is not None
-
-
 class IosReader(Reader):
     name = "ios"
     description = (
@@ -111,22 +60,6 @@ class IosReader(Reader):
         return parse(data, ctx)
 
 
-# --- Juniper JunOS ----------------------------------------------------------------------------
-
-JUNOS_SNIFF = re.compile(
-    rb"(?m)^(?:(?:set|deactivate) (?:system|firewall|security|interfaces|policy-options"
-    rb"|routing-options|groups|snmp|protocols|services|routing-instances|applications)\b"
-    rb"|(?:system|firewall|security|interfaces|policy-options|routing-options|protocols"
-    rb"|groups|applications)\s*\{|replace:\s|## Last commit: )"
-)
-
-
-def sniff_junos(data: bytes) -> bool:
-    """A JunOS configuration: ``set firewall ...`` lines or top-level ``firewall {`` blocks,
-    at the very start of a line (an indented ``set`` is inside a FortiOS block)."""
-    return bool(JUNOS_SNIFF.search(data[:_HEAD]))
-
-
 class JunosReader(Reader):
     name = "junos"
     description = (
@@ -142,39 +75,6 @@ class JunosReader(Reader):
         from auditor.allowlists.appliances.junos import parse
 
         return parse(data, ctx)
-
-
-# --- Palo Alto PAN-OS -------------------------------------------------------------------------
-
-_PANOS_SET_WORDS = (
-    r"(?:deviceconfig|address|address-group|rulebase|pre-rulebase|post-rulebase|shared"
-    r"|vsys|config (?:devices|shared)|zone|service|service-group|device-group|mgt-config"
-    r"|external-list|policy panorama|readonly|template|tag|application|profiles|log-settings)"
-)
-_PANOS_SET_LINE = re.compile(rb"(?m)^set " + _PANOS_SET_WORDS.encode() + rb"[ \t]")
-_PANOS_FIRST_SET = re.compile(rb"(?m)^set (\S+)")
-_PANOS_BRACE = re.compile(
-    rb"(?m)^(?:#RANCID-CONTENT-TYPE: paloalto|show config (?:running|merged|candidate)\b"
-    rb"|deviceconfig \{|(?:rulebase|mgt-config) \{)"
-)
-_PANOS_XML_ROOT = re.compile(
-    rb"\A(?:<\?xml[^>]*\?>|<!--.*?-->|\s)*<(config|response)[\s>]", re.DOTALL
-)
-_PANOS_XML = re.compile(rb"<(?:devices|mgt-config|shared|readonly)[\s>/]")
-
-
-def sniff_panos(data: bytes) -> bool:
-    head = data[:_HEAD].removeprefix(b"\xef\xbb\xbf")
-    m = _PANOS_XML_ROOT.match(head)
-    if m:
-        return bool(_PANOS_XML.search(head)) and (m.group(1) == b"config" or b"<result" in head)
-    first = _PANOS_FIRST_SET.search(head)
-    if first is not None:
-        # the first set line decides: JunOS' set form has other top words
-        line_end = head.find(b"\n", first.start())
-        line = head[first.start() : line_end if line_end >= 0 else None]
-        return bool(_PANOS_SET_LINE.match(line + b" "))
-    return bool(_PANOS_BRACE.search(head))
 
 
 class PanosReader(Reader):
@@ -196,20 +96,6 @@ class PanosReader(Reader):
         return parse(data, ctx)
 
 
-# --- FortiGate FortiOS ------------------------------------------------------------------------
-
-_FORTIOS_SNIFF = re.compile(
-    rb"(?:\xef\xbb\xbf)?(?:[ \t]*(?:#[^\n]*)?\r?\n)*"
-    rb"config (?:firewall|system|vdom|global|router|user|vpn|log)\b"
-)
-
-
-def sniff_fortios(data: bytes) -> bool:
-    """A FortiOS configuration: its first line (after comments such as ``#config-version``)
-    opens a ``config`` block of a FortiOS section."""
-    return _FORTIOS_SNIFF.match(data[:_HEAD]) is not None
-
-
 class FortiosReader(Reader):
     name = "fortios"
     description = (
@@ -227,23 +113,6 @@ class FortiosReader(Reader):
         return parse(data, ctx)
 
 
-# --- pfSense, OPNsense ------------------------------------------------------------------------
-
-PFSENSE_ROOTS = ("pfsense", "opnsense")
-_PFSENSE_HEAD = re.compile(
-    rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<(\w+)[\s>/]", re.S
-)
-
-
-def root_name(data: bytes) -> str | None:
-    """``pfsense`` or ``opnsense`` when that is the document's root element."""
-    m = _PFSENSE_HEAD.match(data[:_HEAD])
-    if m is None:
-        return None
-    tag = m.group(1).decode("ascii", "replace").lower()
-    return tag if tag in PFSENSE_ROOTS else None
-
-
 class PfsenseReader(Reader):
     name = "pfsense"
     description = "pfSense/OPNsense config.xml: filter rules of one interface (--chain wan)"
@@ -257,18 +126,6 @@ class PfsenseReader(Reader):
         from auditor.allowlists.appliances.pfsense import parse
 
         return parse(data, ctx)
-
-
-# --- MikroTik RouterOS ------------------------------------------------------------------------
-
-_MIKROTIK_SNIFF = re.compile(
-    rb"(?m)^(?:#.* by RouterOS \d|/(?:ip|ipv6)(?: firewall |/firewall/)"
-    rb"(?:filter|address-list|raw|nat|mangle)\b)"
-)
-
-
-def sniff_mikrotik(data: bytes) -> bool:
-    return bool(_MIKROTIK_SNIFF.search(data[:_HEAD]))
 
 
 class MikrotikReader(Reader):
@@ -285,24 +142,6 @@ class MikrotikReader(Reader):
         from auditor.allowlists.appliances.mikrotik import evaluate_export
 
         return evaluate_export(data, ctx, self.name)
-
-
-# --- Windows Defender Firewall ----------------------------------------------------------------
-
-NETSH = re.compile(rb"(?m)^Rule Name:\s")
-"""A rule of ``netsh advfirewall firewall show rule`` output."""
-
-
-def sniff_windows(data: bytes) -> bool:
-    head = data[:_HEAD].removeprefix(b"\xef\xbb\xbf")
-    if NETSH.search(head) and b"RemoteIP:" in head:
-        return True
-    first = head.lstrip().split(b"\n", 2)
-    lines = [x for x in first if not x.startswith(b"#TYPE")]
-    if not lines:
-        return False
-    cols = {c.strip().strip(b'"').lower() for c in lines[0].split(b",")}
-    return {b"name", b"enabled", b"direction", b"remoteaddress"} <= cols
 
 
 class WindowsFirewallReader(Reader):

@@ -39,9 +39,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from auditor import ipspace
-from auditor.allowlists.appliances.fronts import IOS_SHOW as _SHOW
-from auditor.allowlists.appliances.fronts import IosReader as IosReader
-from auditor.allowlists.appliances.fronts import sniff_ios as sniff_ios
 from auditor.allowlists.appliances.ios_lower import (
     Reader as EntryReader,
 )
@@ -51,6 +48,8 @@ from auditor.allowlists.appliances.ios_lower import (
     lower,
 )
 from auditor.allowlists.appliances.ios_parse import Acl, Binding, Config, Line, parse_config
+from auditor.allowlists.appliances.sniffing import IOS_SHOW as _SHOW
+from auditor.allowlists.appliances.sniffing import sniff_ios as sniff_ios
 from auditor.allowlists.base import ReadContext, ReaderError, decode_text
 from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.errors import AddressError

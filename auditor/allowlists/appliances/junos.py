@@ -31,8 +31,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from auditor.allowlists.appliances import junos_parse
-from auditor.allowlists.appliances.fronts import JunosReader as JunosReader
-from auditor.allowlists.appliances.fronts import sniff_junos as sniff_junos
 from auditor.allowlists.appliances.junos_lower import (
     FAMILY_NAMES,
     HOST_ZONE,
@@ -46,6 +44,7 @@ from auditor.allowlists.appliances.junos_lower import (
 )
 from auditor.allowlists.appliances.junos_objects import Applications, Resolver, prefix_lists
 from auditor.allowlists.appliances.junos_parse import Config, Node
+from auditor.allowlists.appliances.sniffing import sniff_junos as sniff_junos
 from auditor.allowlists.base import ReadContext, ReaderError, decode_text
 from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.errors import UsageError

@@ -41,9 +41,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from auditor import ipspace
-from auditor.allowlists.appliances.fronts import MikrotikReader as MikrotikReader
-from auditor.allowlists.appliances.fronts import sniff_mikrotik as sniff_mikrotik
 from auditor.allowlists.appliances.mikrotik_export import Export, Item, parse_export
+from auditor.allowlists.appliances.sniffing import sniff_mikrotik as sniff_mikrotik
 from auditor.allowlists.base import ReadContext, ReaderError, decode_text
 from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.errors import AddressError

@@ -34,8 +34,6 @@ from collections.abc import Callable
 
 from auditor import ipspace
 from auditor.allowlists.appliances import panos_lower as low
-from auditor.allowlists.appliances.fronts import PanosReader as PanosReader
-from auditor.allowlists.appliances.fronts import sniff_panos as sniff_panos
 from auditor.allowlists.appliances.panos_model import SHARED, Config, Where_, build
 from auditor.allowlists.appliances.panos_set import (
     Statement,
@@ -44,6 +42,7 @@ from auditor.allowlists.appliances.panos_set import (
     set_statements,
 )
 from auditor.allowlists.appliances.panos_xml import xml_statements
+from auditor.allowlists.appliances.sniffing import sniff_panos as sniff_panos
 from auditor.allowlists.base import ReadContext, ReaderError, decode_text
 from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.errors import AddressError

@@ -38,7 +38,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from auditor import ipspace
-from auditor.allowlists.appliances.fronts import PfsenseReader as PfsenseReader
 from auditor.allowlists.appliances.pfsense_config import (
     FAMILIES,
     PORT_TYPES,
@@ -523,4 +522,4 @@ def parse(data: bytes, ctx: ReadContext) -> RangeSet:
     return verdicts_rangeset(found)
 
 
-__all__ = ["Config", "Iface", "PfsenseReader", "alias_users", "parse"]
+__all__ = ["Config", "Iface", "alias_users", "parse"]

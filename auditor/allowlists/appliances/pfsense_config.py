@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from xml.parsers import expat
 
 from auditor import ipspace
-from auditor.allowlists.appliances.fronts import PFSENSE_ROOTS as _ROOTS
-from auditor.allowlists.appliances.fronts import root_name as root_name
+from auditor.allowlists.appliances.sniffing import PFSENSE_ROOTS as _ROOTS
+from auditor.allowlists.appliances.sniffing import root_name as root_name
 from auditor.allowlists.base import ReadContext, ReaderError
 from auditor.errors import AddressError
 from auditor.ruleset.sweep import complement, merge

@@ -48,9 +48,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from auditor import ipspace
-from auditor.allowlists.appliances.fronts import NETSH as _NETSH
-from auditor.allowlists.appliances.fronts import WindowsFirewallReader as WindowsFirewallReader
-from auditor.allowlists.appliances.fronts import sniff_windows as sniff_windows
+from auditor.allowlists.appliances.sniffing import NETSH as _NETSH
+from auditor.allowlists.appliances.sniffing import sniff_windows as sniff_windows
 from auditor.allowlists.base import ReadContext, ReaderError, decode_text
 from auditor.allowlists.firewall import FirewallResult, verdicts_rangeset
 from auditor.errors import AddressError

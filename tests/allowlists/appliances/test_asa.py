@@ -24,7 +24,7 @@ import pytest
 from conftest import RunCli, WriteFile
 
 from auditor import ipspace
-from auditor.allowlists.appliances.asa import AsaReader
+from auditor.allowlists.appliances.fronts import AsaReader
 from auditor.allowlists.base import ReadContext, ReaderError
 from auditor.model import Origin, RangeSet, RuleRef
 from auditor.service import Service

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from auditor.allowlists.appliances.asa import AsaReader
+from auditor.allowlists.appliances.fronts import AsaReader
 from auditor.allowlists.base import ReadContext
 from auditor.errors import InputError
 from auditor.sources import files

@@ -14,7 +14,7 @@ import ipaddress
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from auditor.allowlists.appliances.asa import AsaReader
+from auditor.allowlists.appliances.fronts import AsaReader
 from auditor.allowlists.base import ReadContext
 from auditor.service import Service
 
