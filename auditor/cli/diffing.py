@@ -29,7 +29,7 @@ def run(
     layered: bool = False,
     ask: RuleAsk | None = None,
 ) -> Outcome:
-    from auditor import audit
+    from auditor import audit, runmeta
     from auditor.cli.loading import load_both
     from auditor.cli.options import stdin_once
     from auditor.cli.outcome import Outcome, not_complete, source_complete
@@ -101,7 +101,7 @@ def run(
         rulemaking.write(made)
     elif made.pending:  # files say they are the whole change: none from an incomplete run
         err(f"error: not written: {ask.output_dir} (the run is incomplete; nothing in it changed)")
-    ctx = ReportContext(rules=tuple(rendered), color=opts.color)
+    ctx = ReportContext(rules=tuple(rendered), color=opts.color, meta=runmeta.finish())
     text = report.stream(result, ctx)  # made as it is written
     deliver(text, opts.output_file, output=opts.output, quiet=opts.quiet, incomplete=incomplete)
     for fam in result.uncovered:
