@@ -462,8 +462,9 @@ def _rules(v: ReportView) -> Iterator[str]:
         return
     yield '<section id="rules">\n<h2>Rules</h2>'
     yield (
-        "<p>Each platform's rules to apply, then how to roll them back, each part under its"
-        " <code>=====</code> line.</p>"
+        "<p>The rules as <code>--rules</code> made them: each part under a"
+        " <code>=====</code> line that names it (apply, rollback, prune, as the platform"
+        " has them).</p>"
     )
     for platform, rules in v.rules:
         yield f"<h3>Rules: {_code(platform)}</h3>"

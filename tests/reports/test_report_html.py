@@ -362,6 +362,7 @@ def test_the_output_file_is_replaced_atomically_and_kept_by_a_failed_run(files: 
 def test_same_run_same_bytes_but_the_metadata(files: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")  # the same reading time
     args = ["-e", "nodes.txt", "-d", "allow.yaml", "--scope", "mail", "-r", "iptables"]
+    args += ["-r", "nginx"]  # its text holds the apply and the rollback
     first = diff(*args, "-o", "html")[1]
     second = diff(*args, "-o", "html")[1]
     cut = re.compile(r'<section id="run">.*?</section>', re.S)
@@ -370,3 +371,7 @@ def test_same_run_same_bytes_but_the_metadata(files: Path, monkeypatch: pytest.M
     root = parse(first)
     rules = section(root, "rules")
     assert rules is not None and "-I INPUT -s 192.0.2.0/26" in text_of(rules)
+    headings = [text_of(h) for h in rules.iter("h3")]
+    assert headings == ["Rules: iptables", "Rules: nginx"]
+    nginx = text_of(list(rules.iter("pre"))[1])
+    assert "allow 192.0.2.0/26;" in nginx and "rollback: nginx-all-rollback.sh" in nginx
