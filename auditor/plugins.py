@@ -76,6 +76,7 @@ REPORTS: Registry[Any] = Registry(
         "csv": "auditor.reports.csv_report:CsvReport",
         "md": "auditor.reports.markdown:MarkdownReport",
         "cidr": "auditor.reports.cidr:CidrReport",
+        "html": "auditor.reports.html:HtmlReport",
     },
     ignore_case=False,
 )

@@ -50,7 +50,7 @@ def _run(
     ask: RuleAsk | None = None,
     keep: Callable[[AuditResult], None] | None = None,
 ) -> Outcome:
-    from auditor import audit
+    from auditor import audit, runmeta
     from auditor.cli.loading import load_both
     from auditor.cli.options import stdin_once
     from auditor.cli.outcome import Outcome, not_complete, source_complete
@@ -127,7 +127,7 @@ def _run(
     elif made.pending:  # files say they are the whole change: none from an incomplete run
         err(f"error: not written: {ask.output_dir} (the run is incomplete; nothing in it changed)")
     if report is not None:  # else the check line, once the run's exit code is known
-        ctx = ReportContext(rules=tuple(rendered), color=opts.color)
+        ctx = ReportContext(rules=tuple(rendered), color=opts.color, meta=runmeta.finish())
         text = report.stream(result, ctx)  # made as it is written
         out = opts.output_file
         deliver(text, out, output=opts.output, quiet=opts.quiet, incomplete=incomplete)

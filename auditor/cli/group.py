@@ -7,9 +7,10 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Collection, Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from auditor import __version__
 from auditor.cli.commands import APP_HELP, COMMANDS, DEBUG_HELP, VERSION_HELP
@@ -34,11 +35,22 @@ def main(
     """The options of ``auditor`` itself, before the command."""
 
 
+class _Group(TyperGroup):
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        # ctx: Click's Context, as Typer bundles it. The whole command line, before parsing
+        # takes it apart: what reports show of the run.
+        from auditor import runmeta
+
+        runmeta.begin(args)
+        return super().parse_args(ctx, args)
+
+
 def application(names: Collection[str] | None = None) -> typer.Typer:
     """The application with the commands ``names`` (default: all of them). A run registers
     only the command it runs: the others are neither imported nor turned into options."""
     app = typer.Typer(
         name="auditor",
+        cls=_Group,
         help=APP_HELP,
         no_args_is_help=True,
         # --install-completion / --show-completion; typer imports its completion module anyway

@@ -66,10 +66,12 @@ def run(args: list[str]) -> None:
         return
     from pathlib import Path
 
+    from auditor import runmeta
     from auditor.cli import diffing
     from auditor.cli.options import Options
     from auditor.cli.outcome import guard
 
+    runmeta.begin(args)
     if "output_file" in given:
         given["output_file"] = Path(given["output_file"])
     opts = Options.of(given, debug=False)

@@ -35,6 +35,7 @@ from auditor.reports import view
 from auditor.reports.base import Report, ReportContext
 from auditor.reports.rows import Fields, RowFormat
 from auditor.reports.view import FAMILY_KEYS, ReportView, Tally
+from auditor.runmeta import RunMeta
 
 Json = dict[str, Any]
 
@@ -150,11 +151,26 @@ def _layers(v: ReportView) -> Json:
     }
 
 
+def meta_document(meta: RunMeta | None) -> Json | None:
+    """The run the report comes from; None for a report made outside a command."""
+    if meta is None:
+        return None
+    return {
+        "tool": meta.tool,
+        "version": meta.version,
+        "command": list(meta.command),
+        "host": meta.host,
+        "started_at": meta.started,
+        "duration_s": meta.duration_s,
+    }
+
+
 def document(v: ReportView) -> Json:
     """The report as JSON-ready values, its lists of blocks as :class:`Rows`."""
     opts = v.options
     return _layers(v) | {
         "schema_version": REPORT_SCHEMA_VERSION,
+        "meta": meta_document(v.meta),
         "verdict": {
             "status": v.verdict.status,
             "exit_code": v.verdict.exit_code,

@@ -22,6 +22,7 @@ from auditor.reports.base import Report, ReportContext
 from auditor.reports.rows import Fields, RowFormat, origin_str
 from auditor.reports.text import lines_to_chunks
 from auditor.reports.view import ReportView, Tally, address_count, blocks_text, clean
+from auditor.runmeta import RunMeta
 
 # Origins shown per block; the JSON and CSV reports carry them all.
 MAX_ORIGINS = 3
@@ -259,7 +260,20 @@ def _lines(v: ReportView) -> Iterator[str]:
         out += ["", f"## Rules: {code(platform, cell=False)}", "", fence]
         out += rules.rstrip("\n").split("\n")
         out.append(fence)
+    if v.meta is not None:
+        out += ["", "## Run", "", *_meta(v.meta)]
     yield from out
+
+
+def _meta(meta: RunMeta) -> list[str]:
+    """The run the report comes from (it changes from run to run: last, after the report)."""
+    return [
+        f"- **Tool:** {meta.tool} {code(meta.version, cell=False)}",
+        f"- **Command:** {code(meta.command_line, cell=False)}",
+        f"- **Host:** {code(meta.host, cell=False)}",
+        f"- **Started:** {code(meta.started, cell=False)}",
+        f"- **Duration:** {meta.duration_text}",
+    ]
 
 
 class MarkdownReport(Report):

@@ -24,7 +24,8 @@ from auditor.model import (
     RangeSet,
 )
 from auditor.reports import blocks as report_blocks
-from auditor.reports.base import ReportContext
+from auditor.reports.base import Drift, ReportContext
+from auditor.runmeta import RunMeta
 
 FAMILIES = (4, 6)
 FAMILY_KEYS = {4: "ipv4", 6: "ipv6"}
@@ -124,6 +125,10 @@ class ReportView:
     """The declared sources that failed, in input order. Unread, any of them may allow what
     the others do not, so :attr:`missing` is then only not shown allowed: unverified."""
     layers: tuple[LayerView, ...] = ()
+    meta: RunMeta | None = None
+    """The run the report comes from (:attr:`ReportContext.meta`)."""
+    drift: Drift | None = None
+    """The changes since the last run (:attr:`ReportContext.drift`)."""
 
     @property
     def missing_title(self) -> str:
@@ -298,6 +303,8 @@ def build(result: AuditResult, ctx: ReportContext, *, lazy: bool = False) -> Rep
         rules=ctx.rules,
         unverified=unverified,
         layers=tuple(_layer_view(layer) for layer in result.layers),
+        meta=ctx.meta,
+        drift=ctx.drift,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,6 +18,7 @@ from auditor.model import (
     Role,
     SourceInfo,
 )
+from auditor.runmeta import RunMeta
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "tests" / "fixtures" / "reports"
@@ -24,6 +26,31 @@ SCHEMA = ROOT / "data" / "report.schema.json"
 
 # Sources carry the time they were read; fixing it makes whole reports byte-stable.
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+
+# The run a report comes from, fixed for the same reason: a run's own varies (version, host,
+# start, duration); reports made by the command are compared after :func:`without_meta`.
+META = RunMeta(
+    version="0.0.0-test",
+    command=("auditor", "diff", "-e", "nodes.txt", "-d", "allow.yaml", "--scope", "mail"),
+    host="build-host",
+    started="2024-05-01T12:00:00Z",
+    duration_s=1.5,
+)
+
+_META_SECTIONS = (
+    re.compile(r'\n  "meta": (?:null|\{\n(?:    .*\n)*?  \}),'),  # json: a top-level key
+    re.compile(r"\n## Run\n\n(?:- .*\n)+"),  # md: the last section
+    re.compile(r'<section id="run">\n.*?</section>\n', re.S),  # html
+    re.compile(r'<li><a href="#run">Run</a></li>'),  # html: its link
+)
+
+
+def without_meta(text: str) -> str:
+    """A report without the run's metadata (version, command line, host, start, duration),
+    which changes from run to run: what stays is the same for the same inputs."""
+    for section in _META_SECTIONS:
+        text = section.sub("", text)
+    return text
 
 
 def load(

@@ -16,6 +16,7 @@ from auditor.reports import view as report_view
 
 from .helpers import (
     GOLDEN,
+    META,
     ROOT,
     RULES,
     UNVERIFIED,
@@ -31,7 +32,7 @@ from .helpers import (
     small_case,
 )
 
-FORMATS = {"text": "txt", "json": "json", "csv": "csv", "md": "md"}
+FORMATS = {"text": "txt", "json": "json", "csv": "csv", "md": "md", "html": "html"}
 
 
 def test_formats_are_registered() -> None:
@@ -44,7 +45,7 @@ def test_formats_are_registered() -> None:
 @pytest.mark.parametrize("name", sorted(FORMATS))
 def test_golden(name: str) -> None:
     """A small fixed case per format, byte for byte. AUDITOR_UPDATE_GOLDEN=1 rewrites them."""
-    rendered = report_for(name).render(small_case(), ReportContext(rules=RULES))
+    rendered = report_for(name).render(small_case(), ReportContext(rules=RULES, meta=META))
     path = GOLDEN / f"small.{FORMATS[name]}"
     if os.environ.get("AUDITOR_UPDATE_GOLDEN"):
         path.write_bytes(rendered.encode("utf-8"))
@@ -58,7 +59,7 @@ def test_golden(name: str) -> None:
 )
 def test_same_inputs_same_bytes(name: str, case: Case) -> None:
     report = report_for(name)
-    ctx = ReportContext(rules=RULES)
+    ctx = ReportContext(rules=RULES, meta=META)
     first = report.render(case(), ctx)
     assert report.render(case(), ctx) == first
 
@@ -67,10 +68,12 @@ def test_same_inputs_same_bytes(name: str, case: Case) -> None:
 def test_same_bytes_whatever_the_hash_seed(seed: str) -> None:
     """Set and dict order must not leak into a report; string hashing varies per process."""
     script = (
-        "import sys; sys.path.insert(0, 'tests'); from reports.helpers import RULES, small_case;"
+        "import sys; sys.path.insert(0, 'tests');"
+        " from reports.helpers import META, RULES, small_case;"
         "from auditor.reports import ReportContext, report_for;"
         "sys.stdout.buffer.write(b''.join(report_for(n).render(small_case(),"
-        " ReportContext(rules=RULES)).encode() for n in ('text', 'json', 'csv', 'md')))"
+        " ReportContext(rules=RULES, meta=META)).encode()"
+        " for n in ('text', 'json', 'csv', 'md', 'html')))"
     )
     env = {**os.environ, "PYTHONHASHSEED": seed}
     out = subprocess.run(
