@@ -39,6 +39,11 @@ COMMANDS: tuple[tuple[str, str], ...] = (
         "The provider catalog: names, filters, feed URLs or SPF records, and where each provider"
         " documents them.",
     ),
+    (
+        "check",
+        "Run every audit of a configuration file (cron mode): reports written atomically, a"
+        " lock against overlapping runs, the drift since the last run with --state-dir.",
+    ),
     ("formats", "What is built in: input formats, reports and rule platforms, and their aliases."),
     (
         "probe",

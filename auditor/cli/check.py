@@ -1,0 +1,63 @@
+"""``auditor check``: every audit of a configuration file, as a scheduled job runs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from auditor.cli import params as p
+
+if TYPE_CHECKING:
+    from auditor.cli.outcome import Outcome
+
+
+def command(
+    ctx: typer.Context,
+    config: Annotated[
+        Path,
+        typer.Argument(metavar="CONFIG.yaml", help="The audits (see data/examples/audits.yaml)."),
+    ],
+    validate: Annotated[
+        bool,
+        typer.Option(
+            "--validate", help="Only check the configuration: exit 0 when it is valid, else 2."
+        ),
+    ] = False,
+    quiet: p.QuietOpt = False,
+    debug: p.DebugOpt = False,
+) -> None:
+    """Each key of an audit is an option of auditor diff (cache_dir: for --cache-dir);
+    defaults: gives any of them to every audit; outputs: maps a report to its file.
+    Relative paths resolve next to the configuration file.
+
+    Exit codes: the worst of the audits: 0 every audit in sync and complete, 1 drift,
+    2 trouble (a source failed, was partial or stale, a bad configuration).
+
+    \b
+    Examples:
+      auditor check --validate /etc/allowlist-auditor/audits.yaml
+      auditor check /etc/allowlist-auditor/audits.yaml
+    """
+    from auditor.cli.outcome import guard
+
+    guard(lambda: _run(config, validate, quiet), bool(ctx.meta.get(p.DEBUG)))
+
+
+def _run(config: Path, validate: bool, quiet: bool) -> Outcome:
+    from auditor.check import config as cfg
+    from auditor.cli.outcome import Outcome
+    from auditor.cli.output import err
+
+    try:
+        loaded = cfg.load(config)
+    except cfg.ConfigError as e:
+        for problem in e.problems:
+            err(f"error: {problem}")
+        return Outcome(complete=False)
+    if validate:
+        if not quiet:
+            err(f"info: {config}: {len(loaded.audits)} audit(s), valid")
+        return Outcome()
+    raise NotImplementedError
