@@ -52,6 +52,8 @@ class Audit:
     """Every key the audit gives or inherits, as ``auditor diff`` names its parameters."""
     outputs: tuple[tuple[str, Path], ...] = ()
     """(report name, file), in the file's order."""
+    base: Path = Path()
+    """The configuration's folder."""
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.values.get(key, default)
@@ -142,7 +144,7 @@ def load(path: Path) -> Config:
         outputs = tuple(
             (report, _path(base, file)) for report, file in values.pop("outputs", {}).items()
         )
-        audits.append(Audit(name, line(where), values, outputs))
+        audits.append(Audit(name, line(where), values, outputs, base))
     if problems:
         raise ConfigError(problems)
     _check_outputs(audits, source, line)

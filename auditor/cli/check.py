@@ -42,10 +42,11 @@ def command(
     """
     from auditor.cli.outcome import guard
 
-    guard(lambda: _run(config, validate, quiet), bool(ctx.meta.get(p.DEBUG)))
+    debug = bool(ctx.meta.get(p.DEBUG))
+    guard(lambda: _run(config, validate, quiet, debug), debug)
 
 
-def _run(config: Path, validate: bool, quiet: bool) -> Outcome:
+def _run(config: Path, validate: bool, quiet: bool, debug: bool) -> Outcome:
     from auditor.check import config as cfg
     from auditor.cli.outcome import Outcome
     from auditor.cli.output import err
@@ -60,4 +61,12 @@ def _run(config: Path, validate: bool, quiet: bool) -> Outcome:
         if not quiet:
             err(f"info: {config}: {len(loaded.audits)} audit(s), valid")
         return Outcome()
-    raise NotImplementedError
+    from auditor.check import runner
+    from auditor.cli.output import write
+
+    settings = runner.Settings(quiet=quiet, debug=debug)
+    finished = runner.run(loaded, settings)
+    if not quiet:
+        write("".join(runner.summary(f) + "\n" for f in finished), None)
+    code = runner.worst([f.run.exit_code for f in finished])
+    return Outcome(complete=code < 2, drift=code == 1)
