@@ -25,6 +25,23 @@ def command(
             "--validate", help="Only check the configuration: exit 0 when it is valid, else 2."
         ),
     ] = False,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--state-dir",
+            metavar="DIR",
+            help="Keep what each audit saw here, report the drift since the last run, and"
+            " lock DIR/lock (without it: a lock file next to the configuration).",
+        ),
+    ] = None,
+    lock_wait: Annotated[
+        float,
+        typer.Option(
+            "--lock-wait",
+            metavar="SECONDS",
+            help="Wait this long for a run that holds the lock, then exit 2 (default 0).",
+        ),
+    ] = 0.0,
     quiet: p.QuietOpt = False,
     debug: p.DebugOpt = False,
 ) -> None:
@@ -43,10 +60,17 @@ def command(
     from auditor.cli.outcome import guard
 
     debug = bool(ctx.meta.get(p.DEBUG))
-    guard(lambda: _run(config, validate, quiet, debug), debug)
+    guard(lambda: _run(config, validate, quiet, debug, state_dir, lock_wait), debug)
 
 
-def _run(config: Path, validate: bool, quiet: bool, debug: bool) -> Outcome:
+def _run(
+    config: Path,
+    validate: bool,
+    quiet: bool,
+    debug: bool,
+    state_dir: Path | None,
+    lock_wait: float,
+) -> Outcome:
     from auditor.check import config as cfg
     from auditor.cli.outcome import Outcome
     from auditor.cli.output import err
@@ -61,11 +85,21 @@ def _run(config: Path, validate: bool, quiet: bool, debug: bool) -> Outcome:
         if not quiet:
             err(f"info: {config}: {len(loaded.audits)} audit(s), valid")
         return Outcome()
-    from auditor.check import runner
-    from auditor.cli.output import write
+    import math
 
+    from auditor.check import lock, runner
+    from auditor.cli.output import write
+    from auditor.errors import UsageError
+
+    if not math.isfinite(lock_wait) or lock_wait < 0:
+        raise UsageError(f"invalid --lock-wait {lock_wait:g}", hint="give seconds, 0 or more")
+    if state_dir is not None and not state_dir.is_dir():
+        raise UsageError(
+            f"--state-dir {state_dir}: no such directory", hint="create it (mkdir -p) first"
+        )
     settings = runner.Settings(quiet=quiet, debug=debug)
-    finished = runner.run(loaded, settings)
+    with lock.hold(lock.lock_path(config, state_dir), lock_wait):
+        finished = runner.run(loaded, settings)
     if not quiet:
         write("".join(runner.summary(f) + "\n" for f in finished), None)
     code = runner.worst([f.run.exit_code for f in finished])
