@@ -34,6 +34,14 @@ def command(
             " lock DIR/lock (without it: a lock file next to the configuration).",
         ),
     ] = None,
+    quiet_unless_changed: Annotated[
+        bool,
+        typer.Option(
+            "--quiet-unless-changed",
+            help="With --state-dir: print nothing when no audit changed since the last run"
+            " (the exit code is the same).",
+        ),
+    ] = False,
     lock_wait: Annotated[
         float,
         typer.Option(
@@ -60,7 +68,10 @@ def command(
     from auditor.cli.outcome import guard
 
     debug = bool(ctx.meta.get(p.DEBUG))
-    guard(lambda: _run(config, validate, quiet, debug, state_dir, lock_wait), debug)
+    guard(
+        lambda: _run(config, validate, quiet, debug, state_dir, lock_wait, quiet_unless_changed),
+        debug,
+    )
 
 
 def _run(
@@ -70,6 +81,7 @@ def _run(
     debug: bool,
     state_dir: Path | None,
     lock_wait: float,
+    quiet_unless_changed: bool = False,
 ) -> Outcome:
     from auditor.check import config as cfg
     from auditor.cli.outcome import Outcome
@@ -97,10 +109,35 @@ def _run(
         raise UsageError(
             f"--state-dir {state_dir}: no such directory", hint="create it (mkdir -p) first"
         )
+    if quiet_unless_changed and state_dir is None:
+        raise UsageError(
+            "--quiet-unless-changed needs --state-dir", hint="give the folder the state is kept in"
+        )
     settings = runner.Settings(quiet=quiet, debug=debug)
+    keeper = None
     with lock.hold(lock.lock_path(config, state_dir), lock_wait):
-        finished = runner.run(loaded, settings)
-    if not quiet:
-        write("".join(runner.summary(f) + "\n" for f in finished), None)
+        if state_dir is not None:
+            from auditor.check.state import Keeper
+
+            keeper = Keeper(state_dir)
+            finished = runner.run(loaded, settings, keeper.guard, keeper.after)
+        else:
+            finished = runner.run(loaded, settings)
+    lines = []
+    for f in finished:
+        lines.append(runner.summary(f))
+        drift = keeper.drift.get(f.run.name) if keeper is not None else None
+        if drift is not None:
+            lines += ["  " + line for line in drift.describe(keeper.dir.path)]  # type: ignore[union-attr]
+    silent = (
+        quiet_unless_changed
+        and keeper is not None
+        and all(
+            name in keeper.drift and not keeper.drift[name].changed
+            for name in (f.run.name for f in finished)
+        )
+    )
+    if not quiet and not silent:
+        write("".join(line + "\n" for line in lines), None)
     code = runner.worst([f.run.exit_code for f in finished])
     return Outcome(complete=code < 2, drift=code == 1)
