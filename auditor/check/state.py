@@ -311,12 +311,11 @@ def guard(
     from auditor.cli.output import err
     from auditor.model import Completeness
     from auditor.sources.base import FeedError, FeedVersion
-    from auditor.sources.load import check_shrink
+    from auditor.sources.baseline import check_shrink
 
     if previous is None:
         return exp
     out = []
-    options = opts.load_options("expected")
     kept = f"the last complete run ({previous.run_at}, {state_file})"
     for rs in exp:
         old = previous.sources.get(rs.info.name)
@@ -337,7 +336,9 @@ def guard(
                         " with --accept-shrink",
                     )
             sizes = {f: (int(old["sizes"][str(f)]), rs.space.size(f)) for f in (4, 6)}
-            findings = check_shrink(rs.info.name, rs.info.name, sizes, options, kept)
+            findings = check_shrink(
+                rs.info.name, rs.info.name, sizes, opts.max_shrink, opts.accept_shrink, kept
+            )
         except FeedError as e:
             err(f"error: {e}")
             out.append(replace(rs, completeness=Completeness.FAILED, reasons=(e.message,)))

@@ -564,7 +564,11 @@ class SourceLoader:
         kept: str = "the cached copy",
     ) -> None:
         sizes = {f: (ipspace.size(before.space.family(f)), after.space.size(f)) for f in (4, 6)}
-        findings += check_shrink(where, ctx.name, sizes, options, kept)
+        from auditor.sources.baseline import check_shrink
+
+        findings += check_shrink(
+            where, ctx.name, sizes, options.max_shrink, options.accept_shrink, kept
+        )
 
     def _info(
         self,
@@ -609,39 +613,6 @@ class SourceLoader:
         except OSError:
             pass  # an unwritable cache: a fresh GUID per run still works
         return value
-
-
-def check_shrink(
-    where: str,
-    source: str,
-    sizes: Mapping[int, tuple[int, int]],
-    options: LoadOptions,
-    kept: str = "the cached copy",
-) -> list[Finding]:
-    """The shrink guard: per family (old size, new size), a loss over --max-shrink percent
-    fails the source (FeedError) unless --accept-shrink, which makes it a warning."""
-    findings = []
-    for family, (old_size, new_size) in sorted(sizes.items()):
-        if not old_size or new_size >= old_size:
-            continue
-        lost = 100.0 * (old_size - new_size) / old_size
-        if lost <= options.max_shrink:
-            continue
-        message = (
-            f"{where}: IPv{family} addresses shrank by {lost:.1f}% since {kept} "
-            f"({old_size} -> {new_size}), over the limit of {options.max_shrink:g}%"
-        )
-        if not options.accept_shrink:
-            from auditor.sources.base import FeedError
-
-            raise FeedError(
-                message,
-                source=source,
-                hint="if the provider really removed them, run again with --accept-shrink;"
-                f" {kept} was kept",
-            )
-        findings.append(Finding("shrink", Severity.WARNING, message + " (accepted)"))
-    return findings
 
 
 _STAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})[T -](\d{2})[:-](\d{2})[:-](\d{2})")
