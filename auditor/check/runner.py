@@ -21,6 +21,7 @@ from auditor.errors import AuditorError, ExitCode
 
 if TYPE_CHECKING:
     from auditor.check.config import Audit, Config
+    from auditor.check.state import Keeper
     from auditor.cli.diffing import Audited
     from auditor.cli.options import Options
     from auditor.model import AuditRun, RangeSet
@@ -252,3 +253,17 @@ def summary(finished: Finished) -> str:
     else:
         verdict = "drift" if run.exit_code == ExitCode.DRIFT else "in sync"
     return f"{run.name}: {verdict}: {counts} (exit {run.exit_code})"
+
+
+def say(finished: list[Finished], keeper: Keeper | None) -> tuple[list[str], bool]:
+    """What a run prints: each audit's line, and with a state its drift; and whether any
+    audit changed since the last run (always, without a state)."""
+    lines = []
+    changed = keeper is None
+    for f in finished:
+        lines.append(summary(f))
+        drift = keeper.drift.get(f.run.name) if keeper is not None else None
+        if keeper is not None and drift is not None:
+            lines += ["  " + line for line in drift.describe(keeper.dir.path)]
+        changed = changed or drift is None or drift.changed
+    return lines, changed

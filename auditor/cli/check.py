@@ -123,21 +123,8 @@ def _run(
             finished = runner.run(loaded, settings, keeper.guard, keeper.after)
         else:
             finished = runner.run(loaded, settings)
-    lines = []
-    for f in finished:
-        lines.append(runner.summary(f))
-        drift = keeper.drift.get(f.run.name) if keeper is not None else None
-        if drift is not None:
-            lines += ["  " + line for line in drift.describe(keeper.dir.path)]  # type: ignore[union-attr]
-    silent = (
-        quiet_unless_changed
-        and keeper is not None
-        and all(
-            name in keeper.drift and not keeper.drift[name].changed
-            for name in (f.run.name for f in finished)
-        )
-    )
-    if not quiet and not silent:
+    lines, changed = runner.say(finished, keeper)
+    if not quiet and (changed or not quiet_unless_changed):
         write("".join(line + "\n" for line in lines), None)
     code = runner.worst([f.run.exit_code for f in finished])
     return Outcome(complete=code < 2, drift=code == 1)

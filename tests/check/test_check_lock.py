@@ -58,7 +58,9 @@ def test_a_second_run_exits_2_naming_the_holder_or_waits(tmp_path: Path, https_s
     out3, err3 = third.communicate(timeout=60)
     assert first.returncode == 1, err1
     assert third.returncode == 1, err3  # it waited, then ran
-    assert out3 == out1 == "mail: drift: 2 missing CIDR(s), 1 extra (exit 1)\n"
+    assert out1.splitlines()[0] == "mail: drift: 2 missing CIDR(s), 1 extra (exit 1)"
+    assert out1.splitlines()[1] == f"  first run: state kept in {state}"
+    assert out3.splitlines()[1].startswith("  no change since ")  # after the first, not with it
     # the lock file names the last holder
     assert (state / "lock").read_text().startswith(f"pid {third.pid} started ")
 
