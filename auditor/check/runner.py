@@ -93,7 +93,7 @@ class Loaders:
 def run(
     config: Config,
     settings: Settings,
-    guard: Callable[[Audit, list[RangeSet]], list[RangeSet]] | None = None,
+    guard: Callable[[Audit, Options, list[RangeSet]], list[RangeSet]] | None = None,
     after: Callable[[Finished], None] | None = None,
 ) -> list[Finished]:
     """Run every audit in the file's order. ``guard`` may fail expected sources before
@@ -113,7 +113,7 @@ def run_one(
     audit: Audit,
     settings: Settings,
     loaders: Loaders,
-    guard: Callable[[Audit, list[RangeSet]], list[RangeSet]] | None = None,
+    guard: Callable[[Audit, Options, list[RangeSet]], list[RangeSet]] | None = None,
 ) -> Finished:
     from auditor.cli import diffing
     from auditor.cli.options import family_of
@@ -133,7 +133,7 @@ def run_one(
             audit.get("output_dir"),
             bool(audit.get("prune", False)),
         )
-        check = None if guard is None else (lambda exp: guard(audit, exp))
+        check = None if guard is None else (lambda exp: guard(audit, opts, exp))
         done = diffing.compare(
             opts,
             rules,

@@ -414,10 +414,7 @@ class Keeper:
             self._previous[audit] = self.dir.read(audit)
         return self._previous[audit]
 
-    def guard(self, audit: Any, exp: list[RangeSet]) -> list[RangeSet]:
-        from auditor.check.runner import Settings, options_of
-
-        opts = options_of(audit, Settings(quiet=True))
+    def guard(self, audit: Any, opts: Options, exp: list[RangeSet]) -> list[RangeSet]:
         return guard(exp, self.previous(audit.name), opts, self.dir.state_file(audit.name))
 
     def after(self, finished: Any) -> None:
