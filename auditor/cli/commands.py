@@ -39,6 +39,12 @@ COMMANDS: tuple[tuple[str, str], ...] = (
         "The provider catalog: names, filters, feed URLs or SPF records, and where each provider"
         " documents them.",
     ),
+    (
+        "check",
+        "Run every audit of a configuration file (cron mode): reports written atomically, a"
+        " lock against overlapping runs, the drift since the last run with --state-dir.",
+    ),
+    ("history", "What changed in an audit of auditor check --state-dir, run by run."),
     ("formats", "What is built in: input formats, reports and rule platforms, and their aliases."),
     (
         "probe",

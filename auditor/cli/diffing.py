@@ -4,16 +4,16 @@ rules and the report, and say what the run lacked. Free of Typer, so that the pl
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from auditor.cli.options import Options
     from auditor.cli.outcome import Outcome
-    from auditor.cli.rulemaking import RuleAsk
-    from auditor.model import AuditResult
+    from auditor.cli.rulemaking import Made, RuleAsk
+    from auditor.model import AuditResult, RangeSet
+    from auditor.sources.load import SourceLoader
 
 OVER_BROAD_V4 = 8
 """Declared IPv4 entries broader than this prefix length are findings (--over-broad-v4)."""
@@ -21,6 +21,22 @@ OVER_BROAD_V6 = 32
 """The same for IPv6 (--over-broad-v6)."""
 
 _MAX_UNFIXED_SHOWN = 5
+
+
+@dataclass
+class Audited:
+    """One comparison and its rules, before anything is reported."""
+
+    result: AuditResult
+    made: Made
+    incomplete: str | None
+    """Why the run is not complete (it exits 2), or None."""
+
+    @property
+    def outcome(self) -> Outcome:
+        from auditor.cli.outcome import Outcome
+
+        return Outcome(complete=self.incomplete is None, drift=not self.result.in_sync)
 
 
 def run(
@@ -50,19 +66,68 @@ def _run(
     ask: RuleAsk | None = None,
     keep: Callable[[AuditResult], None] | None = None,
 ) -> Outcome:
-    from auditor import audit, runmeta
+    from auditor import runmeta
+    from auditor.cli.outcome import source_complete
+    from auditor.cli.output import deliver, err
+    from auditor.reports import ReportContext, report_for
+
+    report = None if keep is not None and opts.output == "nagios" else report_for(opts.output)
+    done = compare(
+        opts, rules, fail_on_extra, over_broad_v4, over_broad_v6, layered, ask, keep=keep
+    )
+    result, made, incomplete = done.result, done.made, done.incomplete
+    rendered, unfixed = made.rendered, made.unfixed
+    if report is not None:  # else the check line, once the run's exit code is known
+        ctx = ReportContext(rules=tuple(rendered), color=opts.color, meta=runmeta.finish())
+        text = report.stream(result, ctx)  # made as it is written
+        out = opts.output_file
+        deliver(text, out, output=opts.output, quiet=opts.quiet, incomplete=incomplete)
+    for fam in result.uncovered:
+        err(f"error: no declared source covers IPv{fam}; its expected addresses are unknown")
+    for rs in result.sources:
+        # failed sources were reported as they were read; say what the others lacked
+        source_complete(rs, opts.allow_stale)
+    if not opts.quiet:
+        for note in made.notes:
+            err(f"info: {note}")
+        for path in made.written:
+            err(f"info: wrote {path}")
+    for name, problems in unfixed:
+        for problem in problems[:_MAX_UNFIXED_SHOWN]:
+            err(f"error: {name} rules cannot let in {problem}")
+        if len(problems) > _MAX_UNFIXED_SHOWN:
+            err(f"error: {name} rules cannot let in {len(problems) - _MAX_UNFIXED_SHOWN} more")
+    return done.outcome
+
+
+def compare(
+    opts: Options,
+    rules: list[str],
+    fail_on_extra: bool,
+    over_broad_v4: int,
+    over_broad_v6: int,
+    layered: bool = False,
+    ask: RuleAsk | None = None,
+    loader: SourceLoader | None = None,
+    check: Callable[[list[RangeSet]], list[RangeSet]] | None = None,
+    keep: Callable[[AuditResult], None] | None = None,
+) -> Audited:
+    """Read both sides (with ``loader``, shared by the audits of a run, or one of the run's
+    own), compare, make the rules (and write those of --output-dir when the run is
+    complete); nothing is printed but the errors of the sources as they are read. ``check``
+    may fail expected sources before they are compared (the guards of a scheduled run);
+    ``keep`` is given the result as soon as it is made (a monitoring output's audit)."""
+    from auditor import audit
     from auditor.cli.loading import load_both
     from auditor.cli.options import stdin_once
-    from auditor.cli.outcome import Outcome, not_complete, source_complete
-    from auditor.cli.output import deliver, err
+    from auditor.cli.outcome import not_complete
+    from auditor.cli.output import err
     from auditor.errors import UsageError
     from auditor.model import AuditOptions
-    from auditor.reports import ReportContext, report_for
     from auditor.service import Service
 
     svc = Service.parse(opts.service)
     stdin_once([*opts.expected, *opts.declared])
-    report = None if keep is not None and opts.output == "nagios" else report_for(opts.output)
     from auditor.cli import rulemaking
 
     ask = ask or rulemaking.RuleAsk(tuple(rules))
@@ -77,7 +142,9 @@ def _run(
     for limit, bits in ((over_broad_v4, 32), (over_broad_v6, 128)):
         if not 0 <= limit <= bits:
             raise UsageError(f"over-broad prefix length {limit} is not in 0..{bits}")
-    exp, dec = load_both(opts, svc)
+    exp, dec = load_both(opts, svc, loader)
+    if check is not None:
+        exp = check(exp)
     options = AuditOptions(
         allow_stale=opts.allow_stale,
         over_broad_v4=over_broad_v4,
@@ -114,7 +181,7 @@ def _run(
             rule_options, provenance=rulemaking.provenance(result.sources, str(svc))
         )
         made = rulemaking.make(result, dec, ask, generators, rule_options, banner)
-    rendered, unfixed = made.rendered, made.unfixed
+    unfixed = made.unfixed
     incomplete = None
     if not result.complete or everything:
         incomplete = not_complete(result.sources, opts.allow_stale, result.uncovered)
@@ -126,24 +193,4 @@ def _run(
         rulemaking.write(made)
     elif made.pending:  # files say they are the whole change: none from an incomplete run
         err(f"error: not written: {ask.output_dir} (the run is incomplete; nothing in it changed)")
-    if report is not None:  # else the check line, once the run's exit code is known
-        ctx = ReportContext(rules=tuple(rendered), color=opts.color, meta=runmeta.finish())
-        text = report.stream(result, ctx)  # made as it is written
-        out = opts.output_file
-        deliver(text, out, output=opts.output, quiet=opts.quiet, incomplete=incomplete)
-    for fam in result.uncovered:
-        err(f"error: no declared source covers IPv{fam}; its expected addresses are unknown")
-    for rs in result.sources:
-        # failed sources were reported as they were read; say what the others lacked
-        source_complete(rs, opts.allow_stale)
-    if not opts.quiet:
-        for note in made.notes:
-            err(f"info: {note}")
-        for path in made.written:
-            err(f"info: wrote {path}")
-    for name, problems in unfixed:
-        for problem in problems[:_MAX_UNFIXED_SHOWN]:
-            err(f"error: {name} rules cannot let in {problem}")
-        if len(problems) > _MAX_UNFIXED_SHOWN:
-            err(f"error: {name} rules cannot let in {len(problems) - _MAX_UNFIXED_SHOWN} more")
-    return Outcome(complete=incomplete is None, drift=not result.in_sync)
+    return Audited(result, made, incomplete)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import traceback
@@ -97,14 +98,17 @@ def with_companions(sources: list[RangeSet], used: Sequence[tuple[str, str]]) ->
     return out
 
 
-def load_both(run: Options, service: Service) -> tuple[list[RangeSet], list[RangeSet]]:
-    """The expected and the declared sources of a run, read with one loader; declared
-    rulesets are evaluated for ``service``. When both sides are big local files, the declared
-    side is read on a second core while the expected side is read; the messages still come
-    out in the order of a run that reads one after the other."""
+def load_both(
+    run: Options, service: Service, shared: SourceLoader | None = None
+) -> tuple[list[RangeSet], list[RangeSet]]:
+    """The expected and the declared sources of a run, read with one loader (``shared``, which
+    the caller closes, or one of the run's own); declared rulesets are evaluated for
+    ``service``. When both sides are big local files, the declared side is read on a second
+    core while the expected side is read; the messages still come out in the order of a run
+    that reads one after the other."""
     common = run.reading()
     ruleset = run.ruleset(service)
-    with run.open() as loader:
+    with contextlib.nullcontext(shared) if shared is not None else run.open() as loader:
         exp_options = run.load_options("expected", **common)
         dec_options = run.load_options("declared", **common, **ruleset)
         if not _two_cores_pay(run):

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from auditor import fsutil
 from auditor.errors import InputError
+from auditor.model import Finding, Severity
 
 _FORMAT = 1
 
@@ -76,3 +78,37 @@ def write(cache_dir: Path, location: str, body: bytes, accepted_at: float) -> No
             source=location,
             hint=f"check that --cache-dir ({cache_dir}) is writable and not full",
         ) from e
+
+
+def check_shrink(
+    where: str,
+    source: str,
+    sizes: Mapping[int, tuple[int, int]],
+    max_shrink: float,
+    accept_shrink: bool,
+    kept: str = "the cached copy",
+) -> list[Finding]:
+    """The shrink guard: per family (old size, new size), a loss over --max-shrink percent
+    fails the source (FeedError) unless --accept-shrink, which makes it a warning."""
+    findings: list[Finding] = []
+    for family, (old_size, new_size) in sorted(sizes.items()):
+        if not old_size or new_size >= old_size:
+            continue
+        lost = 100.0 * (old_size - new_size) / old_size
+        if lost <= max_shrink:
+            continue
+        message = (
+            f"{where}: IPv{family} addresses shrank by {lost:.1f}% since {kept} "
+            f"({old_size} -> {new_size}), over the limit of {max_shrink:g}%"
+        )
+        if not accept_shrink:
+            from auditor.sources.base import FeedError  # the parsers: only when it fails
+
+            raise FeedError(
+                message,
+                source=source,
+                hint="if the provider really removed them, run again with --accept-shrink;"
+                f" {kept} was kept",
+            )
+        findings.append(Finding("shrink", Severity.WARNING, message + " (accepted)"))
+    return findings

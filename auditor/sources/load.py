@@ -563,28 +563,12 @@ class SourceLoader:
         findings: list[Finding],
         kept: str = "the cached copy",
     ) -> None:
-        for family in (4, 6):
-            old_size = ipspace.size(before.space.family(family))
-            new_size = ipspace.size(after.space.family(family))
-            if not old_size or new_size >= old_size:
-                continue
-            lost = 100.0 * (old_size - new_size) / old_size
-            if lost <= options.max_shrink:
-                continue
-            message = (
-                f"{where}: IPv{family} addresses shrank by {lost:.1f}% since {kept} "
-                f"({old_size} -> {new_size}), over the limit of {options.max_shrink:g}%"
-            )
-            if not options.accept_shrink:
-                from auditor.sources.base import FeedError
+        sizes = {f: (ipspace.size(before.space.family(f)), after.space.size(f)) for f in (4, 6)}
+        from auditor.sources.baseline import check_shrink
 
-                raise FeedError(
-                    message,
-                    source=ctx.name,
-                    hint="if the provider really removed them, run again with --accept-shrink;"
-                    f" {kept} was kept",
-                )
-            findings.append(Finding("shrink", Severity.WARNING, message + " (accepted)"))
+        findings += check_shrink(
+            where, ctx.name, sizes, options.max_shrink, options.accept_shrink, kept
+        )
 
     def _info(
         self,
