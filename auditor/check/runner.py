@@ -199,11 +199,12 @@ def write_outputs(audit: Audit, done: Audited) -> tuple[list[Path], bool]:
     """Write the outputs of a finished audit, each atomically. A run that is not complete
     replaces none of them: each keeps its last good content, and ``FILE.failed`` gets what
     this run made, for a reader to see why; a complete run removes the ``.failed`` file."""
+    from auditor import runmeta
     from auditor.cli.output import err
     from auditor.fsutil import atomic_write
     from auditor.reports import ReportContext, report_for
 
-    ctx = ReportContext(rules=tuple(done.made.rendered))
+    ctx = ReportContext(rules=tuple(done.made.rendered), meta=runmeta.finish())
     written = []
     ok = True
     for name, path in outputs_of(audit):

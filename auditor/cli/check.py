@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -10,7 +11,9 @@ import typer
 from auditor.cli import params as p
 
 if TYPE_CHECKING:
+    from auditor.check.state import Keeper
     from auditor.cli.outcome import Outcome
+    from auditor.model import AuditRun
 
 
 def command(
@@ -50,6 +53,26 @@ def command(
             help="Wait this long for a run that holds the lock, then exit 2 (default 0).",
         ),
     ] = 0.0,
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="text|nagios",
+            help="text: a line per audit and its drift; nagios: one check line with"
+            " performance data, and the Nagios exit code (0 OK, 1 WARNING, 2 CRITICAL,"
+            " 3 UNKNOWN).",
+        ),
+    ] = "text",
+    prometheus: Annotated[
+        Path | None,
+        typer.Option(
+            "--prometheus",
+            metavar="FILE.prom",
+            help="Write the node_exporter textfile for every audit (atomically; also when an"
+            " audit failed).",
+        ),
+    ] = None,
     quiet: p.QuietOpt = False,
     debug: p.DebugOpt = False,
 ) -> None:
@@ -63,13 +86,24 @@ def command(
     \b
     Examples:
       auditor check --validate /etc/allowlist-auditor/audits.yaml
-      auditor check /etc/allowlist-auditor/audits.yaml
+      auditor check /etc/allowlist-auditor/audits.yaml --state-dir /var/lib/allowlist-auditor \\
+          --prometheus /var/lib/node_exporter/textfile/allowlist_auditor.prom --quiet-unless-changed
+      auditor check audits.yaml --output nagios
     """
     from auditor.cli.outcome import guard
 
     debug = bool(ctx.meta.get(p.DEBUG))
     guard(
-        lambda: _run(config, validate, quiet, debug, state_dir, lock_wait, quiet_unless_changed),
+        lambda: _run(
+            config,
+            validate,
+            quiet,
+            debug,
+            state_dir,
+            lock_wait,
+            quiet_unless_changed,
+            Watch(output, prometheus),
+        ),
         debug,
     )
 
@@ -82,6 +116,7 @@ def _run(
     state_dir: Path | None,
     lock_wait: float,
     quiet_unless_changed: bool = False,
+    watch: Watch | None = None,
 ) -> Outcome:
     from auditor.check import config as cfg
     from auditor.cli.outcome import Outcome
@@ -109,6 +144,9 @@ def _run(
         raise UsageError(
             f"--state-dir {state_dir}: no such directory", hint="create it (mkdir -p) first"
         )
+    watch = watch or Watch()
+    if watch.output not in ("text", "nagios"):
+        raise UsageError(f"unknown --output {watch.output!r}", hint="give text or nagios")
     if quiet_unless_changed and state_dir is None:
         raise UsageError(
             "--quiet-unless-changed needs --state-dir", hint="give the folder the state is kept in"
@@ -123,8 +161,49 @@ def _run(
             finished = runner.run(loaded, settings, keeper.guard, keeper.after)
         else:
             finished = runner.run(loaded, settings)
+    runs = [f.run for f in finished]
+    if watch.prometheus is not None:
+        _textfile(watch.prometheus, runs, keeper)
+    code = runner.worst([r.exit_code for r in runs])
+    if watch.output == "nagios":
+        from auditor.reports import nagios
+
+        text, check = nagios.render(runs)
+        write(text, None)
+        return Outcome(complete=code < 2, drift=code == 1, code=check)
     lines, changed = runner.say(finished, keeper)
     if not quiet and (changed or not quiet_unless_changed):
         write("".join(line + "\n" for line in lines), None)
-    code = runner.worst([f.run.exit_code for f in finished])
     return Outcome(complete=code < 2, drift=code == 1)
+
+
+@dataclass(frozen=True)
+class Watch:
+    """The monitoring outputs of a check run."""
+
+    output: str = "text"
+    prometheus: Path | None = None
+
+
+def _textfile(path: Path, runs: list[AuditRun], keeper: Keeper | None) -> None:
+    """The textfile of every audit; an audit this run did not complete keeps the time of its
+    last complete run from the state (``auditor_last_success_timestamp_seconds``)."""
+    from datetime import datetime
+
+    from auditor.errors import InputError
+    from auditor.model import reading_time
+    from auditor.reports import prometheus
+
+    last: dict[str, float] = {}
+    for run in runs:
+        prev = keeper.previous(run.name) if keeper is not None and run.exit_code >= 2 else None
+        if prev is not None and prev.run_at:
+            last[run.name] = datetime.fromisoformat(prev.run_at.replace("Z", "+00:00")).timestamp()
+    try:
+        prometheus.write_textfile(path, prometheus.render(runs, reading_time(), last))
+    except OSError as e:
+        raise InputError(
+            f"cannot write the textfile: {e.strerror}",
+            source=str(path),
+            hint="check that the directory exists and is writable",
+        ) from None

@@ -75,8 +75,9 @@ def test_every_diff_option_has_a_key() -> None:
     from auditor.cli import diff
 
     params = set(inspect.signature(diff.command).parameters)
-    # the report and its file are outputs:; --quiet and --debug belong to the check's run
-    params -= {"ctx", "output", "output_file", "quiet", "debug"}
+    # the report and its file are outputs:; --quiet and --debug belong to the check's run, and
+    # so do the monitoring outputs (check --prometheus writes every audit, named by its key)
+    params -= {"ctx", "output", "output_file", "quiet", "debug", "prometheus", "audit_name"}
     keys = set(cfg.option_keys())
     assert {"fmt"} <= params
     assert params - {"fmt"} | {"format"} == keys - {"outputs"}
