@@ -20,11 +20,14 @@ from typing import TYPE_CHECKING, Any
 from auditor.errors import AuditorError, ExitCode
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from auditor.check.config import Audit, Config
     from auditor.check.state import Keeper
     from auditor.cli.diffing import Audited
     from auditor.cli.options import Options
-    from auditor.model import AuditRun, RangeSet
+    from auditor.model import AuditResult, AuditRun, RangeSet
+    from auditor.reports.base import Drift as ReportDrift
     from auditor.sources.load import SourceLoader
 
 _NET_KEYS = (
@@ -95,14 +98,16 @@ def run(
     settings: Settings,
     guard: Callable[[Audit, Options, list[RangeSet]], list[RangeSet]] | None = None,
     after: Callable[[Finished], None] | None = None,
+    drift: Callable[[str, AuditResult, datetime], ReportDrift | None] | None = None,
 ) -> list[Finished]:
     """Run every audit in the file's order. ``guard`` may fail expected sources before
-    they are compared; ``after`` is called as each audit ends (the state is kept there)."""
+    they are compared; ``after`` is called as each audit ends (the state is kept there);
+    ``drift`` gives the changes since the last run that the audit's reports show."""
     out = []
     with contextlib.ExitStack() as stack:
         loaders = Loaders(stack)
         for audit in config.audits:
-            finished = run_one(audit, settings, loaders, guard)
+            finished = run_one(audit, settings, loaders, guard, drift)
             if after is not None:
                 after(finished)
             out.append(finished)
@@ -114,6 +119,7 @@ def run_one(
     settings: Settings,
     loaders: Loaders,
     guard: Callable[[Audit, Options, list[RangeSet]], list[RangeSet]] | None = None,
+    drift: Callable[[str, AuditResult, datetime], ReportDrift | None] | None = None,
 ) -> Finished:
     from auditor.cli import diffing
     from auditor.cli.options import family_of
@@ -166,7 +172,8 @@ def run_one(
         source_complete(rs, opts.allow_stale)
     for fam in done.result.uncovered:
         err(f"error: {audit.name}: no declared source covers IPv{fam}")
-    written, ok = write_outputs(audit, done)
+    shown = None if drift is None else drift(audit.name, done.result, started)
+    written, ok = write_outputs(audit, done, shown)
     code = int(exit_code(done.outcome)) if ok else int(ExitCode.TROUBLE)
     run = AuditRun(
         audit.name,
@@ -195,7 +202,9 @@ def outputs_of(audit: Audit) -> Iterator[tuple[str, Path]]:
         yield "rules", folder / f"{audit.name}.rules"
 
 
-def write_outputs(audit: Audit, done: Audited) -> tuple[list[Path], bool]:
+def write_outputs(
+    audit: Audit, done: Audited, drift: ReportDrift | None = None
+) -> tuple[list[Path], bool]:
     """Write the outputs of a finished audit, each atomically. A run that is not complete
     replaces none of them: each keeps its last good content, and ``FILE.failed`` gets what
     this run made, for a reader to see why; a complete run removes the ``.failed`` file."""
@@ -204,7 +213,7 @@ def write_outputs(audit: Audit, done: Audited) -> tuple[list[Path], bool]:
     from auditor.fsutil import atomic_write
     from auditor.reports import ReportContext, report_for
 
-    ctx = ReportContext(rules=tuple(done.made.rendered), meta=runmeta.finish())
+    ctx = ReportContext(rules=tuple(done.made.rendered), meta=runmeta.finish(), drift=drift)
     written = []
     ok = True
     for name, path in outputs_of(audit):

@@ -26,6 +26,7 @@ from auditor.errors import InputError
 if TYPE_CHECKING:
     from auditor.cli.options import Options
     from auditor.model import AuditResult, RangeSet
+    from auditor.reports.base import Drift as ReportDrift
 
 FORMAT = 1
 """The ``format`` of a state file; another value is refused, never guessed at."""
@@ -413,6 +414,36 @@ class Keeper:
         if audit not in self._previous:
             self._previous[audit] = self.dir.read(audit)
         return self._previous[audit]
+
+    def report_drift(self, name: str, result: AuditResult, started: Any) -> ReportDrift | None:
+        """The drift a report of this run shows (html): the changes since the last complete
+        run, worked out as :meth:`after` will keep them; None when the state cannot be read."""
+        from auditor.reports.base import Drift as ReportDrift
+        from auditor.reports.base import DriftChange
+
+        try:
+            prev = self.previous(name)
+        except InputError:
+            return None
+        run_at = _iso(started)
+        found = changes(prev, snapshot(name, result, run_at, 0, prev)) if prev else []
+        titles = {
+            "newly-missing": "newly missing",
+            "resolved": "resolved",
+            "expected-added": "provider range added",
+            "expected-removed": "provider range removed",
+            "declared-added": "declared entry added",
+            "declared-removed": "declared entry removed",
+            "source-added": "source added",
+            "source-removed": "source removed",
+        }
+        return ReportDrift(
+            prev.run_at if prev else "",
+            tuple(
+                DriftChange(titles.get(c.kind, c.kind), c.item, c.source, c.first_seen)
+                for c in found
+            ),
+        )
 
     def guard(self, audit: Any, opts: Options, exp: list[RangeSet]) -> list[RangeSet]:
         return guard(exp, self.previous(audit.name), opts, self.dir.state_file(audit.name))

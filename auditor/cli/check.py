@@ -158,7 +158,7 @@ def _run(
             from auditor.check.state import Keeper
 
             keeper = Keeper(state_dir)
-            finished = runner.run(loaded, settings, keeper.guard, keeper.after)
+            finished = runner.run(loaded, settings, keeper.guard, keeper.after, keeper.report_drift)
         else:
             finished = runner.run(loaded, settings)
     runs = [f.run for f in finished]

@@ -8,6 +8,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 from auditor.check.state import StateDir
 
 from .helpers import ALLOW_V1, FEED_V1, serve, write_config
@@ -112,3 +114,37 @@ def test_a_history_line_cut_short_spoils_only_itself(tmp_path: Path) -> None:
         fh.write(b'{"run_at": "2", "si')  # a crash in the middle of a write
     folder.append("a", {"run_at": "3", "since": "1", "exit_code": 0})
     assert [r["run_at"] for r in folder.history("a")] == ["1", "3"]
+
+
+def test_the_html_report_shows_the_drift_since_the_last_run(
+    tmp_path: Path, https_server, run_cli, monkeypatch
+) -> None:
+    html5lib = pytest.importorskip("html5lib")
+    folder = tmp_path / "etc"
+    path = write_config(folder, https_server)
+    text = path.read_text().replace("cidr: reports/mail.cidr}", "html: reports/mail.html}")
+    path.write_text(text)
+    state = tmp_path / "state"
+    state.mkdir()
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1798761600")
+    code, _, err = run_cli("check", str(path), "--state-dir", str(state))
+    assert code == 1, err
+    page = (folder / "reports" / "mail.html").read_text()
+    assert "first run" in page.lower()
+
+    serve(https_server, FEED_V1.replace(b"1::/48\n", b"1::/48\n203.0.113.0/28\n"))
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1798848000")
+    code, _, err = run_cli("check", str(path), "--state-dir", str(state))
+    assert code == 1, err
+    page = (folder / "reports" / "mail.html").read_text()
+    doc = html5lib.parse(page, namespaceHTMLElements=False)
+    section = doc.find(".//section[@id='drift']")
+    assert section is not None
+    rows = [tuple("".join(td.itertext()).strip() for td in tr) for tr in section.iter("tr")]
+    said = " ".join("".join(section.itertext()).split())
+    assert "Compared with the run started at 2027-01-01T00:00:00Z" in said
+    # 203.0.113.7 is allowed (an extra until now): the rest of the new /28 is missing
+    assert ("newly missing", "203.0.113.0/30", "", "2027-01-02T00:00:00Z") in rows, rows
+    url = https_server.url("/feed.txt")
+    added = ("provider range added", "203.0.113.0/28", f"text:{url}", "2027-01-02T00:00:00Z")
+    assert added in rows, rows
