@@ -33,8 +33,10 @@ def command(
         typer.Option(
             "--state-dir",
             metavar="DIR",
+            envvar="AUDITOR_STATE_DIR",
             help="Keep what each audit saw here, report the drift since the last run, and"
-            " lock DIR/lock (without it: a lock file next to the configuration).",
+            " lock DIR/lock (without it: a lock file next to the configuration). Default:"
+            " $AUDITOR_STATE_DIR.",
         ),
     ] = None,
     quiet_unless_changed: Annotated[

@@ -19,13 +19,20 @@ def command(
     audit: Annotated[str, typer.Argument(metavar="AUDIT", help="The audit's name.")],
     state_dir: Annotated[
         Path,
-        typer.Option("--state-dir", metavar="DIR", help="The --state-dir of auditor check."),
-    ],
+        typer.Option(
+            "--state-dir",
+            metavar="DIR",
+            envvar="AUDITOR_STATE_DIR",
+            help="The --state-dir of auditor check (default: $AUDITOR_STATE_DIR, else"
+            " /var/lib/allowlist-auditor, where the systemd example keeps it).",
+        ),
+    ] = Path("/var/lib/allowlist-auditor"),
     output: p.TextJsonOpt = "text",
     debug: p.DebugOpt = False,
 ) -> None:
     """\b
     Examples:
+      auditor history servicenow-mail
       auditor history servicenow-mail --state-dir /var/lib/allowlist-auditor
       auditor history servicenow-mail --state-dir /var/lib/allowlist-auditor -o json
     """
@@ -42,6 +49,11 @@ def _run(audit: str, state_dir: Path, output: str) -> Outcome:
 
     if output not in ("text", "json"):
         raise UsageError(f"unknown output {output!r}", hint="choose text or json")
+    if not state_dir.is_dir():
+        raise UsageError(
+            f"no state folder {state_dir}",
+            hint="give the --state-dir that auditor check keeps (or set AUDITOR_STATE_DIR)",
+        )
     folder = StateDir(state_dir)
     if "/" in audit or audit.startswith(".") or not folder.history_file(audit).is_file():
         known = sorted(

@@ -148,3 +148,23 @@ def test_the_html_report_shows_the_drift_since_the_last_run(
     url = https_server.url("/feed.txt")
     added = ("provider range added", "203.0.113.0/28", f"text:{url}", "2027-01-02T00:00:00Z")
     assert added in rows, rows
+
+
+def test_the_state_folder_may_come_from_the_environment(
+    tmp_path: Path, https_server, run_cli, monkeypatch
+) -> None:
+    path = write_config(tmp_path / "etc", https_server)
+    state = tmp_path / "state"
+    state.mkdir()
+    monkeypatch.setenv("AUDITOR_STATE_DIR", str(state))
+    code, out, err = run_cli("check", str(path))
+    assert code == 1, err
+    assert f"first run: state kept in {state}" in out
+    code, out, err = run_cli("history", "mail")
+    assert code == 0, err
+    assert out.endswith(" exit 1: first run\n")
+
+    monkeypatch.setenv("AUDITOR_STATE_DIR", str(tmp_path / "nowhere"))
+    code, _, err = run_cli("history", "mail")
+    assert code == 2
+    assert "no state folder" in err and "AUDITOR_STATE_DIR" in err
