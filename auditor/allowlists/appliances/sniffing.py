@@ -8,20 +8,48 @@ and each format's parser import from here, so recognising a file costs these pat
 from __future__ import annotations
 
 import re
+from typing import Any
+
+
+class _Lazy:
+    """A pattern compiled when first used: a file whose suffix names its format never asks
+    these readers' sniffs, and then costs none of their patterns."""
+
+    __slots__ = ("_args", "_compiled")
+
+    def __init__(self, pattern: bytes, flags: int = 0) -> None:
+        self._args = (pattern, flags)
+        self._compiled: re.Pattern[bytes] | None = None
+
+    def _re(self) -> re.Pattern[bytes]:
+        if self._compiled is None:
+            self._compiled = re.compile(*self._args)
+        return self._compiled
+
+    def search(self, data: bytes, *args: Any) -> re.Match[bytes] | None:
+        return self._re().search(data, *args)
+
+    def match(self, data: bytes, *args: Any) -> re.Match[bytes] | None:
+        return self._re().match(data, *args)
+
+
+def _lazy(pattern: bytes, flags: int = 0) -> _Lazy:
+    return _Lazy(pattern, flags)
+
 
 _HEAD = 65536
 """How much of a file the sniffs look at."""
 
 # --- Cisco ASA --------------------------------------------------------------------------------
 
-ASA_SNIFF = re.compile(
+ASA_SNIFF = _lazy(
     rb"(?m)^(?:ASA Version \S"
     rb"|access-group \S+ (?:in|out) interface \S|access-group \S+ global\s*$"
     # an ASA network object (IOS has object-groups only)
     rb"|object network \S+\r?\n (?:host|subnet|range|fqdn) )"
 )
-ASA_SHARED = re.compile(rb"(?m)^access-list \S+ extended (?:permit|deny) ")
-ASA_SHOW = re.compile(rb"(?m)^\s*access-list \S+(?:; \d+ elements| line \d+ )")
+ASA_SHARED = _lazy(rb"(?m)^access-list \S+ extended (?:permit|deny) ")
+ASA_SHOW = _lazy(rb"(?m)^\s*access-list \S+(?:; \d+ elements| line \d+ )")
 """``show access-list`` output, which the ASA reader refuses."""
 
 
@@ -39,7 +67,7 @@ def sniff_asa(data: bytes) -> bool:
 # --- Cisco IOS, IOS XE, IOS XR, NX-OS ---------------------------------------------------------
 
 # A line a Cisco IOS, IOS XR or NX-OS configuration has and an ASA one does not.
-IOS_MARKERS = re.compile(
+IOS_MARKERS = _lazy(
     rb"(?m)^(?:"
     rb"ip access-list (?:standard|extended) \S+\s*$"
     rb"|ipv4 access-list \S+\s*$"
@@ -50,8 +78,8 @@ IOS_MARKERS = re.compile(
     rb"|[ \t]+ipv4 access-group \S+ (?:ingress|egress)\s*$"
     rb")"
 )
-IOS_ASA = re.compile(rb"(?m)^(?:ASA Version |: Saved|access-group \S+ (?:in|out) interface )")
-IOS_SHOW = re.compile(
+IOS_ASA = _lazy(rb"(?m)^(?:ASA Version |: Saved|access-group \S+ (?:in|out) interface )")
+IOS_SHOW = _lazy(
     rb"(?m)^(?:(?:Standard|Extended|Reflexive) IP access list \S|IPv6 access list \S"
     rb"|IP access list \S|IPV4 ACL \S|(?:Network|Service) object group \S)"
 )
@@ -68,7 +96,7 @@ def sniff_ios(data: bytes) -> bool:
 
 # --- Juniper JunOS ----------------------------------------------------------------------------
 
-JUNOS_SNIFF = re.compile(
+JUNOS_SNIFF = _lazy(
     rb"(?m)^(?:(?:set|deactivate) (?:system|firewall|security|interfaces|policy-options"
     rb"|routing-options|groups|snmp|protocols|services|routing-instances|applications)\b"
     rb"|(?:system|firewall|security|interfaces|policy-options|routing-options|protocols"
@@ -89,16 +117,14 @@ _PANOS_SET_WORDS = (
     r"|vsys|config (?:devices|shared)|zone|service|service-group|device-group|mgt-config"
     r"|external-list|policy panorama|readonly|template|tag|application|profiles|log-settings)"
 )
-_PANOS_SET_LINE = re.compile(rb"(?m)^set " + _PANOS_SET_WORDS.encode() + rb"[ \t]")
-_PANOS_FIRST_SET = re.compile(rb"(?m)^set (\S+)")
-_PANOS_BRACE = re.compile(
+_PANOS_SET_LINE = _lazy(rb"(?m)^set " + _PANOS_SET_WORDS.encode() + rb"[ \t]")
+_PANOS_FIRST_SET = _lazy(rb"(?m)^set (\S+)")
+_PANOS_BRACE = _lazy(
     rb"(?m)^(?:#RANCID-CONTENT-TYPE: paloalto|show config (?:running|merged|candidate)\b"
     rb"|deviceconfig \{|(?:rulebase|mgt-config) \{)"
 )
-_PANOS_XML_ROOT = re.compile(
-    rb"\A(?:<\?xml[^>]*\?>|<!--.*?-->|\s)*<(config|response)[\s>]", re.DOTALL
-)
-_PANOS_XML = re.compile(rb"<(?:devices|mgt-config|shared|readonly)[\s>/]")
+_PANOS_XML_ROOT = _lazy(rb"\A(?:<\?xml[^>]*\?>|<!--.*?-->|\s)*<(config|response)[\s>]", re.DOTALL)
+_PANOS_XML = _lazy(rb"<(?:devices|mgt-config|shared|readonly)[\s>/]")
 
 
 def sniff_panos(data: bytes) -> bool:
@@ -117,7 +143,7 @@ def sniff_panos(data: bytes) -> bool:
 
 # --- FortiGate FortiOS ------------------------------------------------------------------------
 
-_FORTIOS_SNIFF = re.compile(
+_FORTIOS_SNIFF = _lazy(
     rb"(?:\xef\xbb\xbf)?(?:[ \t]*(?:#[^\n]*)?\r?\n)*"
     rb"config (?:firewall|system|vdom|global|router|user|vpn|log)\b"
 )
@@ -132,7 +158,7 @@ def sniff_fortios(data: bytes) -> bool:
 # --- pfSense, OPNsense ------------------------------------------------------------------------
 
 PFSENSE_ROOTS = ("pfsense", "opnsense")
-_PFSENSE_HEAD = re.compile(
+_PFSENSE_HEAD = _lazy(
     rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*)*<(\w+)[\s>/]", re.S
 )
 
@@ -148,7 +174,7 @@ def root_name(data: bytes) -> str | None:
 
 # --- MikroTik RouterOS ------------------------------------------------------------------------
 
-_MIKROTIK_SNIFF = re.compile(
+_MIKROTIK_SNIFF = _lazy(
     rb"(?m)^(?:#.* by RouterOS \d|/(?:ip|ipv6)(?: firewall |/firewall/)"
     rb"(?:filter|address-list|raw|nat|mangle)\b)"
 )
@@ -160,7 +186,7 @@ def sniff_mikrotik(data: bytes) -> bool:
 
 # --- Windows Defender Firewall ----------------------------------------------------------------
 
-NETSH = re.compile(rb"(?m)^Rule Name:\s")
+NETSH = _lazy(rb"(?m)^Rule Name:\s")
 """A rule of ``netsh advfirewall firewall show rule`` output."""
 
 
