@@ -7,6 +7,7 @@ PyYAML's ``safe_load`` keeps the last of two equal keys without a word; a catalo
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,13 +53,21 @@ def load_yaml(data: bytes, source: str) -> Any:
         raise InputError(f"invalid YAML: {e}", source=source) from None
 
 
+@functools.lru_cache(maxsize=2)
+def _composed(data: bytes) -> yaml.Node | None:
+    """The node tree of a document, composed once however many keys are looked up in it."""
+    try:
+        return yaml.compose(data, Loader=yaml.SafeLoader)  # noqa: S506 - the safe loader
+    except yaml.YAMLError:
+        return None
+
+
 def key_line(data: bytes, path: Sequence[Any]) -> int | None:
     """The line (1-based) of the key at ``path`` in a document :func:`load_yaml` read: each
     step a mapping key; a step that is None or absent ends the walk at the deepest key found
-    (None when not even the first is). For errors only: the document is composed again."""
-    try:
-        node = yaml.compose(data, Loader=yaml.SafeLoader)  # noqa: S506 - the safe loader
-    except yaml.YAMLError:
+    (None when not even the first is). The document is composed again, once for all lookups."""
+    node = _composed(data)
+    if node is None:
         return None
     line = None
     for step in path:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -149,7 +149,7 @@ def snapshot(
         out = {}
         for rs in sets:
             seen = before.get(rs.info.name, {})
-            items = dict.fromkeys(e.text for e in rs.entries)  # as listed, not merged
+            items = dict.fromkeys(_texts(rs))  # as listed, not merged
             out[rs.info.name] = {c: seen.get(c, run_at) for c in items}
         return out
 
@@ -162,6 +162,17 @@ def snapshot(
         cidrs(result.expected, old.expected),
         cidrs(result.declared, old.declared),
     )
+
+
+def _texts(rs: RangeSet) -> Iterator[str]:
+    """Each entry's text, in order, read from the columns (no Entry is made)."""
+    from auditor import ipspace
+
+    for fam in (4, 6):
+        col = rs.entries.family(fam)
+        firsts, lasts = ipspace.as_list(col.first), ipspace.as_list(col.last)
+        for first, last in zip(firsts, lasts, strict=True):
+            yield ipspace.format_interval(fam, first, last)
 
 
 def changes(old: Snapshot, new: Snapshot) -> list[Change]:
@@ -408,6 +419,8 @@ class Keeper:
     def __init__(self, folder: Path) -> None:
         self.dir = StateDir(folder)
         self._previous: dict[str, Snapshot | None] = {}
+        self._made: dict[str, tuple[AuditResult, str, Snapshot]] = {}
+        """This run's snapshot of an audit, made for its reports' drift."""
         self.drift: dict[str, Drift] = {}
 
     def previous(self, audit: str) -> Snapshot | None:
@@ -426,7 +439,9 @@ class Keeper:
         except InputError:
             return None
         run_at = _iso(started)
-        found = changes(prev, snapshot(name, result, run_at, 0, prev)) if prev else []
+        snap = snapshot(name, result, run_at, 0, prev)
+        self._made[name] = (result, run_at, snap)  # kept by after() as it is
+        found = changes(prev, snap) if prev else []
         titles = {
             "newly-missing": "newly missing",
             "resolved": "resolved",
@@ -467,7 +482,11 @@ class Keeper:
         found: list[Change] | None = None
         try:
             if run.result is not None and run.exit_code < 2:
-                snap = snapshot(run.name, run.result, entry["run_at"], run.exit_code, prev)
+                made = self._made.pop(run.name, None)
+                if made is not None and made[0] is run.result and made[1] == entry["run_at"]:
+                    snap = replace(made[2], exit_code=run.exit_code)
+                else:
+                    snap = snapshot(run.name, run.result, entry["run_at"], run.exit_code, prev)
                 found = changes(prev, snap) if prev is not None else []
                 entry["changes"] = [c.to_json() for c in found]
                 self.dir.append(run.name, entry)

@@ -6,11 +6,13 @@ The built-in catalog is ``data/providers.yaml`` (shipped in the package as ``aud
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from auditor.errors import InputError
@@ -66,17 +68,26 @@ def _builtin_bytes() -> bytes:
 
 def load_catalog(extra: Sequence[str | Path] = ()) -> Catalog:
     """The built-in catalog, then each user catalog in order (later files win field by field)."""
-    providers: dict[str, Provider] = {}
-    builtin = _builtin_bytes()
-    _merge(providers, load_yaml(builtin, "providers.yaml"), "built-in", None, builtin)
+    files = []
     for path in extra:
         path = Path(path)
         try:
-            data = path.read_bytes()
+            files.append((path, path.read_bytes()))
         except OSError as e:
             raise InputError(f"cannot read the catalog: {e.strerror}", source=str(path)) from None
+    return _catalog(tuple(files))
+
+
+@functools.lru_cache(maxsize=8)
+def _catalog(files: tuple[tuple[Path, bytes], ...]) -> Catalog:
+    """The catalog of these files' contents, parsed once a process (``auditor check`` reads
+    it for every audit; a Catalog is immutable)."""
+    providers: dict[str, Provider] = {}
+    builtin = _builtin_bytes()
+    _merge(providers, load_yaml(builtin, "providers.yaml"), "built-in", None, builtin)
+    for path, data in files:
         _merge(providers, load_yaml(data, str(path)), str(path), path.resolve().parent, data)
-    return Catalog(providers)
+    return Catalog(MappingProxyType(providers))
 
 
 def _merge(
