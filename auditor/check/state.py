@@ -472,6 +472,7 @@ class Keeper:
             prev = self.previous(run.name)
         except InputError as e:
             err(f"error: {run.name}: {e}")
+            finished.run = replace(run, exit_code=max(run.exit_code, 2), error=str(e))
             return
         entry: dict[str, Any] = {
             "format": FORMAT,
@@ -495,6 +496,9 @@ class Keeper:
                 entry["error"] = run.error
                 self.dir.append(run.name, entry)
         except OSError as e:
-            err(f"error: {run.name}: cannot keep the state in {self.dir.path}: {e.strerror or e}")
+            # a state not kept is trouble: the next run would compare with an older one
+            why = f"cannot keep the state in {self.dir.path}: {e.strerror or e}"
+            err(f"error: {run.name}: {why}")
+            run = finished.run = replace(run, exit_code=max(run.exit_code, 2), error=why)
             found = None
         self.drift[run.name] = Drift(prev, found, run.exit_code)

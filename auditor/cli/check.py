@@ -198,7 +198,10 @@ def _textfile(path: Path, runs: list[AuditRun], keeper: Keeper | None) -> None:
 
     last: dict[str, float] = {}
     for run in runs:
-        prev = keeper.previous(run.name) if keeper is not None and run.exit_code >= 2 else None
+        try:  # a state that cannot be read failed its audit already; the file still tells it
+            prev = keeper.previous(run.name) if keeper is not None and run.exit_code >= 2 else None
+        except InputError:
+            prev = None
         if prev is not None and prev.run_at:
             last[run.name] = datetime.fromisoformat(prev.run_at.replace("Z", "+00:00")).timestamp()
     try:

@@ -168,3 +168,38 @@ def test_the_state_folder_may_come_from_the_environment(
     code, _, err = run_cli("history", "mail")
     assert code == 2
     assert "no state folder" in err and "AUDITOR_STATE_DIR" in err
+
+
+def _local_config(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "feed.txt").write_text("192.0.2.0/28\n")
+    (folder / "allow.txt").write_text("192.0.2.0/28\n")
+    path = folder / "audits.yaml"
+    path.write_text(
+        "audits:\n  mail:\n    expected: [feed.txt]\n    declared: [allow.txt]\n"
+        "    outputs: {json: reports/mail.json}\n"
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("blocked", "said"),
+    [("mail.history.jsonl", "cannot keep the state in"), ("mail.state.json", "cannot read")],
+)
+def test_a_state_that_cannot_be_kept_is_trouble(
+    tmp_path: Path, run_cli, blocked: str, said: str
+) -> None:
+    path = _local_config(tmp_path / "etc")
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / blocked).mkdir()  # a folder where a file must be written: the write fails
+    prom = tmp_path / "m.prom"
+    code, out, err = run_cli(
+        "check", str(path), "--state-dir", str(state), "--prometheus", str(prom)
+    )
+    assert code == 2, (out, err)
+    assert said in err and str(state) in err
+    assert "(exit 2)" in out
+    assert 'auditor_audit_exit_code{audit="mail"} 2' in prom.read_text()
+    code, out, _ = run_cli("check", str(path), "--state-dir", str(state), "-o", "nagios")
+    assert code != 0 and not out.startswith("AUDITOR OK")
