@@ -224,6 +224,42 @@ def _write_atomic(path: Path, data: bytes) -> None:
     atomic_write(path, data, mode=0o644)
 
 
+def _check_doc(doc: dict[str, Any], audit: str) -> None:
+    """ValueError unless ``doc`` has every part a state file of ``audit`` has, of its type
+    (a hand-edited file is refused whole, never half-read into a wrong drift)."""
+    from datetime import datetime
+
+    def stamp(value: Any, what: str) -> None:
+        if not isinstance(value, str):
+            raise ValueError(f"{what} is not a time")
+        datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ")  # ValueError names the text
+
+    def table(value: Any, what: str) -> dict[str, Any]:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            raise ValueError(f"{what} is not a table")
+        return value
+
+    if doc.get("audit") != audit:
+        raise ValueError(f"it is the state of audit {doc.get('audit')!r}, not of {audit!r}")
+    stamp(doc.get("run_at"), "run_at")
+    if type(doc.get("exit_code")) is not int:
+        raise ValueError("exit_code is not a number")
+    for cidr, item in table(doc.get("missing"), "missing").items():
+        stamp(table(item, f"missing {cidr}").get("first_seen"), f"missing {cidr} first_seen")
+        origins = item.get("origins", [])
+        if not isinstance(origins, list) or not all(isinstance(o, str) for o in origins):
+            raise ValueError(f"missing {cidr} origins is not a list of texts")
+    for name, info in table(doc.get("sources"), "sources").items():
+        stamp(table(info, f"source {name}").get("first_seen"), f"source {name} first_seen")
+        sizes = table(info.get("sizes"), f"source {name} sizes")
+        if any(type(sizes.get(f)) is not int for f in ("4", "6")):
+            raise ValueError(f"source {name} sizes are not numbers")
+    for role in ("expected", "declared"):
+        for name, items in table(doc.get(role), role).items():
+            for item, when in table(items, f"{role} {name}").items():
+                stamp(when, f"{role} {name} {item}")
+
+
 class StateDir:
     """The state folder of a run."""
 
@@ -250,6 +286,7 @@ class StateDir:
             doc = json.loads(data)
             if doc.get("format") != FORMAT:
                 raise ValueError(f"format {doc.get('format')!r}, this program reads {FORMAT}")
+            _check_doc(doc, audit)
             return Snapshot(
                 str(doc["audit"]),
                 str(doc["run_at"]),

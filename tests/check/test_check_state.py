@@ -203,3 +203,32 @@ def test_a_state_that_cannot_be_kept_is_trouble(
     assert 'auditor_audit_exit_code{audit="mail"} 2' in prom.read_text()
     code, out, _ = run_cli("check", str(path), "--state-dir", str(state), "-o", "nagios")
     assert code != 0 and not out.startswith("AUDITOR OK")
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda doc: doc["sources"][next(iter(doc["sources"]))].pop("sizes"),
+        lambda doc: doc.update(run_at="yesterday"),
+        lambda doc: doc.update(missing={"192.0.2.0/28": "2027-01-01T00:00:00Z"}),
+        lambda doc: doc.update(declared={"allow.txt": ["192.0.2.0/28"]}),
+    ],
+)
+def test_a_hand_edited_state_is_an_error_naming_it(tmp_path: Path, run_cli, edit) -> None:
+    path = _local_config(tmp_path / "etc")
+    state = tmp_path / "state"
+    state.mkdir()
+    assert run_cli("check", str(path), "--state-dir", str(state)).code == 0
+    file = state / "mail.state.json"
+    doc = json.loads(file.read_text())
+    edit(doc)
+    file.write_text(json.dumps(doc))
+    prom = tmp_path / "m.prom"
+    code, out, err = run_cli(
+        "check", str(path), "--state-dir", str(state), "--prometheus", str(prom)
+    )
+    assert code == 2, (out, err)
+    assert f"{file}: not a state file of this program" in err
+    assert "internal error" not in err
+    assert json.loads(file.read_text()) == doc  # kept for the user to look at
+    assert 'auditor_audit_exit_code{audit="mail"} 2' in prom.read_text()
