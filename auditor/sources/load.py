@@ -349,7 +349,7 @@ class SourceLoader:
         parser_name, locations, refresh, provider = self._plan(spec)
         parser = parser_for(parser_name)
         ctx = FeedContext(
-            name=spec.text,
+            name=_shown(spec.text),
             provider=provider,
             role=options.role,
             host_bits=options.host_bits,
@@ -579,11 +579,11 @@ class SourceLoader:
         feed: Feed,
     ) -> SourceInfo:
         body = b"".join(c.body for c in copies)
-        info = SourceInfo.for_bytes(spec.text, role, parser_name, body, reading_time())
+        info = SourceInfo.for_bytes(_shown(spec.text), role, parser_name, body, reading_time())
         times = [c.retrieved_at for c in copies if c.retrieved_at is not None]
         return replace(
             info,
-            url=" ".join(c.location for c in copies),
+            url=" ".join(_shown(c.location) for c in copies),
             version=str(feed.version) if feed.version else None,
             retrieved_at=_iso(min(times)) if times else None,
         )
@@ -672,3 +672,11 @@ def describe_age(seconds: float) -> str:
     if seconds < 2 * 86400:
         return f"{seconds // 3600} h"
     return f"{seconds // 86400} days"
+
+
+def _shown(text: str) -> str:
+    """A feed's spec or address as reports, origins and the state show it: the password of
+    a URL and its secret query values elided (they are attached to change requests)."""
+    from auditor.runmeta import elide_text
+
+    return elide_text(text)

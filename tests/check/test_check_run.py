@@ -80,3 +80,25 @@ def test_rules_are_written_next_to_the_reports(tmp_path: Path, https_server, run
     rules = (tmp_path / "etc" / "reports" / "mail.rules").read_text()
     assert "198.51.100.16/28" in rules and "# iptables" in rules
     assert ALLOW_V1  # the declared file is left alone
+
+
+def test_a_url_password_is_in_no_report_state_or_textfile(tmp_path: Path, https_server, run_cli):
+    path = write_config(tmp_path / "etc", https_server)
+    text = path.read_text().replace("https://", "https://reader:s3cret@")
+    path.write_text(text.replace("}", ", html: reports/mail.html}"))
+    state = tmp_path / "state"
+    state.mkdir()
+    prom = tmp_path / "mail.prom"
+    code, out, err = run_cli(
+        "check", str(path), "--state-dir", str(state), "--prometheus", str(prom)
+    )
+    assert code == 1, err
+    written = [prom, *state.iterdir(), *(tmp_path / "etc" / "reports").iterdir()]
+    assert len(written) >= 7
+    for file in written:
+        assert "s3cret" not in file.read_text(), file
+    assert "s3cret" not in out
+    assert "reader:***@" not in out  # the text line names no source
+    assert "https://***@" in (tmp_path / "etc" / "reports" / "mail.json").read_text()
+    code, out, _ = run_cli("check", str(path), "-o", "nagios")
+    assert "s3cret" not in out
