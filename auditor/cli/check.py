@@ -163,9 +163,9 @@ def _run(
             finished = runner.run(loaded, settings, keeper.guard, keeper.after, keeper.report_drift)
         else:
             finished = runner.run(loaded, settings)
-    runs = [f.run for f in finished]
-    if watch.prometheus is not None:
-        _textfile(watch.prometheus, runs, keeper)
+        runs = [f.run for f in finished]
+        if watch.prometheus is not None:  # under the lock: an older run never replaces it
+            _textfile(watch.prometheus, runs, keeper)
     code = runner.worst([r.exit_code for r in runs])
     if watch.output == "nagios":
         from auditor.reports import nagios

@@ -98,3 +98,33 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path):
     holder.communicate()
     with lock.hold(path, wait=5):
         pass
+
+
+def test_the_lock_covers_the_textfile(tmp_path: Path, https_server, run_cli, monkeypatch):
+    """Every file the run writes, the textfile too, is written while it holds the lock: a
+    run that took it later never has its textfile replaced by an older run's."""
+    import fcntl
+
+    path = write_config(tmp_path / "etc", https_server)
+    state = tmp_path / "state"
+    state.mkdir()
+    prom = tmp_path / "mail.prom"
+    held: dict[str, bool] = {}
+    real = os.replace
+
+    def replace(src: str, dst: str | os.PathLike[str]) -> None:
+        fd = os.open(state / "lock", os.O_RDWR)
+        try:  # another open file of the lock: it cannot take it while the run holds it
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held[Path(dst).name] = False
+        except BlockingIOError:
+            held[Path(dst).name] = True
+        finally:
+            os.close(fd)
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    code, _, err = run_cli("check", str(path), "--state-dir", str(state), "--prometheus", str(prom))
+    assert code == 1, err
+    assert {"mail.prom", "mail.state.json", "mail.json"} <= held.keys()
+    assert all(held.values()), held
