@@ -347,13 +347,30 @@ _CHECKS: dict[str, Callable[[Any], None]] = {
 def _check_outputs(
     audits: list[Audit], source: str, line: Callable[[tuple[str, ...]], int | None]
 ) -> None:
-    """Two outputs (or two audits) that write one file would overwrite each other."""
+    """Two outputs (or two audits) that write one file would overwrite each other; an output
+    that is the configuration or an input of an audit would replace what the next run reads."""
     seen: dict[Path, str] = {}
     problems = []
+    inputs = {Path(source).resolve(): "the configuration file"}
+    for audit in audits:
+        for side in ("expected", "declared"):
+            for spec in audit.get(side) or ():
+                local = _local_file(str(spec), audit.base)
+                if local is not None:
+                    inputs.setdefault(local, f"an input of audit {audit.name} ({side})")
     for audit in audits:
         for report, file in audit.outputs:
             key = file.resolve()
-            if key in seen:
+            if key in inputs:
+                problems.append(
+                    InputError(
+                        f"audits.{audit.name}.outputs.{report}: {file} is {inputs[key]}",
+                        source=source,
+                        line=line(("audits", audit.name, "outputs", report)),
+                        hint="write the reports to files of their own (a reports/ folder)",
+                    )
+                )
+            elif key in seen:
                 problems.append(
                     InputError(
                         f"audits.{audit.name}.outputs.{report}: {file} is also the output of"
@@ -366,3 +383,19 @@ def _check_outputs(
             seen[key] = f"{audit.name}.{report}"
     if problems:
         raise ConfigError(problems)
+
+
+def _local_file(spec: str, base: Path) -> Path | None:
+    """The file a source spec reads (``PATH``, ``file:PATH``, ``file+FORMAT:PATH``), resolved,
+    when it is one that exists; None for providers, URLs and the rest."""
+    text = spec
+    if text.startswith("file:") or text.startswith("file+"):
+        text = text.split(":", 1)[1] if ":" in text else ""
+    if not text or "://" in text:
+        return None
+    path = Path(text).expanduser()
+    path = path if path.is_absolute() else base / path
+    try:
+        return path.resolve() if path.is_file() else None
+    except OSError:
+        return None

@@ -159,3 +159,23 @@ def test_two_audits_writing_one_file_are_refused(tmp_path: Path) -> None:
     with pytest.raises(cfg.ConfigError) as e:
         cfg.load(_config(tmp_path, text))
     assert e.value.line == 5 and "also the output of a.json" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("output", "said"),
+    [
+        ("allowlist.yaml", "an input of audit a (declared)"),
+        ("nodes.txt", "an input of audit a (expected)"),
+        ("audits.yaml", "the configuration file"),
+    ],
+)
+def test_an_output_that_is_an_input_is_refused(tmp_path: Path, output: str, said: str) -> None:
+    # a report written over what the next run reads would replace the audit's own input
+    text = (
+        "defaults: {expected: nodes.txt, declared: allowlist.yaml}\naudits:\n"
+        f"  a:\n    outputs: {{json: {output}}}\n"
+    )
+    with pytest.raises(cfg.ConfigError) as e:
+        cfg.load(_config(tmp_path, text))
+    assert f"audits.a.outputs.json: {tmp_path / output} is {said}" in str(e.value)
+    assert e.value.line == 4
