@@ -15,7 +15,12 @@ _CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)} | {
 
 def err(message: str) -> None:
     """One line on stderr; control characters from file names or inputs are shown escaped,
-    so a crafted name cannot drive the terminal."""
+    so a crafted name cannot drive the terminal, and the secrets of a URL in it (a password,
+    a token in the query) are elided: cron mails stderr, and logs keep it."""
+    if "://" in message:
+        from auditor.runmeta import elide_text
+
+        message = elide_text(message)
     sys.stderr.write(message.translate(_CONTROL) + "\n")
 
 

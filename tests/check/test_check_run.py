@@ -102,3 +102,18 @@ def test_a_url_password_is_in_no_report_state_or_textfile(tmp_path: Path, https_
     assert "https://***@" in (tmp_path / "etc" / "reports" / "mail.json").read_text()
     code, out, _ = run_cli("check", str(path), "-o", "nagios")
     assert "s3cret" not in out
+
+
+def test_a_url_password_never_reaches_stderr(tmp_path: Path, https_server, run_cli):
+    # a failing feed is named in the error lines cron mails: its password is elided there too
+    path = write_config(tmp_path / "etc", https_server)
+    path.write_text(path.read_text().replace("https://", "https://reader:s3cret@"))
+    https_server.route("/feed.txt", Reply(status=500))
+    code, _, err = run_cli("check", str(path))
+    assert code == 2
+    assert "feed.txt" in err  # the source is named
+    assert "s3cret" not in err
+    url = https_server.url("/feed.txt").replace("https://", "https://reader:s3cret@")
+    code, _, err = run_cli("diff", "-e", f"text:{url}", "-d", str(tmp_path / "etc" / "allow.yaml"))
+    assert code == 2
+    assert "feed.txt" in err and "s3cret" not in err
