@@ -38,7 +38,8 @@ from pathlib import PurePosixPath, PureWindowsPath
 
 from auditor import ipspace
 from auditor.allowlists.base import ReadContext, ReaderError
-from auditor.allowlists.firewalls.firewalld_zone import _Node, parse_xml, zone_name
+from auditor.allowlists.firewalls.firewalld_zone import parse_xml, zone_name
+from auditor.allowlists.xmltree import Element
 from auditor.errors import AddressError, UsageError
 from auditor.model import MissingBlock, RangeSet
 from auditor.rules import sanitize
@@ -355,7 +356,7 @@ def prune_zone(rs: RangeSet, prune: Sequence[MissingBlock]) -> ZonePrune:
     return ZonePrune(zone, tuple(removes), tuple(kept))
 
 
-def _source_address(node: _Node | None) -> str | None:
+def _source_address(node: Element | None) -> str | None:
     """The address of a ``<source address>`` (not inverted) this tool can write back."""
     attrib = node.attrib if node is not None else {}
     if set(attrib) != {"address"} or not _ADDRESS.fullmatch(attrib["address"]):
@@ -367,14 +368,14 @@ def _source_address(node: _Node | None) -> str | None:
     return attrib["address"]
 
 
-def _rule_source(node: _Node) -> _Node | None:
+def _rule_source(node: Element) -> Element | None:
     """The ``<source>`` of a rich rule that accepts (None for any other element)."""
     if node.tag != "rule" or not any(c.tag == "accept" for c in node.children):
         return None
     return next((c for c in node.children if c.tag == "source"), None)
 
 
-def _rich_rule(node: _Node, address: str) -> tuple[str, str] | None:
+def _rich_rule(node: Element, address: str) -> tuple[str, str] | None:
     """The rule in firewalld's rule language (as firewalld writes it) and as zone XML, when
     every word of it is one written back here: family, priority, source and destination
     addresses, one service, port or protocol, and accept."""

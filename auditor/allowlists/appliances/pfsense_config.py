@@ -19,98 +19,32 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from xml.parsers import expat
 
 from auditor import ipspace
+from auditor.allowlists import xmltree
 from auditor.allowlists.appliances.sniffing import PFSENSE_ROOTS as _ROOTS
 from auditor.allowlists.appliances.sniffing import root_name as root_name
 from auditor.allowlists.base import ReadContext, ReaderError
+from auditor.allowlists.xmltree import Element
 from auditor.errors import AddressError
 from auditor.ruleset.sweep import complement, merge
 
 Interval = tuple[int, int]
 FAMILIES = (4, 6)
 
-_DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
-
-
-@dataclass
-class El:
-    """An element: its tag, line, attributes, own text (stripped) and children."""
-
-    tag: str
-    line: int
-    attrib: dict[str, str]
-    text: str = ""
-    children: list[El] = field(default_factory=list)
-
-    def find(self, tag: str) -> El | None:
-        return next((c for c in self.children if c.tag == tag), None)
-
-    def findall(self, tag: str) -> list[El]:
-        return [c for c in self.children if c.tag == tag]
-
-    def get(self, tag: str) -> str | None:
-        """The text of the child ``tag``; None when there is no such child."""
-        child = self.find(tag)
-        return None if child is None else child.text
-
-    def walk(self, *path: str) -> El | None:
-        node: El | None = self
-        for tag in path:
-            node = node.find(tag) if node is not None else None
-        return node
-
-    def flag(self, tag: str) -> bool:
-        """A flag element: present (``<disabled/>``, ``<quick>yes</quick>``), and not ``0``."""
-        child = self.find(tag)
-        return child is not None and child.text.lower() not in ("0", "no", "false")
+El = Element
+"""An element of config.xml (:class:`auditor.allowlists.xmltree.Element`)."""
 
 
 def parse_xml(data: bytes, ctx: ReadContext) -> El:
     """The element tree; a document type or entity declaration is refused (a config.xml has
     none, and refusing them rules out entity expansion)."""
-    m = _DECLARATION.search(data)
-    if m:
-        raise _refusal(ctx, data[: m.start()].count(b"\n") + 1, m.group(1).decode().upper())
-    parser = expat.ParserCreate()
-    stack: list[El] = []
-    texts: list[list[str]] = []
-    roots: list[El] = []
-
-    def start(tag: str, attrib: dict[str, str]) -> None:
-        node = El(tag, parser.CurrentLineNumber, attrib)
-        (stack[-1].children if stack else roots).append(node)
-        stack.append(node)
-        texts.append([])
-
-    def end(tag: str) -> None:
-        stack.pop().text = "".join(texts.pop()).strip()
-
-    def chars(text: str) -> None:
-        if texts:
-            texts[-1].append(text)
-
-    def refuse(what: str) -> None:
-        raise _Refused(parser.CurrentLineNumber, what)
-
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = chars
-    parser.StartDoctypeDeclHandler = lambda *_: refuse("DOCTYPE")
-    parser.EntityDeclHandler = lambda *_: refuse("ENTITY")
-    try:
-        parser.Parse(data, True)
-    except _Refused as e:
-        raise _refusal(ctx, e.line, e.what) from None
-    except expat.ExpatError as e:
-        raise ReaderError(
-            f"not well-formed XML: {expat.ErrorString(e.code)} (column {e.offset + 1})",
-            source=ctx.name,
-            line=e.lineno,
-            hint="give config.xml as the firewall saved it (Diagnostics > Backup & Restore)",
-        ) from None
-    root = roots[0]
+    root = xmltree.parse(
+        data,
+        ctx,
+        "a config.xml",
+        "give config.xml as the firewall saved it (Diagnostics > Backup & Restore)",
+    )
     if root.tag.lower() not in _ROOTS:
         raise ReaderError(
             f"the root element is <{root.tag}>, not <pfsense> or <opnsense>",
@@ -119,22 +53,6 @@ def parse_xml(data: bytes, ctx: ReadContext) -> El:
             hint="give the config.xml of a pfSense or OPNsense firewall",
         )
     return root
-
-
-class _Refused(Exception):
-    def __init__(self, line: int, what: str) -> None:
-        super().__init__(what)
-        self.line = line
-        self.what = what
-
-
-def _refusal(ctx: ReadContext, line: int, what: str) -> ReaderError:
-    return ReaderError(
-        f"the XML has a {what} declaration, which is refused (entity expansion)",
-        source=ctx.name,
-        line=line,
-        hint="a config.xml has no DOCTYPE or ENTITY declarations; remove them",
-    )
 
 
 @dataclass(frozen=True)

@@ -44,11 +44,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePosixPath, PureWindowsPath
-from xml.parsers import expat
 
 from auditor import ipspace
+from auditor.allowlists import xmltree
 from auditor.allowlists.base import ReadContext, Reader, ReaderError
 from auditor.allowlists.firewalls.hostfw_common import (
     FAMILIES,
@@ -62,6 +62,7 @@ from auditor.allowlists.firewalls.hostfw_common import (
     _result,
     lower,
 )
+from auditor.allowlists.xmltree import Element
 from auditor.model import (
     Entry,
     Finding,
@@ -135,72 +136,10 @@ _RICH_LOGS = frozenset({"log", "audit", "nflog"})
 _TRUE = frozenset({"true", "yes"})
 
 
-@dataclass
-class _Node:
-    tag: str
-    attrib: dict[str, str]
-    line: int
-    children: list[_Node] = field(default_factory=list)
-
-
-class _Refused(Exception):
-    def __init__(self, line: int, what: str) -> None:
-        super().__init__(what)
-        self.line = line
-        self.what = what
-
-
-_DECLARATION = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
-
-
-def parse_xml(data: bytes, ctx: ReadContext) -> _Node:
+def parse_xml(data: bytes, ctx: ReadContext) -> Element:
     """The element tree with each element's line; document type and entity declarations are
     refused before and while parsing (a zone file has none)."""
-    m = _DECLARATION.search(data)
-    if m:
-        raise _refusal(ctx, data[: m.start()].count(b"\n") + 1, m.group(1).decode().upper())
-    parser = expat.ParserCreate()
-    stack: list[_Node] = []
-    roots: list[_Node] = []
-
-    def start(tag: str, attrib: dict[str, str]) -> None:
-        node = _Node(tag, attrib, parser.CurrentLineNumber)
-        (stack[-1].children if stack else roots).append(node)
-        stack.append(node)
-
-    def end(tag: str) -> None:
-        stack.pop()
-
-    def doctype(*_: object) -> None:
-        raise _Refused(parser.CurrentLineNumber, "DOCTYPE")
-
-    def entity(*_: object) -> None:
-        raise _Refused(parser.CurrentLineNumber, "ENTITY")
-
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.StartDoctypeDeclHandler = doctype
-    parser.EntityDeclHandler = entity
-    try:
-        parser.Parse(data, True)
-    except _Refused as e:
-        raise _refusal(ctx, e.line, e.what) from None
-    except expat.ExpatError as e:
-        raise ReaderError(
-            f"not well-formed XML: {expat.ErrorString(e.code)} (column {e.offset + 1})",
-            source=ctx.name,
-            line=e.lineno,
-        ) from None
-    return roots[0]
-
-
-def _refusal(ctx: ReadContext, line: int, what: str) -> ReaderError:
-    return ReaderError(
-        f"the XML has a {what} declaration, which is refused (entity expansion)",
-        source=ctx.name,
-        line=line,
-        hint="a firewalld zone file has no DOCTYPE or ENTITY declarations; remove them",
-    )
+    return xmltree.parse(data, ctx, "a firewalld zone file")
 
 
 def sniff_firewalld(data: bytes) -> bool:
@@ -217,7 +156,7 @@ def sniff_firewalld(data: bytes) -> bool:
 class _Zone:
     """One zone's rules, per family, in firewalld's evaluation order."""
 
-    def __init__(self, root: _Node, ctx: ReadContext) -> None:
+    def __init__(self, root: Element, ctx: ReadContext) -> None:
         self.ctx = ctx
         self.root = root
         self.findings: list[Finding] = []
@@ -229,16 +168,16 @@ class _Zone:
         self.rules: list[HostRule] = []
         self.pending: list[tuple[tuple[int, int, int], HostRule]] = []
 
-    def error(self, node: _Node, message: str, hint: str | None = None) -> ReaderError:
+    def error(self, node: Element, message: str, hint: str | None = None) -> ReaderError:
         return ReaderError(message, source=self.ctx.name, line=node.line, hint=hint)
 
-    def ref(self, node: _Node, text: str | None = None) -> RuleRef:
+    def ref(self, node: Element, text: str | None = None) -> RuleRef:
         return RuleRef(Origin(self.ctx.name, node.line), text or _show(node))
 
     def add(
         self,
         key: tuple[int, int, int],
-        node: _Node,
+        node: Element,
         families: Iterable[int],
         sources: dict[int, tuple[Interval, ...]] | None,
         traffic: tuple[Traffic, ...] | None,
@@ -291,16 +230,16 @@ class _Zone:
         self.pending.sort(key=lambda item: item[0])
         self.rules = [r for _, r in self.pending]
 
-    def need(self, node: _Node, name: str) -> str:
+    def need(self, node: Element, name: str) -> str:
         value = node.attrib.get(name)
         if not value:
             raise self.error(node, f"<{node.tag}> needs a {name!r} attribute")
         return value
 
-    def addresses(self, node: _Node, text: str) -> ipspace.Parsed:
+    def addresses(self, node: Element, text: str) -> ipspace.Parsed:
         return _parse_cidr(text, self.ctx, node.line, self.findings)
 
-    def zone_source(self, node: _Node) -> None:
+    def zone_source(self, node: Element) -> None:
         if "address" in node.attrib:
             parsed = self.addresses(node, node.attrib["address"])
             self.sources[parsed.family].append((parsed.first, parsed.last))
@@ -313,7 +252,7 @@ class _Zone:
 
     def element(
         self,
-        node: _Node,
+        node: Element,
         key: tuple[int, int, int],
         sources: dict[int, tuple[Interval, ...]] | None,
         families: Iterable[int],
@@ -375,7 +314,7 @@ class _Zone:
             tuple(narrow),
         )
 
-    def rich(self, node: _Node, pos: int) -> None:
+    def rich(self, node: Element, pos: int) -> None:
         family_attr = node.attrib.get("family")
         if family_attr not in (None, "ipv4", "ipv6"):
             raise self.error(node, f"unknown rich rule family {family_attr!r}")
@@ -389,8 +328,8 @@ class _Zone:
         sources: dict[int, tuple[Interval, ...]] | None = None
         destinations: dict[int, tuple[Interval, ...]] | None = None
         why: list[str] = []
-        element: _Node | None = None
-        action: _Node | None = None
+        element: Element | None = None
+        action: Element | None = None
         for child in node.children:
             tag = child.tag
             if tag in ("source", "destination"):
@@ -530,7 +469,7 @@ def _zone_scope(
     return entries, [name]
 
 
-def _fw_ports(zone: _Zone, node: _Node) -> tuple[Traffic, ...]:
+def _fw_ports(zone: _Zone, node: Element) -> tuple[Traffic, ...]:
     port = zone.need(node, "port")
     protocol = zone.need(node, "protocol").lower()
     m = re.fullmatch(r"([0-9]{1,5})(?:-([0-9]{1,5}))?", port)
@@ -542,11 +481,11 @@ def _fw_ports(zone: _Zone, node: _Node) -> tuple[Traffic, ...]:
     return (Traffic(protocol, lo, hi),)
 
 
-def _limit(action: _Node) -> str:
+def _limit(action: Element) -> str:
     return ", ".join(c.attrib.get("value", "?") for c in action.children if c.tag == "limit")
 
 
-def _show(node: _Node) -> str:
+def _show(node: Element) -> str:
     """The element as one line of XML, for the rule text (attribute values as parsed)."""
     attrs = "".join(f' {k}="{v}"' for k, v in node.attrib.items())
     if not node.children:
