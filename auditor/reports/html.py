@@ -32,7 +32,6 @@ from auditor.reports.view import (
     FAMILIES,
     FAMILY_LABELS,
     ReportView,
-    Tally,
     address_count,
     blocks_text,
     clean,
@@ -291,40 +290,13 @@ def _inputs(v: ReportView) -> Iterator[str]:
     yield "</section>"
 
 
-def _tally(t: Tally | None, total: bool = False) -> list[str]:
-    if t is None:
-        return ["", ""]
-    return [str(t.count), "" if total else esc(address_count(t.addresses))]
-
-
 def _summary(v: ReportView) -> Iterator[str]:
     yield '<section id="summary">\n<h2>Summary</h2>'
-    scoped = v.extra is not None
-    missing = "Unverified" if v.unverified else "Missing"
-    headers = [
-        "Family",
-        "Expected entries",
-        "Expected addresses",
-        "Declared entries",
-        "Declared addresses",
-        f"{missing} CIDRs",
-        f"{missing} addresses",
-    ]
-    if scoped:
-        headers += ["Extra CIDRs", "Extra addresses"]
+    headers, rows = v.summary_table()
     num = range(1, len(headers))
     yield _head(headers, num)
-    for s in v.summary:
-        total = s.key == "total"
-        cells = [
-            esc(s.label),
-            *_tally(s.expected, total),
-            *_tally(s.declared, total),
-            *_tally(s.missing, total),
-        ]
-        if scoped:
-            cells += _tally(s.extra, total)
-        yield _row(cells, num)
+    for cells in rows:
+        yield _row([esc(c) for c in cells], num)
     yield _END
     yield "</section>"
 

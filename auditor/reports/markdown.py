@@ -21,7 +21,7 @@ from auditor.reports import view
 from auditor.reports.base import Report, ReportContext
 from auditor.reports.rows import Fields, RowFormat, origin_str
 from auditor.reports.text import lines_to_chunks
-from auditor.reports.view import ReportView, Tally, address_count, blocks_text, clean
+from auditor.reports.view import ReportView, address_count, blocks_text, clean
 from auditor.runmeta import RunMeta
 
 # Origins shown per block; the JSON and CSV reports carry them all.
@@ -103,13 +103,6 @@ def _origin(f: Finding) -> str:
     return code(str(f.origin)) if f.origin is not None else ""
 
 
-def _tally(t: Tally | None, total: bool = False) -> list[str]:
-    if t is None:
-        return ["", ""]
-    # the total adds entries and CIDRs; adding IPv4 to IPv6 addresses means nothing
-    return [str(t.count), "" if total else address_count(t.addresses)]
-
-
 def _fence(text: str) -> str:
     longest = max((len(m) for m in _BACKTICKS.findall(text)), default=0)
     return "`" * max(3, longest + 1)
@@ -178,31 +171,9 @@ def _lines(v: ReportView) -> Iterator[str]:
             out.append(_row(cells))
 
     out += ["", "## Summary", ""]
-    scoped = v.extra is not None
-    missing = "Unverified" if v.unverified else "Missing"
-    headers = [
-        "Family",
-        "Expected entries",
-        "Expected addresses",
-        "Declared entries",
-        "Declared addresses",
-        f"{missing} CIDRs",
-        f"{missing} addresses",
-    ]
-    if scoped:
-        headers += ["Extra CIDRs", "Extra addresses"]
+    headers, rows = v.summary_table()
     out += _table(headers, range(1, len(headers)))
-    for s in v.summary:
-        total = s.key == "total"
-        cells = [
-            s.label,
-            *_tally(s.expected, total),
-            *_tally(s.declared, total),
-            *_tally(s.missing, total),
-        ]
-        if scoped:
-            cells += _tally(s.extra, total)
-        out.append(_row(cells))
+    out += [_row(cells) for cells in rows]
 
     yield from out
     yield from _blocks_section(_missing_title(v), v.missing)

@@ -135,6 +135,39 @@ class ReportView:
         """What :attr:`missing` is called: ``missing``, or why it is only unverified."""
         return unverified_text(self.unverified) or "missing"
 
+    def summary_table(self) -> tuple[list[str], list[list[str]]]:
+        """The summary as a table of plain text (headers, rows), for the reports that draw
+        one (markdown, html): entries and addresses per family, then the total, which adds
+        entries and CIDRs but never IPv4 to IPv6 addresses."""
+        missing = "Unverified" if self.unverified else "Missing"
+        headers = [
+            "Family",
+            "Expected entries",
+            "Expected addresses",
+            "Declared entries",
+            "Declared addresses",
+            f"{missing} CIDRs",
+            f"{missing} addresses",
+        ]
+        scoped = self.extra is not None
+        if scoped:
+            headers += ["Extra CIDRs", "Extra addresses"]
+
+        def tally(t: Tally | None, total: bool) -> list[str]:
+            if t is None:
+                return ["", ""]
+            return [str(t.count), "" if total else address_count(t.addresses)]
+
+        rows = []
+        for s in self.summary:
+            total = s.key == "total"
+            cells = [s.label, *tally(s.expected, total), *tally(s.declared, total)]
+            cells += tally(s.missing, total)
+            if scoped:
+                cells += tally(s.extra, total)
+            rows.append(cells)
+        return headers, rows
+
 
 def origin_key(origin: Origin | None) -> tuple[str, int, str]:
     # Origin's own ordering compares line None with int and fails across formats.
